@@ -1,0 +1,45 @@
+# pix.immo — the two commands: `make run` and `make test`.
+# Needs only Python 3.11+; everything else is installed into .tools/ (uv) and .venv/.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+CAPTION_WORKERS ?= 1
+PORT_BASE ?= 8000
+PACKAGES := -p pix_contracts -p pix_runtime -p pix_gateway -p pix_auth -p pix_orders \
+	-p pix_media -p pix_captioning -p pix_export -p pix_notify -p pix_stack
+
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test lint typecheck sync asyncapi clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) pyproject.toml uv.lock contracts/pyproject.toml services/*/pyproject.toml deploy/pyproject.toml
+	$(UV) sync --all-packages --frozen
+	@touch $@
+
+sync: .venv/.synced
+
+run: sync
+	$(UV) run --frozen pix-stack run --port-base $(PORT_BASE) --caption-workers $(CAPTION_WORKERS)
+
+lint: sync
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: sync
+	$(UV) run --frozen mypy $(PACKAGES)
+
+test: lint typecheck
+	$(UV) run --frozen pytest
+
+asyncapi: sync
+	$(UV) run --frozen python -m pix_runtime.asyncapi write
+
+clean:
+	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,38 @@
+"""Typed event contracts of pix.immo. Depends on pydantic only, so a CRM can install it alone."""
+
+from pix_contracts.envelope import CLOUDEVENTS_SPEC_VERSION, Event, cloudevent_headers
+from pix_contracts.events import (
+    ALL_EVENTS,
+    AssetUploaded,
+    CaptionFailed,
+    CaptionReady,
+    CaptionText,
+    ExportFile,
+    GalleryExported,
+    OrderPlaced,
+    OrderStatusChanged,
+    PasswordResetRequested,
+    UserRegistered,
+)
+from pix_contracts.topics import TOPICS, Topic, all_topic_names, topic_of
+
+__all__ = [
+    "ALL_EVENTS",
+    "CLOUDEVENTS_SPEC_VERSION",
+    "TOPICS",
+    "AssetUploaded",
+    "CaptionFailed",
+    "CaptionReady",
+    "CaptionText",
+    "Event",
+    "ExportFile",
+    "GalleryExported",
+    "OrderPlaced",
+    "OrderStatusChanged",
+    "PasswordResetRequested",
+    "Topic",
+    "UserRegistered",
+    "all_topic_names",
+    "cloudevent_headers",
+    "topic_of",
+]

@@ -1,0 +1,203 @@
+"""Every event of the platform. A consumer gets what it needs from the event itself.
+
+Topic names follow `<service>.<entity>.<event>.v<major>`; a breaking change is a new major topic.
+Partition keys keep each gallery's (order's, user's) events in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from pix_contracts.envelope import Event
+
+Locale = Literal["de", "en"]
+Role = Literal["admin", "client"]
+OrderStatus = Literal["received", "confirmed", "scheduled", "shot", "delivered", "cancelled"]
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+class UserRegistered(Event):
+    topic: ClassVar[str] = "auth.user.registered.v1"
+    key_field: ClassVar[str] = "user_id"
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    email: EmailStr
+    name: str
+    role: Role
+    locale: Locale = "de"
+
+
+class PasswordResetRequested(Event):
+    """The reset link travels sealed (AES-GCM with the internal key): the broker never sees it."""
+
+    topic: ClassVar[str] = "auth.password-reset.requested.v1"
+    key_field: ClassVar[str] = "user_id"
+
+    user_id: uuid.UUID
+    email: EmailStr
+    name: str
+    locale: Locale = "de"
+    sealed_reset_url: str
+    expires_at: AwareDatetime
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+class OrderPlaced(Event):
+    """A photo-shoot order; `gallery_id` is reserved for its gallery, which media creates."""
+
+    topic: ClassVar[str] = "orders.order.placed.v1"
+    key_field: ClassVar[str] = "order_id"
+
+    order_id: uuid.UUID
+    org_id: uuid.UUID
+    gallery_id: uuid.UUID
+    reference: str = Field(description="Human-readable order number, the CRM's objektnr_extern")
+    placed_by: uuid.UUID
+    contact_name: str
+    contact_email: EmailStr
+    locale: Locale = "de"
+    property_address: str
+
+
+class OrderStatusChanged(Event):
+    topic: ClassVar[str] = "orders.order.status-changed.v1"
+    key_field: ClassVar[str] = "order_id"
+
+    order_id: uuid.UUID
+    org_id: uuid.UUID
+    gallery_id: uuid.UUID
+    reference: str
+    old_status: OrderStatus
+    new_status: OrderStatus
+    changed_by: uuid.UUID
+    contact_email: EmailStr
+    locale: Locale = "de"
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+class AssetUploaded(Event):
+    """An uploaded photo, validated, anonymised and rendered; the original stays private.
+
+    `version` grows when the asset is re-processed, so a consumer can tell a redelivery of the
+    same version (ignore) from new work.
+    """
+
+    topic: ClassVar[str] = "media.asset.uploaded.v1"
+    key_field: ClassVar[str] = "gallery_id"
+
+    asset_id: uuid.UUID
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    version: int = 1
+    pseudonym: str = Field(
+        description="Pseudonymous file stem used in every export, e.g. Kitchen_01"
+    )
+    room_type: str | None = Field(description="pix_contracts.rooms.RoomType value, or null")
+    sequence: int = Field(description="Number of this photo within its room type in the gallery")
+    width: int
+    height: int
+    byte_size: int
+    sha256: str
+    web_key: str = Field(description="Storage key of the anonymised web rendition (JPEG, sRGB)")
+    thumb_key: str
+    faces_blurred: int = 0
+
+
+# --- captioning -------------------------------------------------------------------------------
+
+
+class CaptionText(BaseModel):
+    """The caption itself, as agents and CRMs use it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    room_type: str | None
+    title_de: str = Field(max_length=30)
+    title_en: str = Field(max_length=30)
+    description_de: str
+    description_en: str
+    alt_text_de: str
+    alt_text_en: str
+    features: list[str]
+
+
+class CaptionReady(Event):
+    topic: ClassVar[str] = "captioning.caption.ready.v1"
+    key_field: ClassVar[str] = "gallery_id"
+
+    asset_id: uuid.UUID
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    asset_version: int
+    caption_version: int
+    pseudonym: str
+    caption: CaptionText
+    model: str
+    provider: str
+    prompt_version: str
+    edited: bool = False
+    txt_key: str
+    json_key: str
+    web_key: str
+
+
+class CaptionFailed(Event):
+    topic: ClassVar[str] = "captioning.caption.failed.v1"
+    key_field: ClassVar[str] = "gallery_id"
+
+    asset_id: uuid.UUID
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    asset_version: int
+    pseudonym: str
+    reason: str
+    attempts: int
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+class ExportFile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="File name inside the export, e.g. captions.json")
+    format: str = Field(description="captions-json, captions-txt, …")
+    media_type: str
+    storage_key: str
+    download_url: str = Field(description="Signed URL, valid until url_expires_at")
+    url_expires_at: AwareDatetime
+    sha256: str
+    byte_size: int
+
+
+class GalleryExported(Event):
+    topic: ClassVar[str] = "export.gallery.exported.v1"
+    key_field: ClassVar[str] = "gallery_id"
+
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    version: int
+    asset_count: int
+    files: list[ExportFile]
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    UserRegistered,
+    PasswordResetRequested,
+    OrderPlaced,
+    OrderStatusChanged,
+    AssetUploaded,
+    CaptionReady,
+    CaptionFailed,
+    GalleryExported,
+)

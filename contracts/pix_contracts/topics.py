@@ -1,0 +1,43 @@
+"""The topic registry: every topic, its partition count and partition key field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pix_contracts.envelope import Event
+from pix_contracts.events import ALL_EVENTS, AssetUploaded
+
+DEAD_LETTER_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    key_field: str
+    event: type[Event]
+
+    @property
+    def dead_letter(self) -> str:
+        return self.name + DEAD_LETTER_SUFFIX
+
+
+# Caption workers scale out by partition, so the upload topic gets enough of them.
+_PARTITIONS: dict[type[Event], int] = {AssetUploaded: 12}
+
+TOPICS: dict[str, Topic] = {
+    event.topic: Topic(event.topic, _PARTITIONS.get(event, 3), event.key_field, event)
+    for event in ALL_EVENTS
+}
+
+
+def topic_of(event: type[Event]) -> Topic:
+    return TOPICS[event.topic]
+
+
+def all_topic_names() -> list[str]:
+    """Every topic including its dead-letter topic, for creating them at start."""
+    names: list[str] = []
+    for topic in TOPICS.values():
+        names += [topic.name, topic.dead_letter]
+    return names

@@ -1,0 +1,48 @@
+from datetime import timedelta
+
+from fastapi import FastAPI
+from pix_contracts import PasswordResetRequested, UserRegistered
+from pix_runtime.broker import declare_publishers
+from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.logging import get_logger
+
+from pix_auth.api import create_router
+from pix_auth.models import outbox
+from pix_auth.service import Accounts
+from pix_auth.settings import AdminBootstrap, AuthSettings
+
+log = get_logger(__name__)
+
+
+def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+    settings = settings or AuthSettings()
+    runtime = ServiceRuntime(settings, outbox=outbox)
+    accounts = Accounts(
+        runtime.db,
+        idle=timedelta(days=settings.session_idle_days),
+        absolute=timedelta(days=settings.session_absolute_days),
+    )
+    declare_publishers(runtime.broker, UserRegistered, PasswordResetRequested)
+    runtime.on_start(lambda: bootstrap_admin(accounts))
+    app = runtime.create_app(title="pix.immo auth")
+    app.include_router(create_router(accounts, runtime.current_identity))
+    return app, runtime
+
+
+async def bootstrap_admin(accounts: Accounts) -> None:
+    admin = AdminBootstrap()
+    password = admin.password.get_secret_value() if admin.password else None
+    generated = await accounts.ensure_admin(admin.email, password)
+    if generated:
+        # Printed once, on the console of `make run`; never logged as a structured field.
+        print(
+            f"\n  First administrator created: {admin.email}  password: {generated}\n"
+            "  (set PIX_ADMIN_EMAIL / PIX_ADMIN_PASSWORD to choose them)\n",
+            flush=True,
+        )
+
+
+def main() -> None:
+    settings = AuthSettings()
+    app, _ = create_app(settings)
+    serve(app, settings, migrations_package="pix_auth")

@@ -1,0 +1,1 @@
+"""Auth consumes no events yet; it publishes UserRegistered (see app.py)."""

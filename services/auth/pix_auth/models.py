@@ -1,0 +1,57 @@
+from pix_runtime.inbox import inbox_table
+from pix_runtime.outbox import outbox_table
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+)
+
+metadata = MetaData(schema="auth")
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, ForeignKey("auth.organisations.id"), nullable=False, index=True),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(10), nullable=False, server_default="client"),
+    Column("locale", String(2), nullable=False, server_default="de"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+# One account per address, whatever its case.
+Index("users_email_lower", func.lower(users.c.email), unique=True)
+
+# Lucia-style sessions: the token is "<id>.<secret>"; only SHA-256(secret) is kept.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column(
+        "user_id", Uuid, ForeignKey("auth.users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("absolute_expires_at", DateTime(timezone=True), nullable=False),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -1,0 +1,158 @@
+"""Gateway routes: login/logout (cookie handling), the authenticated reverse proxy, home page."""
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pix_runtime.http import error_body
+from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
+from pix_runtime.logging import current_correlation_id
+from starlette.background import BackgroundTask
+
+from pix_gateway.service import AuthUnavailable, SessionChecker, csrf_allowed, is_public
+from pix_gateway.settings import GatewaySettings
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and what the gateway alone decides.
+DROP_REQUEST = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "cookie",
+        "authorization",
+        "proxy-authorization",
+        "x-pix-identity",
+    }
+)
+DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "content-encoding"})
+# The cookie may outlive a session; auth decides (sliding expiry with an absolute cap).
+SESSION_COOKIE_SECONDS = 30 * 24 * 3600
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status)
+
+
+def create_router(
+    settings: GatewaySettings, client: httpx.AsyncClient, sessions: SessionChecker
+) -> APIRouter:
+    router = APIRouter()
+    platform = settings.platform
+    internal_key = platform.internal_key.get_secret_value().encode()
+    upstreams = {
+        "auth": platform.auth_url,
+        "orders": platform.orders_url,
+        "media": platform.media_url,
+        "exports": platform.export_url,
+        "notify": platform.notify_url,
+    }
+
+    def session_token(request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            return auth.removeprefix("Bearer ").strip()
+        return request.cookies.get(settings.cookie_name)
+
+    async def caller(request: Request) -> Identity | None:
+        token = session_token(request)
+        return await sessions.identity(token) if token else None
+
+    @router.post("/api/auth/login")
+    async def login(request: Request) -> Response:
+        if not csrf_allowed(request.method, request.headers, platform.public_url):
+            return _error(403, "csrf", "cross-site request refused")
+        try:
+            upstream = await client.post(
+                f"{platform.auth_url}/login",
+                content=await request.body(),
+                headers={"content-type": "application/json"},
+            )
+        except httpx.HTTPError:
+            return _error(503, "unavailable", "sign-in is unavailable, please retry")
+        if not upstream.is_success:
+            return Response(upstream.content, upstream.status_code, media_type="application/json")
+        session = upstream.json()
+        response = JSONResponse(
+            {"identity": session["identity"], "expires_at": session["expires_at"]}
+        )
+        response.set_cookie(
+            settings.cookie_name,
+            session["token"],
+            httponly=True,
+            secure=True,
+            samesite="lax",
+            path="/",
+            max_age=SESSION_COOKIE_SECONDS,
+        )
+        return response
+
+    @router.post("/api/auth/logout")
+    async def logout(request: Request) -> Response:
+        if not csrf_allowed(request.method, request.headers, platform.public_url):
+            return _error(403, "csrf", "cross-site request refused")
+        token = session_token(request)
+        if token:
+            sessions.forget(token)
+            try:
+                await client.post(f"{platform.auth_url}/sessions/revoke", json={"token": token})
+            except httpx.HTTPError:
+                return _error(503, "unavailable", "sign-out is unavailable, please retry")
+        response = Response(status_code=204)
+        response.delete_cookie(settings.cookie_name, path="/", secure=True, httponly=True)
+        return response
+
+    @router.api_route(
+        "/api/{service}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+    )
+    async def proxy(service: str, path: str, request: Request) -> Response:
+        base = upstreams.get(service)
+        if base is None:
+            return _error(404, "not_found", "no such API")
+        if not csrf_allowed(request.method, request.headers, platform.public_url):
+            return _error(403, "csrf", "cross-site request refused")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in DROP_REQUEST}
+        try:
+            identity = await caller(request)
+        except AuthUnavailable:
+            return _error(503, "unavailable", "authentication is unavailable, please retry")
+        headers["x-request-id"] = current_correlation_id() or ""
+        if identity is not None:
+            headers[IDENTITY_HEADER] = sign_identity(identity, internal_key)
+        elif not is_public(f"{service}/{path}"):
+            return _error(401, "unauthenticated", "please sign in")
+        has_body = request.method in ("POST", "PUT", "PATCH")
+        upstream_request = client.build_request(
+            request.method,
+            f"{base}/{path}",
+            params=request.query_params,
+            headers=headers,
+            # Streamed through: an upload is never held whole in the gateway's memory.
+            content=request.stream() if has_body else None,
+        )
+        try:
+            upstream = await client.send(upstream_request, stream=True)
+        except httpx.HTTPError:
+            return _error(503, "unavailable", f"the {service} service is unavailable")
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            headers={k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE},
+            background=BackgroundTask(upstream.aclose),
+        )
+
+    @router.get("/", response_class=HTMLResponse)
+    async def home() -> str:
+        return HOME_PAGE
+
+    return router
+
+
+HOME_PAGE = """<!doctype html>
+<html lang="de"><head><meta charset="utf-8"><title>pix.immo</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>pix.immo</h1>
+<p>Immobilienfotos hochladen, anonymisieren und zweisprachig beschreiben lassen —
+bereit für FIO, onOffice und Propstack.</p></main></body></html>
+"""

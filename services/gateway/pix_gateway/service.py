@@ -1,0 +1,96 @@
+"""The gateway's decisions: who is calling (session check), and may this request change state.
+
+No HTTP framework types here: the api module adapts requests to these functions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from urllib.parse import urlparse
+
+import httpx
+from pix_runtime.identity import Identity
+from pix_runtime.logging import current_correlation_id
+
+# Paths under /api that need no session: the signature or the form is the credential.
+PUBLIC_API_PATHS = ("auth/login", "auth/register", "media/storage/")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class AuthUnavailable(Exception):
+    pass
+
+
+class SessionChecker:
+    """Asks auth whether a session token is valid, remembering answers for a few seconds."""
+
+    def __init__(self, client: httpx.AsyncClient, auth_url: str, *, cache_seconds: float) -> None:
+        self._client = client
+        self._auth_url = auth_url.rstrip("/")
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Identity | None]] = {}
+
+    async def identity(self, token: str) -> Identity | None:
+        now = time.monotonic()
+        cached = self._cache.get(token)
+        if cached and now - cached[0] < self._cache_seconds:
+            return cached[1]
+        try:
+            response = await self._client.post(
+                f"{self._auth_url}/sessions/validate",
+                json={"token": token},
+                headers={"x-request-id": current_correlation_id() or ""},
+                timeout=5.0,
+            )
+        except httpx.HTTPError as exc:
+            raise AuthUnavailable(str(exc)) from exc
+        if response.status_code >= 500:
+            raise AuthUnavailable(f"auth answered {response.status_code}")
+        identity = Identity.model_validate(response.json()) if response.is_success else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = (now, identity)
+        return identity
+
+    def forget(self, token: str) -> None:
+        self._cache.pop(token, None)
+
+
+def is_public(api_path: str) -> bool:
+    return api_path.startswith(PUBLIC_API_PATHS)
+
+
+def csrf_allowed(method: str, headers: Mapping[str, str], public_url: str) -> bool:
+    """State changes only from our own pages: Sec-Fetch-Site same-origin, or a matching Origin.
+
+    Requests authenticated by a bearer token carry no ambient credentials and are exempt.
+    """
+    if method in SAFE_METHODS or headers.get("authorization", "").startswith("Bearer "):
+        return True
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = headers.get("origin")
+    if origin is None:
+        # Non-browser clients send neither header; without a cookie they are not logged in.
+        return True
+    ours = urlparse(public_url)
+    theirs = urlparse(origin)
+    return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
+
+
+def security_headers(tidycal_origin: str) -> list[tuple[bytes, bytes]]:
+    csp = (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        f"frame-src {tidycal_origin}; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return [
+        (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+        (b"content-security-policy", csp.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]

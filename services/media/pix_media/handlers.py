@@ -1,0 +1,22 @@
+from faststream.kafka import KafkaBroker
+from pix_contracts import CaptionFailed, CaptionReady, OrderPlaced
+from pix_runtime.broker import subscribe
+
+from pix_media.service import MediaLibrary
+
+# One consumer group per subscription: groups join independently instead of rebalancing
+# each other as every subscriber of a shared group comes up.
+
+
+def register_handlers(broker: KafkaBroker, library: MediaLibrary) -> None:
+    @subscribe(broker, OrderPlaced, group="media.galleries")
+    async def open_gallery(event: OrderPlaced) -> None:
+        await library.open_gallery(event)
+
+    @subscribe(broker, CaptionReady, group="media.caption-ready")
+    async def caption_ready(event: CaptionReady) -> None:
+        await library.record_caption(event)
+
+    @subscribe(broker, CaptionFailed, group="media.caption-failed")
+    async def caption_failed(event: CaptionFailed) -> None:
+        await library.record_caption(event)

@@ -1,0 +1,76 @@
+from pix_runtime.inbox import inbox_table
+from pix_runtime.outbox import outbox_table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    text,
+)
+
+metadata = MetaData(schema="media")
+
+galleries = Table(
+    "galleries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False, index=True),
+    Column("order_id", Uuid, nullable=False, unique=True),
+    Column("reference", String(40), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# status: pending (upload URL issued) → processed (renditions stored, event out) → captioned,
+# or rejected (not a usable image) / failed (captioning gave up).
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("gallery_id", Uuid, ForeignKey("media.galleries.id"), nullable=False, index=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("uploaded_by", Uuid, nullable=False),
+    Column("label", String(255), nullable=False),
+    Column("status", String(20), nullable=False, server_default="pending"),
+    Column("declared_bytes", BigInteger, nullable=False),
+    Column("byte_size", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("content_type", String(50), nullable=True),
+    Column("original_key", String(300), nullable=False),
+    Column("web_key", String(300), nullable=True),
+    Column("thumb_key", String(300), nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("room_type", String(40), nullable=True),
+    Column("sequence", Integer, nullable=True),
+    Column("pseudonym", String(80), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("error_code", String(40), nullable=True),
+    Column("error_message", String(500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column(
+        "updated_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.now(),
+        onupdate=func.now(),
+    ),
+    # The same photo twice in one gallery is a duplicate; the index settles concurrent uploads.
+    Index(
+        "assets_gallery_sha256",
+        "gallery_id",
+        "sha256",
+        unique=True,
+        postgresql_where=text("sha256 IS NOT NULL"),
+    ),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -1,0 +1,157 @@
+"""The Kafka broker every service uses: FastStream over aiokafka, with our delivery rules.
+
+- Offsets commit only after the handler (and so its transaction) finished: at-least-once.
+- A failing handler is retried a bounded number of times with backoff, then the event goes to
+  `<topic>.dlq` with the error in its headers and the partition moves on. A malformed event
+  (not JSON, wrong fields) goes there at once. If even the DLQ cannot be written, the message is
+  not acknowledged and is read again.
+- Every event's correlation id is bound to the log context while it is handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy, BaseMiddleware, ContextRepo
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from pix_contracts import TOPICS, Event
+from pix_contracts.topics import DEAD_LETTER_SUFFIX
+from pydantic import ValidationError
+
+from pix_runtime.logging import bind_correlation_id, get_logger, new_correlation_id
+
+log = get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+# Tansu does not end a long poll early; a short fetch wait keeps end-to-end latency low.
+FETCH_MAX_WAIT_MS = 20
+RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
+
+
+class DeadLetterMiddleware(BaseMiddleware):
+    """Bounded retries, then the dead-letter topic; never a crash loop on a poison event."""
+
+    def __init__(
+        self,
+        msg: Any,
+        /,
+        *,
+        context: ContextRepo,
+        broker: KafkaBroker,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+    ) -> None:
+        super().__init__(msg, context=context)
+        self._broker = broker
+        self._retry_delays = retry_delays
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
+        bind_correlation_id(headers.get("correlation_id") or new_correlation_id())
+        topic = getattr(msg.raw_message, "topic", "?")
+        attempt = 0
+        while True:
+            try:
+                return await call_next(msg)
+            except ValidationError as exc:
+                await self._dead_letter(topic, msg, headers, exc, attempts=attempt + 1)
+                return None
+            except Exception as exc:
+                if attempt >= len(self._retry_delays):
+                    await self._dead_letter(topic, msg, headers, exc, attempts=attempt + 1)
+                    return None
+                log.warning("event.retry", topic=topic, attempt=attempt + 1, error=repr(exc))
+                await asyncio.sleep(self._retry_delays[attempt])
+                attempt += 1
+
+    async def _dead_letter(
+        self,
+        topic: str,
+        msg: StreamMessage[Any],
+        headers: dict[str, str],
+        exc: BaseException,
+        *,
+        attempts: int,
+    ) -> None:
+        log.error("event.dead_lettered", topic=topic, attempts=attempts, error=repr(exc))
+        raw = getattr(msg.raw_message, "value", None)
+        body = raw if isinstance(raw, bytes) else msg.body
+        key = getattr(msg.raw_message, "key", None)
+        await self._broker.publish(
+            body,
+            topic + DEAD_LETTER_SUFFIX,
+            key=key,
+            headers={
+                **headers,
+                "dlq_error": repr(exc)[:2000],
+                "dlq_traceback": "".join(traceback.format_exception(exc))[-4000:],
+                "dlq_attempts": str(attempts),
+                "dlq_source_topic": topic,
+                "dlq_source_partition": str(getattr(msg.raw_message, "partition", "")),
+                "dlq_source_offset": str(getattr(msg.raw_message, "offset", "")),
+            },
+        )
+
+
+def create_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
+    broker = KafkaBroker(
+        bootstrap,
+        client_id=client_id,
+        acks="all",
+        # Our own logger, so FastStream's lines go through structlog like everything else.
+        logger=logging.getLogger("pix.broker"),
+    )
+    broker.add_middleware(functools.partial(DeadLetterMiddleware, broker=broker))
+    return broker
+
+
+def subscribe(
+    broker: KafkaBroker, event: type[E], *, group: str, title: str | None = None
+) -> Callable[[Callable[[E], Awaitable[None]]], Any]:
+    """Subscribe a handler to `event`'s topic in consumer group `group`, at-least-once."""
+    return broker.subscriber(
+        event.topic,
+        group_id=group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        title=title or f"{group}:{event.topic}",
+    )
+
+
+def declare_publishers(broker: KafkaBroker, *events: type[Event]) -> None:
+    """Document what a service emits (AsyncAPI); the outbox relay does the publishing."""
+    for event in events:
+        broker.publisher(event.topic, title=f"{event.topic}:publish", schema=event)
+
+
+async def ensure_topics(bootstrap: str, *, names: list[str] | None = None) -> None:
+    """Create every registered topic (and its DLQ) that does not exist yet."""
+    wanted = names if names is not None else list(TOPICS) + [t.dead_letter for t in TOPICS.values()]
+    partitions = {t.name: t.partitions for t in TOPICS.values()}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="pix-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(name, num_partitions=partitions.get(name, 1), replication_factor=1)
+            for name in wanted
+            if name not in existing
+        ]
+        if new:
+            # Another service may create them at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+    finally:
+        await admin.close()

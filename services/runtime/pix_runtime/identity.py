@@ -1,0 +1,66 @@
+"""The identity the gateway vouches for, as a signed `X-Pix-Identity` header.
+
+Internal services trust nothing else: no header, a bad signature or an expired one is a 401.
+Format: base64url(JSON payload) + "." + hex HMAC-SHA256 over that text with the internal key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+IDENTITY_HEADER = "X-Pix-Identity"
+IDENTITY_TTL_SECONDS = 60
+
+
+class Identity(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    role: Literal["admin", "client"]
+    email: str
+    name: str
+    locale: Literal["de", "en"] = "de"
+    exp: int = 0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def may_access(self, org_id: uuid.UUID) -> bool:
+        return self.is_admin or self.org_id == org_id
+
+
+class InvalidIdentity(Exception):
+    pass
+
+
+def _mac(key: bytes, payload: str) -> str:
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_identity(identity: Identity, key: bytes, *, ttl: int = IDENTITY_TTL_SECONDS) -> str:
+    stamped = identity.model_copy(update={"exp": int(time.time()) + ttl})
+    payload = base64.urlsafe_b64encode(stamped.model_dump_json().encode()).decode().rstrip("=")
+    return f"{payload}.{_mac(key, payload)}"
+
+
+def verify_identity(header: str, key: bytes) -> Identity:
+    payload, _, mac = header.partition(".")
+    if not payload or not hmac.compare_digest(_mac(key, payload), mac):
+        raise InvalidIdentity("bad signature")
+    try:
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        identity = Identity.model_validate_json(raw)
+    except (ValueError, ValidationError) as exc:
+        raise InvalidIdentity("malformed identity") from exc
+    if identity.exp < time.time():
+        raise InvalidIdentity("expired identity")
+    return identity

@@ -1,0 +1,124 @@
+"""How a service comes up and goes down: migrate, connect, relay, serve; then the reverse.
+
+Each service's `app.py` builds a `ServiceRuntime`, registers its handlers and routes, and calls
+`serve`. Readiness (`/readyz`) reports the database and the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Table
+
+from pix_runtime.broker import create_broker, ensure_topics
+from pix_runtime.db import Database
+from pix_runtime.http import create_base_app, identity_dependency
+from pix_runtime.logging import configure_logging, get_logger
+from pix_runtime.migrations import upgrade_to_head
+from pix_runtime.outbox import OutboxRelay
+from pix_runtime.settings import ServiceSettings
+from pix_runtime.storage import LocalStorage, S3Storage, open_storage
+
+log = get_logger(__name__)
+
+BROKER_CONNECT_SECONDS = 60.0
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, *, outbox: Table | None = None) -> None:
+        platform = settings.platform
+        platform.check_production()
+        self.settings = settings
+        self.internal_key = platform.internal_key.get_secret_value().encode()
+        self.db = Database(
+            settings.effective_database_url,
+            schema=settings.db_schema,
+            application_name=f"pix-{settings.service_name}",
+            pool_size=settings.db_pool_size,
+        )
+        self.broker: KafkaBroker = create_broker(
+            platform.kafka_bootstrap, client_id=f"pix-{settings.service_name}"
+        )
+        self.storage: LocalStorage | S3Storage = open_storage(
+            platform.storage_url,
+            public_base=f"{platform.public_url.rstrip('/')}/api/media/storage",
+            signing_key=self.internal_key,
+        )
+        self.relay = OutboxRelay(self.db, outbox, self.broker) if outbox is not None else None
+        self.current_identity = identity_dependency(self.internal_key)
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once the database and broker are up (e.g. seed the first admin)."""
+        self._on_start.append(hook)
+
+    async def start(self) -> None:
+        await self._connect_broker()
+        if self.relay:
+            self.relay.start()
+        for hook in self._on_start:
+            await hook()
+
+    async def _connect_broker(self) -> None:
+        bootstrap = self.settings.platform.kafka_bootstrap
+        deadline = asyncio.get_running_loop().time() + BROKER_CONNECT_SECONDS
+        while True:
+            try:
+                await ensure_topics(bootstrap)
+                await self.broker.start()
+                return
+            except Exception as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.warning("broker.unreachable", bootstrap=bootstrap, error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self.relay:
+            await self.relay.stop()
+        await self.broker.stop()
+        await self.db.dispose()
+
+    async def broker_ready(self) -> None:
+        if not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("broker unreachable")
+
+    def create_app(self, *, title: str) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            log.info("service.started", port=self.settings.port)
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return create_base_app(
+            title=title,
+            lifespan=lifespan,
+            checks={"database": self.db.ping, "broker": self.broker_ready},
+        )
+
+
+def serve(app: FastAPI, settings: ServiceSettings, *, migrations_package: str | None) -> None:
+    """Entry point of a service process: logs, migrations, then HTTP until SIGINT/SIGTERM."""
+    platform = settings.platform
+    configure_logging(settings.service_name, json=platform.log_json, level=platform.log_level)
+    if migrations_package:
+        asyncio.run(
+            upgrade_to_head(settings.effective_database_url, migrations_package, settings.db_schema)
+        )
+        log.info("migrations.done", schema=settings.db_schema)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

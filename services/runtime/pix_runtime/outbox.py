@@ -1,0 +1,175 @@
+"""The transactional outbox: events commit with the state change, a relay publishes them.
+
+`enqueue` adds the row inside the caller's transaction; nothing reaches the broker before that
+transaction commits. The relay wakes right after such a commit (in-process hook) and otherwise
+polls, which is also the sweeper: a row left unpublished by a crash between commit and publish,
+or by a broker outage, is published on the next pass. Delivery is at-least-once; consumers
+deduplicate on the event id (see `inbox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pix_contracts import Event, cloudevent_headers
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pix_runtime.db import WAKE_AFTER_COMMIT, Database
+from pix_runtime.logging import current_correlation_id, get_logger
+
+log = get_logger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+    )
+
+
+class Publisher(Protocol):
+    async def publish(
+        self, message: Any, topic: str, *, key: bytes, headers: dict[str, str]
+    ) -> Any: ...
+
+
+async def enqueue(session: AsyncSession, table: Table, event: Event, *, source: str) -> None:
+    """Record `event` for publishing once the surrounding transaction commits."""
+    headers = cloudevent_headers(event, source=source, correlation_id=current_correlation_id())
+    await session.execute(
+        table.insert().values(
+            event_id=event.event_id,
+            topic=event.topic,
+            key=event.partition_key(),
+            payload=event.model_dump_json().encode(),
+            headers=headers,
+        )
+    )
+    session.info[WAKE_AFTER_COMMIT] = True
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        table: Table,
+        broker: Publisher,
+        *,
+        poll_seconds: float = 2.0,
+        batch_size: int = 200,
+        keep_published: timedelta = timedelta(days=7),
+    ) -> None:
+        self._db = db
+        self._table = table
+        self._broker = broker
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._keep_published = keep_published
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        db.on_commit(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        last_cleanup = datetime.now(UTC)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+            self._wake.clear()
+            try:
+                while await self.publish_pending() == self._batch_size:
+                    pass
+                if datetime.now(UTC) - last_cleanup > timedelta(hours=1):
+                    await self.delete_published()
+                    last_cleanup = datetime.now(UTC)
+            except Exception:
+                # Broker or database away: the rows stay and the next pass retries them.
+                log.warning("outbox.relay_failed", exc_info=True)
+                await asyncio.sleep(self._poll_seconds)
+
+    async def publish_pending(self) -> int:
+        """Publish a batch of unpublished rows in commit order; returns how many."""
+        t = self._table
+        async with self._db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            published: list[int] = []
+            try:
+                for row in rows:
+                    await self._broker.publish(
+                        row.payload, row.topic, key=row.key, headers=dict(row.headers)
+                    )
+                    published.append(row.id)
+            finally:
+                # Mark what went out even if a later row failed, so it is not sent again.
+                if published:
+                    await session.execute(
+                        update(t).where(t.c.id.in_(published)).values(published_at=func.now())
+                    )
+                failed = [row.id for row in rows if row.id not in published]
+                if failed:
+                    await session.execute(
+                        update(t).where(t.c.id.in_(failed)).values(attempts=t.c.attempts + 1)
+                    )
+        if published:
+            log.debug("outbox.published", count=len(published))
+        return len(rows)
+
+    async def delete_published(self) -> None:
+        t = self._table
+        cutoff = datetime.now(UTC) - self._keep_published
+        async with self._db.transaction() as session:
+            await session.execute(delete(t).where(t.c.published_at < cutoff))
+
+
+def decode_payload(payload: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(payload)
+    return data

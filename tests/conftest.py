@@ -1,0 +1,59 @@
+"""Session-wide real infrastructure: embedded PostgreSQL and the Tansu broker.
+
+Both start once per test session on free ports in temp dirs and are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pix_stack.embedded import EmbeddedPostgres, Tansu, free_port, start_postgres, start_tansu
+
+# Every test process signs with a random key; nothing real is ever used in tests.
+os.environ.setdefault("PIX_INTERNAL_KEY", secrets.token_urlsafe(32))
+os.environ.setdefault("PIX_ENV", "test")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = start_postgres(tmp_path_factory.mktemp("pg") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tansu]:
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    broker = start_tansu(free_port(), log_file=log)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def storage_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("storage")
+
+
+@pytest.fixture(scope="session")
+def platform_env(
+    postgres: EmbeddedPostgres, tansu: Tansu, storage_root: Path
+) -> Iterator[dict[str, str]]:
+    """Point every service built in this process at the session's infrastructure."""
+    env = {
+        "PIX_DATABASE_URL": postgres.url,
+        "PIX_KAFKA_BOOTSTRAP": tansu.bootstrap,
+        "PIX_STORAGE_URL": f"file://{storage_root}",
+        "PIX_PUBLIC_URL": "http://testserver",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -1,0 +1,123 @@
+"""The whole platform started exactly as `make run` starts it, once for the e2e tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from pix_stack.embedded import free_port
+
+SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6)
+
+
+def free_port_base() -> int:
+    """A base port with the seven ports above it free."""
+    for _ in range(50):
+        base = 20000 + secrets.randbelow(30000)
+        try:
+            for offset in SERVICE_OFFSETS:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range")
+
+
+@dataclass
+class Stack:
+    base_url: str
+    port_base: int
+    data_dir: Path
+    kafka_bootstrap: str
+    admin_email: str
+    admin_password: str
+    log: Path
+
+    def service_url(self, offset: int) -> str:
+        return f"http://127.0.0.1:{self.port_base + offset}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@/pix?host={self.data_dir / 'postgres'}"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("stack")
+    port_base = free_port_base()
+    kafka_port = free_port()
+    admin_password = secrets.token_urlsafe(16)
+    env = {
+        **os.environ,
+        "PIX_ADMIN_EMAIL": "admin@pix.immo",
+        "PIX_ADMIN_PASSWORD": admin_password,
+        "PIX_LOG_JSON": "true",
+    }
+    log = data_dir / "stack.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pix_stack",
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--port-base",
+                str(port_base),
+                "--kafka-port",
+                str(kafka_port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = Stack(
+        base_url=f"http://127.0.0.1:{port_base}",
+        port_base=port_base,
+        data_dir=data_dir,
+        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+        admin_email="admin@pix.immo",
+        admin_password=admin_password,
+        log=log,
+    )
+    try:
+        wait_until_ready(stack, process, timeout=90)
+        yield stack
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_until_ready(stack: Stack, process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(SERVICE_OFFSETS)
+    while pending:
+        if process.poll() is not None:
+            raise RuntimeError(f"stack exited early:\n{stack.log.read_text()[-5000:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not ready: {pending}\n{stack.log.read_text()[-5000:]}")
+        for offset in list(pending):
+            try:
+                response = httpx.get(f"{stack.service_url(offset)}/readyz", timeout=1.0)
+                if response.status_code == 200:
+                    pending.discard(offset)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.25)

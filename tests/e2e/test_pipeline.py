@@ -1,0 +1,138 @@
+"""One real photo through every service, on the stack exactly as `make run` starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from client import login, new_client_account, place_order, upload, wait_for, wait_for_gallery
+from conftest import Stack
+from photos import GPS_IFD, SECRET, jpeg_with_gps, room_photo
+from PIL import Image
+from pix_contracts import GalleryExported
+
+
+async def test_photo_flows_from_upload_to_export_and_email(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        admin = await login(http, stack.admin_email, stack.admin_password)
+        me = await http.get("/api/auth/me", headers=admin)
+        assert me.json()["role"] == "admin"
+
+        agent = await new_client_account(http)
+        order = await place_order(http, agent)
+        gallery_id = order["gallery_id"]
+        gallery = await wait_for_gallery(http, agent, gallery_id)
+        assert gallery["reference"] == order["reference"]
+        assert gallery["assets"] == []
+
+        exports = AIOKafkaConsumer(
+            GalleryExported.topic,
+            bootstrap_servers=stack.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=10,
+        )
+        await exports.start()
+        try:
+            photo = jpeg_with_gps(room_photo(4000, 3000))
+            assert b"Exif" in photo
+            assert SECRET.encode() in photo
+            started = time.perf_counter()
+            completed = await upload(http, agent, gallery_id, "Küche_01.jpg", photo)
+            upload_done = time.perf_counter()
+            assert completed.status_code == 200, completed.text
+            asset = completed.json()
+            assert asset["pseudonym"] == "Kitchen_01"
+            assert asset["room_type"] == "kitchen"
+            assert (asset["width"], asset["height"]) == (4000, 3000)
+
+            event = await asyncio.wait_for(next_export_of(exports, gallery_id), timeout=30)
+            exported_at = time.perf_counter()
+        finally:
+            await exports.stop()
+        print(
+            f"\nupload+processing {1000 * (upload_done - started):.0f} ms; "
+            f"upload-complete → export event {1000 * (exported_at - upload_done):.0f} ms"
+        )
+        assert event.version >= 1
+        assert event.asset_count == 1
+        files = {f.name: f for f in event.files}
+        assert set(files) == {"captions.json", "captions.txt"}
+
+        # The export, fetched through its signed link, carries the caption.
+        captions = (await http.get(files["captions.json"].download_url)).json()
+        image = captions["images"][0]
+        assert image["name"] == "Kitchen_01"
+        assert image["room_type"] == "kitchen"
+        assert 0 < len(image["title_de"]) <= 30
+        assert 0 < len(image["title_en"]) <= 30
+        assert "Küche" in image["title_de"] + image["description_de"]
+        text = (await http.get(files["captions.txt"].download_url)).text
+        assert text.index("[DE]") < text.index("[EN]")
+
+        # The per-photo caption files in storage.
+        storage = stack.data_dir / "storage"
+        caption_json = json.loads((storage / f"captions/{gallery_id}/Kitchen_01.json").read_text())
+        assert caption_json["model"] == "offline-template-v1"
+        assert caption_json["provider"] == "offline"
+        assert (
+            (storage / f"captions/{gallery_id}/Kitchen_01.txt").read_text().startswith("Kitchen_01")
+        )
+
+        # What captioning read (the web rendition) carries no metadata at all.
+        web = storage / f"renditions/{gallery_id}/{asset['id']}/web.jpg"
+        assert_no_metadata(web)
+        for path in (storage / "captions" / gallery_id).iterdir():
+            assert SECRET not in path.read_text()
+
+        # The asset's status follows the caption.
+        async def captioned() -> bool:
+            response = await http.get(f"/api/media/assets/{asset['id']}", headers=agent)
+            return response.json()["status"] == "captioned"
+
+        await wait_for(captioned)
+
+        # The gallery-ready email (and the order confirmation) are in the dev outbox.
+        async def mails() -> list[Path]:
+            found = list((stack.data_dir / "mail").glob("*.eml"))
+            return found if any("gallery_ready" in p.name for p in found) else []
+
+        delivered = await wait_for(mails)
+        ready = next(p for p in delivered if "gallery_ready" in p.name).read_text()
+        assert "erika@makler-example.de" in ready
+        assert order["reference"] in ready
+        assert "Galerie" in ready
+        assert any("order_confirmation" in p.name for p in delivered)
+
+        mail_log = await http.get("/api/notify/mail", headers=admin)
+        assert {m["kind"] for m in mail_log.json()} >= {"order_confirmation", "gallery_ready"}
+        forbidden = await http.get("/api/notify/mail", headers=agent)
+        assert forbidden.status_code == 403
+
+
+async def next_export_of(consumer: AIOKafkaConsumer, gallery_id: str) -> GalleryExported:
+    async for record in consumer:
+        event = GalleryExported.model_validate_json(record.value)
+        if str(event.gallery_id) == gallery_id:
+            headers = dict(record.headers)
+            assert headers["ce_type"] == b"immo.pix.export.gallery.exported.v1"
+            assert headers["ce_id"] == str(event.event_id).encode()
+            return event
+    raise AssertionError("consumer stopped")
+
+
+def assert_no_metadata(path: Path) -> None:
+    raw = path.read_bytes()
+    assert b"Exif" not in raw
+    assert SECRET.encode() not in raw
+    assert b"PixTestCam" not in raw
+    assert b"http://ns.adobe.com/xap" not in raw
+    with Image.open(io.BytesIO(raw)) as image:
+        exif = image.getexif()
+        assert not exif
+        assert not exif.get_ifd(GPS_IFD)
+        assert "icc_profile" not in image.info
