@@ -39,7 +39,7 @@ test: lint typecheck
 	$(UV) run --frozen pytest
 
 asyncapi: sync
-	$(UV) run --frozen python -m pix_runtime.asyncapi write
+	$(UV) run --frozen pix-stack asyncapi write
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

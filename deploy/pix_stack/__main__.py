@@ -158,9 +158,19 @@ def main() -> None:
     mig.add_argument("package")
     mig.add_argument("-m", "--message", required=True)
     mig.add_argument("--data-dir", type=Path, default=Path(".pix"))
+    docs = commands.add_parser("asyncapi", help="write or check contracts/asyncapi/*.yaml")
+    docs.add_argument("action", choices=["write", "check"])
     args = parser.parse_args()
     if args.command == "run":
         sys.exit(run(args.data_dir, args.port_base, args.caption_workers, args.kafka_port))
+    if args.command == "asyncapi":
+        from pix_stack import asyncapi
+
+        if args.action == "write":
+            asyncapi.write()
+        elif stale := asyncapi.drifted():
+            sys.exit(f"AsyncAPI documents drifted from the code: {stale}; run make asyncapi")
+        return
     migration(args.package, args.message, args.data_dir)
 
 

@@ -97,16 +97,20 @@ async def test_photo_flows_from_upload_to_export_and_email(stack: Stack) -> None
         await wait_for(captioned)
 
         # The gallery-ready email (and the order confirmation) are in the dev outbox.
-        async def mails() -> list[Path]:
-            found = list((stack.data_dir / "mail").glob("*.eml"))
-            return found if any("gallery_ready" in p.name for p in found) else []
+        async def mails() -> dict[str, str]:
+            ours = {
+                p.name.rsplit("_", 2)[-1]: p.read_text()
+                for p in (stack.data_dir / "mail").glob("*.eml")
+                if order["reference"] in p.read_text()
+            }
+            return ours if "ready.eml" in ours else {}
 
         delivered = await wait_for(mails)
-        ready = next(p for p in delivered if "gallery_ready" in p.name).read_text()
-        assert "erika@makler-example.de" in ready
-        assert order["reference"] in ready
-        assert "Galerie" in ready
-        assert any("order_confirmation" in p.name for p in delivered)
+        ready = delivered["ready.eml"]
+        assert "To: erika@makler-example.de" in ready
+        assert f"Subject: Ihre Galerie {order['reference']} ist fertig" in ready
+        assert "captions.json" in ready
+        assert "confirmation.eml" in delivered
 
         mail_log = await http.get("/api/notify/mail", headers=admin)
         assert {m["kind"] for m in mail_log.json()} >= {"order_confirmation", "gallery_ready"}

@@ -21,7 +21,7 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 
 from pix_captioning import offline
 from pix_captioning.models import captions, inbox, outbox
@@ -92,9 +92,14 @@ class CaptionDesk:
         self._storage = storage
 
     async def caption_asset(self, event: AssetUploaded) -> None:
-        """Caption one uploaded photo; a redelivered event does not caption it twice."""
-        if await self._already_captioned(event.asset_id, event.version):
-            log.info("caption.skipped_duplicate", asset_id=str(event.asset_id))
+        """Caption one uploaded photo; the provider runs once per asset version.
+
+        A redelivered event is a no-op; a new announcement of an asset version that already has
+        a caption (media's reconciler) re-announces that caption without captioning again.
+        """
+        existing = await self._caption_of(event.asset_id, event.version)
+        if existing is not None:
+            await self._announce_again(event, existing)
             return
         try:
             image_bytes = await self._storage.get_bytes(event.web_key)
@@ -161,14 +166,51 @@ class CaptionDesk:
             )
         log.info("caption.ready", asset_id=str(event.asset_id), pseudonym=event.pseudonym)
 
-    async def _already_captioned(self, asset_id: uuid.UUID, asset_version: int) -> bool:
+    async def _caption_of(self, asset_id: uuid.UUID, asset_version: int) -> RowMapping | None:
         async with self._db.sessions() as session:
-            found = await session.scalar(
-                select(captions.c.id).where(
-                    captions.c.asset_id == asset_id, captions.c.asset_version == asset_version
+            return (
+                (
+                    await session.execute(
+                        select(captions)
+                        .where(
+                            captions.c.asset_id == asset_id,
+                            captions.c.asset_version == asset_version,
+                        )
+                        .order_by(captions.c.caption_version.desc())
+                        .limit(1)
+                    )
                 )
+                .mappings()
+                .first()
             )
-        return found is not None
+
+    async def _announce_again(self, event: AssetUploaded, row: RowMapping) -> None:
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                log.info("caption.redelivery_ignored", asset_id=str(event.asset_id))
+                return
+            await enqueue(
+                session,
+                outbox,
+                CaptionReady(
+                    asset_id=row["asset_id"],
+                    gallery_id=row["gallery_id"],
+                    org_id=row["org_id"],
+                    asset_version=row["asset_version"],
+                    caption_version=row["caption_version"],
+                    pseudonym=row["pseudonym"],
+                    caption=CaptionText.model_validate(row["content"]),
+                    model=row["model"],
+                    provider=row["provider"],
+                    prompt_version=row["prompt_version"],
+                    edited=row["edited"],
+                    txt_key=row["txt_key"],
+                    json_key=row["json_key"],
+                    web_key=event.web_key,
+                ),
+                source=SOURCE,
+            )
+        log.info("caption.announced_again", asset_id=str(event.asset_id))
 
     async def _give_up(self, event: AssetUploaded, reason: str) -> None:
         log.warning("caption.failed", asset_id=str(event.asset_id), reason=reason)

@@ -17,6 +17,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime = ServiceRuntime(settings, outbox=outbox)
     library = MediaLibrary(runtime.db, runtime.storage, settings)
     register_handlers(runtime.broker, library)
+    runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
     declare_publishers(runtime.broker, AssetUploaded)
     app = runtime.create_app(title="pix.immo media")
     app.include_router(create_router(library, runtime.current_identity))

@@ -53,6 +53,24 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def uploaded_event(row: RowMapping) -> AssetUploaded:
+    return AssetUploaded(
+        asset_id=row["id"],
+        gallery_id=row["gallery_id"],
+        org_id=row["org_id"],
+        version=row["version"],
+        pseudonym=row["pseudonym"],
+        room_type=row["room_type"],
+        sequence=row["sequence"],
+        width=row["width"],
+        height=row["height"],
+        byte_size=row["byte_size"],
+        sha256=row["sha256"],
+        web_key=row["web_key"],
+        thumb_key=row["thumb_key"],
+    )
+
+
 class MediaLibrary:
     def __init__(
         self, db: Database, storage: LocalStorage | S3Storage, settings: MediaSettings
@@ -216,7 +234,7 @@ class MediaLibrary:
                     .mappings()
                     .one()
                 )
-                await enqueue(session, outbox, self._uploaded_event(row, processed), source=SOURCE)
+                await enqueue(session, outbox, uploaded_event(row), source=SOURCE)
         except IntegrityError as exc:
             duplicate = await self._duplicate_of(asset, sha256)
             await self._discard(asset, [web_key, thumb_key])
@@ -237,23 +255,6 @@ class MediaLibrary:
             thumb_edge=settings.thumb_edge,
         )
         return _sha256_file(path), processed
-
-    def _uploaded_event(self, row: RowMapping, processed: ProcessedImage) -> AssetUploaded:
-        return AssetUploaded(
-            asset_id=row["id"],
-            gallery_id=row["gallery_id"],
-            org_id=row["org_id"],
-            version=row["version"],
-            pseudonym=row["pseudonym"],
-            room_type=row["room_type"],
-            sequence=row["sequence"],
-            width=processed.web.width,
-            height=processed.web.height,
-            byte_size=row["byte_size"],
-            sha256=row["sha256"],
-            web_key=row["web_key"],
-            thumb_key=row["thumb_key"],
-        )
 
     async def _reject(self, asset: RowMapping, code: str, message: str) -> None:
         async with self._db.transaction() as session:
@@ -277,6 +278,35 @@ class MediaLibrary:
             await session.execute(assets.delete().where(assets.c.id == asset["id"]))
         for key in [asset["original_key"], *keys]:
             await self._storage.delete(key)
+
+    # --- self-healing -------------------------------------------------------------------------
+
+    async def requeue_stuck(self) -> int:
+        """Announce again every photo processed but not captioned within the timeout.
+
+        The embedded broker keeps nothing across a restart, and any broker can lose a message
+        to an operator's mistake; this turns such a loss into a delay. Captioning recognises an
+        asset version it already captioned and only re-announces its caption.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.caption_timeout_seconds)
+        async with self._db.transaction() as session:
+            rows = (
+                (
+                    await session.execute(
+                        update(assets)
+                        .where(assets.c.status == "processed", assets.c.updated_at < cutoff)
+                        .values(updated_at=func.now())
+                        .returning(*assets.c)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            for row in rows:
+                await enqueue(session, outbox, uploaded_event(row), source=SOURCE)
+        if rows:
+            log.warning("assets.requeued", count=len(rows))
+        return len(rows)
 
     # --- caption results ----------------------------------------------------------------------
 

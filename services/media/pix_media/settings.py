@@ -12,3 +12,6 @@ class MediaSettings(ServiceSettings):
     upload_url_seconds: int = 3600
     web_edge: int = 2000
     thumb_edge: int = 400
+    # A processed photo without a caption after this long is announced again.
+    caption_timeout_seconds: float = 300
+    reconcile_every_seconds: float = 60

@@ -104,7 +104,9 @@ class DeadLetterMiddleware(BaseMiddleware):
         )
 
 
-def create_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
+def create_broker(
+    bootstrap: str, *, client_id: str, retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
+) -> KafkaBroker:
     broker = KafkaBroker(
         bootstrap,
         client_id=client_id,
@@ -112,7 +114,9 @@ def create_broker(bootstrap: str, *, client_id: str) -> KafkaBroker:
         # Our own logger, so FastStream's lines go through structlog like everything else.
         logger=logging.getLogger("pix.broker"),
     )
-    broker.add_middleware(functools.partial(DeadLetterMiddleware, broker=broker))
+    broker.add_middleware(
+        functools.partial(DeadLetterMiddleware, broker=broker, retry_delays=retry_delays)
+    )
     return broker
 
 

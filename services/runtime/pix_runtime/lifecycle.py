@@ -52,10 +52,24 @@ class ServiceRuntime:
         self.relay = OutboxRelay(self.db, outbox, self.broker) if outbox is not None else None
         self.current_identity = identity_dependency(self.internal_key)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once the database and broker are up (e.g. seed the first admin)."""
         self._on_start.append(hook)
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        """Run `job` every `seconds` while the service runs (reconcilers, sweepers)."""
+        self._periodic.append((seconds, job))
+
+    async def _repeat(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                log.warning("periodic.failed", job=getattr(job, "__name__", "?"), exc_info=True)
 
     async def start(self) -> None:
         await self._connect_broker()
@@ -63,6 +77,7 @@ class ServiceRuntime:
             self.relay.start()
         for hook in self._on_start:
             await hook()
+        self._tasks = [asyncio.create_task(self._repeat(s, job)) for s, job in self._periodic]
 
     async def _connect_broker(self) -> None:
         bootstrap = self.settings.platform.kafka_bootstrap
@@ -79,6 +94,9 @@ class ServiceRuntime:
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay:
             await self.relay.stop()
         await self.broker.stop()

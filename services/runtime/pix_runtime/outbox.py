@@ -142,23 +142,29 @@ class OutboxRelay:
                 )
             ).all()
             published: list[int] = []
-            try:
-                for row in rows:
+            error: Exception | None = None
+            for row in rows:
+                try:
                     await self._broker.publish(
                         row.payload, row.topic, key=row.key, headers=dict(row.headers)
                     )
-                    published.append(row.id)
-            finally:
-                # Mark what went out even if a later row failed, so it is not sent again.
-                if published:
-                    await session.execute(
-                        update(t).where(t.c.id.in_(published)).values(published_at=func.now())
-                    )
+                except Exception as exc:
+                    # Stop here: later rows must not overtake this one.
+                    error = exc
+                    break
+                published.append(row.id)
+            # Mark what went out even though a later row failed, so it is not sent again.
+            if published:
+                await session.execute(
+                    update(t).where(t.c.id.in_(published)).values(published_at=func.now())
+                )
+            if error is not None:
                 failed = [row.id for row in rows if row.id not in published]
-                if failed:
-                    await session.execute(
-                        update(t).where(t.c.id.in_(failed)).values(attempts=t.c.attempts + 1)
-                    )
+                await session.execute(
+                    update(t).where(t.c.id.in_(failed)).values(attempts=t.c.attempts + 1)
+                )
+        if error is not None:
+            raise error
         if published:
             log.debug("outbox.published", count=len(published))
         return len(rows)

@@ -88,6 +88,8 @@ class LocalStorage:
         return f"{self.public_base}/{quote(check_key(key))}?{query}"
 
     def verify(self, key: str, method: str, expires: int, signature: str) -> bool:
+        """True for a genuine, unexpired signature; StorageError for a key we would never sign."""
+        check_key(key)
         if expires < time.time():
             return False
         expected = self._signature(key, method, expires)
@@ -156,6 +158,13 @@ class LocalStorage:
         yield path
 
 
+def _is_missing(exc: Any) -> bool:
+    """A botocore ClientError that means "no such object" (GET says NoSuchKey, HEAD a bare 404)."""
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error.get("Code") in {"NoSuchKey", "NotFound", "404"} or status == 404
+
+
 class S3Storage:
     """S3-compatible storage (AWS S3, Cloudflare R2, MinIO) through aioboto3."""
 
@@ -194,7 +203,10 @@ class S3Storage:
                 response = await s3.get_object(Bucket=self.bucket, Key=check_key(key))
             except s3.exceptions.NoSuchKey as exc:
                 raise ObjectNotFound(key) from exc
-            async with response["Body"] as body:
+            # `async with response["Body"] as x` would bind the raw HTTP response, not the
+            # StreamingBody: read through the StreamingBody, use the context only to release it.
+            body = response["Body"]
+            async with body:
                 data: bytes = await body.read()
                 return data
 
@@ -202,8 +214,12 @@ class S3Storage:
         async with self._client() as s3:
             try:
                 await s3.head_object(Bucket=self.bucket, Key=check_key(key))
-            except s3.exceptions.ClientError:
-                return False
+            except s3.exceptions.ClientError as exc:
+                # HEAD has no body, so a missing key is a bare 404 (never `NoSuchKey`); anything
+                # else (403, throttling, 5xx) is a real failure, not "absent".
+                if _is_missing(exc):
+                    return False
+                raise
             return True
 
     async def delete(self, key: str) -> None:
@@ -220,8 +236,9 @@ class S3Storage:
                     response = await s3.get_object(Bucket=self.bucket, Key=check_key(key))
                 except s3.exceptions.NoSuchKey as exc:
                     raise ObjectNotFound(key) from exc
+                body = response["Body"]
                 with path.open("wb") as out:
-                    async with response["Body"] as body:
+                    async with body:
                         while chunk := await body.read(CHUNK):
                             out.write(chunk)
             yield path

@@ -1,0 +1,194 @@
+"""Bad input against the running stack: clear errors, nothing lost, no crash loops."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from client import new_client_account, place_order, upload, wait_for, wait_for_gallery
+from conftest import Stack
+from photos import decompression_bomb_png, jpeg_with_gps, room_photo, truncated_jpeg
+from pix_contracts import AssetUploaded
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+@pytest.fixture
+async def http(stack: Stack) -> Any:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def agent_gallery(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
+    agent = await new_client_account(http)
+    order = await place_order(http, agent)
+    await wait_for_gallery(http, agent, order["gallery_id"])
+    return agent, order["gallery_id"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("Bad_01.jpg", b"this is a text file, not a photo\n" * 20, "not_an_image"),
+        ("Bad_02.jpg", truncated_jpeg(), "corrupt_image"),
+        ("Bad_03.png", decompression_bomb_png(), "too_many_pixels"),
+    ],
+)
+async def test_unusable_files_are_refused_with_a_clear_error(
+    http: httpx.AsyncClient,
+    agent_gallery: tuple[dict[str, str], str],
+    name: str,
+    data: bytes,
+    code: str,
+) -> None:
+    agent, gallery_id = agent_gallery
+    response = await upload(http, agent, gallery_id, name, data)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    gallery = (await http.get(f"/api/media/galleries/{gallery_id}", headers=agent)).json()
+    [asset] = gallery["assets"]
+    assert asset["status"] == "rejected"
+    assert asset["error_code"] == code
+
+
+async def test_unknown_and_foreign_galleries_are_not_found(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    body = {"file_name": "Bad_01.jpg", "byte_size": 10}
+    unknown = await http.post(
+        f"/api/media/galleries/{uuid.uuid4()}/uploads", headers=agent, json=body
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+    other_agency = await new_client_account(http)
+    foreign = await http.post(
+        f"/api/media/galleries/{gallery_id}/uploads", headers=other_agency, json=body
+    )
+    assert foreign.status_code == 404
+    assert (
+        await http.get(f"/api/media/galleries/{gallery_id}", headers=other_agency)
+    ).status_code == 404
+
+
+async def test_malformed_requests_get_json_errors(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    url = f"/api/media/galleries/{gallery_id}/uploads"
+    broken = await http.post(
+        url, headers={**agent, "content-type": "application/json"}, content=b"{not json"
+    )
+    assert broken.status_code == 422
+    assert broken.json()["error"]["code"] == "malformed_json"
+    wrong_type = await http.post(
+        url, headers=agent, json={"file_name": "x.jpg", "byte_size": "big"}
+    )
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["error"]["field"] == "byte_size"
+    too_big = await http.post(url, headers=agent, json={"file_name": "x.jpg", "byte_size": 10**12})
+    assert too_big.status_code == 413
+    anonymous = await http.post(url, json={"file_name": "x.jpg", "byte_size": 10})
+    assert anonymous.status_code == 401
+
+
+async def test_the_same_photo_twice_is_a_duplicate(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    photo = jpeg_with_gps(room_photo(640, 480))
+    first = await upload(http, agent, gallery_id, "Bad_1.jpg", photo)
+    assert first.status_code == 200, first.text
+    second = await upload(http, agent, gallery_id, "Bathroom copy.jpg", photo)
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "duplicate"
+    gallery = (await http.get(f"/api/media/galleries/{gallery_id}", headers=agent)).json()
+    assert [a["pseudonym"] for a in gallery["assets"]] == ["Bathroom_01"]
+
+
+async def captioned(http: httpx.AsyncClient, agent: dict[str, str], asset_id: str) -> None:
+    async def done() -> bool:
+        asset = (await http.get(f"/api/media/assets/{asset_id}", headers=agent)).json()
+        return asset["status"] == "captioned"
+
+    await wait_for(done, timeout=30)
+
+
+async def test_replayed_and_malformed_events_change_nothing_and_block_nothing(
+    stack: Stack, http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    first = await upload(
+        http,
+        agent,
+        gallery_id,
+        "Wohnzimmer 1.jpg",
+        jpeg_with_gps(room_photo(800, 600, colour=(90, 120, 160))),
+    )
+    asset_id = first.json()["id"]
+    await captioned(http, agent, asset_id)
+
+    record = await find_record(stack, AssetUploaded.topic, lambda v: asset_id.encode() in v)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    await producer.start()
+    try:
+        # The very same event again (a replay), then garbage, on the gallery's partition.
+        await producer.send_and_wait(
+            AssetUploaded.topic, record.value, key=record.key, headers=list(record.headers)
+        )
+        await producer.send_and_wait(
+            AssetUploaded.topic, b"\x00garbage", key=record.key, headers=[("ce_id", b"not-a-uuid")]
+        )
+    finally:
+        await producer.stop()
+
+    # A later photo on the same partition still gets through, so neither blocked the consumer.
+    sentinel = await upload(
+        http,
+        agent,
+        gallery_id,
+        "Garten.jpg",
+        jpeg_with_gps(room_photo(800, 600, colour=(60, 140, 60))),
+    )
+    await captioned(http, agent, sentinel.json()["id"])
+
+    engine = create_async_engine(stack.database_url)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(
+                text("SELECT count(*) FROM captioning.captions WHERE asset_id = :a"),
+                {"a": asset_id},
+            )
+    finally:
+        await engine.dispose()
+    assert count == 1, "a replayed upload event captioned the photo again"
+
+    dead = await find_record(stack, AssetUploaded.topic + ".dlq", lambda v: v == b"\x00garbage")
+    headers = dict(dead.headers)
+    assert headers["dlq_source_topic"] == AssetUploaded.topic.encode()
+    assert headers["dlq_error"]
+
+
+async def find_record(stack: Stack, topic: str, match: Any, timeout: float = 20) -> Any:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=stack.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            async for record in consumer:
+                if match(record.value):
+                    return record
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"no matching record on {topic}")

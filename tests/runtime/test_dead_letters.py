@@ -1,0 +1,81 @@
+"""Retry-then-DLQ on the real broker: a poison event never blocks its partition."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import ClassVar
+
+from aiokafka import AIOKafkaConsumer
+from pix_contracts import Event
+from pix_runtime.broker import create_broker, ensure_topics, subscribe
+from pix_stack.embedded import Tansu
+
+
+class ParcelSent(Event):
+    topic: ClassVar[str] = "dlq-test.parcel.sent.v1"
+    key_field: ClassVar[str] = "parcel_id"
+
+    parcel_id: uuid.UUID
+    weight: int
+
+
+async def test_poison_and_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
+    tansu: Tansu,
+) -> None:
+    dlq = ParcelSent.topic + ".dlq"
+    await ensure_topics(tansu.bootstrap, names=[ParcelSent.topic, dlq])
+    broker = create_broker(tansu.bootstrap, client_id="test-dlq", retry_delays=(0.05, 0.1))
+    attempts: dict[int, int] = {}
+    handled: list[int] = []
+    done = asyncio.Event()
+
+    @subscribe(broker, ParcelSent, group="dlq-test")
+    async def deliver(event: ParcelSent) -> None:
+        attempts[event.weight] = attempts.get(event.weight, 0) + 1
+        if event.weight < 0:
+            raise ValueError("negative weight cannot be shipped")
+        handled.append(event.weight)
+        if event.weight == 3:
+            done.set()
+
+    def parcel(weight: int) -> bytes:
+        return ParcelSent(parcel_id=uuid.uuid4(), weight=weight).model_dump_json().encode()
+
+    key = b"same-partition"
+    await broker.start()
+    try:
+        await broker.publish(parcel(1), ParcelSent.topic, key=key)
+        await broker.publish(b"{not json", ParcelSent.topic, key=key)
+        await broker.publish(b'{"parcel_id": "nope"}', ParcelSent.topic, key=key)
+        await broker.publish(parcel(-5), ParcelSent.topic, key=key)
+        await broker.publish(parcel(3), ParcelSent.topic, key=key)
+        await asyncio.wait_for(done.wait(), timeout=30)
+    finally:
+        await broker.stop()
+
+    assert handled == [1, 3]
+    assert attempts[-5] == 3  # the first try and two retries
+
+    consumer = AIOKafkaConsumer(
+        dlq, bootstrap_servers=tansu.bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    dead = []
+    try:
+        async with asyncio.timeout(15):
+            async for record in consumer:
+                dead.append(record)
+                if len(dead) == 3:
+                    break
+    finally:
+        await consumer.stop()
+    bodies = [record.value for record in dead]
+    assert bodies[0] == b"{not json"
+    assert bodies[1] == b'{"parcel_id": "nope"}'
+    assert b'"weight":-5' in bodies[2]
+    errors = [dict(record.headers) for record in dead]
+    assert all(h["dlq_source_topic"] == ParcelSent.topic.encode() for h in errors)
+    assert errors[0]["dlq_attempts"] == b"1"
+    assert b"negative weight" in errors[2]["dlq_error"]
+    assert errors[2]["dlq_attempts"] == b"3"
