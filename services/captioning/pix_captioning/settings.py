@@ -1,6 +1,7 @@
 from typing import Literal
 
 from pix_runtime.settings import ServiceSettings
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -9,4 +10,8 @@ class CaptioningSettings(ServiceSettings):
 
     service_name: str = "captioning"
     port: int = 8004
-    provider: Literal["offline"] = "offline"
+    # DESIGN.md names it PIX_CAPTION_PROVIDER; both spellings work.
+    provider: Literal["offline"] = Field(
+        default="offline",
+        validation_alias=AliasChoices("PIX_CAPTION_PROVIDER", "PIX_CAPTIONING_PROVIDER"),
+    )

@@ -85,7 +85,7 @@ class ExportDesk:
                 json_key=event.json_key,
                 web_key=event.web_key,
             )
-            await session.execute(
+            changed = await session.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[entries.c.gallery_id, entries.c.asset_id],
                     set_={
@@ -98,9 +98,12 @@ class ExportDesk:
                         "updated_at": func.now(),
                     },
                     # An older caption version arriving late never overwrites a newer one.
-                    where=entries.c.caption_version <= upsert.excluded.caption_version,
+                    where=entries.c.caption_version < upsert.excluded.caption_version,
                 )
             )
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                log.info("export.unchanged", gallery_id=str(event.gallery_id))
+                return
             rows = list(
                 (
                     await session.execute(
