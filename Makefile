@@ -13,7 +13,7 @@ PACKAGES := -p pix_contracts -p pix_runtime -p pix_gateway -p pix_auth -p pix_or
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck sync asyncapi clean
+.PHONY: run test lint typecheck sync asyncapi chromium bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -35,8 +35,19 @@ lint: sync
 typecheck: sync
 	$(UV) run --frozen mypy $(PACKAGES)
 
-test: lint typecheck
+test: lint typecheck chromium
 	$(UV) run --frozen pytest
+
+# Browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests …"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing: install it with 'sudo apt-get install -y chromium' (browser tests need /usr/bin/chromium)."; \
+	    exit 1; \
+	  fi; }
 
 asyncapi: sync
 	$(UV) run --frozen pix-stack asyncapi write

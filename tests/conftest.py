@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pix_stack.embedded import EmbeddedPostgres, Tansu, free_port, start_postgres, start_tansu
+from stack import Stack, run_stack
 
 # Every test process signs with a random key; nothing real is ever used in tests.
 os.environ.setdefault("PIX_INTERNAL_KEY", secrets.token_urlsafe(32))
@@ -68,3 +69,9 @@ async def migrated(postgres: EmbeddedPostgres, platform_env: dict[str, str]) -> 
     for package in packages:
         await upgrade_to_head(postgres.url, package, package.removeprefix("pix_"))
     return set(packages)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole platform as `make run` starts it, once per session (e2e and browser tests)."""
+    yield from run_stack(tmp_path_factory.mktemp("stack"))

@@ -6,6 +6,7 @@ Partition keys keep each gallery's (order's, user's) events in order.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import ClassVar, Literal
 
@@ -45,9 +46,64 @@ class PasswordResetRequested(Event):
     locale: Locale = "de"
     sealed_reset_url: str
     expires_at: AwareDatetime
+    purpose: Literal["reset", "invitation"] = "reset"
+
+
+class EmailVerificationRequested(Event):
+    """The verification link travels sealed, like the reset link."""
+
+    topic: ClassVar[str] = "auth.email-verification.requested.v1"
+    key_field: ClassVar[str] = "user_id"
+
+    user_id: uuid.UUID
+    email: EmailStr
+    name: str
+    locale: Locale = "de"
+    sealed_verify_url: str
+    expires_at: AwareDatetime
+
+
+class PasswordChanged(Event):
+    """Tells the user their password changed, so an unexpected change does not go unnoticed."""
+
+    topic: ClassVar[str] = "auth.password.changed.v1"
+    key_field: ClassVar[str] = "user_id"
+
+    user_id: uuid.UUID
+    email: EmailStr
+    name: str
+    locale: Locale = "de"
+    via: Literal["reset", "account"]
+
+
+class UserDeleted(Event):
+    """A user deleted their account (GDPR erasure): every service forgets or anonymises them."""
+
+    topic: ClassVar[str] = "auth.user.deleted.v1"
+    key_field: ClassVar[str] = "user_id"
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    email: EmailStr
 
 
 # --- orders -----------------------------------------------------------------------------------
+
+
+class OrderedService(BaseModel):
+    """One ordered service with the price it had when the order was placed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="photos, drone, tour360, floorplan or video")
+    price_cents: int
+
+
+class PreferredSlot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    date: datetime.date
+    window: Literal["morning", "afternoon", "all_day"]
 
 
 class OrderPlaced(Event):
@@ -65,6 +121,13 @@ class OrderPlaced(Event):
     contact_email: EmailStr
     locale: Locale = "de"
     property_address: str
+    # Added with the full order form; optional so events of older producers still validate.
+    contact_phone: str | None = Field(default=None, description="E.164, e.g. +493012345678")
+    property_type: Literal["apartment", "house", "commercial", "land"] | None = None
+    services: list[OrderedService] = Field(default_factory=list)
+    total_cents: int | None = Field(default=None, description="Gross total in cents")
+    currency: str = "EUR"
+    preferred_slots: list[PreferredSlot] = Field(default_factory=list)
 
 
 class OrderStatusChanged(Event):
@@ -80,6 +143,9 @@ class OrderStatusChanged(Event):
     changed_by: uuid.UUID
     contact_email: EmailStr
     locale: Locale = "de"
+    contact_name: str | None = None
+    property_address: str | None = None
+    note: str | None = Field(default=None, description="The note given with the change, if any")
 
 
 # --- media ------------------------------------------------------------------------------------
@@ -162,6 +228,11 @@ class CaptionFailed(Event):
     pseudonym: str
     reason: str
     attempts: int
+    needs_review: bool = Field(
+        default=False,
+        description="True when the caption exists but the guard held it for human review "
+        "(contact data, links or names); an edit or regeneration then emits CaptionReady",
+    )
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -189,14 +260,46 @@ class GalleryExported(Event):
     version: int
     asset_count: int
     files: list[ExportFile]
+    reference: str | None = Field(
+        default=None, description="The order's reference (OpenImmo objektnr_extern), if known"
+    )
+    complete: bool = Field(
+        default=False,
+        description="True when no photo of the gallery was still waiting for its caption",
+    )
+    failed_count: int = Field(default=0, description="Photos left out because captioning failed")
+
+
+class AssetDeleted(Event):
+    """A photo was deleted: its original and renditions are gone from storage.
+
+    Captioning should drop its caption files and export should leave the photo out of the next
+    export version (neither reacts yet).
+    """
+
+    topic: ClassVar[str] = "media.asset.deleted.v1"
+    key_field: ClassVar[str] = "gallery_id"
+
+    asset_id: uuid.UUID
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    version: int = 1
+    pseudonym: str | None = Field(
+        default=None, description="Pseudonymous name, null if it was never processed"
+    )
+    deleted_by: uuid.UUID
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     UserRegistered,
     PasswordResetRequested,
+    EmailVerificationRequested,
+    PasswordChanged,
+    UserDeleted,
     OrderPlaced,
     OrderStatusChanged,
     AssetUploaded,
+    AssetDeleted,
     CaptionReady,
     CaptionFailed,
     GalleryExported,

@@ -23,7 +23,7 @@ class Topic:
 
 
 # Caption workers scale out by partition, so the upload topic gets enough of them.
-_PARTITIONS: dict[type[Event], int] = {AssetUploaded: 12}
+_PARTITIONS: dict[type[Event], int] = {AssetUploaded: 32}
 
 TOPICS: dict[str, Topic] = {
     event.topic: Topic(event.topic, _PARTITIONS.get(event, 3), event.key_field, event)

@@ -69,6 +69,7 @@ def stack_environment(
         "PIX_AUTH_URL": f"{host}:{port_base + 1}",
         "PIX_ORDERS_URL": f"{host}:{port_base + 2}",
         "PIX_MEDIA_URL": f"{host}:{port_base + 3}",
+        "PIX_CAPTIONING_URL": f"{host}:{port_base + 4}",
         "PIX_EXPORT_URL": f"{host}:{port_base + 5}",
         "PIX_NOTIFY_URL": f"{host}:{port_base + 6}",
     }
@@ -136,11 +137,13 @@ Ctrl-C stops everything.
 
 
 def migration(package: str, message: str, data_dir: Path) -> None:
-    from pix_runtime.migrations import autogenerate_revision
+    from pix_runtime.migrations import autogenerate_revision, upgrade_to_head
 
     postgres = start_postgres(data_dir / "postgres")
     try:
         schema = package.removeprefix("pix_")
+        # Compare the models against the schema as the existing revisions leave it.
+        asyncio.run(upgrade_to_head(postgres.url, package, schema))
         asyncio.run(autogenerate_revision(postgres.url, package, schema, message))
     finally:
         postgres.stop()

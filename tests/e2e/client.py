@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 import uuid
 from typing import Any
@@ -36,16 +37,33 @@ async def new_client_account(http: httpx.AsyncClient) -> dict[str, str]:
     return await login(http, email, password)
 
 
+def full_order() -> dict[str, Any]:
+    """A complete, valid order form, with preferred dates after today."""
+    soon = datetime.date.today() + datetime.timedelta(days=7)
+    return {
+        "contact_name": "Erika Muster",
+        "contact_email": "erika@makler-example.de",
+        "contact_phone": "030 1234567",
+        "street": "Lindenallee",
+        "house_number": "5",
+        "postcode": "10115",
+        "city": "Berlin",
+        "country": "DE",
+        "property_type": "apartment",
+        "living_area_m2": 84.5,
+        "rooms": 3,
+        "services": ["photos", "floorplan"],
+        "preferred_slots": [{"date": soon.isoformat(), "window": "morning"}],
+        "access_notes": "",
+        "locale": "de",
+    }
+
+
 async def place_order(http: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, Any]:
     response = await http.post(
         "/api/orders/orders",
         headers=auth,
-        json={
-            "contact_name": "Erika Muster",
-            "contact_email": "erika@makler-example.de",
-            "property_address": "Lindenallee 5, 10115 Berlin",
-            "locale": "de",
-        },
+        json=full_order(),
     )
     assert response.status_code == 201, response.text
     order: dict[str, Any] = response.json()
@@ -77,7 +95,13 @@ async def wait_for_gallery(
 async def upload(
     http: httpx.AsyncClient, auth: dict[str, str], gallery_id: str, name: str, data: bytes
 ) -> httpx.Response:
-    """Ask for a signed URL, PUT the bytes to it, complete. Returns the completion response."""
+    """Ask for a signed URL, PUT the bytes to it, complete, wait for processing.
+
+    `complete` answers 202 (queued) and the photo is processed in the background, so this polls
+    the asset until it leaves queued/processing. The result reads like the old synchronous
+    answer: 200 with the asset, or the refusal as an error body (409 for a duplicate, else 422)
+    carrying the asset's `error_code`. An error answered by `complete` itself is returned as is.
+    """
     ticket = await http.post(
         f"/api/media/galleries/{gallery_id}/uploads",
         headers=auth,
@@ -87,4 +111,24 @@ async def upload(
     body = ticket.json()
     put = await http.put(body["upload_url"], content=data)
     assert put.status_code == 200, put.text
-    return await http.post(f"/api/media/assets/{body['asset_id']}/complete", headers=auth)
+    completed = await http.post(f"/api/media/assets/{body['asset_id']}/complete", headers=auth)
+    if completed.status_code != 202:
+        return completed
+    asset = await wait_processed(http, auth, body["asset_id"])
+    if asset["status"] == "rejected":
+        status = 409 if asset["error_code"] == "duplicate" else 422
+        error = {"code": asset["error_code"], "message": asset["error_message"], "field": "file"}
+        return httpx.Response(status, json={"error": error, "asset": asset})
+    return httpx.Response(200, json=asset)
+
+
+async def wait_processed(
+    http: httpx.AsyncClient, auth: dict[str, str], asset_id: str, timeout: float = 60
+) -> dict[str, Any]:
+    async def done() -> dict[str, Any] | None:
+        response = await http.get(f"/api/media/assets/{asset_id}", headers=auth)
+        asset: dict[str, Any] = response.json()
+        return None if asset["status"] in ("queued", "processing") else asset
+
+    result: dict[str, Any] = await wait_for(done, timeout=timeout)
+    return result

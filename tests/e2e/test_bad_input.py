@@ -10,11 +10,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from client import new_client_account, place_order, upload, wait_for, wait_for_gallery
-from conftest import Stack
 from photos import decompression_bomb_png, jpeg_with_gps, room_photo, truncated_jpeg
 from pix_contracts import AssetUploaded
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from stack import Stack
 
 
 @pytest.fixture
@@ -110,7 +110,13 @@ async def test_the_same_photo_twice_is_a_duplicate(
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "duplicate"
     gallery = (await http.get(f"/api/media/galleries/{gallery_id}", headers=agent)).json()
-    assert [a["pseudonym"] for a in gallery["assets"]] == ["Bathroom_01"]
+    # The second copy is kept only as a refused entry (so the upload page can say why).
+    assert [a["pseudonym"] for a in gallery["assets"] if a["status"] != "rejected"] == [
+        "Bathroom_01"
+    ]
+    assert [a["error_code"] for a in gallery["assets"] if a["status"] == "rejected"] == [
+        "duplicate"
+    ]
 
 
 async def captioned(http: httpx.AsyncClient, agent: dict[str, str], asset_id: str) -> None:

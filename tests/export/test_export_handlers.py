@@ -1,4 +1,7 @@
-"""Export versions built from caption events (TestKafkaBroker, real database and storage)."""
+"""Export versions built from caption events (TestKafkaBroker, real database and storage).
+
+No upload events here, so no photo is waiting: every change builds its version at once.
+"""
 
 from __future__ import annotations
 
@@ -76,6 +79,10 @@ async def test_each_caption_change_makes_a_new_version_and_redeliveries_do_not(
 ) -> None:
     runtime, broker, app = export
     gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+    for name in ("Kitchen_01", "Bathroom_01"):
+        await runtime.storage.put_bytes(
+            f"renditions/{gallery_id}/{name}/web.jpg", b"\xff\xd8\xff" + name.encode(), "image/jpeg"
+        )
     first = caption_ready(gallery_id, org_id, "Kitchen_01")
     await broker.publish(first.model_dump_json().encode(), CaptionReady.topic)
     await broker.publish(first.model_dump_json().encode(), CaptionReady.topic)

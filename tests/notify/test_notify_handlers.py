@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 from faststream.kafka import TestKafkaBroker
-from pix_contracts import ExportFile, GalleryExported, OrderPlaced
+from pix_contracts import (
+    CaptionFailed,
+    ExportFile,
+    GalleryExported,
+    OrderPlaced,
+    OrderStatusChanged,
+    UserRegistered,
+)
 from pix_notify.app import create_app
 from pix_notify.models import emails
 from pix_notify.settings import NotifySettings
@@ -48,6 +55,7 @@ def exported(placed: OrderPlaced) -> GalleryExported:
         org_id=placed.org_id,
         version=1,
         asset_count=3,
+        complete=True,
         files=[
             ExportFile(
                 name="captions.json",
@@ -87,7 +95,11 @@ async def test_order_and_gallery_emails_once_each_in_the_clients_language(
     for _ in range(2):  # every event delivered twice
         await broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
         await broker.publish(done.model_dump_json().encode(), GalleryExported.topic)
-    rows = await sent(runtime, placed.reference)
+    rows = [
+        r
+        for r in await sent(runtime, placed.reference)
+        if r["recipient"] == "erika@makler-example.de"
+    ]
     assert [r["kind"] for r in rows] == ["gallery_ready", "order_confirmation"]
     assert all(r["status"] == "sent" and r["recipient"] == "erika@makler-example.de" for r in rows)
     assert rows[1]["subject"] == confirmation.format(ref=placed.reference)
@@ -97,3 +109,80 @@ async def test_order_and_gallery_emails_once_each_in_the_clients_language(
     assert "<html" in rows[0]["html_body"]
     files = [p for p in folder.glob("*.eml") if placed.reference in p.read_text()]
     assert len(files) == 2
+
+
+async def test_interim_export_versions_do_not_email(
+    notify: tuple[ServiceRuntime, Any, Path],
+) -> None:
+    runtime, broker, _ = notify
+    placed = order("de")
+    await broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
+    interim = exported(placed).model_copy(update={"complete": False})
+    await broker.publish(interim.model_dump_json().encode(), GalleryExported.topic)
+    kinds = [r["kind"] for r in await sent(runtime, placed.reference)]
+    assert "gallery_ready" not in kinds
+
+
+async def test_status_changes_reach_the_client_and_operators_hear_of_orders_and_failures(
+    notify: tuple[ServiceRuntime, Any, Path],
+) -> None:
+    runtime, broker, _ = notify
+    admin_email = f"ops-{uuid.uuid4().hex[:6]}@pix.immo"
+    admin = UserRegistered(
+        user_id=uuid.uuid4(),
+        org_id=uuid.uuid4(),
+        email=admin_email,
+        name="Ops",
+        role="admin",
+        locale="en",
+    )
+    await broker.publish(admin.model_dump_json().encode(), UserRegistered.topic)
+    placed = order("en")
+    await broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
+    changed = OrderStatusChanged(
+        order_id=placed.order_id,
+        org_id=placed.org_id,
+        gallery_id=placed.gallery_id,
+        reference=placed.reference,
+        old_status="received",
+        new_status="scheduled",
+        changed_by=uuid.uuid4(),
+        contact_email=placed.contact_email,
+        locale="en",
+    )
+    for _ in range(2):
+        await broker.publish(changed.model_dump_json().encode(), OrderStatusChanged.topic)
+    failed = CaptionFailed(
+        asset_id=uuid.uuid4(),
+        gallery_id=placed.gallery_id,
+        org_id=placed.org_id,
+        asset_version=1,
+        pseudonym="Kitchen_07",
+        reason="provider timed out",
+        attempts=4,
+    )
+    await broker.publish(failed.model_dump_json().encode(), CaptionFailed.topic)
+
+    rows = await sent(runtime, placed.reference)
+    kinds = sorted(r["kind"] for r in rows)
+    assert "new_order_admin" in kinds
+    assert kinds.count("order_status") == 1
+    assert kinds.count("order_confirmation") == 1
+    status = next(r for r in rows if r["kind"] == "order_status")
+    assert status["subject"] == f"Your order {placed.reference}: scheduled"
+    notices = [r["recipient"] for r in rows if r["kind"] == "new_order_admin"]
+    assert admin_email in notices
+    async with runtime.db.sessions() as session:
+        failure = (
+            (
+                await session.execute(
+                    select(emails).where(
+                        emails.c.subject.contains("Kitchen_07"), emails.c.recipient == admin_email
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+    assert len(failure) == 1
+    assert "provider timed out" in failure[0]["text_body"]

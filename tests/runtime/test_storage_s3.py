@@ -192,3 +192,36 @@ async def test_unsigned_or_stripped_urls_are_refused(moto: Moto, storage: S3Stor
         response = await http.get(f"{moto.endpoint}/{BUCKET}/org-1/private.jpg")
         assert response.status_code == 403
         assert b"private" not in response.content
+
+
+async def test_multipart_with_presigned_part_urls_resumes_and_aborts(
+    moto: Moto, storage: S3Storage
+) -> None:
+    from pix_runtime.storage import MIN_PART_BYTES, MultipartError
+
+    data = bytes(range(256)) * (MIN_PART_BYTES // 256) + b"tail" * 1000
+    chunks = [data[:MIN_PART_BYTES], data[MIN_PART_BYTES:]]
+    upload = await storage.create_multipart("org-1/big.jpg", "image/jpeg")
+    async with httpx.AsyncClient(timeout=60) as http:
+        url = await storage.signed_part_url("org-1/big.jpg", upload, 1, expires_in=300)
+        assert "uploadId=" in url
+        assert "X-Amz-Signature=" in url
+        first = await http.put(url, content=chunks[0])
+        assert first.status_code == 200, first.text
+        # Connection dropped: the server lists what arrived, the client sends the rest.
+        assert [p.number for p in await storage.list_parts("org-1/big.jpg", upload)] == [1]
+        url2 = await storage.signed_part_url("org-1/big.jpg", upload, 2, expires_in=300)
+        assert (await http.put(url2, content=chunks[1])).status_code == 200
+    parts = await storage.list_parts("org-1/big.jpg", upload)
+    assert parts[0].etag == first.headers["etag"].strip('"')
+    assert not await storage.exists("org-1/big.jpg")  # nothing visible before completion
+    await storage.complete_multipart("org-1/big.jpg", upload, parts)
+    assert await storage.get_bytes("org-1/big.jpg") == data
+    assert await storage.object_size("org-1/big.jpg") == len(data)
+    assert await storage.read_head("org-1/big.jpg", 4) == data[:4]
+
+    abandoned = await storage.create_multipart("org-1/gone.jpg", "image/jpeg")
+    await storage.abort_multipart("org-1/gone.jpg", abandoned)
+    with pytest.raises(MultipartError):
+        await storage.list_parts("org-1/gone.jpg", abandoned)
+    await storage.abort_multipart("org-1/gone.jpg", abandoned)  # twice is fine

@@ -1,29 +1,68 @@
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pix_runtime.errors import DomainError
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, EmailStr, Field
 
 from pix_auth.service import Accounts
+from pix_auth.throttle import RateLimited
+
+Password = Annotated[str, Field(max_length=1024)]
 
 
 class RegisterRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
-    password: str = Field(max_length=1024)
+    password: Password
     company: str = Field(min_length=1, max_length=200)
     locale: Literal["de", "en"] = "de"
 
 
 class LoginRequest(BaseModel):
     email: str = Field(max_length=320)
-    password: str = Field(max_length=1024)
+    password: Password
 
 
 class TokenRequest(BaseModel):
-    token: str = Field(max_length=200)
+    token: str = Field(min_length=1, max_length=200)
+
+
+class EmailRequest(BaseModel):
+    email: str = Field(max_length=320)
+
+
+class ResetRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    password: Password
+
+
+class ChangePasswordRequest(BaseModel):
+    current_password: Password
+    new_password: Password
+
+
+class ProfileUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    locale: Literal["de", "en"] | None = None
+
+
+class DeleteRequest(BaseModel):
+    password: Password
+
+
+class InviteRequest(BaseModel):
+    org_id: uuid.UUID
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["admin", "client"] = "client"
+
+
+class RoleUpdate(BaseModel):
+    role: Literal["admin", "client"]
 
 
 class SessionView(BaseModel):
@@ -39,23 +78,45 @@ class SessionInvalid(DomainError):
         super().__init__("session_invalid", "the session is invalid or has expired")
 
 
+def client_ip(request: Request) -> str:
+    """The browser's address as the gateway saw it (the gateway overwrites the header)."""
+    forwarded = request.headers.get("x-forwarded-for", "")
+    return forwarded.split(",")[0].strip() or (request.client.host if request.client else "")
+
+
 def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
     router = APIRouter()
     Caller = Annotated[Identity, Depends(current_identity)]
 
     @router.post("/register", status_code=201)
-    async def register(body: RegisterRequest) -> Identity:
+    async def register(body: RegisterRequest, request: Request) -> Identity:
         return await accounts.register(
             name=body.name,
             email=str(body.email),
             password=body.password,
             company=body.company,
             locale=body.locale,
+            ip=client_ip(request),
         )
 
+    @router.post("/verify-email")
+    async def verify_email(body: TokenRequest) -> dict[str, str]:
+        await accounts.verify_email(body.token)
+        return {"status": "verified"}
+
+    @router.post("/verify-email/resend", status_code=202)
+    async def resend_verification(caller: Caller) -> dict[str, str]:
+        await accounts.resend_verification(caller)
+        return {"status": "sent"}
+
     @router.post("/login")
-    async def login(body: LoginRequest) -> SessionView:
-        token, identity = await accounts.login(body.email, body.password)
+    async def login(body: LoginRequest, request: Request) -> SessionView:
+        token, identity = await accounts.login(
+            body.email,
+            body.password,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
         return SessionView(token=token.token, expires_at=token.expires_at, identity=identity)
 
     # Called by the gateway: knowing the token is the credential.
@@ -74,8 +135,75 @@ def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
     async def revoke_all(caller: Caller) -> dict[str, int]:
         return {"revoked": await accounts.revoke_all(caller.user_id)}
 
+    @router.get("/sessions")
+    async def list_sessions(caller: Caller) -> list[dict[str, Any]]:
+        return await accounts.list_sessions(caller)
+
+    @router.delete("/sessions/{session_id}", status_code=204)
+    async def revoke_session(session_id: str, caller: Caller) -> None:
+        await accounts.revoke_session(caller, session_id)
+
+    @router.post("/password/forgot", status_code=202)
+    async def forgot_password(body: EmailRequest, request: Request) -> dict[str, str]:
+        await accounts.request_password_reset(body.email, ip=client_ip(request))
+        return {"status": "if the account exists, an email is on its way"}
+
+    @router.post("/password/reset")
+    async def reset_password(body: ResetRequest) -> dict[str, str]:
+        await accounts.reset_password(body.token, body.password)
+        return {"status": "password changed"}
+
+    @router.post("/password/change")
+    async def change_password(body: ChangePasswordRequest, caller: Caller) -> dict[str, str]:
+        await accounts.change_password(caller, body.current_password, body.new_password)
+        return {"status": "password changed"}
+
     @router.get("/me")
-    async def me(caller: Caller) -> Identity:
-        return caller
+    async def me(caller: Caller) -> dict[str, Any]:
+        return await accounts.profile(caller)
+
+    @router.patch("/me")
+    async def update_me(body: ProfileUpdate, caller: Caller) -> dict[str, Any]:
+        await accounts.update_profile(caller, name=body.name, locale=body.locale)
+        return await accounts.profile(caller)
+
+    @router.get("/me/export")
+    async def export_me(caller: Caller) -> JSONResponse:
+        return JSONResponse(
+            await accounts.export_data(caller),
+            headers={"content-disposition": 'attachment; filename="pix-immo-my-data.json"'},
+        )
+
+    @router.post("/me/delete", status_code=204)
+    async def delete_me(body: DeleteRequest, caller: Caller) -> None:
+        await accounts.delete_account(caller, body.password)
+
+    @router.get("/admin/users")
+    async def admin_users(caller: Caller) -> list[dict[str, Any]]:
+        return await accounts.list_users(caller)
+
+    @router.get("/admin/organisations")
+    async def admin_organisations(caller: Caller) -> list[dict[str, Any]]:
+        return await accounts.list_organisations(caller)
+
+    @router.post("/admin/invitations", status_code=201)
+    async def invite(body: InviteRequest, caller: Caller) -> Identity:
+        return await accounts.invite(
+            caller, org_id=body.org_id, email=str(body.email), name=body.name, role=body.role
+        )
+
+    @router.patch("/admin/users/{user_id}")
+    async def set_role(user_id: uuid.UUID, body: RoleUpdate, caller: Caller) -> dict[str, str]:
+        await accounts.set_role(caller, user_id, body.role)
+        return {"role": body.role}
 
     return router
+
+
+async def rate_limited_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": exc.message}},
+        status_code=429,
+        headers={"retry-after": str(exc.retry_after)},
+    )

@@ -1,17 +1,22 @@
 from datetime import timedelta
 
 from fastapi import FastAPI
-from pix_contracts import PasswordResetRequested, UserRegistered
+from pix_contracts import (
+    EmailVerificationRequested,
+    PasswordChanged,
+    PasswordResetRequested,
+    UserDeleted,
+    UserRegistered,
+)
 from pix_runtime.broker import declare_publishers
 from pix_runtime.lifecycle import ServiceRuntime, serve
-from pix_runtime.logging import get_logger
+from pix_runtime.sealing import derive_key
 
-from pix_auth.api import create_router
+from pix_auth.api import create_router, rate_limited_handler
 from pix_auth.models import outbox
-from pix_auth.service import Accounts
+from pix_auth.service import Accounts, LinkSettings
 from pix_auth.settings import AdminBootstrap, AuthSettings
-
-log = get_logger(__name__)
+from pix_auth.throttle import RateLimited, Throttle
 
 
 def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
@@ -21,10 +26,23 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
         runtime.db,
         idle=timedelta(days=settings.session_idle_days),
         absolute=timedelta(days=settings.session_absolute_days),
+        links=LinkSettings(
+            public_url=settings.platform.public_url,
+            sealing_key=derive_key(runtime.internal_key, "email-link"),
+        ),
+        throttle=Throttle(settings.rate_limits),
     )
-    declare_publishers(runtime.broker, UserRegistered, PasswordResetRequested)
+    declare_publishers(
+        runtime.broker,
+        UserRegistered,
+        EmailVerificationRequested,
+        PasswordResetRequested,
+        PasswordChanged,
+        UserDeleted,
+    )
     runtime.on_start(lambda: bootstrap_admin(accounts))
     app = runtime.create_app(title="pix.immo auth")
+    app.add_exception_handler(RateLimited, rate_limited_handler)
     app.include_router(create_router(accounts, runtime.current_identity))
     return app, runtime
 

@@ -33,6 +33,8 @@ users = Table(
     Column("password_hash", String(200), nullable=False),
     Column("role", String(10), nullable=False, server_default="client"),
     Column("locale", String(2), nullable=False, server_default="de"),
+    Column("email_verified_at", DateTime(timezone=True), nullable=True),
+    Column("password_changed_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 # One account per address, whatever its case.
@@ -45,12 +47,36 @@ sessions = Table(
     Column("id", String(40), primary_key=True),
     Column("secret_hash", LargeBinary(32), nullable=False),
     Column(
-        "user_id", Uuid, ForeignKey("auth.users.id", ondelete="CASCADE"), nullable=False, index=True
+        "user_id",
+        Uuid,
+        ForeignKey("auth.users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
     ),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("absolute_expires_at", DateTime(timezone=True), nullable=False),
+    # Shown on the account page so a user recognises their devices; gone with the session.
+    Column("user_agent", String(300), nullable=True),
+)
+
+# Single-use tokens for email verification, password reset and invitations; only hashes kept.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column(
+        "user_id",
+        Uuid,
+        ForeignKey("auth.users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("purpose", String(20), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

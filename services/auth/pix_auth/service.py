@@ -1,7 +1,8 @@
-"""Accounts, organisations and sessions.
+"""Accounts, organisations, sessions and the email-link flows (verify, reset, invite).
 
-Sessions follow Lucia: a token `<id>.<secret>` (32 random bytes of secret), of which the database
-keeps only SHA-256(secret), compared in constant time; sliding expiry with an absolute cap.
+Sessions follow Lucia: a token `<id>.<secret>` (32 random bytes of secret) of which the database
+keeps only SHA-256(secret), compared in constant time; sliding expiry with an absolute cap; a new
+session on every login. Email-link tokens are 32 random bytes, stored hashed, single-use.
 """
 
 from __future__ import annotations
@@ -12,29 +13,54 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pix_contracts import UserRegistered
+from pix_contracts import (
+    EmailVerificationRequested,
+    PasswordChanged,
+    PasswordResetRequested,
+    UserDeleted,
+    UserRegistered,
+)
 from pix_runtime.db import Database
-from pix_runtime.errors import Conflict, DomainError, Invalid
+from pix_runtime.errors import Conflict, DomainError, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
+from pix_runtime.sealing import seal
 from sqlalchemy import RowMapping, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from pix_auth.models import organisations, outbox, sessions, users
+from pix_auth.models import organisations, outbox, sessions, tokens, users
+from pix_auth.throttle import Throttle
 
 SOURCE = "/pix/auth"
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 # Refresh last_seen at most this often, so validating a session is usually read-only.
 TOUCH_INTERVAL = timedelta(minutes=1)
+TOKEN_LIFETIMES = {
+    "verify": timedelta(days=2),
+    "reset": timedelta(hours=1),
+    "invite": timedelta(days=7),
+}
+TokenPurpose = Literal["verify", "reset", "invite"]
 log = get_logger(__name__)
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Paid for unknown emails too, so response time does not reveal whether an account exists.
 DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+COMMON_PASSWORDS = frozenset(
+    line.strip().casefold()
+    for line in resources.files("pix_auth")
+    .joinpath("data/common-passwords.txt")
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 
 class LoginFailed(DomainError):
@@ -44,24 +70,47 @@ class LoginFailed(DomainError):
         super().__init__("invalid_credentials", "email or password is wrong")
 
 
+class LinkInvalid(DomainError):
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("link_invalid", "this link is invalid, used or expired")
+
+
+class Forbidden(DomainError):
+    status = 403
+
+    def __init__(self, message: str = "administrators only") -> None:
+        super().__init__("forbidden", message)
+
+
 @dataclass(frozen=True)
 class SessionToken:
     token: str
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class LinkSettings:
+    public_url: str
+    sealing_key: bytes
+
+
 def check_password_policy(password: str) -> None:
+    """NIST 800-63B style: length, and not a known common password; no composition rules."""
     if len(password) < MIN_PASSWORD:
         raise Invalid("weak_password", f"use at least {MIN_PASSWORD} characters", "password")
     if len(password) > MAX_PASSWORD:
         raise Invalid("password_too_long", f"use at most {MAX_PASSWORD} characters", "password")
+    if password.casefold() in COMMON_PASSWORDS:
+        raise Invalid("common_password", "this password is too common, choose another", "password")
 
 
-def _secret_hash(secret: str) -> bytes:
+def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def identity_of(user: RowMapping) -> Identity:
+def identity_of(user: RowMapping | dict[str, Any], session_id: str | None = None) -> Identity:
     return Identity(
         user_id=user["id"],
         org_id=user["org_id"],
@@ -69,14 +118,27 @@ def identity_of(user: RowMapping) -> Identity:
         email=user["email"],
         name=user["name"],
         locale=user["locale"],
+        session_id=session_id,
     )
 
 
 class Accounts:
-    def __init__(self, db: Database, *, idle: timedelta, absolute: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        idle: timedelta,
+        absolute: timedelta,
+        links: LinkSettings,
+        throttle: Throttle,
+    ) -> None:
         self._db = db
         self._idle = idle
         self._absolute = absolute
+        self._links = links
+        self.throttle = throttle
+
+    # --- registration -------------------------------------------------------------------------
 
     async def ensure_admin(self, email: str, password: str | None) -> str | None:
         """Create the first administrator if there is none; returns a generated password."""
@@ -91,6 +153,7 @@ class Accounts:
             company="pix.immo",
             locale="de",
             role="admin",
+            verified=True,
         )
         return generated
 
@@ -103,7 +166,11 @@ class Accounts:
         company: str,
         locale: str,
         role: str = "client",
+        verified: bool = False,
+        ip: str = "",
     ) -> Identity:
+        """A new organisation (the agency) with its first user, and a verification email."""
+        self.throttle.hit("register-ip", ip)
         check_password_policy(password)
         org_id, user_id = uuid.uuid4(), uuid.uuid4()
         try:
@@ -121,6 +188,7 @@ class Accounts:
                                 password_hash=hasher.hash(password),
                                 role=role,
                                 locale=locale,
+                                email_verified_at=func.now() if verified else None,
                             )
                             .returning(*users.c)
                         )
@@ -141,19 +209,96 @@ class Accounts:
                     ),
                     source=SOURCE,
                 )
+                if not verified:
+                    await self._send_verification(session, user)
         except IntegrityError as exc:
             raise Conflict("email_taken", "an account with this email exists", "email") from exc
         return identity_of(user)
 
-    async def login(self, email: str, password: str) -> tuple[SessionToken, Identity]:
+    async def _issue_token(
+        self, session: AsyncSession, user_id: uuid.UUID, purpose: TokenPurpose
+    ) -> tuple[str, datetime]:
+        secret = secrets.token_urlsafe(32)  # 256 bits
+        expires = datetime.now(UTC) + TOKEN_LIFETIMES[purpose]
+        await session.execute(
+            tokens.insert().values(
+                token_hash=_digest(secret), user_id=user_id, purpose=purpose, expires_at=expires
+            )
+        )
+        return secret, expires
+
+    def _sealed_link(self, path: str, secret: str) -> str:
+        url = f"{self._links.public_url.rstrip('/')}{path}?token={secret}"
+        return seal(url, self._links.sealing_key, context="email-link")
+
+    async def _send_verification(self, session: AsyncSession, user: RowMapping) -> None:
+        secret, expires = await self._issue_token(session, user["id"], "verify")
+        await enqueue(
+            session,
+            outbox,
+            EmailVerificationRequested(
+                user_id=user["id"],
+                email=user["email"],
+                name=user["name"],
+                locale=user["locale"],
+                sealed_verify_url=self._sealed_link("/verify-email", secret),
+                expires_at=expires,
+            ),
+            source=SOURCE,
+        )
+
+    async def resend_verification(self, who: Identity) -> None:
+        self.throttle.hit("reset-account", str(who.user_id))
+        async with self._db.transaction() as session:
+            user = await self._user(session, who.user_id)
+            if user["email_verified_at"] is None:
+                await self._send_verification(session, user)
+
+    async def _use_token(
+        self, session: AsyncSession, secret: str, purposes: tuple[TokenPurpose, ...]
+    ) -> RowMapping:
+        """Consume a single-use token (row-locked, so two clicks cannot both succeed)."""
+        row = (
+            (
+                await session.execute(
+                    select(tokens)
+                    .where(tokens.c.token_hash == _digest(secret), tokens.c.purpose.in_(purposes))
+                    .with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None or row["used_at"] is not None or row["expires_at"] < datetime.now(UTC):
+            raise LinkInvalid()
+        await session.execute(
+            update(tokens)
+            .where(tokens.c.token_hash == row["token_hash"])
+            .values(used_at=func.now())
+        )
+        return row
+
+    async def verify_email(self, secret: str) -> None:
+        async with self._db.transaction() as session:
+            token = await self._use_token(session, secret, ("verify",))
+            await session.execute(
+                update(users)
+                .where(users.c.id == token["user_id"], users.c.email_verified_at.is_(None))
+                .values(email_verified_at=func.now())
+            )
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    async def login(
+        self, email: str, password: str, *, ip: str = "", user_agent: str = ""
+    ) -> tuple[SessionToken, Identity]:
         """A fresh session on every login (no session fixation)."""
+        address = email.strip().lower()
+        self.throttle.hit("login-ip", ip)
+        self.throttle.hit("login-account", address)
         async with self._db.sessions() as session:
             user = (
-                (
-                    await session.execute(
-                        select(users).where(func.lower(users.c.email) == email.strip().lower())
-                    )
-                )
+                (await session.execute(select(users).where(func.lower(users.c.email) == address)))
                 .mappings()
                 .first()
             )
@@ -163,9 +308,11 @@ class Accounts:
             raise LoginFailed() from exc
         if user is None:
             raise LoginFailed()
-        return await self._new_session(user["id"]), identity_of(user)
+        self.throttle.clear("login-account", address)
+        token = await self._new_session(user["id"], user_agent)
+        return token, identity_of(user, token.token.partition(".")[0])
 
-    async def _new_session(self, user_id: uuid.UUID) -> SessionToken:
+    async def _new_session(self, user_id: uuid.UUID, user_agent: str) -> SessionToken:
         session_id = secrets.token_hex(16)
         secret = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
@@ -174,10 +321,11 @@ class Accounts:
             await session.execute(
                 sessions.insert().values(
                     id=session_id,
-                    secret_hash=_secret_hash(secret),
+                    secret_hash=_digest(secret),
                     user_id=user_id,
                     expires_at=expires,
                     absolute_expires_at=now + self._absolute,
+                    user_agent=user_agent[:300] or None,
                 )
             )
         return SessionToken(f"{session_id}.{secret}", expires)
@@ -200,10 +348,10 @@ class Accounts:
                 .mappings()
                 .first()
             )
-        if row is None or not hmac.compare_digest(row["secret_hash"], _secret_hash(secret)):
+        if row is None or not hmac.compare_digest(row["secret_hash"], _digest(secret)):
             return None
         if now >= row["expires_at"] or now >= row["absolute_expires_at"]:
-            await self.revoke(token)
+            await self._delete_sessions(sessions.c.id == session_id)
             return None
         if now - row["last_seen_at"] > TOUCH_INTERVAL:
             async with self._db.transaction() as db:
@@ -216,14 +364,306 @@ class Accounts:
                     )
                 )
         user = {k: row[k] for k in ("org_id", "role", "email", "name", "locale")}
-        return identity_of({"id": row["user_id"], **user})  # type: ignore[arg-type]
+        return identity_of({"id": row["user_id"], **user}, session_id)
+
+    async def _delete_sessions(self, *where: Any) -> int:
+        async with self._db.transaction() as db:
+            result = await db.execute(delete(sessions).where(*where))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def revoke(self, token: str) -> None:
-        session_id = token.partition(".")[0]
-        async with self._db.transaction() as db:
-            await db.execute(delete(sessions).where(sessions.c.id == session_id))
+        await self._delete_sessions(sessions.c.id == token.partition(".")[0])
 
     async def revoke_all(self, user_id: uuid.UUID) -> int:
-        async with self._db.transaction() as db:
-            result = await db.execute(delete(sessions).where(sessions.c.user_id == user_id))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await self._delete_sessions(sessions.c.user_id == user_id)
+
+    async def revoke_session(self, who: Identity, session_id: str) -> None:
+        removed = await self._delete_sessions(
+            sessions.c.user_id == who.user_id, sessions.c.id == session_id
+        )
+        if not removed:
+            raise NotFound("session")
+
+    async def list_sessions(self, who: Identity) -> list[dict[str, Any]]:
+        async with self._db.sessions() as db:
+            rows = await db.execute(
+                select(
+                    sessions.c.id,
+                    sessions.c.created_at,
+                    sessions.c.last_seen_at,
+                    sessions.c.user_agent,
+                )
+                .where(sessions.c.user_id == who.user_id)
+                .order_by(sessions.c.last_seen_at.desc())
+            )
+            return [{**dict(r), "current": r["id"] == who.session_id} for r in rows.mappings()]
+
+    # --- passwords ----------------------------------------------------------------------------
+
+    async def request_password_reset(self, email: str, *, ip: str = "") -> None:
+        """Send a reset link if the account exists; the answer never says whether it does."""
+        address = email.strip().lower()
+        self.throttle.hit("reset-ip", ip)
+        self.throttle.hit("reset-account", address)
+        async with self._db.transaction() as session:
+            user = (
+                (await session.execute(select(users).where(func.lower(users.c.email) == address)))
+                .mappings()
+                .first()
+            )
+            if user is None:
+                hasher.hash(secrets.token_urlsafe(8))  # same work as issuing, for even timing
+                return
+            await self._send_reset(session, user, "reset")
+
+    async def _send_reset(
+        self, session: AsyncSession, user: RowMapping, purpose: Literal["reset", "invite"]
+    ) -> None:
+        secret, expires = await self._issue_token(session, user["id"], purpose)
+        path = "/reset-password" if purpose == "reset" else "/accept-invitation"
+        await enqueue(
+            session,
+            outbox,
+            PasswordResetRequested(
+                user_id=user["id"],
+                email=user["email"],
+                name=user["name"],
+                locale=user["locale"],
+                sealed_reset_url=self._sealed_link(path, secret),
+                expires_at=expires,
+                purpose="reset" if purpose == "reset" else "invitation",
+            ),
+            source=SOURCE,
+        )
+
+    async def reset_password(self, secret: str, new_password: str) -> None:
+        """Set a new password from an emailed link; every session of the user ends."""
+        check_password_policy(new_password)
+        async with self._db.transaction() as session:
+            token = await self._use_token(session, secret, ("reset", "invite"))
+            user = await self._set_password(session, token["user_id"], new_password)
+            if token["purpose"] == "invite":
+                # The invitation reached the inbox, which proves the address.
+                await session.execute(
+                    update(users)
+                    .where(users.c.id == user["id"], users.c.email_verified_at.is_(None))
+                    .values(email_verified_at=func.now())
+                )
+            await session.execute(delete(sessions).where(sessions.c.user_id == user["id"]))
+            await self._announce_password_change(session, user, "reset")
+
+    async def change_password(self, who: Identity, current: str, new_password: str) -> None:
+        """Change with the current password; every other session of the user ends."""
+        check_password_policy(new_password)
+        async with self._db.transaction() as session:
+            user = await self._user(session, who.user_id)
+            try:
+                hasher.verify(user["password_hash"], current)
+            except (VerificationError, InvalidHashError) as exc:
+                raise Invalid(
+                    "wrong_password", "the current password is wrong", "current_password"
+                ) from exc
+            await self._set_password(session, who.user_id, new_password)
+            await session.execute(
+                delete(sessions).where(
+                    sessions.c.user_id == who.user_id, sessions.c.id != (who.session_id or "")
+                )
+            )
+            await self._announce_password_change(session, user, "account")
+
+    async def _set_password(
+        self, session: AsyncSession, user_id: uuid.UUID, password: str
+    ) -> RowMapping:
+        return (
+            (
+                await session.execute(
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(password_hash=hasher.hash(password), password_changed_at=func.now())
+                    .returning(*users.c)
+                )
+            )
+            .mappings()
+            .one()
+        )
+
+    async def _announce_password_change(
+        self, session: AsyncSession, user: RowMapping, via: Literal["reset", "account"]
+    ) -> None:
+        await enqueue(
+            session,
+            outbox,
+            PasswordChanged(
+                user_id=user["id"],
+                email=user["email"],
+                name=user["name"],
+                locale=user["locale"],
+                via=via,
+            ),
+            source=SOURCE,
+        )
+
+    # --- profile and GDPR ---------------------------------------------------------------------
+
+    async def _user(self, session: AsyncSession, user_id: uuid.UUID) -> RowMapping:
+        user = (
+            (await session.execute(select(users).where(users.c.id == user_id))).mappings().first()
+        )
+        if user is None:
+            raise NotFound("user")
+        return user
+
+    async def profile(self, who: Identity) -> dict[str, Any]:
+        async with self._db.sessions() as session:
+            user = await self._user(session, who.user_id)
+            org = await session.scalar(
+                select(organisations.c.name).where(organisations.c.id == user["org_id"])
+            )
+        return {
+            "id": user["id"],
+            "name": user["name"],
+            "email": user["email"],
+            "role": user["role"],
+            "locale": user["locale"],
+            "organisation": org,
+            "email_verified": user["email_verified_at"] is not None,
+            "created_at": user["created_at"],
+        }
+
+    async def update_profile(self, who: Identity, *, name: str | None, locale: str | None) -> None:
+        values = {k: v for k, v in {"name": name, "locale": locale}.items() if v}
+        if values:
+            async with self._db.transaction() as session:
+                await session.execute(update(users).where(users.c.id == who.user_id).values(values))
+
+    async def export_data(self, who: Identity) -> dict[str, Any]:
+        """Everything auth holds about the user (GDPR Art. 15/20), as JSON-ready data."""
+        profile = await self.profile(who)
+        own_sessions = await self.list_sessions(who)
+        return {
+            "exported_at": datetime.now(UTC).isoformat(),
+            "profile": {
+                k: str(v) if isinstance(v, uuid.UUID | datetime) else v for k, v in profile.items()
+            },
+            "sessions": [
+                {
+                    "created_at": s["created_at"].isoformat(),
+                    "last_seen_at": s["last_seen_at"].isoformat(),
+                    "user_agent": s["user_agent"],
+                }
+                for s in own_sessions
+            ],
+            "note": "Orders, photos and exports of your organisation stay with the organisation.",
+        }
+
+    async def delete_account(self, who: Identity, password: str) -> None:
+        """Erase the user (GDPR Art. 17); other services react to `auth.user.deleted.v1`."""
+        async with self._db.transaction() as session:
+            user = await self._user(session, who.user_id)
+            try:
+                hasher.verify(user["password_hash"], password)
+            except (VerificationError, InvalidHashError) as exc:
+                raise Invalid("wrong_password", "the password is wrong", "password") from exc
+            if user["role"] == "admin":
+                others = await session.scalar(
+                    select(func.count()).where(users.c.role == "admin", users.c.id != user["id"])
+                )
+                if not others:
+                    raise Conflict("last_admin", "the last administrator cannot be deleted")
+            await session.execute(delete(users).where(users.c.id == user["id"]))
+            await enqueue(
+                session,
+                outbox,
+                UserDeleted(user_id=user["id"], org_id=user["org_id"], email=user["email"]),
+                source=SOURCE,
+            )
+
+    # --- administration -----------------------------------------------------------------------
+
+    async def list_users(self, who: Identity) -> list[dict[str, Any]]:
+        if not who.is_admin:
+            raise Forbidden()
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    users.c.id,
+                    users.c.name,
+                    users.c.email,
+                    users.c.role,
+                    users.c.locale,
+                    users.c.email_verified_at,
+                    users.c.created_at,
+                    organisations.c.name.label("organisation"),
+                    users.c.org_id,
+                )
+                .join(organisations, organisations.c.id == users.c.org_id)
+                .order_by(users.c.created_at.desc())
+                .limit(500)
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    async def list_organisations(self, who: Identity) -> list[dict[str, Any]]:
+        if not who.is_admin:
+            raise Forbidden()
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    organisations.c.id,
+                    organisations.c.name,
+                    organisations.c.created_at,
+                    func.count(users.c.id).label("members"),
+                )
+                .outerjoin(users, users.c.org_id == organisations.c.id)
+                .group_by(organisations.c.id)
+                .order_by(organisations.c.created_at.desc())
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    async def invite(
+        self, who: Identity, *, org_id: uuid.UUID, email: str, name: str, role: str
+    ) -> Identity:
+        """Add a colleague to an organisation; they set their own password from the email."""
+        if not who.is_admin:
+            raise Forbidden()
+        try:
+            async with self._db.transaction() as session:
+                if not await session.scalar(
+                    select(organisations.c.id).where(organisations.c.id == org_id)
+                ):
+                    raise NotFound("organisation")
+                user = (
+                    (
+                        await session.execute(
+                            users.insert()
+                            .values(
+                                id=uuid.uuid4(),
+                                org_id=org_id,
+                                email=email.strip(),
+                                name=name.strip(),
+                                # Unusable until the invitation is accepted.
+                                password_hash=hasher.hash(secrets.token_urlsafe(32)),
+                                role=role,
+                                locale=who.locale,
+                            )
+                            .returning(*users.c)
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+                await self._send_reset(session, user, "invite")
+        except IntegrityError as exc:
+            raise Conflict("email_taken", "an account with this email exists", "email") from exc
+        return identity_of(user)
+
+    async def set_role(self, who: Identity, user_id: uuid.UUID, role: str) -> None:
+        if not who.is_admin:
+            raise Forbidden()
+        if user_id == who.user_id and role != "admin":
+            raise Conflict("own_role", "administrators cannot demote themselves")
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(users).where(users.c.id == user_id).values(role=role)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise NotFound("user")

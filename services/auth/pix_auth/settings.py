@@ -1,6 +1,8 @@
 from pix_runtime.settings import ServiceSettings
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pix_auth.throttle import DEFAULT_RULES
 
 
 class AuthSettings(ServiceSettings):
@@ -10,6 +12,8 @@ class AuthSettings(ServiceSettings):
     port: int = 8001
     session_idle_days: int = 7
     session_absolute_days: int = 30
+    # e.g. PIX_AUTH_RATE_LIMITS='{"login-ip": "20/minute", ...}' (the `limits` notation)
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RULES))
 
 
 class AdminBootstrap(BaseSettings):

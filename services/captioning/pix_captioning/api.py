@@ -1,7 +1,105 @@
-"""Caption workers have no public API yet: only /healthz, /readyz and /metrics (lifecycle)."""
+"""Caption API (the gateway proxies it at /api/captioning/...): read, edit, history, regenerate;
+admins list and retry failures. Another organisation's asset is a 404, like an unknown one."""
 
-from fastapi import APIRouter
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pix_runtime.identity import Identity
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import RowMapping
+
+from pix_captioning.service import CaptionDesk, caption_view
 
 
-def create_router() -> APIRouter:
-    return APIRouter()
+class CaptionView(BaseModel):
+    asset_id: uuid.UUID
+    gallery_id: uuid.UUID
+    pseudonym: str
+    asset_version: int
+    caption_version: int
+    status: str
+    review_reason: str | None
+    caption: dict[str, Any]
+    model: str
+    provider: str
+    prompt_version: str
+    edited: bool
+    created_by: uuid.UUID | None
+    created_at: datetime
+    txt_key: str
+    json_key: str
+
+    @classmethod
+    def of(cls, row: RowMapping) -> "CaptionView":
+        return cls.model_validate(caption_view(row))
+
+
+class CaptionEdit(BaseModel):
+    """Only the fields that change; the rest is taken from the current version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title_de: str | None = Field(default=None, min_length=1, max_length=30)
+    title_en: str | None = Field(default=None, min_length=1, max_length=30)
+    description_de: str | None = Field(default=None, min_length=1, max_length=1000)
+    description_en: str | None = Field(default=None, min_length=1, max_length=1000)
+    alt_text_de: str | None = Field(default=None, min_length=1, max_length=300)
+    alt_text_en: str | None = Field(default=None, min_length=1, max_length=300)
+    features: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None, max_length=12
+    )
+
+
+class FailureView(BaseModel):
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    asset_version: int
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    pseudonym: str
+    kind: str
+    reason: str
+    attempts: int
+    provider: str
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+def create_router(desk: CaptionDesk, current_identity: Any) -> APIRouter:
+    router = APIRouter()
+    Caller = Annotated[Identity, Depends(current_identity)]
+
+    @router.get("/galleries/{gallery_id}/captions")
+    async def gallery_captions(gallery_id: uuid.UUID, caller: Caller) -> list[CaptionView]:
+        return [CaptionView.of(r) for r in await desk.gallery(gallery_id, caller)]
+
+    @router.get("/assets/{asset_id}/caption")
+    async def current_caption(asset_id: uuid.UUID, caller: Caller) -> CaptionView:
+        return CaptionView.of(await desk.current(asset_id, caller))
+
+    @router.get("/assets/{asset_id}/captions")
+    async def caption_history(asset_id: uuid.UUID, caller: Caller) -> list[CaptionView]:
+        return [CaptionView.of(r) for r in await desk.history(asset_id, caller)]
+
+    @router.patch("/assets/{asset_id}/caption")
+    async def edit_caption(asset_id: uuid.UUID, body: CaptionEdit, caller: Caller) -> CaptionView:
+        changes = body.model_dump(exclude_none=True)
+        return CaptionView.of(await desk.edit(asset_id, changes, caller))
+
+    @router.post("/assets/{asset_id}/caption/regenerate", status_code=201)
+    async def regenerate_caption(asset_id: uuid.UUID, caller: Caller) -> CaptionView:
+        return CaptionView.of(await desk.regenerate(asset_id, caller))
+
+    @router.get("/admin/failures")
+    async def list_failures(caller: Caller, resolved: bool = False) -> list[FailureView]:
+        rows = await desk.failures(caller, include_resolved=resolved)
+        return [FailureView.model_validate(dict(r)) for r in rows]
+
+    @router.post("/admin/failures/{failure_id}/retry")
+    async def retry_failure(failure_id: uuid.UUID, caller: Caller) -> CaptionView:
+        return CaptionView.of(await desk.retry_failure(failure_id, caller))
+
+    return router

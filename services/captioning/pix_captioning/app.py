@@ -1,11 +1,15 @@
+import functools
+
 from fastapi import FastAPI
 from pix_contracts import CaptionFailed, CaptionReady
 from pix_runtime.broker import declare_publishers
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
 from pix_captioning.api import create_router
-from pix_captioning.handlers import register_handlers
+from pix_captioning.handlers import register_handlers, update_lag
 from pix_captioning.models import outbox
+from pix_captioning.providers import build_provider
+from pix_captioning.reliability import CircuitBreaker, RetryPolicy
 from pix_captioning.service import CaptionDesk
 from pix_captioning.settings import CaptioningSettings
 
@@ -13,10 +17,27 @@ from pix_captioning.settings import CaptioningSettings
 def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or CaptioningSettings()
     runtime = ServiceRuntime(settings, outbox=outbox)
-    register_handlers(runtime.broker, CaptionDesk(runtime.db, runtime.storage))
+    provider = build_provider(settings, runtime.storage)
+    desk = CaptionDesk(
+        runtime.db,
+        runtime.storage,
+        provider,
+        policy=RetryPolicy(
+            attempts=settings.attempts,
+            base_seconds=settings.backoff_base_seconds,
+            max_seconds=settings.backoff_max_seconds,
+        ),
+        breaker=CircuitBreaker(
+            provider.name,
+            threshold=settings.breaker_threshold,
+            reset_seconds=settings.breaker_reset_seconds,
+        ),
+    )
+    subscriber = register_handlers(runtime.broker, desk, concurrency=settings.concurrency)
+    runtime.every(settings.lag_every_seconds, functools.partial(update_lag, subscriber))
     declare_publishers(runtime.broker, CaptionReady, CaptionFailed)
     app = runtime.create_app(title="pix.immo captioning")
-    app.include_router(create_router())
+    app.include_router(create_router(desk, runtime.current_identity))
     return app, runtime
 
 

@@ -32,10 +32,39 @@ captions = Table(
     Column("provider", String(40), nullable=False),
     Column("prompt_version", String(40), nullable=False),
     Column("edited", Boolean, nullable=False, server_default="false"),
+    # ready: files written and announced; needs_review: the guard stopped it (see content.py).
+    Column("status", String(20), nullable=False, server_default="ready"),
+    Column("review_reason", String(300), nullable=True),
+    # Who made an edited or regenerated version (null: the upload event).
+    Column("created_by", Uuid, nullable=True),
+    # The rendition the caption describes, for "regenerate" (null on rows before 0002).
+    Column("web_key", String(300), nullable=True),
     Column("txt_key", String(300), nullable=False),
     Column("json_key", String(300), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("asset_id", "caption_version", name="captions_asset_version"),
+)
+
+# Assets the workers gave up on (provider failures after the last retry, captions held for
+# review). Admins list and retry them; a later ready caption resolves the row.
+failures = Table(
+    "failures",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("asset_id", Uuid, nullable=False),
+    Column("asset_version", Integer, nullable=False),
+    Column("gallery_id", Uuid, nullable=False, index=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("pseudonym", String(80), nullable=False),
+    Column("kind", String(20), nullable=False),  # provider | needs_review
+    Column("reason", String(500), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("provider", String(40), nullable=False),
+    Column("event", JSONB, nullable=False),  # the AssetUploaded event, to retry it
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("resolved_at", DateTime(timezone=True), nullable=True, index=True),
+    UniqueConstraint("asset_id", "asset_version", name="failures_asset_version"),
 )
 
 outbox = outbox_table(metadata)

@@ -1,95 +1,84 @@
 """Captioning: turn an anonymised web rendition into bilingual marketing captions.
 
 The caption is stored twice in storage — `<Pseudonym>.txt` for people, `<Pseudonym>.json` for
-machines — and once in the database with its history, then announced as `CaptionReady`.
+machines — and once in the database with its history (one row per version), then announced
+as `CaptionReady`. A caption the guard holds (contact data, links, names) is stored with status
+`needs_review`, not written to files, and announced as `CaptionFailed(needs_review=True)`;
+an edit or a regeneration that passes the guard releases it. After the last provider retry the
+asset lands in `failures` (and `CaptionFailed`), where admins see and retry it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
+import time
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, CaptionText
-from pix_contracts.rooms import RoomType
 from pix_runtime.db import Database
+from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
+from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
-from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
-from sqlalchemy import RowMapping, select
+from pix_runtime.storage import LocalStorage, S3Storage
+from sqlalchemy import RowMapping, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from pix_captioning import offline
-from pix_captioning.models import captions, inbox, outbox
+from pix_captioning.content import (
+    CaptionRejected,
+    caption_document,
+    caption_text_file,
+    check_shape,
+    guard_findings,
+)
+from pix_captioning.metrics import CAPTIONS, HANDLE_SECONDS, IN_FLIGHT, PROVIDER_LATENCY
+from pix_captioning.models import captions, failures, inbox, outbox
+from pix_captioning.providers import CaptionRequest, Provider
+from pix_captioning.reliability import CircuitBreaker, GaveUp, RetryPolicy, call_with_retries
 
 SOURCE = "/pix/captioning"
 CONSUMER = "captioning"
-CAPTION_SCHEMA = "https://pix.immo/schemas/caption/v1"
-PROMPT_VERSION = "offline-1"
 log = get_logger(__name__)
 
 
-class ImageUnreadable(Exception):
-    """The rendition is missing or not decodable: retrying will not help."""
+class Forbidden(Invalid):
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("forbidden", "admins only")
 
 
-def caption_document(
-    event: AssetUploaded, caption: CaptionText, *, model: str, provider: str, version: int
-) -> dict[str, Any]:
-    """The `.json` file: versioned schema, everything a CRM import needs."""
-    return {
-        "$schema": CAPTION_SCHEMA,
-        "asset": event.pseudonym,
-        "caption_version": version,
-        **caption.model_dump(),
-        "model": model,
-        "provider": provider,
-        "prompt_version": PROMPT_VERSION,
-        "created_at": datetime.now(UTC).isoformat(),
-        "edited": False,
-    }
-
-
-def caption_text_file(pseudonym: str, caption: CaptionText) -> str:
-    """The `.txt` file: German first, then English."""
-    features = ", ".join(caption.features)
-    return (
-        f"{pseudonym}\n\n"
-        f"[DE] {caption.title_de}\n{caption.description_de}\nAlt-Text: {caption.alt_text_de}\n\n"
-        f"[EN] {caption.title_en}\n{caption.description_en}\nAlt text: {caption.alt_text_en}\n\n"
-        f"Features: {features}\n"
-    )
-
-
-def offline_caption(image_bytes: bytes, room_type: str | None, seed: str) -> CaptionText:
-    try:
-        with Image.open(io.BytesIO(image_bytes)) as image:
-            image.load()
-            facts = offline.measure_image(image)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ImageUnreadable(str(exc)) from exc
-    room = RoomType(room_type) if room_type in set(RoomType) else None
-    text = offline.compose_caption(room, facts, seed)
-    return CaptionText(
-        room_type=text.room_type,
-        title_de=text.title_de,
-        title_en=text.title_en,
-        description_de=text.description_de,
-        description_en=text.description_en,
-        alt_text_de=text.alt_text_de,
-        alt_text_en=text.alt_text_en,
-        features=list(text.features),
-    )
+@dataclass(frozen=True)
+class Produced:
+    caption: CaptionText
+    model: str
+    provider: str
+    prompt_version: str
 
 
 class CaptionDesk:
-    def __init__(self, db: Database, storage: LocalStorage | S3Storage) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: LocalStorage | S3Storage,
+        provider: Provider,
+        *,
+        policy: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self._db = db
         self._storage = storage
+        self.provider = provider
+        self._policy = policy or RetryPolicy()
+        self._breaker = breaker or CircuitBreaker(provider.name, threshold=5, reset_seconds=30)
+
+    # --- the upload event ---------------------------------------------------------------------
 
     async def caption_asset(self, event: AssetUploaded) -> None:
         """Caption one uploaded photo; the provider runs once per asset version.
@@ -97,98 +86,231 @@ class CaptionDesk:
         A redelivered event is a no-op; a new announcement of an asset version that already has
         a caption (media's reconciler) re-announces that caption without captioning again.
         """
-        existing = await self._caption_of(event.asset_id, event.version)
-        if existing is not None:
-            await self._announce_again(event, existing)
-            return
+        started = time.perf_counter()
+        IN_FLIGHT.inc()
         try:
-            image_bytes = await self._storage.get_bytes(event.web_key)
-            caption = await asyncio.to_thread(
-                offline_caption, image_bytes, event.room_type, str(event.asset_id)
-            )
-        except (ObjectNotFound, ImageUnreadable) as exc:
-            await self._give_up(event, f"rendition unreadable: {exc}")
-            return
+            if await self._seen(event.event_id):
+                # Handled before (a redelivery after a failure, say): never call the provider.
+                log.info("caption.redelivery_ignored", asset_id=str(event.asset_id))
+                return
+            existing = await self._latest(event.asset_id, asset_version=event.version)
+            if existing is not None:
+                await self._announce_again(event, existing)
+                return
+            try:
+                produced = await self._produce(event, self._policy)
+            except GaveUp as exc:
+                await self._record_failure(event, str(exc.last), exc.attempts, inbox_event=True)
+                return
+            try:
+                await self._store(
+                    event, produced, edited=False, by=None, inbox_event=event.event_id
+                )
+            except Conflict as exc:
+                if exc.code != "duplicate":
+                    raise
+                # Two deliveries raced past the first check; the other one stored it.
+                log.info("caption.redelivery_ignored", asset_id=str(event.asset_id))
+        finally:
+            IN_FLIGHT.dec()
+            HANDLE_SECONDS.labels(self.provider.name).observe(time.perf_counter() - started)
 
-        version = 1
-        document = caption_document(
-            event, caption, model=offline.MODEL_NAME, provider="offline", version=version
-        )
+    async def _produce(self, event: AssetUploaded, policy: RetryPolicy) -> Produced:
+        request = CaptionRequest(event.web_key, event.room_type, str(event.asset_id))
+        provider = self.provider
+
+        async def call() -> CaptionText:
+            t0 = time.perf_counter()
+            outcome = "error"
+            try:
+                result = await provider.caption(request)
+                outcome = "ok"
+                return result
+            finally:
+                PROVIDER_LATENCY.labels(provider.name, outcome).observe(time.perf_counter() - t0)
+
+        caption, _ = await call_with_retries(call, policy=policy, breaker=self._breaker)
+        return Produced(caption, provider.model, provider.name, provider.prompt_version)
+
+    # --- storing a version --------------------------------------------------------------------
+
+    async def _store(
+        self,
+        event: AssetUploaded,
+        produced: Produced,
+        *,
+        edited: bool,
+        by: uuid.UUID | None,
+        inbox_event: uuid.UUID | None = None,
+    ) -> RowMapping:
+        """Write one caption version: files (unless held for review), row, event — or nothing."""
+        caption = produced.caption
+        findings = guard_findings(caption)
+        status = "needs_review" if findings else "ready"
         base = f"captions/{event.gallery_id}/{event.pseudonym}"
         txt_key, json_key = f"{base}.txt", f"{base}.json"
-        await self._storage.put_bytes(
-            json_key,
-            json.dumps(document, ensure_ascii=False, indent=2).encode(),
-            "application/json",
-        )
-        await self._storage.put_bytes(
-            txt_key, caption_text_file(event.pseudonym, caption).encode(), "text/plain"
-        )
         async with self._db.transaction() as session:
-            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
-                return
-            await session.execute(
-                captions.insert().values(
-                    id=uuid.uuid4(),
-                    asset_id=event.asset_id,
-                    asset_version=event.version,
-                    caption_version=version,
-                    gallery_id=event.gallery_id,
-                    org_id=event.org_id,
-                    pseudonym=event.pseudonym,
-                    content=document,
-                    model=offline.MODEL_NAME,
-                    provider="offline",
-                    prompt_version=PROMPT_VERSION,
-                    txt_key=txt_key,
-                    json_key=json_key,
-                )
-            )
-            await enqueue(
-                session,
-                outbox,
-                CaptionReady(
-                    asset_id=event.asset_id,
-                    gallery_id=event.gallery_id,
-                    org_id=event.org_id,
-                    asset_version=event.version,
-                    caption_version=version,
-                    pseudonym=event.pseudonym,
-                    caption=caption,
-                    model=offline.MODEL_NAME,
-                    provider="offline",
-                    prompt_version=PROMPT_VERSION,
-                    txt_key=txt_key,
-                    json_key=json_key,
-                    web_key=event.web_key,
-                ),
-                source=SOURCE,
-            )
-        log.info("caption.ready", asset_id=str(event.asset_id), pseudonym=event.pseudonym)
-
-    async def _caption_of(self, asset_id: uuid.UUID, asset_version: int) -> RowMapping | None:
-        async with self._db.sessions() as session:
-            return (
-                (
-                    await session.execute(
-                        select(captions)
-                        .where(
-                            captions.c.asset_id == asset_id,
-                            captions.c.asset_version == asset_version,
-                        )
-                        .order_by(captions.c.caption_version.desc())
-                        .limit(1)
+            if inbox_event is not None and not await first_delivery(
+                session, inbox, consumer=CONSUMER, event_id=inbox_event
+            ):
+                raise Conflict("duplicate", "event already handled")
+            version = (
+                await session.scalar(
+                    select(func.coalesce(func.max(captions.c.caption_version), 0)).where(
+                        captions.c.asset_id == event.asset_id
                     )
                 )
-                .mappings()
-                .first()
+                or 0
+            ) + 1
+            document = caption_document(
+                caption,
+                pseudonym=event.pseudonym,
+                version=version,
+                model=produced.model,
+                provider=produced.provider,
+                prompt_version=produced.prompt_version,
+                edited=edited,
             )
+            row = {
+                "id": uuid.uuid4(),
+                "asset_id": event.asset_id,
+                "asset_version": event.version,
+                "caption_version": version,
+                "gallery_id": event.gallery_id,
+                "org_id": event.org_id,
+                "pseudonym": event.pseudonym,
+                "content": caption.model_dump(),
+                "model": produced.model,
+                "provider": produced.provider,
+                "prompt_version": produced.prompt_version,
+                "edited": edited,
+                "status": status,
+                "review_reason": ", ".join(findings) or None,
+                "created_by": by,
+                "web_key": event.web_key,
+                "txt_key": txt_key,
+                "json_key": json_key,
+            }
+            try:
+                await session.execute(captions.insert().values(**row))
+            except IntegrityError as exc:
+                raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
+            if findings:
+                reason = "needs_review: " + ", ".join(findings)
+                await self._upsert_failure(
+                    session, event, kind="needs_review", reason=reason, attempts=1
+                )
+                await enqueue(session, outbox, self._failed(event, reason, 1, True), source=SOURCE)
+            else:
+                # Files first inside the transaction: if writing fails nothing is announced,
+                # and the files of a later version overwrite these (same keys).
+                await self._storage.put_bytes(
+                    json_key,
+                    json.dumps(document, ensure_ascii=False, indent=2).encode(),
+                    "application/json",
+                )
+                await self._storage.put_bytes(
+                    txt_key, caption_text_file(event.pseudonym, caption).encode(), "text/plain"
+                )
+                await session.execute(
+                    update(failures)
+                    .where(failures.c.asset_id == event.asset_id, failures.c.resolved_at.is_(None))
+                    .values(resolved_at=func.now(), updated_at=func.now())
+                )
+                await enqueue(
+                    session,
+                    outbox,
+                    CaptionReady(
+                        asset_id=event.asset_id,
+                        gallery_id=event.gallery_id,
+                        org_id=event.org_id,
+                        asset_version=event.version,
+                        caption_version=version,
+                        pseudonym=event.pseudonym,
+                        caption=caption,
+                        model=produced.model,
+                        provider=produced.provider,
+                        prompt_version=produced.prompt_version,
+                        edited=edited,
+                        txt_key=txt_key,
+                        json_key=json_key,
+                        web_key=event.web_key,
+                    ),
+                    source=SOURCE,
+                )
+        CAPTIONS.labels(produced.provider, status).inc()
+        log.info("caption.stored", asset_id=str(event.asset_id), version=version, status=status)
+        return await self._row(event.asset_id, version)
+
+    async def _record_failure(
+        self, event: AssetUploaded, reason: str, attempts: int, *, inbox_event: bool
+    ) -> None:
+        log.warning("caption.failed", asset_id=str(event.asset_id), reason=reason[:200])
+        async with self._db.transaction() as session:
+            if inbox_event and not await first_delivery(
+                session, inbox, consumer=CONSUMER, event_id=event.event_id
+            ):
+                return
+            await self._upsert_failure(
+                session, event, kind="provider", reason=reason, attempts=attempts
+            )
+            await enqueue(
+                session, outbox, self._failed(event, reason, attempts, False), source=SOURCE
+            )
+
+    async def _upsert_failure(
+        self, session: AsyncSession, event: AssetUploaded, *, kind: str, reason: str, attempts: int
+    ) -> None:
+        values: dict[str, Any] = {
+            "kind": kind,
+            "reason": reason[:500],
+            "attempts": attempts,
+            "provider": self.provider.name,
+            "event": json.loads(event.model_dump_json()),
+        }
+        stmt = insert(failures).values(
+            id=uuid.uuid4(),
+            asset_id=event.asset_id,
+            asset_version=event.version,
+            gallery_id=event.gallery_id,
+            org_id=event.org_id,
+            pseudonym=event.pseudonym,
+            **values,
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                constraint="failures_asset_version",
+                set_={
+                    **values,
+                    "attempts": failures.c.attempts + attempts,
+                    "updated_at": func.now(),
+                    "resolved_at": None,
+                },
+            )
+        )
+
+    @staticmethod
+    def _failed(
+        event: AssetUploaded, reason: str, attempts: int, needs_review: bool
+    ) -> CaptionFailed:
+        return CaptionFailed(
+            asset_id=event.asset_id,
+            gallery_id=event.gallery_id,
+            org_id=event.org_id,
+            asset_version=event.version,
+            pseudonym=event.pseudonym,
+            reason=reason[:500],
+            attempts=attempts,
+            needs_review=needs_review,
+        )
 
     async def _announce_again(self, event: AssetUploaded, row: RowMapping) -> None:
         async with self._db.transaction() as session:
             if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
                 log.info("caption.redelivery_ignored", asset_id=str(event.asset_id))
                 return
+            if row["status"] != "ready":
+                return  # held for review: nothing to re-announce until someone releases it
             await enqueue(
                 session,
                 outbox,
@@ -212,22 +334,175 @@ class CaptionDesk:
             )
         log.info("caption.announced_again", asset_id=str(event.asset_id))
 
-    async def _give_up(self, event: AssetUploaded, reason: str) -> None:
-        log.warning("caption.failed", asset_id=str(event.asset_id), reason=reason)
-        async with self._db.transaction() as session:
-            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
-                return
-            await enqueue(
-                session,
-                outbox,
-                CaptionFailed(
-                    asset_id=event.asset_id,
-                    gallery_id=event.gallery_id,
-                    org_id=event.org_id,
-                    asset_version=event.version,
-                    pseudonym=event.pseudonym,
-                    reason=reason[:500],
-                    attempts=1,
-                ),
-                source=SOURCE,
+    # --- reads --------------------------------------------------------------------------------
+
+    async def _latest(
+        self, asset_id: uuid.UUID, *, asset_version: int | None = None
+    ) -> RowMapping | None:
+        query = select(captions).where(captions.c.asset_id == asset_id)
+        if asset_version is not None:
+            query = query.where(captions.c.asset_version == asset_version)
+        async with self._db.sessions() as session:
+            result = await session.execute(
+                query.order_by(captions.c.caption_version.desc()).limit(1)
             )
+            return result.mappings().first()
+
+    async def _seen(self, event_id: uuid.UUID) -> bool:
+        async with self._db.sessions() as session:
+            found = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == CONSUMER, inbox.c.event_id == event_id
+                )
+            )
+        return found is not None
+
+    async def _row(self, asset_id: uuid.UUID, version: int) -> RowMapping:
+        async with self._db.sessions() as session:
+            result = await session.execute(
+                select(captions).where(
+                    captions.c.asset_id == asset_id, captions.c.caption_version == version
+                )
+            )
+            return result.mappings().one()
+
+    async def current(self, asset_id: uuid.UUID, by: Identity) -> RowMapping:
+        row = await self._latest(asset_id)
+        if row is None or not by.may_access(row["org_id"]):
+            raise NotFound("caption")
+        return row
+
+    async def history(self, asset_id: uuid.UUID, by: Identity) -> list[RowMapping]:
+        await self.current(asset_id, by)
+        async with self._db.sessions() as session:
+            result = await session.execute(
+                select(captions)
+                .where(captions.c.asset_id == asset_id)
+                .order_by(captions.c.caption_version.desc())
+            )
+            return list(result.mappings())
+
+    async def gallery(self, gallery_id: uuid.UUID, by: Identity) -> list[RowMapping]:
+        """The latest version of every captioned asset of a gallery."""
+        newer = captions.alias("newer")
+        query = select(captions).where(
+            captions.c.gallery_id == gallery_id,
+            ~select(newer.c.id)
+            .where(
+                newer.c.asset_id == captions.c.asset_id,
+                newer.c.caption_version > captions.c.caption_version,
+            )
+            .exists(),
+        )
+        if not by.is_admin:
+            query = query.where(captions.c.org_id == by.org_id)
+        async with self._db.sessions() as session:
+            return sorted(
+                (await session.execute(query)).mappings(), key=lambda r: str(r["pseudonym"])
+            )
+
+    # --- editing and regenerating ---------------------------------------------------------------
+
+    @staticmethod
+    def _event_of(row: RowMapping) -> AssetUploaded:
+        """Enough of the original upload event to write another version of its caption."""
+        return AssetUploaded(
+            asset_id=row["asset_id"],
+            gallery_id=row["gallery_id"],
+            org_id=row["org_id"],
+            version=row["asset_version"],
+            pseudonym=row["pseudonym"],
+            room_type=row["content"].get("room_type"),
+            sequence=0,
+            width=0,
+            height=0,
+            byte_size=0,
+            sha256="",
+            web_key=row["web_key"] or "",
+            thumb_key="",
+        )
+
+    async def edit(self, asset_id: uuid.UUID, changes: dict[str, Any], by: Identity) -> RowMapping:
+        """A human edit: a new version with `edited=True`; it must pass shape and guard."""
+        row = await self.current(asset_id, by)
+        merged = {**row["content"], **changes}
+        try:
+            caption = CaptionText.model_validate(merged)
+            check_shape(caption)
+        except (ValueError, CaptionRejected) as exc:
+            raise Invalid("invalid_caption", str(exc)[:300]) from exc
+        findings = guard_findings(caption)
+        if findings:
+            raise Invalid("caption_rejected", "captions must not contain " + ", ".join(findings))
+        produced = Produced(caption, row["model"], row["provider"], row["prompt_version"])
+        return await self._store(self._event_of(row), produced, edited=True, by=by.user_id)
+
+    async def regenerate(self, asset_id: uuid.UUID, by: Identity) -> RowMapping:
+        """Run the provider again on demand; the result is a new, unedited version."""
+        row = await self.current(asset_id, by)
+        if not row["web_key"]:
+            raise Conflict("no_rendition", "this caption predates regeneration support")
+        event = self._event_of(row)
+        return await self._run_now(event, by)
+
+    async def _run_now(self, event: AssetUploaded, by: Identity) -> RowMapping:
+        # A person waits for the answer: fewer attempts than the background worker makes.
+        policy = RetryPolicy(attempts=min(2, self._policy.attempts), base_seconds=0.5)
+        try:
+            produced = await self._produce(event, policy)
+        except GaveUp as exc:
+            async with self._db.transaction() as session:
+                await self._upsert_failure(
+                    session, event, kind="provider", reason=str(exc.last), attempts=exc.attempts
+                )
+            raise Unavailable("provider_failed", f"captioning failed: {exc.last}") from exc
+        return await self._store(event, produced, edited=False, by=by.user_id)
+
+    # --- failures (admin) -----------------------------------------------------------------------
+
+    async def failures(self, by: Identity, *, include_resolved: bool = False) -> list[RowMapping]:
+        if not by.is_admin:
+            raise Forbidden()
+        query = select(failures).order_by(failures.c.updated_at.desc()).limit(500)
+        if not include_resolved:
+            query = query.where(failures.c.resolved_at.is_(None))
+        async with self._db.sessions() as session:
+            return list((await session.execute(query)).mappings())
+
+    async def retry_failure(self, failure_id: uuid.UUID, by: Identity) -> RowMapping:
+        if not by.is_admin:
+            raise Forbidden()
+        async with self._db.sessions() as session:
+            row = (
+                (await session.execute(select(failures).where(failures.c.id == failure_id)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound("failure")
+        if row["resolved_at"] is not None:
+            raise Conflict("resolved", "this failure is already resolved")
+        return await self._run_now(AssetUploaded.model_validate(row["event"]), by)
+
+
+def caption_view(row: RowMapping) -> dict[str, Any]:
+    """A caption version as the API shows it."""
+    created: datetime = row["created_at"]
+    return {
+        "asset_id": row["asset_id"],
+        "gallery_id": row["gallery_id"],
+        "pseudonym": row["pseudonym"],
+        "asset_version": row["asset_version"],
+        "caption_version": row["caption_version"],
+        "status": row["status"],
+        "review_reason": row["review_reason"],
+        "caption": row["content"],
+        "model": row["model"],
+        "provider": row["provider"],
+        "prompt_version": row["prompt_version"],
+        "edited": row["edited"],
+        "created_by": row["created_by"],
+        "created_at": created,
+        "txt_key": row["txt_key"],
+        "json_key": row["json_key"],
+    }

@@ -1,12 +1,16 @@
+"""HTTP API (the gateway proxies /api/exports/... here): exports, cover, bundles, webhooks, CRM."""
+
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
 from pix_runtime.identity import Identity
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, SecretStr
 
+from pix_export.crm_push import Crm, CrmDesk
 from pix_export.service import ExportDesk
+from pix_export.webhooks import WebhookDesk
 
 
 class ExportFileView(BaseModel):
@@ -21,16 +25,218 @@ class ExportFileView(BaseModel):
 class ExportView(BaseModel):
     version: int
     asset_count: int
+    failed_count: int = 0
+    complete: bool = False
     created_at: datetime
     files: list[ExportFileView]
 
 
-def create_router(desk: ExportDesk, current_identity: Any) -> APIRouter:
+class PhotoView(BaseModel):
+    asset_id: uuid.UUID
+    name: str
+    status: Literal["pending", "ready", "failed"]
+    room_type: str | None
+    failure_reason: str | None
+    cover: bool
+
+
+class PhotosView(BaseModel):
+    gallery_id: uuid.UUID
+    reference: str | None
+    cover_asset_id: uuid.UUID | None
+    cover_chosen: bool
+    photos: list[PhotoView]
+
+
+class CoverChoice(BaseModel):
+    asset_id: uuid.UUID | None = Field(description="The cover photo; null for the default")
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=200)
+
+
+class WebhookView(BaseModel):
+    id: uuid.UUID
+    url: str
+    description: str
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookView):
+    secret: str = Field(description="Signing secret; shown only in this response")
+
+
+class DeliveryView(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    status: Literal["pending", "sending", "retrying", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class CrmCredentials(BaseModel):
+    """onOffice: `token` and `secret` of the API user; Propstack: `api_key`."""
+
+    # SecretStr: a credential never shows up in a repr, a log line or an error echo.
+    token: SecretStr | None = Field(default=None, max_length=200)
+    secret: SecretStr | None = Field(default=None, max_length=200)
+    api_key: SecretStr | None = Field(default=None, max_length=200)
+
+    def plain(self) -> dict[str, str]:
+        fields = {"token": self.token, "secret": self.secret, "api_key": self.api_key}
+        return {k: v.get_secret_value() for k, v in fields.items() if v is not None}
+
+
+class CrmConnectionView(BaseModel):
+    org_id: uuid.UUID
+    crm: Crm
+    hint: str = Field(description="The last characters of the token / API key, never more")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CrmTargetSet(BaseModel):
+    record_id: str | int = Field(
+        description="onOffice estate id (relatedRecordId) or Propstack property id"
+    )
+
+
+class CrmTargetView(BaseModel):
+    crm: Crm
+    record_id: str
+    updated_at: datetime
+
+
+class CrmPushView(BaseModel):
+    id: uuid.UUID
+    crm: Crm
+    version: int
+    record_id: str | None
+    status: Literal["pending", "sending", "retrying", "pushed", "failed"]
+    attempts: int
+    images_pushed: int
+    image_count: int | None
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    pushed_at: datetime | None
+    created_at: datetime
+
+
+def create_router(
+    desk: ExportDesk, hooks: WebhookDesk, crm: CrmDesk, current_identity: Any
+) -> APIRouter:
     router = APIRouter()
     Caller = Annotated[Identity, Depends(current_identity)]
+    ForOrg = Annotated[uuid.UUID | None, Query(description="admins: act for this organisation")]
 
     @router.get("/galleries/{gallery_id}/exports")
     async def list_exports(gallery_id: uuid.UUID, caller: Caller) -> list[ExportView]:
         return [ExportView.model_validate(e) for e in await desk.exports_of(gallery_id, caller)]
+
+    @router.get("/galleries/{gallery_id}/exports/latest")
+    async def latest_export(gallery_id: uuid.UUID, caller: Caller) -> ExportView:
+        return ExportView.model_validate(await desk.export_of(gallery_id, None, caller))
+
+    @router.get("/galleries/{gallery_id}/exports/{version}")
+    async def get_export(gallery_id: uuid.UUID, version: int, caller: Caller) -> ExportView:
+        return ExportView.model_validate(await desk.export_of(gallery_id, version, caller))
+
+    @router.post("/galleries/{gallery_id}/exports/{version}/bundle")
+    async def bundle(
+        gallery_id: uuid.UUID,
+        version: int,
+        caller: Caller,
+        size: Annotated[Literal["web", "original"], Query()] = "web",
+    ) -> ExportFileView:
+        file = await desk.bundle(gallery_id, version, size, caller)
+        return ExportFileView.model_validate(file.model_dump())
+
+    @router.get("/galleries/{gallery_id}/photos")
+    async def photos(gallery_id: uuid.UUID, caller: Caller) -> PhotosView:
+        return PhotosView.model_validate(await desk.photos_of(gallery_id, caller))
+
+    @router.put("/galleries/{gallery_id}/cover")
+    async def choose_cover(
+        gallery_id: uuid.UUID, choice: CoverChoice, caller: Caller
+    ) -> PhotosView:
+        return PhotosView.model_validate(
+            await desk.choose_cover(gallery_id, choice.asset_id, caller)
+        )
+
+    @router.post("/webhooks", status_code=201)
+    async def register_webhook(body: WebhookCreate, caller: Caller) -> WebhookCreated:
+        return WebhookCreated.model_validate(
+            await hooks.register(caller, body.url, body.description)
+        )
+
+    @router.get("/webhooks")
+    async def list_webhooks(caller: Caller) -> list[WebhookView]:
+        return [WebhookView.model_validate(w) for w in await hooks.listed(caller)]
+
+    @router.delete("/webhooks/{webhook_id}", status_code=204)
+    async def delete_webhook(webhook_id: uuid.UUID, caller: Caller) -> Response:
+        await hooks.delete(webhook_id, caller)
+        return Response(status_code=204)
+
+    @router.get("/webhooks/{webhook_id}/deliveries")
+    async def deliveries(webhook_id: uuid.UUID, caller: Caller) -> list[DeliveryView]:
+        return [DeliveryView.model_validate(d) for d in await hooks.deliveries(webhook_id, caller)]
+
+    @router.post("/webhooks/{webhook_id}/test")
+    async def send_test(webhook_id: uuid.UUID, caller: Caller) -> DeliveryView:
+        return DeliveryView.model_validate(await hooks.send_test(webhook_id, caller))
+
+    @router.get("/crm/connections")
+    async def crm_connections(caller: Caller, org_id: ForOrg = None) -> list[CrmConnectionView]:
+        return [CrmConnectionView.model_validate(c) for c in await crm.connections(caller, org_id)]
+
+    @router.put("/crm/connections/{name}")
+    async def save_crm_connection(
+        name: Crm, body: CrmCredentials, caller: Caller, org_id: ForOrg = None
+    ) -> CrmConnectionView:
+        return CrmConnectionView.model_validate(
+            await crm.save_connection(caller, name, body.plain(), org_id)
+        )
+
+    @router.delete("/crm/connections/{name}", status_code=204)
+    async def delete_crm_connection(name: Crm, caller: Caller, org_id: ForOrg = None) -> Response:
+        await crm.delete_connection(caller, name, org_id)
+        return Response(status_code=204)
+
+    @router.get("/galleries/{gallery_id}/crm-targets")
+    async def crm_targets(gallery_id: uuid.UUID, caller: Caller) -> list[CrmTargetView]:
+        return [CrmTargetView.model_validate(t) for t in await crm.targets(caller, gallery_id)]
+
+    @router.put("/galleries/{gallery_id}/crm-targets/{name}")
+    async def set_crm_target(
+        gallery_id: uuid.UUID, name: Crm, body: CrmTargetSet, caller: Caller
+    ) -> CrmTargetView:
+        return CrmTargetView.model_validate(
+            await crm.set_target(caller, gallery_id, name, str(body.record_id))
+        )
+
+    @router.delete("/galleries/{gallery_id}/crm-targets/{name}", status_code=204)
+    async def delete_crm_target(gallery_id: uuid.UUID, name: Crm, caller: Caller) -> Response:
+        await crm.delete_target(caller, gallery_id, name)
+        return Response(status_code=204)
+
+    @router.get("/galleries/{gallery_id}/crm-pushes")
+    async def crm_pushes(gallery_id: uuid.UUID, caller: Caller) -> list[CrmPushView]:
+        return [CrmPushView.model_validate(p) for p in await crm.pushes(caller, gallery_id)]
+
+    @router.post("/galleries/{gallery_id}/crm-pushes/{push_id}/retry")
+    async def retry_crm_push(
+        gallery_id: uuid.UUID, push_id: uuid.UUID, caller: Caller
+    ) -> CrmPushView:
+        return CrmPushView.model_validate(await crm.retry(caller, gallery_id, push_id))
 
     return router

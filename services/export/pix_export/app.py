@@ -2,22 +2,40 @@ from fastapi import FastAPI
 from pix_contracts import GalleryExported
 from pix_runtime.broker import declare_publishers
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.logging import get_logger
 
 from pix_export.api import create_router
+from pix_export.crm_push import CrmDesk
 from pix_export.handlers import register_handlers
 from pix_export.models import outbox
+from pix_export.secretbox import SecretBox
 from pix_export.service import ExportDesk
 from pix_export.settings import ExportSettings
+from pix_export.webhooks import WebhookDesk
+
+log = get_logger(__name__)
 
 
 def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or ExportSettings()
     runtime = ServiceRuntime(settings, outbox=outbox)
-    desk = ExportDesk(runtime.db, runtime.storage, url_seconds=settings.download_url_seconds)
+    key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
+    if key is None and settings.platform.env == "production":
+        log.warning("export.secrets_key_derived", hint="set PIX_EXPORT_SECRETS_KEY")
+    box = SecretBox.from_config(key, runtime.internal_key)
+    hooks = WebhookDesk(runtime.db, box, settings)
+    crm = CrmDesk(runtime.db, runtime.storage, box, settings)
+    desk = ExportDesk(runtime.db, runtime.storage, settings, hooks, crm=crm)
     register_handlers(runtime.broker, desk)
     declare_publishers(runtime.broker, GalleryExported)
+    runtime.every(settings.flush_every_seconds, desk.flush_due)
+    runtime.every(settings.webhook_every_seconds, hooks.deliver_due)
+    runtime.every(settings.crm_every_seconds, crm.push_due)
     app = runtime.create_app(title="pix.immo export")
-    app.include_router(create_router(desk, runtime.current_identity))
+    app.include_router(create_router(desk, hooks, crm, runtime.current_identity))
+    app.state.desk = desk
+    app.state.webhooks = hooks
+    app.state.crm = crm
     return app, runtime
 
 

@@ -1,9 +1,10 @@
 from faststream.kafka import KafkaBroker
-from pix_contracts import CaptionReady
+from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
 from pix_runtime.broker import subscribe
 
 from pix_export.service import ExportDesk
 
+# One consumer group per subscription (see the README's delivery rules).
 GROUP = "export"
 
 
@@ -11,3 +12,15 @@ def register_handlers(broker: KafkaBroker, desk: ExportDesk) -> None:
     @subscribe(broker, CaptionReady, group=GROUP)
     async def take_caption(event: CaptionReady) -> None:
         await desk.take_caption(event)
+
+    @subscribe(broker, CaptionFailed, group=f"{GROUP}.failures")
+    async def take_failure(event: CaptionFailed) -> None:
+        await desk.take_failure(event)
+
+    @subscribe(broker, AssetUploaded, group=f"{GROUP}.uploads")
+    async def take_upload(event: AssetUploaded) -> None:
+        await desk.take_upload(event)
+
+    @subscribe(broker, OrderPlaced, group=f"{GROUP}.orders")
+    async def take_order(event: OrderPlaced) -> None:
+        await desk.take_order(event)

@@ -1,185 +1,475 @@
-"""Exports: every change to a gallery's captions produces a new, versioned export.
+"""Exports: each gallery's captions become versioned, CRM-ready files, debounced.
 
-Files are written under `exports/<gallery>/v<version>/` and announced with signed download
-URLs and checksums, so a CRM can fetch and verify them without an account.
+Every caption event (ready, failed) and every upload marks the gallery's photo set; a change
+marks the gallery dirty in the same transaction. A version is built
+- at once when no photo of the gallery is still waiting for its caption (the final version), or
+- by the periodic `flush_due` once the gallery has been quiet for `debounce_quiet_seconds`, or
+  at the latest `debounce_max_seconds` after its first unexported change.
+So a 40-photo upload makes a handful of versions and always a last one with every photo.
+
+Files go under `exports/<gallery>/v<version>/` and are announced (outbox) with signed download
+URLs and checksums; the same transaction queues the organisation's webhook deliveries and, for
+a complete version, its CRM pushes (crm_push.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from pix_contracts import CaptionReady, ExportFile, GalleryExported
+from pix_contracts import (
+    AssetUploaded,
+    CaptionFailed,
+    CaptionReady,
+    ExportFile,
+    GalleryExported,
+    OrderPlaced,
+)
 from pix_runtime.db import Database
-from pix_runtime.errors import NotFound
+from pix_runtime.errors import Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
-from pix_runtime.storage import LocalStorage, S3Storage
-from sqlalchemy import RowMapping, func, select, text
+from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
+from sqlalchemy import RowMapping, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from pix_export.models import entries, exports, inbox, outbox
+from pix_export.bundle import build_zip, image_extension
+from pix_export.crm_push import CrmDesk
+from pix_export.formats import all_formats
+from pix_export.formats.base import ExportFormat, FailedPhoto, Photo, RenderedFile, Snapshot
+from pix_export.models import entries, exports, galleries, inbox, outbox
+from pix_export.settings import ExportSettings
+from pix_export.webhooks import WebhookDesk
 
 SOURCE = "/pix/export"
 CONSUMER = "export"
-CAPTIONS_SCHEMA = "https://pix.immo/schemas/gallery-captions/v1"
+BUNDLE_WEB = "bundle-web.zip"
+BUNDLE_ORIGINAL = "bundle-original.zip"
 log = get_logger(__name__)
-
-
-def captions_json(gallery_id: uuid.UUID, version: int, rows: list[RowMapping]) -> bytes:
-    document = {
-        "$schema": CAPTIONS_SCHEMA,
-        "gallery_id": str(gallery_id),
-        "version": version,
-        "generated_at": datetime.now(UTC).isoformat(),
-        "images": [
-            {"file": f"{row['pseudonym']}.jpg", "name": row["pseudonym"], **row["caption"]}
-            for row in rows
-        ],
-    }
-    return json.dumps(document, ensure_ascii=False, indent=2).encode()
-
-
-def captions_txt(rows: list[RowMapping]) -> bytes:
-    blocks = []
-    for row in rows:
-        c: dict[str, Any] = row["caption"]
-        blocks.append(
-            f"{row['pseudonym']}\n"
-            f"[DE] {c['title_de']}\n{c['description_de']}\n"
-            f"[EN] {c['title_en']}\n{c['description_en']}\n"
-        )
-    return "\n".join(blocks).encode()
 
 
 class ExportDesk:
     def __init__(
-        self, db: Database, storage: LocalStorage | S3Storage, *, url_seconds: int
+        self,
+        db: Database,
+        storage: LocalStorage | S3Storage,
+        settings: ExportSettings,
+        webhooks: WebhookDesk,
+        formats: list[ExportFormat] | None = None,
+        crm: CrmDesk | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
-        self._url_seconds = url_seconds
+        self._settings = settings
+        self._webhooks = webhooks
+        self._crm = crm
+        self._formats = formats if formats is not None else all_formats()
 
-    async def take_caption(self, event: CaptionReady) -> None:
-        """Record the caption and publish the gallery's next export version."""
+    # --- events -------------------------------------------------------------------------------
+
+    async def take_order(self, event: OrderPlaced) -> None:
+        """Remember the order's reference (OpenImmo objektnr_extern) and address."""
         async with self._db.transaction() as session:
             if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
                 return
-            # One export at a time per gallery: versions stay gapless and ordered.
+            values = {
+                "order_id": event.order_id,
+                "reference": event.reference,
+                "property_address": event.property_address,
+                "contact_name": event.contact_name,
+                "contact_email": str(event.contact_email),
+                "locale": event.locale,
+            }
             await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:g))"), {"g": str(event.gallery_id)}
+                insert(galleries)
+                .values(gallery_id=event.gallery_id, org_id=event.org_id, **values)
+                .on_conflict_do_update(index_elements=[galleries.c.gallery_id], set_=values)
             )
+            # Captions may have been exported before the order arrived: re-export with it.
+            has_photos = await session.scalar(
+                select(func.count()).where(
+                    entries.c.gallery_id == event.gallery_id, entries.c.status != "pending"
+                )
+            )
+            if has_photos:
+                await self._mark_dirty(session, event.gallery_id)
+
+    async def take_upload(self, event: AssetUploaded) -> None:
+        """A photo (or a new version of it) is on its way to captioning: hold the final build."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            await self._ensure_gallery(session, event.gallery_id, event.org_id)
             upsert = insert(entries).values(
                 gallery_id=event.gallery_id,
                 asset_id=event.asset_id,
                 org_id=event.org_id,
                 pseudonym=event.pseudonym,
+                status="pending",
+                asset_version=event.version,
+                room_type=event.room_type,
+                caption_version=0,
+                web_key=event.web_key,
+            )
+            await session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[entries.c.gallery_id, entries.c.asset_id],
+                    set_={
+                        "status": "pending",
+                        "asset_version": upsert.excluded.asset_version,
+                        "pseudonym": upsert.excluded.pseudonym,
+                        "room_type": upsert.excluded.room_type,
+                        "web_key": upsert.excluded.web_key,
+                        "updated_at": func.now(),
+                    },
+                    # Only a newer version of the photo waits again; a late copy of the
+                    # upload of an already captioned version changes nothing.
+                    where=entries.c.asset_version < upsert.excluded.asset_version,
+                )
+            )
+
+    async def take_caption(self, event: CaptionReady) -> None:
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            await self._ensure_gallery(session, event.gallery_id, event.org_id)
+            upsert = insert(entries).values(
+                gallery_id=event.gallery_id,
+                asset_id=event.asset_id,
+                org_id=event.org_id,
+                pseudonym=event.pseudonym,
+                status="ready",
+                asset_version=event.asset_version,
+                room_type=event.caption.room_type,
                 caption_version=event.caption_version,
                 caption=event.caption.model_dump(),
+                failure_reason=None,
                 txt_key=event.txt_key,
                 json_key=event.json_key,
                 web_key=event.web_key,
             )
+            new = upsert.excluded
             changed = await session.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[entries.c.gallery_id, entries.c.asset_id],
                     set_={
-                        "pseudonym": upsert.excluded.pseudonym,
-                        "caption_version": upsert.excluded.caption_version,
-                        "caption": upsert.excluded.caption,
-                        "txt_key": upsert.excluded.txt_key,
-                        "json_key": upsert.excluded.json_key,
-                        "web_key": upsert.excluded.web_key,
+                        "status": "ready",
+                        "asset_version": new.asset_version,
+                        "pseudonym": new.pseudonym,
+                        "room_type": new.room_type,
+                        "caption_version": new.caption_version,
+                        "caption": new.caption,
+                        "failure_reason": None,
+                        "txt_key": new.txt_key,
+                        "json_key": new.json_key,
+                        "web_key": new.web_key,
                         "updated_at": func.now(),
                     },
-                    # An older caption version arriving late never overwrites a newer one.
-                    where=entries.c.caption_version < upsert.excluded.caption_version,
+                    # Never let a caption of an older photo version, or an older caption of
+                    # the same one, overwrite what is newer.
+                    where=and_(
+                        entries.c.asset_version <= new.asset_version,
+                        or_(
+                            entries.c.status != "ready",
+                            entries.c.caption_version < new.caption_version,
+                        ),
+                    ),
                 )
             )
             if changed.rowcount == 0:  # type: ignore[attr-defined]
                 log.info("export.unchanged", gallery_id=str(event.gallery_id))
                 return
-            rows = list(
+            await self._changed(session, event.gallery_id)
+
+    async def take_failure(self, event: CaptionFailed) -> None:
+        """Captioning gave up on a photo: it leaves the CRM formats, listed as failed."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            await self._ensure_gallery(session, event.gallery_id, event.org_id)
+            upsert = insert(entries).values(
+                gallery_id=event.gallery_id,
+                asset_id=event.asset_id,
+                org_id=event.org_id,
+                pseudonym=event.pseudonym,
+                status="failed",
+                asset_version=event.asset_version,
+                caption_version=0,
+                failure_reason=event.reason[:2000],
+            )
+            new = upsert.excluded
+            changed = await session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[entries.c.gallery_id, entries.c.asset_id],
+                    set_={
+                        "status": "failed",
+                        "asset_version": new.asset_version,
+                        "failure_reason": new.failure_reason,
+                        "updated_at": func.now(),
+                    },
+                    where=or_(
+                        entries.c.asset_version < new.asset_version,
+                        and_(
+                            entries.c.asset_version == new.asset_version,
+                            entries.c.status == "pending",
+                        ),
+                    ),
+                )
+            )
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                return
+            await self._changed(session, event.gallery_id)
+
+    # --- debounce -----------------------------------------------------------------------------
+
+    async def _ensure_gallery(
+        self, session: AsyncSession, gallery_id: uuid.UUID, org_id: uuid.UUID
+    ) -> None:
+        await session.execute(
+            insert(galleries).values(gallery_id=gallery_id, org_id=org_id).on_conflict_do_nothing()
+        )
+
+    async def _mark_dirty(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
+        await session.execute(
+            update(galleries)
+            .where(galleries.c.gallery_id == gallery_id)
+            .values(
+                dirty_since=func.coalesce(galleries.c.dirty_since, func.now()),
+                changed_at=func.now(),
+            )
+        )
+
+    async def _changed(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
+        await self._mark_dirty(session, gallery_id)
+        if not await self._pending(session, gallery_id):
+            await self._build(session, gallery_id, due_only=False)
+
+    async def _pending(self, session: AsyncSession, gallery_id: uuid.UUID) -> int:
+        return int(
+            await session.scalar(
+                select(func.count()).where(
+                    entries.c.gallery_id == gallery_id, entries.c.status == "pending"
+                )
+            )
+            or 0
+        )
+
+    async def flush_due(self) -> int:
+        """Build the versions whose debounce ran out (the periodic job); returns how many."""
+        async with self._db.sessions() as session:
+            candidates = list(
                 (
                     await session.execute(
-                        select(entries)
-                        .where(entries.c.gallery_id == event.gallery_id)
-                        .order_by(entries.c.pseudonym)
+                        select(galleries.c.gallery_id).where(galleries.c.dirty_since.is_not(None))
                     )
-                ).mappings()
+                ).scalars()
             )
-            version = 1 + (
-                await session.scalar(
-                    select(func.coalesce(func.max(exports.c.version), 0)).where(
-                        exports.c.gallery_id == event.gallery_id
-                    )
-                )
-                or 0
-            )
-            files = await self._write_files(event.gallery_id, version, rows)
-            await session.execute(
-                exports.insert().values(
-                    gallery_id=event.gallery_id,
-                    version=version,
-                    org_id=event.org_id,
-                    asset_count=len(rows),
-                    files=[f.model_dump(mode="json") for f in files],
-                )
-            )
-            await enqueue(
-                session,
-                outbox,
-                GalleryExported(
-                    gallery_id=event.gallery_id,
-                    org_id=event.org_id,
-                    version=version,
-                    asset_count=len(rows),
-                    files=files,
-                ),
-                source=SOURCE,
-            )
-        log.info("export.published", gallery_id=str(event.gallery_id), version=version)
+        built = 0
+        for gallery_id in candidates:
+            async with self._db.transaction() as session:
+                if await self._build(session, gallery_id, due_only=True):
+                    built += 1
+        return built
 
-    async def _write_files(
-        self, gallery_id: uuid.UUID, version: int, rows: list[RowMapping]
-    ) -> list[ExportFile]:
-        contents = [
+    # --- building -----------------------------------------------------------------------------
+
+    async def _build(self, session: AsyncSession, gallery_id: uuid.UUID, *, due_only: bool) -> bool:
+        # The row lock makes builds of one gallery take turns: versions stay gapless.
+        gallery = (
             (
-                "captions.json",
-                "captions-json",
-                "application/json",
-                captions_json(gallery_id, version, rows),
-            ),
-            ("captions.txt", "captions-txt", "text/plain; charset=utf-8", captions_txt(rows)),
-        ]
-        files = []
-        for name, kind, media_type, data in contents:
-            key = f"exports/{gallery_id}/v{version}/{name}"
-            await self._storage.put_bytes(key, data, media_type)
-            files.append(
-                ExportFile(
-                    name=name,
-                    format=kind,
-                    media_type=media_type,
-                    storage_key=key,
-                    download_url=await self._storage.signed_url(
-                        key, "GET", expires_in=self._url_seconds
-                    ),
-                    url_expires_at=datetime.now(UTC) + timedelta(seconds=self._url_seconds),
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    byte_size=len(data),
+                await session.execute(
+                    select(galleries, func.now().label("now"))
+                    .where(galleries.c.gallery_id == gallery_id)
+                    .with_for_update(of=galleries)
                 )
             )
-        return files
+            .mappings()
+            .first()
+        )
+        if gallery is None or gallery["dirty_since"] is None:
+            return False
+        now = gallery["now"]
+        quiet = timedelta(seconds=self._settings.debounce_quiet_seconds)
+        longest = timedelta(seconds=self._settings.debounce_max_seconds)
+        if due_only and not (
+            gallery["changed_at"] <= now - quiet or gallery["dirty_since"] <= now - longest
+        ):
+            return False
+        rows = list(
+            (
+                await session.execute(
+                    select(entries)
+                    .where(entries.c.gallery_id == gallery_id)
+                    .order_by(entries.c.pseudonym, entries.c.asset_id)
+                )
+            ).mappings()
+        )
+        await session.execute(
+            update(galleries)
+            .where(galleries.c.gallery_id == gallery_id)
+            .values(dirty_since=None, changed_at=None)
+        )
+        ready = [r for r in rows if r["status"] == "ready"]
+        failed = [r for r in rows if r["status"] == "failed"]
+        if not ready and not failed:
+            return False
+        version = 1 + int(
+            await session.scalar(
+                select(func.coalesce(func.max(exports.c.version), 0)).where(
+                    exports.c.gallery_id == gallery_id
+                )
+            )
+            or 0
+        )
+        snapshot = self._snapshot(
+            gallery, version, ready, failed, complete=len(ready) + len(failed) == len(rows)
+        )
+        files = await self._write_version(snapshot)
+        exported = GalleryExported(
+            gallery_id=gallery_id,
+            org_id=gallery["org_id"],
+            version=version,
+            asset_count=len(ready),
+            files=files,
+            reference=gallery["reference"],
+            complete=snapshot.complete,
+            failed_count=len(failed),
+        )
+        await session.execute(
+            exports.insert().values(
+                gallery_id=gallery_id,
+                version=version,
+                org_id=gallery["org_id"],
+                asset_count=len(ready),
+                failed_count=len(failed),
+                complete=snapshot.complete,
+                event_id=exported.event_id,
+                files=[f.model_dump(mode="json") for f in files],
+                photos=[
+                    {"asset_id": str(p.asset_id), "pseudonym": p.pseudonym, "web_key": p.web_key}
+                    for p in snapshot.photos
+                ],
+            )
+        )
+        await enqueue(session, outbox, exported, source=SOURCE)
+        await self._webhooks.enqueue_deliveries(session, exported)
+        if snapshot.complete and self._crm is not None:
+            # Only complete versions go to a CRM: a half-captioned gallery would land there as
+            # photos without their later siblings.
+            await self._crm.enqueue_for_export(session, gallery_id, gallery["org_id"], version)
+        log.info(
+            "export.published",
+            gallery_id=str(gallery_id),
+            version=version,
+            photos=len(ready),
+            complete=snapshot.complete,
+        )
+        return True
+
+    def _snapshot(
+        self,
+        gallery: RowMapping,
+        version: int,
+        ready: list[RowMapping],
+        failed: list[RowMapping],
+        *,
+        complete: bool,
+    ) -> Snapshot:
+        return Snapshot(
+            gallery_id=gallery["gallery_id"],
+            org_id=gallery["org_id"],
+            version=version,
+            generated_at=datetime.now(UTC),
+            photos=[
+                Photo(r["asset_id"], r["pseudonym"], r["room_type"], r["caption"], r["web_key"])
+                for r in ready
+            ],
+            cover_asset_id=gallery["cover_asset_id"],
+            failed=[
+                FailedPhoto(r["asset_id"], r["pseudonym"], r["failure_reason"] or "")
+                for r in failed
+            ],
+            reference=gallery["reference"],
+            property_address=gallery["property_address"],
+            contact_name=gallery["contact_name"],
+            contact_email=gallery["contact_email"],
+            locale=gallery["locale"],
+            complete=complete,
+            provider_firma=self._settings.openimmo_firma,
+            provider_anid=self._settings.openimmo_anid,
+        )
+
+    async def _write_version(self, snapshot: Snapshot) -> list[ExportFile]:
+        cache: dict[str, bytes] = {}
+
+        async def image(photo: Photo) -> bytes:
+            if photo.web_key not in cache:
+                cache[photo.web_key] = await self._storage.get_bytes(photo.web_key)
+            return cache[photo.web_key]
+
+        rendered: list[RenderedFile] = []
+        for fmt in self._formats:
+            rendered += await fmt.render(snapshot, image)
+        packed = [(f.path, f.data) for f in rendered]
+        packed += [(f"images/{p.image_name}", await image(p)) for p in snapshot.photos]
+        rendered.append(
+            RenderedFile(BUNDLE_WEB, "bundle-web", "application/zip", build_zip(packed))
+        )
+        prefix = f"exports/{snapshot.gallery_id}/v{snapshot.version}"
+        return [await self._store(f"{prefix}/{f.path}", f) for f in rendered]
+
+    async def _store(self, key: str, file: RenderedFile) -> ExportFile:
+        await self._storage.put_bytes(key, file.data, file.media_type)
+        return await self._export_file(
+            key,
+            name=file.name,
+            format=file.format,
+            media_type=file.media_type,
+            sha256=hashlib.sha256(file.data).hexdigest(),
+            byte_size=len(file.data),
+        )
+
+    async def _export_file(self, key: str, **fields: Any) -> ExportFile:
+        seconds = self._settings.download_url_seconds
+        return ExportFile(
+            storage_key=key,
+            download_url=await self._storage.signed_url(key, "GET", expires_in=seconds),
+            url_expires_at=datetime.now(UTC) + timedelta(seconds=seconds),
+            **fields,
+        )
+
+    # --- queries and commands for the API -----------------------------------------------------
+
+    async def _gallery_of(
+        self, session: AsyncSession, gallery_id: uuid.UUID, viewer: Identity
+    ) -> RowMapping | None:
+        """The gallery's row, None for one known only from old export rows; 404 for others."""
+        row = (
+            (await session.execute(select(galleries).where(galleries.c.gallery_id == gallery_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            # Galleries exported before the galleries table existed have only export rows.
+            org = await session.scalar(
+                select(exports.c.org_id).where(exports.c.gallery_id == gallery_id).limit(1)
+            )
+            if org is None or not viewer.may_access(org):
+                raise NotFound("gallery")
+            return None
+        if not viewer.may_access(row["org_id"]):
+            raise NotFound("gallery")
+        return row
 
     async def exports_of(self, gallery_id: uuid.UUID, viewer: Identity) -> list[dict[str, Any]]:
         """Every export version of a gallery, newest first, with fresh download links."""
         async with self._db.sessions() as session:
+            await self._gallery_of(session, gallery_id, viewer)
             rows = (
                 (
                     await session.execute(
@@ -191,20 +481,153 @@ class ExportDesk:
                 .mappings()
                 .all()
             )
-        if not rows or not viewer.may_access(rows[0]["org_id"]):
-            raise NotFound("export")
-        result = []
-        for row in rows:
-            files = []
-            for stored in row["files"]:
-                url = await self._storage.signed_url(stored["storage_key"], "GET", expires_in=3600)
-                files.append({**stored, "download_url": url})
-            result.append(
-                {
-                    "version": row["version"],
-                    "asset_count": row["asset_count"],
-                    "created_at": row["created_at"],
-                    "files": files,
-                }
+        return [await self._view(row) for row in rows]
+
+    async def export_of(
+        self, gallery_id: uuid.UUID, version: int | None, viewer: Identity
+    ) -> dict[str, Any]:
+        """One version (None: the latest)."""
+        async with self._db.sessions() as session:
+            await self._gallery_of(session, gallery_id, viewer)
+            query = select(exports).where(exports.c.gallery_id == gallery_id)
+            query = (
+                query.where(exports.c.version == version)
+                if version is not None
+                else query.order_by(exports.c.version.desc()).limit(1)
             )
-        return result
+            row = (await session.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound("export")
+        return await self._view(row)
+
+    async def _view(self, row: RowMapping) -> dict[str, Any]:
+        files = []
+        for stored in row["files"]:
+            url = await self._storage.signed_url(
+                stored["storage_key"], "GET", expires_in=self._settings.download_url_seconds
+            )
+            files.append({**stored, "download_url": url})
+        return {
+            "version": row["version"],
+            "asset_count": row["asset_count"],
+            "failed_count": row["failed_count"],
+            "complete": row["complete"],
+            "created_at": row["created_at"],
+            "files": files,
+        }
+
+    async def bundle(
+        self,
+        gallery_id: uuid.UUID,
+        version: int,
+        size: Literal["web", "original"],
+        viewer: Identity,
+    ) -> ExportFile:
+        """The all-in-one ZIP; the original-size one is built on first request and kept."""
+        async with self._db.sessions() as session:
+            await self._gallery_of(session, gallery_id, viewer)
+            row = (
+                (
+                    await session.execute(
+                        select(exports).where(
+                            exports.c.gallery_id == gallery_id, exports.c.version == version
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound("export")
+        stored = {f["name"]: f for f in row["files"]}
+        if size == "web":
+            web = stored[BUNDLE_WEB]
+            return await self._export_file(
+                web["storage_key"],
+                **{k: web[k] for k in ("name", "format", "media_type", "sha256", "byte_size")},
+            )
+        prefix = f"exports/{gallery_id}/v{version}"
+        packed: list[tuple[str, bytes]] = []
+        for f in row["files"]:
+            if f["name"] == BUNDLE_WEB:
+                continue
+            path = f["storage_key"].removeprefix(prefix + "/")
+            packed.append((path, await self._storage.get_bytes(f["storage_key"])))
+        for photo in row["photos"] or []:
+            try:
+                data = await self._storage.get_bytes(f"originals/{gallery_id}/{photo['asset_id']}")
+            except ObjectNotFound:
+                # Originals may have been deleted (retention); the web size stands in.
+                data = await self._storage.get_bytes(photo["web_key"])
+            packed.append((f"originals/{photo['pseudonym']}{image_extension(data)}", data))
+        file = RenderedFile(
+            BUNDLE_ORIGINAL, "bundle-original", "application/zip", build_zip(packed)
+        )
+        return await self._store(f"{prefix}/{BUNDLE_ORIGINAL}", file)
+
+    async def photos_of(self, gallery_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
+        async with self._db.sessions() as session:
+            gallery = await self._gallery_of(session, gallery_id, viewer)
+            rows = (
+                (
+                    await session.execute(
+                        select(entries)
+                        .where(entries.c.gallery_id == gallery_id)
+                        .order_by(entries.c.pseudonym)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        ready = [r for r in rows if r["status"] == "ready"]
+        cover_id = gallery["cover_asset_id"] if gallery is not None else None
+        cover = next((r for r in ready if r["asset_id"] == cover_id), None)
+        if cover is None:
+            cover = next((r for r in ready if r["room_type"] != "floor_plan"), None) or (
+                ready[0] if ready else None
+            )
+        return {
+            "gallery_id": gallery_id,
+            "reference": gallery["reference"] if gallery is not None else None,
+            "cover_asset_id": cover["asset_id"] if cover else None,
+            "cover_chosen": cover_id is not None,
+            "photos": [
+                {
+                    "asset_id": r["asset_id"],
+                    "name": r["pseudonym"],
+                    "status": r["status"],
+                    "room_type": r["room_type"],
+                    "failure_reason": r["failure_reason"],
+                    "cover": cover is not None and r["asset_id"] == cover["asset_id"],
+                }
+                for r in rows
+            ],
+        }
+
+    async def choose_cover(
+        self, gallery_id: uuid.UUID, asset_id: uuid.UUID | None, viewer: Identity
+    ) -> dict[str, Any]:
+        """Choose the cover (None: back to the default); the next version uses it."""
+        async with self._db.transaction() as session:
+            gallery = await self._gallery_of(session, gallery_id, viewer)
+            if gallery is None:
+                raise NotFound("gallery")
+            if asset_id is not None:
+                status = await session.scalar(
+                    select(entries.c.status).where(
+                        entries.c.gallery_id == gallery_id, entries.c.asset_id == asset_id
+                    )
+                )
+                if status != "ready":
+                    raise Invalid(
+                        "invalid_cover",
+                        "the cover must be a captioned photo of this gallery",
+                        "asset_id",
+                    )
+            await session.execute(
+                update(galleries)
+                .where(galleries.c.gallery_id == gallery_id)
+                .values(cover_asset_id=asset_id)
+            )
+            await self._mark_dirty(session, gallery_id)
+        return await self.photos_of(gallery_id, viewer)

@@ -1,4 +1,5 @@
 from pix_runtime.settings import ServiceSettings
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -8,3 +9,38 @@ class ExportSettings(ServiceSettings):
     service_name: str = "export"
     port: int = 8005
     download_url_seconds: int = 7 * 24 * 3600
+
+    # Debounce: a gallery with changed captions gets a new version once it has been quiet this
+    # long, or at the latest this long after its first unexported change. A gallery whose
+    # photos are all captioned (or failed) gets its version at once: the "final" one.
+    debounce_quiet_seconds: float = 5.0
+    debounce_max_seconds: float = 60.0
+    flush_every_seconds: float = 1.0
+
+    # Webhooks.
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 random bytes (AES-256-GCM key for stored webhook secrets "
+        "and CRM credentials); without it a key is derived from PIX_INTERNAL_KEY with HKDF "
+        "(development only)",
+    )
+    allow_insecure_webhooks: bool = Field(
+        default=False, description="Allow http://127.0.0.1 / localhost endpoints (tests, dev)"
+    )
+    webhook_every_seconds: float = 2.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_base_seconds: float = 30.0
+    webhook_give_up_hours: float = 24.0
+
+    # CRM push (onOffice apiv2, Propstack API v1); the URLs are settings so tests and staging
+    # can point them at their own servers.
+    onoffice_url: str = "https://api.onoffice.de/api/stable/api.php"
+    propstack_url: str = "https://api.propstack.de/v1"
+    crm_every_seconds: float = 5.0
+    crm_timeout_seconds: float = 30.0
+    crm_retry_base_seconds: float = 30.0
+    crm_give_up_hours: float = 24.0
+
+    # OpenImmo `anbieter`: who sends the file.
+    openimmo_anid: str = "PIXIMMO"
+    openimmo_firma: str = "pix.immo"

@@ -2,7 +2,7 @@
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pix_runtime.http import error_body
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
@@ -45,6 +45,7 @@ def create_router(
         "auth": platform.auth_url,
         "orders": platform.orders_url,
         "media": platform.media_url,
+        "captioning": platform.captioning_url,
         "exports": platform.export_url,
         "notify": platform.notify_url,
     }
@@ -142,17 +143,4 @@ def create_router(
             background=BackgroundTask(upstream.aclose),
         )
 
-    @router.get("/", response_class=HTMLResponse)
-    async def home() -> str:
-        return HOME_PAGE
-
     return router
-
-
-HOME_PAGE = """<!doctype html>
-<html lang="de"><head><meta charset="utf-8"><title>pix.immo</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>pix.immo</h1>
-<p>Immobilienfotos hochladen, anonymisieren und zweisprachig beschreiben lassen —
-bereit für FIO, onOffice und Propstack.</p></main></body></html>
-"""

@@ -1,15 +1,25 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from pix_runtime.http import create_base_app
 from pix_runtime.lifecycle import serve
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pix_gateway.admin_pages import create_admin_pages
 from pix_gateway.api import create_router
-from pix_gateway.service import SessionChecker, security_headers
+from pix_gateway.gallery_pages import create_gallery_pages
+from pix_gateway.integrations_pages import create_integration_pages
+from pix_gateway.orders_pages import create_order_pages
+from pix_gateway.pages import UI, create_pages, install_page_errors
+from pix_gateway.service import Backend, SessionChecker, security_headers
 from pix_gateway.settings import GatewaySettings
+
+HERE = Path(__file__).parent
 
 
 class SecurityHeaders:
@@ -28,14 +38,27 @@ class SecurityHeaders:
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    settings.platform.check_production()
+    platform = settings.platform
+    platform.check_production()
     client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
     sessions = SessionChecker(
-        client, settings.platform.auth_url, cache_seconds=settings.session_cache_seconds
+        client, platform.auth_url, cache_seconds=settings.session_cache_seconds
+    )
+    backend = Backend(
+        client,
+        {
+            "auth": platform.auth_url,
+            "orders": platform.orders_url,
+            "media": platform.media_url,
+            "captioning": platform.captioning_url,
+            "export": platform.export_url,
+            "notify": platform.notify_url,
+        },
+        platform.internal_key.get_secret_value().encode(),
     )
 
     async def auth_ready() -> None:
-        response = await client.get(f"{settings.platform.auth_url}/healthz", timeout=2.0)
+        response = await client.get(f"{platform.auth_url}/healthz", timeout=2.0)
         response.raise_for_status()
 
     @asynccontextmanager
@@ -45,7 +68,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = create_base_app(title="pix.immo gateway", lifespan=lifespan, checks={"auth": auth_ready})
     app.add_middleware(SecurityHeaders, headers=security_headers(settings.tidycal_origin))
+    ui = UI(settings, backend, sessions, Jinja2Templates(directory=HERE / "templates"))
+    install_page_errors(app, ui)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(create_router(settings, client, sessions))
+    app.include_router(create_order_pages(ui))
+    app.include_router(create_gallery_pages(ui))
+    app.include_router(create_admin_pages(ui))
+    app.include_router(create_integration_pages(ui))
+    app.include_router(create_pages(ui))
     return app
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from urllib.parse import urlparse
 
 import httpx
-from pix_runtime.identity import Identity
+from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
 
 # Paths under /api that need no session: the signature or the form is the credential.
@@ -94,3 +94,35 @@ def security_headers(tidycal_origin: str) -> list[tuple[bytes, bytes]]:
         (b"referrer-policy", b"strict-origin-when-cross-origin"),
         (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     ]
+
+
+class Backend:
+    """Calls the internal services for the web UI, on behalf of the signed-in user."""
+
+    def __init__(self, client: httpx.AsyncClient, urls: Mapping[str, str], internal_key: bytes):
+        self._client = client
+        self._urls = urls
+        self._internal_key = internal_key
+
+    async def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        identity: Identity | None = None,
+        json: object = None,
+        client_ip: str = "",
+        user_agent: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = {**(headers or {}), "x-request-id": current_correlation_id() or ""}
+        if identity is not None:
+            headers[IDENTITY_HEADER] = sign_identity(identity, self._internal_key)
+        if client_ip:
+            headers["x-forwarded-for"] = client_ip
+        if user_agent:
+            headers["user-agent"] = user_agent
+        return await self._client.request(
+            method, f"{self._urls[service]}{path}", json=json, headers=headers
+        )

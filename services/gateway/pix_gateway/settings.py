@@ -1,4 +1,5 @@
 from pix_runtime.settings import ServiceSettings
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -11,3 +12,7 @@ class GatewaySettings(ServiceSettings):
     session_cache_seconds: float = 2.0
     cookie_name: str = "__Host-session"
     tidycal_origin: str = "https://tidycal.com"
+    # The booking page's iframe, e.g. https://tidycal.com/pix-immo/shooting (PIX_TIDYCAL_URL).
+    tidycal_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PIX_TIDYCAL_URL", "PIX_GATEWAY_TIDYCAL_URL")
+    )

@@ -1,13 +1,17 @@
+"""HTTP routes of the media service (thin: parse, authorise through the service, shape JSON)."""
+
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
 from pix_runtime.identity import Identity
+from pix_runtime.storage import UploadedPart
 from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping
 
 from pix_media.service import MediaLibrary
+from pix_media.uploads import MultipartPlan, Uploads
 
 
 class UploadRequest(BaseModel):
@@ -15,12 +19,53 @@ class UploadRequest(BaseModel):
     byte_size: int = Field(gt=0)
 
 
+class PartUrlView(BaseModel):
+    part_number: int
+    url: str
+
+
+class UploadedPartView(BaseModel):
+    part_number: int
+    size: int
+    etag: str
+
+
+class MultipartView(BaseModel):
+    part_size: int
+    part_count: int
+    uploaded: list[UploadedPartView]
+    missing: list[PartUrlView] = Field(description="Signed PUT URLs of the parts still to send")
+
+    @classmethod
+    def of(cls, plan: MultipartPlan) -> Self:
+        return cls(
+            part_size=plan.part_size,
+            part_count=plan.part_count,
+            uploaded=[
+                UploadedPartView(part_number=p.number, size=p.size, etag=p.etag)
+                for p in plan.uploaded
+            ],
+            missing=[PartUrlView(part_number=p.part_number, url=p.url) for p in plan.missing],
+        )
+
+
 class UploadTicketView(BaseModel):
     asset_id: uuid.UUID
-    upload_url: str
+    upload_url: str | None = Field(description="Single PUT URL; null for a multipart upload")
     method: str
     expires_at: datetime
     max_bytes: int
+    multipart: MultipartView | None
+
+
+class CompletePart(BaseModel):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class CompleteRequest(BaseModel):
+    # Optional: without it the server completes with every part it has (1..part_count).
+    parts: list[CompletePart] | None = None
 
 
 class AssetView(BaseModel):
@@ -33,13 +78,17 @@ class AssetView(BaseModel):
     width: int | None
     height: int | None
     byte_size: int | None
+    faces_blurred: int | None
     error_code: str | None
     error_message: str | None
     created_at: datetime
+    updated_at: datetime
+    thumb_url: str | None = None
+    web_url: str | None = None
 
     @classmethod
-    def of(cls, row: RowMapping) -> Self:
-        return cls.model_validate(dict(row))
+    def of(cls, row: RowMapping, urls: dict[str, str | None] | None = None) -> Self:
+        return cls.model_validate({**dict(row), **(urls or {})})
 
 
 class GalleryView(BaseModel):
@@ -54,7 +103,14 @@ class GalleryDetail(GalleryView):
     assets: list[AssetView]
 
 
-def create_router(library: MediaLibrary, current_identity: Any) -> APIRouter:
+class GalleryStatusView(BaseModel):
+    gallery_id: uuid.UUID
+    cursor: datetime = Field(description="Pass back as `since` on the next poll")
+    counts: dict[str, int] = Field(description="Assets per status in the whole gallery")
+    assets: list[AssetView] = Field(description="Assets changed since `since` (may repeat)")
+
+
+def create_router(library: MediaLibrary, uploads: Uploads, current_identity: Any) -> APIRouter:
     router = APIRouter()
     Caller = Annotated[Identity, Depends(current_identity)]
 
@@ -66,23 +122,63 @@ def create_router(library: MediaLibrary, current_identity: Any) -> APIRouter:
     async def get_gallery(gallery_id: uuid.UUID, caller: Caller) -> GalleryDetail:
         gallery = await library.gallery(gallery_id, caller)
         rows = await library.gallery_assets(gallery_id, caller)
-        return GalleryDetail(**dict(gallery), assets=[AssetView.of(r) for r in rows])
+        return GalleryDetail(
+            **dict(gallery),
+            assets=[AssetView.of(r, await library.preview_urls(r)) for r in rows],
+        )
+
+    @router.get("/galleries/{gallery_id}/status")
+    async def gallery_status(
+        gallery_id: uuid.UUID,
+        caller: Caller,
+        since: Annotated[datetime | None, Query()] = None,
+    ) -> GalleryStatusView:
+        page = await library.gallery_status(gallery_id, caller, since)
+        return GalleryStatusView(
+            gallery_id=gallery_id,
+            cursor=page.cursor,
+            counts=page.counts,
+            assets=[AssetView.of(r, await library.preview_urls(r)) for r in page.assets],
+        )
 
     @router.post("/galleries/{gallery_id}/uploads", status_code=201)
     async def start_upload(
         gallery_id: uuid.UUID, body: UploadRequest, caller: Caller
     ) -> UploadTicketView:
-        ticket = await library.issue_upload_url(
+        ticket = await uploads.start(
             gallery_id, file_name=body.file_name, byte_size=body.byte_size, by=caller
         )
-        return UploadTicketView.model_validate(ticket, from_attributes=True)
+        return UploadTicketView(
+            asset_id=ticket.asset_id,
+            upload_url=ticket.upload_url,
+            method=ticket.method,
+            expires_at=ticket.expires_at,
+            max_bytes=ticket.max_bytes,
+            multipart=MultipartView.of(ticket.multipart) if ticket.multipart else None,
+        )
 
-    @router.post("/assets/{asset_id}/complete")
-    async def complete_upload(asset_id: uuid.UUID, caller: Caller) -> AssetView:
-        return AssetView.of(await library.complete_upload(asset_id, caller))
+    @router.get("/assets/{asset_id}/parts")
+    async def upload_parts(asset_id: uuid.UUID, caller: Caller) -> MultipartView:
+        return MultipartView.of(await uploads.parts(asset_id, caller))
+
+    @router.post("/assets/{asset_id}/complete", status_code=202)
+    async def complete_upload(
+        asset_id: uuid.UUID, caller: Caller, body: CompleteRequest | None = None
+    ) -> AssetView:
+        parts = (
+            [UploadedPart(p.part_number, 0, p.etag) for p in body.parts]
+            if body and body.parts is not None
+            else None
+        )
+        return AssetView.of(await uploads.complete(asset_id, caller, parts))
 
     @router.get("/assets/{asset_id}")
     async def get_asset(asset_id: uuid.UUID, caller: Caller) -> AssetView:
         return AssetView.of(await library.asset(asset_id, caller))
+
+    @router.delete("/assets/{asset_id}", status_code=204)
+    async def delete_asset(asset_id: uuid.UUID, caller: Caller) -> Response:
+        await library.delete_asset(asset_id, caller)
+        return Response(status_code=204)
 
     return router

@@ -1,5 +1,12 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 from pix_contracts import AssetUploaded
+from pix_contracts.events import AssetDeleted
 from pix_runtime.broker import declare_publishers
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.storage import LocalStorage
@@ -8,23 +15,44 @@ from pix_runtime.storage_routes import local_storage_router
 from pix_media.api import create_router
 from pix_media.handlers import register_handlers
 from pix_media.models import outbox
+from pix_media.processing import Processor
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
+from pix_media.uploads import Uploads
 
 
 def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or MediaSettings()
     runtime = ServiceRuntime(settings, outbox=outbox)
     library = MediaLibrary(runtime.db, runtime.storage, settings)
+    processor = Processor(runtime.db, runtime.storage, settings)
+    uploads = Uploads(runtime.db, runtime.storage, settings, library, on_queued=processor.wake)
     register_handlers(runtime.broker, library)
+    runtime.on_start(processor.start)
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
-    declare_publishers(runtime.broker, AssetUploaded)
+    runtime.every(settings.reconcile_every_seconds, processor.requeue_stalled)
+    runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)
+    declare_publishers(runtime.broker, AssetUploaded, AssetDeleted)
     app = runtime.create_app(title="pix.immo media")
-    app.include_router(create_router(library, runtime.current_identity))
+    app.include_router(create_router(library, uploads, runtime.current_identity))
+    # For tests and benchmarks that drive the worker without the lifespan.
+    app.state.processor = processor
     if isinstance(runtime.storage, LocalStorage):
         app.include_router(
             local_storage_router(runtime.storage, max_bytes=settings.max_upload_bytes)
         )
+    # Stop the workers before the runtime disposes of the database they use.
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with runtime_lifespan(app) as state:
+            try:
+                yield state
+            finally:
+                await processor.stop()
+
+    app.router.lifespan_context = lifespan
     return app, runtime
 
 

@@ -26,12 +26,15 @@ from typing import Final, Literal
 import pillow_heif
 from PIL import Image, ImageCms
 
+from pix_media.faces import FRAME_EDGE, blur_faces, detect_faces
+
 __all__ = [
     "ACCEPTED_TYPES",
     "ImageRejected",
     "ProcessedImage",
     "RejectionCode",
     "Rendition",
+    "accepted_type",
     "process_image",
     "sniff_type",
 ]
@@ -185,6 +188,24 @@ def _sniff_unsupported(head: bytes) -> str | None:
     return None
 
 
+def accepted_type(head: bytes) -> str:
+    """MIME type judged by magic bytes, or ``ImageRejected`` saying what is wrong (cheap: the
+    upload API calls this on the first bytes before queueing the photo for processing)."""
+    content_type = sniff_type(head)
+    if content_type is not None:
+        return content_type
+    unsupported = _sniff_unsupported(head)
+    if unsupported is not None:
+        raise ImageRejected(
+            "unsupported_type",
+            f"{unsupported} images are not supported; please upload {_ACCEPTED_LIST}.",
+        )
+    raise ImageRejected(
+        "not_an_image",
+        f"The file is not an image; please upload {_ACCEPTED_LIST}.",
+    )
+
+
 @dataclass(frozen=True)
 class Rendition:
     """A progressive sRGB JPEG without any metadata (no EXIF, XMP, IPTC, ICC, comment)."""
@@ -203,6 +224,7 @@ class ProcessedImage:
     original_height: int
     web: Rendition
     thumb: Rendition
+    faces_blurred: int = 0
 
 
 def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
@@ -343,6 +365,7 @@ def process_image(
     web_edge: int = 2000,
     thumb_edge: int = 400,
     quality: int = 82,
+    face_frame_edge: int = FRAME_EDGE,
 ) -> ProcessedImage:
     """Validate the image at ``path`` and render metadata-free sRGB JPEG renditions.
 
@@ -357,18 +380,7 @@ def process_image(
         head = fh.read(SNIFF_BYTES)
 
         # 1. Magic bytes decide the type.
-        content_type = sniff_type(head)
-        if content_type is None:
-            unsupported = _sniff_unsupported(head)
-            if unsupported is not None:
-                raise ImageRejected(
-                    "unsupported_type",
-                    f"{unsupported} images are not supported; please upload {_ACCEPTED_LIST}.",
-                )
-            raise ImageRejected(
-                "not_an_image",
-                f"The file is not an image; please upload {_ACCEPTED_LIST}.",
-            )
+        content_type = accepted_type(head)
         fh.seek(0)
 
         # 2. Parse the header only (no pixel data yet) with the one matching decoder.
@@ -433,6 +445,10 @@ def process_image(
                 web_img = _to_srgb(web_img, icc_profile)
                 if web_img is img:  # never mutate/encode the decoder's own object
                     web_img = web_img.copy()
+                # … faces blurred in the web rendition (what captioning reads) and, through
+                # it, the thumbnail; 0 turns detection off.
+                faces = detect_faces(web_img, frame_edge=face_frame_edge) if face_frame_edge else []
+                web_img = blur_faces(web_img, faces)
                 thumb_img = _resize(web_img, _fit(web_size, thumb_edge))
                 if thumb_img is web_img:
                     thumb_img = web_img.copy()
@@ -452,4 +468,5 @@ def process_image(
         original_height=upright[1],
         web=web,
         thumb=thumb,
+        faces_blurred=len(faces),
     )

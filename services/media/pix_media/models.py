@@ -28,8 +28,10 @@ galleries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# status: pending (upload URL issued) → processed (renditions stored, event out) → captioned,
-# or rejected (not a usable image) / failed (captioning gave up).
+# status: pending (upload URL issued) → queued (upload complete, waits for a worker) →
+# processing (a worker holds it; `attempts` fences a re-queued worker's late result) →
+# processed (renditions stored, event out) → captioned, or rejected (not a usable image, or a
+# duplicate; error_code says which) / failed (captioning gave up).
 assets = Table(
     "assets",
     metadata,
@@ -53,6 +55,12 @@ assets = Table(
     Column("pseudonym", String(80), nullable=True),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("error_code", String(40), nullable=True),
+    # Multipart uploads: S3's (or the local adapter's) upload id, and the part size we told the
+    # client; both null for a single PUT.
+    Column("upload_id", String(1024), nullable=True),
+    Column("part_size", BigInteger, nullable=True),
+    Column("faces_blurred", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Column("error_message", String(500), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column(
@@ -70,6 +78,10 @@ assets = Table(
         unique=True,
         postgresql_where=text("sha256 IS NOT NULL"),
     ),
+    # The upload page polls "what changed in this gallery since …".
+    Index("assets_gallery_updated", "gallery_id", "updated_at"),
+    # Workers claim the oldest queued asset; the reconciler scans by status and age.
+    Index("assets_status_updated", "status", "updated_at"),
 )
 
 outbox = outbox_table(metadata)

@@ -1,56 +1,32 @@
-"""Galleries and their photos: signed uploads, validation, anonymised renditions.
+"""Galleries and their photos: reads, the live status feed, deletion, caption results.
 
-An upload is three steps: `issue_upload_url` (the browser then PUTs the bytes straight to
-storage), `complete_upload` (decode, strip, render, announce), and the caption events that
-move the photo to `captioned` or `failed`.
+Uploads (signed URLs, multipart, completion) are in `uploads.py`; the asynchronous work from
+an uploaded original to anonymised renditions and the upload event is in `processing.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
-from pix_contracts.rooms import pseudonym_stem, room_from_filename
+from pix_contracts.events import AssetDeleted
 from pix_runtime.db import Database
-from pix_runtime.errors import Conflict, Invalid, NotFound, TooLarge
+from pix_runtime.errors import NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
-from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
+from pix_runtime.storage import LocalStorage, S3Storage
 from sqlalchemy import RowMapping, func, select, update
-from sqlalchemy.exc import IntegrityError
 
-from pix_media.imaging import ImageRejected, ProcessedImage, process_image
 from pix_media.models import assets, galleries, inbox, outbox
 from pix_media.settings import MediaSettings
 
 SOURCE = "/pix/media"
 CONSUMER = "media"
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class UploadTicket:
-    asset_id: uuid.UUID
-    upload_url: str
-    method: str
-    expires_at: datetime
-    max_bytes: int
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def uploaded_event(row: RowMapping) -> AssetUploaded:
@@ -68,7 +44,24 @@ def uploaded_event(row: RowMapping) -> AssetUploaded:
         sha256=row["sha256"],
         web_key=row["web_key"],
         thumb_key=row["thumb_key"],
+        faces_blurred=row["faces_blurred"] or 0,
     )
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """What changed in a gallery since a cursor; pass `cursor` back as `since` next time."""
+
+    cursor: datetime
+    assets: list[RowMapping]
+    counts: dict[str, int]
+
+
+# Rows carry `updated_at = now()`, the start of their transaction, but become visible only at
+# commit; a short transaction may commit after a poll that already moved past its timestamp.
+# Handing out a cursor this far behind the poll's own clock means a page sees such a row on its
+# next poll (rows may come twice; the page keys them by id). Our transactions last milliseconds.
+CURSOR_OVERLAP = timedelta(seconds=5)
 
 
 class MediaLibrary:
@@ -115,6 +108,14 @@ class MediaLibrary:
             raise NotFound("gallery")
         return row
 
+    async def preview_urls(self, row: RowMapping) -> dict[str, str | None]:
+        """Short-lived links to the anonymised renditions (never the original)."""
+        urls: dict[str, str | None] = {"thumb_url": None, "web_url": None}
+        for name, key in (("thumb_url", row["thumb_key"]), ("web_url", row["web_key"])):
+            if key:
+                urls[name] = await self._storage.signed_url(key, "GET", expires_in=900)
+        return urls
+
     async def gallery_assets(self, gallery_id: uuid.UUID, viewer: Identity) -> list[RowMapping]:
         await self.gallery(gallery_id, viewer)
         async with self._db.sessions() as session:
@@ -136,148 +137,69 @@ class MediaLibrary:
             raise NotFound("asset")
         return row
 
-    # --- uploads ------------------------------------------------------------------------------
-
-    async def issue_upload_url(
-        self, gallery_id: uuid.UUID, *, file_name: str, byte_size: int, by: Identity
-    ) -> UploadTicket:
-        gallery = await self.gallery(gallery_id, by)
-        limit = self._settings.max_upload_bytes
-        if byte_size > limit:
-            raise TooLarge("too_large", f"files may be at most {limit} bytes", "byte_size")
-        asset_id = uuid.uuid4()
-        # The key is ours; the client's file name is only a label.
-        key = f"originals/{gallery_id}/{asset_id}"
-        async with self._db.transaction() as session:
-            await session.execute(
-                assets.insert().values(
-                    id=asset_id,
-                    gallery_id=gallery_id,
-                    org_id=gallery["org_id"],
-                    uploaded_by=by.user_id,
-                    label=file_name[:255],
-                    declared_bytes=byte_size,
-                    original_key=key,
-                )
-            )
-        seconds = self._settings.upload_url_seconds
-        return UploadTicket(
-            asset_id=asset_id,
-            upload_url=await self._storage.signed_url(key, "PUT", expires_in=seconds),
-            method="PUT",
-            expires_at=datetime.now(UTC) + timedelta(seconds=seconds),
-            max_bytes=limit,
-        )
-
-    async def complete_upload(self, asset_id: uuid.UUID, by: Identity) -> RowMapping:
-        """Validate and process an uploaded original, then announce it. Idempotent."""
-        asset = await self.asset(asset_id, by)
-        if asset["status"] != "pending":
-            return asset
-        try:
-            async with self._storage.local_file(asset["original_key"]) as path:
-                sha256, processed = await asyncio.to_thread(self._inspect, path)
-                byte_size = path.stat().st_size
-        except ObjectNotFound as exc:
-            raise Invalid("not_uploaded", "the file has not been uploaded yet") from exc
-        except ImageRejected as exc:
-            await self._reject(asset, exc.code, exc.message)
-            raise Invalid(exc.code, exc.message, "file") from exc
-
-        web_key = f"renditions/{asset['gallery_id']}/{asset_id}/web.jpg"
-        thumb_key = f"renditions/{asset['gallery_id']}/{asset_id}/thumb.jpg"
-        await self._storage.put_bytes(web_key, processed.web.data, "image/jpeg")
-        await self._storage.put_bytes(thumb_key, processed.thumb.data, "image/jpeg")
-        room = room_from_filename(asset["label"])
-        try:
-            async with self._db.transaction() as session:
-                # Serialise numbering within the gallery: Kitchen_01, Kitchen_02, …
-                await session.execute(
-                    select(galleries.c.id)
-                    .where(galleries.c.id == asset["gallery_id"])
-                    .with_for_update()
-                )
-                sequence = 1 + (
-                    await session.scalar(
-                        select(func.count()).where(
-                            assets.c.gallery_id == asset["gallery_id"],
-                            assets.c.sequence.is_not(None),
-                            (assets.c.room_type == room.value)
-                            if room
-                            else assets.c.room_type.is_(None),
-                        )
-                    )
-                    or 0
-                )
-                pseudonym = f"{pseudonym_stem(room)}_{sequence:02d}"
-                row = (
-                    (
-                        await session.execute(
-                            update(assets)
-                            .where(assets.c.id == asset_id, assets.c.status == "pending")
-                            .values(
-                                status="processed",
-                                byte_size=byte_size,
-                                sha256=sha256,
-                                content_type=processed.content_type,
-                                web_key=web_key,
-                                thumb_key=thumb_key,
-                                width=processed.original_width,
-                                height=processed.original_height,
-                                room_type=room.value if room else None,
-                                sequence=sequence,
-                                pseudonym=pseudonym,
-                            )
-                            .returning(*assets.c)
-                        )
-                    )
-                    .mappings()
-                    .one()
-                )
-                await enqueue(session, outbox, uploaded_event(row), source=SOURCE)
-        except IntegrityError as exc:
-            duplicate = await self._duplicate_of(asset, sha256)
-            await self._discard(asset, [web_key, thumb_key])
-            raise Conflict(
-                "duplicate",
-                f"this photo is already in the gallery (asset {duplicate})",
-                "file",
-            ) from exc
-        log.info("asset.processed", asset_id=str(asset_id), pseudonym=row["pseudonym"])
-        return row
-
-    def _inspect(self, path: Path) -> tuple[str, ProcessedImage]:
-        settings = self._settings
-        processed = process_image(
-            path,
-            max_pixels=settings.max_pixels,
-            web_edge=settings.web_edge,
-            thumb_edge=settings.thumb_edge,
-        )
-        return _sha256_file(path), processed
-
-    async def _reject(self, asset: RowMapping, code: str, message: str) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(assets)
-                .where(assets.c.id == asset["id"])
-                .values(status="rejected", error_code=code, error_message=message[:500])
-            )
-        await self._storage.delete(asset["original_key"])
-
-    async def _duplicate_of(self, asset: RowMapping, sha256: str) -> Any:
+    async def gallery_status(
+        self, gallery_id: uuid.UUID, viewer: Identity, since: datetime | None
+    ) -> StatusPage:
+        """Assets changed since `since` (all when None) plus counts per status: one cheap
+        indexed query per poll, for the upload page."""
+        await self.gallery(gallery_id, viewer)
         async with self._db.sessions() as session:
-            return await session.scalar(
-                select(assets.c.id).where(
-                    assets.c.gallery_id == asset["gallery_id"], assets.c.sha256 == sha256
-                )
+            clock = await session.scalar(select(func.clock_timestamp()))
+            query = (
+                select(assets)
+                .where(assets.c.gallery_id == gallery_id, assets.c.status != "pending")
+                .order_by(assets.c.updated_at)
             )
+            if since is not None:
+                query = query.where(assets.c.updated_at >= since)
+            rows = list((await session.execute(query)).mappings().all())
+            counted = await session.execute(
+                select(assets.c.status, func.count())
+                .where(assets.c.gallery_id == gallery_id, assets.c.status != "pending")
+                .group_by(assets.c.status)
+            )
+            counts: dict[str, int] = {status: n for status, n in counted.all()}
+        assert clock is not None
+        return StatusPage(cursor=clock - CURSOR_OVERLAP, assets=rows, counts=counts)
 
-    async def _discard(self, asset: RowMapping, keys: list[str]) -> None:
+    async def delete_asset(self, asset_id: uuid.UUID, by: Identity) -> None:
+        """Delete the row and announce it in one transaction, then the stored files.
+
+        A worker still processing the photo finds the row gone when it finishes and removes
+        what it stored. Files that fail to delete are only orphans, never a half-deleted photo.
+        """
+        asset = await self.asset(asset_id, by)
         async with self._db.transaction() as session:
-            await session.execute(assets.delete().where(assets.c.id == asset["id"]))
-        for key in [asset["original_key"], *keys]:
-            await self._storage.delete(key)
+            row = (
+                (
+                    await session.execute(
+                        assets.delete().where(assets.c.id == asset_id).returning(*assets.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return
+            await enqueue(
+                session,
+                outbox,
+                AssetDeleted(
+                    asset_id=row["id"],
+                    gallery_id=row["gallery_id"],
+                    org_id=row["org_id"],
+                    version=row["version"],
+                    pseudonym=row["pseudonym"],
+                    deleted_by=by.user_id,
+                ),
+                source=SOURCE,
+            )
+        if asset["upload_id"]:
+            await self._storage.abort_multipart(asset["original_key"], asset["upload_id"])
+        for key in (row["original_key"], row["web_key"], row["thumb_key"]):
+            if key:
+                await self._storage.delete(key)
+        log.info("asset.deleted", asset_id=str(asset_id))
 
     # --- self-healing -------------------------------------------------------------------------
 

@@ -12,6 +12,21 @@ class MediaSettings(ServiceSettings):
     upload_url_seconds: int = 3600
     web_edge: int = 2000
     thumb_edge: int = 400
+    # Files above this go up in parts of `part_bytes` (S3: every part but the last >= 5 MiB).
+    multipart_threshold_bytes: int = 16 * 1024 * 1024
+    part_bytes: int = 8 * 1024 * 1024
+    # An upload (single or multipart) not completed within this long is abandoned: its parts,
+    # bytes and row are removed.
+    abandon_upload_seconds: float = 24 * 3600
+    # Photos processed at once by this process; CPU work runs in a thread pool of this size
+    # (Pillow and OpenCV release the GIL in decode, resize, encode and detection).
+    workers: int = 2
+    # A photo `processing` for longer than this (a crashed worker) is queued again, at most
+    # `max_attempts` times in all before it is rejected.
+    processing_timeout_seconds: float = 300
+    max_attempts: int = 3
+    # Long edge of the frame faces are searched on (0 turns detection off); see faces.py.
+    face_frame_edge: int = 800
     # A processed photo without a caption after this long is announced again.
     caption_timeout_seconds: float = 300
     reconcile_every_seconds: float = 60

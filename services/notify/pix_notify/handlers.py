@@ -1,5 +1,15 @@
 from faststream.kafka import KafkaBroker
-from pix_contracts import GalleryExported, OrderPlaced
+from pix_contracts import (
+    CaptionFailed,
+    EmailVerificationRequested,
+    GalleryExported,
+    OrderPlaced,
+    OrderStatusChanged,
+    PasswordChanged,
+    PasswordResetRequested,
+    UserDeleted,
+    UserRegistered,
+)
 from pix_runtime.broker import subscribe
 
 from pix_notify.service import PostOffice
@@ -13,3 +23,31 @@ def register_handlers(broker: KafkaBroker, office: PostOffice) -> None:
     @subscribe(broker, GalleryExported, group="notify.exports")
     async def gallery_exported(event: GalleryExported) -> None:
         await office.gallery_exported(event)
+
+    @subscribe(broker, EmailVerificationRequested, group="notify.verifications")
+    async def verification_requested(event: EmailVerificationRequested) -> None:
+        await office.verification_requested(event)
+
+    @subscribe(broker, PasswordResetRequested, group="notify.resets")
+    async def reset_requested(event: PasswordResetRequested) -> None:
+        await office.reset_requested(event)
+
+    @subscribe(broker, PasswordChanged, group="notify.password-changes")
+    async def password_changed(event: PasswordChanged) -> None:
+        await office.password_changed(event)
+
+    @subscribe(broker, UserDeleted, group="notify.erasures")
+    async def user_deleted(event: UserDeleted) -> None:
+        await office.user_deleted(event)
+
+    @subscribe(broker, UserRegistered, group="notify.admins")
+    async def user_registered(event: UserRegistered) -> None:
+        await office.user_registered(event)
+
+    @subscribe(broker, OrderStatusChanged, group="notify.order-status")
+    async def order_status_changed(event: OrderStatusChanged) -> None:
+        await office.order_status_changed(event)
+
+    @subscribe(broker, CaptionFailed, group="notify.caption-failures")
+    async def caption_failed(event: CaptionFailed) -> None:
+        await office.caption_failed(event)

@@ -1,5 +1,16 @@
 from pix_runtime.inbox import inbox_table
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, Uuid, func
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
 
 metadata = MetaData(schema="notify")
 
@@ -15,8 +26,19 @@ recipients = Table(
     Column("locale", String(2), nullable=False),
 )
 
+# Platform administrators, learnt from auth's events, who hear about new orders and failures.
+admins = Table(
+    "admins",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("locale", String(2), nullable=False),
+)
+
 # One row per email; `idempotency_key` (the event id and the kind) makes a redelivery a no-op.
 # The row is written as `sending` before delivery, so a crash mid-send is visible.
+# Status: sending -> sent | retrying (-> sending again, due at `next_attempt_at`) | failed (gave
+# up, `error` says why) | suppressed (address hard-bounced before) ; sent -> bounced (webhook).
 emails = Table(
     "emails",
     metadata,
@@ -33,6 +55,36 @@ emails = Table(
     Column("error", String(500), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # When the current (or last) attempt started: a `sending` row whose attempt is old was
+    # left by a crash mid-send.
+    Column("attempted_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    # The provider's id for the message (Mailgun's `id`, the Message-ID otherwise).
+    Column("provider_message_id", String(300), nullable=True),
+)
+# The retry job's query: rows due again, by status and time.
+Index("emails_due", emails.c.status, emails.c.next_attempt_at)
+Index("emails_created_at", emails.c.created_at)
+
+# Addresses that must not be mailed again (hard bounce, complaint), stored lower-case.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(60), nullable=False),
+    Column("detail", String(500), nullable=True),
+    Column("source", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Mailgun webhook tokens seen within the replay window: the same signed request twice is a
+# replay. Rows older than the window are purged (a stale timestamp is refused anyway).
+webhook_tokens = Table(
+    "webhook_tokens",
+    metadata,
+    Column("token", String(200), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 inbox = inbox_table(metadata)

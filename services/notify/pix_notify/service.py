@@ -1,27 +1,37 @@
 """Email: every event that a person should hear about becomes exactly one email.
 
-Delivery goes through a `MailProvider`; the default, `outbox`, keeps each message in the
-database (viewable by admins) and writes an `.eml` file to the outbox folder.
+Each event handler renders its mail (Jinja2, DE/EN, text and HTML) and hands it to the
+`Courier` (delivery.py) under an idempotency key made of the event id and the kind, so a
+redelivered event never mails twice. How mail leaves is the provider's business (providers.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import make_msgid
-from pathlib import Path
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pix_contracts import GalleryExported, OrderPlaced
+from pix_contracts import (
+    CaptionFailed,
+    EmailVerificationRequested,
+    GalleryExported,
+    OrderPlaced,
+    OrderStatusChanged,
+    PasswordChanged,
+    PasswordResetRequested,
+    UserDeleted,
+    UserRegistered,
+)
 from pix_runtime.db import Database
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
-from sqlalchemy import RowMapping, func, select, update
+from pix_runtime.sealing import unseal
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 
-from pix_notify.models import emails, inbox, recipients
+from pix_notify.delivery import Courier
+from pix_notify.models import admins, emails, inbox, recipients, suppressions
+from pix_notify.providers import Mail
 
 CONSUMER = "notify"
 log = get_logger(__name__)
@@ -31,42 +41,33 @@ SUBJECTS = {
     ("order_confirmation", "en"): "Your order {reference} has been received",
     ("gallery_ready", "de"): "Ihre Galerie {reference} ist fertig",
     ("gallery_ready", "en"): "Your gallery {reference} is ready",
+    ("welcome_verify", "de"): "Willkommen bei pix.immo – bitte bestätigen Sie Ihre E-Mail",
+    ("welcome_verify", "en"): "Welcome to pix.immo – please confirm your email",
+    ("password_reset", "de"): "Ihr Link für ein neues Passwort",
+    ("password_reset", "en"): "Your link to set a new password",
+    ("invitation", "de"): "Sie wurden zu pix.immo eingeladen",
+    ("invitation", "en"): "You have been invited to pix.immo",
+    ("password_changed", "de"): "Ihr Passwort wurde geändert",
+    ("password_changed", "en"): "Your password was changed",
+    ("order_status", "de"): "Ihr Auftrag {reference}: {status}",
+    ("order_status", "en"): "Your order {reference}: {status}",
+    ("new_order_admin", "de"): "Neuer Auftrag {reference}",
+    ("new_order_admin", "en"): "New order {reference}",
+    ("caption_failed_admin", "de"): "Bildtext fehlgeschlagen: {pseudonym}",
+    ("caption_failed_admin", "en"): "Caption failed: {pseudonym}",
+}
+STATUS_LABELS = {
+    "received": ("eingegangen", "received"),
+    "confirmed": ("bestätigt", "confirmed"),
+    "scheduled": ("terminiert", "scheduled"),
+    "shot": ("fotografiert", "photographed"),
+    "delivered": ("geliefert", "delivered"),
+    "cancelled": ("storniert", "cancelled"),
 }
 
 
-@dataclass(frozen=True)
-class Mail:
-    recipient: str
-    subject: str
-    text: str
-    html: str
-
-
-class MailProvider(Protocol):
-    name: str
-
-    async def send(self, mail: Mail, *, sender: str, idempotency_key: str) -> None: ...
-
-
-class OutboxProvider:
-    """Development delivery: `.eml` files in a folder instead of the internet."""
-
-    name = "outbox"
-
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-
-    async def send(self, mail: Mail, *, sender: str, idempotency_key: str) -> None:
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = mail.recipient
-        message["Subject"] = mail.subject
-        message["Message-ID"] = make_msgid(idstring=idempotency_key[:40], domain="pix.immo")
-        message.set_content(mail.text)
-        message.add_alternative(mail.html, subtype="html")
-        path = self._folder / f"{idempotency_key.replace(':', '_')}.eml"
-        await asyncio.to_thread(path.write_bytes, bytes(message))
+def when(moment: datetime, locale: str) -> str:
+    return moment.strftime("%d.%m.%Y %H:%M UTC" if locale == "de" else "%Y-%m-%d %H:%M UTC")
 
 
 class Templates:
@@ -90,11 +91,64 @@ class Templates:
 
 
 class PostOffice:
-    def __init__(self, db: Database, provider: MailProvider, *, sender: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        courier: Courier,
+        *,
+        link_key: bytes,
+        admin_emails: list[str] | None = None,
+    ) -> None:
+        self._admin_emails = admin_emails or []
         self._db = db
-        self._provider = provider
-        self._sender = sender
+        self._courier = courier
+        self._link_key = link_key
         self._templates = Templates()
+
+    def _link(self, sealed: str) -> str:
+        return unseal(sealed, self._link_key, context="email-link")
+
+    async def verification_requested(self, event: EmailVerificationRequested) -> None:
+        mail = self._templates.render(
+            "welcome_verify",
+            event.locale,
+            str(event.email),
+            name=event.name,
+            link=self._link(event.sealed_verify_url),
+            expires=when(event.expires_at, event.locale),
+        )
+        await self.deliver(f"{event.event_id}:welcome_verify", "welcome_verify", mail, event.locale)
+
+    async def reset_requested(self, event: PasswordResetRequested) -> None:
+        kind = "invitation" if event.purpose == "invitation" else "password_reset"
+        mail = self._templates.render(
+            kind,
+            event.locale,
+            str(event.email),
+            name=event.name,
+            link=self._link(event.sealed_reset_url),
+            expires=when(event.expires_at, event.locale),
+        )
+        await self.deliver(f"{event.event_id}:{kind}", kind, mail, event.locale)
+
+    async def password_changed(self, event: PasswordChanged) -> None:
+        mail = self._templates.render(
+            "password_changed", event.locale, str(event.email), name=event.name, via=event.via
+        )
+        key = f"{event.event_id}:password_changed"
+        await self.deliver(key, "password_changed", mail, event.locale)
+
+    async def user_deleted(self, event: UserDeleted) -> None:
+        """Erase what notify holds about the address: its mail log and gallery recipients."""
+        address = str(event.email).lower()
+        async with self._db.transaction() as session:
+            await session.execute(delete(emails).where(func.lower(emails.c.recipient) == address))
+            await session.execute(
+                delete(recipients).where(func.lower(recipients.c.email) == address)
+            )
+            await session.execute(delete(admins).where(admins.c.user_id == event.user_id))
+            await session.execute(delete(suppressions).where(suppressions.c.email == address))
+        log.info("mail.erased_user", user_id=str(event.user_id))
 
     async def order_placed(self, event: OrderPlaced) -> None:
         """Remember who hears about the gallery, and confirm the order to them."""
@@ -121,8 +175,80 @@ class PostOffice:
         # Delivery is idempotent by key, so a crash between the two steps only delays the mail.
         key = f"{event.event_id}:order_confirmation"
         await self.deliver(key, "order_confirmation", mail, event.locale)
+        for address, locale in await self._operators():
+            note = self._templates.render(
+                "new_order_admin",
+                locale,
+                address,
+                reference=event.reference,
+                contact=f"{event.contact_name} <{event.contact_email}>",
+                address=event.property_address,
+            )
+            await self.deliver(
+                f"{event.event_id}:new_order:{address}", "new_order_admin", note, locale
+            )
+
+    async def _operators(self) -> list[tuple[str, str]]:
+        async with self._db.sessions() as session:
+            rows = (await session.execute(select(admins.c.email, admins.c.locale))).all()
+        known = {email.lower(): (email, locale) for email, locale in rows}
+        for email in self._admin_emails:
+            known.setdefault(email.lower(), (email, "de"))
+        return sorted(known.values())
+
+    async def user_registered(self, event: UserRegistered) -> None:
+        if event.role != "admin":
+            return
+        async with self._db.transaction() as session:
+            await session.execute(
+                insert(admins)
+                .values(user_id=event.user_id, email=str(event.email), locale=event.locale)
+                .on_conflict_do_nothing()
+            )
+
+    async def order_status_changed(self, event: OrderStatusChanged) -> None:
+        async with self._db.sessions() as session:
+            who = (
+                (
+                    await session.execute(
+                        select(recipients).where(recipients.c.gallery_id == event.gallery_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        name = who["name"] if who else ""
+        de, en = STATUS_LABELS.get(event.new_status, (event.new_status, event.new_status))
+        mail = self._templates.render(
+            "order_status",
+            event.locale,
+            str(event.contact_email),
+            name=name,
+            reference=event.reference,
+            status=de if event.locale == "de" else en,
+            status_de=de,
+            status_en=en,
+            note=getattr(event, "note", None),
+        )
+        await self.deliver(f"{event.event_id}:order_status", "order_status", mail, event.locale)
+
+    async def caption_failed(self, event: CaptionFailed) -> None:
+        for address, locale in await self._operators():
+            mail = self._templates.render(
+                "caption_failed_admin",
+                locale,
+                address,
+                pseudonym=event.pseudonym,
+                gallery_id=str(event.gallery_id),
+                reason=event.reason,
+            )
+            key = f"{event.event_id}:caption_failed:{address}"
+            await self.deliver(key, "caption_failed_admin", mail, locale)
 
     async def gallery_exported(self, event: GalleryExported) -> None:
+        """One "gallery ready" email per finished gallery, not one per interim version."""
+        if not event.complete:
+            return
         async with self._db.sessions() as session:
             who = (
                 (
@@ -151,39 +277,4 @@ class PostOffice:
         await self.deliver(f"{event.event_id}:gallery_ready", "gallery_ready", mail, who["locale"])
 
     async def deliver(self, key: str, kind: str, mail: Mail, locale: str) -> None:
-        """Record, then send, exactly once per key; a crash mid-send leaves a `sending` row."""
-        async with self._db.transaction() as session:
-            existing = await session.scalar(
-                select(emails.c.status).where(emails.c.idempotency_key == key)
-            )
-            if existing == "sent":
-                return
-            if existing is None:
-                await session.execute(
-                    emails.insert().values(
-                        id=uuid.uuid4(),
-                        idempotency_key=key,
-                        kind=kind,
-                        recipient=mail.recipient,
-                        locale=locale,
-                        subject=mail.subject,
-                        text_body=mail.text,
-                        html_body=mail.html,
-                        provider=self._provider.name,
-                    )
-                )
-        await self._provider.send(mail, sender=self._sender, idempotency_key=key)
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(emails)
-                .where(emails.c.idempotency_key == key)
-                .values(status="sent", sent_at=func.now())
-            )
-        log.info("mail.sent", kind=kind, key=key)
-
-    async def recent(self, limit: int = 100) -> list[RowMapping]:
-        async with self._db.sessions() as session:
-            rows = await session.execute(
-                select(emails).order_by(emails.c.created_at.desc()).limit(limit)
-            )
-            return list(rows.mappings().all())
+        await self._courier.deliver(key, kind, mail, locale)

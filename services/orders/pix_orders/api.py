@@ -1,65 +1,278 @@
+"""HTTP routes of the orders service: parse, call the domain, shape the answer."""
+
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal, Self
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, Header
-from pix_runtime.http import not_found
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
 from pix_runtime.identity import Identity
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from pix_orders.service import Order, OrderBook, OrderDraft
+from pix_orders.export import orders_csv
+from pix_orders.places import PlacesClient
+from pix_orders.records import Note, Order, OrderDetail
+from pix_orders.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilter
+from pix_orders.service import OrderBook
+from pix_orders.validation import OrderForm, SlotForm
+
+# Generous caps against abuse only; the real limits are the domain's (`too_long`), reported
+# per field together with every other mistake.
+Text = Annotated[str | None, Field(default=None, max_length=10_000)]
+Number = Annotated[float | None, Field(default=None, allow_inf_nan=False)]
+Status = Literal["received", "confirmed", "scheduled", "shot", "delivered", "cancelled"]
+
+
+class SlotRequest(BaseModel):
+    date: Text = None
+    window: Text = None
 
 
 class OrderRequest(BaseModel):
-    contact_name: str = Field(min_length=1, max_length=200)
-    contact_email: EmailStr
-    property_address: str = Field(min_length=3, max_length=500)
-    locale: Literal["de", "en"] = "de"
+    """Every field optional here, so the domain reports all missing ones at once."""
+
+    contact_name: Text = None
+    contact_email: Text = None
+    contact_phone: Text = None
+    street: Text = None
+    house_number: Text = None
+    postcode: Text = None
+    city: Text = None
+    country: Text = None
+    property_type: Text = None
+    living_area_m2: Number = None
+    rooms: Number = None
+    services: list[Annotated[str, Field(max_length=100)]] = Field(default=[], max_length=50)
+    preferred_slots: list[SlotRequest] = Field(default=[], max_length=50)
+    access_notes: Text = None
+    locale: Text = None
+
+    def form(self) -> OrderForm:
+        data = self.model_dump(exclude={"preferred_slots"})
+        slots = [SlotForm(date=s.date, window=s.window) for s in self.preferred_slots]
+        return OrderForm(**data, preferred_slots=slots)
+
+
+class ServiceLineView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    price_cents: int
+
+
+class SlotView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    date: date
+    window: str
 
 
 class OrderView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     reference: str
     gallery_id: uuid.UUID
+    org_id: uuid.UUID
     status: str
     contact_name: str
     contact_email: str
+    contact_phone: str | None
+    street: str
+    house_number: str
+    postcode: str
+    city: str
+    country: str
     property_address: str
+    property_type: str
+    living_area_m2: float | None
+    rooms: float | None
+    services: list[ServiceLineView]
+    total_cents: int
+    currency: str
+    preferred_slots: list[SlotView]
+    access_notes: str
+    locale: str
     created_at: datetime
+    updated_at: datetime
 
     @classmethod
     def of(cls, order: Order) -> Self:
         return cls.model_validate(order, from_attributes=True)
 
 
-def create_router(book: OrderBook, current_identity: object) -> APIRouter:
+class HistoryView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    by: uuid.UUID
+    by_name: str | None = None
+    at: datetime
+    note: str | None
+
+
+class NoteView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    text: str
+    by: uuid.UUID
+    by_name: str | None = None
+    at: datetime
+
+    @classmethod
+    def of(cls, note: Note) -> Self:
+        return cls.model_validate(note, from_attributes=True)
+
+
+class OrderDetailView(OrderView):
+    history: list[HistoryView]
+    allowed_transitions: list[str]
+    internal_notes: list[NoteView] | None = Field(
+        default=None, description="Administrators only; absent for clients"
+    )
+
+    @classmethod
+    def of_detail(cls, detail: OrderDetail) -> JSONResponse:
+        view = cls(
+            **OrderView.of(detail.order).model_dump(),
+            history=[HistoryView.model_validate(h, from_attributes=True) for h in detail.history],
+            allowed_transitions=detail.allowed_transitions,
+            internal_notes=[NoteView.of(n) for n in detail.internal_notes]
+            if detail.internal_notes is not None
+            else None,
+        )
+        # Clients get no `internal_notes` key at all, not even null.
+        exclude = {"internal_notes"} if detail.internal_notes is None else set()
+        return JSONResponse(view.model_dump(mode="json", exclude=exclude))
+
+
+class StatusRequest(BaseModel):
+    status: Status
+    note: Annotated[str | None, Field(default=None, max_length=10_000)] = None
+
+
+class NoteRequest(BaseModel):
+    text: Annotated[str, Field(max_length=10_000)]
+
+
+class PriceView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    label_de: str
+    label_en: str
+    price_cents: int
+
+
+class SuggestionView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    place_id: str
+    text: str
+
+
+class AddressView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    street: str
+    house_number: str
+    postcode: str
+    city: str
+    country: str
+
+
+def order_filter(
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    org_id: uuid.UUID | None = None,
+    placed_from: date | None = None,
+    placed_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> OrderFilter:
+    return OrderFilter(
+        status=status or None,
+        q=q,
+        org_id=org_id,
+        placed_from=placed_from,
+        placed_to=placed_to,
+        limit=limit,
+    )
+
+
+def create_router(book: OrderBook, places: PlacesClient, current_identity: Any) -> APIRouter:
     router = APIRouter()
     Caller = Annotated[Identity, Depends(current_identity)]
+    Filter = Annotated[OrderFilter, Depends(order_filter)]
+    SessionToken = Annotated[str | None, Query(max_length=100)]
+
+    @router.get("/price-list")
+    async def get_price_list(caller: Caller) -> list[PriceView]:
+        return [PriceView.model_validate(p, from_attributes=True) for p in book.price_list()]
 
     @router.post("/orders", status_code=201)
     async def place_order(
         body: OrderRequest,
         caller: Caller,
+        response: Response,
         idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
     ) -> OrderView:
-        draft = OrderDraft(
-            contact_name=body.contact_name,
-            contact_email=str(body.contact_email),
-            property_address=body.property_address,
-            locale=body.locale,
-            idempotency_key=idempotency_key,
+        order, created = await book.place(
+            body.form(), caller, idempotency_key=idempotency_key or None
         )
-        return OrderView.of(await book.place(draft, caller))
+        if not created:
+            response.status_code = 200
+        return OrderView.of(order)
 
     @router.get("/orders")
-    async def list_orders(caller: Caller) -> list[OrderView]:
-        return [OrderView.of(order) for order in await book.list_for(caller)]
+    async def list_orders(caller: Caller, wanted: Filter) -> list[OrderView]:
+        return [OrderView.of(order) for order in await book.list_for(caller, wanted)]
 
-    @router.get("/orders/{order_id}")
-    async def get_order(order_id: uuid.UUID, caller: Caller) -> OrderView:
-        order = await book.get_for(order_id, caller)
-        if order is None:
-            raise not_found("order")
-        return OrderView.of(order)
+    @router.get("/orders.csv", response_class=Response)
+    async def export_orders(caller: Caller, wanted: Filter) -> Response:
+        rows = await book.all_for_export(caller, wanted)
+        stamp = datetime.now().strftime("%Y-%m-%d")
+        return Response(
+            orders_csv(rows).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="pix-auftraege-{stamp}.csv"'},
+        )
+
+    @router.get("/orders/{order_id}", response_model=OrderDetailView)
+    async def get_order(order_id: uuid.UUID, caller: Caller) -> JSONResponse:
+        return OrderDetailView.of_detail(await book.detail(order_id, caller))
+
+    @router.post("/orders/{order_id}/status", response_model=OrderDetailView)
+    async def change_status(
+        order_id: uuid.UUID, body: StatusRequest, caller: Caller
+    ) -> JSONResponse:
+        detail = await book.change_status(order_id, body.status, caller, note=body.note)
+        return OrderDetailView.of_detail(detail)
+
+    @router.post("/orders/{order_id}/notes", status_code=201)
+    async def add_note(order_id: uuid.UUID, body: NoteRequest, caller: Caller) -> NoteView:
+        return NoteView.of(await book.add_note(order_id, body.text, caller))
+
+    @router.get("/places/autocomplete")
+    async def autocomplete(
+        caller: Caller,
+        input: Annotated[str, Query(max_length=200)],
+        session_token: SessionToken = None,
+    ) -> list[SuggestionView]:
+        found = await places.autocomplete(
+            input, language=caller.locale, session_token=session_token
+        )
+        return [SuggestionView.model_validate(s, from_attributes=True) for s in found]
+
+    @router.get("/places/{place_id}")
+    async def place_details(
+        place_id: Annotated[str, Path(max_length=512)],
+        caller: Caller,
+        session_token: SessionToken = None,
+    ) -> AddressView:
+        address = await places.address(
+            place_id, language=caller.locale, session_token=session_token
+        )
+        return AddressView.model_validate(address, from_attributes=True)
 
     return router

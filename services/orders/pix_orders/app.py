@@ -1,10 +1,16 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 from pix_contracts import OrderPlaced, OrderStatusChanged
 from pix_runtime.broker import declare_publishers
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
 from pix_orders.api import create_router
+from pix_orders.handlers import register_handlers
 from pix_orders.models import outbox
+from pix_orders.places import PlacesClient
 from pix_orders.service import OrderBook
 from pix_orders.settings import OrdersSettings
 
@@ -12,9 +18,28 @@ from pix_orders.settings import OrdersSettings
 def create_app(settings: OrdersSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or OrdersSettings()
     runtime = ServiceRuntime(settings, outbox=outbox)
+    book = OrderBook(runtime.db, settings.price_list_cents)
+    places = PlacesClient(
+        settings.google_places_key,
+        base_url=settings.google_places_base_url,
+        timeout_seconds=settings.google_places_timeout_seconds,
+    )
+    register_handlers(runtime.broker, book)
     declare_publishers(runtime.broker, OrderPlaced, OrderStatusChanged)
     app = runtime.create_app(title="pix.immo orders")
-    app.include_router(create_router(OrderBook(runtime.db), runtime.current_identity))
+    app.include_router(create_router(book, places, runtime.current_identity))
+    # Close the Places connection pool after the runtime has stopped.
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        try:
+            async with runtime_lifespan(app) as state:
+                yield state
+        finally:
+            await places.aclose()
+
+    app.router.lifespan_context = lifespan
     return app, runtime
 
 

@@ -1,1 +1,12 @@
-"""Orders consumes no events yet; it only publishes (see `declare_publishers` in app.py)."""
+from faststream.kafka import KafkaBroker
+from pix_contracts import UserDeleted
+from pix_runtime.broker import subscribe
+
+from pix_orders.service import OrderBook
+
+
+def register_handlers(broker: KafkaBroker, book: OrderBook) -> None:
+    # Its own consumer group: every service that holds personal data hears every deletion.
+    @subscribe(broker, UserDeleted, group="orders.user-deleted")
+    async def user_deleted(event: UserDeleted) -> None:
+        await book.forget_user(event)

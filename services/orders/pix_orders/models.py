@@ -4,14 +4,20 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    ForeignKey,
     Identity,
+    Integer,
     MetaData,
+    Numeric,
     String,
     Table,
+    Text,
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(schema="orders")
 
@@ -22,15 +28,73 @@ orders = Table(
     Column("number", BigInteger, Identity(start=1001), nullable=False, unique=True),
     Column("org_id", Uuid, nullable=False, index=True),
     Column("gallery_id", Uuid, nullable=False, unique=True),
-    Column("placed_by", Uuid, nullable=False),
-    Column("status", String(20), nullable=False, server_default="received"),
+    Column("placed_by", Uuid, nullable=False, index=True),
+    Column("status", String(20), nullable=False, server_default="received", index=True),
     Column("contact_name", String(200), nullable=False),
     Column("contact_email", String(320), nullable=False),
+    # Null once the person who placed the order deleted their account.
+    Column("contact_phone", String(40), nullable=True),
     Column("locale", String(2), nullable=False, server_default="de"),
+    Column("street", String(200), nullable=False),
+    Column("house_number", String(20), nullable=False),
+    Column("postcode", String(10), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("country", String(2), nullable=False),
+    # One line built from the parts above: gallery titles, emails, search.
     Column("property_address", String(500), nullable=False),
+    Column("property_type", String(20), nullable=False),
+    Column("living_area_m2", Numeric(10, 2, asdecimal=False), nullable=True),
+    Column("rooms", Numeric(4, 1, asdecimal=False), nullable=True),
+    # [{key, price_cents}]: the prices at the time of ordering, whatever the list says later.
+    Column("services", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("total_cents", Integer, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="EUR"),
+    Column("preferred_slots", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("access_notes", Text, nullable=False, server_default=""),
     Column("idempotency_key", String(100), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column(
+        "created_at", DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    ),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("org_id", "idempotency_key", name="orders_idempotency"),
+)
+
+status_history = Table(
+    "status_history",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "order_id",
+        Uuid,
+        ForeignKey("orders.orders.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # Null for the entry that records the placing of the order.
+    Column("from_status", String(20), nullable=True),
+    Column("to_status", String(20), nullable=False),
+    Column("changed_by", Uuid, nullable=False, index=True),
+    Column("changed_by_name", String(200), nullable=True),
+    Column("changed_by_role", String(10), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "order_id",
+        Uuid,
+        ForeignKey("orders.orders.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("text", Text, nullable=False),
+    Column("written_by", Uuid, nullable=False, index=True),
+    Column("written_by_name", String(200), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

@@ -6,11 +6,21 @@ from __future__ import annotations
 class DomainError(Exception):
     status = 400
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        fields: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.field = field
+        # `fields` maps every offending field to its error code, so a form can mark all of them
+        # at once; `field` stays the first of them for clients that read only one.
+        self.fields = fields or None
+        self.field = field if field is not None or not fields else next(iter(fields))
 
 
 class NotFound(DomainError):

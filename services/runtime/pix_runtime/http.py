@@ -1,6 +1,7 @@
 """What every service's HTTP side shares: error shape, request ids, identity, health, metrics.
 
-Errors are always `{"error": {"code", "message", "field"?}}` with the right status code.
+Errors are always `{"error": {"code", "message", "field"?, "fields"?}}` with the right status
+code; `fields` ({field: code}) lists every invalid field of a form at once.
 """
 
 from __future__ import annotations
@@ -36,10 +37,14 @@ class ApiError(Exception):
         self.field = field
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, field: str | None = None, fields: dict[str, str] | None = None
+) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
         error["field"] = field
+    if fields:
+        error["fields"] = fields
     return {"error": error}
 
 
@@ -54,7 +59,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.field, getattr(exc, "fields", None)),
+            status_code=exc.status,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -179,7 +187,8 @@ def create_base_app(
     checks: dict[str, Callable[[], Awaitable[None]]],
 ) -> FastAPI:
     """A FastAPI app with our middleware, error shape and health routes."""
-    app = FastAPI(title=title, lifespan=lifespan)
+    # No slash redirects: an API answers the path it was asked, or a JSON 404.
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     add_health_routes(app, checks)

@@ -28,6 +28,8 @@ class Identity(BaseModel):
     email: str
     name: str
     locale: Literal["de", "en"] = "de"
+    # The session behind this request, so "log out this device" and "current session" work.
+    session_id: str | None = None
     exp: int = 0
 
     @property

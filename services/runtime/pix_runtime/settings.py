@@ -33,6 +33,7 @@ class PlatformSettings(BaseSettings):
     auth_url: str = "http://127.0.0.1:8001"
     orders_url: str = "http://127.0.0.1:8002"
     media_url: str = "http://127.0.0.1:8003"
+    captioning_url: str = "http://127.0.0.1:8004"
     export_url: str = "http://127.0.0.1:8005"
     notify_url: str = "http://127.0.0.1:8006"
 

@@ -1,7 +1,9 @@
 """HTTP side of the local storage adapter: what S3 does for presigned URLs, done by us.
 
 The signature in the URL is the only credential (like a presigned S3 URL); bodies stream in and
-out in chunks, so neither this service nor the gateway holds a whole file in memory.
+out in chunks, so neither this service nor the gateway holds a whole file in memory. A PUT with
+`uploadId` and `partNumber` is an S3 UploadPart: it answers with the part's `ETag` header, which
+a browser reads only if CORS exposes it (same origin here; S3/R2 need `ExposeHeaders: ETag`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from pix_runtime.errors import DomainError, NotFound, TooLarge
-from pix_runtime.storage import LocalStorage, ObjectNotFound, ObjectTooLarge, StorageError
+from pix_runtime.storage import (
+    LocalStorage,
+    MultipartError,
+    ObjectNotFound,
+    ObjectTooLarge,
+    StorageError,
+)
 
 
 class SignatureInvalid(DomainError):
@@ -26,9 +34,9 @@ class SignatureInvalid(DomainError):
 def local_storage_router(storage: LocalStorage, *, max_bytes: int) -> APIRouter:
     router = APIRouter()
 
-    def check(key: str, method: str, expires: int, sig: str) -> None:
+    def check(key: str, method: str, expires: int, sig: str, part: str = "") -> None:
         try:
-            ok = storage.verify(key, method, expires, sig)
+            ok = storage.verify(key, method, expires, sig, part=part)
         except StorageError:
             ok = False
         if not ok:
@@ -41,8 +49,11 @@ def local_storage_router(storage: LocalStorage, *, max_bytes: int) -> APIRouter:
         expires: Annotated[int, Query()],
         sig: Annotated[str, Query()],
         method: Annotated[str, Query()] = "PUT",
+        upload_id: Annotated[str | None, Query(alias="uploadId")] = None,
+        part_number: Annotated[int | None, Query(alias="partNumber")] = None,
     ) -> JSONResponse:
-        check(key, "PUT", expires, sig)
+        multipart = upload_id is not None or part_number is not None
+        check(key, "PUT", expires, sig, f"{upload_id}:{part_number}" if multipart else "")
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise TooLarge("too_large", f"files may be at most {max_bytes} bytes")
@@ -52,6 +63,19 @@ def local_storage_router(storage: LocalStorage, *, max_bytes: int) -> APIRouter:
                 if chunk:
                     yield chunk
 
+        if upload_id is not None and part_number is not None:
+            try:
+                part = await storage.write_part(
+                    key, upload_id, part_number, body(), max_bytes=max_bytes
+                )
+            except ObjectTooLarge as exc:
+                raise TooLarge("too_large", f"parts may be at most {max_bytes} bytes") from exc
+            except MultipartError as exc:
+                raise NotFound("upload") from exc
+            return JSONResponse(
+                {"part_number": part.number, "size": part.size, "etag": part.etag},
+                headers={"ETag": f'"{part.etag}"'},
+            )
         try:
             stored = await storage.write_stream(key, body(), max_bytes=max_bytes)
         except ObjectTooLarge as exc:

@@ -1,4 +1,4 @@
-"""The whole platform started exactly as `make run` starts it, once for the e2e tests."""
+"""The whole platform started exactly as `make run` starts it (e2e and browser tests)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from pix_stack.embedded import free_port
 
 SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6)
@@ -52,9 +51,7 @@ class Stack:
         return f"postgresql+asyncpg://postgres@/pix?host={self.data_dir / 'postgres'}"
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("stack")
+def run_stack(data_dir: Path) -> Iterator[Stack]:
     port_base = free_port_base()
     kafka_port = free_port()
     admin_password = secrets.token_urlsafe(16)
@@ -63,6 +60,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PIX_ADMIN_EMAIL": "admin@pix.immo",
         "PIX_ADMIN_PASSWORD": admin_password,
         "PIX_LOG_JSON": "true",
+        # Every test registers its own agency from 127.0.0.1; the limits themselves are tested
+        # in tests/auth against the defaults.
+        "PIX_AUTH_RATE_LIMITS": '{"login-ip": "1000/minute", "login-account": "50/minute", '
+        '"register-ip": "1000/hour", "reset-ip": "1000/hour", "reset-account": "50/hour"}',
     }
     log = data_dir / "stack.log"
     with log.open("wb") as out:
@@ -85,7 +86,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             start_new_session=True,
         )
     stack = Stack(
-        base_url=f"http://127.0.0.1:{port_base}",
+        base_url=f"http://localhost:{port_base}",
         port_base=port_base,
         data_dir=data_dir,
         kafka_bootstrap=f"127.0.0.1:{kafka_port}",

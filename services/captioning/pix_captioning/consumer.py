@@ -1,0 +1,263 @@
+"""One Kafka consumer per worker process, handling up to `limit` events at once.
+
+FastStream's own concurrency for manual commits (`max_workers` → one consumer per unit) puts
+`limit` members per process into the consumer group: every extra member is another join and
+rebalance, another fetch loop polling the broker every few milliseconds, and in-flight work is
+capped by the partitions each member happens to own. Here one consumer fetches, and each event
+runs in its own task:
+
+- at most `limit` handlers run at once; the fetch loop waits for a free slot (back-pressure);
+- events with the same ordering key (the asset) run one after another, in offset order;
+  different assets — even of one gallery, in one partition — run side by side;
+- an offset is committed only once it and every earlier offset of its partition finished their
+  handler (transaction included): at-least-once, exactly as with one-at-a-time handling. Commits
+  are coalesced: one commit request carries every partition that advanced meanwhile;
+- a handler that fails even after the dead-letter middleware (the DLQ itself is unreachable)
+  rewinds its partition to that offset, as FastStream's NACK does; later events of the partition
+  that were already handled are skipped by the inbox when they come again;
+- on a rebalance the revoked partitions' in-flight handlers finish (bounded) and are committed
+  before the partitions move, so the new owner does not redo them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from pix_runtime.logging import get_logger
+
+from pix_captioning.metrics import OVERHEAD_SECONDS, track_remote
+
+log = get_logger(__name__)
+
+# How long a rebalance or a shutdown waits for in-flight handlers before letting go.
+DRAIN_SECONDS = 25.0
+
+
+def asset_key(record: ConsumerRecord[Any, Any]) -> bytes:
+    """Ordering key: the asset of an upload event (falls back to the Kafka key)."""
+    try:
+        value = json.loads(record.value)
+        asset = value.get("asset_id") if isinstance(value, dict) else None
+    except (TypeError, ValueError):
+        asset = None
+    if asset:
+        return str(asset).encode()
+    return bytes(record.key or b"")
+
+
+class _Partition:
+    """Offsets of one partition handed to handlers, in order; True once handled."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.offsets: dict[int, bool] = {}
+
+
+class ConcurrentPartitionSubscriber(DefaultSubscriber):
+    """A FastStream Kafka subscriber (manual ack) with bounded in-process concurrency.
+
+    Built from the subscriber `broker.subscriber(..., ack_policy=AckPolicy.MANUAL)` returned,
+    by `make_concurrent`, so FastStream's parsing, middlewares and AsyncAPI stay as they are.
+    """
+
+    limit: int
+    order_key: Callable[[ConsumerRecord[Any, Any]], bytes]
+
+    def _setup_pool(self, limit: int, order_key: Callable[[ConsumerRecord[Any, Any]], bytes]) -> None:
+        self.limit = limit
+        self.order_key = order_key
+        self._slots = asyncio.Semaphore(limit)
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._by_partition: dict[TopicPartition, set[asyncio.Task[None]]] = {}
+        self._tails: dict[tuple[str, bytes], asyncio.Task[None]] = {}
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._generation = 0
+        self._pending_commit: dict[TopicPartition, int] = {}
+        self._commit_wake = asyncio.Event()
+        self._committer: asyncio.Task[None] | None = None
+        self._commit_lock = asyncio.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._commit_wake = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(self.limit)
+        await super().start()
+        if self.consumer is not None:
+            self._committer = asyncio.create_task(self._commit_loop(), name="caption-commits")
+
+    async def stop(self) -> None:
+        # Stop fetching, let the handlers finish, commit what they finished, then close.
+        for task in self.tasks:
+            task.cancel()
+        await self._drain(set(self._handlers))
+        await self._commit_now()
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
+        await super().stop()
+
+    # --- handing out events ---------------------------------------------------------------------
+
+    async def consume_one(self, msg: ConsumerRecord[Any, Any]) -> None:
+        await self._slots.acquire()
+        tp = TopicPartition(msg.topic, msg.partition)
+        state = self._partitions.get(tp)
+        if state is None:
+            self._generation += 1
+            state = self._partitions[tp] = _Partition(self._generation)
+        state.offsets[msg.offset] = False
+        key = (msg.topic, self.order_key(msg))
+        previous = self._tails.get(key)
+        task = asyncio.create_task(self._handle(msg, tp, state.generation, previous))
+        self._tails[key] = task
+        self._handlers.add(task)
+        self._by_partition.setdefault(tp, set()).add(task)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            self._handlers.discard(done)
+            self._by_partition.get(tp, set()).discard(done)
+            if self._tails.get(key) is done:
+                del self._tails[key]
+
+        task.add_done_callback(forget)
+
+    async def _handle(
+        self,
+        msg: ConsumerRecord[Any, Any],
+        tp: TopicPartition,
+        generation: int,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # same asset: strictly after the earlier event
+            started = time.perf_counter()
+            remote = track_remote()
+            try:
+                await self.process_message(msg)
+            except Exception as exc:
+                log.error(
+                    "caption.event_unhandled",
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    error=repr(exc)[:300],
+                )
+                self._rewind(tp, generation, msg.offset)
+                return
+            OVERHEAD_SECONDS.observe(max(0.0, time.perf_counter() - started - remote[0]))
+            self._finished(tp, generation, msg.offset)
+        finally:
+            self._slots.release()
+
+    # --- offsets --------------------------------------------------------------------------------
+
+    def _finished(self, tp: TopicPartition, generation: int, offset: int) -> None:
+        state = self._partitions.get(tp)
+        if state is None or state.generation != generation or offset not in state.offsets:
+            return  # the partition was revoked or rewound meanwhile: it will come again
+        state.offsets[offset] = True
+        advanced: int | None = None
+        for pending, done in list(state.offsets.items()):
+            if not done:
+                break
+            del state.offsets[pending]
+            advanced = pending
+        if advanced is not None:
+            self._pending_commit[tp] = advanced + 1
+            self._commit_wake.set()
+
+    def _rewind(self, tp: TopicPartition, generation: int, offset: int) -> None:
+        state = self._partitions.get(tp)
+        if state is None or state.generation != generation or self.consumer is None:
+            return
+        self._generation += 1
+        fresh = _Partition(self._generation)
+        fresh.offsets = {o: d for o, d in state.offsets.items() if o < offset}
+        self._partitions[tp] = fresh
+        with contextlib.suppress(Exception):  # not assigned any more: the new owner reads it
+            self.consumer.seek(tp, offset)
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._commit_wake.wait()
+            self._commit_wake.clear()
+            await self._commit_now()
+
+    async def _commit_now(self, only: set[TopicPartition] | None = None) -> None:
+        async with self._commit_lock:
+            if only is None:
+                offsets, self._pending_commit = self._pending_commit, {}
+            else:
+                offsets = {tp: o for tp, o in self._pending_commit.items() if tp in only}
+                for tp in offsets:
+                    del self._pending_commit[tp]
+            if not offsets or self.consumer is None:
+                return
+            try:
+                await self.consumer.commit(offsets)
+            except Exception as exc:
+                # Rebalanced away or broker gone: those events are delivered again (inbox).
+                log.warning("caption.commit_failed", error=repr(exc)[:300])
+
+    async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
+            if late:
+                log.warning("caption.drain_timeout", unfinished=len(late))
+
+    # --- rebalances -----------------------------------------------------------------------------
+
+    async def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        for tp in revoked:
+            tasks |= self._by_partition.get(tp, set())
+        await self._drain(tasks)
+        await self._commit_now(only=set(revoked))
+        for tp in revoked:
+            self._partitions.pop(tp, None)
+            self._by_partition.pop(tp, None)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.subscriber: ConcurrentPartitionSubscriber | None = None
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self.subscriber is not None:
+            await self.subscriber.partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
+
+
+def rebalance_listener() -> _Listener:
+    """Pass to `broker.subscriber(listener=...)`, then to `make_concurrent`."""
+    return _Listener()
+
+
+def make_concurrent(
+    subscriber: Any,
+    *,
+    limit: int,
+    listener: _Listener,
+    order_key: Callable[[ConsumerRecord[Any, Any]], bytes] = asset_key,
+) -> ConcurrentPartitionSubscriber:
+    """Turn FastStream's plain (manual-ack) Kafka subscriber into the concurrent one."""
+    if type(subscriber) is not DefaultSubscriber:
+        raise TypeError(f"expected a plain Kafka subscriber, got {type(subscriber).__name__}")
+    # DefaultSubscriber instances carry a __dict__, so the subclass (no new slots) fits.
+    subscriber.__class__ = ConcurrentPartitionSubscriber
+    subscriber._setup_pool(limit, order_key)
+    listener.subscriber = subscriber
+    return subscriber  # type: ignore[no-any-return]

@@ -1,0 +1,576 @@
+"""Optional push of each complete export version into the organisation's CRM (onOffice, Propstack).
+
+An organisation stores its credentials (sealed with AES-256-GCM, bound to the row id; the API
+shows only a masked hint) and, per gallery, the CRM record its photos belong to (onOffice
+estate id, Propstack property id). When a complete version is built, the export's transaction
+inserts one `crm_pushes` row per connected CRM with a target; the unique (gallery, version,
+crm) key means a redelivered event, a second replica or a restart never pushes a version twice.
+
+The periodic `push_due` claims due rows ("sending", committed before any request), uploads the
+version's photos with the fields of its stored `onoffice`/`propstack` format file, records each
+accepted image in `progress` (a retry resumes after it), and ends "pushed", "retrying" (429, 5xx,
+timeouts: backoff `crm_retry_base_seconds` × 4ⁿ, at most 6 h apart, for `crm_give_up_hours`) or
+"failed" (bad credentials, unknown record: a retry cannot help until someone fixes them; the API
+can retry by hand). Credentials are never logged and never part of an error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+from cryptography.exceptions import InvalidTag
+from pix_runtime.db import Database
+from pix_runtime.errors import Conflict, Invalid, NotFound
+from pix_runtime.identity import Identity
+from pix_runtime.logging import get_logger
+from pix_runtime.storage import LocalStorage, S3Storage
+from sqlalchemy import RowMapping, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pix_export.crm_clients import CrmClient, CrmError, OnOfficeClient, PropstackClient, Upload
+from pix_export.models import crm_connections, crm_pushes, crm_targets, exports, galleries
+from pix_export.secretbox import SecretBox
+from pix_export.settings import ExportSettings
+
+log = get_logger(__name__)
+
+Crm = Literal["onoffice", "propstack"]
+CRMS: tuple[Crm, ...] = ("onoffice", "propstack")
+# The format file of a version that carries each CRM's per-image fields.
+FORMAT_FILE = {"onoffice": "onoffice-uploadfile.json", "propstack": "propstack-images.json"}
+CREDENTIAL_FIELDS: dict[Crm, tuple[str, ...]] = {
+    "onoffice": ("token", "secret"),
+    "propstack": ("api_key",),
+}
+_CREDENTIAL = re.compile(r"^[A-Za-z0-9_\-.:+/=]{8,200}$")
+# Both CRMs number their records with integers (onOffice relatedRecordId, Propstack unit id).
+_RECORD_ID = re.compile(r"^[1-9][0-9]{0,17}$")
+MAX_BACKOFF_SECONDS = 6 * 3600.0
+
+ClientFactory = Callable[[Crm, dict[str, str], httpx.AsyncClient], CrmClient]
+
+
+def mask(value: str) -> str:
+    """What the API shows of a credential: its last four characters, if it is long enough."""
+    return "…" + value[-4:] if len(value) >= 16 else "…"
+
+
+class CrmDesk:
+    def __init__(
+        self,
+        db: Database,
+        storage: LocalStorage | S3Storage,
+        box: SecretBox,
+        settings: ExportSettings,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        self._db = db
+        self._storage = storage
+        self._box = box
+        self._settings = settings
+        self._client_factory = client_factory or self._default_client
+
+    def _default_client(
+        self, crm: Crm, credentials: dict[str, str], http: httpx.AsyncClient
+    ) -> CrmClient:
+        if crm == "onoffice":
+            return OnOfficeClient(
+                http, self._settings.onoffice_url, credentials["token"], credentials["secret"]
+            )
+        return PropstackClient(http, self._settings.propstack_url, credentials["api_key"])
+
+    # --- connections --------------------------------------------------------------------------
+
+    @staticmethod
+    def _org(viewer: Identity, org_id: uuid.UUID | None) -> uuid.UUID:
+        """The organisation acted for: the caller's own; admins may name any."""
+        if org_id is None or org_id == viewer.org_id:
+            return viewer.org_id
+        if not viewer.is_admin:
+            raise NotFound("organisation")
+        return org_id
+
+    async def save_connection(
+        self,
+        viewer: Identity,
+        crm: Crm,
+        credentials: dict[str, str],
+        org_id: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
+        """Store (or replace) the organisation's credentials for one CRM."""
+        org = self._org(viewer, org_id)
+        clean: dict[str, str] = {}
+        invalid: dict[str, str] = {}
+        for name in CREDENTIAL_FIELDS[crm]:
+            value = (credentials.get(name) or "").strip()
+            if not _CREDENTIAL.match(value):
+                invalid[name] = "invalid_credential"
+            clean[name] = value
+        if invalid:
+            raise Invalid(
+                "invalid_credential",
+                "credentials must be 8 to 200 characters without spaces",
+                fields=invalid,
+            )
+        hint = mask(clean["token" if crm == "onoffice" else "api_key"])
+        async with self._db.transaction() as session:
+            existing = await session.scalar(
+                select(crm_connections.c.id).where(
+                    crm_connections.c.org_id == org, crm_connections.c.crm == crm
+                )
+            )
+            connection_id = existing or uuid.uuid4()
+            sealed = self._box.seal(json.dumps(clean).encode(), context=connection_id.bytes)
+            upsert = insert(crm_connections).values(
+                id=connection_id, org_id=org, crm=crm, credentials_sealed=sealed, hint=hint
+            )
+            await session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[crm_connections.c.id],
+                    set_={"credentials_sealed": sealed, "hint": hint, "updated_at": func.now()},
+                )
+            )
+            # Galleries already mapped get their latest complete version now.
+            mapped = (
+                await session.execute(
+                    select(crm_targets.c.gallery_id).where(
+                        crm_targets.c.org_id == org, crm_targets.c.crm == crm
+                    )
+                )
+            ).scalars()
+            for gallery_id in list(mapped):
+                await self._enqueue_latest(session, gallery_id, org, crm)
+        log.info("crm.connection_saved", org_id=str(org), crm=crm)
+        return (await self._connection_rows(org, crm))[0]
+
+    async def connections(
+        self, viewer: Identity, org_id: uuid.UUID | None = None
+    ) -> list[dict[str, Any]]:
+        if viewer.is_admin and org_id is None:
+            return await self._connection_rows(None, None)
+        return await self._connection_rows(self._org(viewer, org_id), None)
+
+    async def _connection_rows(
+        self, org: uuid.UUID | None, crm: Crm | None
+    ) -> list[dict[str, Any]]:
+        c = crm_connections
+        query = select(c.c.org_id, c.c.crm, c.c.hint, c.c.created_at, c.c.updated_at).order_by(
+            c.c.org_id, c.c.crm
+        )
+        if org is not None:
+            query = query.where(c.c.org_id == org)
+        if crm is not None:
+            query = query.where(c.c.crm == crm)
+        async with self._db.sessions() as session:
+            return [dict(r) for r in (await session.execute(query)).mappings()]
+
+    async def delete_connection(
+        self, viewer: Identity, crm: Crm, org_id: uuid.UUID | None = None
+    ) -> None:
+        org = self._org(viewer, org_id)
+        async with self._db.transaction() as session:
+            deleted = await session.execute(
+                crm_connections.delete().where(
+                    crm_connections.c.org_id == org, crm_connections.c.crm == crm
+                )
+            )
+            if deleted.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound("crm connection")
+        log.info("crm.connection_deleted", org_id=str(org), crm=crm)
+
+    # --- targets (which CRM record a gallery belongs to) --------------------------------------
+
+    async def _gallery_org(self, session: AsyncSession, gallery_id: uuid.UUID) -> uuid.UUID | None:
+        org: uuid.UUID | None = await session.scalar(
+            select(galleries.c.org_id).where(galleries.c.gallery_id == gallery_id)
+        )
+        if org is None:
+            org = await session.scalar(
+                select(exports.c.org_id).where(exports.c.gallery_id == gallery_id).limit(1)
+            )
+        return org
+
+    async def _owned_gallery(
+        self, session: AsyncSession, gallery_id: uuid.UUID, viewer: Identity
+    ) -> uuid.UUID:
+        org = await self._gallery_org(session, gallery_id)
+        if org is None or not viewer.may_access(org):
+            raise NotFound("gallery")
+        return org
+
+    async def set_target(
+        self, viewer: Identity, gallery_id: uuid.UUID, crm: Crm, record_id: str
+    ) -> dict[str, Any]:
+        """Map a gallery to its CRM record; a complete version already built is pushed now."""
+        record_id = record_id.strip()
+        if not _RECORD_ID.match(record_id):
+            raise Invalid(
+                "invalid_record_id", "the CRM record id is a positive number", "record_id"
+            )
+        async with self._db.transaction() as session:
+            org = await self._owned_gallery(session, gallery_id, viewer)
+            values = {"record_id": record_id, "updated_at": func.now()}
+            await session.execute(
+                insert(crm_targets)
+                .values(gallery_id=gallery_id, crm=crm, org_id=org, record_id=record_id)
+                .on_conflict_do_update(
+                    index_elements=[crm_targets.c.gallery_id, crm_targets.c.crm], set_=values
+                )
+            )
+            await self._enqueue_latest(session, gallery_id, org, crm)
+        return next(t for t in await self.targets(viewer, gallery_id) if t["crm"] == crm)
+
+    async def targets(self, viewer: Identity, gallery_id: uuid.UUID) -> list[dict[str, Any]]:
+        async with self._db.sessions() as session:
+            await self._owned_gallery(session, gallery_id, viewer)
+            rows = await session.execute(
+                select(crm_targets.c.crm, crm_targets.c.record_id, crm_targets.c.updated_at)
+                .where(crm_targets.c.gallery_id == gallery_id)
+                .order_by(crm_targets.c.crm)
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    async def delete_target(self, viewer: Identity, gallery_id: uuid.UUID, crm: Crm) -> None:
+        async with self._db.transaction() as session:
+            await self._owned_gallery(session, gallery_id, viewer)
+            deleted = await session.execute(
+                crm_targets.delete().where(
+                    crm_targets.c.gallery_id == gallery_id, crm_targets.c.crm == crm
+                )
+            )
+            if deleted.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound("crm target")
+
+    # --- the push log -------------------------------------------------------------------------
+
+    async def pushes(
+        self, viewer: Identity, gallery_id: uuid.UUID, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        async with self._db.sessions() as session:
+            await self._owned_gallery(session, gallery_id, viewer)
+            rows = await session.execute(
+                select(crm_pushes)
+                .where(crm_pushes.c.gallery_id == gallery_id)
+                .order_by(crm_pushes.c.created_at.desc(), crm_pushes.c.crm)
+                .limit(limit)
+            )
+            return [_push_view(r) for r in rows.mappings()]
+
+    async def retry(
+        self, viewer: Identity, gallery_id: uuid.UUID, push_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Queue a failed push again (after fixing credentials or the record id)."""
+        async with self._db.transaction() as session:
+            await self._owned_gallery(session, gallery_id, viewer)
+            status = await session.scalar(
+                select(crm_pushes.c.status)
+                .where(crm_pushes.c.id == push_id, crm_pushes.c.gallery_id == gallery_id)
+                .with_for_update()
+            )
+            if status is None:
+                raise NotFound("crm push")
+            if status != "failed":
+                raise Conflict("not_failed", f"only a failed push can be retried (it is {status})")
+            now = datetime.now(UTC)
+            await session.execute(
+                update(crm_pushes)
+                .where(crm_pushes.c.id == push_id)
+                .values(status="pending", next_attempt_at=now, retry_until=self._window(now))
+            )
+            row = (
+                (await session.execute(select(crm_pushes).where(crm_pushes.c.id == push_id)))
+                .mappings()
+                .one()
+            )
+        return _push_view(row)
+
+    # --- queueing -----------------------------------------------------------------------------
+
+    def _window(self, now: datetime) -> datetime:
+        return now + timedelta(hours=self._settings.crm_give_up_hours)
+
+    async def enqueue_for_export(
+        self, session: AsyncSession, gallery_id: uuid.UUID, org_id: uuid.UUID, version: int
+    ) -> None:
+        """In the export's transaction: one push per CRM that is connected and mapped."""
+        crms = (
+            await session.execute(
+                select(crm_targets.c.crm)
+                .join(
+                    crm_connections,
+                    and_(
+                        crm_connections.c.org_id == crm_targets.c.org_id,
+                        crm_connections.c.crm == crm_targets.c.crm,
+                    ),
+                )
+                .where(crm_targets.c.gallery_id == gallery_id, crm_targets.c.org_id == org_id)
+            )
+        ).scalars()
+        for crm in list(crms):
+            await self._insert_push(session, gallery_id, org_id, version, crm)
+
+    async def _enqueue_latest(
+        self, session: AsyncSession, gallery_id: uuid.UUID, org_id: uuid.UUID, crm: str
+    ) -> None:
+        connected = await session.scalar(
+            select(crm_connections.c.id).where(
+                crm_connections.c.org_id == org_id, crm_connections.c.crm == crm
+            )
+        )
+        latest = await session.scalar(
+            select(func.max(exports.c.version)).where(
+                exports.c.gallery_id == gallery_id, exports.c.complete.is_(True)
+            )
+        )
+        if connected is not None and latest is not None:
+            await self._insert_push(session, gallery_id, org_id, latest, crm)
+
+    async def _insert_push(
+        self,
+        session: AsyncSession,
+        gallery_id: uuid.UUID,
+        org_id: uuid.UUID,
+        version: int,
+        crm: str,
+    ) -> None:
+        now = datetime.now(UTC)
+        await session.execute(
+            insert(crm_pushes)
+            .values(
+                id=uuid.uuid4(),
+                gallery_id=gallery_id,
+                version=version,
+                org_id=org_id,
+                crm=crm,
+                status="pending",
+                next_attempt_at=now,
+                retry_until=self._window(now),
+            )
+            .on_conflict_do_nothing(index_elements=["gallery_id", "version", "crm"])
+        )
+
+    # --- pushing ------------------------------------------------------------------------------
+
+    async def push_due(self, *, batch: int = 10) -> int:
+        """Push what is due (the periodic job); returns how many pushes were attempted."""
+        p = crm_pushes
+        now = datetime.now(UTC)
+        # A "sending" row untouched this long belongs to a worker that died mid-push.
+        stale = now - timedelta(seconds=max(60.0, 3 * self._settings.crm_timeout_seconds))
+        due = or_(
+            and_(p.c.status.in_(["pending", "retrying"]), p.c.next_attempt_at <= now),
+            and_(p.c.status == "sending", p.c.last_attempt_at < stale),
+        )
+        async with self._db.transaction() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(p)
+                        .where(due)
+                        .order_by(p.c.next_attempt_at)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if rows:
+                await session.execute(
+                    update(p)
+                    .where(p.c.id.in_([r["id"] for r in rows]))
+                    .values(status="sending", attempts=p.c.attempts + 1, last_attempt_at=now)
+                )
+        if rows:
+            async with httpx.AsyncClient(
+                timeout=self._settings.crm_timeout_seconds, follow_redirects=False
+            ) as http:
+                await asyncio.gather(*(self._attempt(http, row) for row in rows))
+        return len(rows)
+
+    async def _attempt(self, http: httpx.AsyncClient, row: RowMapping) -> None:
+        p = crm_pushes
+        values: dict[str, Any] = {}
+        try:
+            record_id, client = await self._prepare(row, http)
+            values["record_id"] = record_id
+            uploads = await self._uploads(row)
+            values["image_count"] = len(uploads)
+            done: list[str] = list(row["progress"] or [])
+            for upload in uploads:
+                if upload.name in done:
+                    continue
+                await client.upload(record_id, upload)
+                done.append(upload.name)
+                async with self._db.transaction() as session:
+                    # Each accepted image is remembered at once (and keeps the claim fresh).
+                    await session.execute(
+                        update(p)
+                        .where(p.c.id == row["id"])
+                        .values(progress=done, last_attempt_at=datetime.now(UTC))
+                    )
+        except CrmError as exc:
+            values |= self._failure(
+                row, exc.message, exc.retryable, exc.status_code, exc.retry_after
+            )
+        except InvalidTag:
+            values |= self._failure(
+                row,
+                "the stored credentials cannot be decrypted (was PIX_EXPORT_SECRETS_KEY "
+                "changed?); save them again",
+                False,
+                None,
+                None,
+            )
+        except Exception as exc:
+            # Storage or database trouble on our side: worth another try.
+            values |= self._failure(
+                row, f"internal error ({exc.__class__.__name__})", True, None, None
+            )
+        else:
+            values |= {
+                "status": "pushed",
+                "pushed_at": datetime.now(UTC),
+                "next_attempt_at": None,
+                "last_error": None,
+                "last_status_code": None,
+            }
+            log.info(
+                "crm.pushed",
+                push=str(row["id"]),
+                crm=row["crm"],
+                gallery_id=str(row["gallery_id"]),
+                version=row["version"],
+            )
+        async with self._db.transaction() as session:
+            await session.execute(update(p).where(p.c.id == row["id"]).values(**values))
+
+    def _failure(
+        self,
+        row: RowMapping,
+        message: str,
+        retryable: bool,
+        status_code: int | None,
+        retry_after: float | None,
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"last_error": message[:1000], "last_status_code": status_code}
+        attempts = row["attempts"] + 1
+        delay = min(
+            self._settings.crm_retry_base_seconds * 4 ** (attempts - 1), MAX_BACKOFF_SECONDS
+        )
+        delay = max(delay, min(retry_after or 0.0, MAX_BACKOFF_SECONDS))
+        retry_at = now + timedelta(seconds=delay)
+        until = row["retry_until"] or self._window(row["created_at"])
+        if retryable and retry_at <= until:
+            values |= {"status": "retrying", "next_attempt_at": retry_at}
+        else:
+            values |= {"status": "failed", "next_attempt_at": None}
+        log.warning(
+            "crm.push_failed",
+            push=str(row["id"]),
+            crm=row["crm"],
+            error=message,
+            status=values["status"],
+            attempt=attempts,
+        )
+        return values
+
+    async def _prepare(self, row: RowMapping, http: httpx.AsyncClient) -> tuple[str, CrmClient]:
+        """The current record id and a client with the current credentials (both may change)."""
+        async with self._db.sessions() as session:
+            record_id = await session.scalar(
+                select(crm_targets.c.record_id).where(
+                    crm_targets.c.gallery_id == row["gallery_id"], crm_targets.c.crm == row["crm"]
+                )
+            )
+            connection = (
+                (
+                    await session.execute(
+                        select(crm_connections.c.id, crm_connections.c.credentials_sealed).where(
+                            crm_connections.c.org_id == row["org_id"],
+                            crm_connections.c.crm == row["crm"],
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if connection is None:
+            raise CrmError("no credentials stored for this CRM any more", retryable=False)
+        if record_id is None:
+            raise CrmError("the gallery is no longer mapped to a CRM record", retryable=False)
+        opened = self._box.open(connection["credentials_sealed"], context=connection["id"].bytes)
+        credentials: dict[str, str] = json.loads(opened)
+        return record_id, self._client_factory(row["crm"], credentials, http)
+
+    async def _uploads(self, row: RowMapping) -> list[Upload]:
+        """The version's photos with the CRM's fields, from the files stored for that version."""
+        async with self._db.sessions() as session:
+            export = (
+                (
+                    await session.execute(
+                        select(exports.c.files, exports.c.photos).where(
+                            exports.c.gallery_id == row["gallery_id"],
+                            exports.c.version == row["version"],
+                        )
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        wanted = FORMAT_FILE[row["crm"]]
+        stored = next((f for f in export["files"] if f["name"] == wanted), None)
+        if stored is None:
+            raise CrmError(f"the export version has no {wanted}", retryable=False)
+        document = json.loads(await self._storage.get_bytes(stored["storage_key"]))
+        keys = {f"{p['pseudonym']}.jpg": p["web_key"] for p in export["photos"] or []}
+        if row["crm"] == "onoffice":
+            items = [
+                (f["image"], _without(f["parameters"], "module", "relatedRecordId", "file"))
+                for f in document["files"]
+            ]
+        else:
+            items = [
+                (
+                    i["image"]["photo"],
+                    _without(i["image"], "photo", "imageable_id", "imageable_type"),
+                )
+                for i in document
+            ]
+        uploads = []
+        for name, fields in items:
+            if name not in keys:
+                raise CrmError(f"photo {name} of the version is missing", retryable=False)
+            uploads.append(Upload(name, await self._storage.get_bytes(keys[name]), fields))
+        return uploads
+
+
+def _without(fields: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k not in names}
+
+
+def _push_view(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "crm": row["crm"],
+        "version": row["version"],
+        "record_id": row["record_id"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "images_pushed": len(row["progress"] or []),
+        "image_count": row["image_count"],
+        "last_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "next_attempt_at": row["next_attempt_at"],
+        "pushed_at": row["pushed_at"],
+        "created_at": row["created_at"],
+    }

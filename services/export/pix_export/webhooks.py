@@ -1,0 +1,346 @@
+"""Signed webhooks: each export event POSTed to the organisation's endpoints, at least once.
+
+Signature (documented in services/export/README.md): headers
+  Pix-Webhook-Id          the delivery id, stable across retries (also `Idempotency-Key`)
+  Pix-Webhook-Timestamp   unix seconds of this attempt
+  Pix-Webhook-Signature   v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
+A receiver recomputes the HMAC over the raw body, compares in constant time and rejects
+timestamps older than 5 minutes, so a captured request cannot be replayed later.
+
+Delivery: the rows are written in the export's transaction; the periodic `deliver_due` marks a
+row "sending" (committed) before the POST, then "delivered", "retrying" (backoff) or, past
+`webhook_give_up_hours`, "failed". A crash mid-send leaves "sending", which is retried after a
+timeout; the receiver deduplicates on the delivery id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pix_contracts import GalleryExported
+from pix_runtime.db import Database
+from pix_runtime.errors import Invalid, NotFound
+from pix_runtime.identity import Identity
+from pix_runtime.logging import get_logger
+from sqlalchemy import RowMapping, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pix_export.models import webhook_deliveries, webhooks
+from pix_export.secretbox import SecretBox
+from pix_export.settings import ExportSettings
+
+log = get_logger(__name__)
+SIGNATURE_HEADER = "Pix-Webhook-Signature"
+TIMESTAMP_HEADER = "Pix-Webhook-Timestamp"
+ID_HEADER = "Pix-Webhook-Id"
+TEST_EVENT_TYPE = "immo.pix.export.webhook.test"
+MAX_WEBHOOKS_PER_ORG = 10
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def cloudevent_body(event_id: uuid.UUID, event_type: str, time_: datetime, data: Any) -> bytes:
+    """CloudEvents 1.0 structured JSON: the same attributes the Kafka headers carry."""
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(event_id),
+            "type": event_type,
+            "source": "/pix/export",
+            "time": time_.isoformat(),
+            "datacontenttype": "application/json",
+            "data": data,
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+class WebhookDesk:
+    def __init__(self, db: Database, box: SecretBox, settings: ExportSettings) -> None:
+        self._db = db
+        self._box = box
+        self._settings = settings
+
+    # --- endpoints ----------------------------------------------------------------------------
+
+    def _check_url(self, url: str) -> str:
+        parts = urlsplit(url)
+        insecure_ok = self._settings.allow_insecure_webhooks and parts.hostname in {
+            "127.0.0.1",
+            "localhost",
+        }
+        if parts.scheme != "https" and not (parts.scheme == "http" and insecure_ok):
+            raise Invalid("invalid_url", "webhook URLs must use https", "url")
+        if not parts.hostname or parts.username or parts.password or len(url) > 2000:
+            raise Invalid("invalid_url", "not a valid webhook URL", "url")
+        return url
+
+    async def register(self, viewer: Identity, url: str, description: str) -> dict[str, Any]:
+        """A new endpoint; its signing secret is returned this once and stored encrypted."""
+        self._check_url(url)
+        webhook_id = uuid.uuid4()
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        async with self._db.transaction() as session:
+            count = await session.scalar(
+                select(webhooks.c.id)
+                .where(webhooks.c.org_id == viewer.org_id)
+                .limit(1)
+                .offset(MAX_WEBHOOKS_PER_ORG - 1)
+            )
+            if count is not None:
+                raise Invalid("too_many_webhooks", f"at most {MAX_WEBHOOKS_PER_ORG} webhooks")
+            await session.execute(
+                webhooks.insert().values(
+                    id=webhook_id,
+                    org_id=viewer.org_id,
+                    url=url,
+                    description=description,
+                    secret_sealed=self._box.seal(secret.encode(), context=webhook_id.bytes),
+                )
+            )
+        return {**await self.get(webhook_id, viewer), "secret": secret}
+
+    async def get(self, webhook_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
+        async with self._db.sessions() as session:
+            row = await self._owned(session, webhook_id, viewer)
+        return _webhook_view(row)
+
+    async def listed(self, viewer: Identity) -> list[dict[str, Any]]:
+        query = select(webhooks).order_by(webhooks.c.created_at)
+        if not viewer.is_admin:
+            query = query.where(webhooks.c.org_id == viewer.org_id)
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).mappings().all()
+        return [_webhook_view(r) for r in rows]
+
+    async def delete(self, webhook_id: uuid.UUID, viewer: Identity) -> None:
+        async with self._db.transaction() as session:
+            await self._owned(session, webhook_id, viewer)
+            await session.execute(webhooks.delete().where(webhooks.c.id == webhook_id))
+
+    async def _owned(
+        self, session: AsyncSession, webhook_id: uuid.UUID, viewer: Identity
+    ) -> RowMapping:
+        row = (
+            (await session.execute(select(webhooks).where(webhooks.c.id == webhook_id)))
+            .mappings()
+            .first()
+        )
+        if row is None or not viewer.may_access(row["org_id"]):
+            raise NotFound("webhook")
+        return row
+
+    async def deliveries(
+        self, webhook_id: uuid.UUID, viewer: Identity, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        async with self._db.sessions() as session:
+            await self._owned(session, webhook_id, viewer)
+            rows = (
+                (
+                    await session.execute(
+                        select(webhook_deliveries)
+                        .where(webhook_deliveries.c.webhook_id == webhook_id)
+                        .order_by(webhook_deliveries.c.created_at.desc())
+                        .limit(limit)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [_delivery_view(r) for r in rows]
+
+    # --- deliveries ---------------------------------------------------------------------------
+
+    async def enqueue_deliveries(self, session: AsyncSession, event: GalleryExported) -> None:
+        """In the export's transaction: one delivery per active endpoint of the organisation."""
+        targets = (
+            await session.execute(
+                select(webhooks.c.id).where(
+                    webhooks.c.org_id == event.org_id, webhooks.c.active.is_(True)
+                )
+            )
+        ).scalars()
+        body = cloudevent_body(
+            event.event_id,
+            event.cloudevent_type(),
+            event.occurred_at,
+            json.loads(event.model_dump_json()),
+        )
+        for webhook_id in targets:
+            await session.execute(
+                insert(webhook_deliveries)
+                .values(
+                    id=uuid.uuid4(),
+                    webhook_id=webhook_id,
+                    org_id=event.org_id,
+                    event_id=event.event_id,
+                    event_type=event.cloudevent_type(),
+                    body=body,
+                    status="pending",
+                    next_attempt_at=datetime.now(UTC),
+                )
+                .on_conflict_do_nothing()
+            )
+
+    async def send_test(self, webhook_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
+        """Queue a test event for one endpoint and deliver it now."""
+        delivery_id, event_id = uuid.uuid4(), uuid.uuid4()
+        async with self._db.transaction() as session:
+            row = await self._owned(session, webhook_id, viewer)
+            await session.execute(
+                webhook_deliveries.insert().values(
+                    id=delivery_id,
+                    webhook_id=webhook_id,
+                    org_id=row["org_id"],
+                    event_id=event_id,
+                    event_type=TEST_EVENT_TYPE,
+                    body=cloudevent_body(
+                        event_id,
+                        TEST_EVENT_TYPE,
+                        datetime.now(UTC),
+                        {"message": "Test event from pix.immo", "webhook_id": str(webhook_id)},
+                    ),
+                    status="pending",
+                    next_attempt_at=datetime.now(UTC),
+                )
+            )
+        await self.deliver_due(only=delivery_id)
+        async with self._db.sessions() as session:
+            stored = (
+                (
+                    await session.execute(
+                        select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        return _delivery_view(stored)
+
+    async def deliver_due(self, *, only: uuid.UUID | None = None, batch: int = 50) -> int:
+        """Send what is due (the periodic job); returns how many attempts were made."""
+        d = webhook_deliveries
+        now = datetime.now(UTC)
+        stale = now - timedelta(seconds=max(60.0, 3 * self._settings.webhook_timeout_seconds))
+        due = or_(
+            and_(d.c.status.in_(["pending", "retrying"]), d.c.next_attempt_at <= now),
+            and_(d.c.status == "sending", d.c.last_attempt_at < stale),
+        )
+        async with self._db.transaction() as session:
+            query = (
+                select(d, webhooks.c.url, webhooks.c.secret_sealed)
+                .join(webhooks, webhooks.c.id == d.c.webhook_id)
+                .where(due if only is None else d.c.id == only)
+                .order_by(d.c.next_attempt_at)
+                .limit(batch)
+                .with_for_update(of=d, skip_locked=True)
+            )
+            rows = (await session.execute(query)).mappings().all()
+            # "sending" commits before any request leaves: a crash after the POST is seen.
+            if rows:
+                await session.execute(
+                    update(d)
+                    .where(d.c.id.in_([r["id"] for r in rows]))
+                    .values(status="sending", attempts=d.c.attempts + 1, last_attempt_at=now)
+                )
+        if rows:
+            async with httpx.AsyncClient(
+                timeout=self._settings.webhook_timeout_seconds, follow_redirects=False
+            ) as client:
+                await asyncio.gather(*(self._attempt(client, row) for row in rows))
+        return len(rows)
+
+    async def _attempt(self, client: httpx.AsyncClient, row: RowMapping) -> None:
+        d = webhook_deliveries
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            secret = self._box.open(row["secret_sealed"], context=row["webhook_id"].bytes).decode()
+            await self._check_destination(row["url"])
+            timestamp = int(time.time())
+            response = await client.post(
+                row["url"],
+                content=row["body"],
+                headers={
+                    "Content-Type": "application/cloudevents+json; charset=utf-8",
+                    "User-Agent": "pix.immo-webhooks/1",
+                    ID_HEADER: str(row["id"]),
+                    "Idempotency-Key": str(row["id"]),
+                    TIMESTAMP_HEADER: str(timestamp),
+                    SIGNATURE_HEADER: sign(secret, timestamp, row["body"]),
+                    "Pix-Event-Type": row["event_type"],
+                },
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except Exception as exc:
+            error = repr(exc)[:500]
+        now = datetime.now(UTC)
+        attempts = row["attempts"] + 1
+        values: dict[str, Any] = {"last_status_code": status_code, "last_error": error}
+        if error is None:
+            values |= {"status": "delivered", "delivered_at": now, "next_attempt_at": None}
+        else:
+            delay = min(self._settings.webhook_retry_base_seconds * 4 ** (attempts - 1), 6 * 3600.0)
+            retry_at = now + timedelta(seconds=delay)
+            give_up = row["created_at"] + timedelta(hours=self._settings.webhook_give_up_hours)
+            if retry_at > give_up or row["event_type"] == TEST_EVENT_TYPE:
+                values |= {"status": "failed", "next_attempt_at": None}
+            else:
+                values |= {"status": "retrying", "next_attempt_at": retry_at}
+            log.warning("webhook.failed", delivery=str(row["id"]), error=error, attempt=attempts)
+        async with self._db.transaction() as session:
+            await session.execute(update(d).where(d.c.id == row["id"]).values(**values))
+
+    async def _check_destination(self, url: str) -> None:
+        """No requests into our own network (SSRF), unless insecure test endpoints are on."""
+        host = urlsplit(url).hostname or ""
+        if self._settings.allow_insecure_webhooks:
+            return
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global:
+                raise PermissionError(f"{host} resolves to a non-public address")
+
+
+def _webhook_view(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "description": row["description"],
+        "active": row["active"],
+        "created_at": row["created_at"],
+    }
+
+
+def _delivery_view(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "event_id": row["event_id"],
+        "event_type": row["event_type"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "last_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "next_attempt_at": row["next_attempt_at"],
+        "delivered_at": row["delivered_at"],
+        "created_at": row["created_at"],
+    }

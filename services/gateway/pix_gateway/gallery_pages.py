@@ -1,0 +1,200 @@
+"""The gallery page: upload many photos, watch them get processed and captioned, edit captions
+inline, choose the cover, download the exports."""
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pix_runtime.identity import Identity
+
+from pix_gateway.i18n import translate
+from pix_gateway.pages import UI, PageError
+
+UPLOAD_TEXTS = (
+    "waiting",
+    "uploading",
+    "done",
+    "failed",
+    "retry",
+    "cancel",
+    "cancelled",
+    "network",
+)
+CAPTION_FIELDS = ("title_de", "title_en", "description_de", "description_en")
+
+
+def create_gallery_pages(ui: UI) -> APIRouter:
+    router = APIRouter()
+    backend = ui.backend
+
+    async def gallery_or_404(me: Identity, gallery_id: str) -> dict[str, Any]:
+        response = await backend.call(
+            "GET", "media", f"/galleries/{quote(gallery_id)}", identity=me
+        )
+        if response.status_code == 404:
+            raise PageError(404, "error.404")
+        if not response.is_success:
+            raise PageError(503, "error.503")
+        gallery: dict[str, Any] = response.json()
+        return gallery
+
+    async def photos(me: Identity, gallery_id: str) -> list[dict[str, Any]]:
+        """Media's photos with their current captions and export state side by side."""
+        gallery = await gallery_or_404(me, gallery_id)
+        captions = await ui.json(
+            await backend.call(
+                "GET", "captioning", f"/galleries/{quote(gallery_id)}/captions", identity=me
+            ),
+            [],
+        )
+        by_asset = {c["asset_id"]: c for c in captions}
+        exported = await ui.json(
+            await backend.call(
+                "GET", "export", f"/galleries/{quote(gallery_id)}/photos", identity=me
+            ),
+            {"photos": []},
+        )
+        cover = {p["asset_id"] for p in exported.get("photos", []) if p.get("cover")}
+        return [
+            {**asset, "caption": by_asset.get(asset["id"]), "cover": asset["id"] in cover}
+            for asset in gallery["assets"]
+        ]
+
+    @router.get("/galleries/{gallery_id}", response_class=HTMLResponse)
+    async def gallery_page(gallery_id: str, request: Request) -> Response:
+        me = await ui.signed_in(request)
+        gallery = await gallery_or_404(me, gallery_id)
+        locale = ui.locale(request, me)
+        texts = {key: translate(f"upload.{key}", locale) for key in UPLOAD_TEXTS}
+        return ui.render(
+            request,
+            "gallery.html",
+            me,
+            page="orders",
+            gallery=gallery,
+            photos=await photos(me, gallery_id),
+            upload_texts=json.dumps(texts),
+            exports=await exports_of(me, gallery_id),
+        )
+
+    @router.get("/galleries/{gallery_id}/photos", response_class=HTMLResponse)
+    async def photo_grid(gallery_id: str, request: Request) -> Response:
+        me = await ui.signed_in(request)
+        return ui.render(
+            request,
+            "partials/photos.html",
+            me,
+            gallery={"id": gallery_id},
+            photos=await photos(me, gallery_id),
+        )
+
+    async def photo_card(
+        request: Request, me: Identity, gallery_id: str, asset_id: str, **ctx: Any
+    ) -> Response:
+        found = [p for p in await photos(me, gallery_id) if p["id"] == asset_id]
+        if not found:
+            raise PageError(404, "error.404")
+        return ui.render(
+            request, "partials/photo.html", me, gallery={"id": gallery_id}, photo=found[0], **ctx
+        )
+
+    @router.get("/galleries/{gallery_id}/photos/{asset_id}/edit", response_class=HTMLResponse)
+    async def edit_caption(gallery_id: str, asset_id: str, request: Request) -> Response:
+        me = await ui.signed_in(request)
+        return await photo_card(request, me, gallery_id, asset_id, editing=True)
+
+    @router.get("/galleries/{gallery_id}/photos/{asset_id}", response_class=HTMLResponse)
+    async def show_photo(gallery_id: str, asset_id: str, request: Request) -> Response:
+        me = await ui.signed_in(request)
+        return await photo_card(request, me, gallery_id, asset_id)
+
+    @router.post("/galleries/{gallery_id}/photos/{asset_id}/caption", response_class=HTMLResponse)
+    async def save_caption(gallery_id: str, asset_id: str, request: Request) -> Response:
+        form = await ui.form_of(request)
+        me = await ui.signed_in(request)
+        edit = {k: form[k].strip() for k in CAPTION_FIELDS if form.get(k, "").strip()}
+        response = await backend.call(
+            "PATCH", "captioning", f"/assets/{quote(asset_id)}/caption", identity=me, json=edit
+        )
+        if not response.is_success:
+            _, message = ui.field_errors(request, me, response, "title_de")
+            return await photo_card(
+                request,
+                me,
+                gallery_id,
+                asset_id,
+                editing=True,
+                error=message or translate("error.invalid", ui.locale(request, me)),
+                draft=form,
+            )
+        return await photo_card(request, me, gallery_id, asset_id)
+
+    @router.post(
+        "/galleries/{gallery_id}/photos/{asset_id}/regenerate", response_class=HTMLResponse
+    )
+    async def regenerate(gallery_id: str, asset_id: str, request: Request) -> Response:
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        response = await backend.call(
+            "POST", "captioning", f"/assets/{quote(asset_id)}/caption/regenerate", identity=me
+        )
+        error = None if response.is_success else translate("error.503", ui.locale(request, me))
+        return await photo_card(request, me, gallery_id, asset_id, error=error)
+
+    @router.post("/galleries/{gallery_id}/photos/{asset_id}/cover", response_class=HTMLResponse)
+    async def choose_cover(gallery_id: str, asset_id: str, request: Request) -> Response:
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        await backend.call(
+            "PUT",
+            "export",
+            f"/galleries/{quote(gallery_id)}/cover",
+            identity=me,
+            json={"asset_id": asset_id},
+        )
+        return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
+
+    @router.post("/galleries/{gallery_id}/photos/{asset_id}/delete")
+    async def delete_photo(gallery_id: str, asset_id: str, request: Request) -> Response:
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        await backend.call("DELETE", "media", f"/assets/{quote(asset_id)}", identity=me)
+        return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
+
+    async def exports_of(me: Identity, gallery_id: str) -> list[dict[str, Any]]:
+        versions: list[dict[str, Any]] = await ui.json(
+            await backend.call(
+                "GET", "export", f"/galleries/{quote(gallery_id)}/exports", identity=me
+            ),
+            [],
+        )
+        return versions
+
+    @router.get("/galleries/{gallery_id}/exports", response_class=HTMLResponse)
+    async def exports_panel(gallery_id: str, request: Request) -> Response:
+        me = await ui.signed_in(request)
+        return ui.render(
+            request,
+            "partials/exports.html",
+            me,
+            gallery={"id": gallery_id},
+            exports=await exports_of(me, gallery_id),
+        )
+
+    @router.post("/galleries/{gallery_id}/exports/{version}/originals")
+    async def original_bundle(gallery_id: str, version: int, request: Request) -> Response:
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        response = await backend.call(
+            "POST",
+            "export",
+            f"/galleries/{quote(gallery_id)}/exports/{version}/bundle?size=original",
+            identity=me,
+        )
+        if not response.is_success:
+            raise PageError(503, "error.503")
+        return RedirectResponse(response.json()["download_url"], status_code=303)
+
+    return router

@@ -1,0 +1,62 @@
+"""CRM integration: an organisation's webhooks, their delivery log and a test button."""
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pix_runtime.identity import Identity
+
+from pix_gateway.pages import UI
+
+
+def create_integration_pages(ui: UI) -> APIRouter:
+    router = APIRouter()
+    backend = ui.backend
+
+    async def page(request: Request, me: Identity, **ctx: Any) -> Response:
+        hooks = await ui.json(await backend.call("GET", "export", "/webhooks", identity=me), [])
+        for hook in hooks:
+            hook["deliveries"] = await ui.json(
+                await backend.call(
+                    "GET", "export", f"/webhooks/{hook['id']}/deliveries", identity=me
+                ),
+                [],
+            )
+        return ui.render(request, "integrations.html", me, page="integrations", hooks=hooks, **ctx)
+
+    @router.get("/integrations", response_class=HTMLResponse)
+    async def integrations(request: Request) -> Response:
+        return await page(request, await ui.signed_in(request))
+
+    @router.post("/integrations/webhooks", response_class=HTMLResponse)
+    async def add_webhook(request: Request) -> Response:
+        form = await ui.form_of(request)
+        me = await ui.signed_in(request)
+        response = await backend.call(
+            "POST",
+            "export",
+            "/webhooks",
+            identity=me,
+            json={"url": form.get("url", ""), "description": form.get("description", "")},
+        )
+        if not response.is_success:
+            return await page(request, me, **ui.refusal(request, me, response, "url"))
+        # The secret is shown once, on this response, and never again.
+        return await page(request, me, secret=response.json()["secret"])
+
+    @router.post("/integrations/webhooks/{webhook_id}/test")
+    async def send_test(webhook_id: str, request: Request) -> Response:
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        await backend.call("POST", "export", f"/webhooks/{quote(webhook_id)}/test", identity=me)
+        return RedirectResponse("/integrations", status_code=303)
+
+    @router.post("/integrations/webhooks/{webhook_id}/delete")
+    async def delete_webhook(webhook_id: str, request: Request) -> Response:
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        await backend.call("DELETE", "export", f"/webhooks/{quote(webhook_id)}", identity=me)
+        return RedirectResponse("/integrations", status_code=303)
+
+    return router

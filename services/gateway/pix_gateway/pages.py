@@ -1,0 +1,623 @@
+"""The web UI: server-rendered pages (Jinja2), HTMX for the parts that refresh themselves.
+
+Every page talks to the services through `Backend` with the visitor's signed identity, so the
+services' own authorisation applies to the UI exactly as to the API.
+"""
+
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pix_runtime.identity import Identity
+from pix_runtime.logging import current_correlation_id
+
+from pix_gateway.i18n import LOCALES, Locale, translate
+from pix_gateway.service import AuthUnavailable, Backend, SessionChecker, csrf_allowed
+from pix_gateway.settings import GatewaySettings
+
+FORM_LIMIT = 64 * 1024
+SESSION_COOKIE_SECONDS = 30 * 24 * 3600
+
+
+class PageError(Exception):
+    """Ends a page request with a friendly HTML error page."""
+
+    def __init__(self, status: int, message_key: str) -> None:
+        super().__init__(message_key)
+        self.status = status
+        self.message_key = message_key
+
+
+class LoginRequired(Exception):
+    """Sends the visitor to the login page, and back here afterwards."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths: an open redirect would help phishing."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/dashboard"
+
+
+def error_of(response: httpx.Response) -> tuple[str, str | None]:
+    try:
+        error = response.json()["error"]
+        return str(error["code"]), error.get("field")
+    except (ValueError, KeyError, TypeError):
+        return "invalid", None
+
+
+class UI:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        backend: Backend,
+        sessions: SessionChecker,
+        templates: Jinja2Templates,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.sessions = sessions
+        self.templates = templates
+
+    def locale(self, request: Request, me: Identity | None) -> Locale:
+        chosen = request.cookies.get("lang")
+        if chosen in LOCALES:
+            return chosen
+        if me is not None:
+            return me.locale
+        accept = request.headers.get("accept-language", "")
+        return "en" if accept.lower().startswith("en") else "de"
+
+    async def me(self, request: Request) -> Identity | None:
+        token = request.cookies.get(self.settings.cookie_name)
+        if not token:
+            return None
+        try:
+            return await self.sessions.identity(token)
+        except AuthUnavailable as exc:
+            raise PageError(503, "error.503") from exc
+
+    def render(
+        self, request: Request, name: str, me: Identity | None, *, status: int = 200, **ctx: Any
+    ) -> HTMLResponse:
+        locale = self.locale(request, me)
+
+        def t(key: str, **values: object) -> str:
+            return translate(key, locale, **values)
+
+        context = {
+            "me": me,
+            "locale": locale,
+            "t": t,
+            "request_path": quote(request.url.path),
+            "errors": {},
+            "message": None,
+            "message_kind": "info",
+            **ctx,
+        }
+        return self.templates.TemplateResponse(request, name, context, status_code=status)
+
+    async def form_of(self, request: Request) -> dict[str, str]:
+        """The posted form, after the CSRF check."""
+        if not csrf_allowed(request.method, request.headers, self.settings.platform.public_url):
+            raise PageError(403, "error.csrf")
+        return await read_form(request)
+
+    async def signed_in(self, request: Request) -> Identity:
+        me = await self.me(request)
+        if me is None:
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(path)
+        return me
+
+    async def json(self, response: httpx.Response, default: Any) -> Any:
+        return response.json() if response.is_success else default
+
+    def refusal(
+        self, request: Request, me: Identity | None, response: httpx.Response, field: str
+    ) -> dict[str, Any]:
+        """Page context that shows a service's refusal on the form that caused it."""
+        errors, message = self.field_errors(request, me, response, field)
+        return {
+            "status": response.status_code,
+            "errors": errors,
+            "message": message,
+            "message_kind": "error",
+        }
+
+    def field_errors(
+        self, request: Request, me: Identity | None, response: httpx.Response, default_field: str
+    ) -> tuple[dict[str, str], str | None]:
+        """A service's error as a message under the right field (or on top of the form)."""
+        code, field = error_of(response)
+        text = translate(f"error.{code}", self.locale(request, me))
+        if text == f"error.{code}":
+            text = translate("error.invalid", self.locale(request, me))
+        if response.status_code == 429:
+            return {}, translate("error.rate_limited", self.locale(request, me))
+        if field or code in ("weak_password", "common_password", "password_too_long"):
+            return {field or default_field: text}, None
+        return {}, text
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """URL-encoded form fields (our forms only), bounded in size."""
+    body = await request.body()
+    if len(body) > FORM_LIMIT:
+        raise PageError(413, "error.invalid")
+    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def create_pages(ui: UI) -> APIRouter:
+    router = APIRouter()
+    settings = ui.settings
+    backend = ui.backend
+
+    form_of = ui.form_of
+    signed_in = ui.signed_in
+
+    def set_session_cookie(response: Response, token: str) -> None:
+        response.set_cookie(
+            settings.cookie_name,
+            token,
+            httponly=True,
+            secure=True,
+            samesite="lax",
+            path="/",
+            max_age=SESSION_COOKIE_SECONDS,
+        )
+
+    # --- public pages -------------------------------------------------------------------------
+
+    @router.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> Response:
+        return ui.render(request, "home.html", await ui.me(request), page="home")
+
+    @router.get("/privacy", response_class=HTMLResponse)
+    async def privacy(request: Request) -> Response:
+        return ui.render(request, "privacy.html", await ui.me(request), page="privacy")
+
+    @router.get("/lang/{locale}")
+    async def switch_language(locale: str, request: Request, next: str = "/") -> Response:
+        response = RedirectResponse(safe_next(next) if next != "/" else "/", status_code=303)
+        if locale in LOCALES:
+            response.set_cookie(
+                "lang", locale, max_age=365 * 24 * 3600, samesite="lax", secure=True, path="/"
+            )
+        return response
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, next: str = "/dashboard") -> Response:
+        me = await ui.me(request)
+        if me is not None:
+            return RedirectResponse(safe_next(next), status_code=303)
+        return ui.render(request, "login.html", None, page="login", next=safe_next(next), email="")
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        form = await form_of(request)
+        response = await backend.call(
+            "POST",
+            "auth",
+            "/login",
+            json={"email": form.get("email", ""), "password": form.get("password", "")},
+            client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+        if not response.is_success:
+            _, message = ui.field_errors(request, None, response, "password")
+            return ui.render(
+                request,
+                "login.html",
+                None,
+                status=response.status_code,
+                page="login",
+                next=safe_next(form.get("next")),
+                email=form.get("email", ""),
+                message=message,
+                message_kind="error",
+            )
+        redirect = RedirectResponse(safe_next(form.get("next")), status_code=303)
+        set_session_cookie(redirect, response.json()["token"])
+        return redirect
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        await form_of(request)
+        token = request.cookies.get(settings.cookie_name)
+        if token:
+            ui.sessions.forget(token)
+            await backend.call("POST", "auth", "/sessions/revoke", json={"token": token})
+        redirect = RedirectResponse("/", status_code=303)
+        redirect.delete_cookie(settings.cookie_name, path="/", secure=True, httponly=True)
+        return redirect
+
+    @router.get("/register", response_class=HTMLResponse)
+    async def register_page(request: Request) -> Response:
+        return ui.render(request, "register.html", await ui.me(request), page="register", form={})
+
+    @router.post("/register", response_class=HTMLResponse)
+    async def register(request: Request) -> Response:
+        form = await form_of(request)
+        fields = {k: form.get(k, "") for k in ("name", "company", "email", "password")}
+        locale = form.get("locale") if form.get("locale") in LOCALES else "de"
+        response = await backend.call(
+            "POST",
+            "auth",
+            "/register",
+            json={**fields, "locale": locale},
+            client_ip=client_ip(request),
+        )
+        if not response.is_success:
+            errors, message = ui.field_errors(request, None, response, "password")
+            return ui.render(
+                request,
+                "register.html",
+                None,
+                status=response.status_code,
+                page="register",
+                form=fields,
+                errors=errors,
+                message=message,
+                message_kind="error",
+            )
+        return ui.render(
+            request,
+            "register.html",
+            None,
+            page="register",
+            form={},
+            done=True,
+            message=translate("register.done", ui.locale(request, None)),
+            message_kind="ok",
+        )
+
+    @router.get("/verify-email", response_class=HTMLResponse)
+    async def verify_email(request: Request, token: str = "") -> Response:
+        me = await ui.me(request)
+        response = await backend.call("POST", "auth", "/verify-email", json={"token": token})
+        ok = response.is_success
+        key = "verify.done" if ok else "link.invalid"
+        return ui.render(
+            request,
+            "verify.html",
+            me,
+            status=200 if ok else 400,
+            message=translate(key, ui.locale(request, me)),
+            message_kind="ok" if ok else "error",
+        )
+
+    @router.post("/verify-email/resend")
+    async def resend_verification(request: Request) -> Response:
+        await form_of(request)
+        me = await signed_in(request)
+        await backend.call("POST", "auth", "/verify-email/resend", identity=me)
+        return RedirectResponse("/dashboard?resent=1", status_code=303)
+
+    @router.get("/forgot-password", response_class=HTMLResponse)
+    async def forgot_page(request: Request) -> Response:
+        return ui.render(request, "forgot.html", await ui.me(request), page="login")
+
+    @router.post("/forgot-password", response_class=HTMLResponse)
+    async def forgot(request: Request) -> Response:
+        form = await form_of(request)
+        response = await backend.call(
+            "POST",
+            "auth",
+            "/password/forgot",
+            json={"email": form.get("email", "")},
+            client_ip=client_ip(request),
+        )
+        locale = ui.locale(request, None)
+        if response.status_code == 429:
+            return ui.render(
+                request,
+                "forgot.html",
+                None,
+                status=429,
+                page="login",
+                message=translate("error.rate_limited", locale),
+                message_kind="error",
+            )
+        # The same answer whether or not the address has an account.
+        return ui.render(
+            request,
+            "forgot.html",
+            None,
+            page="login",
+            done=True,
+            message=translate("forgot.done", locale),
+            message_kind="ok",
+        )
+
+    async def new_password_page(request: Request, action: str, title_key: str) -> Response:
+        token = request.query_params.get("token", "")
+        return ui.render(
+            request, "reset.html", None, action=action, title_key=title_key, token=token
+        )
+
+    async def set_new_password(request: Request, action: str, title_key: str) -> Response:
+        form = await form_of(request)
+        response = await backend.call(
+            "POST",
+            "auth",
+            "/password/reset",
+            json={"token": form.get("token", ""), "password": form.get("password", "")},
+        )
+        locale = ui.locale(request, None)
+        if response.is_success:
+            return ui.render(
+                request,
+                "reset.html",
+                None,
+                action=action,
+                title_key=title_key,
+                done=True,
+                message=translate("reset.done", locale),
+                message_kind="ok",
+            )
+        code, _ = error_of(response)
+        if code == "link_invalid":
+            return ui.render(
+                request,
+                "reset.html",
+                None,
+                status=400,
+                action=action,
+                title_key=title_key,
+                done=True,
+                message=translate("link.invalid", locale),
+                message_kind="error",
+            )
+        errors, message = ui.field_errors(request, None, response, "password")
+        return ui.render(
+            request,
+            "reset.html",
+            None,
+            status=response.status_code,
+            action=action,
+            title_key=title_key,
+            token=form.get("token", ""),
+            errors=errors,
+            message=message,
+            message_kind="error",
+        )
+
+    @router.get("/reset-password", response_class=HTMLResponse)
+    async def reset_page(request: Request) -> Response:
+        return await new_password_page(request, "/reset-password", "reset.title")
+
+    @router.post("/reset-password", response_class=HTMLResponse)
+    async def reset(request: Request) -> Response:
+        return await set_new_password(request, "/reset-password", "reset.title")
+
+    @router.get("/accept-invitation", response_class=HTMLResponse)
+    async def invitation_page(request: Request) -> Response:
+        return await new_password_page(request, "/accept-invitation", "invite.title")
+
+    @router.post("/accept-invitation", response_class=HTMLResponse)
+    async def accept_invitation(request: Request) -> Response:
+        return await set_new_password(request, "/accept-invitation", "invite.title")
+
+    # --- client area --------------------------------------------------------------------------
+
+    async def recent_uploads(me: Identity) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        galleries = await ui.json(await backend.call("GET", "media", "/galleries", identity=me), [])
+        uploads: list[dict[str, Any]] = []
+        for gallery in galleries[:5]:
+            detail = await ui.json(
+                await backend.call("GET", "media", f"/galleries/{gallery['id']}", identity=me),
+                {"assets": []},
+            )
+            for asset in detail["assets"]:
+                uploads.append({**asset, "gallery_reference": gallery["reference"]})
+        uploads.sort(key=lambda a: a["created_at"], reverse=True)
+        return galleries, uploads[:10]
+
+    @router.get("/dashboard", response_class=HTMLResponse)
+    async def dashboard(request: Request) -> Response:
+        me = await signed_in(request)
+        profile = await ui.json(await backend.call("GET", "auth", "/me", identity=me), None)
+        orders = await ui.json(await backend.call("GET", "orders", "/orders", identity=me), [])
+        galleries, uploads = await recent_uploads(me)
+        message = None
+        if request.query_params.get("resent"):
+            message = translate("verify.resent", ui.locale(request, me))
+        return ui.render(
+            request,
+            "dashboard.html",
+            me,
+            page="dashboard",
+            profile=profile,
+            orders=orders[:10],
+            galleries=galleries[:10],
+            uploads=uploads,
+            message=message,
+        )
+
+    @router.get("/dashboard/uploads", response_class=HTMLResponse)
+    async def dashboard_uploads(request: Request) -> Response:
+        me = await signed_in(request)
+        _, uploads = await recent_uploads(me)
+        return ui.render(request, "partials/uploads.html", me, uploads=uploads)
+
+    @router.get("/booking", response_class=HTMLResponse)
+    async def booking(request: Request) -> Response:
+        me = await signed_in(request)
+        url = settings.tidycal_url
+        if url:
+            # TidyCal prefills its form from these query parameters.
+            url = f"{url}{'&' if '?' in url else '?'}name={quote(me.name)}&email={quote(me.email)}"
+        return ui.render(request, "booking.html", me, page="dashboard", booking_url=url)
+
+    # --- account ------------------------------------------------------------------------------
+
+    async def account_page(
+        request: Request, me: Identity, *, status: int = 200, **ctx: Any
+    ) -> Response:
+        profile = await ui.json(await backend.call("GET", "auth", "/me", identity=me), None)
+        if profile is None:
+            raise PageError(503, "error.503")
+        own = await ui.json(await backend.call("GET", "auth", "/sessions", identity=me), [])
+        return ui.render(
+            request,
+            "account.html",
+            me,
+            status=status,
+            page="account",
+            profile=profile,
+            sessions=own,
+            **ctx,
+        )
+
+    @router.get("/account", response_class=HTMLResponse)
+    async def account(request: Request) -> Response:
+        me = await signed_in(request)
+        done = request.query_params.get("done")
+        message = (
+            translate(f"account.{done}", ui.locale(request, me))
+            if done in ("saved", "password_done")
+            else None
+        )
+        return await account_page(request, me, message=message, message_kind="ok")
+
+    @router.post("/account/profile")
+    async def update_profile(request: Request) -> Response:
+        form = await form_of(request)
+        me = await signed_in(request)
+        body = {"name": form.get("name") or None, "locale": form.get("locale") or None}
+        response = await backend.call("PATCH", "auth", "/me", identity=me, json=body)
+        if not response.is_success:
+            return await account_page(request, me, **ui.refusal(request, me, response, "name"))
+        ui.sessions.forget(request.cookies.get(settings.cookie_name, ""))
+        redirect = RedirectResponse("/account?done=saved", status_code=303)
+        if body["locale"] in LOCALES:
+            redirect.set_cookie(
+                "lang",
+                str(body["locale"]),
+                max_age=365 * 24 * 3600,
+                samesite="lax",
+                secure=True,
+                path="/",
+            )
+        return redirect
+
+    @router.post("/account/password")
+    async def change_password(request: Request) -> Response:
+        form = await form_of(request)
+        me = await signed_in(request)
+        response = await backend.call(
+            "POST",
+            "auth",
+            "/password/change",
+            identity=me,
+            json={
+                "current_password": form.get("current_password", ""),
+                "new_password": form.get("new_password", ""),
+            },
+        )
+        if not response.is_success:
+            return await account_page(
+                request, me, **ui.refusal(request, me, response, "new_password")
+            )
+        return RedirectResponse("/account?done=password_done", status_code=303)
+
+    @router.post("/account/sessions/{session_id}/revoke")
+    async def revoke_session(session_id: str, request: Request) -> Response:
+        await form_of(request)
+        me = await signed_in(request)
+        await backend.call("DELETE", "auth", f"/sessions/{quote(session_id)}", identity=me)
+        return RedirectResponse("/account", status_code=303)
+
+    @router.post("/account/logout-everywhere")
+    async def logout_everywhere(request: Request) -> Response:
+        await form_of(request)
+        me = await signed_in(request)
+        await backend.call("POST", "auth", "/sessions/revoke-all", identity=me)
+        ui.sessions.forget(request.cookies.get(settings.cookie_name, ""))
+        redirect = RedirectResponse("/login", status_code=303)
+        redirect.delete_cookie(settings.cookie_name, path="/", secure=True, httponly=True)
+        return redirect
+
+    @router.get("/account/export")
+    async def export_data(request: Request) -> Response:
+        me = await signed_in(request)
+        response = await backend.call("GET", "auth", "/me/export", identity=me)
+        return Response(
+            response.content,
+            status_code=response.status_code,
+            media_type="application/json",
+            headers={"content-disposition": 'attachment; filename="pix-immo-my-data.json"'},
+        )
+
+    @router.post("/account/delete")
+    async def delete_account(request: Request) -> Response:
+        form = await form_of(request)
+        me = await signed_in(request)
+        response = await backend.call(
+            "POST", "auth", "/me/delete", identity=me, json={"password": form.get("password", "")}
+        )
+        if not response.is_success:
+            return await account_page(request, me, **ui.refusal(request, me, response, "password"))
+        ui.sessions.forget(request.cookies.get(settings.cookie_name, ""))
+        redirect = RedirectResponse("/", status_code=303)
+        redirect.delete_cookie(settings.cookie_name, path="/", secure=True, httponly=True)
+        return redirect
+
+    return router
+
+
+def install_page_errors(app: Any, ui: UI) -> None:
+    """HTML error pages for the UI, the JSON error shape for /api."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
+
+    async def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        return error_page(request, exc.status, exc.message_key)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith("/api/"):
+            codes = {404: "not_found", 405: "not_allowed"}
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": codes.get(exc.status_code, "http_error"),
+                        "message": str(exc.detail),
+                    }
+                },
+                status_code=exc.status_code,
+            )
+        return error_page(request, exc.status_code, "error.404")
+
+    def error_page(request: Request, status: int, key: str) -> Response:
+        locale = ui.locale(request, None)
+        return ui.render(
+            request,
+            "error.html",
+            None,
+            status=status,
+            message=translate(key, locale),
+            status_code=status,
+            request_id=current_correlation_id() or "",
+        )
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(StarletteHTTPException, not_found)

@@ -1,0 +1,324 @@
+"""The processing worker: uploaded original → anonymised renditions → `media.asset.uploaded.v1`.
+
+The database is the queue: `complete` marks a photo `queued`; a worker claims the oldest one
+(`FOR UPDATE SKIP LOCKED`, so several workers and several media processes never take the same
+photo), decodes, orients, converts to sRGB, strips metadata, blurs faces and renders in a thread
+pool, stores the renditions, and only then commits `processed` with the event in the outbox.
+Claims bump `attempts`; the final update requires the same value, so a worker that was presumed
+dead and re-queued by the reconciler cannot overwrite the newer attempt's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from pix_contracts.rooms import pseudonym_stem, room_from_filename
+from pix_runtime.db import Database
+from pix_runtime.logging import get_logger
+from pix_runtime.outbox import enqueue
+from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
+from sqlalchemy import RowMapping, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pix_media.imaging import ImageRejected, ProcessedImage, process_image
+from pix_media.models import assets, galleries, outbox
+from pix_media.service import SOURCE, uploaded_event
+from pix_media.settings import MediaSettings
+
+log = get_logger(__name__)
+_T = TypeVar("_T")
+
+# Fallback poll when idle: photos queued by another media process, or re-queued by the
+# reconciler, are picked up within this time even without an in-process wake-up.
+IDLE_POLL_SECONDS = 1.0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Processor:
+    def __init__(
+        self, db: Database, storage: LocalStorage | S3Storage, settings: MediaSettings
+    ) -> None:
+        self._db = db
+        self._storage = storage
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        workers = max(1, self._settings.workers)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="media-cpu")
+        self._tasks = [asyncio.create_task(self._loop()) for _ in range(workers)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                worked = await self.process_next()
+            except Exception:
+                log.warning("processing.loop_failed", exc_info=True)
+                worked = False
+                await asyncio.sleep(IDLE_POLL_SECONDS)
+            if worked:
+                # More may be waiting: let an idle sibling look too.
+                self._wake.set()
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+
+    async def _claim(self) -> RowMapping | None:
+        oldest = (
+            select(assets.c.id)
+            .where(assets.c.status == "queued")
+            .order_by(assets.c.updated_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        async with self._db.transaction() as session:
+            return (
+                (
+                    await session.execute(
+                        update(assets)
+                        .where(assets.c.id == oldest)
+                        .values(status="processing", attempts=assets.c.attempts + 1)
+                        .returning(*assets.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+
+    async def process_next(self) -> bool:
+        """Claim and process one queued photo; False when there was none."""
+        row = await self._claim()
+        if row is None:
+            return False
+        await self._process(row)
+        return True
+
+    async def _cpu(self, fn: functools.partial[_T]) -> _T:
+        if self._pool is None:  # used without start() (tests): a private pool
+            return await asyncio.to_thread(fn)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def _process(self, row: RowMapping) -> None:
+        settings = self._settings
+        try:
+            async with self._storage.local_file(row["original_key"]) as path:
+                sha256 = await self._cpu(functools.partial(sha256_file, path))
+                # Cheap early answer for a photo uploaded twice; the unique index still decides
+                # races between two uploads processed at the same time (see `_store`).
+                duplicate = await self._duplicate_of(row, sha256)
+                if duplicate is not None:
+                    await self._reject(
+                        row,
+                        "duplicate",
+                        f"this photo is already in the gallery (asset {duplicate})",
+                    )
+                    return
+                processed = await self._cpu(
+                    functools.partial(
+                        process_image,
+                        path,
+                        max_pixels=settings.max_pixels,
+                        web_edge=settings.web_edge,
+                        thumb_edge=settings.thumb_edge,
+                        face_frame_edge=settings.face_frame_edge,
+                    )
+                )
+        except ImageRejected as exc:
+            await self._reject(row, exc.code, exc.message)
+            return
+        except ObjectNotFound:
+            await self._reject(row, "not_uploaded", "the uploaded file is gone")
+            return
+        except Exception:
+            log.warning("asset.processing_failed", asset_id=str(row["id"]), exc_info=True)
+            await self._retry_later(row)
+            return
+        await self._store(row, sha256, processed)
+
+    async def _store(self, row: RowMapping, sha256: str, processed: ProcessedImage) -> None:
+        base = f"renditions/{row['gallery_id']}/{row['id']}"
+        web_key, thumb_key = f"{base}/web.jpg", f"{base}/thumb.jpg"
+        try:
+            await self._storage.put_bytes(web_key, processed.web.data, "image/jpeg")
+            await self._storage.put_bytes(thumb_key, processed.thumb.data, "image/jpeg")
+        except Exception:
+            log.warning("asset.store_failed", asset_id=str(row["id"]), exc_info=True)
+            await self._retry_later(row)
+            return
+        room = room_from_filename(row["label"])
+        try:
+            async with self._db.transaction() as session:
+                # Serialise numbering within the gallery: Kitchen_01, Kitchen_02, … Max, not
+                # count: after Kitchen_01 is deleted the next is Kitchen_03, not a second _02.
+                await session.execute(
+                    select(galleries.c.id)
+                    .where(galleries.c.id == row["gallery_id"])
+                    .with_for_update()
+                )
+                last = await session.scalar(
+                    select(func.max(assets.c.sequence)).where(
+                        assets.c.gallery_id == row["gallery_id"],
+                        (assets.c.room_type == room.value)
+                        if room
+                        else assets.c.room_type.is_(None),
+                    )
+                )
+                sequence = (last or 0) + 1
+                done = (
+                    (
+                        await session.execute(
+                            update(assets)
+                            .where(
+                                assets.c.id == row["id"],
+                                assets.c.status == "processing",
+                                assets.c.attempts == row["attempts"],
+                            )
+                            .values(
+                                status="processed",
+                                sha256=sha256,
+                                content_type=processed.content_type,
+                                web_key=web_key,
+                                thumb_key=thumb_key,
+                                width=processed.original_width,
+                                height=processed.original_height,
+                                room_type=room.value if room else None,
+                                sequence=sequence,
+                                pseudonym=f"{pseudonym_stem(room)}_{sequence:02d}",
+                                faces_blurred=processed.faces_blurred,
+                                error_code=None,
+                                error_message=None,
+                            )
+                            .returning(*assets.c)
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+                if done is not None:
+                    await enqueue(session, outbox, uploaded_event(done), source=SOURCE)
+        except IntegrityError:
+            # The same bytes finished first in a concurrent upload: the unique index decided.
+            duplicate = await self._duplicate_of(row, sha256)
+            await self._reject(
+                row, "duplicate", f"this photo is already in the gallery (asset {duplicate})"
+            )
+            await self._drop_renditions(row, [web_key, thumb_key])
+            return
+        if done is None:
+            await self._drop_renditions(row, [web_key, thumb_key])
+            return
+        log.info(
+            "asset.processed",
+            asset_id=str(row["id"]),
+            pseudonym=done["pseudonym"],
+            faces=processed.faces_blurred,
+        )
+
+    async def _drop_renditions(self, row: RowMapping, keys: list[str]) -> None:
+        """Remove renditions only if the asset is gone (deleted meanwhile) or rejected; a newer
+        attempt of the same asset writes the very same keys and must keep them."""
+        async with self._db.sessions() as session:
+            status = await session.scalar(select(assets.c.status).where(assets.c.id == row["id"]))
+        if status in (None, "rejected"):
+            for key in keys:
+                await self._storage.delete(key)
+
+    async def _duplicate_of(self, row: RowMapping, sha256: str) -> object:
+        async with self._db.sessions() as session:
+            return await session.scalar(
+                select(assets.c.id).where(
+                    assets.c.gallery_id == row["gallery_id"],
+                    assets.c.sha256 == sha256,
+                    assets.c.id != row["id"],
+                )
+            )
+
+    async def _reject(self, row: RowMapping, code: str, message: str) -> None:
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(assets)
+                .where(
+                    assets.c.id == row["id"],
+                    assets.c.status == "processing",
+                    assets.c.attempts == row["attempts"],
+                )
+                .values(status="rejected", error_code=code, error_message=message[:500])
+            )
+        if result.rowcount:  # type: ignore[attr-defined]
+            # Nothing of a refused file is kept.
+            await self._storage.delete(row["original_key"])
+            log.info("asset.rejected", asset_id=str(row["id"]), code=code)
+
+    async def _retry_later(self, row: RowMapping) -> None:
+        """A failure that is not the photo's fault (storage, database): queue it again, until
+        `max_attempts`, then reject it so it cannot loop for ever."""
+        if row["attempts"] >= self._settings.max_attempts:
+            await self._reject(row, "processing_failed", "the photo could not be processed")
+            return
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(assets)
+                .where(
+                    assets.c.id == row["id"],
+                    assets.c.status == "processing",
+                    assets.c.attempts == row["attempts"],
+                )
+                .values(status="queued")
+            )
+
+    async def requeue_stalled(self) -> int:
+        """Reconciler: photos `processing` past the timeout (their worker died) are queued
+        again, or rejected after `max_attempts`; queued ones get a worker woken for them."""
+        cutoff = func.now() - func.make_interval(
+            0, 0, 0, 0, 0, 0, self._settings.processing_timeout_seconds
+        )
+        stalled = (assets.c.status == "processing") & (assets.c.updated_at < cutoff)
+        async with self._db.transaction() as session:
+            requeued = await session.execute(
+                update(assets)
+                .where(stalled, assets.c.attempts < self._settings.max_attempts)
+                .values(status="queued")
+            )
+            given_up = await session.execute(
+                update(assets)
+                .where(stalled, assets.c.attempts >= self._settings.max_attempts)
+                .values(
+                    status="rejected",
+                    error_code="processing_failed",
+                    error_message="the photo could not be processed",
+                )
+            )
+        count = int(requeued.rowcount + given_up.rowcount)  # type: ignore[attr-defined]
+        if count:
+            log.warning("assets.requeued_processing", count=count)
+        self.wake()
+        return count

@@ -1,0 +1,44 @@
+"""What can be ordered: the services of a shoot, their names and default prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Gross prices in euro cents; PIX_ORDERS_PRICES overrides them per key.
+DEFAULT_PRICES_CENTS: dict[str, int] = {
+    "photos": 19900,
+    "drone": 14900,
+    "tour360": 17900,
+    "floorplan": 8900,
+    "video": 29900,
+}
+
+LABELS: dict[str, tuple[str, str]] = {
+    "photos": ("Fotos", "Photos"),
+    "drone": ("Drohne", "Drone"),
+    "tour360": ("360°-Tour", "360° tour"),
+    "floorplan": ("Grundriss", "Floor plan"),
+    "video": ("Video", "Video"),
+}
+
+PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
+COUNTRIES = ("DE", "AT", "CH")
+WINDOWS = ("morning", "afternoon", "all_day")
+LOCALES = ("de", "en")
+CURRENCY = "EUR"
+
+
+@dataclass(frozen=True)
+class PriceListEntry:
+    key: str
+    label_de: str
+    label_en: str
+    price_cents: int
+
+
+def price_list(prices_cents: dict[str, int]) -> list[PriceListEntry]:
+    """The services in their display order, with the configured prices."""
+    return [
+        PriceListEntry(key, LABELS[key][0], LABELS[key][1], prices_cents[key])
+        for key in DEFAULT_PRICES_CENTS
+    ]

@@ -1,0 +1,88 @@
+"""Orders as CSV for spreadsheets: German Excel opens it by double-click.
+
+That means a UTF-8 byte-order mark (else Excel guesses Windows-1252 and mangles umlauts),
+semicolons (the list separator in a German locale) and decimal commas.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from pix_orders.records import Order
+from pix_orders.validation import BERLIN
+
+BOM = "\ufeff"
+HEADER = [
+    "Auftrag",
+    "Eingang",
+    "Status",
+    "Organisation",
+    "Ansprechpartner",
+    "E-Mail",
+    "Telefon",
+    "Straße",
+    "Hausnummer",
+    "PLZ",
+    "Ort",
+    "Land",
+    "Objektart",
+    "Wohnfläche m²",
+    "Zimmer",
+    "Leistungen",
+    "Summe EUR",
+    "Wunschtermine",
+    "Zugang",
+]
+# A cell starting like a formula is run by Excel (CSV injection, OWASP): such user text gets
+# a leading apostrophe. Our own E.164 phone numbers (+49…) are digits only and stay as they are.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PHONE = re.compile(r"\+\d{6,15}")
+
+
+def orders_csv(rows: list[Order]) -> str:
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for order in rows:
+        writer.writerow(
+            [
+                order.reference,
+                order.created_at.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M"),
+                order.status,
+                str(order.org_id),
+                _safe(order.contact_name),
+                _safe(order.contact_email),
+                order.contact_phone
+                if order.contact_phone and PHONE.fullmatch(order.contact_phone)
+                else _safe(order.contact_phone or ""),
+                _safe(order.street),
+                _safe(order.house_number),
+                _safe(order.postcode),
+                _safe(order.city),
+                order.country,
+                order.property_type,
+                _decimal(order.living_area_m2),
+                _decimal(order.rooms),
+                ", ".join(line.key for line in order.services),
+                _decimal(order.total_cents / 100, places=2),
+                ", ".join(
+                    f"{s.date.strftime('%d.%m.%Y')} {s.window}" for s in order.preferred_slots
+                ),
+                _safe(order.access_notes),
+            ]
+        )
+    return out.getvalue()
+
+
+def _safe(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _decimal(value: float | None, *, places: int | None = None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.{places}f}" if places is not None else f"{value:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")

@@ -1,0 +1,81 @@
+"""Which orders a list or an export shows: tenancy first, then the caller's filters."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from pix_runtime.errors import Invalid
+from pix_runtime.identity import Identity
+from sqlalchemy import ColumnElement, Select, String, cast, func, literal, or_, select
+
+from pix_orders.models import orders
+from pix_orders.validation import BERLIN
+from pix_orders.workflow import STATUSES, Forbidden
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: str | None = None
+    q: str | None = None
+    org_id: uuid.UUID | None = None
+    placed_from: date | None = None
+    placed_to: date | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+def filtered_query(viewer: Identity, wanted: OrderFilter) -> Select[Any]:
+    conditions: list[ColumnElement[bool]] = []
+    if not viewer.is_admin:
+        # A client never sees another organisation's orders, whatever it asks for.
+        if wanted.org_id is not None and wanted.org_id != viewer.org_id:
+            raise Forbidden("only administrators may filter by organisation")
+        conditions.append(orders.c.org_id == viewer.org_id)
+    elif wanted.org_id is not None:
+        conditions.append(orders.c.org_id == wanted.org_id)
+    if wanted.status:
+        if wanted.status not in STATUSES:
+            raise Invalid("invalid_choice", f"unknown status {wanted.status!r}", "status")
+        conditions.append(orders.c.status == wanted.status)
+    if wanted.placed_from:
+        conditions.append(orders.c.created_at >= _berlin_midnight(wanted.placed_from))
+    if wanted.placed_to:
+        end = _berlin_midnight(wanted.placed_to + timedelta(days=1))
+        conditions.append(orders.c.created_at < end)
+    term = (wanted.q or "").strip()
+    if term:
+        pattern = "%" + _escape_like(term[:200]) + "%"
+        reference = literal("PIX-") + func.lpad(cast(orders.c.number, String), 6, "0")
+        conditions.append(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        reference,
+                        orders.c.contact_name,
+                        orders.c.contact_email,
+                        orders.c.property_address,
+                        orders.c.city,
+                        orders.c.postcode,
+                    )
+                )
+            )
+        )
+    return (
+        select(orders)
+        .where(*conditions)
+        .order_by(orders.c.created_at.desc(), orders.c.number.desc())
+    )
+
+
+def _berlin_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=BERLIN)
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,94 @@
+"""Sessions and CSRF through the gateway, on the stack as `make run` starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+from client import COOKIE, new_client_account, place_order
+from stack import Stack
+
+
+async def test_a_revoked_session_is_refused_within_five_seconds(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        email = f"agent-{uuid.uuid4().hex[:8]}@makler-example.de"
+        password = "Stille-Wasser-sind-tief"
+        await http.post(
+            "/api/auth/register",
+            json={"name": "A", "email": email, "password": password, "company": "B"},
+        )
+        tokens = []
+        for _ in range(2):
+            response = await http.post(
+                "/api/auth/login", json={"email": email, "password": password}
+            )
+            tokens.append(response.cookies[COOKIE])
+        laptop, phone = ({"Authorization": f"Bearer {t}"} for t in tokens)
+        assert (await http.get("/api/auth/me", headers=phone)).status_code == 200  # now cached
+
+        revoked = await http.post("/api/auth/sessions/revoke-all", headers=laptop)
+        assert revoked.json() == {"revoked": 2}
+        started = time.monotonic()
+        while (await http.get("/api/auth/me", headers=phone)).status_code == 200:
+            assert time.monotonic() - started < 5, "revocation took effect too late"
+            await asyncio.sleep(0.1)
+        print(f"\nrevocation took effect after {time.monotonic() - started:.2f} s")
+
+
+async def test_cross_site_form_posts_are_refused(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        for path in ("/login", "/register", "/logout", "/api/orders/orders"):
+            response = await http.post(
+                path,
+                content=b"email=a%40b.de&password=x",
+                headers={
+                    "origin": "https://evil.example",
+                    "content-type": "application/x-www-form-urlencoded",
+                },
+            )
+            assert response.status_code == 403, path
+        ok = await http.post(
+            "/login",
+            content=b"email=a%40b.de&password=wrong-wrong",
+            headers={
+                "origin": stack.base_url,
+                "sec-fetch-site": "same-origin",
+                "content-type": "application/x-www-form-urlencoded",
+            },
+        )
+        assert ok.status_code == 401
+        assert "E-Mail oder Passwort ist falsch" in ok.text
+
+
+async def test_one_agency_cannot_see_anothers_orders(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        mine, theirs = await new_client_account(http), await new_client_account(http)
+        order = await place_order(http, mine)
+        assert (
+            await http.get(f"/api/orders/orders/{order['id']}", headers=mine)
+        ).status_code == 200
+        foreign = await http.get(f"/api/orders/orders/{order['id']}", headers=theirs)
+        assert foreign.status_code == 404
+        assert foreign.json()["error"]["code"] == "not_found"
+        assert order["id"] not in (await http.get("/api/orders/orders", headers=theirs)).text
+
+
+async def test_ui_pages_answer_in_html_and_unknown_pages_are_friendly(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        for path in ("/", "/login", "/register", "/forgot-password", "/privacy"):
+            page = await http.get(path)
+            assert page.status_code == 200, path
+            assert "text/html" in page.headers["content-type"]
+            assert "frame-src https://tidycal.com" in page.headers["content-security-policy"]
+        missing = await http.get("/does-not-exist")
+        assert missing.status_code == 404
+        assert "Diese Seite gibt es nicht" in missing.text
+        english = await http.get("/does-not-exist", headers={"cookie": "lang=en"})
+        assert "This page does not exist" in english.text
+        api_missing = await http.get("/api/nothing")
+        assert api_missing.headers["content-type"].startswith("application/json")
+        redirect = await http.get("/dashboard")
+        assert redirect.status_code == 303
+        assert redirect.headers["location"] == "/login?next=/dashboard"

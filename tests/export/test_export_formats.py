@@ -1,0 +1,178 @@
+"""The CRM formats, parsed field by field: OpenImmo XML in its ZIP, onOffice, Propstack, ZIPs."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from xml.etree import ElementTree
+
+from export_testkit import Service, caption_ready, export_service, order_placed, uploaded
+from pix_export.formats.openimmo import IMMOBILIE_ORDER
+
+NAMES = ["Bathroom_01", "Exterior_01", "Floorplan_01", "Kitchen_01"]
+
+
+async def files_of(svc: Service, gallery_id: uuid.UUID, org_id: uuid.UUID) -> dict[str, bytes]:
+    async with svc.client() as http:
+        latest = (
+            await http.get(f"/galleries/{gallery_id}/exports/latest", headers=svc.headers(org_id))
+        ).json()
+    found = {}
+    for f in latest["files"]:
+        key = f"exports/{gallery_id}/v{latest['version']}/" + (
+            f"captions/{f['name']}" if f["format"].startswith("image-") else f["name"]
+        )
+        found[f["name"]] = await svc.runtime.storage.get_bytes(key)
+    return found
+
+
+def in_order(tags: list[str], order: tuple[str, ...]) -> bool:
+    positions = [order.index(t) for t in tags]
+    return positions == sorted(positions)
+
+
+async def test_openimmo_onoffice_propstack_and_bundles(migrated: set[str]) -> None:
+    async with export_service() as svc:
+        gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+        await svc.publish(order_placed(gallery_id, org_id, "PX-2026-0042"))
+        for name in NAMES:
+            await svc.publish(await uploaded(svc, gallery_id, org_id, name))
+        for name in NAMES:
+            await svc.publish(caption_ready(gallery_id, org_id, name))
+        assert await svc.versions(gallery_id) == [1]
+
+        # Default cover: the first photo that is not a floor plan.
+        files = await files_of(svc, gallery_id, org_id)
+        root = ElementTree.fromstring(  # noqa: S314 (our own output)
+            zipfile.ZipFile(io.BytesIO(files["openimmo.zip"])).read("openimmo.xml")
+        )
+        groups = {a.findtext("daten/pfad"): a.get("gruppe") for a in root.iter("anhang")}
+        assert groups["Bathroom_01.jpg"] == "TITELBILD"
+
+        # The agent chooses the kitchen; the next (debounced) version uses it.
+        kitchen = uuid.uuid5(gallery_id, "Kitchen_01")
+        async with svc.client() as http:
+            chosen = await http.put(
+                f"/galleries/{gallery_id}/cover",
+                json={"asset_id": str(kitchen)},
+                headers=svc.headers(org_id),
+            )
+            assert chosen.status_code == 200
+            assert chosen.json()["cover_asset_id"] == str(kitchen)
+            stranger = await http.put(
+                f"/galleries/{gallery_id}/cover",
+                json={"asset_id": str(kitchen)},
+                headers=svc.headers(uuid.uuid4()),
+            )
+            assert stranger.status_code == 404
+        import asyncio
+
+        await asyncio.sleep(0.3)
+        assert await svc.desk.flush_due() == 1
+        assert await svc.versions(gallery_id) == [1, 2]
+
+        files = await files_of(svc, gallery_id, org_id)
+        archive = zipfile.ZipFile(io.BytesIO(files["openimmo.zip"]))
+        assert sorted(archive.namelist()) == sorted(["openimmo.xml", *[f"{n}.jpg" for n in NAMES]])
+        root = ElementTree.fromstring(archive.read("openimmo.xml"))  # noqa: S314 (our own output)
+        assert [c.tag for c in root] == ["uebertragung", "anbieter"]
+        assert root.find("uebertragung").get("umfang") == "TEIL"  # type: ignore[union-attr]
+        anbieter = root.find("anbieter")
+        assert anbieter is not None
+        assert [c.tag for c in anbieter] == ["firma", "openimmo_anid", "immobilie"]
+        immobilie = anbieter.find("immobilie")
+        assert immobilie is not None
+        tags = [c.tag for c in immobilie]
+        assert in_order(tags, IMMOBILIE_ORDER), tags
+        assert {"freitexte", "anhaenge", "verwaltung_techn", "geo"} <= set(tags)
+        techn = immobilie.find("verwaltung_techn")
+        assert techn is not None
+        assert [c.tag for c in techn][:2] == ["objektnr_extern", "aktion"]
+        assert techn.findtext("objektnr_extern") == "PX-2026-0042"
+        assert techn.findtext("stand_vom")
+        assert immobilie.findtext("geo/plz") == "10969"
+        assert immobilie.findtext("geo/hausnummer") == "12a"
+        freitexte = immobilie.find("freitexte")
+        assert freitexte is not None
+        assert [c.tag for c in freitexte] == [
+            "objekttitel",
+            "ausstatt_beschr",
+            "objektbeschreibung",
+        ]
+        assert (
+            freitexte.findtext("objekttitel")
+            == caption_ready(gallery_id, org_id, "Kitchen_01").caption.title_de
+        )
+        assert "Beschreibung Bathroom_01." in (freitexte.findtext("objektbeschreibung") or "")
+        anhaenge = immobilie.findall("anhaenge/anhang")
+        paths = [a.findtext("daten/pfad") for a in anhaenge]
+        assert sorted(paths) == sorted(f"{n}.jpg" for n in NAMES)  # every photo exactly once
+        for anhang in anhaenge:
+            assert anhang.get("location") == "INTERN"
+            assert [c.tag for c in anhang] == ["anhangtitel", "format", "daten"]
+            assert 0 < len(anhang.findtext("anhangtitel") or "") <= 30
+            assert anhang.findtext("format") == "image/jpeg"
+        groups = {a.findtext("daten/pfad"): a.get("gruppe") for a in anhaenge}
+        assert groups == {
+            "Kitchen_01.jpg": "TITELBILD",
+            "Bathroom_01.jpg": "INNENANSICHTEN",
+            "Exterior_01.jpg": "AUSSENANSICHTEN",
+            "Floorplan_01.jpg": "GRUNDRISS",
+        }
+        assert paths[0] == "Kitchen_01.jpg"
+
+        onoffice = json.loads(files["onoffice-uploadfile.json"])
+        arts = {f["parameters"]["file"]: f["parameters"]["Art"] for f in onoffice["files"]}
+        assert arts == {
+            "Kitchen_01.jpg": "Titelbild",
+            "Bathroom_01.jpg": "Foto",
+            "Exterior_01.jpg": "Foto",
+            "Floorplan_01.jpg": "Grundriss",
+        }
+        first = onoffice["files"][0]["parameters"]
+        assert first["language"] == "DEU"
+        assert first["module"] == "estate"
+        assert first["title"]
+        assert first["freetext"]
+
+        propstack = json.loads(files["propstack-images.json"])
+        images = [p["image"] for p in propstack]
+        assert [i["position"] for i in images] == [0, 1, 2, 3]
+        assert images[0]["photo"] == "Kitchen_01.jpg"
+        assert {i["photo"]: i["is_floorplan"] for i in images}["Floorplan_01.jpg"] is True
+        assert all(i["is_private"] is False and i["title"] for i in images)
+
+        single = json.loads(files["Kitchen_01.json"])
+        assert single["cover"] is True
+        assert single["title_de"]
+        assert files["Kitchen_01.txt"].decode().startswith("Kitchen_01\n[DE] ")
+
+        web = zipfile.ZipFile(io.BytesIO(files["bundle-web.zip"]))
+        assert {"captions.json", "captions.txt", "openimmo.zip", "captions/Kitchen_01.json"} <= set(
+            web.namelist()
+        )
+        assert web.read("images/Kitchen_01.jpg").startswith(b"\xff\xd8\xff")
+
+        async with svc.client() as http:
+            made = await http.post(
+                f"/galleries/{gallery_id}/exports/2/bundle",
+                params={"size": "original"},
+                headers=svc.headers(org_id),
+            )
+            assert made.status_code == 200, made.text
+            bad = await http.post(
+                f"/galleries/{gallery_id}/exports/2/bundle",
+                params={"size": "huge"},
+                headers=svc.headers(org_id),
+            )
+            assert bad.status_code == 422
+        original = zipfile.ZipFile(
+            io.BytesIO(
+                await svc.runtime.storage.get_bytes(f"exports/{gallery_id}/v2/bundle-original.zip")
+            )
+        )
+        assert original.read("originals/Kitchen_01.png").startswith(b"\x89PNG")
+        assert "images/Kitchen_01.jpg" not in original.namelist()
+        assert made.json()["byte_size"] == original.fp.getbuffer().nbytes  # type: ignore[union-attr]

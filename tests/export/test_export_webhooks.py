@@ -1,0 +1,151 @@
+"""Webhooks against a real HTTP receiver on loopback, verified as the README documents."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from export_testkit import caption_ready, export_service
+from pix_export.models import webhooks
+from sqlalchemy import select
+
+
+class Receiver:
+    """A CRM endpoint: verifies signature and timestamp, deduplicates on Pix-Webhook-Id."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+        self.fail_next = 0
+        self.accepted: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
+        self.rejected = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.receive(dict(self.headers), body)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def receive(self, headers: dict[str, str], body: bytes) -> int:
+        timestamp = int(headers["Pix-Webhook-Timestamp"])
+        if abs(time.time() - timestamp) > 300:
+            self.rejected += 1
+            return 400
+        expected = hmac.new(
+            self.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest("v1=" + expected, headers["Pix-Webhook-Signature"]):
+            self.rejected += 1
+            return 401
+        if self.fail_next:
+            self.fail_next -= 1
+            return 503
+        if headers["Pix-Webhook-Id"] not in self.seen:
+            self.seen.add(headers["Pix-Webhook-Id"])
+            self.accepted.append(json.loads(body))
+        return 204
+
+
+async def test_exports_reach_the_webhook_once_signed_with_retries_and_a_log(
+    migrated: set[str],
+) -> None:
+    receiver = Receiver()
+    async with export_service() as svc:
+        gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+        async with svc.client() as http:
+            refused = await http.post(
+                "/webhooks", json={"url": "http://example.com/x"}, headers=svc.headers(org_id)
+            )
+            assert refused.status_code == 422
+            created = await http.post(
+                "/webhooks",
+                json={"url": receiver.url, "description": "CRM"},
+                headers=svc.headers(org_id),
+            )
+            assert created.status_code == 201, created.text
+            hook = created.json()
+            receiver.secret = hook["secret"]
+            listed = (await http.get("/webhooks", headers=svc.headers(org_id))).json()
+            assert [w["id"] for w in listed] == [hook["id"]]
+            assert "secret" not in listed[0]
+            assert (await http.get("/webhooks", headers=svc.headers(uuid.uuid4()))).json() == []
+
+            # The secret is stored encrypted, never in clear.
+            async with svc.runtime.db.sessions() as session:
+                sealed = await session.scalar(
+                    select(webhooks.c.secret_sealed).where(webhooks.c.id == uuid.UUID(hook["id"]))
+                )
+            assert sealed
+            assert hook["secret"].encode() not in sealed
+
+            test = await http.post(f"/webhooks/{hook['id']}/test", headers=svc.headers(org_id))
+            assert test.json()["status"] == "delivered", test.text
+            assert receiver.accepted[-1]["type"] == "immo.pix.export.webhook.test"
+
+            # An export: the first attempt fails (503), the retry succeeds.
+            receiver.fail_next = 1
+            await svc.runtime.storage.put_bytes(
+                f"renditions/{gallery_id}/Kitchen_01/web.jpg", b"\xff\xd8\xffx", "image/jpeg"
+            )
+            ready = caption_ready(gallery_id, org_id, "Kitchen_01")
+            await svc.publish(ready)
+            await svc.publish(ready)  # redelivered: no second export, no second webhook
+            assert await svc.webhooks.deliver_due() == 1
+            log = (
+                await http.get(f"/webhooks/{hook['id']}/deliveries", headers=svc.headers(org_id))
+            ).json()
+            assert log[0]["status"] == "retrying"
+            assert log[0]["last_status_code"] == 503
+            import asyncio
+
+            await asyncio.sleep(0.1)
+            assert await svc.webhooks.deliver_due() == 1
+            assert await svc.webhooks.deliver_due() == 0
+            log = (
+                await http.get(f"/webhooks/{hook['id']}/deliveries", headers=svc.headers(org_id))
+            ).json()
+            assert [d["status"] for d in log] == ["delivered", "delivered"]
+            assert log[0]["attempts"] == 2
+            other = await http.get(
+                f"/webhooks/{hook['id']}/deliveries", headers=svc.headers(uuid.uuid4())
+            )
+            assert other.status_code == 404
+
+        exported = [
+            e for e in receiver.accepted if e["type"] == "immo.pix.export.gallery.exported.v1"
+        ]
+        assert len(exported) == 1
+        data = exported[0]["data"]
+        assert data["gallery_id"] == str(gallery_id)
+        assert data["version"] == 1
+        assert {f["name"] for f in data["files"]} >= {"captions.json", "openimmo.zip"}
+        assert all(f["sha256"] and f["download_url"] for f in data["files"])
+        assert receiver.rejected == 0
+
+        # A forged or replayed request fails the receiver's own checks.
+        body = json.dumps(exported[0]).encode()
+        old = int(time.time()) - 3600
+        forged = {"Pix-Webhook-Timestamp": str(old), "Pix-Webhook-Id": "x"}
+        forged["Pix-Webhook-Signature"] = (
+            "v1="
+            + hmac.new(
+                receiver.secret.encode(), f"{old}.".encode() + body, hashlib.sha256
+            ).hexdigest()
+        )
+        assert receiver.receive(forged, body) == 400
+    receiver.server.shutdown()

@@ -1,0 +1,250 @@
+"""Uploads and asynchronous processing through the media HTTP API on the real database and
+local storage: multipart resume, 202 + worker, duplicates under concurrency, status feed,
+delete, org checks, reconciler. The worker is driven step by step (`process_next`)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from photos import jpeg_with_gps, room_photo
+from pix_contracts.events import AssetDeleted
+from pix_media.app import create_app
+from pix_media.models import assets, galleries, outbox
+from pix_media.processing import Processor
+from pix_media.settings import MediaSettings
+from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
+from pix_runtime.lifecycle import ServiceRuntime
+from pix_runtime.storage import LocalStorage
+from sqlalchemy import func, select, update
+
+MiB = 1024 * 1024
+
+
+class Media:
+    def __init__(self, runtime: ServiceRuntime, http: httpx.AsyncClient, worker: Processor):
+        self.runtime, self.http, self.worker = runtime, http, worker
+        self.org = uuid.uuid4()
+        self.gallery = uuid.uuid4()
+
+    def headers(self, org: uuid.UUID | None = None) -> dict[str, str]:
+        who = Identity(
+            user_id=uuid.uuid4(), org_id=org or self.org, role="client", email="a@b.de", name="A"
+        )
+        return {IDENTITY_HEADER: sign_identity(who, self.runtime.internal_key)}
+
+    async def start(self, name: str, size: int) -> dict[str, Any]:
+        response = await self.http.post(
+            f"/galleries/{self.gallery}/uploads",
+            headers=self.headers(),
+            json={"file_name": name, "byte_size": size},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def put(self, url: str, data: bytes) -> httpx.Response:
+        # Signed URLs point at the gateway's /api/media prefix; this app is media itself.
+        return await self.http.put(url.replace("http://testserver/api/media", ""), content=data)
+
+    async def single(self, name: str, data: bytes) -> str:
+        ticket = await self.start(name, len(data))
+        assert (await self.put(ticket["upload_url"], data)).status_code == 200
+        return str(ticket["asset_id"])
+
+    async def complete(self, asset_id: str, **body: Any) -> httpx.Response:
+        return await self.http.post(
+            f"/assets/{asset_id}/complete", headers=self.headers(), json=body or None
+        )
+
+    async def asset(self, asset_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/assets/{asset_id}", headers=self.headers())
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture
+async def media(migrated: set[str]) -> AsyncIterator[Media]:
+    settings = MediaSettings(multipart_threshold_bytes=6 * MiB, part_bytes=5 * MiB)
+    app, runtime = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        media = Media(runtime, http, app.state.processor)
+        async with runtime.db.transaction() as session:
+            await session.execute(
+                galleries.insert().values(
+                    id=media.gallery,
+                    org_id=media.org,
+                    order_id=uuid.uuid4(),
+                    reference="PIX-1",
+                    title="Lindenallee 5",
+                )
+            )
+        yield media
+    await runtime.db.dispose()
+
+
+async def test_multipart_upload_resumes_only_the_missing_parts(media: Media) -> None:
+    # A real photo padded past the threshold (decoders stop at the JPEG end marker): 3 parts.
+    data = jpeg_with_gps(room_photo(800, 600)) + bytes(11 * MiB)
+    ticket = await media.start("Küche.jpg", len(data))
+    assert ticket["upload_url"] is None
+    plan = ticket["multipart"]
+    assert (plan["part_size"], plan["part_count"]) == (5 * MiB, 3)
+    urls = {p["part_number"]: p["url"] for p in plan["missing"]}
+    size = plan["part_size"]
+
+    first = await media.put(urls[1], data[:size])
+    assert first.status_code == 200
+    assert first.headers["etag"].strip('"') == first.json()["etag"]
+    # The connection drops here; a part URL is bound to its number and upload.
+    assert (
+        await media.put(urls[1].replace("partNumber=1", "partNumber=2"), b"x")
+    ).status_code == 403
+
+    early = await media.complete(ticket["asset_id"])
+    assert early.status_code == 422
+    assert early.json()["error"]["code"] == "parts_missing"
+
+    resumed = (
+        await media.http.get(f"/assets/{ticket['asset_id']}/parts", headers=media.headers())
+    ).json()
+    assert [p["part_number"] for p in resumed["uploaded"]] == [1]
+    assert [p["part_number"] for p in resumed["missing"]] == [2, 3]
+    for part in resumed["missing"]:
+        n = part["part_number"]
+        response = await media.put(part["url"], data[(n - 1) * size : n * size])
+        assert response.status_code == 200
+
+    done = await media.complete(ticket["asset_id"])
+    assert done.status_code == 202, done.text
+    assert done.json()["status"] == "queued"
+    storage = media.runtime.storage
+    assert isinstance(storage, LocalStorage)
+    assert storage.path(f"originals/{media.gallery}/{ticket['asset_id']}").read_bytes() == data
+    assert not any((storage.root / ".multipart").iterdir())
+
+    assert await media.worker.process_next()
+    asset = await media.asset(ticket["asset_id"])
+    assert asset["status"] == "processed"
+    assert asset["pseudonym"] == "Kitchen_01"
+    assert asset["faces_blurred"] == 0
+
+
+async def test_complete_is_quick_and_refuses_non_images_at_once(media: Media) -> None:
+    text = await media.single("notes.jpg", b"not a photo at all\n" * 50)
+    refused = await media.complete(text)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "not_an_image"
+    assert (await media.asset(text))["status"] == "rejected"
+
+    broken = await media.single("broken.jpg", jpeg_with_gps(room_photo(300, 200))[:600])
+    queued = await media.complete(broken)
+    assert queued.status_code == 202
+    assert (await media.complete(broken)).json()["status"] == "queued"  # idempotent
+    assert await media.worker.process_next()
+    asset = await media.asset(broken)
+    assert (asset["status"], asset["error_code"]) == ("rejected", "corrupt_image")
+    assert not await media.worker.process_next()
+
+
+async def test_concurrent_uploads_of_the_same_photo_keep_one(media: Media) -> None:
+    photo = jpeg_with_gps(room_photo(1600, 1200, colour=(120, 90, 60)))
+    ids = [await media.single(f"Bad {i}.jpg", photo) for i in range(3)]
+    completed = await asyncio.gather(*(media.complete(i) for i in ids))
+    assert [r.status_code for r in completed] == [202, 202, 202]
+    # Three workers at once: all hash the same bytes before any of them commits.
+    assert all(await asyncio.gather(*(media.worker.process_next() for _ in ids)))
+    states = [await media.asset(i) for i in ids]
+    assert sorted(s["status"] for s in states) == ["processed", "rejected", "rejected"]
+    assert {s["error_code"] for s in states if s["status"] == "rejected"} == {"duplicate"}
+
+
+async def test_status_feed_delete_and_other_organisations(media: Media) -> None:
+    before = await media.http.get(f"/galleries/{media.gallery}/status", headers=media.headers())
+    assert before.status_code == 200
+    cursor = before.json()["cursor"]
+    asset_id = await media.single("Bad_1.jpg", jpeg_with_gps(room_photo(640, 480)))
+    await media.complete(asset_id)
+    feed = (
+        await media.http.get(
+            f"/galleries/{media.gallery}/status", params={"since": cursor}, headers=media.headers()
+        )
+    ).json()
+    assert [(a["id"], a["status"]) for a in feed["assets"]] == [(asset_id, "queued")]
+    assert feed["counts"] == {"queued": 1}
+    await media.worker.process_next()
+
+    stranger = media.headers(uuid.uuid4())
+    for method, path in [
+        ("GET", f"/galleries/{media.gallery}/status"),
+        ("GET", f"/assets/{asset_id}/parts"),
+        ("POST", f"/assets/{asset_id}/complete"),
+        ("DELETE", f"/assets/{asset_id}"),
+        ("POST", f"/galleries/{media.gallery}/uploads"),
+    ]:
+        response = await media.http.request(
+            method, path, headers=stranger, json={"file_name": "x.jpg", "byte_size": 10}
+        )
+        assert response.status_code == 404, (method, path)
+
+    row = await media.asset(asset_id)
+    storage = media.runtime.storage
+    assert isinstance(storage, LocalStorage)
+    web = storage.path(f"renditions/{media.gallery}/{asset_id}/web.jpg")
+    assert web.is_file()
+    deleted = await media.http.delete(f"/assets/{asset_id}", headers=media.headers())
+    assert deleted.status_code == 204
+    assert not web.exists()
+    assert not storage.path(f"originals/{media.gallery}/{asset_id}").exists()
+    assert (await media.http.get(f"/assets/{asset_id}", headers=media.headers())).status_code == 404
+    async with media.runtime.db.sessions() as session:
+        payload = await session.scalar(
+            select(outbox.c.payload).where(
+                outbox.c.topic == AssetDeleted.topic,
+                func.encode(outbox.c.payload, "escape").contains(asset_id),
+            )
+        )
+    event = AssetDeleted.model_validate_json(payload)
+    assert event.pseudonym == row["pseudonym"]
+
+
+async def test_stalled_processing_is_queued_again_and_abandoned_uploads_go(media: Media) -> None:
+    asset_id = await media.single("Flur.jpg", jpeg_with_gps(room_photo(640, 480, colour=(1, 2, 3))))
+    await media.complete(asset_id)
+    async with media.runtime.db.transaction() as session:
+        await session.execute(
+            update(assets)
+            .where(assets.c.id == uuid.UUID(asset_id))
+            .values(
+                status="processing", attempts=1, updated_at=datetime.now(UTC) - timedelta(hours=1)
+            )
+        )
+    assert await media.worker.requeue_stalled() >= 1
+    assert (await media.asset(asset_id))["status"] == "queued"
+    assert await media.worker.process_next()
+    assert (await media.asset(asset_id))["status"] == "processed"
+
+    ticket = await media.start("big.jpg", 12 * MiB)
+    async with media.runtime.db.transaction() as session:
+        await session.execute(
+            update(assets)
+            .where(assets.c.id == uuid.UUID(ticket["asset_id"]))
+            .values(created_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    uploads = media.runtime.storage
+    assert isinstance(uploads, LocalStorage)
+    assert any((uploads.root / ".multipart").iterdir())
+    from pix_media.uploads import Uploads  # the job app.py schedules
+
+    job = Uploads(media.runtime.db, uploads, MediaSettings(), None, lambda: None)  # type: ignore[arg-type]
+    assert await job.clean_abandoned() >= 1
+    assert not any((uploads.root / ".multipart").iterdir())
+    assert (
+        await media.http.get(f"/assets/{ticket['asset_id']}", headers=media.headers())
+    ).status_code == 404
