@@ -49,6 +49,10 @@ chromium:
 	    exit 1; \
 	  fi; }
 
+bench: sync
+	PIX_BENCH=1 $(UV) run --frozen pytest tests/perf -s -q -p no:cacheprovider
+	$(UV) run --frozen python tests/perf/caption_bench.py
+
 asyncapi: sync
 	$(UV) run --frozen pix-stack asyncapi write
 

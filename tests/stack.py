@@ -60,6 +60,8 @@ def run_stack(data_dir: Path) -> Iterator[Stack]:
         "PIX_ADMIN_EMAIL": "admin@pix.immo",
         "PIX_ADMIN_PASSWORD": admin_password,
         "PIX_LOG_JSON": "true",
+        # Lets webhooks reach a receiver on 127.0.0.1 in the browser tests.
+        "PIX_EXPORT_ALLOW_INSECURE_WEBHOOKS": "true",
         # Every test registers its own agency from 127.0.0.1; the limits themselves are tested
         # in tests/auth against the defaults.
         "PIX_AUTH_RATE_LIMITS": '{"login-ip": "1000/minute", "login-account": "50/minute", '

@@ -161,11 +161,25 @@ def main() -> None:
     mig.add_argument("package")
     mig.add_argument("-m", "--message", required=True)
     mig.add_argument("--data-dir", type=Path, default=Path(".pix"))
+    dlq = commands.add_parser("dlq", help="list or replay a topic's dead letters")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("topic", help="the source topic, e.g. media.asset.uploaded.v1")
+    dlq.add_argument("--bootstrap", default=os.environ.get("PIX_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     docs = commands.add_parser("asyncapi", help="write or check contracts/asyncapi/*.yaml")
     docs.add_argument("action", choices=["write", "check"])
     args = parser.parse_args()
     if args.command == "run":
         sys.exit(run(args.data_dir, args.port_base, args.caption_workers, args.kafka_port))
+    if args.command == "dlq":
+        from pix_runtime.dead_letters import list_dead_letters, replay_dead_letters
+
+        if args.action == "list":
+            for letter in asyncio.run(list_dead_letters(args.bootstrap, args.topic)):
+                print(f"{letter.partition}:{letter.offset}  {letter.error[:160]}")
+        else:
+            count = asyncio.run(replay_dead_letters(args.bootstrap, args.topic))
+            print(f"replayed {count} dead letter(s) to {args.topic}")
+        return
     if args.command == "asyncapi":
         from pix_stack import asyncapi
 

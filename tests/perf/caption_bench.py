@@ -2,15 +2,24 @@
 
 Starts embedded PostgreSQL, Tansu and a local OpenAI-compatible fake provider with a fixed
 latency (default 2 s), then for 1, 2, 4, 8 worker processes × per-worker concurrency 1 and 8
-publishes uploads and measures captions per second, and the system's own overhead per caption
-(handler time minus provider time, from each worker's /metrics). Prints a table.
+publishes uploads and measures captions per second, and the system's own overhead per caption:
+handling time of an event minus the time spent waiting on the provider, from each worker's
+`pix_caption_overhead_seconds` histogram (p50/p95 interpolated within its 1–5 ms buckets).
 
     .venv/bin/python tests/perf/caption_bench.py [--latency 2] [--workers 1,2,4,8] \
-        [--concurrency 1,8] [--partitions 64] [--waves 3]
+        [--concurrency 1,8] [--waves 4]
 
-The upload topic is created with `--partitions` (default 64) so in-flight work is not capped by
-the 12 partitions of the registry; pass `--partitions 12` to see that cap. Not collected by
-pytest (no test_ prefix), so `make test` stays fast.
+Fair by construction:
+- the upload topic has the registry's partition count (32); every partition gets the same
+  number of events (gallery ids are picked so the producer's murmur2 hash lands round-robin),
+  so every worker owns the same share of the work;
+- each in-flight slot gets at least `--waves` events in a row (the event count is rounded up to
+  a multiple of the partition count), so start-up and the last stragglers are a small part;
+- timing starts only after the consumer group settled: every worker reports its partitions
+  (`pix_caption_consumer_lag`), they cover the topic without overlap, and stay so for 2 s.
+
+Every process it starts (workers, Tansu, PostgreSQL) is stopped on exit, Ctrl-C or error.
+Also run by `PIX_BENCH=1 .venv/bin/pytest tests/perf/test_caption_bench.py -s`.
 """
 
 from __future__ import annotations
@@ -21,18 +30,23 @@ import io
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import murmur2
 from PIL import Image
 from pix_contracts import AssetUploaded
+from pix_contracts.topics import topic_of
+from pix_runtime.broker import ensure_topics
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import free_port, start_postgres, start_tansu
 from sqlalchemy import func, select
@@ -42,35 +56,132 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "captioning"))
 from caption_fakes import FakeProviders, ServerThread
 
 VENV_BIN = Path(sys.executable).parent
+SETTLE_SECONDS = 2.0
+_children: list[subprocess.Popen[bytes]] = []
 
 
-def metric_sum(text: str, name: str) -> float:
-    return sum(float(v) for v in re.findall(rf"^{name}\{{[^}}]*\}} ([0-9.e+-]+)$", text, re.M))
+@dataclass
+class Row:
+    workers: int
+    concurrency: int
+    captions: int
+    rate: float
+    ideal: float
+    overhead_mean_ms: float
+    overhead_p50_ms: float
+    overhead_p95_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.ideal
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition aiokafka's default partitioner picks for `key`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def spread_gallery_ids(count: int, partitions: int) -> list[uuid.UUID]:
+    """Gallery ids (the partition key) whose events land round-robin over the partitions."""
+    ids: list[uuid.UUID] = []
+    while len(ids) < count:
+        candidate = uuid.uuid4()
+        if partition_of(str(candidate).encode(), partitions) == len(ids) % partitions:
+            ids.append(candidate)
+    return ids
+
+
+def histogram(text: str, name: str) -> tuple[dict[float, float], float, float]:
+    """Cumulative bucket counts by upper bound, sum and count of a label-less histogram."""
+    buckets: dict[float, float] = {}
+    for le, value in re.findall(rf'^{name}_bucket\{{le="([^"]+)"\}} ([0-9.e+-]+)$', text, re.M):
+        buckets[float(le)] = float(value)
+    total = re.search(rf"^{name}_sum ([0-9.e+-]+)$", text, re.M)
+    count = re.search(rf"^{name}_count ([0-9.e+-]+)$", text, re.M)
+    return buckets, float(total.group(1)) if total else 0.0, float(count.group(1)) if count else 0.0
+
+
+def quantile(buckets: dict[float, float], q: float) -> float:
+    """Prometheus-style quantile: linear interpolation inside the bucket that holds it."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] == 0:
+        return float("nan")
+    rank = q * buckets[bounds[-1]]
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if bound == float("inf"):
+                return lower
+            inside = buckets[bound] - below
+            return lower + (bound - lower) * ((rank - below) / inside if inside else 0.0)
+        lower, below = bound, buckets[bound]
+    return lower
+
+
+async def settled(client: httpx.AsyncClient, ports: list[int], partitions: int) -> None:
+    """Wait until the workers own every partition exactly once, unchanged for a while."""
+    stable_since: float | None = None
+    last: list[frozenset[str]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        owned = []
+        for port in ports:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            owned.append(
+                frozenset(re.findall(r'^pix_caption_consumer_lag\{.*partition="(\d+)"', text, re.M))
+            )
+        complete = (
+            sum(len(o) for o in owned) == partitions
+            and len(frozenset().union(*owned)) == partitions
+        )
+        if complete and owned == last:
+            stable_since = stable_since or time.monotonic()
+            if time.monotonic() - stable_since >= SETTLE_SECONDS:
+                return
+        else:
+            stable_since = None
+        last = owned
+        await asyncio.sleep(0.25)
+    raise TimeoutError("the consumer group did not settle in 120 s")
+
+
+def stop_children() -> None:
+    for p in _children:
+        if p.poll() is None:
+            p.terminate()
+    for p in _children:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    _children.clear()
 
 
 async def one_run(
-    env: dict[str, str], db_url: str, workers: int, concurrency: int, waves: int
-) -> tuple[int, float, float]:
+    env: dict[str, str], db_url: str, workers: int, concurrency: int, waves: int, partitions: int
+) -> Row:
     from pix_captioning.models import captions
 
     ports = [free_port() for _ in range(workers)]
-    procs = [
-        subprocess.Popen(
-            [str(VENV_BIN / "pix-captioning")],
-            env={
-                **env,
-                "PIX_CAPTIONING_PORT": str(port),
-                "PIX_CAPTIONING_CONCURRENCY": str(concurrency),
-                "PIX_CAPTIONING_DB_POOL_SIZE": str(max(2, concurrency)),
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    for port in ports:
+        _children.append(
+            subprocess.Popen(
+                [str(VENV_BIN / "pix-captioning")],
+                env={
+                    **env,
+                    "PIX_CAPTIONING_PORT": str(port),
+                    "PIX_CAPTIONING_CONCURRENCY": str(concurrency),
+                    "PIX_CAPTIONING_DB_POOL_SIZE": str(max(2, concurrency)),
+                    "PIX_CAPTIONING_LAG_EVERY_SECONDS": "1",
+                },
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         )
-        for port in ports
-    ]
     engine = create_async_engine(db_url)
     try:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=10) as client:
             for port in ports:
                 while True:
                     try:
@@ -79,14 +190,14 @@ async def one_run(
                     except httpx.HTTPError:
                         pass
                     await asyncio.sleep(0.2)
-            # Let the consumer group settle (every member joined and got partitions).
-            await asyncio.sleep(3 + workers * concurrency * 0.1)
+            await settled(client, ports, partitions)
             slots = workers * concurrency
-            count = slots * waves
+            count = -(-slots * waves // partitions) * partitions  # a multiple of the partitions
+            galleries = spread_gallery_ids(count, partitions)
             events = [
                 AssetUploaded(
                     asset_id=uuid.uuid4(),
-                    gallery_id=uuid.uuid4(),
+                    gallery_id=gallery,
                     org_id=uuid.uuid4(),
                     pseudonym=f"Kitchen_{i:02d}",
                     room_type="kitchen",
@@ -98,15 +209,18 @@ async def one_run(
                     web_key="bench/web.jpg",
                     thumb_key="bench/web.jpg",
                 )
-                for i in range(count)
+                for i, gallery in enumerate(galleries)
             ]
+            payloads = [(e.model_dump_json().encode(), e.partition_key()) for e in events]
             producer = AIOKafkaProducer(bootstrap_servers=env["PIX_KAFKA_BOOTSTRAP"])
             await producer.start()
-            started = time.monotonic()
-            for e in events:
-                await producer.send(e.topic, e.model_dump_json().encode(), key=e.partition_key())
-            await producer.flush()
-            await producer.stop()
+            try:
+                started = time.monotonic()
+                for value, key in payloads:
+                    await producer.send(AssetUploaded.topic, value, key=key)
+                await producer.flush()
+            finally:
+                await producer.stop()
             ids = [e.asset_id for e in events]
             while True:
                 async with engine.connect() as conn:
@@ -119,51 +233,71 @@ async def one_run(
                     raise TimeoutError(f"only {done}/{count} captions")
                 await asyncio.sleep(0.05)
             elapsed = time.monotonic() - started
-            handle = provider = handled = 0.0
+            merged: dict[float, float] = defaultdict(float)
+            total = handled = 0.0
             for port in ports:
                 text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-                handle += metric_sum(text, "pix_caption_handle_seconds_sum")
-                handled += metric_sum(text, "pix_caption_handle_seconds_count")
-                provider += metric_sum(text, "pix_caption_provider_seconds_sum")
-            overhead_ms = (handle - provider) / max(handled, 1) * 1000
-            return count, count / elapsed, overhead_ms
+                buckets, s, c = histogram(text, "pix_caption_overhead_seconds")
+                for le, v in buckets.items():
+                    merged[le] += v
+                total += s
+                handled += c
+            return Row(
+                workers,
+                concurrency,
+                count,
+                count / elapsed,
+                slots / float(env["BENCH_LATENCY"]),
+                total / max(handled, 1) * 1000,
+                quantile(merged, 0.5) * 1000,
+                quantile(merged, 0.95) * 1000,
+            )
     finally:
         await engine.dispose()
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=20)
+        stop_children()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--latency", type=float, default=2.0)
-    parser.add_argument("--workers", default="1,2,4,8")
-    parser.add_argument("--concurrency", default="1,8")
-    parser.add_argument("--partitions", type=int, default=64)
-    parser.add_argument("--waves", type=int, default=3)
-    args = parser.parse_args()
+def print_header(latency: float, partitions: int) -> None:
+    print(
+        f"provider latency {latency:.1f} s, {partitions} partitions, {os.cpu_count()} CPUs; "
+        "overhead = handling time minus provider wait, per caption"
+    )
+    print(
+        f"{'workers':>7} {'conc':>4} {'in flight':>9} {'captions':>8} {'cap/s':>7} "
+        f"{'ideal':>6} {'ratio':>5} {'ovh mean':>8} {'ovh p50':>7} {'ovh p95':>7}  (ms)"
+    )
+
+
+def print_row(r: Row) -> None:
+    print(
+        f"{r.workers:>7} {r.concurrency:>4} {r.workers * r.concurrency:>9} {r.captions:>8} "
+        f"{r.rate:>7.2f} {r.ideal:>6.2f} {r.ratio:>5.2f} {r.overhead_mean_ms:>8.1f} "
+        f"{r.overhead_p50_ms:>7.1f} {r.overhead_p95_ms:>7.1f}",
+        flush=True,
+    )
+
+
+async def run(latency: float, workers: list[int], concurrency: list[int], waves: int) -> list[Row]:
+    partitions = topic_of(AssetUploaded).partitions
     tmp = Path(tempfile.mkdtemp(prefix="pix-bench-"))
-    postgres = start_postgres(tmp / "pg")
-    tansu = start_tansu(free_port(), log_file=tmp / "tansu.log")
-    fake = FakeProviders(latency=args.latency)
-    server = ServerThread(fake)
-    server.start()
+    postgres = tansu = server = None
+    rows: list[Row] = []
     try:
+        postgres = start_postgres(tmp / "pg")
+        tansu = start_tansu(free_port(), log_file=tmp / "tansu.log")
+        fake = FakeProviders(latency=latency)
+        server = ServerThread(fake)
+        server.start()
         storage = tmp / "storage"
         (storage / "bench").mkdir(parents=True)
         buf = io.BytesIO()
         Image.new("RGB", (1600, 1200), (230, 225, 215)).save(buf, "JPEG")
         (storage / "bench" / "web.jpg").write_bytes(buf.getvalue())
         await upgrade_to_head(postgres.url, "pix_captioning", "captioning")
-        admin = AIOKafkaAdminClient(bootstrap_servers=tansu.bootstrap)
-        await admin.start()
-        await admin.create_topics(
-            [NewTopic(AssetUploaded.topic, num_partitions=args.partitions, replication_factor=1)]
-        )
-        await admin.close()
+        await ensure_topics(tansu.bootstrap)  # the registry's partition counts
         env = {
             **os.environ,
+            "BENCH_LATENCY": str(latency),
             "PIX_ENV": "test",
             "PIX_INTERNAL_KEY": secrets.token_urlsafe(32),
             "PIX_DATABASE_URL": postgres.url,
@@ -175,31 +309,48 @@ async def main() -> None:
             "PIX_CAPTIONING_ATTEMPTS": "1",
             "PIX_LOG_LEVEL": "WARNING",
         }
-        print(
-            f"provider latency {args.latency:.1f} s, {args.partitions} partitions, "
-            f"{os.cpu_count()} CPUs"
-        )
-        print(
-            f"{'workers':>7} {'conc':>4} {'in flight':>9} {'captions':>8} {'cap/s':>7} "
-            f"{'ideal':>6} {'ratio':>5} {'overhead ms':>11}"
-        )
-        for workers in [int(w) for w in args.workers.split(",")]:
-            for concurrency in [int(c) for c in args.concurrency.split(",")]:
-                count, rate, overhead = await one_run(
-                    env, postgres.url, workers, concurrency, args.waves
-                )
-                slots = workers * concurrency
-                ideal = slots / args.latency
-                print(
-                    f"{workers:>7} {concurrency:>4} {slots:>9} {count:>8} {rate:>7.2f} "
-                    f"{ideal:>6.2f} {rate / ideal:>5.2f} {overhead:>11.1f}",
-                    flush=True,
-                )
+        print_header(latency, partitions)
+        for w in workers:
+            for c in concurrency:
+                row = await one_run(env, postgres.url, w, c, waves, partitions)
+                print_row(row)
+                rows.append(row)
+        return rows
     finally:
-        server.stop()
-        tansu.stop()
-        postgres.stop()
+        stop_children()
+        if server is not None:
+            server.stop()
+        if tansu is not None:
+            tansu.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--waves", type=int, default=4)
+    args = parser.parse_args()
+
+    # SIGTERM (a CI timeout, `kill`) cleans up like Ctrl-C does.
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        asyncio.run(
+            run(
+                args.latency,
+                [int(w) for w in args.workers.split(",")],
+                [int(c) for c in args.concurrency.split(",")],
+                args.waves,
+            )
+        )
+    finally:
+        stop_children()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -79,3 +79,45 @@ async def test_poison_and_malformed_events_go_to_the_dlq_and_the_consumer_goes_o
     assert errors[0]["dlq_attempts"] == b"1"
     assert b"negative weight" in errors[2]["dlq_error"]
     assert errors[2]["dlq_attempts"] == b"3"
+
+
+async def test_dead_letters_can_be_listed_and_replayed_once(tansu: Tansu) -> None:
+    from pix_runtime.dead_letters import list_dead_letters, replay_dead_letters
+
+    topic = "dlq-test.replay.sent.v1"
+    await ensure_topics(tansu.bootstrap, names=[topic, topic + ".dlq"])
+    broker = create_broker(tansu.bootstrap, client_id="test-dlq-replay")
+    await broker.start()
+    try:
+        for n in range(2):
+            await broker.publish(
+                f'{{"n": {n}}}'.encode(),
+                topic + ".dlq",
+                key=b"k",
+                headers={"ce_id": f"id-{n}", "dlq_error": f"ValueError('boom {n}')"},
+            )
+    finally:
+        await broker.stop()
+
+    letters = await list_dead_letters(tansu.bootstrap, topic)
+    assert [letter.error for letter in letters] == ["ValueError('boom 0')", "ValueError('boom 1')"]
+    assert await replay_dead_letters(tansu.bootstrap, topic) == 2
+    assert await replay_dead_letters(tansu.bootstrap, topic) == 0  # nothing new since
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=tansu.bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    replayed = []
+    try:
+        async with asyncio.timeout(15):
+            async for record in consumer:
+                replayed.append(record)
+                if len(replayed) == 2:
+                    break
+    finally:
+        await consumer.stop()
+    assert [r.value for r in replayed] == [b'{"n": 0}', b'{"n": 1}']
+    headers = dict(replayed[0].headers)
+    assert headers["ce_id"] == b"id-0"
+    assert "dlq_error" not in headers

@@ -26,7 +26,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
@@ -35,6 +35,8 @@ from pix_runtime.logging import get_logger
 from pix_captioning.metrics import OVERHEAD_SECONDS, track_remote
 
 log = get_logger(__name__)
+
+OrderKey = Callable[[ConsumerRecord[Any, Any]], bytes]
 
 # How long a rebalance or a shutdown waits for in-flight handlers before letting go.
 DRAIN_SECONDS = 25.0
@@ -68,9 +70,9 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
     """
 
     limit: int
-    order_key: Callable[[ConsumerRecord[Any, Any]], bytes]
+    order_key: OrderKey
 
-    def _setup_pool(self, limit: int, order_key: Callable[[ConsumerRecord[Any, Any]], bytes]) -> None:
+    def _setup_pool(self, limit: int, order_key: OrderKey) -> None:
         self.limit = limit
         self.order_key = order_key
         self._slots = asyncio.Semaphore(limit)
@@ -251,13 +253,14 @@ def make_concurrent(
     *,
     limit: int,
     listener: _Listener,
-    order_key: Callable[[ConsumerRecord[Any, Any]], bytes] = asset_key,
+    order_key: OrderKey = asset_key,
 ) -> ConcurrentPartitionSubscriber:
     """Turn FastStream's plain (manual-ack) Kafka subscriber into the concurrent one."""
     if type(subscriber) is not DefaultSubscriber:
         raise TypeError(f"expected a plain Kafka subscriber, got {type(subscriber).__name__}")
     # DefaultSubscriber instances carry a __dict__, so the subclass (no new slots) fits.
     subscriber.__class__ = ConcurrentPartitionSubscriber
-    subscriber._setup_pool(limit, order_key)
-    listener.subscriber = subscriber
-    return subscriber  # type: ignore[no-any-return]
+    concurrent = cast(ConcurrentPartitionSubscriber, subscriber)
+    concurrent._setup_pool(limit, order_key)
+    listener.subscriber = concurrent
+    return concurrent

@@ -25,6 +25,7 @@ from pix_contracts.rooms import RoomType
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
 from replicate.client import Client as ReplicateClient
 from replicate.exceptions import ReplicateError
+from replicate.prediction import Prediction
 
 from pix_captioning import offline
 from pix_captioning.content import (
@@ -164,11 +165,9 @@ class ReplicateProvider:
 
     async def _predict(self, image_url: str, prompt: str) -> str:
         inputs: dict[str, Any] = {"image": image_url, "query": prompt, "vqa": False}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.provider_timeout_seconds
         try:
             with remote_call():
-                return await self._run_prediction(inputs)
+                prediction = await self._run_prediction(inputs)
         except ReplicateError as exc:
             status = exc.status or 0
             if status == 429 or status >= 500 or status in (408, 409):
@@ -189,7 +188,27 @@ class ReplicateProvider:
             return "".join(str(part) for part in output)
         return str(output or "")
 
-@@METHOD@@    async def close(self) -> None:
+    async def _run_prediction(self, inputs: dict[str, Any]) -> Prediction:
+        """Create the prediction and poll it until it is done (or our deadline passed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.provider_timeout_seconds
+        if self._version:
+            prediction = await self._client.predictions.async_create(
+                version=self._version, input=inputs
+            )
+        else:
+            prediction = await self._client.models.predictions.async_create(
+                model=self._model_ref, input=inputs
+            )
+        while prediction.status in ("starting", "processing"):
+            if loop.time() > deadline:
+                await self._client.predictions.async_cancel(prediction.id)
+                raise Retryable("prediction timed out")
+            await asyncio.sleep(self._settings.replicate_poll_seconds)
+            prediction = await self._client.predictions.async_get(prediction.id)
+        return prediction
+
+    async def close(self) -> None:
         return None
 
 
@@ -251,13 +270,14 @@ class OpenAIProvider:
 
     async def _complete(self, messages: list[ChatCompletionMessageParam]) -> str:
         try:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                temperature=0.4,
-                max_tokens=900,
-                response_format={"type": "json_object"},
-            )
+            with remote_call():
+                response = await self._client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,
+                    temperature=0.4,
+                    max_tokens=900,
+                    response_format={"type": "json_object"},
+                )
         except openai.RateLimitError as exc:
             raise Retryable(
                 "openai 429", retry_after=_retry_after(exc.response.headers.get("Retry-After"))

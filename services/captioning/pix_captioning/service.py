@@ -89,11 +89,11 @@ class CaptionDesk:
         started = time.perf_counter()
         IN_FLIGHT.inc()
         try:
-            if await self._seen(event.event_id):
+            seen, existing = await self._seen_and_latest(event)
+            if seen:
                 # Handled before (a redelivery after a failure, say): never call the provider.
                 log.info("caption.redelivery_ignored", asset_id=str(event.asset_id))
                 return
-            existing = await self._latest(event.asset_id, asset_version=event.version)
             if existing is not None:
                 await self._announce_again(event, existing)
                 return
@@ -192,7 +192,8 @@ class CaptionDesk:
                 "json_key": json_key,
             }
             try:
-                await session.execute(captions.insert().values(**row))
+                result = await session.execute(captions.insert().values(**row).returning(captions))
+                stored: RowMapping = result.mappings().one()
             except IntegrityError as exc:
                 raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
             if findings:
@@ -240,7 +241,7 @@ class CaptionDesk:
                 )
         CAPTIONS.labels(produced.provider, status).inc()
         log.info("caption.stored", asset_id=str(event.asset_id), version=version, status=status)
-        return await self._row(event.asset_id, version)
+        return stored
 
     async def _record_failure(
         self, event: AssetUploaded, reason: str, attempts: int, *, inbox_event: bool
@@ -348,23 +349,29 @@ class CaptionDesk:
             )
             return result.mappings().first()
 
-    async def _seen(self, event_id: uuid.UUID) -> bool:
-        async with self._db.sessions() as session:
-            found = await session.scalar(
-                select(inbox.c.event_id).where(
-                    inbox.c.consumer == CONSUMER, inbox.c.event_id == event_id
-                )
-            )
-        return found is not None
+    async def _seen_and_latest(self, event: AssetUploaded) -> tuple[bool, RowMapping | None]:
+        """Whether the event was handled before, else this asset version's latest caption.
 
-    async def _row(self, asset_id: uuid.UUID, version: int) -> RowMapping:
+        One session (one pool checkout) for both reads.
+        """
         async with self._db.sessions() as session:
-            result = await session.execute(
-                select(captions).where(
-                    captions.c.asset_id == asset_id, captions.c.caption_version == version
+            seen = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == CONSUMER, inbox.c.event_id == event.event_id
                 )
             )
-            return result.mappings().one()
+            if seen is not None:
+                return True, None
+            result = await session.execute(
+                select(captions)
+                .where(
+                    captions.c.asset_id == event.asset_id,
+                    captions.c.asset_version == event.version,
+                )
+                .order_by(captions.c.caption_version.desc())
+                .limit(1)
+            )
+            return False, result.mappings().first()
 
     async def current(self, asset_id: uuid.UUID, by: Identity) -> RowMapping:
         row = await self._latest(asset_id)

@@ -67,7 +67,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await client.aclose()
 
     app = create_base_app(title="pix.immo gateway", lifespan=lifespan, checks={"auth": auth_ready})
-    app.add_middleware(SecurityHeaders, headers=security_headers(settings.tidycal_origin))
+    app.add_middleware(
+        SecurityHeaders, headers=security_headers(settings.tidycal_origin, settings.storage_origins)
+    )
     ui = UI(settings, backend, sessions, Jinja2Templates(directory=HERE / "templates"))
     install_page_errors(app, ui)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -68,6 +68,13 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         gallery = await gallery_or_404(me, gallery_id)
         locale = ui.locale(request, me)
         texts = {key: translate(f"upload.{key}", locale) for key in UPLOAD_TEXTS}
+        base = f"/galleries/{quote(gallery_id)}"
+        targets = await ui.json(
+            await backend.call("GET", "export", f"{base}/crm-targets", identity=me), []
+        )
+        pushes = await ui.json(
+            await backend.call("GET", "export", f"{base}/crm-pushes", identity=me), []
+        )
         return ui.render(
             request,
             "gallery.html",
@@ -77,7 +84,21 @@ def create_gallery_pages(ui: UI) -> APIRouter:
             photos=await photos(me, gallery_id),
             upload_texts=json.dumps(texts),
             exports=await exports_of(me, gallery_id),
+            crm_targets={t["crm"]: t["record_id"] for t in targets},
+            crm_pushes=pushes[:10],
         )
+
+    @router.post("/galleries/{gallery_id}/crm/{crm}")
+    async def set_crm_target(gallery_id: str, crm: str, request: Request) -> Response:
+        form = await ui.form_of(request)
+        me = await ui.signed_in(request)
+        record = form.get("record_id", "").strip()
+        path = f"/galleries/{quote(gallery_id)}/crm-targets/{quote(crm)}"
+        if record:
+            await backend.call("PUT", "export", path, identity=me, json={"record_id": record})
+        else:
+            await backend.call("DELETE", "export", path, identity=me)
+        return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
 
     @router.get("/galleries/{gallery_id}/photos", response_class=HTMLResponse)
     async def photo_grid(gallery_id: str, request: Request) -> Response:

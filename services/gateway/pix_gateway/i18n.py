@@ -332,9 +332,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "hooks.title": ("CRM-Anbindung per Webhook", "CRM integration by webhook"),
     "hooks.lead": (
         "Jede neue Export-Version wird an Ihre HTTPS-Adresse gesendet, signiert mit "
-        "HMAC-SHA256 (Kopfzeilen X-Pix-Signature und X-Pix-Timestamp).",
+        "HMAC-SHA256 (Kopfzeilen Pix-Webhook-Signature und Pix-Webhook-Timestamp).",
         "Every new export version is sent to your HTTPS address, signed with HMAC-SHA256 "
-        "(headers X-Pix-Signature and X-Pix-Timestamp).",
+        "(headers Pix-Webhook-Signature and Pix-Webhook-Timestamp).",
     ),
     "hooks.url": ("Adresse (https://…)", "Address (https://…)"),
     "hooks.description": ("Beschreibung", "Description"),
@@ -355,6 +355,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export.captions-txt": ("Bildtexte (Text)", "Captions (text)"),
     "export.onoffice": ("onOffice-Feldzuordnung", "onOffice field mapping"),
     "export.propstack": ("Propstack-Bilddaten", "Propstack image payloads"),
+    "crm.title": ("Direkt ins CRM", "Straight into your CRM"),
+    "crm.lead": (
+        "Mit hinterlegten Zugangsdaten überträgt pix.immo jede fertige Galerie an das Objekt "
+        "in onOffice oder Propstack. Die Zugangsdaten werden verschlüsselt gespeichert.",
+        "With stored credentials pix.immo sends every finished gallery to the property in "
+        "onOffice or Propstack. Credentials are stored encrypted.",
+    ),
+    "crm.token": ("API-Token", "API token"),
+    "crm.secret": ("API-Secret", "API secret"),
+    "crm.api_key": ("API-Schlüssel", "API key"),
+    "crm.stored": ("hinterlegt", "stored"),
+    "crm.record": ("Objekt-ID in {crm}", "Property id in {crm}"),
+    "crm.pushes": ("Übertragungen", "Transfers"),
     # errors
     "error.title": ("Das hat nicht geklappt", "That did not work"),
     "error.404": ("Diese Seite gibt es nicht.", "This page does not exist."),

@@ -23,7 +23,18 @@ def create_integration_pages(ui: UI) -> APIRouter:
                 ),
                 [],
             )
-        return ui.render(request, "integrations.html", me, page="integrations", hooks=hooks, **ctx)
+        connections = await ui.json(
+            await backend.call("GET", "export", "/crm/connections", identity=me), []
+        )
+        return ui.render(
+            request,
+            "integrations.html",
+            me,
+            page="integrations",
+            hooks=hooks,
+            connections={c["crm"]: c for c in connections},
+            **ctx,
+        )
 
     @router.get("/integrations", response_class=HTMLResponse)
     async def integrations(request: Request) -> Response:
@@ -57,6 +68,22 @@ def create_integration_pages(ui: UI) -> APIRouter:
         await ui.form_of(request)
         me = await ui.signed_in(request)
         await backend.call("DELETE", "export", f"/webhooks/{quote(webhook_id)}", identity=me)
+        return RedirectResponse("/integrations", status_code=303)
+
+    @router.post("/integrations/crm/{crm}")
+    async def save_crm(crm: str, request: Request) -> Response:
+        form = await ui.form_of(request)
+        me = await ui.signed_in(request)
+        fields = ("token", "secret") if crm == "onoffice" else ("api_key",)
+        response = await backend.call(
+            "PUT",
+            "export",
+            f"/crm/connections/{quote(crm)}",
+            identity=me,
+            json={k: form.get(k, "") for k in fields},
+        )
+        if not response.is_success:
+            return await page(request, me, **ui.refusal(request, me, response, fields[0]))
         return RedirectResponse("/integrations", status_code=303)
 
     return router

@@ -6,7 +6,7 @@ No HTTP framework types here: the api module adapts requests to these functions.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlparse
 
 import httpx
@@ -14,7 +14,7 @@ from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
 
 # Paths under /api that need no session: the signature or the form is the credential.
-PUBLIC_API_PATHS = ("auth/login", "auth/register", "media/storage/")
+PUBLIC_API_PATHS = ("auth/login", "auth/register", "media/storage/", "notify/webhooks/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -80,11 +80,16 @@ def csrf_allowed(method: str, headers: Mapping[str, str], public_url: str) -> bo
     return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
 
 
-def security_headers(tidycal_origin: str) -> list[tuple[bytes, bytes]]:
+def security_headers(
+    tidycal_origin: str, storage_origins: Sequence[str] = ()
+) -> list[tuple[bytes, bytes]]:
+    """Headers for every response. Browsers upload to and show images from object storage
+    directly when it is S3/R2, so those origins are allowed for fetches and images only."""
+    storage = "".join(f" {origin}" for origin in storage_origins)
     csp = (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-        f"frame-src {tidycal_origin}; connect-src 'self'; object-src 'none'; "
-        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        f"default-src 'self'; img-src 'self' data: blob:{storage}; style-src 'self'; "
+        f"script-src 'self'; frame-src {tidycal_origin}; connect-src 'self'{storage}; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
     return [
         (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),

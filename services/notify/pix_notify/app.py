@@ -1,30 +1,66 @@
+import sys
+
 from fastapi import FastAPI
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.logging import get_logger
 from pix_runtime.sealing import derive_key
 
 from pix_notify.api import create_router
+from pix_notify.bounces import MailgunWebhooks
+from pix_notify.delivery import Courier, RetryPolicy
 from pix_notify.handlers import register_handlers
-from pix_notify.service import OutboxProvider, PostOffice
+from pix_notify.providers import MailConfigError, build_provider
+from pix_notify.service import PostOffice
 from pix_notify.settings import NotifySettings
+
+log = get_logger(__name__)
 
 
 def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or NotifySettings()
+    # Before anything connects: a mis-configured provider stops the service with a message.
+    provider = build_provider(settings)
     runtime = ServiceRuntime(settings)
+    courier = Courier(
+        runtime.db,
+        provider,
+        sender=settings.sender,
+        policy=RetryPolicy(
+            max_attempts=settings.max_attempts,
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
+            stuck_after_seconds=settings.stuck_after_seconds,
+        ),
+    )
+    signing_key = settings.mailgun.webhook_signing_key
+    webhooks = MailgunWebhooks(
+        runtime.db,
+        courier,
+        signing_key=signing_key.get_secret_value() if signing_key else None,
+        tolerance=settings.webhook_tolerance_seconds,
+    )
+    if settings.provider == "mailgun" and signing_key is None:
+        log.warning("mailgun.webhook_unverifiable", hint="set MAILGUN_WEBHOOK_SIGNING_KEY")
     office = PostOffice(
         runtime.db,
-        OutboxProvider(settings.outbox_dir),
-        sender=settings.sender,
+        courier,
         link_key=derive_key(runtime.internal_key, "email-link"),
         admin_emails=settings.admin_emails,
     )
     register_handlers(runtime.broker, office)
+    runtime.every(settings.retry_every_seconds, courier.resend_due)
+    runtime.every(settings.webhook_tolerance_seconds, webhooks.purge_tokens)
     app = runtime.create_app(title="pix.immo notify")
-    app.include_router(create_router(office, runtime.current_identity))
+    app.include_router(create_router(courier, webhooks, runtime.current_identity))
+    app.state.courier = courier
+    app.state.webhooks = webhooks
     return app, runtime
 
 
 def main() -> None:
     settings = NotifySettings()
-    app, _ = create_app(settings)
+    try:
+        app, _ = create_app(settings)
+    except MailConfigError as exc:
+        sys.exit(f"pix-notify: {exc}")
     serve(app, settings, migrations_package="pix_notify")

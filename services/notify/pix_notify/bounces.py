@@ -154,7 +154,9 @@ class MailgunWebhooks:
         """Forget tokens older than the tolerance: their timestamps are refused anyway."""
         cutoff = func.now() - timedelta(seconds=2 * self._tolerance)
         async with self._db.transaction() as session:
-            await session.execute(delete(webhook_tokens).where(webhook_tokens.c.received_at < cutoff))
+            await session.execute(
+                delete(webhook_tokens).where(webhook_tokens.c.received_at < cutoff)
+            )
 
 
 def _detail(event: dict[str, Any]) -> str | None:

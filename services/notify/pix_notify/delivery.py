@@ -42,7 +42,7 @@ class RetryPolicy:
     def delay(self, attempts: int, retry_after: float | None = None) -> float:
         """Exponential backoff after the `attempts`-th failure, at least what the provider
         asked for (429 Retry-After)."""
-        backoff = min(self.base_seconds * 2 ** max(attempts - 1, 0), self.max_seconds)
+        backoff = min(self.base_seconds * 2.0 ** max(attempts - 1, 0), self.max_seconds)
         return max(backoff, retry_after or 0.0)
 
 
@@ -96,9 +96,7 @@ class Courier:
 
     async def _send(self, row_id: uuid.UUID, key: str, mail: Mail, *, attempts: int) -> None:
         try:
-            provider_id = await self._provider.send(
-                mail, sender=self._sender, idempotency_key=key
-            )
+            provider_id = await self._provider.send(mail, sender=self._sender, idempotency_key=key)
         except SendError as exc:
             await self._record_failure(row_id, key, attempts, exc)
             return
@@ -251,9 +249,7 @@ class Courier:
             )
             await session.execute(
                 update(emails)
-                .where(
-                    func.lower(emails.c.recipient) == address, emails.c.status == "retrying"
-                )
+                .where(func.lower(emails.c.recipient) == address, emails.c.status == "retrying")
                 .values(status="suppressed", error=f"address suppressed ({reason})")
             )
         log.info("mail.address_suppressed", reason=reason, source=source)

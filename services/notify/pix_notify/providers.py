@@ -103,9 +103,7 @@ class MailgunProvider:
 
     name = "mailgun"
 
-    def __init__(
-        self, *, api_key: str, domain: str, api_base: str, timeout: float = 15.0
-    ) -> None:
+    def __init__(self, *, api_key: str, domain: str, api_base: str, timeout: float = 15.0) -> None:
         self._auth = ("api", api_key)
         self._domain = domain
         self._url = f"{api_base.rstrip('/')}/v3/{domain}/messages"

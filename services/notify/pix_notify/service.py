@@ -139,7 +139,7 @@ class PostOffice:
         await self.deliver(key, "password_changed", mail, event.locale)
 
     async def user_deleted(self, event: UserDeleted) -> None:
-        """Erase what notify holds about the address: its mail log and gallery recipients."""
+        """Erase what notify holds about the address: mail log, recipients, suppression."""
         address = str(event.email).lower()
         async with self._db.transaction() as session:
             await session.execute(delete(emails).where(func.lower(emails.c.recipient) == address))
