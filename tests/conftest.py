@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +22,19 @@ os.environ.setdefault("PIX_ENV", "test")
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = start_postgres(tmp_path_factory.mktemp("pg") / "data")
+def scratch() -> Iterator[Path]:
+    """A temp dir outside pytest's own: pytest keeps /tmp/pytest-of-<user> at mode 0700 (and
+    re-applies it when another pytest starts), which locks out the system user that embedded
+    PostgreSQL runs as when the tests run as root."""
+    path = Path(tempfile.mkdtemp(prefix="pix-tests-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(scratch: Path) -> Iterator[EmbeddedPostgres]:
+    server = start_postgres(scratch / "pg" / "data")
     yield server
     server.stop()
 
@@ -72,6 +85,8 @@ async def migrated(postgres: EmbeddedPostgres, platform_env: dict[str, str]) -> 
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(scratch: Path) -> Iterator[Stack]:
     """The whole platform as `make run` starts it, once per session (e2e and browser tests)."""
-    yield from run_stack(tmp_path_factory.mktemp("stack"))
+    data_dir = scratch / "stack"
+    data_dir.mkdir()
+    yield from run_stack(data_dir)

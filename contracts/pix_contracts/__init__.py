@@ -3,6 +3,7 @@
 from pix_contracts.envelope import CLOUDEVENTS_SPEC_VERSION, Event, cloudevent_headers
 from pix_contracts.events import (
     ALL_EVENTS,
+    AssetDeleted,
     AssetUploaded,
     CaptionFailed,
     CaptionReady,
@@ -23,6 +24,7 @@ __all__ = [
     "ALL_EVENTS",
     "CLOUDEVENTS_SPEC_VERSION",
     "TOPICS",
+    "AssetDeleted",
     "AssetUploaded",
     "CaptionFailed",
     "CaptionReady",

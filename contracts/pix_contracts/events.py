@@ -273,8 +273,7 @@ class GalleryExported(Event):
 class AssetDeleted(Event):
     """A photo was deleted: its original and renditions are gone from storage.
 
-    Captioning should drop its caption files and export should leave the photo out of the next
-    export version (neither reacts yet).
+    Export leaves the photo out of the next version; captioning drops its caption files.
     """
 
     topic: ClassVar[str] = "media.asset.deleted.v1"

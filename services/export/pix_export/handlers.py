@@ -1,5 +1,6 @@
 from faststream.kafka import KafkaBroker
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
+from pix_contracts.events import AssetDeleted
 from pix_runtime.broker import subscribe
 
 from pix_export.service import ExportDesk
@@ -24,3 +25,7 @@ def register_handlers(broker: KafkaBroker, desk: ExportDesk) -> None:
     @subscribe(broker, OrderPlaced, group=f"{GROUP}.orders")
     async def take_order(event: OrderPlaced) -> None:
         await desk.take_order(event)
+
+    @subscribe(broker, AssetDeleted, group=f"{GROUP}.deletions")
+    async def take_deletion(event: AssetDeleted) -> None:
+        await desk.take_deletion(event)

@@ -63,6 +63,15 @@ entries = Table(
     PrimaryKeyConstraint("gallery_id", "asset_id"),
 )
 
+# Photos deleted in media: their late caption events must not bring them back.
+deleted_assets = Table(
+    "deleted_assets",
+    metadata,
+    Column("asset_id", Uuid, primary_key=True),
+    Column("gallery_id", Uuid, nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 exports = Table(
     "exports",
     metadata,

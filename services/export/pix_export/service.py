@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pix_contracts import (
+    AssetDeleted,
     AssetUploaded,
     CaptionFailed,
     CaptionReady,
@@ -34,7 +35,7 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
-from sqlalchemy import RowMapping, and_, func, or_, select, update
+from sqlalchemy import RowMapping, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +43,7 @@ from pix_export.bundle import build_zip, image_extension
 from pix_export.crm_push import CrmDesk
 from pix_export.formats import all_formats
 from pix_export.formats.base import ExportFormat, FailedPhoto, Photo, RenderedFile, Snapshot
-from pix_export.models import entries, exports, galleries, inbox, outbox
+from pix_export.models import deleted_assets, entries, exports, galleries, inbox, outbox
 from pix_export.settings import ExportSettings
 from pix_export.webhooks import WebhookDesk
 
@@ -104,6 +105,8 @@ class ExportDesk:
         async with self._db.transaction() as session:
             if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
                 return
+            if await self._deleted(session, event.asset_id):
+                return
             await self._ensure_gallery(session, event.gallery_id, event.org_id)
             upsert = insert(entries).values(
                 gallery_id=event.gallery_id,
@@ -136,6 +139,8 @@ class ExportDesk:
     async def take_caption(self, event: CaptionReady) -> None:
         async with self._db.transaction() as session:
             if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            if await self._deleted(session, event.asset_id):
                 return
             await self._ensure_gallery(session, event.gallery_id, event.org_id)
             upsert = insert(entries).values(
@@ -191,6 +196,8 @@ class ExportDesk:
         async with self._db.transaction() as session:
             if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
                 return
+            if await self._deleted(session, event.asset_id):
+                return
             await self._ensure_gallery(session, event.gallery_id, event.org_id)
             upsert = insert(entries).values(
                 gallery_id=event.gallery_id,
@@ -224,6 +231,30 @@ class ExportDesk:
             if changed.rowcount == 0:  # type: ignore[attr-defined]
                 return
             await self._changed(session, event.gallery_id)
+
+    async def take_deletion(self, event: AssetDeleted) -> None:
+        """A photo was deleted: the next version leaves it out, and it never comes back."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            await session.execute(
+                insert(deleted_assets)
+                .values(asset_id=event.asset_id, gallery_id=event.gallery_id)
+                .on_conflict_do_nothing()
+            )
+            removed = await session.execute(
+                delete(entries).where(
+                    entries.c.gallery_id == event.gallery_id, entries.c.asset_id == event.asset_id
+                )
+            )
+            if removed.rowcount:  # type: ignore[attr-defined]
+                await self._changed(session, event.gallery_id)
+
+    async def _deleted(self, session: AsyncSession, asset_id: uuid.UUID) -> bool:
+        found = await session.scalar(
+            select(deleted_assets.c.asset_id).where(deleted_assets.c.asset_id == asset_id)
+        )
+        return found is not None
 
     # --- debounce -----------------------------------------------------------------------------
 
