@@ -10,6 +10,7 @@ from pix_runtime.http import create_base_app
 from pix_runtime.lifecycle import serve
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pix_gateway.account_pages import create_account_pages
 from pix_gateway.admin_pages import create_admin_pages
 from pix_gateway.api import create_router
 from pix_gateway.gallery_pages import create_gallery_pages
@@ -76,6 +77,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(create_router(settings, client, sessions))
     app.include_router(create_order_pages(ui))
     app.include_router(create_gallery_pages(ui))
+    app.include_router(create_account_pages(ui))
     app.include_router(create_admin_pages(ui))
     app.include_router(create_integration_pages(ui))
     app.include_router(create_pages(ui))
