@@ -124,3 +124,33 @@ async def test_unknown_room_gives_a_neutral_caption(captioning: tuple[ServiceRun
     caption = CaptionReady.model_validate_json(payload).caption
     assert caption.room_type is None
     assert "Küche" not in caption.description_de
+
+
+async def test_a_deleted_photo_takes_its_captions_with_it(
+    captioning: tuple[ServiceRuntime, Any],
+) -> None:
+    from pix_contracts import AssetDeleted
+
+    runtime, broker = captioning
+    event = await uploaded(runtime)
+    await broker.publish(event.model_dump_json().encode(), AssetUploaded.topic)
+    [payload] = await announced(runtime, CaptionReady.topic, event.asset_id)
+    ready = CaptionReady.model_validate_json(payload)
+    assert await runtime.storage.exists(ready.json_key)
+
+    deleted = AssetDeleted(
+        asset_id=event.asset_id,
+        gallery_id=event.gallery_id,
+        org_id=event.org_id,
+        pseudonym=event.pseudonym,
+        deleted_by=uuid.uuid4(),
+    )
+    for _ in range(2):  # redelivered
+        await broker.publish(deleted.model_dump_json().encode(), AssetDeleted.topic)
+    async with runtime.db.sessions() as session:
+        left = await session.scalar(
+            select(func.count()).where(captions.c.asset_id == event.asset_id)
+        )
+    assert left == 0
+    assert not await runtime.storage.exists(ready.json_key)
+    assert not await runtime.storage.exists(ready.txt_key)

@@ -182,8 +182,11 @@ async def one_run(
     engine = create_async_engine(db_url)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
+            ready_by = time.monotonic() + 120
             for port in ports:
                 while True:
+                    if time.monotonic() > ready_by:
+                        raise TimeoutError(f"worker on port {port} not ready after 120 s")
                     try:
                         if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                             break

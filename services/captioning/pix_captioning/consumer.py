@@ -55,11 +55,14 @@ def asset_key(record: ConsumerRecord[Any, Any]) -> bytes:
 
 
 class _Partition:
-    """Offsets of one partition handed to handlers, in order; True once handled."""
+    """Offsets of one partition handed to handlers, in order: the handler's ticket, 0 once done.
 
-    def __init__(self, generation: int) -> None:
-        self.generation = generation
-        self.offsets: dict[int, bool] = {}
+    A ticket is unique per hand-out, so a handler that finishes after its offset was rewound or
+    its partition revoked (and the offset handed out again) cannot mark the new copy done.
+    """
+
+    def __init__(self) -> None:
+        self.offsets: dict[int, int] = {}
 
 
 class ConcurrentPartitionSubscriber(DefaultSubscriber):
@@ -80,7 +83,7 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
         self._by_partition: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._tails: dict[tuple[str, bytes], asyncio.Task[None]] = {}
         self._partitions: dict[TopicPartition, _Partition] = {}
-        self._generation = 0
+        self._tickets = 0
         self._pending_commit: dict[TopicPartition, int] = {}
         self._commit_wake = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
@@ -114,14 +117,12 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
     async def consume_one(self, msg: ConsumerRecord[Any, Any]) -> None:
         await self._slots.acquire()
         tp = TopicPartition(msg.topic, msg.partition)
-        state = self._partitions.get(tp)
-        if state is None:
-            self._generation += 1
-            state = self._partitions[tp] = _Partition(self._generation)
-        state.offsets[msg.offset] = False
+        state = self._partitions.setdefault(tp, _Partition())
+        self._tickets += 1
+        state.offsets[msg.offset] = ticket = self._tickets
         key = (msg.topic, self.order_key(msg))
         previous = self._tails.get(key)
-        task = asyncio.create_task(self._handle(msg, tp, state.generation, previous))
+        task = asyncio.create_task(self._handle(msg, tp, ticket, previous))
         self._tails[key] = task
         self._handlers.add(task)
         self._by_partition.setdefault(tp, set()).add(task)
@@ -138,7 +139,7 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
         self,
         msg: ConsumerRecord[Any, Any],
         tp: TopicPartition,
-        generation: int,
+        ticket: int,
         previous: asyncio.Task[None] | None,
     ) -> None:
         try:
@@ -155,23 +156,23 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
                     offset=msg.offset,
                     error=repr(exc)[:300],
                 )
-                self._rewind(tp, generation, msg.offset)
+                self._rewind(tp, ticket, msg.offset)
                 return
             OVERHEAD_SECONDS.observe(max(0.0, time.perf_counter() - started - remote[0]))
-            self._finished(tp, generation, msg.offset)
+            self._finished(tp, ticket, msg.offset)
         finally:
             self._slots.release()
 
     # --- offsets --------------------------------------------------------------------------------
 
-    def _finished(self, tp: TopicPartition, generation: int, offset: int) -> None:
+    def _finished(self, tp: TopicPartition, ticket: int, offset: int) -> None:
         state = self._partitions.get(tp)
-        if state is None or state.generation != generation or offset not in state.offsets:
+        if state is None or state.offsets.get(offset) != ticket:
             return  # the partition was revoked or rewound meanwhile: it will come again
-        state.offsets[offset] = True
+        state.offsets[offset] = 0
         advanced: int | None = None
-        for pending, done in list(state.offsets.items()):
-            if not done:
+        for pending, running in list(state.offsets.items()):
+            if running:
                 break
             del state.offsets[pending]
             advanced = pending
@@ -179,14 +180,12 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
             self._pending_commit[tp] = advanced + 1
             self._commit_wake.set()
 
-    def _rewind(self, tp: TopicPartition, generation: int, offset: int) -> None:
+    def _rewind(self, tp: TopicPartition, ticket: int, offset: int) -> None:
         state = self._partitions.get(tp)
-        if state is None or state.generation != generation or self.consumer is None:
+        if state is None or state.offsets.get(offset) != ticket or self.consumer is None:
             return
-        self._generation += 1
-        fresh = _Partition(self._generation)
-        fresh.offsets = {o: d for o, d in state.offsets.items() if o < offset}
-        self._partitions[tp] = fresh
+        # Earlier offsets still count when they finish; this one and later ones come again.
+        state.offsets = {o: t for o, t in state.offsets.items() if o < offset}
         with contextlib.suppress(Exception):  # not assigned any more: the new owner reads it
             self.consumer.seek(tp, offset)
 

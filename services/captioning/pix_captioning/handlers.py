@@ -2,8 +2,8 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from pix_contracts import AssetUploaded
-from pix_runtime.broker import FETCH_MAX_WAIT_MS
+from pix_contracts import AssetDeleted, AssetUploaded
+from pix_runtime.broker import FETCH_MAX_WAIT_MS, subscribe
 from pix_runtime.logging import get_logger
 
 from pix_captioning.consumer import make_concurrent, rebalance_listener
@@ -37,6 +37,10 @@ def register_handlers(broker: KafkaBroker, desk: CaptionDesk, *, concurrency: in
     @subscriber
     async def caption_asset(event: AssetUploaded) -> None:
         await desk.caption_asset(event)
+
+    @subscribe(broker, AssetDeleted, group=f"{GROUP}.deletions")
+    async def forget_asset(event: AssetDeleted) -> None:
+        await desk.forget_asset(event)
 
     return make_concurrent(subscriber, limit=concurrency, listener=listener)
 

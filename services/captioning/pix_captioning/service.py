@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, CaptionText
+from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
 from pix_runtime.identity import Identity
@@ -25,7 +25,7 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, S3Storage
-from sqlalchemy import RowMapping, func, select, update
+from sqlalchemy import RowMapping, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +77,29 @@ class CaptionDesk:
         self.provider = provider
         self._policy = policy or RetryPolicy()
         self._breaker = breaker or CircuitBreaker(provider.name, threshold=5, reset_seconds=30)
+
+    # --- deletion -------------------------------------------------------------------------------
+
+    async def forget_asset(self, event: AssetDeleted) -> None:
+        """A deleted photo's captions go too: every version's files, rows and failures."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            keys = (
+                await session.execute(
+                    delete(captions)
+                    .where(captions.c.asset_id == event.asset_id)
+                    .returning(captions.c.txt_key, captions.c.json_key)
+                )
+            ).all()
+            await session.execute(delete(failures).where(failures.c.asset_id == event.asset_id))
+        # Files after the commit: a crash in between leaves files without rows, never the
+        # reverse (a caption row pointing at deleted files).
+        for txt_key, json_key in {tuple(k) for k in keys}:
+            for key in (txt_key, json_key):
+                if key:
+                    await self._storage.delete(key)
+        log.info("caption.forgotten", asset_id=str(event.asset_id), versions=len(keys))
 
     # --- the upload event ---------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ class CaptioningSettings(ServiceSettings):
         default="offline",
         validation_alias=_env("PIX_CAPTION_PROVIDER", "PIX_CAPTIONING_PROVIDER"),
     )
-    # Events handled at once by one worker process. Each unit is one Kafka consumer of the
-    # group, so the useful total across all workers is capped by the topic's partitions.
+    # Events handled at once by one worker process (one Kafka consumer; events of one asset
+    # in order, different assets side by side — see `consumer`). Not capped by partitions.
     concurrency: int = Field(default=1, ge=1, le=64)
 
     # Replicate (CogVLM by default).
