@@ -92,3 +92,29 @@ async def test_ui_pages_answer_in_html_and_unknown_pages_are_friendly(stack: Sta
         redirect = await http.get("/dashboard")
         assert redirect.status_code == 303
         assert redirect.headers["location"] == "/login?next=/dashboard"
+
+
+async def test_the_admin_area_answers_for_admins_only(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        form = {"email": stack.admin_email, "password": stack.admin_password, "next": "/admin"}
+        login = await http.post("/login", data=form, headers={"sec-fetch-site": "same-origin"})
+        assert login.status_code == 303
+        admin = {"cookie": f"{COOKIE}={login.cookies[COOKIE]}"}
+        for path, text in [
+            ("/admin", "Benutzer"),
+            ("/admin/orders", "Aufträge verwalten"),
+            ("/admin/captions", "Fehlgeschlagene Bildtexte"),
+            ("/admin/mail", "E-Mail-Ausgang"),
+        ]:
+            page = await http.get(path, headers=admin)
+            assert page.status_code == 200, path
+            assert text in page.text, path
+        csv = await http.get("/admin/orders.csv", headers=admin)
+        assert csv.status_code == 200
+        assert csv.headers["content-type"].startswith("text/csv")
+
+        client = await new_client_account(http)
+        token = client["Authorization"].removeprefix("Bearer ")
+        for path in ("/admin", "/admin/orders", "/admin/mail"):
+            page = await http.get(path, headers={"cookie": f"{COOKIE}={token}"})
+            assert page.status_code == 404, path
