@@ -128,7 +128,8 @@ Ctrl-C stops everything.
             flush=True,
         )
         manager.loop()
-        return manager.returncode or 0
+        # Ctrl-C or SIGTERM is how the stack is meant to stop: that is success.
+        return 0 if manager.returncode in (None, 130, 143) else manager.returncode
     finally:
         if tansu:
             tansu.stop()
