@@ -109,6 +109,11 @@ async def test_the_admin_area_answers_for_admins_only(stack: Stack) -> None:
             page = await http.get(path, headers=admin)
             assert page.status_code == 200, path
             assert text in page.text, path
+        mails = (await http.get("/api/notify/mail?limit=500", headers=admin)).json()
+        assert mails, "the mail log is empty"
+        for mail in mails:  # links are credentials: the log never shows them
+            body = mail["text_body"]
+            assert "token=" not in body.replace("token=[redacted]", ""), body
         csv = await http.get("/admin/orders.csv", headers=admin)
         assert csv.status_code == 200
         assert csv.headers["content-type"].startswith("text/csv")

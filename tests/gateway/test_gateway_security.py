@@ -107,3 +107,35 @@ async def test_api_errors_are_json_and_clear(gateway: httpx.AsyncClient) -> None
     down = await gateway.get("/api/orders/orders", headers={"cookie": "__Host-session=a.b"})
     assert down.status_code == 503
     assert down.json()["error"]["code"] == "unavailable"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/auth/login/%2e%2e/sessions/revoke",
+        "/api/auth/register/%2e%2e/login",
+        "/api/media/storage/%2e%2e/metrics",
+        "/api/media/storage/a/../../metrics",
+        "/api/orders/metrics",
+        "/api/orders/readyz",
+        "/api/auth/sessions/validate",
+        "/api/auth/sessions/revoke",
+        "/api/orders//orders",
+    ],
+)
+async def test_no_path_reaches_internal_routes(gateway: httpx.AsyncClient, path: str) -> None:
+    # Upstreams are on a closed port: a 404 here means the gateway refused before proxying.
+    response = await gateway.post(path, json={"token": "a.b"})
+    assert response.status_code == 404, path
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_public_paths_are_exact() -> None:
+    from pix_gateway.service import is_public, routable
+
+    assert is_public("auth/register")
+    assert is_public("media/storage/originals/g/a")
+    assert not is_public("auth/register/x")
+    assert not is_public("auth/login")  # has its own route, which sets the cookie
+    assert not routable("media", "storage/../metrics")
+    assert routable("media", "storage/originals/g/a")

@@ -131,14 +131,49 @@ async def test_a_broker_outage_keeps_rows_until_publishing_works(db: Database) -
             session, outbox, ThingHappened(thing_id=uuid.uuid4(), name="later"), source="/t"
         )
     relay = OutboxRelay(db, outbox, BrokenBroker())
-    with pytest.raises(ConnectionError):
-        await relay.publish_pending()
+    for _ in range(7):
+        with pytest.raises(ConnectionError):
+            await relay.publish_pending()
     assert await unpublished(db) >= 1
     async with db.sessions() as session:
         attempts = await session.scalar(
             select(func.max(outbox.c.attempts)).where(outbox.c.published_at.is_(None))
         )
-    assert attempts == 1
+    assert attempts == 0  # an outage is not the row's fault: it is never parked for it
+
+
+async def test_a_row_the_broker_refuses_is_parked_and_stops_blocking_the_rest(
+    db: Database,
+) -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    poison = ThingHappened(thing_id=uuid.uuid4(), name="x" * 50)
+    fine = ThingHappened(thing_id=uuid.uuid4(), name="fine")
+    async with db.transaction() as session:
+        await session.execute(outbox.update().values(published_at=func.now()))
+        await enqueue(session, outbox, poison, source="/t")
+        await enqueue(session, outbox, fine, source="/t")
+    sent: list[bytes] = []
+
+    class PickyBroker:
+        async def publish(self, payload: bytes, *args: Any, **kwargs: Any) -> None:
+            if b"xxxxx" in payload:
+                raise MessageSizeTooLargeError()
+            sent.append(payload)
+
+    relay = OutboxRelay(db, outbox, PickyBroker())
+    for _ in range(5):
+        with pytest.raises(MessageSizeTooLargeError):
+            await relay.publish_pending()
+    assert sent == []  # the later row waited behind the refused one, in order
+    assert await relay.publish_pending() == 1  # parked: the next pass goes on
+    assert len(sent) == 1
+    assert b'"fine"' in sent[0]
+    async with db.sessions() as session:
+        parked = await session.scalar(
+            select(outbox.c.attempts).where(outbox.c.event_id == poison.event_id)
+        )
+    assert parked == 5
 
 
 async def test_the_inbox_admits_an_event_once_and_forgets_rolled_back_deliveries(

@@ -372,7 +372,11 @@ class Accounts:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def revoke(self, token: str) -> None:
-        await self._delete_sessions(sessions.c.id == token.partition(".")[0])
+        """End the session the whole token names; knowing only its id is not enough."""
+        session_id, _, secret = token.partition(".")
+        await self._delete_sessions(
+            sessions.c.id == session_id, sessions.c.secret_hash == _digest(secret)
+        )
 
     async def revoke_all(self, user_id: uuid.UUID) -> int:
         return await self._delete_sessions(sessions.c.user_id == user_id)

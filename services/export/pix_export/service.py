@@ -14,7 +14,9 @@ a complete version, its CRM pushes (crm_push.py).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -278,7 +280,13 @@ class ExportDesk:
     async def _changed(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
         await self._mark_dirty(session, gallery_id)
         if not await self._pending(session, gallery_id):
-            await self._build(session, gallery_id, due_only=False)
+            try:
+                # A savepoint: if storage is away, the event's own effect still commits and
+                # the gallery stays dirty, so the periodic job builds the version later.
+                async with session.begin_nested():
+                    await self._build(session, gallery_id, due_only=False)
+            except Exception:
+                log.warning("export.build_deferred", gallery_id=str(gallery_id), exc_info=True)
 
     async def _pending(self, session: AsyncSession, gallery_id: uuid.UUID) -> int:
         return int(
@@ -302,9 +310,13 @@ class ExportDesk:
             )
         built = 0
         for gallery_id in candidates:
-            async with self._db.transaction() as session:
-                if await self._build(session, gallery_id, due_only=True):
-                    built += 1
+            try:
+                async with self._db.transaction() as session:
+                    if await self._build(session, gallery_id, due_only=True):
+                        built += 1
+            except Exception:
+                # One gallery that cannot be built must not hold up all the others.
+                log.warning("export.build_failed", gallery_id=str(gallery_id), exc_info=True)
         return built
 
     # --- building -----------------------------------------------------------------------------
@@ -578,6 +590,11 @@ class ExportDesk:
                 **{k: web[k] for k in ("name", "format", "media_type", "sha256", "byte_size")},
             )
         prefix = f"exports/{gallery_id}/v{version}"
+        meta_key = f"{prefix}/{BUNDLE_ORIGINAL}.meta.json"
+        if await self._storage.exists(meta_key):
+            # Built before: hand out a fresh link instead of packing every original again.
+            meta = json.loads(await self._storage.get_bytes(meta_key))
+            return await self._export_file(f"{prefix}/{BUNDLE_ORIGINAL}", **meta)
         packed: list[tuple[str, bytes]] = []
         for f in row["files"]:
             if f["name"] == BUNDLE_WEB:
@@ -591,10 +608,16 @@ class ExportDesk:
                 # Originals may have been deleted (retention); the web size stands in.
                 data = await self._storage.get_bytes(photo["web_key"])
             packed.append((f"originals/{photo['pseudonym']}{image_extension(data)}", data))
-        file = RenderedFile(
-            BUNDLE_ORIGINAL, "bundle-original", "application/zip", build_zip(packed)
-        )
-        return await self._store(f"{prefix}/{BUNDLE_ORIGINAL}", file)
+        # Deflating many large files is CPU work: off the event loop.
+        data = await asyncio.to_thread(build_zip, packed)
+        file = RenderedFile(BUNDLE_ORIGINAL, "bundle-original", "application/zip", data)
+        stored_file = await self._store(f"{prefix}/{BUNDLE_ORIGINAL}", file)
+        meta = {
+            k: getattr(stored_file, k)
+            for k in ("name", "format", "media_type", "sha256", "byte_size")
+        }
+        await self._storage.put_bytes(meta_key, json.dumps(meta).encode(), "application/json")
+        return stored_file
 
     async def photos_of(self, gallery_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
         async with self._db.sessions() as session:

@@ -307,7 +307,17 @@ class WebhookDesk:
                 values |= {"status": "retrying", "next_attempt_at": retry_at}
             log.warning("webhook.failed", delivery=str(row["id"]), error=error, attempt=attempts)
         async with self._db.transaction() as session:
-            await session.execute(update(d).where(d.c.id == row["id"]).values(**values))
+            # Only our own claim may record the result: a slow POST whose claim went stale and
+            # was taken over must not overwrite the newer attempt's outcome.
+            await session.execute(
+                update(d)
+                .where(
+                    d.c.id == row["id"],
+                    d.c.status == "sending",
+                    d.c.attempts == row["attempts"] + 1,
+                )
+                .values(**values)
+            )
 
     async def _check_destination(self, url: str) -> None:
         """No requests into our own network (SSRF), unless insecure test endpoints are on."""

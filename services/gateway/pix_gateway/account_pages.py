@@ -144,7 +144,7 @@ def create_account_pages(ui: UI) -> APIRouter:
     async def revoke_session(session_id: str, request: Request) -> Response:
         await form_of(request)
         me = await signed_in(request)
-        await backend.call("DELETE", "auth", f"/sessions/{quote(session_id)}", identity=me)
+        await backend.call("DELETE", "auth", f"/sessions/{quote(session_id, safe='')}", identity=me)
         return RedirectResponse("/account", status_code=303)
 
     @router.post("/account/logout-everywhere")

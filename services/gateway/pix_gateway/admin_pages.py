@@ -71,7 +71,7 @@ def create_admin_pages(ui: UI) -> APIRouter:
         await backend.call(
             "PATCH",
             "auth",
-            f"/admin/users/{quote(user_id)}",
+            f"/admin/users/{quote(user_id, safe='')}",
             identity=me,
             json={"role": form.get("role", "")},
         )
@@ -96,7 +96,7 @@ def create_admin_pages(ui: UI) -> APIRouter:
         await form_of(request)
         me = await admin(request)
         await backend.call(
-            "POST", "captioning", f"/admin/failures/{quote(failure_id)}/retry", identity=me
+            "POST", "captioning", f"/admin/failures/{quote(failure_id, safe='')}/retry", identity=me
         )
         return RedirectResponse("/admin/captions", status_code=303)
 

@@ -8,7 +8,14 @@ from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
 from starlette.background import BackgroundTask
 
-from pix_gateway.service import AuthUnavailable, SessionChecker, csrf_allowed, is_public
+from pix_gateway.pages import client_ip
+from pix_gateway.service import (
+    AuthUnavailable,
+    SessionChecker,
+    csrf_allowed,
+    is_public,
+    routable,
+)
 from pix_gateway.settings import GatewaySettings
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and what the gateway alone decides.
@@ -24,6 +31,10 @@ DROP_REQUEST = frozenset(
         "authorization",
         "proxy-authorization",
         "x-pix-identity",
+        # The client's address is ours to state (auth rate-limits on it), never the client's.
+        "x-forwarded-for",
+        "forwarded",
+        "x-real-ip",
     }
 )
 DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "content-encoding"})
@@ -68,7 +79,12 @@ def create_router(
             upstream = await client.post(
                 f"{platform.auth_url}/login",
                 content=await request.body(),
-                headers={"content-type": "application/json"},
+                headers={
+                    "content-type": "application/json",
+                    # Rate limits count per client, so auth must see the client, not us.
+                    "x-forwarded-for": client_ip(request),
+                    "user-agent": request.headers.get("user-agent", ""),
+                },
             )
         except httpx.HTTPError:
             return _error(503, "unavailable", "sign-in is unavailable, please retry")
@@ -109,7 +125,7 @@ def create_router(
     )
     async def proxy(service: str, path: str, request: Request) -> Response:
         base = upstreams.get(service)
-        if base is None:
+        if base is None or not routable(service, path):
             return _error(404, "not_found", "no such API")
         if not csrf_allowed(request.method, request.headers, platform.public_url):
             return _error(403, "csrf", "cross-site request refused")
@@ -119,6 +135,7 @@ def create_router(
         except AuthUnavailable:
             return _error(503, "unavailable", "authentication is unavailable, please retry")
         headers["x-request-id"] = current_correlation_id() or ""
+        headers["x-forwarded-for"] = client_ip(request)
         if identity is not None:
             headers[IDENTITY_HEADER] = sign_identity(identity, internal_key)
         elif not is_public(f"{service}/{path}"):

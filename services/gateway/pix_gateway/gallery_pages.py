@@ -31,7 +31,7 @@ def create_gallery_pages(ui: UI) -> APIRouter:
 
     async def gallery_or_404(me: Identity, gallery_id: str) -> dict[str, Any]:
         response = await backend.call(
-            "GET", "media", f"/galleries/{quote(gallery_id)}", identity=me
+            "GET", "media", f"/galleries/{quote(gallery_id, safe='')}", identity=me
         )
         if response.status_code == 404:
             raise PageError(404, "error.404")
@@ -45,14 +45,17 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         gallery = await gallery_or_404(me, gallery_id)
         captions = await ui.json(
             await backend.call(
-                "GET", "captioning", f"/galleries/{quote(gallery_id)}/captions", identity=me
+                "GET",
+                "captioning",
+                f"/galleries/{quote(gallery_id, safe='')}/captions",
+                identity=me,
             ),
             [],
         )
         by_asset = {c["asset_id"]: c for c in captions}
         exported = await ui.json(
             await backend.call(
-                "GET", "export", f"/galleries/{quote(gallery_id)}/photos", identity=me
+                "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/photos", identity=me
             ),
             {"photos": []},
         )
@@ -68,7 +71,7 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         gallery = await gallery_or_404(me, gallery_id)
         locale = ui.locale(request, me)
         texts = {key: translate(f"upload.{key}", locale) for key in UPLOAD_TEXTS}
-        base = f"/galleries/{quote(gallery_id)}"
+        base = f"/galleries/{quote(gallery_id, safe='')}"
         targets = await ui.json(
             await backend.call("GET", "export", f"{base}/crm-targets", identity=me), []
         )
@@ -93,7 +96,7 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         form = await ui.form_of(request)
         me = await ui.signed_in(request)
         record = form.get("record_id", "").strip()
-        path = f"/galleries/{quote(gallery_id)}/crm-targets/{quote(crm)}"
+        path = f"/galleries/{quote(gallery_id, safe='')}/crm-targets/{quote(crm, safe='')}"
         if record:
             await backend.call("PUT", "export", path, identity=me, json={"record_id": record})
         else:
@@ -137,7 +140,11 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         me = await ui.signed_in(request)
         edit = {k: form[k].strip() for k in CAPTION_FIELDS if form.get(k, "").strip()}
         response = await backend.call(
-            "PATCH", "captioning", f"/assets/{quote(asset_id)}/caption", identity=me, json=edit
+            "PATCH",
+            "captioning",
+            f"/assets/{quote(asset_id, safe='')}/caption",
+            identity=me,
+            json=edit,
         )
         if not response.is_success:
             _, message = ui.field_errors(request, me, response, "title_de")
@@ -159,7 +166,10 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         await ui.form_of(request)
         me = await ui.signed_in(request)
         response = await backend.call(
-            "POST", "captioning", f"/assets/{quote(asset_id)}/caption/regenerate", identity=me
+            "POST",
+            "captioning",
+            f"/assets/{quote(asset_id, safe='')}/caption/regenerate",
+            identity=me,
         )
         error = None if response.is_success else translate("error.503", ui.locale(request, me))
         return await photo_card(request, me, gallery_id, asset_id, error=error)
@@ -171,7 +181,7 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         await backend.call(
             "PUT",
             "export",
-            f"/galleries/{quote(gallery_id)}/cover",
+            f"/galleries/{quote(gallery_id, safe='')}/cover",
             identity=me,
             json={"asset_id": asset_id},
         )
@@ -181,13 +191,13 @@ def create_gallery_pages(ui: UI) -> APIRouter:
     async def delete_photo(gallery_id: str, asset_id: str, request: Request) -> Response:
         await ui.form_of(request)
         me = await ui.signed_in(request)
-        await backend.call("DELETE", "media", f"/assets/{quote(asset_id)}", identity=me)
+        await backend.call("DELETE", "media", f"/assets/{quote(asset_id, safe='')}", identity=me)
         return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
 
     async def exports_of(me: Identity, gallery_id: str) -> list[dict[str, Any]]:
         versions: list[dict[str, Any]] = await ui.json(
             await backend.call(
-                "GET", "export", f"/galleries/{quote(gallery_id)}/exports", identity=me
+                "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/exports", identity=me
             ),
             [],
         )
@@ -211,7 +221,7 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         response = await backend.call(
             "POST",
             "export",
-            f"/galleries/{quote(gallery_id)}/exports/{version}/bundle?size=original",
+            f"/galleries/{quote(gallery_id, safe='')}/exports/{version}/bundle?size=original",
             identity=me,
         )
         if not response.is_success:

@@ -60,14 +60,18 @@ def create_integration_pages(ui: UI) -> APIRouter:
     async def send_test(webhook_id: str, request: Request) -> Response:
         await ui.form_of(request)
         me = await ui.signed_in(request)
-        await backend.call("POST", "export", f"/webhooks/{quote(webhook_id)}/test", identity=me)
+        await backend.call(
+            "POST", "export", f"/webhooks/{quote(webhook_id, safe='')}/test", identity=me
+        )
         return RedirectResponse("/integrations", status_code=303)
 
     @router.post("/integrations/webhooks/{webhook_id}/delete")
     async def delete_webhook(webhook_id: str, request: Request) -> Response:
         await ui.form_of(request)
         me = await ui.signed_in(request)
-        await backend.call("DELETE", "export", f"/webhooks/{quote(webhook_id)}", identity=me)
+        await backend.call(
+            "DELETE", "export", f"/webhooks/{quote(webhook_id, safe='')}", identity=me
+        )
         return RedirectResponse("/integrations", status_code=303)
 
     @router.post("/integrations/crm/{crm}")
@@ -78,7 +82,7 @@ def create_integration_pages(ui: UI) -> APIRouter:
         response = await backend.call(
             "PUT",
             "export",
-            f"/crm/connections/{quote(crm)}",
+            f"/crm/connections/{quote(crm, safe='')}",
             identity=me,
             json={k: form.get(k, "") for k in fields},
         )

@@ -166,7 +166,9 @@ def create_order_pages(ui: UI) -> APIRouter:
         me = await ui.signed_in(request)
         query = urlencode({"session_token": session})
         address = await ui.json(
-            await backend.call("GET", "orders", f"/places/{quote(place_id)}?{query}", identity=me),
+            await backend.call(
+                "GET", "orders", f"/places/{quote(place_id, safe='')}?{query}", identity=me
+            ),
             {},
         )
         return ui.render(
@@ -184,7 +186,9 @@ def create_order_pages(ui: UI) -> APIRouter:
         return ui.render(request, "orders/list.html", me, page="orders", orders=orders)
 
     async def order_detail(request: Request, me: Identity, order_id: str, **ctx: Any) -> Response:
-        response = await backend.call("GET", "orders", f"/orders/{quote(order_id)}", identity=me)
+        response = await backend.call(
+            "GET", "orders", f"/orders/{quote(order_id, safe='')}", identity=me
+        )
         if response.status_code == 404:
             raise PageError(404, "error.404")
         if not response.is_success:
@@ -218,7 +222,7 @@ def create_order_pages(ui: UI) -> APIRouter:
         response = await backend.call(
             "POST",
             "orders",
-            f"/orders/{quote(order_id)}/status",
+            f"/orders/{quote(order_id, safe='')}/status",
             identity=me,
             json={"status": form.get("status", ""), "note": form.get("note") or None},
         )
@@ -237,7 +241,7 @@ def create_order_pages(ui: UI) -> APIRouter:
         await backend.call(
             "POST",
             "orders",
-            f"/orders/{quote(order_id)}/notes",
+            f"/orders/{quote(order_id, safe='')}/notes",
             identity=me,
             json={"text": form.get("text", "")},
         )

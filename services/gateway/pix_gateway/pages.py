@@ -157,6 +157,8 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def client_ip(request: Request) -> str:
+    """The browser's address as this process sees it (uvicorn resolves trusted proxies only,
+    see PIX_FORWARDED_ALLOW_IPS); the only source auth's rate limits may count on."""
     return request.client.host if request.client else ""
 
 

@@ -14,7 +14,19 @@ from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
 
 # Paths under /api that need no session: the signature or the form is the credential.
-PUBLIC_API_PATHS = ("auth/login", "auth/register", "media/storage/", "notify/webhooks/")
+PUBLIC_API_PATHS = frozenset(
+    {
+        "auth/register",
+        "auth/verify-email",
+        "auth/password/forgot",
+        "auth/password/reset",
+        "notify/webhooks/mailgun",
+    }
+)
+PUBLIC_API_PREFIXES = ("media/storage/",)
+# Never proxied, for anyone: operational endpoints and auth's gateway-only session routes.
+INTERNAL_PATHS = frozenset({"healthz", "readyz", "metrics"})
+INTERNAL_AUTH_PATHS = frozenset({"sessions/validate", "sessions/revoke"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -58,7 +70,18 @@ class SessionChecker:
 
 
 def is_public(api_path: str) -> bool:
-    return api_path.startswith(PUBLIC_API_PATHS)
+    return api_path in PUBLIC_API_PATHS or api_path.startswith(PUBLIC_API_PREFIXES)
+
+
+def routable(service: str, path: str) -> bool:
+    """Only plain paths reach a service: no `.`/`..`/empty segments (which an upstream would
+    resolve past our public-path check) and nothing operational or gateway-only."""
+    segments = path.split("/")
+    if any(s in ("", ".", "..") or "%" in s or "\\" in s for s in segments):
+        return False
+    if path in INTERNAL_PATHS:
+        return False
+    return not (service == "auth" and path in INTERNAL_AUTH_PATHS)
 
 
 def csrf_allowed(method: str, headers: Mapping[str, str], public_url: str) -> bool:

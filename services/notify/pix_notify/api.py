@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -11,6 +12,15 @@ from pix_notify.bounces import MailgunWebhooks
 from pix_notify.delivery import Courier
 
 Status = Literal["sending", "sent", "retrying", "failed", "suppressed", "bounced"]
+
+
+# Reset, verification and invitation links are credentials: the log never shows them, or an
+# administrator could take over any account from the mail log.
+LINK_TOKEN = re.compile(r"token=[^\s\"'<>&]+")
+
+
+def redact_links(text: str) -> str:
+    return LINK_TOKEN.sub("token=[redacted]", text)
 
 
 class EmailView(BaseModel):
@@ -78,7 +88,10 @@ def create_router(courier: Courier, webhooks: MailgunWebhooks, current_identity:
     ) -> list[EmailView]:
         admin(caller)
         rows = await courier.log(status=status, recipient=recipient, limit=limit)
-        return [EmailView.model_validate(dict(row)) for row in rows]
+        return [
+            EmailView.model_validate({**row, "text_body": redact_links(row["text_body"])})
+            for row in rows
+        ]
 
     @router.get("/suppressions")
     async def suppression_list(caller: Caller) -> list[SuppressionView]:

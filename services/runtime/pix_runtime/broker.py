@@ -113,7 +113,14 @@ class Broker(KafkaBroker):
 
     async def start(self) -> None:
         await self.connect()
-        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        results = await asyncio.gather(
+            *(subscriber.start() for subscriber in self.subscribers), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            # Stop the ones that did start, so a retry does not leave orphan consumers behind.
+            await self.stop()
+            raise failures[0]
         for publisher in self.publishers:
             await publisher.start()
         self.running = True

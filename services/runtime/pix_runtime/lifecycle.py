@@ -138,5 +138,7 @@ def serve(app: FastAPI, settings: ServiceSettings, *, migrations_package: str | 
         port=settings.port,
         log_config=None,
         access_log=False,
+        proxy_headers=bool(platform.forwarded_allow_ips),
+        forwarded_allow_ips=platform.forwarded_allow_ips or None,
         timeout_graceful_shutdown=10,
     )

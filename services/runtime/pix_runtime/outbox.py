@@ -30,6 +30,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -39,6 +40,8 @@ from pix_runtime.db import WAKE_AFTER_COMMIT, Database
 from pix_runtime.logging import current_correlation_id, get_logger
 
 log = get_logger(__name__)
+# A row the broker refuses this often is left aside (still in the table, for an operator).
+PARK_AFTER_ATTEMPTS = 5
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -132,10 +135,17 @@ class OutboxRelay:
         """Publish a batch of unpublished rows in commit order; returns how many."""
         t = self._table
         async with self._db.transaction() as session:
+            # One relay per table at a time (several caption workers share a schema): two
+            # relays on disjoint batches could publish one gallery's events out of order.
+            if not await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
+                {"name": f"{t.schema}.{t.name}"},
+            ):
+                return 0
             rows = (
                 await session.execute(
                     select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
-                    .where(t.c.published_at.is_(None))
+                    .where(t.c.published_at.is_(None), t.c.attempts < PARK_AFTER_ATTEMPTS)
                     .order_by(t.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
@@ -158,11 +168,20 @@ class OutboxRelay:
                 await session.execute(
                     update(t).where(t.c.id.in_(published)).values(published_at=func.now())
                 )
-            if error is not None:
-                failed = [row.id for row in rows if row.id not in published]
-                await session.execute(
-                    update(t).where(t.c.id.in_(failed)).values(attempts=t.c.attempts + 1)
+            if error is not None and not getattr(error, "retriable", True):
+                # The broker refused this row itself (too large, unknown topic): count it, and
+                # after a few refusals park it so it stops holding up every later event.
+                failed = rows[len(published)]
+                attempts = await session.scalar(
+                    update(t)
+                    .where(t.c.id == failed.id)
+                    .values(attempts=t.c.attempts + 1)
+                    .returning(t.c.attempts)
                 )
+                if attempts is not None and attempts >= PARK_AFTER_ATTEMPTS:
+                    log.error(
+                        "outbox.row_parked", row_id=failed.id, topic=failed.topic, error=repr(error)
+                    )
         if error is not None:
             raise error
         if published:

@@ -29,6 +29,9 @@ class PlatformSettings(BaseSettings):
     internal_key: SecretStr = SecretStr(DEV_INTERNAL_KEY)
     log_json: bool | None = Field(default=None, description="JSON logs; default: when not a TTY")
     log_level: str = "INFO"
+    # Proxies (e.g. the ingress) whose X-Forwarded-For uvicorn may believe; none by default,
+    # so a client cannot choose the address that rate limits count.
+    forwarded_allow_ips: str = ""
     # Where a service reaches the others' HTTP APIs (the gateway uses these).
     auth_url: str = "http://127.0.0.1:8001"
     orders_url: str = "http://127.0.0.1:8002"
