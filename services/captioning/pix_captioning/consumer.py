@@ -15,6 +15,9 @@ runs in its own task:
 - a handler that fails even after the dead-letter middleware (the DLQ itself is unreachable)
   rewinds its partition to that offset, as FastStream's NACK does; later events of the partition
   that were already handled are skipped by the inbox when they come again;
+- a record fetched before its partition was rewound or revoked (the fetch loop holds it while it
+  waits for a free slot) is dropped once it gets one — it is fetched again from the new position.
+  Otherwise it would sit ahead of the re-read offsets and be committed before them;
 - on a rebalance the revoked partitions' in-flight handlers finish (bounded) and are committed
   before the partitions move, so the new owner does not redo them.
 """
@@ -83,6 +86,9 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
         self._by_partition: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._tails: dict[tuple[str, bytes], asyncio.Task[None]] = {}
         self._partitions: dict[TopicPartition, _Partition] = {}
+        # Bumped whenever a partition's read position moves back (rewind, revocation): a record
+        # fetched under an older epoch is stale.
+        self._epochs: dict[TopicPartition, int] = {}
         self._tickets = 0
         self._pending_commit: dict[TopicPartition, int] = {}
         self._commit_wake = asyncio.Event()
@@ -115,8 +121,19 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
     # --- handing out events ---------------------------------------------------------------------
 
     async def consume_one(self, msg: ConsumerRecord[Any, Any]) -> None:
-        await self._slots.acquire()
         tp = TopicPartition(msg.topic, msg.partition)
+        # Called right after `getone()`, with no await between: the epoch is the one the record
+        # was fetched under.
+        epoch = self._epochs.get(tp, 0)
+        await self._slots.acquire()
+        if self._epochs.get(tp, 0) != epoch or (
+            self.consumer is not None and tp not in self.consumer.assignment()
+        ):
+            # Rewound or revoked while this record waited for a slot: the consumer reads the
+            # partition again from the new position (or the new owner does), so drop this copy.
+            self._slots.release()
+            log.info("caption.stale_record_dropped", partition=msg.partition, offset=msg.offset)
+            return
         state = self._partitions.setdefault(tp, _Partition())
         self._tickets += 1
         state.offsets[msg.offset] = ticket = self._tickets
@@ -171,8 +188,8 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
             return  # the partition was revoked or rewound meanwhile: it will come again
         state.offsets[offset] = 0
         advanced: int | None = None
-        for pending, running in list(state.offsets.items()):
-            if running:
+        for pending in sorted(state.offsets):  # offset order, not hand-out order
+            if state.offsets[pending]:
                 break
             del state.offsets[pending]
             advanced = pending
@@ -186,6 +203,7 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
             return
         # Earlier offsets still count when they finish; this one and later ones come again.
         state.offsets = {o: t for o, t in state.offsets.items() if o < offset}
+        self._bump(tp)  # records already fetched past `offset` are stale now
         with contextlib.suppress(Exception):  # not assigned any more: the new owner reads it
             self.consumer.seek(tp, offset)
 
@@ -208,8 +226,12 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
             try:
                 await self.consumer.commit(offsets)
             except Exception as exc:
-                # Rebalanced away or broker gone: those events are delivered again (inbox).
+                # Rebalanced away or broker gone: keep the offsets for the next commit (unless a
+                # later one replaced them meanwhile); if the partition moves, they are dropped and
+                # the events are delivered again (inbox).
                 log.warning("caption.commit_failed", error=repr(exc)[:300])
+                for tp, offset in offsets.items():
+                    self._pending_commit.setdefault(tp, offset)
 
     async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
         if tasks:
@@ -219,15 +241,24 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
 
     # --- rebalances -----------------------------------------------------------------------------
 
+    def _bump(self, tp: TopicPartition) -> None:
+        self._epochs[tp] = self._epochs.get(tp, 0) + 1
+
     async def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         tasks: set[asyncio.Task[None]] = set()
         for tp in revoked:
+            # A record the fetch loop holds must not get a slot during or after the drain: if the
+            # partition comes back, reading restarts at the committed offset.
+            self._bump(tp)
             tasks |= self._by_partition.get(tp, set())
         await self._drain(tasks)
         await self._commit_now(only=set(revoked))
         for tp in revoked:
+            self._bump(tp)
             self._partitions.pop(tp, None)
             self._by_partition.pop(tp, None)
+            # Not ours any more: a commit that failed above must not be retried later.
+            self._pending_commit.pop(tp, None)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
