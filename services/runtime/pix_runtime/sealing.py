@@ -18,7 +18,7 @@ NONCE_BYTES = 12
 
 
 class SealBroken(Exception):
-    pass
+    """The sealed value was tampered with, truncated, or sealed with another key."""
 
 
 def derive_key(internal_key: bytes, purpose: str) -> bytes:
