@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from mailbox import messages_to, wait_for_link
 
 from conftest import snap
+from dev_outbox import messages_to, wait_for_link
 from playwright.async_api import Page, expect
 from stack import Stack
 

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from conftest import snap
+from dev_outbox import wait_for_link
 from photos import jpeg_with_gps, room_photo
 from playwright.async_api import Page, expect
 from stack import Stack
@@ -27,6 +28,9 @@ async def signed_up_and_in(page: Page, stack: Stack) -> str:
     await page.get_by_label("Passwort").fill(PASSWORD)
     await page.get_by_role("button", name="Registrieren").click()
     await expect(page.get_by_role("status")).to_contain_text("Fast geschafft")
+    # Ordering needs a confirmed address: follow the link from the mail.
+    await page.goto(await wait_for_link(stack.data_dir / "mail", address, "/verify-email"))
+    await expect(page.get_by_role("status")).to_contain_text("bestätigt")
     await page.goto(stack.base_url + "/login")
     await page.get_by_label("E-Mail").fill(address)
     await page.get_by_label("Passwort").fill(PASSWORD)

@@ -6,9 +6,11 @@ import asyncio
 import datetime
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+from dev_outbox import wait_for_link
 
 COOKIE = "__Host-session"
 
@@ -20,7 +22,10 @@ async def login(http: httpx.AsyncClient, email: str, password: str) -> dict[str,
     return {"Authorization": f"Bearer {token}"}
 
 
-async def new_client_account(http: httpx.AsyncClient) -> dict[str, str]:
+async def new_client_account(
+    http: httpx.AsyncClient, mail_dir: Path, *, verify: bool = True
+) -> dict[str, str]:
+    """Sign up a new agency; with `verify`, follow the confirmation link from the mail."""
     email = f"agent-{uuid.uuid4().hex[:8]}@makler-example.de"
     password = "Sonnenblume-Dach-42"
     response = await http.post(
@@ -34,6 +39,12 @@ async def new_client_account(http: httpx.AsyncClient) -> dict[str, str]:
         },
     )
     assert response.status_code == 201, response.text
+    if verify:
+        link = await wait_for_link(mail_dir, email, "/verify-email")
+        confirmed = await http.post(
+            "/api/auth/verify-email", json={"token": link.split("token=")[1]}
+        )
+        assert confirmed.status_code == 200, confirmed.text
     return await login(http, email, password)
 
 

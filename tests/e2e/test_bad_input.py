@@ -24,8 +24,8 @@ async def http(stack: Stack) -> Any:
 
 
 @pytest.fixture
-async def agent_gallery(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
-    agent = await new_client_account(http)
+async def agent_gallery(stack: Stack, http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
+    agent = await new_client_account(http, stack.data_dir / "mail")
     order = await place_order(http, agent)
     await wait_for_gallery(http, agent, order["gallery_id"])
     return agent, order["gallery_id"]
@@ -59,7 +59,7 @@ async def test_unusable_files_are_refused_with_a_clear_error(
 
 
 async def test_unknown_and_foreign_galleries_are_not_found(
-    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+    stack: Stack, http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
 ) -> None:
     agent, gallery_id = agent_gallery
     body = {"file_name": "Bad_01.jpg", "byte_size": 10}
@@ -68,7 +68,7 @@ async def test_unknown_and_foreign_galleries_are_not_found(
     )
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
-    other_agency = await new_client_account(http)
+    other_agency = await new_client_account(http, stack.data_dir / "mail")
     foreign = await http.post(
         f"/api/media/galleries/{gallery_id}/uploads", headers=other_agency, json=body
     )

@@ -23,7 +23,7 @@ async def test_photo_flows_from_upload_to_export_and_email(stack: Stack) -> None
         me = await http.get("/api/auth/me", headers=admin)
         assert me.json()["role"] == "admin"
 
-        agent = await new_client_account(http)
+        agent = await new_client_account(http, stack.data_dir / "mail")
         order = await place_order(http, agent)
         gallery_id = order["gallery_id"]
         gallery = await wait_for_gallery(http, agent, gallery_id)

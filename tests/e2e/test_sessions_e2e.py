@@ -7,7 +7,7 @@ import time
 import uuid
 
 import httpx
-from client import COOKIE, new_client_account, place_order
+from client import COOKIE, full_order, new_client_account, place_order
 from stack import Stack
 
 
@@ -64,7 +64,8 @@ async def test_cross_site_form_posts_are_refused(stack: Stack) -> None:
 
 async def test_one_agency_cannot_see_anothers_orders(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
-        mine, theirs = await new_client_account(http), await new_client_account(http)
+        mail = stack.data_dir / "mail"
+        mine, theirs = await new_client_account(http, mail), await new_client_account(http, mail)
         order = await place_order(http, mine)
         assert (
             await http.get(f"/api/orders/orders/{order['id']}", headers=mine)
@@ -118,8 +119,16 @@ async def test_the_admin_area_answers_for_admins_only(stack: Stack) -> None:
         assert csv.status_code == 200
         assert csv.headers["content-type"].startswith("text/csv")
 
-        client = await new_client_account(http)
+        client = await new_client_account(http, stack.data_dir / "mail", verify=False)
         token = client["Authorization"].removeprefix("Bearer ")
         for path in ("/admin", "/admin/orders", "/admin/mail"):
             page = await http.get(path, headers={"cookie": f"{COOKIE}={token}"})
             assert page.status_code == 404, path
+
+
+async def test_ordering_needs_a_confirmed_email(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        unconfirmed = await new_client_account(http, stack.data_dir / "mail", verify=False)
+        response = await http.post("/api/orders/orders", headers=unconfirmed, json=full_order())
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "email_unverified"

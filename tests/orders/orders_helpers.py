@@ -22,6 +22,7 @@ def person(
         role=role,  # type: ignore[arg-type]
         email=f"{role}-{uuid.uuid4().hex[:8]}@makler-example.de",
         name=name,
+        email_verified=True,
     )
 
 

@@ -119,6 +119,7 @@ def identity_of(user: RowMapping | dict[str, Any], session_id: str | None = None
         name=user["name"],
         locale=user["locale"],
         session_id=session_id,
+        email_verified=user.get("email_verified_at") is not None,
     )
 
 
@@ -363,7 +364,9 @@ class Accounts:
                         expires_at=min(now + self._idle, row["absolute_expires_at"]),
                     )
                 )
-        user = {k: row[k] for k in ("org_id", "role", "email", "name", "locale")}
+        user = {
+            k: row[k] for k in ("org_id", "role", "email", "name", "locale", "email_verified_at")
+        }
         return identity_of({"id": row["user_id"], **user}, session_id)
 
     async def _delete_sessions(self, *where: Any) -> int:

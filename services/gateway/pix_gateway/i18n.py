@@ -246,6 +246,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Dieser Statuswechsel ist nicht möglich.",
         "This status change is not possible.",
     ),
+    "error.email_unverified": (
+        "Bitte bestätigen Sie zuerst Ihre E-Mail-Adresse (Link in Ihrem Postfach).",
+        "Please confirm your email address first (link in your inbox).",
+    ),
     "field.required": ("Bitte ausfüllen.", "Please fill in."),
     "field.invalid_email": ("Bitte eine gültige E-Mail-Adresse.", "Please enter a valid email."),
     "field.invalid_phone": (

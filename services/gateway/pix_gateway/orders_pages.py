@@ -109,7 +109,15 @@ def create_order_pages(ui: UI) -> APIRouter:
 
     @router.get("/orders/new", response_class=HTMLResponse)
     async def new_order(request: Request) -> Response:
-        return await order_form(request, await ui.signed_in(request))
+        me = await ui.signed_in(request)
+        if me.email_verified or me.is_admin:
+            return await order_form(request, me)
+        return await order_form(
+            request,
+            me,
+            message=translate("error.email_unverified", ui.locale(request, me)),
+            message_kind="error",
+        )
 
     @router.post("/orders/new", response_class=HTMLResponse)
     async def place_order(request: Request) -> Response:
@@ -128,8 +136,17 @@ def create_order_pages(ui: UI) -> APIRouter:
         if response.status_code in (200, 201):
             order = response.json()
             return RedirectResponse(f"/orders/{order['id']}?placed=1", status_code=303)
-        errors = translated_errors(request, me, ui_json(response))
-        message = None if errors else translate("error.503", ui.locale(request, me))
+        body = ui_json(response)
+        errors = translated_errors(request, me, body)
+        code = body.get("error", {}).get("code", "")
+        message = None
+        if not errors:
+            known = translate(f"error.{code}", ui.locale(request, me))
+            message = (
+                known
+                if known != f"error.{code}"
+                else translate("error.503", ui.locale(request, me))
+            )
         return await order_form(
             request,
             me,

@@ -15,7 +15,7 @@ from typing import Any
 from pix_contracts import OrderPlaced, OrderStatusChanged, UserDeleted
 from pix_contracts.events import OrderedService, PreferredSlot
 from pix_runtime.db import Database
-from pix_runtime.errors import Conflict, Invalid, NotFound
+from pix_runtime.errors import Conflict, DomainError, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
@@ -45,6 +45,13 @@ DELETED_NAME = "gelöscht"
 MAX_NOTE = 2000
 
 
+class EmailUnverified(DomainError):
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("email_unverified", "confirm your email address before ordering")
+
+
 class OrderBook:
     def __init__(
         self,
@@ -72,6 +79,10 @@ class OrderBook:
         them through (`ON CONFLICT DO NOTHING` waits for the other transaction), and the loser
         reads the winner's order.
         """
+        if not (by.email_verified or by.is_admin):
+            # Orders send mail to the contact typed into the form: only a confirmed account
+            # may make the platform write to an address.
+            raise EmailUnverified()
         valid = validate_order(
             form, known_services=set(self._prices), today=self._today() if self._today else None
         )

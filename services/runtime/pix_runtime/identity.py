@@ -30,6 +30,7 @@ class Identity(BaseModel):
     locale: Literal["de", "en"] = "de"
     # The session behind this request, so "log out this device" and "current session" work.
     session_id: str | None = None
+    email_verified: bool = False
     exp: int = 0
 
     @property
