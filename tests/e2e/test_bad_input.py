@@ -198,3 +198,24 @@ async def find_record(stack: Stack, topic: str, match: Any, timeout: float = 20)
     finally:
         await consumer.stop()
     raise AssertionError(f"no matching record on {topic}")
+
+
+async def test_an_upload_link_closes_once_the_upload_is_complete(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    photo = jpeg_with_gps(room_photo(640, 480, colour=(120, 160, 200)))
+    ticket = (
+        await http.post(
+            f"/api/media/galleries/{gallery_id}/uploads",
+            headers=agent,
+            json={"file_name": "Balkon.jpg", "byte_size": len(photo)},
+        )
+    ).json()
+    assert (await http.put(ticket["upload_url"], content=photo)).status_code == 200
+    done = await http.post(f"/api/media/assets/{ticket['asset_id']}/complete", headers=agent)
+    assert done.status_code == 202
+    # The same signed link, still unexpired, can no longer swap the validated original.
+    swap = await http.put(ticket["upload_url"], content=b"not the photo that was checked")
+    assert swap.status_code == 409
+    assert swap.json()["error"]["code"] == "upload_closed"

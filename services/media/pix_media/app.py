@@ -39,7 +39,11 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     app.state.processor = processor
     if isinstance(runtime.storage, LocalStorage):
         app.include_router(
-            local_storage_router(runtime.storage, max_bytes=settings.max_upload_bytes)
+            local_storage_router(
+                runtime.storage,
+                max_bytes=settings.max_upload_bytes,
+                accepts_upload=library.accepts_upload,
+            )
         )
     # Stop the workers before the runtime disposes of the database they use.
     runtime_lifespan = app.router.lifespan_context

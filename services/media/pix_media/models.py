@@ -45,7 +45,7 @@ assets = Table(
     Column("byte_size", BigInteger, nullable=True),
     Column("sha256", String(64), nullable=True),
     Column("content_type", String(50), nullable=True),
-    Column("original_key", String(300), nullable=False),
+    Column("original_key", String(300), nullable=False, index=True),
     Column("web_key", String(300), nullable=True),
     Column("thumb_key", String(300), nullable=True),
     Column("width", Integer, nullable=True),

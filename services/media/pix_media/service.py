@@ -108,6 +108,14 @@ class MediaLibrary:
             raise NotFound("gallery")
         return row
 
+    async def accepts_upload(self, key: str) -> bool:
+        """A signed PUT URL works only while its asset waits for its bytes."""
+        async with self._db.sessions() as session:
+            status = await session.scalar(
+                select(assets.c.status).where(assets.c.original_key == key)
+            )
+        return status == "pending"
+
     async def preview_urls(self, row: RowMapping) -> dict[str, str | None]:
         """Short-lived links to the anonymised renditions (never the original)."""
         urls: dict[str, str | None] = {"thumb_url": None, "web_url": None}

@@ -8,7 +8,7 @@ a browser reads only if CORS exposes it (same origin here; S3/R2 need `ExposeHea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -31,7 +31,23 @@ class SignatureInvalid(DomainError):
         super().__init__("bad_signature", "the link is invalid or has expired")
 
 
-def local_storage_router(storage: LocalStorage, *, max_bytes: int) -> APIRouter:
+class UploadClosed(DomainError):
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "upload_closed", "this upload is complete; the link no longer accepts data"
+        )
+
+
+def local_storage_router(
+    storage: LocalStorage,
+    *,
+    max_bytes: int,
+    accepts_upload: Callable[[str], Awaitable[bool]] | None = None,
+) -> APIRouter:
+    """`accepts_upload(key)` lets the owner close a signed PUT URL before it expires (media
+    closes it once the upload is complete, so a validated original cannot be swapped)."""
     router = APIRouter()
 
     def check(key: str, method: str, expires: int, sig: str, part: str = "") -> None:
@@ -54,6 +70,8 @@ def local_storage_router(storage: LocalStorage, *, max_bytes: int) -> APIRouter:
     ) -> JSONResponse:
         multipart = upload_id is not None or part_number is not None
         check(key, "PUT", expires, sig, f"{upload_id}:{part_number}" if multipart else "")
+        if accepts_upload is not None and not await accepts_upload(key):
+            raise UploadClosed()
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise TooLarge("too_large", f"files may be at most {max_bytes} bytes")
