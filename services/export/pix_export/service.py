@@ -105,11 +105,8 @@ class ExportDesk:
     async def take_upload(self, event: AssetUploaded) -> None:
         """A photo (or a new version of it) is on its way to captioning: hold the final build."""
         async with self._db.transaction() as session:
-            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+            if not await self._admit(session, event):
                 return
-            if await self._deleted(session, event.asset_id):
-                return
-            await self._ensure_gallery(session, event.gallery_id, event.org_id)
             upsert = insert(entries).values(
                 gallery_id=event.gallery_id,
                 asset_id=event.asset_id,
@@ -140,11 +137,8 @@ class ExportDesk:
 
     async def take_caption(self, event: CaptionReady) -> None:
         async with self._db.transaction() as session:
-            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+            if not await self._admit(session, event):
                 return
-            if await self._deleted(session, event.asset_id):
-                return
-            await self._ensure_gallery(session, event.gallery_id, event.org_id)
             upsert = insert(entries).values(
                 gallery_id=event.gallery_id,
                 asset_id=event.asset_id,
@@ -196,11 +190,8 @@ class ExportDesk:
     async def take_failure(self, event: CaptionFailed) -> None:
         """Captioning gave up on a photo: it leaves the CRM formats, listed as failed."""
         async with self._db.transaction() as session:
-            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+            if not await self._admit(session, event):
                 return
-            if await self._deleted(session, event.asset_id):
-                return
-            await self._ensure_gallery(session, event.gallery_id, event.org_id)
             upsert = insert(entries).values(
                 gallery_id=event.gallery_id,
                 asset_id=event.asset_id,
@@ -251,6 +242,17 @@ class ExportDesk:
             )
             if removed.rowcount:  # type: ignore[attr-defined]
                 await self._changed(session, event.gallery_id)
+
+    async def _admit(
+        self, session: AsyncSession, event: AssetUploaded | CaptionReady | CaptionFailed
+    ) -> bool:
+        """First delivery of an event about a photo that still exists; its gallery is known."""
+        if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+            return False
+        if await self._deleted(session, event.asset_id):
+            return False
+        await self._ensure_gallery(session, event.gallery_id, event.org_id)
+        return True
 
     async def _deleted(self, session: AsyncSession, asset_id: uuid.UUID) -> bool:
         found = await session.scalar(
