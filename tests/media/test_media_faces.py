@@ -8,9 +8,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+from face_scenes import interiors, scenes
 from photos import jpeg_with_gps, room_photo
 from PIL import Image
-from pix_media.faces import detect_faces
+from pix_media.faces import FaceScan, detect_faces
 from pix_media.imaging import process_image
 from skimage import data
 
@@ -33,7 +35,7 @@ def room_with_astronaut(width: int, face_px: int) -> Image.Image:
 def test_astronaut_face_is_blurred_in_web_and_thumb(tmp_path: Path) -> None:
     source = tmp_path / "portrait.jpg"
     source.write_bytes(jpeg_with_gps(room_with_astronaut(4000, 300)))
-    plain = process_image(source, face_frame_edge=0)
+    plain = process_image(source, face_scan="off")
     blurred = process_image(source)
     assert blurred.faces_blurred >= 1
     assert plain.faces_blurred == 0
@@ -55,13 +57,15 @@ def test_astronaut_face_is_blurred_in_web_and_thumb(tmp_path: Path) -> None:
     assert sharpness(thumb_blurred, thumb_box) < 0.3 * sharpness(thumb_plain, thumb_box)  # type: ignore[arg-type]
 
 
-def test_faces_at_realistic_sizes_in_room_photos(tmp_path: Path) -> None:
-    """A portrait close up and a smaller face in a 12 MP room photo; below ~5 % of the long
-    edge the default 800 px detection frame stops finding faces (see faces.py)."""
-    for face_px in (400, 240):
-        source = tmp_path / f"room-{face_px}.jpg"
-        source.write_bytes(jpeg_with_gps(room_with_astronaut(4000, face_px)))
-        assert process_image(source).faces_blurred >= 1, face_px
+@pytest.mark.parametrize(("scan", "smallest"), [("frame", 0.08), ("tiles", 0.04)])
+def test_faces_at_realistic_sizes_in_room_photos(scan: FaceScan, smallest: float) -> None:
+    """Every placed face from the size each scan promises (faces.py) is found, and nothing is
+    found in rooms without people (see tests/perf/test_face_detection.py for the table)."""
+    for share in (smallest, 0.12, 0.20):
+        for scene in scenes(share, 6):
+            boxes = detect_faces(scene.image, scan=scan)
+            assert scene.found_in([(b.x, b.y, b.w, b.h) for b in boxes]), (share, scene.face)
+    assert not any(detect_faces(room, scan=scan) for room in interiors())
 
 
 def test_interiors_without_people_have_no_faces(tmp_path: Path) -> None:

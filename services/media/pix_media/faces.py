@@ -1,39 +1,60 @@
 """Find faces (people in rooms, portraits on walls) and blur them. Pure: Pillow and OpenCV only.
 
-Detector: OpenCV's Haar cascades from the opencv-python-headless 4.x wheel (frontal `alt2` plus
-the profile cascade on the frame and its mirror image, since that cascade only knows one side).
-The models ship inside the wheel, so nothing is downloaded at run time. mediapipe's BlazeFace
-would be faster but its current wheels no longer ship the face models.
+Detector: MediaPipe's BlazeFace full-range model (`blazeface/`, shipped inside this package)
+run by OpenCV's TFLite importer, so nothing is downloaded at run time. Chosen on the test set
+of `tests/face_scenes.py` (two photographs of people pasted into room photos with the face at
+2–20 % of the long edge, 6 placements per size, plus interiors without people), printed by
+`tests/perf/test_face_detection.py`; on a 2000 px frame, one core:
 
-Measured on this machine (2 cores, one thread per detector), frontal + both profiles with
-scaleFactor 1.2, minNeighbors 4, minSize 24: on a 640 px frame ~80–180 ms per photo, 800 px
-~170–320 ms, 1024 px ~230–450 ms (the astronaut's busy texture up to 1.4 s), a 2000 px frame
-~0.9 s per cascade. On an 800 px frame a face is found from about 5 % of the photo's long edge
-(~100 px on the 2000 px web rendition), on 1024 px from ~3.5 %. Tiling a full-resolution pass
-would find smaller faces at 4-6x the cost, which the throughput goal cannot carry, so the frame
-edge is a setting (PIX_MEDIA_FACE_FRAME_EDGE). No false positives on window grids or noisy
-plain interiors at minNeighbors 4 on any of these frame sizes.
+| face size, % of long edge | 2 | 3 | 4 | 5 | 6 | 8 | 12 | 20 | false pos. | time |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| BlazeFace, whole frame (`frame`) | 0/6 | 0/6 | 0/6 | 0/6 | 2/6 | 6/6 | 6/6 | 6/6 | 0 | 12 ms |
+| BlazeFace, + 15 tiles (`tiles`) | 2/6 | 5/6 | 6/6 | 6/6 | 6/6 | 6/6 | 6/6 | 6/6 | 0 | 142 ms |
+| Haar cascades, 800 px (before) | 0/6 | 0/6 | 1/6 | 3/6 | 4/6 | 4/6 | 3/6 | 3/6 | 0 | 310 ms |
+
+The network sees a 192 px square and finds faces from about 12 px of it: the whole-frame pass
+finds faces from ~8 % of the photo's long edge (a portrait on the wall, a person a few metres
+from the camera) with one inference (~8 ms; the thumbnail is its source); the tiled pass adds
+overlapping windows of 3/8 of the long edge and finds faces from ~4 %, at 15× the cost.
+`PIX_MEDIA_FACE_SCAN` chooses: `frame` (default), `tiles`, or `off`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Any, Final
+from importlib import resources
+from typing import Any, Final, Literal
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["Box", "blur_faces", "detect_faces"]
+__all__ = ["Box", "FaceScan", "blur_faces", "detect_faces", "detection_edge", "warm_up_detector"]
 
-FRAME_EDGE: Final = 800
-_SCALE_FACTOR: Final = 1.2
-_MIN_NEIGHBORS: Final = 4
-_MIN_SIZE: Final = (24, 24)
-# Blur a margin around the detected square too: cascades box the inner face (eyes to mouth),
-# leaving hairline, ears and chin recognisable otherwise.
-_MARGIN: Final = 0.25
+FaceScan = Literal["off", "frame", "tiles"]
+
+_MODEL: Final = "face_detection_full_range.tflite"
+_MODEL_SHA256: Final = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
+_OUTPUTS: Final = ["reshaped_classifier_face_4", "reshaped_regressor_face_4"]
+_INPUT: Final = 192  # the network's square input
+_GRID: Final = 48  # one anchor per cell, stride 4
+# MediaPipe's own threshold for this model's detections.
+_MIN_SCORE: Final = 0.5
+_MIN_LOGIT: Final = float(np.log(_MIN_SCORE / (1 - _MIN_SCORE)))
+# Tiled scan: windows of this share of the long edge, overlapping by half, so every face up
+# to half a window lies wholly inside one of them.
+_TILE_SHARE: Final = 3 / 8
+# Blur a margin around the detected box too: BlazeFace boxes brows to chin, leaving hairline
+# and ears recognisable otherwise.
+_MARGIN: Final = 0.3
+
+# Anchor centres in units of the input square, in the order of the model's outputs.
+_ANCHORS: Final = np.array(
+    [((x + 0.5) / _GRID, (y + 0.5) / _GRID) for y in range(_GRID) for x in range(_GRID)],
+    dtype=np.float32,
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +65,8 @@ class Box:
     h: int
 
     def overlaps(self, other: Box) -> bool:
-        """Intersection over the smaller box above 30 %: one face seen by two cascades."""
+        """Intersection over the smaller box above 30 %: one face seen twice (by neighbouring
+        anchors or by two overlapping windows)."""
         ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         smaller = min(self.w * self.h, other.w * other.h)
@@ -56,27 +78,66 @@ class Box:
         bottom = max(self.y + self.h, other.y + other.h)
         return Box(x, y, right - x, bottom - y)
 
+    def scaled(self, sx: float, sy: float) -> Box:
+        """The same box in an image `sx`×`sy` the size, rounded outwards."""
+        x, y = int(self.x * sx), int(self.y * sy)
+        return Box(
+            x, y, int((self.x + self.w) * sx + 0.999) - x, int((self.y + self.h) * sy + 0.999) - y
+        )
 
-# cv2.CascadeClassifier is not documented as safe for concurrent detectMultiScale calls, so every
-# worker thread loads its own pair (~1 MB, once per thread).
+
+# cv2.dnn.Net keeps per-inference state, so every worker thread loads its own (~1 MB, once).
 _local = threading.local()
 
 
-def _cascades() -> tuple[Any, Any]:
-    pair: tuple[Any, Any] | None = getattr(_local, "cascades", None)
-    if pair is None:
-        root = cv2.data.haarcascades  # type: ignore[attr-defined]
-        frontal = cv2.CascadeClassifier(root + "haarcascade_frontalface_alt2.xml")
-        profile = cv2.CascadeClassifier(root + "haarcascade_profileface.xml")
-        if frontal.empty() or profile.empty():
-            raise RuntimeError("OpenCV Haar cascades are missing from the installed wheel")
-        pair = _local.cascades = (frontal, profile)
-    return pair
+def _model_bytes() -> bytes:
+    data = (resources.files("pix_media") / "blazeface" / _MODEL).read_bytes()
+    if hashlib.sha256(data).hexdigest() != _MODEL_SHA256:
+        raise RuntimeError(f"{_MODEL} does not match its recorded SHA-256; reinstall pix-media")
+    return data
 
 
-def _merge(boxes: list[Box]) -> list[Box]:
+def _net() -> Any:
+    net = getattr(_local, "net", None)
+    if net is None:
+        net = _local.net = cv2.dnn.readNetFromTFLite(np.frombuffer(_model_bytes(), np.uint8))
+    return net
+
+
+def warm_up_detector() -> None:
+    """Load this thread's network now (a thread pool's initializer)."""
+    _net()
+
+
+def detection_edge(scan: FaceScan) -> int:
+    """Long edge of the frame `detect_faces` needs for `scan`: a larger source gains nothing."""
+    if scan == "tiles":
+        return round(_INPUT / _TILE_SHARE)
+    return _INPUT
+
+
+def _starts(length: int, window: int) -> list[int]:
+    """Window origins along one axis: first and last flush with the edges, at most half a
+    window apart."""
+    if window >= length:
+        return [0]
+    steps = -(-(length - window) * 2 // window)  # ceil((length - window) / (window / 2))
+    return [round(i * (length - window) / steps) for i in range(steps + 1)]
+
+
+def _windows(width: int, height: int, scan: FaceScan) -> list[tuple[int, int, int]]:
+    """Square windows (x, y, side) in a frame whose long edge is `detection_edge(scan)`: the
+    whole frame first, then for `tiles` the overlapping `_INPUT`-sized tiles."""
+    windows = [(0, 0, max(width, height))]
+    if scan == "tiles":
+        windows += [(x, y, _INPUT) for y in _starts(height, _INPUT) for x in _starts(width, _INPUT)]
+    return windows
+
+
+def _merge(boxes: list[tuple[float, Box]]) -> list[Box]:
+    """Best-scored first; a box overlapping a kept one widens it (blurring more is safe)."""
     merged: list[Box] = []
-    for box in sorted(boxes, key=lambda b: -b.w * b.h):
+    for _, box in sorted(boxes, key=lambda scored: -scored[0]):
         for i, kept in enumerate(merged):
             if kept.overlaps(box):
                 merged[i] = kept.union(box)
@@ -86,33 +147,52 @@ def _merge(boxes: list[Box]) -> list[Box]:
     return merged
 
 
-def detect_faces(img: Image.Image, *, frame_edge: int = FRAME_EDGE) -> list[Box]:
-    """Face boxes in `img`'s coordinates, found on a grey frame of at most `frame_edge` px."""
-    scale = min(1.0, frame_edge / max(img.size))
-    frame = img if scale == 1.0 else img.reduce(max(1, int(1 / scale)))
-    if max(frame.size) > frame_edge:
-        frame = frame.resize(
-            (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-            Image.Resampling.BILINEAR,
-        )
-    scale_x, scale_y = img.width / frame.width, img.height / frame.height
-    grey = cv2.equalizeHist(np.asarray(frame.convert("L")))
-    frontal, profile = _cascades()
-    width = grey.shape[1]
-    found: list[Box] = []
-    for cascade, image, mirrored in (
-        (frontal, grey, False),
-        (profile, grey, False),
-        (profile, cv2.flip(grey, 1), True),
-    ):
-        hits = cascade.detectMultiScale(
-            image, scaleFactor=_SCALE_FACTOR, minNeighbors=_MIN_NEIGHBORS, minSize=_MIN_SIZE
-        )
-        for x, y, w, h in hits:
-            x = width - x - w if mirrored else x
-            found.append(
-                Box(int(x * scale_x), int(y * scale_y), int(w * scale_x + 1), int(h * scale_y + 1))
+def detect_faces(img: Image.Image, *, scan: FaceScan = "frame") -> list[Box]:
+    """Face boxes in `img`'s coordinates. `img` needs no more than `detection_edge(scan)` px
+    on its long edge; larger images are scaled down first."""
+    if scan == "off":
+        return []
+    edge = detection_edge(scan)
+    scale = min(1.0, edge / max(img.size))
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    frame_img = img.convert("RGB") if img.mode != "RGB" else img
+    if frame_img.size != size:
+        frame_img = frame_img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    frame = np.asarray(frame_img)
+    back_x, back_y = img.width / size[0], img.height / size[1]
+    net = _net()
+    found: list[tuple[float, Box]] = []
+    for x0, y0, side in _windows(size[0], size[1], scan):
+        # Letterbox: the window's pixels top-left in a black square (the model's own padding).
+        square = np.zeros((side, side, 3), np.uint8)
+        crop = frame[y0 : y0 + side, x0 : x0 + side]
+        square[: crop.shape[0], : crop.shape[1]] = crop
+        # RGB scaled to [-1, 1], as the model was trained (INTER_AREA: a 512 px window).
+        net.setInput(
+            cv2.dnn.blobFromImage(
+                square
+                if side == _INPUT
+                else cv2.resize(square, (_INPUT, _INPUT), interpolation=cv2.INTER_AREA),
+                1 / 127.5,
+                (_INPUT, _INPUT),
+                (127.5,) * 3,
             )
+        )
+        logits, boxes = net.forward(_OUTPUTS)
+        for i in np.flatnonzero(logits[0, :, 0] > _MIN_LOGIT):
+            # Regressors: centre offset and size in input pixels, relative to the anchor.
+            cx = (boxes[0, i, 0] / _INPUT + _ANCHORS[i, 0]) * side + x0
+            cy = (boxes[0, i, 1] / _INPUT + _ANCHORS[i, 1]) * side + y0
+            w, h = boxes[0, i, 2] / _INPUT * side, boxes[0, i, 3] / _INPUT * side
+            if w <= 0 or h <= 0:
+                continue
+            box = Box(
+                max(0, int((cx - w / 2) * back_x)),
+                max(0, int((cy - h / 2) * back_y)),
+                int(w * back_x) + 1,
+                int(h * back_y) + 1,
+            )
+            found.append((float(logits[0, i, 0]), box))
     return _merge(found)
 
 

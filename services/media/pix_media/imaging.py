@@ -26,7 +26,7 @@ from typing import Final, Literal
 import pillow_heif
 from PIL import Image, ImageCms
 
-from pix_media.faces import FRAME_EDGE, blur_faces, detect_faces
+from pix_media.faces import FaceScan, blur_faces, detect_faces, detection_edge
 
 __all__ = [
     "ACCEPTED_TYPES",
@@ -102,9 +102,10 @@ _AVIF_BRANDS: Final = frozenset({b"avif", b"avis"})
 
 _WHITE: Final = (255, 255, 255)
 _RESAMPLE: Final = Image.Resampling.LANCZOS
-# Box-reduce by an integer factor first while the remaining ratio stays >= this; visually
-# indistinguishable from pure Lanczos at this gap and much faster for big reductions.
-_REDUCING_GAP: Final = 3.0
+# Box-reduce by an integer factor first while the remaining ratio stays >= this (Pillow's
+# `thumbnail` default): "indistinguishable from fair resampling in most cases" per Pillow's
+# docs, and the 2000 → 400 px thumbnail takes 11 ms here instead of 28 ms at a gap of 3.
+_REDUCING_GAP: Final = 2.0
 
 # Standard EXIF orientation → transposition that makes the stored pixels upright.
 _ORIENTATION_FIX: Final[Mapping[int, Image.Transpose]] = MappingProxyType(
@@ -365,7 +366,7 @@ def process_image(
     web_edge: int = 2000,
     thumb_edge: int = 400,
     quality: int = 82,
-    face_frame_edge: int = FRAME_EDGE,
+    face_scan: FaceScan = "frame",
 ) -> ProcessedImage:
     """Validate the image at ``path`` and render metadata-free sRGB JPEG renditions.
 
@@ -443,15 +444,25 @@ def process_image(
                 web_img = _resize(frame, web_size)
                 # … colour-manage to sRGB on the smaller image; drops the profile.
                 web_img = _to_srgb(web_img, icc_profile)
-                if web_img is img:  # never mutate/encode the decoder's own object
-                    web_img = web_img.copy()
-                # … faces blurred in the web rendition (what captioning reads) and, through
-                # it, the thumbnail; 0 turns detection off.
-                faces = detect_faces(web_img, frame_edge=face_frame_edge) if face_frame_edge else []
-                web_img = blur_faces(web_img, faces)
                 thumb_img = _resize(web_img, _fit(web_size, thumb_edge))
-                if thumb_img is web_img:
-                    thumb_img = web_img.copy()
+                # … faces blurred in the web rendition (what captioning reads) and the
+                # thumbnail, found on the smallest of the two that has enough pixels.
+                source = thumb_img if max(thumb_img.size) >= detection_edge(face_scan) else web_img
+                faces = detect_faces(source, scan=face_scan)
+                web_img = blur_faces(
+                    web_img,
+                    [
+                        f.scaled(web_img.width / source.width, web_img.height / source.height)
+                        for f in faces
+                    ],
+                )
+                thumb_img = blur_faces(
+                    thumb_img,
+                    [
+                        f.scaled(thumb_img.width / source.width, thumb_img.height / source.height)
+                        for f in faces
+                    ],
+                )
                 # 8. Encode with no metadata at all.
                 web = Rendition(_encode_jpeg(web_img, quality), *web_img.size)
                 thumb = Rendition(_encode_jpeg(thumb_img, quality), *thumb_img.size)
