@@ -165,6 +165,33 @@ async def test_concurrent_uploads_of_the_same_photo_keep_one(media: Media) -> No
     assert {s["error_code"] for s in states if s["status"] == "rejected"} == {"duplicate"}
 
 
+async def test_pseudonyms_number_each_room_and_never_reuse_a_number(media: Media) -> None:
+    """Küche_01.jpg and a second kitchen processed at the same moment get distinct numbers;
+    a photo without a room gets its own series; after a delete the next number is new."""
+
+    async def processed(names: list[str], colour_base: int) -> list[str]:
+        ids = [
+            await media.single(
+                name, jpeg_with_gps(room_photo(640, 480, colour=(colour_base + 9 * i, 80, 60)))
+            )
+            for i, name in enumerate(names)
+        ]
+        for asset_id in ids:
+            assert (await media.complete(asset_id)).status_code == 202
+        assert all(await asyncio.gather(*(media.worker.process_next() for _ in ids)))
+        return ids
+
+    first = await processed(["Küche_01.jpg", "Kitchen 2.jpg", "IMG_0001.jpg"], 20)
+    names = {i: (await media.asset(i))["pseudonym"] for i in first}
+    assert sorted(names.values()) == ["Kitchen_01", "Kitchen_02", "Photo_01"]
+
+    newest = max(first[:2], key=lambda i: str(names[i]))
+    deleted = await media.http.delete(f"/assets/{newest}", headers=media.headers())
+    assert deleted.status_code == 204
+    [again] = await processed(["kueche.jpg"], 120)
+    assert (await media.asset(again))["pseudonym"] == "Kitchen_03"
+
+
 async def test_status_feed_delete_and_other_organisations(media: Media) -> None:
     before = await media.http.get(f"/galleries/{media.gallery}/status", headers=media.headers())
     assert before.status_code == 200

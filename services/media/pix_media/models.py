@@ -86,3 +86,14 @@ assets = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+# The last number given out per gallery and room (Kitchen_01, Kitchen_02, …). Numbers are never
+# reused: after Kitchen_02 is deleted the next kitchen is Kitchen_03, so a pseudonym names one
+# photo for good in every export. `room` is the room type, "" for photos without one.
+room_sequences = Table(
+    "room_sequences",
+    metadata,
+    Column("gallery_id", Uuid, ForeignKey("media.galleries.id"), primary_key=True),
+    Column("room", String(40), primary_key=True),
+    Column("last", Integer, nullable=False),
+)

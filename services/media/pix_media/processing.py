@@ -23,11 +23,13 @@ from pix_runtime.db import Database
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
-from sqlalchemy import RowMapping, func, select, update
+from sqlalchemy import RowMapping, String, bindparam, case, cast, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
+from pix_media.faces import FaceScan, warm_up_detector
 from pix_media.imaging import ImageRejected, ProcessedImage, process_image
-from pix_media.models import assets, galleries, outbox
+from pix_media.models import assets, outbox, room_sequences
 from pix_media.service import SOURCE, uploaded_event
 from pix_media.settings import MediaSettings
 
@@ -47,6 +49,90 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The oldest queued photo, marked `processing` (built once: it runs for every photo).
+_CLAIM = (
+    update(assets)
+    .where(
+        assets.c.id
+        == select(assets.c.id)
+        .where(assets.c.status == "queued")
+        .order_by(assets.c.updated_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    .values(status="processing", attempts=assets.c.attempts + 1)
+    .returning(
+        assets.c.id,
+        assets.c.gallery_id,
+        assets.c.label,
+        assets.c.original_key,
+        assets.c.attempts,
+    )
+)
+
+
+# Storing a result is one statement, built once: take the room's next number (the upsert
+# locks the counter row, so concurrent photos of one room get distinct numbers) and finish the
+# photo with it — only the attempt that claimed it (a re-queued photo has a newer attempt).
+_NEXT_NUMBER = (
+    pg_insert(room_sequences)
+    .values(gallery_id=bindparam("gallery"), room=bindparam("room"), last=1)
+    .on_conflict_do_update(
+        index_elements=[room_sequences.c.gallery_id, room_sequences.c.room],
+        set_={"last": room_sequences.c.last + 1},
+    )
+    .returning(room_sequences.c.last)
+    .cte("next_number")
+)
+_NUMBER = select(_NEXT_NUMBER.c.last).scalar_subquery()
+_FINISH = (
+    update(assets)
+    .where(
+        assets.c.id == bindparam("asset"),
+        assets.c.status == "processing",
+        assets.c.attempts == bindparam("claimed_attempt"),
+    )
+    .values(
+        status="processed",
+        sha256=bindparam("new_sha256"),
+        content_type=bindparam("new_content_type"),
+        web_key=bindparam("new_web_key"),
+        thumb_key=bindparam("new_thumb_key"),
+        width=bindparam("new_width"),
+        height=bindparam("new_height"),
+        room_type=bindparam("new_room_type"),
+        sequence=_NUMBER,
+        # Kitchen_01 … Kitchen_99, Kitchen_100: at least two digits.
+        pseudonym=bindparam("stem", type_=String)
+        + case((_NUMBER < 10, "_0"), else_="_")
+        + cast(_NUMBER, String),
+        faces_blurred=bindparam("new_faces_blurred"),
+        error_code=None,
+        error_message=None,
+    )
+    .returning(*assets.c)
+)
+
+
+class _Superseded(Exception):
+    """The photo was re-queued or deleted meanwhile: roll back the number taken."""
+
+
+def _hash_and_render(
+    path: Path, *, max_pixels: int, web_edge: int, thumb_edge: int, face_scan: FaceScan
+) -> tuple[str, ProcessedImage]:
+    """Both CPU steps in one hop to the thread pool."""
+    rendered = process_image(
+        path,
+        max_pixels=max_pixels,
+        web_edge=web_edge,
+        thumb_edge=thumb_edge,
+        face_scan=face_scan,
+    )
+    return sha256_file(path), rendered
+
+
 class Processor:
     def __init__(
         self, db: Database, storage: LocalStorage | S3Storage, settings: MediaSettings
@@ -62,9 +148,14 @@ class Processor:
         self._wake.set()
 
     async def start(self) -> None:
-        workers = max(1, self._settings.workers)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="media-cpu")
-        self._tasks = [asyncio.create_task(self._loop()) for _ in range(workers)]
+        threads = max(1, self._settings.workers)
+        # Each thread loads its face detector before the first photo, not during it.
+        self._pool = ThreadPoolExecutor(
+            threads, thread_name_prefix="media-cpu", initializer=warm_up_detector
+        )
+        # One photo more in flight than CPU threads: while one waits on storage or the
+        # database, the next one's decoding keeps the threads busy.
+        self._tasks = [asyncio.create_task(self._loop()) for _ in range(threads + 1)]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -92,27 +183,10 @@ class Processor:
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
     async def _claim(self) -> RowMapping | None:
-        oldest = (
-            select(assets.c.id)
-            .where(assets.c.status == "queued")
-            .order_by(assets.c.updated_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        async with self._db.transaction() as session:
-            return (
-                (
-                    await session.execute(
-                        update(assets)
-                        .where(assets.c.id == oldest)
-                        .values(status="processing", attempts=assets.c.attempts + 1)
-                        .returning(*assets.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        # One statement is atomic on its own: no BEGIN/COMMIT round trips for the hottest query.
+        async with self._db.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return (await autocommit.execute(_CLAIM)).mappings().first()
 
     async def process_next(self) -> bool:
         """Claim and process one queued photo; False when there was none."""
@@ -131,25 +205,17 @@ class Processor:
         settings = self._settings
         try:
             async with self._storage.local_file(row["original_key"]) as path:
-                sha256 = await self._cpu(functools.partial(sha256_file, path))
-                # Cheap early answer for a photo uploaded twice; the unique index still decides
-                # races between two uploads processed at the same time (see `_store`).
-                duplicate = await self._duplicate_of(row, sha256)
-                if duplicate is not None:
-                    await self._reject(
-                        row,
-                        "duplicate",
-                        f"this photo is already in the gallery (asset {duplicate})",
-                    )
-                    return
-                processed = await self._cpu(
+                # A photo uploaded twice is found by the unique index when it is stored (see
+                # `_store`): asking first would cost every photo a database round trip to
+                # save rendering the rare duplicate.
+                sha256, processed = await self._cpu(
                     functools.partial(
-                        process_image,
+                        _hash_and_render,
                         path,
                         max_pixels=settings.max_pixels,
                         web_edge=settings.web_edge,
                         thumb_edge=settings.thumb_edge,
-                        face_frame_edge=settings.face_frame_edge,
+                        face_scan=settings.face_scan,
                     )
                 )
         except ImageRejected as exc:
@@ -177,63 +243,42 @@ class Processor:
         room = room_from_filename(row["label"])
         try:
             async with self._db.transaction() as session:
-                # Serialise numbering within the gallery: Kitchen_01, Kitchen_02, … Max, not
-                # count: after Kitchen_01 is deleted the next is Kitchen_03, not a second _02.
-                await session.execute(
-                    select(galleries.c.id)
-                    .where(galleries.c.id == row["gallery_id"])
-                    .with_for_update()
-                )
-                last = await session.scalar(
-                    select(func.max(assets.c.sequence)).where(
-                        assets.c.gallery_id == row["gallery_id"],
-                        (assets.c.room_type == room.value)
-                        if room
-                        else assets.c.room_type.is_(None),
-                    )
-                )
-                sequence = (last or 0) + 1
                 done = (
                     (
                         await session.execute(
-                            update(assets)
-                            .where(
-                                assets.c.id == row["id"],
-                                assets.c.status == "processing",
-                                assets.c.attempts == row["attempts"],
-                            )
-                            .values(
-                                status="processed",
-                                sha256=sha256,
-                                content_type=processed.content_type,
-                                web_key=web_key,
-                                thumb_key=thumb_key,
-                                width=processed.original_width,
-                                height=processed.original_height,
-                                room_type=room.value if room else None,
-                                sequence=sequence,
-                                pseudonym=f"{pseudonym_stem(room)}_{sequence:02d}",
-                                faces_blurred=processed.faces_blurred,
-                                error_code=None,
-                                error_message=None,
-                            )
-                            .returning(*assets.c)
+                            _FINISH,
+                            {
+                                "gallery": row["gallery_id"],
+                                "room": room.value if room else "",
+                                "stem": pseudonym_stem(room),
+                                "asset": row["id"],
+                                "claimed_attempt": row["attempts"],
+                                "new_sha256": sha256,
+                                "new_content_type": processed.content_type,
+                                "new_web_key": web_key,
+                                "new_thumb_key": thumb_key,
+                                "new_width": processed.original_width,
+                                "new_height": processed.original_height,
+                                "new_room_type": room.value if room else None,
+                                "new_faces_blurred": processed.faces_blurred,
+                            },
                         )
                     )
                     .mappings()
                     .first()
                 )
-                if done is not None:
-                    await enqueue(session, outbox, uploaded_event(done), source=SOURCE)
+                if done is None:
+                    raise _Superseded
+                await enqueue(session, outbox, uploaded_event(done), source=SOURCE)
+        except _Superseded:
+            await self._drop_renditions(row, [web_key, thumb_key])
+            return
         except IntegrityError:
             # The same bytes finished first in a concurrent upload: the unique index decided.
             duplicate = await self._duplicate_of(row, sha256)
             await self._reject(
                 row, "duplicate", f"this photo is already in the gallery (asset {duplicate})"
             )
-            await self._drop_renditions(row, [web_key, thumb_key])
-            return
-        if done is None:
             await self._drop_renditions(row, [web_key, thumb_key])
             return
         log.info(
