@@ -60,14 +60,14 @@ class Service:
 
 @asynccontextmanager
 async def export_service(**overrides: Any) -> AsyncIterator[Service]:
-    settings = ExportSettings(
-        debounce_quiet_seconds=0.2,
-        debounce_max_seconds=0.6,
-        allow_insecure_webhooks=True,
-        webhook_retry_base_seconds=0.05,
-        webhook_timeout_seconds=5,
-        **overrides,
-    )
+    fast: dict[str, Any] = {
+        "debounce_quiet_seconds": 0.2,
+        "debounce_max_seconds": 0.6,
+        "allow_insecure_webhooks": True,
+        "webhook_retry_base_seconds": 0.05,
+        "webhook_timeout_seconds": 5,
+    }
+    settings = ExportSettings(**(fast | overrides))
     app, runtime = create_app(settings)
     async with TestKafkaBroker(runtime.broker) as broker:
         yield Service(runtime, broker, app)

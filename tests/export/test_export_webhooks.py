@@ -11,8 +11,11 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+import pytest
 from export_testkit import caption_ready, export_service
 from pix_export.models import webhooks
+from pix_export.webhooks import public_only_transport
 from sqlalchemy import select
 
 
@@ -149,3 +152,42 @@ async def test_exports_reach_the_webhook_once_signed_with_retries_and_a_log(
         )
         assert receiver.receive(forged, body) == 400
     receiver.server.shutdown()
+
+
+async def test_webhooks_never_connect_into_our_own_network(migrated: set[str]) -> None:
+    """With insecure endpoints off (production), the address is checked when the connection
+    opens and the socket goes to the checked address: names resolving to loopback, private or
+    link-local addresses (cloud metadata) are refused, and nothing reaches them."""
+    receiver = Receiver()
+    port = receiver.server.server_port
+    async with httpx.AsyncClient(transport=public_only_transport(), timeout=2) as client:
+        for url in (
+            receiver.url,
+            f"https://localhost:{port}/hook",
+            f"http://[::1]:{port}/hook",
+            "https://10.0.0.7/hook",
+            "http://169.254.169.254/latest/meta-data/",
+        ):
+            with pytest.raises(httpx.ConnectError, match="non-public"):
+                await client.post(url, content=b"{}")
+        # A public address is connected to (no internet here: it fails otherwise).
+        with pytest.raises(httpx.TransportError) as public:
+            await client.post("https://1.1.1.1/hook", content=b"{}")
+        assert "non-public" not in str(public.value)
+
+    async with export_service(allow_insecure_webhooks=False) as svc:
+        org_id = uuid.uuid4()
+        async with svc.client() as http:
+            created = await http.post(
+                "/webhooks",
+                json={"url": f"https://localhost:{port}/hook"},
+                headers=svc.headers(org_id),
+            )
+            assert created.status_code == 201, created.text
+            test = await http.post(
+                f"/webhooks/{created.json()['id']}/test", headers=svc.headers(org_id)
+            )
+            assert test.json()["status"] == "failed"
+            assert "non-public" in test.json()["last_error"]
+    assert receiver.accepted == []
+    assert receiver.rejected == 0

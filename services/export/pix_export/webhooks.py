@@ -24,10 +24,12 @@ import secrets
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from pix_contracts import GalleryExported
 from pix_runtime.db import Database
@@ -48,6 +50,66 @@ TIMESTAMP_HEADER = "Pix-Webhook-Timestamp"
 ID_HEADER = "Pix-Webhook-Id"
 TEST_EVENT_TYPE = "immo.pix.export.webhook.test"
 MAX_WEBHOOKS_PER_ORG = 10
+
+
+class PublicNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Opens connections to public addresses only (no SSRF into our own network).
+
+    The name is resolved here, when the connection is opened, and the socket goes to the very
+    address that was checked: a check before the request would leave a window in which the
+    name could be re-pointed at an internal address (DNS rebinding). TLS still verifies the
+    certificate against the host name (httpcore passes it to `start_tls` separately).
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise httpcore.ConnectError(f"{host} cannot be resolved: {exc}") from exc
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        if not addresses or not all(address.is_global for address in addresses):
+            raise httpcore.ConnectError(f"{host} resolves to a non-public address")
+        return await self._inner.connect_tcp(
+            str(addresses[0]),
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are never sent to local sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def public_only_transport() -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, connecting through `PublicNetworkBackend`."""
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    # httpx has no public parameter for the network backend; its pool is httpcore's, which has.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        network_backend=PublicNetworkBackend(),
+    )
+    return transport
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -261,7 +323,12 @@ class WebhookDesk:
                 )
         if rows:
             async with httpx.AsyncClient(
-                timeout=self._settings.webhook_timeout_seconds, follow_redirects=False
+                timeout=self._settings.webhook_timeout_seconds,
+                follow_redirects=False,
+                # Local receivers only where insecure test endpoints are allowed.
+                transport=None
+                if self._settings.allow_insecure_webhooks
+                else public_only_transport(),
             ) as client:
                 await asyncio.gather(*(self._attempt(client, row) for row in rows))
         return len(rows)
@@ -272,7 +339,6 @@ class WebhookDesk:
         error: str | None = None
         try:
             secret = self._box.open(row["secret_sealed"], context=row["webhook_id"].bytes).decode()
-            await self._check_destination(row["url"])
             timestamp = int(time.time())
             response = await client.post(
                 row["url"],
@@ -318,17 +384,6 @@ class WebhookDesk:
                 )
                 .values(**values)
             )
-
-    async def _check_destination(self, url: str) -> None:
-        """No requests into our own network (SSRF), unless insecure test endpoints are on."""
-        host = urlsplit(url).hostname or ""
-        if self._settings.allow_insecure_webhooks:
-            return
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise PermissionError(f"{host} resolves to a non-public address")
 
 
 def _webhook_view(row: RowMapping) -> dict[str, Any]:
