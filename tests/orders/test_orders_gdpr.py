@@ -50,6 +50,8 @@ async def test_a_deleted_user_is_anonymised_in_their_orders_once(
     assert seen["contact_name"] == "gelöscht"
     assert seen["contact_email"] == f"deleted+{gone['id']}@invalid"
     assert seen["contact_phone"] is None
+    assert gone["access_notes"]
+    assert seen["access_notes"] == ""
     # The organisation keeps the order itself: address, services, history.
     assert seen["property_address"] == gone["property_address"]
     assert seen["total_cents"] == gone["total_cents"]
@@ -59,6 +61,7 @@ async def test_a_deleted_user_is_anonymised_in_their_orders_once(
     other = (await client.get(f"/orders/{kept['id']}", headers=as_user(runtime, colleague))).json()
     assert other["contact_name"] == "Karl Kollege"
     assert other["contact_phone"] == "+49301234567"
+    assert other["access_notes"] == kept["access_notes"] != ""
     assert staying.user_id != leaving.user_id
 
     # Nobody is left to email about later changes of the anonymised order.

@@ -344,7 +344,8 @@ class OrderBook:
     # --- GDPR ---------------------------------------------------------------------------------
 
     async def forget_user(self, event: UserDeleted) -> int:
-        """Anonymise the contact of every order the deleted user placed; the orders stay.
+        """Anonymise the contact and access notes of every order the deleted user placed; the
+        orders stay.
 
         The organisation keeps its orders (invoices, galleries), but no longer the person.
         Returns how many orders were anonymised (0 for a redelivered event).
@@ -361,6 +362,8 @@ class OrderBook:
                     contact_name=DELETED_NAME,
                     contact_email="deleted+" + cast(orders.c.id, String) + "@invalid",
                     contact_phone=None,
+                    # Free text they wrote ("key with Mrs X, 0171 …") may name people too.
+                    access_notes="",
                     updated_at=func.now(),
                 )
                 .returning(orders.c.id)
