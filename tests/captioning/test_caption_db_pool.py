@@ -1,0 +1,89 @@
+"""The database pool the caption workers rely on: ping only connections that sat idle.
+
+Captioning checks out a connection three times per caption (the first read, the store, the
+outbox relay); pinging every checkout cost three more round trips each. These tests kill the
+pooled connection's server process for real and watch what the next checkout does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pix_captioning.providers import OfflineProvider
+from pix_captioning.service import CaptionDesk
+from pix_runtime.db import Database
+from pix_runtime.storage import LocalStorage
+from pix_stack.embedded import EmbeddedPostgres
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+IDLE = 0.3
+
+
+@pytest.fixture
+async def db(postgres: EmbeddedPostgres) -> AsyncIterator[Database]:
+    database = Database(
+        postgres.url,
+        schema="public",
+        application_name="pool-test",
+        pool_size=1,
+        ping_after_idle=IDLE,
+    )
+    yield database
+    await database.dispose()
+
+
+async def backend_pid(db: Database) -> int:
+    async with db.engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
+async def kill(postgres: EmbeddedPostgres, pid: int) -> None:
+    other = Database(postgres.url, schema="public", application_name="pool-killer")
+    try:
+        async with other.engine.connect() as conn:
+            assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await other.dispose()
+    await asyncio.sleep(0.05)  # let the server close the socket
+
+
+async def test_an_idle_dead_connection_is_replaced_on_checkout(
+    db: Database, postgres: EmbeddedPostgres
+) -> None:
+    pid = await backend_pid(db)
+    assert await backend_pid(db) == pid  # one pooled connection, reused
+    await kill(postgres, pid)
+    await asyncio.sleep(IDLE)
+    # Idle long enough to be pinged: the ping fails, the pool connects anew, nothing surfaces.
+    assert await backend_pid(db) not in (0, pid)
+
+
+async def test_a_just_used_connection_is_not_pinged_and_a_dead_one_fails_once(
+    db: Database, postgres: EmbeddedPostgres
+) -> None:
+    pid = await backend_pid(db)
+    await kill(postgres, pid)
+    # Handed back a moment ago, so not pinged: the statement meets the dead connection...
+    with pytest.raises(DBAPIError) as failure:
+        await backend_pid(db)
+    assert failure.value.connection_invalidated
+    # ...and SQLAlchemy dropped it, so the very next checkout works.
+    assert await backend_pid(db) not in (0, pid)
+
+
+async def test_warm_up_opens_distinct_connections_before_the_first_event(
+    postgres: EmbeddedPostgres, migrated: set[str], tmp_path: Path
+) -> None:
+    database = Database(postgres.url, schema="captioning", application_name="warm", pool_size=4)
+    storage = LocalStorage(tmp_path, public_base="http://test/storage", signing_key=b"k" * 32)
+    desk = CaptionDesk(database, storage, OfflineProvider(storage))
+    try:
+        assert database.engine.pool.checkedin() == 0
+        await desk.warm_up(3)
+        assert database.engine.pool.checkedin() == 3
+    finally:
+        await database.dispose()
