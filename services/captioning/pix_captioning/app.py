@@ -33,7 +33,12 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
             reset_seconds=settings.breaker_reset_seconds,
         ),
     )
-    subscriber = register_handlers(runtime.broker, desk, concurrency=settings.concurrency)
+    runtime.on_start(
+        functools.partial(desk.warm_up, min(settings.concurrency, settings.db_pool_size))
+    )
+    subscriber = register_handlers(
+        runtime.broker, desk, concurrency=settings.concurrency, fetch_wait_ms=settings.fetch_wait_ms
+    )
     runtime.every(settings.lag_every_seconds, functools.partial(update_lag, subscriber))
     declare_publishers(runtime.broker, CaptionReady, CaptionFailed)
     app = runtime.create_app(title="pix.immo captioning")

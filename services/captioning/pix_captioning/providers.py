@@ -234,6 +234,9 @@ class OpenAIProvider:
             max_retries=0,
             timeout=settings.provider_timeout_seconds,
         )
+        # Resolved once: the client imports its chat resources lazily, on first use, which
+        # would otherwise land in the first caption.
+        self._completions = self._client.chat.completions
 
     async def _image_url(self, key: str) -> str:
         if self._settings.openai_image == "signed_url":
@@ -271,7 +274,7 @@ class OpenAIProvider:
     async def _complete(self, messages: list[ChatCompletionMessageParam]) -> str:
         try:
             with remote_call():
-                response = await self._client.chat.completions.create(
+                response = await self._completions.create(
                     model=self.model,
                     messages=messages,
                     temperature=0.4,

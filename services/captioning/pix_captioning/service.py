@@ -10,6 +10,7 @@ asset lands in `failures` (and `CaptionFailed`), where admins see and retry it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -18,14 +19,24 @@ from datetime import datetime
 from typing import Any
 
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
-from pix_runtime.db import Database
+from pix_runtime.db import WAKE_AFTER_COMMIT, Database
 from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
-from pix_runtime.outbox import enqueue
+from pix_runtime.outbox import enqueue, outbox_values
 from pix_runtime.storage import LocalStorage, S3Storage
-from sqlalchemy import RowMapping, delete, func, select, update
+from sqlalchemy import (
+    RowMapping,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +56,78 @@ from pix_captioning.reliability import CircuitBreaker, GaveUp, RetryPolicy, call
 SOURCE = "/pix/captioning"
 CONSUMER = "captioning"
 log = get_logger(__name__)
+
+
+# The statements of the upload path, built once (SQLAlchemy caches their compiled form).
+# Reads that need no transaction run on an autocommit connection: no BEGIN/ROLLBACK round trips.
+
+# Whether the event was handled before, and the latest caption of this asset version (or NULLs).
+_latest_of_version = (
+    select(captions)
+    .where(
+        captions.c.asset_id == bindparam("asset_id"),
+        captions.c.asset_version == bindparam("asset_version"),
+    )
+    .order_by(captions.c.caption_version.desc())
+    .limit(1)
+    .subquery("latest")
+)
+_one = select(literal(1).label("one")).subquery("one")
+_SEEN_AND_LATEST = select(
+    exists()
+    .where(inbox.c.consumer == CONSUMER, inbox.c.event_id == bindparam("event_id"))
+    .label("pix_seen"),
+    _latest_of_version,
+).select_from(_one.outerjoin(_latest_of_version, true()))
+
+# Claim the event in the inbox and read the asset's highest caption version.
+_highest_version = (
+    select(func.coalesce(func.max(captions.c.caption_version), 0))
+    .where(captions.c.asset_id == bindparam("asset_id"))
+    .scalar_subquery()
+)
+_claimed = (
+    insert(inbox)
+    .values(consumer=CONSUMER, event_id=bindparam("event_id", type_=inbox.c.event_id.type))
+    .on_conflict_do_nothing()
+    .returning(inbox.c.event_id)
+    .cte("claimed")
+)
+_CLAIM_AND_VERSION = select(
+    exists(select(_claimed.c.event_id)).label("first"), _highest_version.label("latest")
+)
+_VERSION = select(true().label("first"), _highest_version.label("latest"))
+
+# A ready version: its row, resolving the asset's open failures, and its outbox row.
+_stored = (
+    captions.insert()
+    .values(
+        {
+            c.name: bindparam(f"c_{c.name}", type_=c.type)
+            for c in captions.c
+            if c.name != "created_at"
+        }
+    )
+    .returning(*captions.c)
+    .cte("stored")
+)
+_resolved = (
+    update(failures)
+    .where(failures.c.asset_id == bindparam("c_asset_id"), failures.c.resolved_at.is_(None))
+    .values(resolved_at=func.now(), updated_at=func.now())
+    .cte("resolved")
+)
+_announced = (
+    outbox.insert()
+    .values(
+        {
+            name: bindparam(f"o_{name}", type_=outbox.c[name].type)
+            for name in ("event_id", "topic", "key", "payload", "headers")
+        }
+    )
+    .cte("announced")
+)
+_STORE_READY = select(_stored).add_cte(_resolved, _announced)
 
 
 class Forbidden(Invalid):
@@ -73,10 +156,27 @@ class CaptionDesk:
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self._db = db
+        self._reads = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._storage = storage
         self.provider = provider
         self._policy = policy or RetryPolicy()
         self._breaker = breaker or CircuitBreaker(provider.name, threshold=5, reset_seconds=30)
+
+    async def warm_up(self, connections: int) -> None:
+        """Open `connections` database connections and prepare the first read on each.
+
+        Otherwise the first burst of events pays for connecting (and asyncpg's per-connection
+        statement preparation) while it is being handled.
+        """
+        everyone = asyncio.Barrier(connections)
+        params = {"event_id": uuid.uuid4(), "asset_id": uuid.uuid4(), "asset_version": 0}
+
+        async def one() -> None:
+            async with self._reads.connect() as conn:
+                await conn.execute(_SEEN_AND_LATEST, params)
+                await everyone.wait()  # hold it until all are open, so they are distinct
+
+        await asyncio.gather(*(one() for _ in range(connections)))
 
     # --- deletion -------------------------------------------------------------------------------
 
@@ -173,18 +273,17 @@ class CaptionDesk:
         base = f"captions/{event.gallery_id}/{event.pseudonym}"
         txt_key, json_key = f"{base}.txt", f"{base}.json"
         async with self._db.transaction() as session:
-            if inbox_event is not None and not await first_delivery(
-                session, inbox, consumer=CONSUMER, event_id=inbox_event
-            ):
-                raise Conflict("duplicate", "event already handled")
-            version = (
-                await session.scalar(
-                    select(func.coalesce(func.max(captions.c.caption_version), 0)).where(
-                        captions.c.asset_id == event.asset_id
-                    )
+            # One round trip: claim the event in the inbox (waits for a concurrent delivery of
+            # it to commit or roll back) and read the asset's latest version number.
+            first, latest = (
+                await session.execute(
+                    _CLAIM_AND_VERSION if inbox_event is not None else _VERSION,
+                    {"event_id": inbox_event, "asset_id": event.asset_id},
                 )
-                or 0
-            ) + 1
+            ).one()
+            if not first:
+                raise Conflict("duplicate", "event already handled")
+            version = latest + 1
             document = caption_document(
                 caption,
                 pseudonym=event.pseudonym,
@@ -214,20 +313,53 @@ class CaptionDesk:
                 "txt_key": txt_key,
                 "json_key": json_key,
             }
-            try:
-                result = await session.execute(captions.insert().values(**row).returning(captions))
-                stored: RowMapping = result.mappings().one()
-            except IntegrityError as exc:
-                raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
             if findings:
+                try:
+                    result = await session.execute(
+                        captions.insert().values(**row).returning(captions)
+                    )
+                    stored: RowMapping = result.mappings().one()
+                except IntegrityError as exc:
+                    raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
                 reason = "needs_review: " + ", ".join(findings)
                 await self._upsert_failure(
                     session, event, kind="needs_review", reason=reason, attempts=1
                 )
                 await enqueue(session, outbox, self._failed(event, reason, 1, True), source=SOURCE)
             else:
-                # Files first inside the transaction: if writing fails nothing is announced,
-                # and the files of a later version overwrite these (same keys).
+                ready = CaptionReady(
+                    asset_id=event.asset_id,
+                    gallery_id=event.gallery_id,
+                    org_id=event.org_id,
+                    asset_version=event.version,
+                    caption_version=version,
+                    pseudonym=event.pseudonym,
+                    caption=caption,
+                    model=produced.model,
+                    provider=produced.provider,
+                    prompt_version=produced.prompt_version,
+                    edited=edited,
+                    txt_key=txt_key,
+                    json_key=json_key,
+                    web_key=event.web_key,
+                )
+                # One round trip for the version row, resolving open failures and the outbox
+                # row; nothing of it is visible before the commit below.
+                try:
+                    result = await session.execute(
+                        _STORE_READY,
+                        {
+                            **{f"c_{k}": v for k, v in row.items()},
+                            **{f"o_{k}": v for k, v in outbox_values(ready, source=SOURCE).items()},
+                        },
+                    )
+                    stored = result.mappings().one()
+                except IntegrityError as exc:
+                    raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
+                session.info[WAKE_AFTER_COMMIT] = True
+                # Files last inside the transaction: if writing fails the transaction rolls back
+                # and nothing is announced; the files of a later version overwrite these (same
+                # keys). Only the delivery that claimed the inbox row gets here.
                 await self._storage.put_bytes(
                     json_key,
                     json.dumps(document, ensure_ascii=False, indent=2).encode(),
@@ -235,32 +367,6 @@ class CaptionDesk:
                 )
                 await self._storage.put_bytes(
                     txt_key, caption_text_file(event.pseudonym, caption).encode(), "text/plain"
-                )
-                await session.execute(
-                    update(failures)
-                    .where(failures.c.asset_id == event.asset_id, failures.c.resolved_at.is_(None))
-                    .values(resolved_at=func.now(), updated_at=func.now())
-                )
-                await enqueue(
-                    session,
-                    outbox,
-                    CaptionReady(
-                        asset_id=event.asset_id,
-                        gallery_id=event.gallery_id,
-                        org_id=event.org_id,
-                        asset_version=event.version,
-                        caption_version=version,
-                        pseudonym=event.pseudonym,
-                        caption=caption,
-                        model=produced.model,
-                        provider=produced.provider,
-                        prompt_version=produced.prompt_version,
-                        edited=edited,
-                        txt_key=txt_key,
-                        json_key=json_key,
-                        web_key=event.web_key,
-                    ),
-                    source=SOURCE,
                 )
         CAPTIONS.labels(produced.provider, status).inc()
         log.info("caption.stored", asset_id=str(event.asset_id), version=version, status=status)
@@ -375,26 +481,26 @@ class CaptionDesk:
     async def _seen_and_latest(self, event: AssetUploaded) -> tuple[bool, RowMapping | None]:
         """Whether the event was handled before, else this asset version's latest caption.
 
-        One session (one pool checkout) for both reads.
+        One statement on one autocommit connection: a plain read needs no transaction.
         """
-        async with self._db.sessions() as session:
-            seen = await session.scalar(
-                select(inbox.c.event_id).where(
-                    inbox.c.consumer == CONSUMER, inbox.c.event_id == event.event_id
+        async with self._reads.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        _SEEN_AND_LATEST,
+                        {
+                            "event_id": event.event_id,
+                            "asset_id": event.asset_id,
+                            "asset_version": event.version,
+                        },
+                    )
                 )
+                .mappings()
+                .one()
             )
-            if seen is not None:
-                return True, None
-            result = await session.execute(
-                select(captions)
-                .where(
-                    captions.c.asset_id == event.asset_id,
-                    captions.c.asset_version == event.version,
-                )
-                .order_by(captions.c.caption_version.desc())
-                .limit(1)
-            )
-            return False, result.mappings().first()
+        if row["pix_seen"]:
+            return True, None
+        return False, row if row["id"] is not None else None
 
     async def current(self, asset_id: uuid.UUID, by: Identity) -> RowMapping:
         row = await self._latest(asset_id)

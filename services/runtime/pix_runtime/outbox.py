@@ -66,18 +66,25 @@ class Publisher(Protocol):
     ) -> Any: ...
 
 
+def outbox_values(event: Event, *, source: str) -> dict[str, Any]:
+    """The outbox row of `event`, for callers that insert it as part of a larger statement.
+
+    Whoever inserts it must also set `session.info[WAKE_AFTER_COMMIT]`, as `enqueue` does.
+    """
+    return {
+        "event_id": event.event_id,
+        "topic": event.topic,
+        "key": event.partition_key(),
+        "payload": event.model_dump_json().encode(),
+        "headers": cloudevent_headers(
+            event, source=source, correlation_id=current_correlation_id()
+        ),
+    }
+
+
 async def enqueue(session: AsyncSession, table: Table, event: Event, *, source: str) -> None:
     """Record `event` for publishing once the surrounding transaction commits."""
-    headers = cloudevent_headers(event, source=source, correlation_id=current_correlation_id())
-    await session.execute(
-        table.insert().values(
-            event_id=event.event_id,
-            topic=event.topic,
-            key=event.partition_key(),
-            payload=event.model_dump_json().encode(),
-            headers=headers,
-        )
-    )
+    await session.execute(table.insert().values(**outbox_values(event, source=source)))
     session.info[WAKE_AFTER_COMMIT] = True
 
 
