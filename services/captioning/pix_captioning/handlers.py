@@ -3,7 +3,6 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from pix_contracts import AssetDeleted, AssetUploaded
-from pix_runtime.broker import FETCH_MAX_WAIT_MS, subscribe
 from pix_runtime.logging import get_logger
 
 from pix_captioning.consumer import make_concurrent, rebalance_listener
@@ -15,7 +14,13 @@ GROUP = "captioning"
 log = get_logger(__name__)
 
 
-def register_handlers(broker: KafkaBroker, desk: CaptionDesk, *, concurrency: int = 1) -> Any:
+# Deletions are rare and nobody waits for them: a long fetch wait keeps their consumer cheap.
+DELETIONS_FETCH_WAIT_MS = 1000
+
+
+def register_handlers(
+    broker: KafkaBroker, desk: CaptionDesk, *, concurrency: int = 1, fetch_wait_ms: int = 100
+) -> Any:
     """Subscribe the caption handler; returns the subscriber (for the lag metric).
 
     One consumer per process whatever the concurrency: up to `concurrency` events are handled
@@ -29,7 +34,7 @@ def register_handlers(broker: KafkaBroker, desk: CaptionDesk, *, concurrency: in
         # The concurrent subscriber commits itself, in offset order per partition.
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_max_wait_ms=fetch_wait_ms,
         listener=listener,
         title=f"{GROUP}:{AssetUploaded.topic}",
     )
@@ -38,7 +43,15 @@ def register_handlers(broker: KafkaBroker, desk: CaptionDesk, *, concurrency: in
     async def caption_asset(event: AssetUploaded) -> None:
         await desk.caption_asset(event)
 
-    @subscribe(broker, AssetDeleted, group=f"{GROUP}.deletions")
+    @broker.subscriber(
+        AssetDeleted.topic,
+        group_id=f"{GROUP}.deletions",
+        # As `pix_runtime.broker.subscribe`, with a longer fetch wait.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=DELETIONS_FETCH_WAIT_MS,
+        title=f"{GROUP}.deletions:{AssetDeleted.topic}",
+    )
     async def forget_asset(event: AssetDeleted) -> None:
         await desk.forget_asset(event)
 
@@ -48,13 +61,20 @@ def register_handlers(broker: KafkaBroker, desk: CaptionDesk, *, concurrency: in
 async def update_lag(subscriber: Any) -> None:
     """Per partition this process owns: end offset minus the group's committed offset."""
     consumer = getattr(subscriber, "consumer", None)
+    assigned = list(consumer.assignment()) if consumer is not None else []
+    lags: dict[Any, int] = {}
+    if consumer is not None and assigned:
+        ends = await consumer.end_offsets(assigned)
+        coordinator = getattr(consumer, "_coordinator", None)
+        if coordinator is not None:
+            # One OffsetFetch request for all partitions; the public `committed()` sends one
+            # per partition (what it calls inside), 32 round trips for a single worker.
+            fetched = await coordinator.fetch_committed_offsets(assigned)
+            committed = {tp: max(0, fetched[tp].offset) if tp in fetched else 0 for tp in assigned}
+        else:
+            committed = {tp: await consumer.committed(tp) or 0 for tp in assigned}
+        lags = {tp: max(0, ends[tp] - committed[tp]) for tp in assigned}
+    # Replaced in one go, so a scrape never sees half of the partitions.
     CONSUMER_LAG.clear()
-    if consumer is None:
-        return
-    assigned = list(consumer.assignment())
-    if not assigned:
-        return
-    ends = await consumer.end_offsets(assigned)
-    for tp in assigned:
-        committed = await consumer.committed(tp) or 0
-        CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, ends[tp] - committed))
+    for tp, lag in lags.items():
+        CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
