@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import ClassVar
 
 from aiokafka import AIOKafkaConsumer
 from pix_contracts import Event
 from pix_runtime.broker import create_broker, ensure_topics, subscribe
-from pix_stack.embedded import Tansu
+from pix_runtime.db import Database
+from pix_stack.embedded import EmbeddedPostgres, Tansu, free_port
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 
 class ParcelSent(Event):
@@ -121,3 +125,106 @@ async def test_dead_letters_can_be_listed_and_replayed_once(tansu: Tansu) -> Non
     headers = dict(replayed[0].headers)
     assert headers["ce_id"] == b"id-0"
     assert "dlq_error" not in headers
+
+
+class Parcel(ParcelSent):
+    topic: ClassVar[str] = "outage-test.parcel.sent.v1"
+
+
+class DatabaseLink:
+    """A TCP hop between a service and PostgreSQL that can be cut and restored, like a
+    database restart or a network blip as the service sees it."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+        self.streams: list[asyncio.StreamWriter] = []
+
+    async def up(self) -> None:
+        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+
+    async def down(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.streams:
+            writer.close()
+        await self.server.wait_closed()
+        self.server, self.streams = None, []
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
+        self.streams += [writer, up_writer]
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+
+async def test_a_database_outage_is_waited_out_not_dead_lettered(
+    tansu: Tansu, postgres: EmbeddedPostgres
+) -> None:
+    """The normal retry budget here is 0.15 s; the database is away for 2 s (its pooled
+    connection cut, new ones refused). The events wait, are handled once the database is
+    back, each exactly once, and nothing reaches the DLQ."""
+    topic, dlq = Parcel.topic, Parcel.topic + ".dlq"
+    await ensure_topics(tansu.bootstrap, names=[topic, dlq])
+    url = make_url(postgres.url)  # PostgreSQL listens on a unix socket in the tests
+    link = DatabaseLink(f"{url.query['host']}/.s.PGSQL.5432")
+    db = Database(
+        url.set(host="127.0.0.1", port=link.port, query={}).render_as_string(hide_password=False),
+        schema="public",
+        application_name="outage-test",
+    )
+    broker = create_broker(tansu.bootstrap, client_id="test-outage", retry_delays=(0.05, 0.1))
+    handled: list[int] = []
+    tries: dict[int, int] = {}
+
+    @subscribe(broker, Parcel, group="outage-test")
+    async def deliver(event: Parcel) -> None:
+        tries[event.weight] = tries.get(event.weight, 0) + 1
+        async with db.transaction() as session:
+            await session.execute(text("SELECT 1"))
+        handled.append(event.weight)
+
+    await link.up()
+    await broker.start()
+    try:
+        await broker.publish(
+            Parcel(parcel_id=uuid.uuid4(), weight=1).model_dump_json().encode(), topic
+        )
+        async with asyncio.timeout(30):
+            while handled != [1]:
+                await asyncio.sleep(0.05)
+        await link.down()  # the pooled connection is cut, new ones are refused
+        for weight in (2, 3):
+            await broker.publish(
+                Parcel(parcel_id=uuid.uuid4(), weight=weight).model_dump_json().encode(), topic
+            )
+        await asyncio.sleep(2)
+        assert handled == [1]
+        assert tries[2] >= 3  # more than the retry budget, and still not dead-lettered
+        await link.up()
+        async with asyncio.timeout(30):
+            while len(handled) < 3:
+                await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+        await db.dispose()
+        if link.server is not None:
+            await link.down()
+    assert handled == [1, 2, 3]
+
+    consumer = AIOKafkaConsumer(
+        dlq, bootstrap_servers=tansu.bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    try:
+        assert (await consumer.getmany(timeout_ms=2000)) == {}
+    finally:
+        await consumer.stop()

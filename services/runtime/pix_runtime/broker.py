@@ -5,6 +5,9 @@
   `<topic>.dlq` with the error in its headers and the partition moves on. A malformed event
   (not JSON, wrong fields) goes there at once. If even the DLQ cannot be written, the message is
   not acknowledged and is read again.
+- An outage of our own infrastructure (the database, the broker, object storage unreachable)
+  is not the event's fault: the handler is retried until it is back (backoff up to 30 s), so a
+  database restart does not fill the DLQ with good events.
 - Every event's correlation id is bound to the log context while it is handled.
 """
 
@@ -14,10 +17,16 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import aiokafka.errors
+import asyncpg.exceptions
+import botocore.exceptions
+import httpx
+import sqlalchemy.exc
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware, ContextRepo
@@ -38,6 +47,38 @@ FETCH_MAX_WAIT_MS = 20
 RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
 
 
+OUTAGE_RETRY_MAX_SECONDS = 30.0
+
+_OUTAGES: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, broken pipe: the database or storage went away
+    socket.gaierror,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
+    aiokafka.errors.KafkaConnectionError,
+    botocore.exceptions.ConnectionError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is our infrastructure being unreachable.
+
+    A third party's failure (an HTTP call to a provider or a CRM) is not: those have their own
+    retries, and waiting for them here would hold the partition up indefinitely.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx.TransportError):
+            return False
+        if isinstance(current, _OUTAGES):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class DeadLetterMiddleware(BaseMiddleware):
     """Bounded retries, then the dead-letter topic; never a crash loop on a poison event."""
 
@@ -49,10 +90,12 @@ class DeadLetterMiddleware(BaseMiddleware):
         context: ContextRepo,
         broker: KafkaBroker,
         retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+        outage_retry_max: float = OUTAGE_RETRY_MAX_SECONDS,
     ) -> None:
         super().__init__(msg, context=context)
         self._broker = broker
-        self._retry_delays = retry_delays
+        self._retry_delays = retry_delays or (0.2,)
+        self._outage_retry_max = outage_retry_max
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
@@ -60,7 +103,7 @@ class DeadLetterMiddleware(BaseMiddleware):
         headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
         bind_correlation_id(headers.get("correlation_id") or new_correlation_id())
         topic = getattr(msg.raw_message, "topic", "?")
-        attempt = 0
+        attempt = outages = 0
         while True:
             try:
                 return await call_next(msg)
@@ -68,6 +111,17 @@ class DeadLetterMiddleware(BaseMiddleware):
                 await self._dead_letter(topic, msg, headers, exc, attempts=attempt + 1)
                 return None
             except Exception as exc:
+                if is_outage(exc):
+                    delay = min(self._outage_retry_max, self._retry_delays[0] * 2**outages)
+                    log.warning(
+                        "event.waiting_for_infrastructure",
+                        topic=topic,
+                        outage_retries=outages + 1,
+                        error=repr(exc),
+                    )
+                    await asyncio.sleep(delay)
+                    outages += 1
+                    continue
                 if attempt >= len(self._retry_delays):
                     await self._dead_letter(topic, msg, headers, exc, attempts=attempt + 1)
                     return None
