@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -90,10 +91,9 @@ async def uploaded(
     await svc.runtime.storage.put_bytes(
         web_key, b"\xff\xd8\xff\xe0web-" + name.encode(), "image/jpeg"
     )
+    original = b"\x89PNG\r\n\x1a\noriginal-" + name.encode()
     await svc.runtime.storage.put_bytes(
-        f"originals/{gallery_id}/{asset_id(gallery_id, name)}",
-        b"\x89PNG\r\n\x1a\noriginal-" + name.encode(),
-        "image/png",
+        f"originals/{gallery_id}/{asset_id(gallery_id, name)}", original, "image/png"
     )
     return AssetUploaded(
         asset_id=asset_id(gallery_id, name),
@@ -105,7 +105,7 @@ async def uploaded(
         width=2000,
         height=1500,
         byte_size=100,
-        sha256="0" * 64,
+        sha256=hashlib.sha256(original).hexdigest(),
         web_key=web_key,
         thumb_key=f"renditions/{gallery_id}/{name}/thumb.jpg",
     )

@@ -176,3 +176,39 @@ async def test_openimmo_onoffice_propstack_and_bundles(migrated: set[str]) -> No
         assert original.read("originals/Kitchen_01.png").startswith(b"\x89PNG")
         assert "images/Kitchen_01.jpg" not in original.namelist()
         assert made.json()["byte_size"] == original.fp.getbuffer().nbytes  # type: ignore[union-attr]
+
+
+async def test_an_original_replaced_after_its_check_never_leaves(migrated: set[str]) -> None:
+    """On S3 a signed upload link stays usable until it expires: if an original's bytes are
+    not the ones media checked (their SHA-256 came with the upload event), the original-size
+    bundle carries the web rendition in its place."""
+    async with export_service() as svc:
+        gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+        await svc.publish(order_placed(gallery_id, org_id, "PX-2026-0043"))
+        for name in ("Kitchen_01", "Bathroom_01"):
+            await svc.publish(await uploaded(svc, gallery_id, org_id, name))
+            await svc.publish(caption_ready(gallery_id, org_id, name))
+        swapped = uuid.uuid5(gallery_id, "Bathroom_01")
+        await svc.runtime.storage.put_bytes(
+            f"originals/{gallery_id}/{swapped}",
+            b"\x89PNG\r\n\x1a\nnot what was checked",
+            "image/png",
+        )
+        version = (await svc.versions(gallery_id))[-1]
+        async with svc.client() as http:
+            made = await http.post(
+                f"/galleries/{gallery_id}/exports/{version}/bundle",
+                params={"size": "original"},
+                headers=svc.headers(org_id),
+            )
+            assert made.status_code == 200, made.text
+        bundle = zipfile.ZipFile(
+            io.BytesIO(
+                await svc.runtime.storage.get_bytes(
+                    f"exports/{gallery_id}/v{version}/bundle-original.zip"
+                )
+            )
+        )
+        assert bundle.read("originals/Kitchen_01.png") == b"\x89PNG\r\n\x1a\noriginal-Kitchen_01"
+        assert "originals/Bathroom_01.png" not in bundle.namelist()
+        assert bundle.read("originals/Bathroom_01.jpg") == b"\xff\xd8\xff\xe0web-Bathroom_01"

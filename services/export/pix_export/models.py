@@ -59,6 +59,8 @@ entries = Table(
     Column("txt_key", String(300), nullable=True),
     Column("json_key", String(300), nullable=True),
     Column("web_key", String(300), nullable=True),
+    # The original's SHA-256 as media checked it: an original-size bundle packs only those bytes.
+    Column("original_sha256", String(64), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("gallery_id", "asset_id"),
 )

@@ -117,6 +117,7 @@ class ExportDesk:
                 room_type=event.room_type,
                 caption_version=0,
                 web_key=event.web_key,
+                original_sha256=event.sha256,
             )
             await session.execute(
                 upsert.on_conflict_do_update(
@@ -127,6 +128,7 @@ class ExportDesk:
                         "pseudonym": upsert.excluded.pseudonym,
                         "room_type": upsert.excluded.room_type,
                         "web_key": upsert.excluded.web_key,
+                        "original_sha256": upsert.excluded.original_sha256,
                         "updated_at": func.now(),
                     },
                     # Only a newer version of the photo waits again; a late copy of the
@@ -385,6 +387,7 @@ class ExportDesk:
             complete=snapshot.complete,
             failed_count=len(failed),
         )
+        originals = {r["asset_id"]: r["original_sha256"] for r in ready}
         await session.execute(
             exports.insert().values(
                 gallery_id=gallery_id,
@@ -396,7 +399,12 @@ class ExportDesk:
                 event_id=exported.event_id,
                 files=[f.model_dump(mode="json") for f in files],
                 photos=[
-                    {"asset_id": str(p.asset_id), "pseudonym": p.pseudonym, "web_key": p.web_key}
+                    {
+                        "asset_id": str(p.asset_id),
+                        "pseudonym": p.pseudonym,
+                        "web_key": p.web_key,
+                        "original_sha256": originals.get(p.asset_id),
+                    }
                     for p in snapshot.photos
                 ],
             )
@@ -609,6 +617,17 @@ class ExportDesk:
             except ObjectNotFound:
                 # Originals may have been deleted (retention); the web size stands in.
                 data = await self._storage.get_bytes(photo["web_key"])
+            else:
+                checked = photo.get("original_sha256")
+                if checked and hashlib.sha256(data).hexdigest() != checked:
+                    # Not the bytes media validated: on S3 a signed upload link stays usable
+                    # until it expires and could have replaced the file. Never pass it on.
+                    log.error(
+                        "export.original_changed",
+                        gallery_id=str(gallery_id),
+                        asset_id=photo["asset_id"],
+                    )
+                    data = await self._storage.get_bytes(photo["web_key"])
             packed.append((f"originals/{photo['pseudonym']}{image_extension(data)}", data))
         # Deflating many large files is CPU work: off the event loop.
         data = await asyncio.to_thread(build_zip, packed)
