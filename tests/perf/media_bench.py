@@ -145,7 +145,7 @@ async def service(files: list[Path], storage_dir: Path, faces: bool) -> dict[str
     worker.wake()
     # Polled slowly so the polling costs next to no CPU; the finish time is the database's.
     while (done := await processed(gallery))[0] < len(files):
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
     elapsed, cpu = done[1] - start, cpu_seconds() - cpu
     await worker.stop()
     await db.dispose()

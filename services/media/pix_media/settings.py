@@ -20,7 +20,7 @@ class MediaSettings(ServiceSettings):
     # An upload (single or multipart) not completed within this long is abandoned: its parts,
     # bytes and row are removed.
     abandon_upload_seconds: float = 24 * 3600
-    # CPU threads for image work in this process (Pillow and OpenCV release the GIL in decode,
+    # CPU threads for image work in this process (Pillow and LiteRT release the GIL in decode,
     # resize, encode and detection); one photo more than this is in flight, so storage and
     # database waits overlap image work.
     workers: int = 2
