@@ -1,7 +1,7 @@
-"""The database pool the caption workers rely on: ping only connections that sat idle.
+"""The database pool pings only connections that sat idle.
 
-Captioning checks out a connection three times per caption (the first read, the store, the
-outbox relay); pinging every checkout cost three more round trips each. These tests kill the
+A caption checks out a connection three times (the first read, the store, the outbox relay),
+a photo twice; pinging every checkout cost three more round trips each. These tests kill the
 pooled connection's server process for real and watch what the next checkout does.
 """
 
@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from pix_captioning.providers import OfflineProvider
-from pix_captioning.service import CaptionDesk
 from pix_runtime.db import Database
-from pix_runtime.storage import LocalStorage
 from pix_stack.embedded import EmbeddedPostgres
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -73,17 +69,3 @@ async def test_a_just_used_connection_is_not_pinged_and_a_dead_one_fails_once(
     assert failure.value.connection_invalidated
     # ...and SQLAlchemy dropped it, so the very next checkout works.
     assert await backend_pid(db) not in (0, pid)
-
-
-async def test_warm_up_opens_distinct_connections_before_the_first_event(
-    postgres: EmbeddedPostgres, migrated: set[str], tmp_path: Path
-) -> None:
-    database = Database(postgres.url, schema="captioning", application_name="warm", pool_size=4)
-    storage = LocalStorage(tmp_path, public_base="http://test/storage", signing_key=b"k" * 32)
-    desk = CaptionDesk(database, storage, OfflineProvider(storage))
-    try:
-        assert database.engine.pool.checkedin() == 0
-        await desk.warm_up(3)
-        assert database.engine.pool.checkedin() == 3
-    finally:
-        await database.dispose()
