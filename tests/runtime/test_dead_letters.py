@@ -7,7 +7,8 @@ import contextlib
 import uuid
 from typing import ClassVar
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka.annotations import KafkaMessage
 from pix_contracts import Event
 from pix_runtime.broker import create_broker, ensure_topics, subscribe
 from pix_runtime.db import Database
@@ -228,3 +229,38 @@ async def test_a_database_outage_is_waited_out_not_dead_lettered(
         assert (await consumer.getmany(timeout_ms=2000)) == {}
     finally:
         await consumer.stop()
+
+
+class Letter(ParcelSent):
+    topic: ClassVar[str] = "header-test.parcel.sent.v1"
+
+
+async def test_a_header_that_is_not_utf8_does_not_make_the_event_vanish(tansu: Tansu) -> None:
+    """Another producer's binary header value: FastStream alone drops such a record before any
+    handler or the DLQ sees it; ours decodes the value with replacement characters."""
+    await ensure_topics(tansu.bootstrap, names=[Letter.topic, Letter.topic + ".dlq"])
+    broker = create_broker(tansu.bootstrap, client_id="test-headers", retry_delays=(0.05,))
+    handled: list[tuple[int, str]] = []
+
+    @subscribe(broker, Letter, group="header-test")  # type: ignore[arg-type]  # FastStream injects the message
+    async def deliver(event: Letter, message: KafkaMessage) -> None:
+        handled.append((event.weight, str(message.headers.get("x-origin", ""))))
+
+    producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap)
+    await producer.start()
+    try:
+        for weight, origin in ((7, b"\xff\xfelegacy"), (8, b"ok")):
+            body = Letter(parcel_id=uuid.uuid4(), weight=weight).model_dump_json().encode()
+            await producer.send_and_wait(
+                Letter.topic, body, key=b"same", headers=[("x-origin", origin)]
+            )
+    finally:
+        await producer.stop()
+    await broker.start()
+    try:
+        async with asyncio.timeout(30):
+            while len(handled) < 2:
+                await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+    assert handled == [(7, "\ufffd\ufffdlegacy"), (8, "ok")]

@@ -9,12 +9,15 @@
   is not the event's fault: the handler is retried until it is back (backoff up to 30 s), so a
   database restart does not fill the DLQ with good events.
 - Every event's correlation id is bound to the log context while it is handled.
+- A header value that is not UTF-8 is decoded with replacement characters instead of making
+  FastStream drop the record unseen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import socket
@@ -27,6 +30,7 @@ import asyncpg.exceptions
 import botocore.exceptions
 import httpx
 import sqlalchemy.exc
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware, ContextRepo
@@ -180,6 +184,21 @@ class Broker(KafkaBroker):
         self.running = True
 
 
+async def parse_leniently(
+    record: ConsumerRecord[Any, Any],
+    original: Callable[[ConsumerRecord[Any, Any]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's parsing, except that a header value that is not UTF-8 (another producer's)
+    is decoded with replacement characters: FastStream would otherwise drop the whole record
+    before any handler or the DLQ saw it."""
+    try:
+        return await original(record)
+    except UnicodeDecodeError:
+        headers = [(k, v.decode(errors="replace").encode()) for k, v in record.headers]
+        log.warning("event.headers_not_utf8", topic=record.topic, offset=record.offset)
+        return await original(dataclasses.replace(record, headers=headers))
+
+
 def create_broker(
     bootstrap: str, *, client_id: str, retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
 ) -> KafkaBroker:
@@ -187,6 +206,7 @@ def create_broker(
         bootstrap,
         client_id=client_id,
         acks="all",
+        parser=parse_leniently,
         # Our own logger, so FastStream's lines go through structlog like everything else.
         logger=logging.getLogger("pix.broker"),
     )
