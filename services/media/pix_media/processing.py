@@ -42,11 +42,8 @@ IDLE_POLL_SECONDS = 1.0
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 # The oldest queued photo, marked `processing` (built once: it runs for every photo).
