@@ -5,14 +5,21 @@ A provider turns one anonymised web rendition into a `CaptionText`, or raises `R
 inside, a provider only repairs or re-asks once when the model's answer misses the schema.
 Remote providers never see the original upload: Replicate gets a short-lived signed URL of the
 rendition, an OpenAI-compatible server a data URL of it (or a signed URL, by setting).
+
+With `PIX_CAPTION_REPLICATE_WEBHOOK_URL` set, the Replicate provider also starts predictions
+that answer by webhook (`start`, `verify_webhook`, `fetch`, `cancel`); `CaptionDesk` settles
+them (see `CaptionDesk.settle`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import io
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +33,7 @@ from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
 from replicate.client import Client as ReplicateClient
 from replicate.exceptions import ReplicateError
 from replicate.prediction import Prediction
+from replicate.webhook import WebhookSigningSecret
 
 from pix_captioning import offline
 from pix_captioning.content import (
@@ -127,8 +135,44 @@ async def _note_retry_after(response: httpx.Response) -> None:
     _last_retry_after.set(response.headers.get("Retry-After"))
 
 
+# Replicate's final prediction statuses; a webhook with events_filter ["completed"] is one.
+FINISHED = frozenset({"succeeded", "failed", "canceled"})
+# How far a webhook's timestamp may be from now (Standard Webhooks recommends 5 minutes).
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class PredictionState:
+    """What Replicate says about one prediction, from a webhook or a GET."""
+
+    id: str
+    status: str
+    output: str
+    error: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> PredictionState:
+        output = data.get("output")
+        text = "".join(str(p) for p in output) if isinstance(output, list) else str(output or "")
+        error = data.get("error")
+        return cls(str(data["id"]), str(data["status"]), text, str(error) if error else None)
+
+    @classmethod
+    def of_prediction(cls, p: Prediction) -> PredictionState:
+        return cls.of({"id": p.id, "status": p.status, "output": p.output, "error": p.error})
+
+
+class BadWebhook(Exception):
+    """A webhook whose signature, timestamp or body does not verify."""
+
+
 class ReplicateProvider:
-    """CogVLM (or another vision model) on Replicate: create a prediction, poll it."""
+    """CogVLM (or another vision model) on Replicate: create a prediction, poll it — or, with a
+    webhook URL, create it and let Replicate call back (`start`)."""
 
     name = "replicate"
     prompt_version = PROMPT_VERSION
@@ -141,6 +185,10 @@ class ReplicateProvider:
         self._model_ref = settings.replicate_model
         self._version = settings.replicate_version
         self.model = f"{self._model_ref}:{self._version[:12]}" if self._version else self._model_ref
+        self.webhook_url = settings.replicate_webhook_url
+        secret = settings.replicate_webhook_secret
+        self._secret = WebhookSigningSecret(key=secret.get_secret_value()) if secret else None
+        self._secret_lock = asyncio.Lock()
         self._client = ReplicateClient(
             api_token=settings.replicate_api_token.get_secret_value(),
             base_url=settings.replicate_base_url,
@@ -148,10 +196,10 @@ class ReplicateProvider:
             event_hooks={"response": [_note_retry_after]},
         )
 
+    # --- create and poll ------------------------------------------------------------------------
+
     async def caption(self, request: CaptionRequest) -> CaptionText:
-        image_url = await self._storage.signed_url(
-            request.web_key, "GET", expires_in=self._settings.signed_url_seconds
-        )
+        image_url = await self._image_url(request)
         answer = await self._predict(image_url, build_prompt(request.room_type))
         try:
             return parse_caption(answer, request.room_type)
@@ -163,11 +211,20 @@ class ReplicateProvider:
             except CaptionRejected as second:
                 raise Permanent(f"malformed model output: {second}") from second
 
-    async def _predict(self, image_url: str, prompt: str) -> str:
-        inputs: dict[str, Any] = {"image": image_url, "query": prompt, "vqa": False}
+    async def _image_url(self, request: CaptionRequest) -> str:
+        return await self._storage.signed_url(
+            request.web_key, "GET", expires_in=self._settings.signed_url_seconds
+        )
+
+    @staticmethod
+    def _inputs(image_url: str, prompt: str) -> dict[str, Any]:
+        return {"image": image_url, "query": prompt, "vqa": False}
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Replicate's and the network's errors as `Retryable` / `Permanent`."""
         try:
-            with remote_call():
-                prediction = await self._run_prediction(inputs)
+            yield
         except ReplicateError as exc:
             status = exc.status or 0
             if status == 429 or status >= 500 or status in (408, 409):
@@ -180,26 +237,33 @@ class ReplicateProvider:
             raise Retryable("replicate timed out") from exc
         except httpx.TransportError as exc:
             raise Retryable(f"replicate unreachable: {exc.__class__.__name__}") from exc
+
+    async def _predict(self, image_url: str, prompt: str) -> str:
+        with self._errors(), remote_call():
+            prediction = await self._run_prediction(self._inputs(image_url, prompt))
         if prediction.status != "succeeded":
             # A failed prediction is usually a transient GPU or cold-start problem.
             raise Retryable(f"prediction {prediction.status}: {prediction.error or ''}"[:300])
-        output = prediction.output
-        if isinstance(output, list):
-            return "".join(str(part) for part in output)
-        return str(output or "")
+        return PredictionState.of_prediction(prediction).output
+
+    async def _create(self, inputs: dict[str, Any], *, webhook: str | None = None) -> Prediction:
+        # Only "completed": one call per prediction, not one per log line.
+        hook: dict[str, Any] = (
+            {"webhook": webhook, "webhook_events_filter": ["completed"]} if webhook else {}
+        )
+        if self._version:
+            return await self._client.predictions.async_create(
+                version=self._version, input=inputs, **hook
+            )
+        return await self._client.models.predictions.async_create(
+            model=self._model_ref, input=inputs, **hook
+        )
 
     async def _run_prediction(self, inputs: dict[str, Any]) -> Prediction:
         """Create the prediction and poll it until it is done (or our deadline passed)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.provider_timeout_seconds
-        if self._version:
-            prediction = await self._client.predictions.async_create(
-                version=self._version, input=inputs
-            )
-        else:
-            prediction = await self._client.models.predictions.async_create(
-                model=self._model_ref, input=inputs
-            )
+        prediction = await self._create(inputs)
         while prediction.status in ("starting", "processing"):
             if loop.time() > deadline:
                 await self._client.predictions.async_cancel(prediction.id)
@@ -207,6 +271,68 @@ class ReplicateProvider:
             await asyncio.sleep(self._settings.replicate_poll_seconds)
             prediction = await self._client.predictions.async_get(prediction.id)
         return prediction
+
+    # --- webhooks -------------------------------------------------------------------------------
+
+    async def start(self, request: CaptionRequest, *, problem: str | None = None) -> str:
+        """Create a prediction that reports back to the webhook URL; its id.
+
+        `problem`: the previous answer was malformed, so this one asks again with the repair
+        prompt saying why.
+        """
+        if not self.webhook_url:
+            raise RuntimeError("start() needs PIX_CAPTION_REPLICATE_WEBHOOK_URL")
+        image_url = await self._image_url(request)
+        prompt = (
+            repair_prompt(request.room_type, problem)
+            if problem
+            else build_prompt(request.room_type)
+        )
+        with self._errors(), remote_call():
+            prediction = await self._create(
+                self._inputs(image_url, prompt), webhook=self.webhook_url
+            )
+        return prediction.id
+
+    async def fetch(self, prediction_id: str) -> PredictionState:
+        with self._errors():
+            prediction = await self._client.predictions.async_get(prediction_id)
+        return PredictionState.of_prediction(prediction)
+
+    async def cancel(self, prediction_id: str) -> None:
+        """Best effort: a prediction nobody waits for any more need not run on."""
+        with contextlib.suppress(ReplicateError, httpx.HTTPError):
+            await self._client.predictions.async_cancel(prediction_id)
+
+    async def _signing_secret(self) -> WebhookSigningSecret:
+        """`REPLICATE_WEBHOOK_SECRET`, or the account's default secret, fetched once."""
+        if self._secret is None:
+            async with self._secret_lock:
+                if self._secret is None:
+                    with self._errors():
+                        self._secret = await self._client.webhooks.default.async_secret()
+        return self._secret
+
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> PredictionState:
+        """The prediction a webhook reports, once its Standard Webhooks signature verified.
+
+        Raises `BadWebhook` (forged, altered, expired, malformed) or `Retryable` (the secret
+        could not be fetched).
+        """
+        secret = await self._signing_secret()
+        try:
+            self._client.webhooks.validate(
+                headers=dict(headers),
+                body=body.decode(),
+                secret=secret,
+                tolerance=WEBHOOK_TOLERANCE_SECONDS,
+            )
+            data = json.loads(body)
+            return PredictionState.of(data)
+        # WebhookValidationError, bad base64, bad UTF-8 and bad JSON are all ValueErrors. Only
+        # the kind goes on: a message may quote the secret (InvalidSecretKeyError does).
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadWebhook(type(exc).__name__) from exc
 
     async def close(self) -> None:
         return None

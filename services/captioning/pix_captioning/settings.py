@@ -51,6 +51,25 @@ class CaptioningSettings(ServiceSettings):
         validation_alias=_env("REPLICATE_BASE_URL", "PIX_CAPTIONING_REPLICATE_BASE_URL"),
     )
     replicate_poll_seconds: float = 0.5
+    # The public URL Replicate POSTs finished predictions to: the gateway's
+    # /api/captioning/webhooks/replicate. Unset: the worker polls each prediction instead.
+    replicate_webhook_url: str | None = Field(
+        default=None,
+        validation_alias=_env(
+            "PIX_CAPTION_REPLICATE_WEBHOOK_URL", "PIX_CAPTIONING_REPLICATE_WEBHOOK_URL"
+        ),
+    )
+    # The webhook signing secret (whsec_…); unset, it is fetched once from Replicate.
+    replicate_webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env(
+            "REPLICATE_WEBHOOK_SECRET", "PIX_CAPTIONING_REPLICATE_WEBHOOK_SECRET"
+        ),
+    )
+    # A prediction without its webhook this long after it was created is asked for instead
+    # (the reconciler runs every `reconcile_every_seconds` in every captioning process).
+    replicate_webhook_grace_seconds: float = 60.0
+    reconcile_every_seconds: float = 15.0
 
     # Any OpenAI-compatible vision chat endpoint (OpenAI, vLLM, Ollama, Modal).
     openai_base_url: str | None = Field(
