@@ -32,6 +32,8 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
             threshold=settings.breaker_threshold,
             reset_seconds=settings.breaker_reset_seconds,
         ),
+        webhook_grace_seconds=settings.replicate_webhook_grace_seconds,
+        prediction_timeout_seconds=settings.provider_timeout_seconds,
     )
     runtime.on_start(
         functools.partial(desk.warm_up, min(settings.concurrency, settings.db_pool_size))
@@ -40,9 +42,12 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
         runtime.broker, desk, concurrency=settings.concurrency, fetch_wait_ms=settings.fetch_wait_ms
     )
     runtime.every(settings.lag_every_seconds, functools.partial(update_lag, subscriber))
+    if settings.provider == "replicate" and settings.replicate_webhook_url:
+        runtime.every(settings.reconcile_every_seconds, desk.reconcile_predictions)
     declare_publishers(runtime.broker, CaptionReady, CaptionFailed)
     app = runtime.create_app(title="pix.immo captioning")
     app.include_router(create_router(desk, runtime.current_identity))
+    app.state.desk = desk
     return app, runtime
 
 

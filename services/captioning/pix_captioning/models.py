@@ -8,6 +8,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     Uuid,
     func,
@@ -65,6 +66,28 @@ failures = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("resolved_at", DateTime(timezone=True), nullable=True, index=True),
     UniqueConstraint("asset_id", "asset_version", name="failures_asset_version"),
+)
+
+# Replicate predictions started with a webhook (PIX_CAPTION_REPLICATE_WEBHOOK_URL), open until
+# their webhook (or the reconciler) settles them — see `CaptionDesk.settle`. One row per
+# prediction: a repair or a retry is a new row; `completed_at` set exactly once.
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # Replicate's prediction id
+    Column("asset_id", Uuid, nullable=False, index=True),
+    Column("asset_version", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),  # 1 … PIX_CAPTIONING_ATTEMPTS
+    Column("kind", String(10), nullable=False),  # caption | repair (the prompt asked)
+    # Replicate's status as last seen: starting, succeeded, failed, canceled.
+    Column("status", String(20), nullable=False, server_default="starting"),
+    # What settling it did: stored, repair, retry, failed (null while open).
+    Column("outcome", String(20), nullable=True),
+    Column("output", Text, nullable=True),
+    Column("error", String(500), nullable=True),
+    Column("event", JSONB, nullable=False),  # the AssetUploaded event, to store the caption
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("completed_at", DateTime(timezone=True), nullable=True, index=True),
 )
 
 outbox = outbox_table(metadata)
