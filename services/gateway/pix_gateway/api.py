@@ -40,6 +40,9 @@ DROP_REQUEST = frozenset(
 DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "content-encoding"})
 # The cookie may outlive a session; auth decides (sliding expiry with an absolute cap).
 SESSION_COOKIE_SECONDS = 30 * 24 * 3600
+# Replicate's webhook: what is signed (Standard Webhooks) and goes through to captioning.
+REPLICATE_WEBHOOK_HEADERS = ("content-type", "webhook-id", "webhook-timestamp", "webhook-signature")
+WEBHOOK_BODY_LIMIT = 1 << 20  # a completed prediction is a few KB
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -119,6 +122,31 @@ def create_router(
         response = Response(status_code=204)
         response.delete_cookie(settings.cookie_name, path="/", secure=True, httponly=True)
         return response
+
+    # Replicate calls it without a session: the signature is the credential, checked by
+    # captioning, so the body goes through byte for byte — and only up to a limit.
+    @router.post("/api/captioning/webhooks/replicate")
+    async def replicate_webhook(request: Request) -> Response:
+        too_large = _error(413, "too_large", f"the body exceeds {WEBHOOK_BODY_LIMIT} bytes")
+        if int(request.headers.get("content-length") or 0) > WEBHOOK_BODY_LIMIT:
+            return too_large
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > WEBHOOK_BODY_LIMIT:
+                return too_large
+        headers = {k: request.headers[k] for k in REPLICATE_WEBHOOK_HEADERS if k in request.headers}
+        headers["x-request-id"] = current_correlation_id() or ""
+        headers["x-forwarded-for"] = client_ip(request)
+        try:
+            upstream = await client.post(
+                f"{platform.captioning_url}/webhooks/replicate",
+                content=bytes(body),
+                headers=headers,
+            )
+        except httpx.HTTPError:
+            return _error(503, "unavailable", "the captioning service is unavailable")
+        return Response(upstream.content, upstream.status_code, media_type="application/json")
 
     @router.api_route(
         "/api/{service}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
