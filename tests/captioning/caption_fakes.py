@@ -4,12 +4,23 @@ Scripted per test: push answers onto `FakeProviders.replicate_create`, `.replica
 `.openai`; an empty queue answers with a valid caption. Each answer may carry a delay, a status
 code and headers, so tests cover slow answers, 429 + Retry-After, 5xx, timeouts and malformed
 output. Also used by tests/perf/caption_bench.py with a fixed latency.
+
+A prediction created with a `webhook` is finished by the fake itself after its delay (or the
+latency): with the next answer of `.replicate_outcomes` (default: a valid caption), and its
+final state POSTed to the webhook, signed like Replicate signs (Standard Webhooks, with a
+random `whsec_` secret that `GET /v1/webhooks/default/secret` serves). Switches:
+`webhook_lost` (never delivered), `webhook_twice` (delivered again: a replay),
+`webhook_bad_signature` (signed with another key). `.deliveries` records each delivery's answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
+import secrets
 import socket
 import threading
 import time
@@ -18,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -55,13 +67,27 @@ class FakeProviders:
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
     url: str = ""
+    # Webhooks (see the module docstring).
+    replicate_outcomes: deque[Answer] = field(default_factory=deque)
+    webhook_secret: str = field(
+        default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    )
+    webhook_lost: bool = False
+    webhook_twice: bool = False
+    webhook_bad_signature: bool = False
+    # (prediction id, HTTP status, response body) per delivery
+    deliveries: list[tuple[str, int, str]] = field(default_factory=list)
+    _finishing: set[asyncio.Task[None]] = field(default_factory=set)
 
     def reset(self) -> None:
         self.replicate_create.clear()
         self.replicate_polls.clear()
+        self.replicate_outcomes.clear()
         self.openai.clear()
         self.requests.clear()
         self.predictions.clear()
+        self.deliveries.clear()
+        self.webhook_lost = self.webhook_twice = self.webhook_bad_signature = False
 
     def paths(self) -> list[str]:
         return [path for path, _, _ in self.requests]
@@ -101,17 +127,72 @@ class FakeProviders:
             "urls": {"get": f"{self.url}/v1/predictions/{pid}"},
             "started": time.monotonic(),
         }
-        return JSONResponse(self._public(self._prediction(pid, "starting", None, None)), 201)
+        created = self._public(self._prediction(pid, "starting", None, None))
+        if body.get("webhook"):
+            self.predictions[pid]["final"] = False
+            outcome = self.replicate_outcomes.popleft() if self.replicate_outcomes else Answer()
+            task = asyncio.create_task(self._finish(pid, body["webhook"], outcome))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
+        return JSONResponse(created, 201)
 
     @staticmethod
     def _public(p: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in p.items() if k != "started"}
+        return {k: v for k, v in p.items() if k not in ("started", "final")}
+
+    # --- webhooks (https://replicate.com/docs/topics/webhooks) ----------------------------------
+
+    def sign(
+        self, body: bytes, *, timestamp: int | None = None, secret: str | None = None
+    ) -> dict[str, str]:
+        """Standard Webhooks headers: v1 HMAC-SHA256 of `id.timestamp.body`, as Replicate signs."""
+        webhook_id = "msg_" + uuid.uuid4().hex
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        key = base64.b64decode((secret or self.webhook_secret).split("_", 1)[1])
+        mac = hmac.new(key, f"{webhook_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+        return {
+            "content-type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": ts,
+            "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+        }
+
+    async def _finish(self, pid: str, url: str, answer: Answer) -> None:
+        await asyncio.sleep(answer.delay or self.latency)
+        if pid not in self.predictions:
+            return
+        p = self.predictions[pid]
+        if not p["final"]:  # else cancelled meanwhile: the webhook reports that
+            succeeded = answer.prediction_status == "succeeded"
+            output = answer.body if answer.body is not None else json.dumps(GOOD_CAPTION)
+            self._prediction(
+                pid, answer.prediction_status, output if succeeded else None, answer.error
+            )
+            p.update(completed_at="2025-01-01T00:00:05Z", final=True)
+        if self.webhook_lost:
+            return
+        body = json.dumps(self._public(p)).encode()
+        other = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        headers = self.sign(body, secret=other if self.webhook_bad_signature else None)
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(2 if self.webhook_twice else 1):  # a replay: the very same message
+                response = await client.post(url, content=body, headers=headers)
+                self.deliveries.append((pid, response.status_code, response.text))
+
+    async def webhook_secret_route(self, request: Request) -> JSONResponse:
+        self.requests.append((request.url.path, {}, dict(request.headers)))
+        return JSONResponse({"key": self.webhook_secret})
 
     async def get_prediction(self, request: Request) -> JSONResponse:
         pid = request.path_params["pid"]
         self.requests.append((request.url.path, {}, dict(request.headers)))
         if pid not in self.predictions:
             return JSONResponse({"title": "not found", "status": 404}, 404)
+        if "final" in self.predictions[pid]:  # finished by `_finish`, not by polls
+            p = self.predictions[pid]
+            if not p["final"]:
+                p["status"] = "processing"
+            return JSONResponse(self._public(p))
         if self.replicate_polls:
             answer = self.replicate_polls.popleft()
             await asyncio.sleep(answer.delay)
@@ -135,6 +216,8 @@ class FakeProviders:
     async def cancel_prediction(self, request: Request) -> JSONResponse:
         pid = request.path_params["pid"]
         self.requests.append((request.url.path, {}, dict(request.headers)))
+        if "final" in self.predictions.get(pid, {}):
+            self.predictions[pid]["final"] = True
         return JSONResponse(self._public(self._prediction(pid, "canceled", None, None)))
 
     # --- OpenAI chat completions (https://platform.openai.com/docs/api-reference/chat) ---------
@@ -179,6 +262,7 @@ class FakeProviders:
                 ),
                 Route("/v1/predictions/{pid}", self.get_prediction, methods=["GET"]),
                 Route("/v1/predictions/{pid}/cancel", self.cancel_prediction, methods=["POST"]),
+                Route("/v1/webhooks/default/secret", self.webhook_secret_route, methods=["GET"]),
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
             ]
         )
