@@ -7,8 +7,8 @@ as `CaptionReady`. A caption the guard holds (contact data, links, names) is sto
 an edit or a regeneration that passes the guard releases it. After the last provider retry the
 asset lands in `failures` (and `CaptionFailed`), where admins see and retry it.
 
-With Replicate and a webhook URL the worker does not wait for the model: see "Replicate's
-webhook flow" below.
+With Replicate and a webhook URL the worker does not wait for the model: see
+`CaptionDesk._start_prediction`.
 """
 
 from __future__ import annotations
@@ -302,24 +302,26 @@ class CaptionDesk:
         return CaptionRequest(event.web_key, event.room_type, str(event.asset_id))
 
     # --- Replicate's webhook flow ---------------------------------------------------------------
-    #
-    # Design: the worker starts the prediction, records it in `predictions` (claiming the
-    # event in the inbox in the same transaction) and returns, so its concurrency slot and the
-    # event's offset are free while the model runs — seconds, minutes on a cold start. The
-    # webhook may reach any captioning instance: `settle` finishes from the row alone (it holds
-    # the upload event) — a caption version with its `CaptionReady`, a repair prediction for a
-    # malformed answer, the next attempt for a failed prediction, or after the last one the
-    # failure with its `CaptionFailed`. Settling marks the row (`completed_at`) in the same
-    # transaction as its effect, with `UPDATE … WHERE completed_at IS NULL`: a replayed or
-    # concurrent webhook finds it settled and does nothing. A webhook that never comes (lost,
-    # or ahead of the row's commit) is made up by `reconcile_predictions`, which asks Replicate
-    # about predictions open past the grace period and settles them the same way; media's
-    # reconciler re-announces what is still uncaptioned after that. The worker waiting on the
-    # row (LISTEN/NOTIFY or polling) was not chosen: it would hold a slot per running
-    # prediction exactly as polling Replicate does, which is what webhooks are for.
 
     async def _start_prediction(self, event: AssetUploaded, provider: ReplicateProvider) -> None:
-        """Start the asset version's prediction and record it; the webhook finishes it."""
+        """Start the asset version's prediction and record it; the webhook finishes it.
+
+        Design: the worker starts the prediction, records it in `predictions` (claiming the
+        event in the inbox in the same transaction) and returns, so its concurrency slot and
+        the event's offset are free while the model runs — seconds, minutes on a cold start.
+        The webhook may reach any captioning instance: `settle` finishes from the row alone (it
+        holds the upload event) — a caption version with its `CaptionReady`, a repair
+        prediction for a malformed answer, the next attempt for a failed prediction, or after
+        the last one the failure with its `CaptionFailed`. Settling marks the row
+        (`completed_at`) in the same transaction as its effect, with `UPDATE … WHERE
+        completed_at IS NULL`: a replayed or concurrent webhook finds it settled and does
+        nothing. A webhook that never comes (lost, or ahead of the row's commit) is made up by
+        `reconcile_predictions`, which asks Replicate about predictions open past the grace
+        period and settles them the same way; media's reconciler re-announces what is still
+        uncaptioned after that. The worker waiting on the row (LISTEN/NOTIFY or polling our
+        database) was not chosen: it would hold a slot per running prediction exactly as
+        polling Replicate does, which is what webhooks are for.
+        """
         if await self._prediction_open(event):
             # Media re-announced an asset whose prediction still runs: it will be announced.
             async with self._db.transaction() as session:
@@ -406,7 +408,9 @@ class CaptionDesk:
         """Finish what a completed prediction started, once. Returns what happened:
         stored, repair, retry, failed; duplicate (settled before), unknown, running."""
         provider = self._webhooks
-        if provider is None or not state.finished:
+        if provider is None:
+            return "unknown"
+        if not state.finished:
             return "running"
         async with self._reads.connect() as conn:
             row = (
