@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from asyncpg import Record
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
 from pix_contracts.events import AssetDeleted
 from pix_runtime.db import Database
@@ -29,7 +30,7 @@ CONSUMER = "media"
 log = get_logger(__name__)
 
 
-def uploaded_event(row: RowMapping) -> AssetUploaded:
+def uploaded_event(row: RowMapping | Record) -> AssetUploaded:
     return AssetUploaded(
         asset_id=row["id"],
         gallery_id=row["gallery_id"],

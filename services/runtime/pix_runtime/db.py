@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event, exc, text
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 # Set in `session.info` by code that wants the commit hooks to run (the outbox does).
 WAKE_AFTER_COMMIT = "pix_wake_after_commit"
@@ -83,9 +86,85 @@ class Database:
                 for hook in self._after_commit:
                     hook()
 
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """The pooled asyncpg connection itself, for `DriverStatement`s; outside a transaction
+        each statement commits on its own.
+
+        It comes from the same pool, with the same idle ping; one that died under a statement
+        is dropped from the pool, as SQLAlchemy does after its own statements.
+        """
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            if driver is None:  # only after the connection was invalidated
+                raise exc.DisconnectionError("the pooled connection is gone")
+            try:
+                yield driver
+            except BaseException:
+                if driver.is_closed():
+                    await conn.invalidate()
+                raise
+
+    @asynccontextmanager
+    async def driver_transaction(self, *, wake_after_commit: bool = False) -> AsyncIterator[Any]:
+        """`driver_connection` inside one transaction. `wake_after_commit` runs the commit hooks
+        (the outbox relay), as `WAKE_AFTER_COMMIT` does for a session."""
+        async with self.driver_connection() as driver, driver.transaction():
+            yield driver
+        if wake_after_commit:
+            for hook in self._after_commit:
+                hook()
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_ASYNCPG = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+
+class DriverStatement:
+    """A Core statement compiled once for asyncpg and run on the driver connection itself.
+
+    Through SQLAlchemy a statement costs ~0.3 ms of CPU beyond the driver's own (cache lookup,
+    parameter and result processing, greenlet switches): negligible for a request, but a tenth
+    of the media worker's overhead per photo. The statement is still written with Core, so
+    column names and `onupdate` defaults stay checked against the models; rows come back as
+    asyncpg `Record`s (`row["name"]`).
+    """
+
+    def __init__(self, statement: ClauseElement, *, columns: Iterable[str] | None = None) -> None:
+        # `columns`: for an INSERT, the columns given (the others keep their server defaults).
+        self._compiled = cast(
+            SQLCompiler,
+            statement.compile(
+                dialect=_ASYNCPG, column_keys=list(columns) if columns is not None else None
+            ),
+        )
+        self.sql = str(self._compiled)
+        self._names: list[str] = list(self._compiled.positiontup or [])
+        self._processors: dict[str, Callable[[Any], Any]] = {}
+        for name in self._names:
+            processor = (
+                self._compiled.binds[name].type.dialect_impl(_ASYNCPG).bind_processor(_ASYNCPG)
+            )
+            if processor is not None:
+                self._processors[name] = processor
+
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        """Positional arguments; a missing parameter raises as it would through SQLAlchemy."""
+        values = self._compiled.construct_params(params)
+        processors = self._processors
+        return [
+            processors[name](values[name]) if name in processors else values[name]
+            for name in self._names
+        ]
+
+    async def fetchrow(self, driver: Any, **params: Any) -> Any:
+        return await driver.fetchrow(self.sql, *self.arguments(params))
+
+    async def execute(self, driver: Any, **params: Any) -> None:
+        await driver.execute(self.sql, *self.arguments(params))

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pix_runtime.db import WAKE_AFTER_COMMIT, Database
+from pix_runtime.db import WAKE_AFTER_COMMIT, Database, DriverStatement
 from pix_runtime.logging import current_correlation_id, get_logger
 
 log = get_logger(__name__)
@@ -86,6 +86,14 @@ async def enqueue(session: AsyncSession, table: Table, event: Event, *, source: 
     """Record `event` for publishing once the surrounding transaction commits."""
     await session.execute(table.insert().values(**outbox_values(event, source=source)))
     session.info[WAKE_AFTER_COMMIT] = True
+
+
+def driver_enqueue(table: Table) -> DriverStatement:
+    """`enqueue` for a `Database.driver_transaction(wake_after_commit=True)`: run it with
+    `outbox_values(event, source=...)`."""
+    return DriverStatement(
+        table.insert().inline(), columns=["event_id", "topic", "key", "payload", "headers"]
+    )
 
 
 class OutboxRelay:

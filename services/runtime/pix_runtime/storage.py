@@ -303,10 +303,25 @@ class LocalStorage:
                 yield chunk
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> StoredObject:
-        async def one() -> AsyncIterator[bytes]:
-            yield data
-
-        return await self.write_stream(key, one(), max_bytes=len(data))
+        """Written at once (renditions, captions: at most a few MB), through a temp file and a
+        rename like `write_stream`; no stream machinery, the folder made only when missing."""
+        target = self.path(key)
+        temp = target.with_name(f".put-{secrets.token_hex(8)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            fd = os.open(temp, flags, 0o600)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, flags, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
     async def get_bytes(self, key: str) -> bytes:
         path = self.path(key)
