@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pix_runtime.errors import TooLarge
+from pix_runtime.http import read_limited_body
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping
@@ -16,18 +16,6 @@ from pix_captioning.service import CaptionDesk, caption_view
 
 # A completed prediction (input, output, logs) is a few KB; the gateway has the same limit.
 WEBHOOK_BODY_LIMIT = 1 << 20
-
-
-async def _limited_body(request: Request, limit: int) -> bytes:
-    """The body as sent (it is signed byte for byte), refused once it passes `limit`."""
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise TooLarge("too_large", f"the body exceeds {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge("too_large", f"the body exceeds {limit} bytes")
-    return bytes(body)
 
 
 class CaptionView(BaseModel):
@@ -123,7 +111,7 @@ def create_router(desk: CaptionDesk, current_identity: Any) -> APIRouter:
     # Webhooks signature is checked by the replicate client in `desk.replicate_webhook`.
     @router.post("/webhooks/replicate")
     async def replicate_webhook(request: Request) -> dict[str, str]:
-        body = await _limited_body(request, WEBHOOK_BODY_LIMIT)
+        body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
         return {"status": await desk.replicate_webhook(request.headers, body)}
 
     return router

@@ -3,7 +3,7 @@
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pix_runtime.http import error_body
+from pix_runtime.http import error_body, read_limited_body
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
 from starlette.background import BackgroundTask
@@ -127,21 +127,14 @@ def create_router(
     # captioning, so the body goes through byte for byte — and only up to a limit.
     @router.post("/api/captioning/webhooks/replicate")
     async def replicate_webhook(request: Request) -> Response:
-        too_large = _error(413, "too_large", f"the body exceeds {WEBHOOK_BODY_LIMIT} bytes")
-        if int(request.headers.get("content-length") or 0) > WEBHOOK_BODY_LIMIT:
-            return too_large
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > WEBHOOK_BODY_LIMIT:
-                return too_large
+        body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
         headers = {k: request.headers[k] for k in REPLICATE_WEBHOOK_HEADERS if k in request.headers}
         headers["x-request-id"] = current_correlation_id() or ""
         headers["x-forwarded-for"] = client_ip(request)
         try:
             upstream = await client.post(
                 f"{platform.captioning_url}/webhooks/replicate",
-                content=bytes(body),
+                content=body,
                 headers=headers,
             )
         except httpx.HTTPError:

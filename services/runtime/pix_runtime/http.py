@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pix_runtime.errors import DomainError
+from pix_runtime.errors import DomainError, TooLarge
 from pix_runtime.identity import IDENTITY_HEADER, Identity, InvalidIdentity, verify_identity
 from pix_runtime.logging import bind_correlation_id, get_logger, new_correlation_id
 
@@ -50,6 +50,20 @@ def error_body(
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The body exactly as sent (a signed webhook is checked byte for byte), refused with 413
+    as soon as it passes `limit`, whatever Content-Length claimed."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge("too_large", f"the body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge("too_large", f"the body exceeds {limit} bytes")
+    return bytes(body)
 
 
 def install_error_handlers(app: FastAPI) -> None:
