@@ -22,11 +22,11 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 Method = Literal["GET", "PUT"]
@@ -260,18 +260,10 @@ class LocalStorage:
         target = self.path(key)
 
         def assemble() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    for wanted in parts:
-                        with stored[wanted.number][0].open("rb") as part:
-                            shutil.copyfileobj(part, out, CHUNK)
-                os.replace(tmp_name, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp_name)
-                raise
+            with _replacing(target) as out:
+                for wanted in parts:
+                    with stored[wanted.number][0].open("rb") as part:
+                        shutil.copyfileobj(part, out, CHUNK)
             shutil.rmtree(folder, ignore_errors=True)
 
         await asyncio.to_thread(assemble)
@@ -303,24 +295,10 @@ class LocalStorage:
                 yield chunk
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> StoredObject:
-        """Written at once (renditions, captions: at most a few MB), through a temp file and a
-        rename like `write_stream`; no stream machinery, the folder made only when missing."""
-        target = self.path(key)
-        temp = target.with_name(f".put-{secrets.token_hex(8)}")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        try:
-            fd = os.open(temp, flags, 0o600)
-        except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(temp, flags, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        """Written at once (renditions, captions: at most a few MB), without `write_stream`'s
+        stream machinery."""
+        with _replacing(self.path(key)) as out:
+            out.write(data)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
     async def get_bytes(self, key: str) -> bytes:
@@ -346,31 +324,42 @@ class LocalStorage:
         yield path
 
 
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[BinaryIO]:
+    """A temp file beside `target` that replaces it once written: readers never see half a
+    file, and a failed write leaves nothing behind. The folder is made only when missing."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
 async def _stream_to_file(
     target: Path, chunks: AsyncIterator[bytes], *, max_bytes: int, md5: bool = False
 ) -> tuple[int, str, str]:
     """Write `chunks` to a temp file beside `target`, then rename: (size, sha256, md5)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     # MD5 only as the part's ETag, which is what S3 returns for a part; not a security use.
     etag = hashlib.md5(usedforsecurity=False) if md5 else None
     size = 0
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ObjectTooLarge(f"object exceeds {max_bytes} bytes")
-                digest.update(chunk)
-                if etag is not None:
-                    etag.update(chunk)
-                out.write(chunk)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    with _replacing(target) as out:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > max_bytes:
+                raise ObjectTooLarge(f"object exceeds {max_bytes} bytes")
+            digest.update(chunk)
+            if etag is not None:
+                etag.update(chunk)
+            out.write(chunk)
     return size, digest.hexdigest(), etag.hexdigest() if etag is not None else ""
 
 
