@@ -200,11 +200,13 @@ async def one_run(
     waves: int,
     partitions: int,
     pids: tuple[int | None, int],
+    log_dir: Path,
 ) -> Row:
     from pix_captioning.models import captions
 
     ports = [free_port() for _ in range(workers)]
     first_child = len(_children)
+    logs = {port: log_dir / f"worker-{workers}x{concurrency}-{port}.log" for port in ports}
     for port in ports:
         _children.append(
             subprocess.Popen(
@@ -216,8 +218,8 @@ async def one_run(
                     "PIX_CAPTIONING_DB_POOL_SIZE": str(max(2, concurrency)),
                     "PIX_CAPTIONING_LAG_EVERY_SECONDS": "1",
                 },
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=logs[port].open("wb"),
+                stderr=subprocess.STDOUT,
             )
         )
     engine = create_async_engine(db_url)
@@ -227,7 +229,11 @@ async def one_run(
             for port in ports:
                 while True:
                     if time.monotonic() > ready_by:
-                        raise TimeoutError(f"worker on port {port} not ready after 120 s")
+                        tail = logs[port].read_text(errors="replace").splitlines()[-15:]
+                        raise TimeoutError(
+                            f"worker on port {port} not ready after 120 s; its log ends:\n"
+                            + "\n".join(tail)
+                        )
                     try:
                         if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                             break
@@ -381,6 +387,7 @@ async def run(latency: float, workers: list[int], concurrency: list[int], waves:
                     waves,
                     partitions,
                     (postgres.server.get_pid(), tansu.process.pid),
+                    tmp,
                 )
                 print_row(row)
                 rows.append(row)
