@@ -33,7 +33,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 GOOD_CAPTION: dict[str, Any] = {
@@ -56,6 +56,7 @@ class Answer:
     delay: float = 0.0
     prediction_status: str = "succeeded"  # for Replicate polls
     error: str | None = None
+    raw: bytes | None = None  # OpenAI: this body as it is, with status 200 (a broken server)
 
 
 @dataclass
@@ -222,7 +223,7 @@ class FakeProviders:
 
     # --- OpenAI chat completions (https://platform.openai.com/docs/api-reference/chat) ---------
 
-    async def chat(self, request: Request) -> JSONResponse:
+    async def chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append((request.url.path, body, dict(request.headers)))
         answer = self.openai.popleft() if self.openai else Answer()
@@ -233,6 +234,8 @@ class FakeProviders:
                 answer.status,
                 answer.headers,
             )
+        if answer.raw is not None:
+            return Response(answer.raw, 200, media_type="application/json")
         content = answer.body if answer.body is not None else json.dumps(GOOD_CAPTION)
         return JSONResponse(
             {

