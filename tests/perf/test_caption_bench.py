@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def test_caption_throughput_scales_and_overhead_is_small() -> None:
     from caption_bench import print_header, print_row, run
 
-    rows = asyncio.run(run(2.0, [1, 2, 4, 8], [1, 8], 4))
+    rows = asyncio.run(run(2.0, [1, 2, 4, 8], [1, 8], 12))
     print_header(2.0, 32)
     for row in rows:
         print_row(row)
