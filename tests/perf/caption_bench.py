@@ -221,6 +221,7 @@ async def one_run(
                     "PIX_CAPTIONING_CONCURRENCY": str(concurrency),
                     "PIX_CAPTIONING_DB_POOL_SIZE": str(max(2, concurrency)),
                     "PIX_CAPTIONING_LAG_EVERY_SECONDS": "1",
+                    "PYTHONUNBUFFERED": "1",  # the log is read when start-up hangs
                 },
                 stdout=logs[port].open("wb"),
                 stderr=subprocess.STDOUT,
@@ -233,9 +234,13 @@ async def one_run(
             for port in ports:
                 while True:
                     if time.monotonic() > ready_by:
+                        worker = _children[first_child + ports.index(port)]
+                        state = (
+                            "running" if worker.poll() is None else f"exited {worker.returncode}"
+                        )
                         tail = logs[port].read_text(errors="replace").splitlines()[-15:]
                         raise TimeoutError(
-                            f"worker on port {port} not ready after 120 s; its log ends:\n"
+                            f"worker on port {port} not ready after 120 s ({state}); log ends:\n"
                             + "\n".join(tail)
                         )
                     try:
