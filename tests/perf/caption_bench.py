@@ -232,6 +232,7 @@ async def one_run(
         async with httpx.AsyncClient(timeout=10) as client:
             ready_by = time.monotonic() + 120
             for port in ports:
+                last = "no answer yet"
                 while True:
                     if time.monotonic() > ready_by:
                         worker = _children[first_child + ports.index(port)]
@@ -240,14 +241,16 @@ async def one_run(
                         )
                         tail = logs[port].read_text(errors="replace").splitlines()[-15:]
                         raise TimeoutError(
-                            f"worker on port {port} not ready after 120 s ({state}); log ends:\n"
-                            + "\n".join(tail)
+                            f"worker on port {port} not ready after 120 s ({state}; /readyz: "
+                            f"{last}); log ends:\n" + "\n".join(tail)
                         )
                     try:
-                        if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                        answer = await client.get(f"http://127.0.0.1:{port}/readyz")
+                        if answer.status_code == 200:
                             break
-                    except httpx.HTTPError:
-                        pass
+                        last = f"{answer.status_code} {answer.text[:300]}"
+                    except httpx.HTTPError as exc:
+                        last = repr(exc)
                     await asyncio.sleep(0.2)
             await settled(client, ports, partitions)
             slots = workers * concurrency
