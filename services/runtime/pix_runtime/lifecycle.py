@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -27,6 +28,30 @@ from pix_runtime.storage import LocalStorage, S3Storage, open_storage
 log = get_logger(__name__)
 
 BROKER_CONNECT_SECONDS = 60.0
+# A start-up step still running after this long logs a warning naming it: a service that hangs
+# on its way up (no error, port never open) says where it waits.
+SLOW_START_SECONDS = 20.0
+
+_T = TypeVar("_T")
+
+
+def _describe(step: Callable[..., object]) -> str:
+    inner = getattr(step, "func", step)  # functools.partial
+    return str(getattr(inner, "__qualname__", None) or repr(inner))
+
+
+async def watched(stage: str, step: Awaitable[_T], *, warn_after: float = SLOW_START_SECONDS) -> _T:
+    """Await a start-up `step`; if it takes longer than `warn_after`, say so (once)."""
+
+    async def warn() -> None:
+        await asyncio.sleep(warn_after)
+        log.warning("service.start_slow", stage=stage, seconds=warn_after)
+
+    watchdog = asyncio.create_task(warn())
+    try:
+        return await step
+    finally:
+        watchdog.cancel()
 
 
 class ServiceRuntime:
@@ -72,11 +97,11 @@ class ServiceRuntime:
                 log.warning("periodic.failed", job=getattr(job, "__name__", "?"), exc_info=True)
 
     async def start(self) -> None:
-        await self._connect_broker()
+        await watched("broker", self._connect_broker())
         if self.relay:
             self.relay.start()
         for hook in self._on_start:
-            await hook()
+            await watched(_describe(hook), hook())
         self._tasks = [asyncio.create_task(self._repeat(s, job)) for s, job in self._periodic]
 
     async def _connect_broker(self) -> None:
@@ -129,7 +154,12 @@ def serve(app: FastAPI, settings: ServiceSettings, *, migrations_package: str | 
     configure_logging(settings.service_name, json=platform.log_json, level=platform.log_level)
     if migrations_package:
         asyncio.run(
-            upgrade_to_head(settings.effective_database_url, migrations_package, settings.db_schema)
+            watched(
+                "migrations",
+                upgrade_to_head(
+                    settings.effective_database_url, migrations_package, settings.db_schema
+                ),
+            )
         )
         log.info("migrations.done", schema=settings.db_schema)
     uvicorn.run(
