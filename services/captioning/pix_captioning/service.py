@@ -431,7 +431,9 @@ class CaptionDesk:
             FAILURES.labels(provider.name, "retryable").inc()
             self._breaker.failure()
             if row["attempt"] < self._policy.attempts:
-                return await self._follow_up(state, event, row["attempt"] + 1, problem=None)
+                return await self._follow_up(
+                    provider, state, event, row["attempt"] + 1, problem=None
+                )
             reason = f"prediction {state.status}: {state.error or ''}"
             return await self._give_up(state, event, reason, row["attempt"])
         self._breaker.success()
@@ -439,7 +441,9 @@ class CaptionDesk:
             caption = parse_caption(state.output, event.room_type)
         except CaptionRejected as exc:
             if row["kind"] == "caption":  # ask once more, saying what was wrong
-                return await self._follow_up(state, event, row["attempt"], problem=str(exc))
+                return await self._follow_up(
+                    provider, state, event, row["attempt"], problem=str(exc)
+                )
             FAILURES.labels(provider.name, Permanent.kind).inc()
             return await self._give_up(
                 state, event, f"malformed model output: {exc}", row["attempt"]
@@ -454,11 +458,15 @@ class CaptionDesk:
         return "stored"
 
     async def _follow_up(
-        self, state: PredictionState, event: AssetUploaded, attempt: int, *, problem: str | None
+        self,
+        provider: ReplicateProvider,
+        state: PredictionState,
+        event: AssetUploaded,
+        attempt: int,
+        *,
+        problem: str | None,
     ) -> str:
         """A repair prediction (`problem` given) or the next attempt; this one is settled."""
-        provider = self._webhooks
-        assert provider is not None
         request = self._request(event)
         try:
             next_id, _ = await call_with_retries(

@@ -83,8 +83,7 @@ class Database:
             async with session.begin():
                 yield session
             if session.info.pop(WAKE_AFTER_COMMIT, False):
-                for hook in self._after_commit:
-                    hook()
+                self._committed()
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:
@@ -112,8 +111,11 @@ class Database:
         async with self.driver_connection() as driver, driver.transaction():
             yield driver
         if wake_after_commit:
-            for hook in self._after_commit:
-                hook()
+            self._committed()
+
+    def _committed(self) -> None:
+        for hook in self._after_commit:
+            hook()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

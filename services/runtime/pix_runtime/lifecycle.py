@@ -94,7 +94,7 @@ class ServiceRuntime:
             try:
                 await job()
             except Exception:
-                log.warning("periodic.failed", job=getattr(job, "__name__", "?"), exc_info=True)
+                log.warning("periodic.failed", job=_describe(job), exc_info=True)
 
     async def start(self) -> None:
         await watched("broker", self._connect_broker())
