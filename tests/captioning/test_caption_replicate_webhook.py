@@ -236,18 +236,20 @@ async def test_a_lost_webhook_is_made_up_by_the_reconciler(
     setup: Setup, fake: FakeProviders
 ) -> None:
     fake.webhook_lost = True
+    predictions = setup.desk.predictions
+    assert predictions is not None  # Replicate with a webhook URL
     event = await uploaded(setup.runtime)
     await publish(setup, event)
-    assert await setup.desk.reconcile_predictions() == 0  # within the grace period
+    assert await predictions.reconcile() == 0  # within the grace period
     await asyncio.sleep(0.6)
     assert fake.deliveries == []
-    assert await setup.desk.reconcile_predictions() == 1
+    assert await predictions.reconcile() == 1
     [caption] = await caption_rows(setup.runtime, event.asset_id)
     assert caption["content"]["title_en"] == GOOD_CAPTION["title_en"]
     assert len(await announced(setup.runtime, CaptionReady.topic, event.asset_id)) == 1
     [row] = await prediction_rows(setup.runtime, event.asset_id)
     assert any(p == f"/v1/predictions/{row['id']}" for p in fake.paths())
-    assert await setup.desk.reconcile_predictions() == 0  # nothing open any more
+    assert await predictions.reconcile() == 0  # nothing open any more
 
 
 async def test_malformed_output_gets_a_repair_prediction(setup: Setup, fake: FakeProviders) -> None:

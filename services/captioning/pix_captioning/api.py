@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pix_runtime.errors import NotFound
 from pix_runtime.http import read_limited_body
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,10 +109,12 @@ def create_router(desk: CaptionDesk, current_identity: Any) -> APIRouter:
         return CaptionView.of(await desk.retry_failure(failure_id, caller))
 
     # No identity: Replicate calls it (through the gateway's public route); the Standard
-    # Webhooks signature is checked by the replicate client in `desk.replicate_webhook`.
+    # Webhooks signature is checked by the replicate client in `PredictionDesk.receive_webhook`.
     @router.post("/webhooks/replicate")
     async def replicate_webhook(request: Request) -> dict[str, str]:
         body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
-        return {"status": await desk.replicate_webhook(request.headers, body)}
+        if desk.predictions is None:  # not Replicate with a webhook URL: no webhook expected
+            raise NotFound("webhook")
+        return {"status": await desk.predictions.receive_webhook(request.headers, body)}
 
     return router

@@ -42,8 +42,8 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
         runtime.broker, desk, concurrency=settings.concurrency, fetch_wait_ms=settings.fetch_wait_ms
     )
     runtime.every(settings.lag_every_seconds, functools.partial(update_lag, subscriber))
-    if settings.provider == "replicate" and settings.replicate_webhook_url:
-        runtime.every(settings.reconcile_every_seconds, desk.reconcile_predictions)
+    if desk.predictions is not None:  # Replicate with a webhook URL: make up lost webhooks
+        runtime.every(settings.reconcile_every_seconds, desk.predictions.reconcile)
     declare_publishers(runtime.broker, CaptionReady, CaptionFailed)
     app = runtime.create_app(title="pix.immo captioning")
     app.include_router(create_router(desk, runtime.current_identity))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,16 @@ FIELDS = (
 
 class CaptionRejected(Exception):
     """The model's answer does not fit the caption schema, even after repair."""
+
+
+@dataclass(frozen=True)
+class Produced:
+    """A caption and what made it, as a caption version records it."""
+
+    caption: CaptionText
+    model: str
+    provider: str
+    prompt_version: str
 
 
 # --- prompt -----------------------------------------------------------------------------------

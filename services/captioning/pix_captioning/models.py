@@ -69,7 +69,7 @@ failures = Table(
 )
 
 # Replicate predictions started with a webhook (PIX_CAPTION_REPLICATE_WEBHOOK_URL), open until
-# their webhook (or the reconciler) settles them — see `CaptionDesk.settle`. One row per
+# their webhook (or the reconciler) settles them — see `PredictionDesk.settle`. One row per
 # prediction: a repair or a retry is a new row; `completed_at` set exactly once.
 predictions = Table(
     "predictions",
@@ -92,3 +92,5 @@ predictions = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+# This service's name in `inbox`, under which it claims the events it handles.
+CONSUMER = "captioning"

@@ -7,8 +7,8 @@ Remote providers never see the original upload: Replicate gets a short-lived sig
 rendition, an OpenAI-compatible server a data URL of it (or a signed URL, by setting).
 
 With `PIX_CAPTION_REPLICATE_WEBHOOK_URL` set, the Replicate provider also starts predictions
-that answer by webhook (`start`, `verify_webhook`, `fetch`, `cancel`); `CaptionDesk` settles
-them (see `CaptionDesk.settle`).
+that answer by webhook (`start`, `verify_webhook`, `fetch`, `cancel`); the
+`PredictionDesk` of `pix_captioning.predictions` settles them.
 """
 
 from __future__ import annotations

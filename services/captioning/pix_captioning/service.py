@@ -7,8 +7,8 @@ as `CaptionReady`. A caption the guard holds (contact data, links, names) is sto
 an edit or a regeneration that passes the guard releases it. After the last provider retry the
 asset lands in `failures` (and `CaptionFailed`), where admins see and retry it.
 
-With Replicate and a webhook URL the worker does not wait for the model: see
-`CaptionDesk._start_prediction`.
+With Replicate and a webhook URL the worker does not wait for the model: it starts a prediction
+and a webhook finishes it — see `pix_captioning.predictions` (`CaptionDesk.predictions`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database
-from pix_runtime.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
+from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
@@ -47,32 +45,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_captioning.content import (
     CaptionRejected,
+    Produced,
     caption_document,
     caption_text_file,
     check_shape,
     guard_findings,
-    parse_caption,
 )
-from pix_captioning.metrics import CAPTIONS, FAILURES, HANDLE_SECONDS, IN_FLIGHT, PROVIDER_LATENCY
-from pix_captioning.models import captions, failures, inbox, outbox, predictions
-from pix_captioning.providers import (
-    BadWebhook,
-    CaptionRequest,
-    PredictionState,
-    Provider,
-    ReplicateProvider,
-)
-from pix_captioning.reliability import (
-    CircuitBreaker,
-    GaveUp,
-    Permanent,
-    ProviderError,
-    RetryPolicy,
-    call_with_retries,
-)
+from pix_captioning.metrics import CAPTIONS, HANDLE_SECONDS, IN_FLIGHT, PROVIDER_LATENCY
+from pix_captioning.models import CONSUMER, captions, failures, inbox, outbox, predictions
+from pix_captioning.predictions import PredictionDesk, settle_row
+from pix_captioning.providers import CaptionRequest, PredictionState, Provider, ReplicateProvider
+from pix_captioning.reliability import CircuitBreaker, GaveUp, RetryPolicy, call_with_retries
 
 SOURCE = "/pix/captioning"
-CONSUMER = "captioning"
 log = get_logger(__name__)
 
 
@@ -155,21 +140,6 @@ class Forbidden(Invalid):
         super().__init__("forbidden", "admins only")
 
 
-class InvalidSignature(DomainError):
-    status = 401
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("invalid_signature", f"the webhook does not verify: {reason}")
-
-
-@dataclass(frozen=True)
-class Produced:
-    caption: CaptionText
-    model: str
-    provider: str
-    prompt_version: str
-
-
 class CaptionDesk:
     def __init__(
         self,
@@ -190,12 +160,19 @@ class CaptionDesk:
         # A person waits (regenerate, admin retry), or a webhook request does: fewer attempts.
         self._hurried = RetryPolicy(attempts=min(2, self._policy.attempts), base_seconds=0.5)
         self._breaker = breaker or CircuitBreaker(provider.name, threshold=5, reset_seconds=30)
-        # Set when the provider answers by webhook (Replicate with a webhook URL).
-        self._webhooks = (
-            provider if isinstance(provider, ReplicateProvider) and provider.webhook_url else None
+        # Only when the provider answers by webhook (Replicate with a webhook URL): then the
+        # worker starts a prediction instead of waiting, and the webhook route and the
+        # reconciler settle it. Built last, as it shares the policies and breaker above.
+        self.predictions: PredictionDesk | None = (
+            PredictionDesk(
+                self,
+                provider,
+                grace_seconds=webhook_grace_seconds,
+                timeout_seconds=prediction_timeout_seconds,
+            )
+            if isinstance(provider, ReplicateProvider) and provider.webhook_url
+            else None
         )
-        self._grace = timedelta(seconds=webhook_grace_seconds)
-        self._prediction_timeout = prediction_timeout_seconds
 
     async def warm_up(self, connections: int) -> None:
         """Open `connections` database connections and prepare the first read on each.
@@ -259,8 +236,8 @@ class CaptionDesk:
             if existing is not None:
                 await self._announce_again(event, existing)
                 return
-            if self._webhooks is not None:
-                await self._start_prediction(event, self._webhooks)
+            if self.predictions is not None:
+                await self.predictions.start(event)
                 return
             try:
                 produced = await self._produce(event, self._policy)
@@ -301,241 +278,6 @@ class CaptionDesk:
     def _request(event: AssetUploaded) -> CaptionRequest:
         return CaptionRequest(event.web_key, event.room_type, str(event.asset_id))
 
-    # --- Replicate's webhook flow ---------------------------------------------------------------
-
-    async def _start_prediction(self, event: AssetUploaded, provider: ReplicateProvider) -> None:
-        """Start the asset version's prediction and record it; the webhook finishes it.
-
-        Design: the worker starts the prediction, records it in `predictions` (claiming the
-        event in the inbox in the same transaction) and returns, so its concurrency slot and
-        the event's offset are free while the model runs — seconds, minutes on a cold start.
-        The webhook may reach any captioning instance: `settle` finishes from the row alone (it
-        holds the upload event) — a caption version with its `CaptionReady`, a repair
-        prediction for a malformed answer, the next attempt for a failed prediction, or after
-        the last one the failure with its `CaptionFailed`. Settling marks the row
-        (`completed_at`) in the same transaction as its effect, with `UPDATE … WHERE
-        completed_at IS NULL`: a replayed or concurrent webhook finds it settled and does
-        nothing. A webhook that never comes (lost, or ahead of the row's commit) is made up by
-        `reconcile_predictions`, which asks Replicate about predictions open past the grace
-        period and settles them the same way; media's reconciler re-announces what is still
-        uncaptioned after that. The worker waiting on the row (LISTEN/NOTIFY or polling our
-        database) was not chosen: it would hold a slot per running prediction exactly as
-        polling Replicate does, which is what webhooks are for.
-        """
-        if await self._prediction_open(event):
-            # Media re-announced an asset whose prediction still runs: it will be announced.
-            async with self._db.transaction() as session:
-                await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id)
-            log.info("caption.prediction_pending", asset_id=str(event.asset_id))
-            return
-        request = self._request(event)
-        try:
-            prediction_id, _ = await call_with_retries(
-                lambda: provider.start(request), policy=self._policy, breaker=self._breaker
-            )
-        except GaveUp as exc:
-            await self._record_failure(event, str(exc.last), exc.attempts, inbox_event=True)
-            return
-        async with self._db.transaction() as session:
-            first = await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id)
-            if first:
-                await self._record_prediction(session, prediction_id, event, 1, "caption")
-        if not first:
-            await provider.cancel(prediction_id)  # a concurrent delivery started its own
-            return
-        log.info("caption.prediction_started", asset_id=str(event.asset_id), id=prediction_id)
-
-    async def _prediction_open(self, event: AssetUploaded) -> bool:
-        query = select(
-            exists().where(
-                predictions.c.asset_id == event.asset_id,
-                predictions.c.asset_version == event.version,
-                predictions.c.completed_at.is_(None),
-            )
-        )
-        async with self._reads.connect() as conn:
-            return bool(await conn.scalar(query))
-
-    @staticmethod
-    async def _record_prediction(
-        session: AsyncSession, prediction_id: str, event: AssetUploaded, attempt: int, kind: str
-    ) -> None:
-        await session.execute(
-            predictions.insert().values(
-                id=prediction_id,
-                asset_id=event.asset_id,
-                asset_version=event.version,
-                attempt=attempt,
-                kind=kind,
-                event=json.loads(event.model_dump_json()),
-            )
-        )
-
-    @staticmethod
-    async def _settle_row(session: AsyncSession, state: PredictionState, outcome: str) -> bool:
-        """Mark the prediction settled; False if it already was (a replayed webhook)."""
-        result = await session.execute(
-            update(predictions)
-            .where(predictions.c.id == state.id, predictions.c.completed_at.is_(None))
-            .values(
-                status=state.status,
-                outcome=outcome,
-                output=state.output or None,
-                error=state.error[:500] if state.error else None,
-                completed_at=func.now(),
-            )
-            .returning(predictions.c.id)
-        )
-        return result.first() is not None
-
-    async def replicate_webhook(self, headers: Mapping[str, str], body: bytes) -> str:
-        """Verify a webhook from Replicate and settle its prediction; what that did."""
-        provider = self._webhooks
-        if provider is None:
-            raise NotFound("webhook")
-        try:
-            state = await provider.verify_webhook(headers, body)
-        except BadWebhook as exc:
-            log.warning("caption.webhook_refused", reason=str(exc))
-            raise InvalidSignature(str(exc)) from exc
-        except ProviderError as exc:  # the signing secret could not be fetched: retry later
-            raise Unavailable("webhook_secret", "the webhook secret is unavailable") from exc
-        outcome = await self.settle(state)
-        log.info("caption.webhook", id=state.id, status=state.status, outcome=outcome)
-        return outcome
-
-    async def settle(self, state: PredictionState) -> str:
-        """Finish what a completed prediction started, once. Returns what happened:
-        stored, repair, retry, failed; duplicate (settled before), unknown, running."""
-        provider = self._webhooks
-        if provider is None:
-            return "unknown"
-        if not state.finished:
-            return "running"
-        async with self._reads.connect() as conn:
-            row = (
-                (await conn.execute(select(predictions).where(predictions.c.id == state.id)))
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return "unknown"  # not ours, its asset deleted, or its row not committed yet
-        if row["completed_at"] is not None:
-            return "duplicate"
-        event = AssetUploaded.model_validate(row["event"])
-        took = (datetime.now(UTC) - row["created_at"]).total_seconds()
-        ok = state.status == "succeeded"
-        PROVIDER_LATENCY.labels(provider.name, "ok" if ok else "error").observe(took)
-        if not ok:
-            # Usually a transient GPU or cold-start problem: the next attempt, up to the limit.
-            FAILURES.labels(provider.name, "retryable").inc()
-            self._breaker.failure()
-            if row["attempt"] < self._policy.attempts:
-                return await self._follow_up(
-                    provider, state, event, row["attempt"] + 1, problem=None
-                )
-            reason = f"prediction {state.status}: {state.error or ''}"
-            return await self._give_up(state, event, reason, row["attempt"])
-        self._breaker.success()
-        try:
-            caption = parse_caption(state.output, event.room_type)
-        except CaptionRejected as exc:
-            if row["kind"] == "caption":  # ask once more, saying what was wrong
-                return await self._follow_up(
-                    provider, state, event, row["attempt"], problem=str(exc)
-                )
-            FAILURES.labels(provider.name, Permanent.kind).inc()
-            return await self._give_up(
-                state, event, f"malformed model output: {exc}", row["attempt"]
-            )
-        produced = Produced(caption, provider.model, provider.name, provider.prompt_version)
-        try:
-            await self._store(event, produced, edited=False, by=None, settles=state)
-        except Conflict as exc:
-            if exc.code != "duplicate":
-                raise
-            return "duplicate"
-        return "stored"
-
-    async def _follow_up(
-        self,
-        provider: ReplicateProvider,
-        state: PredictionState,
-        event: AssetUploaded,
-        attempt: int,
-        *,
-        problem: str | None,
-    ) -> str:
-        """A repair prediction (`problem` given) or the next attempt; this one is settled."""
-        request = self._request(event)
-        try:
-            next_id, _ = await call_with_retries(
-                lambda: provider.start(request, problem=problem),
-                policy=self._hurried,
-                breaker=self._breaker,
-            )
-        except GaveUp as exc:
-            return await self._give_up(state, event, str(exc.last), attempt)
-        outcome = "repair" if problem else "retry"
-        async with self._db.transaction() as session:
-            settled = await self._settle_row(session, state, outcome)
-            if settled:
-                kind = "repair" if problem else "caption"
-                await self._record_prediction(session, next_id, event, attempt, kind)
-        if not settled:
-            await provider.cancel(next_id)  # a concurrent webhook of the same prediction won
-            return "duplicate"
-        log.info(
-            "caption.prediction_started", asset_id=str(event.asset_id), id=next_id, why=outcome
-        )
-        return outcome
-
-    async def _give_up(
-        self, state: PredictionState, event: AssetUploaded, reason: str, attempts: int
-    ) -> str:
-        recorded = await self._record_failure(
-            event, reason, attempts, inbox_event=False, settles=state
-        )
-        return "failed" if recorded else "duplicate"
-
-    async def reconcile_predictions(self) -> int:
-        """Ask Replicate about predictions whose webhook did not come within the grace period
-        and settle the finished ones; cancel (and retry) those running past the timeout.
-        Runs in every captioning process; settling once is `settle`'s business."""
-        provider = self._webhooks
-        if provider is None:
-            return 0
-        age = func.extract("epoch", func.now() - predictions.c.created_at)
-        query = (
-            select(predictions.c.id, age.label("age"))
-            .where(
-                predictions.c.completed_at.is_(None),
-                predictions.c.created_at < func.now() - self._grace,
-            )
-            .order_by(predictions.c.created_at)
-            .limit(100)
-        )
-        async with self._reads.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        settled = 0
-        for prediction_id, seconds in rows:
-            try:
-                state = await provider.fetch(prediction_id)
-            except Permanent as exc:  # Replicate does not know it (any more)
-                state = PredictionState(prediction_id, "failed", "", str(exc))
-            except ProviderError as exc:
-                log.warning("caption.reconcile_failed", id=prediction_id, error=str(exc)[:200])
-                continue
-            if not state.finished:
-                if float(seconds) < self._prediction_timeout:
-                    continue
-                await provider.cancel(prediction_id)
-                state = PredictionState(prediction_id, "canceled", "", "prediction timed out")
-            log.info("caption.webhook_missing", id=prediction_id, status=state.status)
-            if await self.settle(state) not in ("duplicate", "unknown"):
-                settled += 1
-        return settled
-
     # --- storing a version --------------------------------------------------------------------
 
     async def _store(
@@ -569,7 +311,7 @@ class CaptionDesk:
             ).one()
             if not first:
                 raise Conflict("duplicate", "event already handled")
-            if settles is not None and not await self._settle_row(session, settles, "stored"):
+            if settles is not None and not await settle_row(session, settles, "stored"):
                 raise Conflict("duplicate", "prediction already settled")
             version = latest + 1
             document = caption_document(
@@ -676,7 +418,7 @@ class CaptionDesk:
                 session, inbox, consumer=CONSUMER, event_id=event.event_id
             ):
                 return False
-            if settles is not None and not await self._settle_row(session, settles, "failed"):
+            if settles is not None and not await settle_row(session, settles, "failed"):
                 return False
             await self._upsert_failure(
                 session, event, kind="provider", reason=reason, attempts=attempts
