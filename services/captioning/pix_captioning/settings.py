@@ -27,11 +27,13 @@ class CaptioningSettings(ServiceSettings):
     # Events handled at once by one worker process (one Kafka consumer; events of one asset
     # in order, different assets side by side — see `consumer`). Not capped by partitions.
     concurrency: int = Field(default=1, ge=1, le=64)
-    # How long one fetch waits for new upload events. Tansu answers a fetch only when this
-    # runs out, so an idle worker polls 1000/fetch_wait times a second per consumer, each poll
-    # decoding every owned partition in Python: at 20 ms that was ~80 ms CPU a second per
-    # worker. A new upload waits at most this long to be picked up (a caption takes seconds).
-    fetch_wait_ms: int = Field(default=100, ge=5, le=5000)
+    # How long one fetch waits for new upload events: Kafka's own default (fetch.max.wait.ms).
+    # Kafka answers as soon as an event arrives; Tansu answers only when the wait runs out, so
+    # there a new upload waits up to this long to be picked up — a quarter of a second on
+    # average, beside captions that take seconds. An idle worker polls 1000/fetch_wait times a
+    # second, each poll decoding every owned partition: at 100 ms that was 20 ms CPU a second
+    # per worker and 43 ms in Tansu, at 500 ms 12 and 14 (`tests/perf`, idle worker).
+    fetch_wait_ms: int = Field(default=500, ge=5, le=5000)
 
     # Replicate (CogVLM by default).
     replicate_api_token: SecretStr | None = Field(
