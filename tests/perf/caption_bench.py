@@ -196,6 +196,29 @@ def stop_children() -> None:
     _children.clear()
 
 
+async def ready(
+    client: httpx.AsyncClient, worker: subprocess.Popen[bytes], port: int, log: Path
+) -> None:
+    """Wait for a worker's `/readyz`; after 120 s fail with its state and the end of its log."""
+    last = "no answer yet"
+    ready_by = time.monotonic() + 120
+    while time.monotonic() < ready_by:
+        try:
+            answer = await client.get(f"http://127.0.0.1:{port}/readyz")
+            if answer.status_code == 200:
+                return
+            last = f"{answer.status_code} {answer.text[:300]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        await asyncio.sleep(0.2)
+    state = "running" if worker.poll() is None else f"exited {worker.returncode}"
+    tail = log.read_text(errors="replace").splitlines()[-15:]
+    raise TimeoutError(
+        f"worker on port {port} not ready after 120 s ({state}; /readyz: {last}); log ends:\n"
+        + "\n".join(tail)
+    )
+
+
 async def one_run(
     env: dict[str, str],
     db_url: str,
@@ -211,47 +234,28 @@ async def one_run(
     ports = [free_port() for _ in range(workers)]
     first_child = len(_children)
     logs = {port: log_dir / f"worker-{workers}x{concurrency}-{port}.log" for port in ports}
-    for port in ports:
-        _children.append(
-            subprocess.Popen(
-                [str(VENV_BIN / "pix-captioning")],
-                env={
-                    **env,
-                    "PIX_CAPTIONING_PORT": str(port),
-                    "PIX_CAPTIONING_CONCURRENCY": str(concurrency),
-                    "PIX_CAPTIONING_DB_POOL_SIZE": str(max(2, concurrency)),
-                    "PIX_CAPTIONING_LAG_EVERY_SECONDS": "1",
-                    "PYTHONUNBUFFERED": "1",  # the log is read when start-up hangs
-                },
-                stdout=logs[port].open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-        )
     engine = create_async_engine(db_url)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            ready_by = time.monotonic() + 120
+            workers_started = []
             for port in ports:
-                last = "no answer yet"
-                while True:
-                    if time.monotonic() > ready_by:
-                        worker = _children[first_child + ports.index(port)]
-                        state = (
-                            "running" if worker.poll() is None else f"exited {worker.returncode}"
-                        )
-                        tail = logs[port].read_text(errors="replace").splitlines()[-15:]
-                        raise TimeoutError(
-                            f"worker on port {port} not ready after 120 s ({state}; /readyz: "
-                            f"{last}); log ends:\n" + "\n".join(tail)
-                        )
-                    try:
-                        answer = await client.get(f"http://127.0.0.1:{port}/readyz")
-                        if answer.status_code == 200:
-                            break
-                        last = f"{answer.status_code} {answer.text[:300]}"
-                    except httpx.HTTPError as exc:
-                        last = repr(exc)
-                    await asyncio.sleep(0.2)
+                worker = subprocess.Popen(
+                    [str(VENV_BIN / "pix-captioning")],
+                    env={
+                        **env,
+                        "PIX_CAPTIONING_PORT": str(port),
+                        "PIX_CAPTIONING_CONCURRENCY": str(concurrency),
+                        "PIX_CAPTIONING_DB_POOL_SIZE": str(max(2, concurrency)),
+                        "PIX_CAPTIONING_LAG_EVERY_SECONDS": "1",
+                        "PYTHONUNBUFFERED": "1",  # the log is read when start-up hangs
+                    },
+                    stdout=logs[port].open("wb"),
+                    stderr=subprocess.STDOUT,
+                )
+                _children.append(worker)
+                workers_started.append(worker)
+            for port, worker in zip(ports, workers_started, strict=True):
+                await ready(client, worker, port, logs[port])
             await settled(client, ports, partitions)
             slots = workers * concurrency
             count = -(-slots * waves // partitions) * partitions  # a multiple of the partitions
@@ -363,7 +367,6 @@ async def run(latency: float, workers: list[int], concurrency: list[int], waves:
     rows: list[Row] = []
     try:
         postgres = start_postgres(tmp / "pg")
-        tansu = start_tansu(free_port(), log_file=tmp / "tansu.log")
         fake = FakeProviders(latency=latency)
         server = ServerThread(fake)
         server.start()
@@ -373,14 +376,12 @@ async def run(latency: float, workers: list[int], concurrency: list[int], waves:
         Image.new("RGB", (1600, 1200), (230, 225, 215)).save(buf, "JPEG")
         (storage / "bench" / "web.jpg").write_bytes(buf.getvalue())
         await upgrade_to_head(postgres.url, "pix_captioning", "captioning")
-        await ensure_topics(tansu.bootstrap)  # the registry's partition counts
         env = {
             **os.environ,
             "BENCH_LATENCY": str(latency),
             "PIX_ENV": "test",
             "PIX_INTERNAL_KEY": secrets.token_urlsafe(32),
             "PIX_DATABASE_URL": postgres.url,
-            "PIX_KAFKA_BOOTSTRAP": tansu.bootstrap,
             "PIX_STORAGE_URL": f"file://{storage}",
             "PIX_CAPTION_PROVIDER": "openai",
             "PIX_CAPTION_BASE_URL": fake.url + "/v1",
@@ -391,8 +392,15 @@ async def run(latency: float, workers: list[int], concurrency: list[int], waves:
         print_header(latency, partitions)
         for w in workers:
             for c in concurrency:
+                # A fresh broker for each configuration: after a few rounds of members joining
+                # and leaving one group, Tansu sometimes holds a new member's JoinGroup for
+                # minutes (`tests/perf/tansu_group_join.py` shows it with plain aiokafka).
+                if tansu is not None:
+                    tansu.stop()
+                tansu = start_tansu(free_port(), log_file=tmp / "tansu.log")
+                await ensure_topics(tansu.bootstrap)  # the registry's partition counts
                 row = await one_run(
-                    env,
+                    {**env, "PIX_KAFKA_BOOTSTRAP": tansu.bootstrap},
                     postgres.url,
                     w,
                     c,
