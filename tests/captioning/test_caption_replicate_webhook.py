@@ -34,6 +34,7 @@ from pix_runtime.lifecycle import ServiceRuntime
 from pix_runtime.settings import PlatformSettings
 from pix_stack.embedded import free_port
 from sqlalchemy import RowMapping, delete, func, select
+from structlog.testing import capture_logs
 from test_caption_handlers import announced, uploaded
 
 FAKE_TOKEN = "r8_fake-token-for-tests-only"
@@ -69,8 +70,11 @@ class Setup:
 
 
 @pytest.fixture
-async def setup(migrated: set[str], fake: FakeProviders) -> AsyncIterator[Setup]:
+async def setup(
+    request: pytest.FixtureRequest, migrated: set[str], fake: FakeProviders
+) -> AsyncIterator[Setup]:
     fake.reset()
+    overrides: dict[str, Any] = getattr(request, "param", {})  # indirect parametrization
     captioning_port, gateway_port = free_port(), free_port()
     gateway = f"http://127.0.0.1:{gateway_port}"
     settings = CaptioningSettings.model_validate(
@@ -83,6 +87,7 @@ async def setup(migrated: set[str], fake: FakeProviders) -> AsyncIterator[Setup]
             "provider_timeout_seconds": 5.0,
             "attempts": 2,
             "backoff_base_seconds": 0.01,
+            **overrides,
         }
     )
     app, runtime = create_app(settings)
@@ -298,6 +303,27 @@ async def test_a_failed_prediction_is_retried_then_the_caption_fails(
     assert await caption_rows(setup.runtime, event.asset_id) == []
 
 
+@pytest.mark.parametrize("setup", [{"backoff_base_seconds": 30.0}], indirect=True)
+async def test_a_failed_prediction_is_retried_after_a_backoff_not_inside_the_webhook(
+    setup: Setup, fake: FakeProviders
+) -> None:
+    fake.replicate_outcomes.append(Answer(prediction_status="failed", error="CUDA out of memory"))
+    fake.webhook_twice = True
+    event = await uploaded(setup.runtime)
+    with capture_logs() as logs:
+        await publish(setup, event)
+        deliveries = await delivered(fake, 2)
+    # Both the webhook and its replay are answered at once; the next attempt waits out its
+    # backoff (up to 30 s with full jitter), and the replay does not schedule a second one.
+    assert [json.loads(body) for _, _, body in deliveries] == [{"status": "retry"}] * 2
+    assert len(creates(fake)) == 1
+    assert [entry["event"] for entry in logs].count("caption.retry_scheduled") == 1
+    # Open until the next prediction is recorded: a process that stops meanwhile leaves it to
+    # the reconciler, which settles it again.
+    [row] = await prediction_rows(setup.runtime, event.asset_id)
+    assert row["completed_at"] is None
+
+
 async def test_a_photo_deleted_while_its_prediction_runs_gets_no_caption(
     setup: Setup, fake: FakeProviders
 ) -> None:
@@ -319,6 +345,8 @@ async def test_a_photo_deleted_while_its_prediction_runs_gets_no_caption(
     assert (status, json.loads(body)) == (200, {"status": "unknown"})
     assert await caption_rows(setup.runtime, event.asset_id) == []
     assert await prediction_rows(setup.runtime, event.asset_id) == []
+    [created] = [pid for pid, _, _ in fake.deliveries]
+    assert f"/v1/predictions/{created}/cancel" in fake.paths()  # the model stopped for nothing
 
 
 async def test_a_secret_from_the_environment_is_used_without_asking_replicate(

@@ -10,7 +10,8 @@ that may run on different captioning instances:
 2. Settle (`PredictionDesk.settle`, from the webhook). The webhook may reach any instance: the
    row holds the upload event, so settling needs nothing else — a caption version with its
    `CaptionReady`, a repair prediction for a malformed answer, the next attempt for a failed
-   prediction, or after the last one the failure with its `CaptionFailed`. Settling marks the
+   prediction (after the retry policy's backoff, in the background, so the webhook is answered
+   at once), or after the last one the failure with its `CaptionFailed`. Settling marks the
    row (`completed_at`) in the same transaction as its effect, with `UPDATE … WHERE
    completed_at IS NULL` (`settle_row`): a replayed or concurrent webhook finds it settled and
    does nothing, so each prediction is settled exactly once.
@@ -18,6 +19,7 @@ that may run on different captioning instances:
    of the row's commit) is made up by asking Replicate about predictions open past the grace
    period and settling them the same way; one running past the timeout is cancelled and
    retried. Media's reconciler re-announces what is still uncaptioned after that.
+4. Deleting the photo deletes its rows and cancels its running predictions at Replicate.
 
 The worker waiting on the row (LISTEN/NOTIFY or polling our database) was not chosen: it would
 hold a slot per running prediction exactly as polling Replicate does, which is what webhooks
@@ -31,6 +33,7 @@ imports this module: no import cycle.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -125,6 +128,8 @@ class PredictionDesk:
         self._breaker = desk._breaker
         self._grace = timedelta(seconds=grace_seconds)
         self._timeout = timeout_seconds
+        # Next attempts waiting out their backoff, by the failed prediction they follow.
+        self._retries: dict[str, asyncio.Task[str]] = {}
 
     async def start(self, event: AssetUploaded) -> None:
         """Start the asset version's prediction and record it; the webhook finishes it."""
@@ -202,7 +207,8 @@ class PredictionDesk:
             FAILURES.labels(provider.name, "retryable").inc()
             self._breaker.failure()
             if row["attempt"] < self._policy.attempts:
-                return await self._follow_up(state, event, row["attempt"] + 1, problem=None)
+                self._retry_later(state, event, row["attempt"])
+                return "retry"
             reason = f"prediction {state.status}: {state.error or ''}"
             return await self._give_up(state, event, reason, row["attempt"])
         self._breaker.success()
@@ -223,6 +229,41 @@ class PredictionDesk:
                 raise
             return "duplicate"
         return "stored"
+
+    def _retry_later(self, state: PredictionState, event: AssetUploaded, attempt: int) -> None:
+        """Start the next attempt after the policy's backoff (exponential, with jitter).
+
+        In the background, so the webhook is answered at once. The failed prediction stays open
+        until the next one is recorded: if this process stops first, the reconciler finds it
+        after the grace period and settles it again. A replayed webhook meanwhile schedules
+        nothing more here; on another instance it would, and `settle_row` lets one win.
+        """
+        if state.id in self._retries:
+            return
+        delay = self._policy.delay(attempt, None)
+
+        async def after_backoff() -> str:
+            try:
+                await asyncio.sleep(delay)
+                return await self._follow_up(state, event, attempt + 1, problem=None)
+            except Exception:
+                # Database or Replicate away: the prediction stays open for the reconciler.
+                log.warning("caption.retry_failed", id=state.id, exc_info=True)
+                return "error"
+            finally:
+                self._retries.pop(state.id, None)
+
+        log.info("caption.retry_scheduled", id=state.id, seconds=round(delay, 2))
+        self._retries[state.id] = asyncio.create_task(after_backoff(), name=f"retry-{state.id}")
+
+    async def cancel(self, prediction_ids: list[str]) -> None:
+        """Cancel running predictions at Replicate (their photo is gone); best effort: a
+        prediction that still finishes sends a webhook that finds nothing to settle."""
+        for prediction_id in prediction_ids:
+            retry = self._retries.pop(prediction_id, None)
+            if retry is not None:
+                retry.cancel()
+            await self._provider.cancel(prediction_id)
 
     async def _follow_up(
         self,

@@ -214,15 +214,21 @@ class CaptionDesk:
             ).all()
             await session.execute(delete(failures).where(failures.c.asset_id == event.asset_id))
             # A webhook still to come finds no prediction and changes nothing.
-            await session.execute(
-                delete(predictions).where(predictions.c.asset_id == event.asset_id)
-            )
+            running = (
+                await session.execute(
+                    delete(predictions)
+                    .where(predictions.c.asset_id == event.asset_id)
+                    .returning(predictions.c.id, predictions.c.completed_at)
+                )
+            ).all()
         # Files after the commit: a crash in between leaves files without rows, never the
         # reverse (a caption row pointing at deleted files).
         for txt_key, json_key in {tuple(k) for k in keys}:
             for key in (txt_key, json_key):
                 if key:
                     await self._storage.delete(key)
+        if self.predictions is not None:  # the model need not run on for a deleted photo
+            await self.predictions.cancel([id_ for id_, done in running if done is None])
         log.info("caption.forgotten", asset_id=str(event.asset_id), versions=len(keys))
 
     # --- the upload event ---------------------------------------------------------------------
