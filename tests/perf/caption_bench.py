@@ -22,8 +22,10 @@ Fair by construction:
   a multiple of the partition count), so start-up and the last stragglers are a small part.
   All slots start at once and the fake answers after exactly the same time, so the first waves
   of a process come back together and queue on its event loop; they drift apart after a few
-  rounds. With 4 waves that start was a quarter of the samples (p50 40–45 ms at 1×8), with 12
-  the p50 is the steady state (15–18 ms); the mean and p95 columns still carry the start;
+  rounds. With 4 waves that start was a quarter of the samples, with 12 the p50 is the steady
+  state; the mean and p95 columns still carry the start;
+- each configuration gets a fresh Tansu: on one that saw earlier members leave the group, new
+  members' joins sometimes hang for minutes (`tests/perf/tansu_group_join.py`);
 - timing starts only after the consumer group settled: every worker reports its partitions
   (`pix_caption_consumer_lag`), they cover the topic without overlap, and stay so for 2 s.
 
