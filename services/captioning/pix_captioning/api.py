@@ -11,9 +11,8 @@ from pix_runtime.errors import NotFound
 from pix_runtime.http import read_limited_body
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import RowMapping
 
-from pix_captioning.service import CaptionDesk, caption_view
+from pix_captioning.service import CaptionDesk, CaptionRow, caption_view
 
 # A completed prediction (input, output, logs) is a few KB; the gateway has the same limit.
 WEBHOOK_BODY_LIMIT = 1 << 20
@@ -38,7 +37,7 @@ class CaptionView(BaseModel):
     json_key: str
 
     @classmethod
-    def of(cls, row: RowMapping) -> "CaptionView":
+    def of(cls, row: CaptionRow) -> "CaptionView":
         return cls.model_validate(caption_view(row))
 
 
