@@ -12,7 +12,7 @@ from pix_runtime.http import read_limited_body
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
 
-from pix_captioning.service import CaptionDesk, CaptionRow, caption_view
+from pix_captioning.service import CaptionDesk, CaptionRow
 
 # A completed prediction (input, output, logs) is a few KB; the gateway has the same limit.
 WEBHOOK_BODY_LIMIT = 1 << 20
@@ -38,7 +38,9 @@ class CaptionView(BaseModel):
 
     @classmethod
     def of(cls, row: CaptionRow) -> "CaptionView":
-        return cls.model_validate(caption_view(row))
+        """A caption version's row as the API shows it: its content is the `caption`."""
+        fields = {name: row[name] for name in cls.model_fields if name != "caption"}
+        return cls.model_validate({**fields, "caption": row["content"]})
 
 
 class CaptionEdit(BaseModel):

@@ -18,12 +18,11 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from asyncpg import UniqueViolationError
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
-from pix_runtime.db import WAKE_AFTER_COMMIT, Database, DriverStatement
+from pix_runtime.db import WAKE_AFTER_COMMIT, Database
 from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
@@ -32,14 +31,9 @@ from pix_runtime.outbox import enqueue, outbox_values
 from pix_runtime.storage import LocalStorage, S3Storage
 from sqlalchemy import (
     RowMapping,
-    bindparam,
     delete,
-    exists,
     func,
-    literal,
     select,
-    true,
-    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -57,90 +51,19 @@ from pix_captioning.metrics import CAPTIONS, HANDLE_SECONDS, IN_FLIGHT, PROVIDER
 from pix_captioning.models import CONSUMER, captions, failures, inbox, outbox, predictions
 from pix_captioning.predictions import PredictionDesk, settle_row
 from pix_captioning.providers import CaptionRequest, PredictionState, Provider, ReplicateProvider
+from pix_captioning.queries import (
+    CLAIM_AND_VERSION,
+    DRIVER_CLAIM_AND_VERSION,
+    DRIVER_SEEN_AND_LATEST,
+    DRIVER_STORE_READY,
+    DRIVER_VERSION,
+    STORE_READY,
+    VERSION,
+)
 from pix_captioning.reliability import CircuitBreaker, GaveUp, RetryPolicy, call_with_retries
 
 SOURCE = "/pix/captioning"
 log = get_logger(__name__)
-
-
-# The statements of the upload path, built once (SQLAlchemy caches their compiled form).
-# Reads that need no transaction run on an autocommit connection: no BEGIN/ROLLBACK round trips.
-
-# Whether the event was handled before, and the latest caption of this asset version (or NULLs).
-_latest_of_version = (
-    select(captions)
-    .where(
-        captions.c.asset_id == bindparam("asset_id"),
-        captions.c.asset_version == bindparam("asset_version"),
-    )
-    .order_by(captions.c.caption_version.desc())
-    .limit(1)
-    .subquery("latest")
-)
-_one = select(literal(1).label("one")).subquery("one")
-_SEEN_AND_LATEST = select(
-    exists()
-    .where(inbox.c.consumer == CONSUMER, inbox.c.event_id == bindparam("event_id"))
-    .label("pix_seen"),
-    _latest_of_version,
-).select_from(_one.outerjoin(_latest_of_version, true()))
-
-# Claim the event in the inbox and read the asset's highest caption version.
-_highest_version = (
-    select(func.coalesce(func.max(captions.c.caption_version), 0))
-    .where(captions.c.asset_id == bindparam("asset_id"))
-    .scalar_subquery()
-)
-_claimed = (
-    insert(inbox)
-    .values(consumer=CONSUMER, event_id=bindparam("event_id", type_=inbox.c.event_id.type))
-    .on_conflict_do_nothing()
-    .returning(inbox.c.event_id)
-    .cte("claimed")
-)
-_CLAIM_AND_VERSION = select(
-    exists(select(_claimed.c.event_id)).label("first"), _highest_version.label("latest")
-)
-_VERSION = select(true().label("first"), _highest_version.label("latest"))
-
-# A ready version: its row, resolving the asset's open failures, and its outbox row.
-_stored = (
-    captions.insert()
-    .values(
-        {
-            c.name: bindparam(f"c_{c.name}", type_=c.type)
-            for c in captions.c
-            if c.name != "created_at"
-        }
-    )
-    .returning(*captions.c)
-    .cte("stored")
-)
-_resolved = (
-    update(failures)
-    .where(failures.c.asset_id == bindparam("c_asset_id"), failures.c.resolved_at.is_(None))
-    .values(resolved_at=func.now(), updated_at=func.now())
-    .cte("resolved")
-)
-_announced = (
-    outbox.insert()
-    .values(
-        {
-            name: bindparam(f"o_{name}", type_=outbox.c[name].type)
-            for name in ("event_id", "topic", "key", "payload", "headers")
-        }
-    )
-    .cte("announced")
-)
-_STORE_READY = select(_stored).add_cte(_resolved, _announced)
-
-# The statements every upload runs, straight to asyncpg (`DriverStatement`): through SQLAlchemy
-# each costs ~0.3 ms more CPU on the event loop that all of a worker's handlers share. Versions
-# held for review and those settling a prediction (rare) stay on the session.
-_DRIVER_SEEN_AND_LATEST = DriverStatement(_SEEN_AND_LATEST)
-_DRIVER_CLAIM_AND_VERSION = DriverStatement(_CLAIM_AND_VERSION)
-_DRIVER_VERSION = DriverStatement(_VERSION)
-_DRIVER_STORE_READY = DriverStatement(_STORE_READY)
 
 
 # A caption version's row, by column name: SQLAlchemy's `RowMapping`, or asyncpg's `Record`
@@ -149,7 +72,7 @@ CaptionRow = Mapping[Any, Any]
 
 
 def _ready_params(row: dict[str, Any], ready: CaptionReady) -> dict[str, Any]:
-    """`_STORE_READY`'s parameters: the version's row (`c_…`) and its outbox row (`o_…`)."""
+    """`STORE_READY`'s parameters: the version's row (`c_…`) and its outbox row (`o_…`)."""
     return {
         **{f"c_{k}": v for k, v in row.items()},
         **{f"o_{k}": v for k, v in outbox_values(ready, source=SOURCE).items()},
@@ -216,7 +139,7 @@ class CaptionDesk:
 
         async def one() -> None:
             async with self._db.driver_connection() as driver:
-                await _DRIVER_SEEN_AND_LATEST.fetchrow(driver, **params)
+                await DRIVER_SEEN_AND_LATEST.fetchrow(driver, **params)
                 await everyone.wait()  # hold it until all are open, so they are distinct
 
         await asyncio.gather(*(one() for _ in range(connections)))
@@ -370,13 +293,13 @@ class CaptionDesk:
         driver connection (`_DRIVER_*`)."""
         async with self._db.driver_transaction(wake_after_commit=True) as driver:
             first, latest = await (
-                _DRIVER_CLAIM_AND_VERSION if inbox_event is not None else _DRIVER_VERSION
+                DRIVER_CLAIM_AND_VERSION if inbox_event is not None else DRIVER_VERSION
             ).fetchrow(driver, event_id=inbox_event, asset_id=event.asset_id)
             if not first:
                 raise Conflict("duplicate", "event already handled")
             row, ready = self._version(event, produced, latest + 1, [], edited=edited, by=by)
             try:
-                stored: CaptionRow = await _DRIVER_STORE_READY.fetchrow(
+                stored: CaptionRow = await DRIVER_STORE_READY.fetchrow(
                     driver, **_ready_params(row, ready)
                 )
             except UniqueViolationError as exc:
@@ -401,7 +324,7 @@ class CaptionDesk:
             # it to commit or roll back) and read the asset's latest version number.
             first, latest = (
                 await session.execute(
-                    _CLAIM_AND_VERSION if inbox_event is not None else _VERSION,
+                    CLAIM_AND_VERSION if inbox_event is not None else VERSION,
                     {"event_id": inbox_event, "asset_id": event.asset_id},
                 )
             ).one()
@@ -415,7 +338,7 @@ class CaptionDesk:
                     statement = captions.insert().values(**row).returning(captions)
                     result = await session.execute(statement)
                 else:
-                    result = await session.execute(_STORE_READY, _ready_params(row, ready))
+                    result = await session.execute(STORE_READY, _ready_params(row, ready))
                 stored: CaptionRow = result.mappings().one()
             except IntegrityError as exc:
                 raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
@@ -628,7 +551,7 @@ class CaptionDesk:
         One statement outside a transaction: a plain read needs no BEGIN/COMMIT.
         """
         async with self._db.driver_connection() as driver:
-            row = await _DRIVER_SEEN_AND_LATEST.fetchrow(
+            row = await DRIVER_SEEN_AND_LATEST.fetchrow(
                 driver,
                 event_id=event.event_id,
                 asset_id=event.asset_id,
@@ -755,26 +678,3 @@ class CaptionDesk:
         if row["resolved_at"] is not None:
             raise Conflict("resolved", "this failure is already resolved")
         return await self._run_now(AssetUploaded.model_validate(row["event"]), by)
-
-
-def caption_view(row: CaptionRow) -> dict[str, Any]:
-    """A caption version as the API shows it."""
-    created: datetime = row["created_at"]
-    return {
-        "asset_id": row["asset_id"],
-        "gallery_id": row["gallery_id"],
-        "pseudonym": row["pseudonym"],
-        "asset_version": row["asset_version"],
-        "caption_version": row["caption_version"],
-        "status": row["status"],
-        "review_reason": row["review_reason"],
-        "caption": row["content"],
-        "model": row["model"],
-        "provider": row["provider"],
-        "prompt_version": row["prompt_version"],
-        "edited": row["edited"],
-        "created_by": row["created_by"],
-        "created_at": created,
-        "txt_key": row["txt_key"],
-        "json_key": row["json_key"],
-    }
