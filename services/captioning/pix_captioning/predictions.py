@@ -122,7 +122,8 @@ class PredictionDesk:
         self._desk = desk
         self._provider = provider
         self._db = desk._db
-        self._reads = desk._reads
+        # Plain reads on an autocommit connection: no BEGIN/ROLLBACK round trips.
+        self._reads = self._db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._policy = desk._policy  # the worker's: nobody waits for a prediction to start
         self._hurried = desk._hurried  # a webhook request waits for the follow-up to start
         self._breaker = desk._breaker

@@ -99,7 +99,6 @@ class CaptionDesk:
         prediction_timeout_seconds: float = 120.0,
     ) -> None:
         self._db = db
-        self._reads = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._storage = storage
         self.provider = provider
         self._policy = policy or RetryPolicy()
