@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pix_runtime.db import NamedRow
 from pix_runtime.errors import NotFound
 from pix_runtime.http import read_limited_body
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
 
-from pix_captioning.service import CaptionDesk, CaptionRow
+from pix_captioning.service import CaptionDesk
 
 # A completed prediction (input, output, logs) is a few KB; the gateway has the same limit.
 WEBHOOK_BODY_LIMIT = 1 << 20
@@ -37,7 +38,7 @@ class CaptionView(BaseModel):
     json_key: str
 
     @classmethod
-    def of(cls, row: CaptionRow) -> "CaptionView":
+    def of(cls, row: NamedRow) -> "CaptionView":
         """A caption version's row as the API shows it: its content is the `caption`."""
         fields = {name: row[name] for name in cls.model_fields if name != "caption"}
         return cls.model_validate({**fields, "caption": row["content"]})

@@ -17,12 +17,11 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from asyncpg import UniqueViolationError
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
-from pix_runtime.db import WAKE_AFTER_COMMIT, Database
+from pix_runtime.db import WAKE_AFTER_COMMIT, Database, NamedRow
 from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
@@ -64,11 +63,6 @@ from pix_captioning.reliability import CircuitBreaker, GaveUp, RetryPolicy, call
 
 SOURCE = "/pix/captioning"
 log = get_logger(__name__)
-
-
-# A caption version's row, by column name: SQLAlchemy's `RowMapping`, or asyncpg's `Record`
-# where it came from a `DriverStatement`.
-CaptionRow = Mapping[Any, Any]
 
 
 def _ready_params(row: dict[str, Any], ready: CaptionReady) -> dict[str, Any]:
@@ -248,7 +242,7 @@ class CaptionDesk:
         by: uuid.UUID | None,
         inbox_event: uuid.UUID | None = None,
         settles: PredictionState | None = None,
-    ) -> CaptionRow:
+    ) -> NamedRow:
         """Write one caption version: files (unless held for review), row, event — or nothing.
 
         `inbox_event` / `settles`: the upload event or the prediction this version finishes;
@@ -287,9 +281,9 @@ class CaptionDesk:
         edited: bool,
         by: uuid.UUID | None,
         inbox_event: uuid.UUID | None,
-    ) -> CaptionRow:
+    ) -> NamedRow:
         """The common case (every upload, every edit): a version that passed the guard, on the
-        driver connection (`_DRIVER_*`)."""
+        driver connection (`queries.DRIVER_*`)."""
         async with self._db.driver_transaction(wake_after_commit=True) as driver:
             first, latest = await (
                 DRIVER_CLAIM_AND_VERSION if inbox_event is not None else DRIVER_VERSION
@@ -298,7 +292,7 @@ class CaptionDesk:
                 raise Conflict("duplicate", "event already handled")
             row, ready = self._version(event, produced, latest + 1, [], edited=edited, by=by)
             try:
-                stored: CaptionRow = await DRIVER_STORE_READY.fetchrow(
+                stored: NamedRow = await DRIVER_STORE_READY.fetchrow(
                     driver, **_ready_params(row, ready)
                 )
             except UniqueViolationError as exc:
@@ -316,7 +310,7 @@ class CaptionDesk:
         by: uuid.UUID | None,
         inbox_event: uuid.UUID | None,
         settles: PredictionState | None,
-    ) -> CaptionRow:
+    ) -> NamedRow:
         """A version held for review, or one that settles a prediction (`settle_row`)."""
         async with self._db.transaction() as session:
             # One round trip: claim the event in the inbox (waits for a concurrent delivery of
@@ -338,7 +332,7 @@ class CaptionDesk:
                     result = await session.execute(statement)
                 else:
                     result = await session.execute(STORE_READY, _ready_params(row, ready))
-                stored: CaptionRow = result.mappings().one()
+                stored: NamedRow = result.mappings().one()
             except IntegrityError as exc:
                 raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
             if findings:
@@ -500,7 +494,7 @@ class CaptionDesk:
             needs_review=needs_review,
         )
 
-    async def _announce_again(self, event: AssetUploaded, row: CaptionRow) -> None:
+    async def _announce_again(self, event: AssetUploaded, row: NamedRow) -> None:
         async with self._db.transaction() as session:
             if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
                 log.info("caption.redelivery_ignored", asset_id=str(event.asset_id))
@@ -544,7 +538,7 @@ class CaptionDesk:
             )
             return result.mappings().first()
 
-    async def _seen_and_latest(self, event: AssetUploaded) -> tuple[bool, CaptionRow | None]:
+    async def _seen_and_latest(self, event: AssetUploaded) -> tuple[bool, NamedRow | None]:
         """Whether the event was handled before, else this asset version's latest caption.
 
         One statement outside a transaction: a plain read needs no BEGIN/COMMIT.
@@ -616,7 +610,7 @@ class CaptionDesk:
             thumb_key="",
         )
 
-    async def edit(self, asset_id: uuid.UUID, changes: dict[str, Any], by: Identity) -> CaptionRow:
+    async def edit(self, asset_id: uuid.UUID, changes: dict[str, Any], by: Identity) -> NamedRow:
         """A human edit: a new version with `edited=True`; it must pass shape and guard."""
         row = await self.current(asset_id, by)
         merged = {**row["content"], **changes}
@@ -631,7 +625,7 @@ class CaptionDesk:
         produced = Produced(caption, row["model"], row["provider"], row["prompt_version"])
         return await self._store(self._event_of(row), produced, edited=True, by=by.user_id)
 
-    async def regenerate(self, asset_id: uuid.UUID, by: Identity) -> CaptionRow:
+    async def regenerate(self, asset_id: uuid.UUID, by: Identity) -> NamedRow:
         """Run the provider again on demand; the result is a new, unedited version."""
         row = await self.current(asset_id, by)
         if not row["web_key"]:
@@ -639,7 +633,7 @@ class CaptionDesk:
         event = self._event_of(row)
         return await self._run_now(event, by)
 
-    async def _run_now(self, event: AssetUploaded, by: Identity) -> CaptionRow:
+    async def _run_now(self, event: AssetUploaded, by: Identity) -> NamedRow:
         # A person waits for the answer: fewer attempts than the background worker makes, and
         # a Replicate prediction is polled, not left to the webhook.
         try:
@@ -663,7 +657,7 @@ class CaptionDesk:
         async with self._db.sessions() as session:
             return list((await session.execute(query)).mappings())
 
-    async def retry_failure(self, failure_id: uuid.UUID, by: Identity) -> CaptionRow:
+    async def retry_failure(self, failure_id: uuid.UUID, by: Identity) -> NamedRow:
         if not by.is_admin:
             raise Forbidden()
         async with self._db.sessions() as session:

@@ -10,10 +10,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from asyncpg import Record
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
 from pix_contracts.events import AssetDeleted
-from pix_runtime.db import Database
+from pix_runtime.db import Database, NamedRow
 from pix_runtime.errors import NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
@@ -30,7 +29,7 @@ CONSUMER = "media"
 log = get_logger(__name__)
 
 
-def uploaded_event(row: RowMapping | Record) -> AssetUploaded:
+def uploaded_event(row: NamedRow) -> AssetUploaded:
     return AssetUploaded(
         asset_id=row["id"],
         gallery_id=row["gallery_id"],

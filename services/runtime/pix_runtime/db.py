@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from sqlalchemy import event, exc, text
+from asyncpg import Record
+from sqlalchemy import RowMapping, event, exc, text
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +18,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+# A row read by column name: SQLAlchemy's `RowMapping` from a session, or asyncpg's `Record`
+# from a `DriverStatement`.
+NamedRow = RowMapping | Record
 
 # Set in `session.info` by code that wants the commit hooks to run (the outbox does).
 WAKE_AFTER_COMMIT = "pix_wake_after_commit"
