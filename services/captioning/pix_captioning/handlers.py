@@ -19,7 +19,7 @@ DELETIONS_FETCH_WAIT_MS = 1000
 
 
 def register_handlers(
-    broker: KafkaBroker, desk: CaptionDesk, *, concurrency: int = 1, fetch_wait_ms: int = 500
+    broker: KafkaBroker, desk: CaptionDesk, *, concurrency: int, fetch_wait_ms: int
 ) -> Any:
     """Subscribe the caption handler; returns the subscriber (for the lag metric).
 
