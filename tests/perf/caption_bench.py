@@ -234,12 +234,11 @@ async def one_run(
     from pix_captioning.models import captions
 
     ports = [free_port() for _ in range(workers)]
-    first_child = len(_children)
     logs = {port: log_dir / f"worker-{workers}x{concurrency}-{port}.log" for port in ports}
+    processes: list[subprocess.Popen[bytes]] = []  # this configuration's workers
     engine = create_async_engine(db_url)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            workers_started = []
             for port in ports:
                 worker = subprocess.Popen(
                     [str(VENV_BIN / "pix-captioning")],
@@ -255,8 +254,8 @@ async def one_run(
                     stderr=subprocess.STDOUT,
                 )
                 _children.append(worker)
-                workers_started.append(worker)
-            for port, worker in zip(ports, workers_started, strict=True):
+                processes.append(worker)
+            for port, worker in zip(ports, processes, strict=True):
                 await ready(client, worker, port, logs[port])
             await settled(client, ports, partitions)
             slots = workers * concurrency
@@ -284,7 +283,7 @@ async def one_run(
                 before = await conn.scalar(select(func.count()).select_from(captions)) or 0
             producer = AIOKafkaProducer(bootstrap_servers=env["PIX_KAFKA_BOOTSTRAP"])
             await producer.start()
-            groups = process_groups(pids[0], pids[1], [p.pid for p in _children[first_child:]])
+            groups = process_groups(pids[0], pids[1], [p.pid for p in processes])
             try:
                 cpu_before = cpu_seconds(groups)
                 started = time.monotonic()
@@ -306,9 +305,7 @@ async def one_run(
                         raise TimeoutError(f"only {done}/{count} captions")
                     await asyncio.sleep(0.05 if count - done <= slots else 0.5)
             elapsed = time.monotonic() - started
-            cpu_after = cpu_seconds(
-                process_groups(pids[0], pids[1], [p.pid for p in _children[first_child:]])
-            )
+            cpu_after = cpu_seconds(process_groups(pids[0], pids[1], [p.pid for p in processes]))
             cpu_ms = {
                 name: 1000
                 * sum(t - cpu_before[name].get(pid, 0.0) for pid, t in cpu_after[name].items())
