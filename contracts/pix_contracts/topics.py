@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from pix_contracts.envelope import Event
 from pix_contracts.events import ALL_EVENTS, AssetUploaded
+from pix_contracts.leads import LEAD_EVENTS
+from pix_contracts.listings import LISTING_EVENTS
 
 DEAD_LETTER_SUFFIX = ".dlq"
 
@@ -27,7 +29,7 @@ _PARTITIONS: dict[type[Event], int] = {AssetUploaded: 32}
 
 TOPICS: dict[str, Topic] = {
     event.topic: Topic(event.topic, _PARTITIONS.get(event, 3), event.key_field, event)
-    for event in ALL_EVENTS
+    for event in (*ALL_EVENTS, *LEAD_EVENTS, *LISTING_EVENTS)
 }
 
 

@@ -62,6 +62,8 @@ def create_router(
         "captioning": platform.captioning_url,
         "exports": platform.export_url,
         "notify": platform.notify_url,
+        "leads": platform.leads_url,
+        "listings": platform.listings_url,
     }
 
     def session_token(request: Request) -> str | None:

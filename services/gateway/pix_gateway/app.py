@@ -54,6 +54,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "captioning": platform.captioning_url,
             "export": platform.export_url,
             "notify": platform.notify_url,
+            "leads": platform.leads_url,
+            "listings": platform.listings_url,
         },
         platform.internal_key.get_secret_value().encode(),
     )

@@ -23,7 +23,9 @@ PUBLIC_API_PATHS = frozenset(
         "notify/webhooks/mailgun",
     }
 )
-PUBLIC_API_PREFIXES = ("media/storage/",)
+# Unauthenticated on purpose: signed storage URLs, the leads service's website form and inbound
+# mail webhook (each checks its own signature, rate limit or honeypot), public exposé links.
+PUBLIC_API_PREFIXES = ("media/storage/", "leads/public/", "listings/public/")
 # Never proxied, for anyone: operational endpoints and auth's gateway-only session routes.
 INTERNAL_PATHS = frozenset({"healthz", "readyz", "metrics"})
 INTERNAL_AUTH_PATHS = frozenset({"sessions/validate", "sessions/revoke"})

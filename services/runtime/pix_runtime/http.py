@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -165,6 +165,17 @@ def identity_dependency(internal_key: bytes) -> Callable[[Request], Awaitable[Id
         return identity
 
     return current_identity
+
+
+async def request_identity(request: Request) -> Identity:
+    """The caller as signed by the gateway, checked with the key on `app.state.internal_key`
+    (set by `ServiceRuntime.create_app`), so module-level routers need no factory."""
+    check = identity_dependency(request.app.state.internal_key)
+    return await check(request)
+
+
+# The signed caller of a request: `identity: CurrentIdentity` in a route's parameters.
+CurrentIdentity = Annotated[Identity, Depends(request_identity)]
 
 
 def add_health_routes(app: FastAPI, checks: dict[str, Callable[[], Awaitable[None]]]) -> None:

@@ -141,11 +141,13 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        return create_base_app(
+        app = create_base_app(
             title=title,
             lifespan=lifespan,
             checks={"database": self.db.ping, "broker": self.broker_ready},
         )
+        app.state.internal_key = self.internal_key
+        return app
 
 
 def serve(app: FastAPI, settings: ServiceSettings, *, migrations_package: str | None) -> None:

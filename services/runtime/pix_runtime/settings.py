@@ -39,6 +39,8 @@ class PlatformSettings(BaseSettings):
     captioning_url: str = "http://127.0.0.1:8004"
     export_url: str = "http://127.0.0.1:8005"
     notify_url: str = "http://127.0.0.1:8006"
+    leads_url: str = "http://127.0.0.1:8007"
+    listings_url: str = "http://127.0.0.1:8008"
 
     def check_production(self) -> None:
         if self.env == "production" and self.internal_key.get_secret_value() == DEV_INTERNAL_KEY:
