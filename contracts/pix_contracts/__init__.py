@@ -18,11 +18,21 @@ from pix_contracts.events import (
     UserDeleted,
     UserRegistered,
 )
+from pix_contracts.leads import (
+    LEAD_EVENTS,
+    LeadCreated,
+    LeadErased,
+    LeadMessageRequested,
+    LeadProfile,
+    LeadStatusChanged,
+    LeadUpdated,
+)
 from pix_contracts.topics import TOPICS, Topic, all_topic_names, topic_of
 
 __all__ = [
     "ALL_EVENTS",
     "CLOUDEVENTS_SPEC_VERSION",
+    "LEAD_EVENTS",
     "TOPICS",
     "AssetDeleted",
     "AssetUploaded",
@@ -33,6 +43,12 @@ __all__ = [
     "Event",
     "ExportFile",
     "GalleryExported",
+    "LeadCreated",
+    "LeadErased",
+    "LeadMessageRequested",
+    "LeadProfile",
+    "LeadStatusChanged",
+    "LeadUpdated",
     "OrderPlaced",
     "OrderStatusChanged",
     "PasswordChanged",
