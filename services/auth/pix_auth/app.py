@@ -13,7 +13,7 @@ from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.sealing import derive_key
 
 from pix_auth.api import create_router, rate_limited_handler
-from pix_auth.models import outbox
+from pix_auth.models import jobs, outbox
 from pix_auth.service import Accounts, LinkSettings
 from pix_auth.settings import AdminBootstrap, AuthSettings
 from pix_auth.throttle import RateLimited, Throttle
@@ -21,7 +21,7 @@ from pix_auth.throttle import RateLimited, Throttle
 
 def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or AuthSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox)
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     accounts = Accounts(
         runtime.db,
         idle=timedelta(days=settings.session_idle_days),

@@ -7,7 +7,7 @@ from pix_runtime.logging import get_logger
 from pix_export.api import create_router
 from pix_export.crm_push import CrmDesk
 from pix_export.handlers import register_handlers
-from pix_export.models import outbox
+from pix_export.models import jobs, outbox
 from pix_export.secretbox import SecretBox
 from pix_export.service import ExportDesk
 from pix_export.settings import ExportSettings
@@ -18,7 +18,7 @@ log = get_logger(__name__)
 
 def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or ExportSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox)
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
     if key is None and settings.platform.env == "production":
         log.warning("export.secrets_key_derived", hint="set PIX_EXPORT_SECRETS_KEY")

@@ -14,7 +14,7 @@ from pix_runtime.storage_routes import local_storage_router
 
 from pix_media.api import create_router
 from pix_media.handlers import register_handlers
-from pix_media.models import outbox
+from pix_media.models import jobs, outbox
 from pix_media.processing import Processor
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
@@ -23,7 +23,7 @@ from pix_media.uploads import Uploads
 
 def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or MediaSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox)
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     library = MediaLibrary(runtime.db, runtime.storage, settings)
     processor = Processor(runtime.db, runtime.storage, settings)
     uploads = Uploads(runtime.db, runtime.storage, settings, library, on_queued=processor.wake)

@@ -1,4 +1,6 @@
+from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.inbox import inbox_table
+from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
@@ -86,6 +88,8 @@ assets = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+jobs = jobs_table(metadata)
+dead_letters = dead_letters_table(metadata)
 
 # The last number given out per gallery and room (Kitchen_01, Kitchen_02, …). Numbers are never
 # reused: after Kitchen_02 is deleted the next kitchen is Kitchen_03, so a pseudonym names one

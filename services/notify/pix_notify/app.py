@@ -9,6 +9,7 @@ from pix_notify.api import create_router
 from pix_notify.bounces import MailgunWebhooks
 from pix_notify.delivery import Courier, RetryPolicy
 from pix_notify.handlers import register_handlers
+from pix_notify.models import jobs
 from pix_notify.providers import MailConfigError, build_provider
 from pix_notify.service import PostOffice
 from pix_notify.settings import NotifySettings
@@ -20,7 +21,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
     settings = settings or NotifySettings()
     # Before anything connects: a mis-configured provider stops the service with a message.
     provider = build_provider(settings)
-    runtime = ServiceRuntime(settings)
+    runtime = ServiceRuntime(settings, jobs=jobs)
     courier = Courier(
         runtime.db,
         provider,

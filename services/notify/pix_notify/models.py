@@ -1,4 +1,6 @@
+from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.inbox import inbox_table
+from pix_runtime.jobs import jobs_table
 from sqlalchemy import (
     Column,
     DateTime,
@@ -88,3 +90,5 @@ webhook_tokens = Table(
 )
 
 inbox = inbox_table(metadata)
+jobs = jobs_table(metadata)
+dead_letters = dead_letters_table(metadata)

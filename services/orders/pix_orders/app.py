@@ -9,7 +9,7 @@ from pix_runtime.lifecycle import ServiceRuntime, serve
 
 from pix_orders.api import create_router
 from pix_orders.handlers import register_handlers
-from pix_orders.models import outbox
+from pix_orders.models import jobs, outbox
 from pix_orders.places import PlacesClient
 from pix_orders.service import OrderBook
 from pix_orders.settings import OrdersSettings
@@ -17,7 +17,7 @@ from pix_orders.settings import OrdersSettings
 
 def create_app(settings: OrdersSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or OrdersSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox)
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     book = OrderBook(runtime.db, settings.price_list_cents)
     places = PlacesClient(
         settings.google_places_key,

@@ -16,6 +16,20 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from pix_contracts.topics import DEAD_LETTER_SUFFIX
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 REPLAY_GROUP = "pix-dlq-replay"
 
@@ -99,3 +113,43 @@ async def replay_dead_letters(bootstrap: str, topic: str) -> int:
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+def dead_letters_table(metadata: MetaData) -> Table:
+    """Dead letters kept in the consuming service's own database, so they outlive a broker
+    that keeps nothing: what failed, in which group, why, and whether it was replayed."""
+    table = Table(
+        "dead_letters",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("consumer_group", String(200), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("event_id", String(100), nullable=True),
+        Column("partition", Integer, nullable=True),
+        Column("offset", BigInteger, nullable=True),
+        Column("key", LargeBinary, nullable=True),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("traceback", Text, nullable=True),
+        Column("attempts", Integer, nullable=False, server_default="1"),
+        # open -> replayed (sent back to its group) | discarded (an operator gave up on it)
+        Column("status", String(20), nullable=False, server_default="open"),
+        Column(
+            "first_failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
+        Column(
+            "last_failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
+        Column("replayed_at", DateTime(timezone=True), nullable=True),
+    )
+    # One letter per event and group: a redelivered poison event updates its letter.
+    Index(
+        f"{table.name}_event",
+        table.c.consumer_group,
+        table.c.event_id,
+        unique=True,
+        postgresql_where=table.c.event_id.is_not(None),
+    )
+    Index(f"{table.name}_status", table.c.status, table.c.topic)
+    return table

@@ -32,6 +32,13 @@ class NotFound(DomainError):
         super().__init__("not_found", f"{what} not found")
 
 
+class Forbidden(DomainError):
+    """The caller is known but may not do this (a role, not an organisation: another
+    organisation's ids are `NotFound`)."""
+
+    status = 403
+
+
 class Conflict(DomainError):
     status = 409
 

@@ -2,19 +2,33 @@
 
 Errors are always `{"error": {"code", "message", "field"?, "fields"?}}` with the right status
 code; `fields` ({field: code}) lists every invalid field of a form at once.
+
+Bad input is stopped here once for every service (`RequestGuard`): bodies over 1 MiB are
+refused before anything reads them, NUL characters (which PostgreSQL cannot store in text) are
+refused with the field that holds them, and values the database refuses (an integer past its
+column's range) answer 422 instead of 500.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
 
+import asyncpg
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError as SQLDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,6 +80,39 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+FORWARDED_FOR_HEADER = "x-pix-forwarded-for"
+FORWARDED_TTL_SECONDS = 60
+
+
+def _forwarded_mac(key: bytes, address: str, expires: int) -> str:
+    message = f"forwarded-for\x1f{address}\x1f{expires}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def sign_forwarded_for(address: str, key: bytes, *, ttl: int = FORWARDED_TTL_SECONDS) -> str:
+    """The client's address as the gateway vouches for it (`X-Pix-Forwarded-For`)."""
+    expires = int(time.time()) + ttl
+    return f"{address}|{expires}|{_forwarded_mac(key, address, expires)}"
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the one the gateway signed, else the peer of this connection.
+
+    A plain `X-Forwarded-For` is never believed here: anyone who reaches a service directly
+    could name any address and so escape the limits counted on it.
+    """
+    peer = request.client.host if request.client else ""
+    header = request.headers.get(FORWARDED_FOR_HEADER, "")
+    address, _, rest = header.partition("|")
+    expires, _, mac = rest.partition("|")
+    key: bytes | None = getattr(request.app.state, "internal_key", None)
+    if not (key and address and expires.isdigit() and int(expires) >= time.time()):
+        return peer
+    if not hmac.compare_digest(_forwarded_mac(key, address, int(expires)), mac):
+        return peer
+    return address
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -89,9 +136,27 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    async def refused_by_database(request: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value the request carried (out of a column's range, a text it
+        # cannot store): the client's input, not our fault — and nothing was written.
+        log.warning("http.value_refused_by_database", error=str(exc).splitlines()[0][:200])
+        return JSONResponse(
+            error_body("invalid", "a value in the request is out of range or not allowed"),
+            status_code=422,
+        )
+
+    app.add_exception_handler(SQLDataError, refused_by_database)
+    app.add_exception_handler(asyncpg.DataError, refused_by_database)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+        codes = {
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not_found",
+            405: "not_allowed",
+            413: "too_large",
+        }
         return JSONResponse(
             error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
             status_code=exc.status_code,
@@ -148,6 +213,188 @@ class RequestContextMiddleware:
                     status=status,
                     ms=round(elapsed * 1000, 1),
                 )
+
+
+JSON_BODY_LIMIT = 1 << 20
+# Signed-URL uploads stream their bytes to storage and enforce their own limits as they go.
+STREAMED_BODY_PREFIXES = ("/storage/", "/api/media/storage/")
+
+
+def _json_response(status: int, body: dict[str, Any]) -> tuple[Message, Message]:
+    payload = json.dumps(body).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": payload}
+
+
+def _nul_field(value: Any, path: tuple[str, ...] = ()) -> Iterator[str]:
+    """Dotted paths of the JSON strings (or keys) holding a NUL character."""
+    if isinstance(value, str) and "\x00" in value:
+        yield ".".join(path) or "body"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                yield ".".join((*path, key.replace("\x00", "")))
+            yield from _nul_field(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_field(item, (*path, str(index)))
+
+
+class RequestGuard:
+    """Bad input stopped before any route sees it, for every service alike.
+
+    - a body over `limit` is refused with 413 as soon as that is known: from Content-Length
+      before a byte is read, else while reading; nothing is parsed (also without a session);
+    - a NUL character in the path, the query or a JSON/form body is refused with 422 naming the
+      field (PostgreSQL cannot store it in text, so it would fail deep inside as a 500).
+
+    Bodies up to the limit are read here once and handed on unchanged; signed-URL uploads
+    (`STREAMED_BODY_PREFIXES`) pass through untouched. Pure ASGI, like RequestContextMiddleware.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = JSON_BODY_LIMIT) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(STREAMED_BODY_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"]):
+            await self._refuse(send, 422, "invalid", "NUL characters are not allowed", "query")
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send, 413, "too_large", f"the body exceeds {self.limit} bytes")
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await self._refuse(send, 413, "too_large", f"the body exceeds {self.limit} bytes")
+                return
+        field = self._nul_in_body(bytes(body), headers.get(b"content-type", b""))
+        if field is not None:
+            await self._refuse(send, 422, "invalid", "NUL characters are not allowed", field)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _nul_in_body(body: bytes, content_type: bytes) -> str | None:
+        if b"\x00" in body and not content_type.startswith((b"multipart/", b"application/oct")):
+            return "body"
+        if b"\\u0000" in body:
+            try:
+                return next(_nul_field(json.loads(body)), None)
+            except ValueError:
+                return None  # not JSON after all: the route's own parsing answers
+        if content_type.startswith(b"application/x-www-form-urlencoded") and b"%00" in body:
+            return "body"
+        return None
+
+    @staticmethod
+    async def _refuse(
+        send: Send, status: int, code: str, message: str, field: str | None = None
+    ) -> None:
+        start, body = _json_response(status, error_body(code, message, field))
+        await send(start)
+        await send(body)
+
+
+class ErrorBody(BaseModel):
+    """`{"error": {"code", "message", "field"?, "fields"?}}`, every API error."""
+
+    class Error(BaseModel):
+        code: str
+        message: str
+        field: str | None = None
+        fields: dict[str, str] | None = None
+
+    error: Error
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Not signed in, or the gateway's signed identity is missing or invalid",
+    403: "Signed in, but not allowed to do this",
+    404: "Unknown, or belongs to another organisation",
+    409: "Conflicts with the current state",
+    413: "The body is too large",
+    422: "Invalid input (the field is named)",
+    429: "Too many attempts; see Retry-After",
+    503: "A dependency is unavailable; see Retry-After",
+}
+
+
+def _needs_identity(route: APIRoute) -> bool:
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if getattr(dependency.call, "__name__", "") in ("current_identity", "request_identity"):
+            return True
+        pending.extend(dependency.dependencies)
+    return False
+
+
+def _error_statuses(route: APIRoute) -> list[int]:
+    methods = route.methods or set()
+    statuses = [422, 503]
+    if _needs_identity(route):
+        statuses += [401, 403]
+    if route.dependant.path_params:
+        statuses.append(404)
+    if methods - {"GET", "HEAD", "OPTIONS"}:
+        statuses += [409, 429]
+    if route.dependant.body_params:
+        statuses.append(413)
+    return sorted(statuses)
+
+
+def document_errors(app: FastAPI) -> None:
+    """Declare in the OpenAPI document the error answers every route can give, in our shape."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        for route in app.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema:
+                for status in _error_statuses(route):
+                    route.responses.setdefault(
+                        status, {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status]}
+                    )
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            routes=app.routes,
+        )
+        schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+        schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def identity_dependency(internal_key: bytes) -> Callable[[Request], Awaitable[Identity]]:
@@ -214,7 +461,10 @@ def create_base_app(
     """A FastAPI app with our middleware, error shape and health routes."""
     # No slash redirects: an API answers the path it was asked, or a JSON 404.
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
+    # Inside the request context, so a refusal carries the request id and is logged.
+    app.add_middleware(RequestGuard)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    document_errors(app)
     add_health_routes(app, checks)
     return app

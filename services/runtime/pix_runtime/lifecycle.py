@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TypeVar
 
 import uvicorn
@@ -17,8 +18,11 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import Table
 
 from pix_runtime.broker import create_broker, ensure_topics
+from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.http import create_base_app, identity_dependency
+from pix_runtime.jobs import JobBoard, JobContext, JobQueue
+from pix_runtime.jobs_routes import jobs_router
 from pix_runtime.logging import configure_logging, get_logger
 from pix_runtime.migrations import upgrade_to_head
 from pix_runtime.outbox import OutboxRelay
@@ -55,7 +59,14 @@ async def watched(stage: str, step: Awaitable[_T], *, warn_after: float = SLOW_S
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, *, outbox: Table | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        outbox: Table | None = None,
+        jobs: Table | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         platform = settings.platform
         platform.check_production()
         self.settings = settings
@@ -75,6 +86,8 @@ class ServiceRuntime:
             signing_key=self.internal_key,
         )
         self.relay = OutboxRelay(self.db, outbox, self.broker) if outbox is not None else None
+        self.clock = clock or Clock()
+        self._jobs = JobQueue(self.db, jobs, clock=self.clock) if jobs is not None else None
         self.current_identity = identity_dependency(self.internal_key)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = []
@@ -84,9 +97,24 @@ class ServiceRuntime:
         """Run `hook` once the database and broker are up (e.g. seed the first admin)."""
         self._on_start.append(hook)
 
+    @property
+    def jobs(self) -> JobQueue:
+        """The service's job queue (`ServiceRuntime(..., jobs=models.jobs)`)."""
+        if self._jobs is None:
+            raise RuntimeError(f"{self.settings.service_name} has no jobs table")
+        return self._jobs
+
     def every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
-        """Run `job` every `seconds` while the service runs (reconcilers, sweepers)."""
-        self._periodic.append((seconds, job))
+        """Run `job` every `seconds` while the service runs (reconcilers, sweepers): a periodic
+        job, once across all replicas, where the service has a jobs table."""
+        if self._jobs is None:
+            self._periodic.append((seconds, job))
+            return
+
+        async def periodic(ctx: JobContext) -> None:
+            await job()
+
+        self._jobs.every(f"periodic.{_describe(job)}", timedelta(seconds=seconds), periodic)
 
     async def _repeat(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         while True:
@@ -102,6 +130,8 @@ class ServiceRuntime:
             self.relay.start()
         for hook in self._on_start:
             await watched(_describe(hook), hook())
+        if self._jobs is not None:
+            await watched("jobs", self._jobs.start())
         self._tasks = [asyncio.create_task(self._repeat(s, job)) for s, job in self._periodic]
 
     async def _connect_broker(self) -> None:
@@ -122,6 +152,8 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._jobs is not None:
+            await self._jobs.stop()
         if self.relay:
             await self.relay.stop()
         await self.broker.stop()
@@ -147,6 +179,9 @@ class ServiceRuntime:
             checks={"database": self.db.ping, "broker": self.broker_ready},
         )
         app.state.internal_key = self.internal_key
+        if self._jobs is not None:
+            app.state.job_board = JobBoard(self.db, self._jobs.table)
+            app.include_router(jobs_router)
         return app
 
 
