@@ -62,6 +62,8 @@ def platform_env(
         "PIX_KAFKA_BOOTSTRAP": tansu.bootstrap,
         "PIX_STORAGE_URL": f"file://{storage_root}",
         "PIX_PUBLIC_URL": "http://testserver",
+        # The session broker is Tansu, which answers a fetch only when its wait runs out.
+        "PIX_KAFKA_FETCH_MAX_WAIT_MS": "20",
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -17,6 +17,9 @@ import httpx
 from pix_stack.embedded import free_port
 
 SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6)
+EMBEDDED_SETTINGS = frozenset(
+    {"PIX_DATABASE_URL", "PIX_KAFKA_BOOTSTRAP", "PIX_STORAGE_URL", "PIX_PUBLIC_URL"}
+)
 
 
 def free_port_base() -> int:
@@ -55,8 +58,11 @@ def run_stack(data_dir: Path) -> Iterator[Stack]:
     port_base = free_port_base()
     kafka_port = free_port()
     admin_password = secrets.token_urlsafe(16)
+    # The stack brings its own embedded PostgreSQL, Tansu and storage, as `make run` does: the
+    # session's infrastructure (set in the environment by `platform_env`) is not handed down.
+    inherited = {k: v for k, v in os.environ.items() if k not in EMBEDDED_SETTINGS}
     env = {
-        **os.environ,
+        **inherited,
         "PIX_ADMIN_EMAIL": "admin@pix.immo",
         "PIX_ADMIN_PASSWORD": admin_password,
         "PIX_LOG_JSON": "true",

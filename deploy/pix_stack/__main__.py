@@ -16,12 +16,13 @@ import asyncio
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from honcho.manager import Manager
 
-from pix_stack.embedded import free_port, start_postgres, start_tansu
+from pix_stack.embedded import EmbeddedPostgres, Tansu, free_port, start_postgres, start_tansu
 
 
 @dataclass(frozen=True)
@@ -56,46 +57,100 @@ def internal_key(data_dir: Path) -> str:
 
 
 def stack_environment(
-    *, data_dir: Path, database_url: str, bootstrap: str, port_base: int
+    *, data_dir: Path, database_url: str, bootstrap: str, storage_url: str, port_base: int
 ) -> dict[str, str]:
+    """What the runner sets for every process; a variable already in the environment wins
+    (`run` merges the environment over this), so every setting can be swapped."""
     host = "http://127.0.0.1"
     env = {
         "PIX_DATABASE_URL": database_url,
         "PIX_KAFKA_BOOTSTRAP": bootstrap,
-        "PIX_STORAGE_URL": f"file://{(data_dir / 'storage').resolve()}",
+        "PIX_STORAGE_URL": storage_url,
         "PIX_INTERNAL_KEY": internal_key(data_dir),
         "PIX_PUBLIC_URL": f"http://localhost:{port_base}",
         "PIX_NOTIFY_OUTBOX_DIR": str((data_dir / "mail").resolve()),
-        "PIX_AUTH_URL": f"{host}:{port_base + 1}",
-        "PIX_ORDERS_URL": f"{host}:{port_base + 2}",
-        "PIX_MEDIA_URL": f"{host}:{port_base + 3}",
-        "PIX_CAPTIONING_URL": f"{host}:{port_base + 4}",
-        "PIX_EXPORT_URL": f"{host}:{port_base + 5}",
-        "PIX_NOTIFY_URL": f"{host}:{port_base + 6}",
     }
     for service in (*SERVICES, CAPTIONING):
         env[f"PIX_{service.name.upper()}_PORT"] = str(port_base + service.port_offset)
+        if service.name != "gateway":
+            env[f"PIX_{service.name.upper()}_URL"] = f"{host}:{port_base + service.port_offset}"
     return env
+
+
+@dataclass
+class Infrastructure:
+    """What the stack runs on: each part embedded unless its setting names a real one."""
+
+    database_url: str
+    bootstrap: str
+    storage_url: str
+    postgres: EmbeddedPostgres | None = None
+    tansu: Tansu | None = None
+
+    def describe(self) -> str:
+        def origin(embedded: object) -> str:
+            return "embedded" if embedded is not None else "from the environment"
+
+        database = self.database_url.split("@")[-1]  # never print a password
+        tansu = " (Tansu, memory only)" if self.tansu else ""
+        return (
+            f"  PostgreSQL     {database}  ({origin(self.postgres)})\n"
+            f"  Kafka          {self.bootstrap}{tansu}  ({origin(self.tansu)})\n"
+            f"  storage        {self.storage_url}"
+        )
+
+    def stop(self) -> None:
+        if self.tansu:
+            self.tansu.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+
+def start_infrastructure(
+    data_dir: Path, environ: Mapping[str, str], kafka_port: int | None
+) -> Infrastructure:
+    """Start embedded PostgreSQL and Tansu only where `PIX_DATABASE_URL` and
+    `PIX_KAFKA_BOOTSTRAP` are absent; `PIX_STORAGE_URL` defaults to a folder in the data dir."""
+    storage = environ.get("PIX_STORAGE_URL") or f"file://{(data_dir / 'storage').resolve()}"
+    infra = Infrastructure(
+        database_url=environ.get("PIX_DATABASE_URL", ""),
+        bootstrap=environ.get("PIX_KAFKA_BOOTSTRAP", ""),
+        storage_url=storage,
+    )
+    try:
+        if not infra.database_url:
+            print(f"pix.immo: starting PostgreSQL in {data_dir / 'postgres'} …", flush=True)
+            infra.postgres = start_postgres(data_dir / "postgres")
+            infra.database_url = infra.postgres.url
+        if not infra.bootstrap:
+            infra.tansu = start_tansu(
+                kafka_port or free_port(), log_file=data_dir / "logs" / "tansu.log"
+            )
+            infra.bootstrap = infra.tansu.bootstrap
+    except BaseException:
+        infra.stop()
+        raise
+    return infra
 
 
 def run(data_dir: Path, port_base: int, caption_workers: int, kafka_port: int | None) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "logs").mkdir(exist_ok=True)
-    print(f"pix.immo: starting PostgreSQL in {data_dir / 'postgres'} …", flush=True)
-    postgres = start_postgres(data_dir / "postgres")
-    tansu = None
+    infra = start_infrastructure(data_dir, os.environ, kafka_port)
     try:
-        port = kafka_port or free_port()
-        tansu = start_tansu(port, log_file=data_dir / "logs" / "tansu.log")
         env = {
-            **os.environ,
             **stack_environment(
                 data_dir=data_dir,
-                database_url=postgres.url,
-                bootstrap=tansu.bootstrap,
+                database_url=infra.database_url,
+                bootstrap=infra.bootstrap,
+                storage_url=infra.storage_url,
                 port_base=port_base,
             ),
+            **os.environ,
         }
+        if infra.tansu:
+            # Tansu answers a fetch only when its wait runs out: short waits keep latency low.
+            env.setdefault("PIX_KAFKA_FETCH_MAX_WAIT_MS", "20")
         bin_dir = Path(sys.executable).parent
         manager = Manager()
         for service in SERVICES[:-1]:
@@ -111,18 +166,16 @@ def run(data_dir: Path, port_base: int, caption_workers: int, kafka_port: int | 
             )
         gateway = SERVICES[-1]
         manager.add_process(gateway.name, f"exec {bin_dir / gateway.entry_point}", env=env)
-
+        ports = "  ".join(f"{s.name} :{env[f'PIX_{s.name.upper()}_PORT']}" for s in SERVICES[:-1])
         print(
             f"""
 pix.immo is starting:
-  web UI + API   http://localhost:{port_base}
-  services       auth :{port_base + 1}  orders :{port_base + 2}  media :{port_base + 3}
-                 captioning :{port_base + 4} (x{caption_workers})  export :{port_base + 5}
-                 notify :{port_base + 6}   (each has /healthz, /readyz, /metrics)
-  PostgreSQL     {postgres.url}
-  Kafka (Tansu)  {tansu.bootstrap}  (memory only)
-  storage        {env["PIX_STORAGE_URL"]}
-  dev mail       {env["PIX_NOTIFY_OUTBOX_DIR"]}  and  http://localhost:{port_base}/admin/mail
+  web UI + API   {env["PIX_PUBLIC_URL"]}
+  services       {ports}
+                 captioning :{env["PIX_CAPTIONING_PORT"]} (x{caption_workers})
+                 (each has /healthz, /readyz, /metrics)
+{infra.describe()}
+  dev mail       {env["PIX_NOTIFY_OUTBOX_DIR"]}  and  {env["PIX_PUBLIC_URL"]}/admin/mail
 Ctrl-C stops everything.
 """,
             flush=True,
@@ -131,9 +184,7 @@ Ctrl-C stops everything.
         # Ctrl-C or SIGTERM is how the stack is meant to stop: that is success.
         return 0 if manager.returncode in (None, 130, 143) else manager.returncode
     finally:
-        if tansu:
-            tansu.stop()
-        postgres.stop()
+        infra.stop()
         print("pix.immo: stopped.", flush=True)
 
 

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
 import socket
 import traceback
 from collections.abc import Awaitable, Callable
@@ -46,8 +47,9 @@ log = get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 
-# Tansu does not end a long poll early; a short fetch wait keeps end-to-end latency low.
-FETCH_MAX_WAIT_MS = 20
+# How long a fetch waits for data. Kafka answers as soon as data arrives, so its default of
+# 500 ms costs no latency; Tansu answers only when the wait runs out, so `make run` sets 20 ms.
+FETCH_MAX_WAIT_MS = int(os.environ.get("PIX_KAFKA_FETCH_MAX_WAIT_MS", "500"))
 RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
 
 
