@@ -3,7 +3,9 @@
 Every client table carries `org_id`, and every query of client data filters on it.
 """
 
+from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.inbox import inbox_table
+from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
@@ -224,3 +226,5 @@ webhook_tokens = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+jobs = jobs_table(metadata)
+dead_letters = dead_letters_table(metadata)

@@ -1,0 +1,49 @@
+"""The leads service's configuration (env prefix `PIX_LEADS_`); secrets from the environment."""
+
+from pix_runtime.settings import ServiceSettings
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class LeadsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PIX_LEADS_", extra="ignore")
+
+    service_name: str = "leads"
+    port: int = 8007
+
+    # The SMTP intake: portal emails forwarded to `<slug>@<inbound_domain>`. Production puts it
+    # behind the MX (or a forwarder); 0 turns it off (e.g. a replica that only serves the API).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    inbound_domain: str = "leads.pix.localhost"
+    # Larger messages are refused at SMTP level (552); portal inquiries are a few kB, a
+    # forwarded one with a PDF exposé a few MB.
+    max_message_bytes: int = 15 * 1024 * 1024
+
+    # Mailgun inbound Routes (`forward()` to /public/mailgun/inbound): the account's HTTP
+    # webhook signing key. Without it the webhook refuses every request.
+    mailgun_webhook_signing_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "MAILGUN_WEBHOOK_SIGNING_KEY", "PIX_LEADS_MAILGUN_WEBHOOK_SIGNING_KEY"
+        ),
+    )
+    mailgun_tolerance_seconds: float = 300.0
+
+    # The website form: per client address and organisation, at most this many submissions
+    # per window.
+    form_limit: int = 5
+    form_window_seconds: int = 600
+
+    # Full sentiment analysis through any OpenAI-compatible endpoint; without a model only the
+    # keyword quick score runs.
+    sentiment_base_url: str | None = None
+    sentiment_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PIX_LEADS_SENTIMENT_API_KEY", "OPENAI_API_KEY"),
+    )
+    sentiment_model: str | None = None
+    sentiment_timeout_seconds: float = 20.0
+
+    # Follow-ups after the first contact when the lead stays silent; LOST after the last.
+    follow_up_days: tuple[int, ...] = (3, 7, 14)
