@@ -23,11 +23,9 @@ import asyncpg
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import BaseModel
 from sqlalchemy.exc import DataError as SQLDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -323,18 +321,24 @@ class RequestGuard:
         await send(body)
 
 
-class ErrorBody(BaseModel):
-    """`{"error": {"code", "message", "field"?, "fields"?}}`, every API error."""
-
-    class Error(BaseModel):
-        code: str
-        message: str
-        field: str | None = None
-        fields: dict[str, str] | None = None
-
-    error: Error
-
-
+# `{"error": {"code", "message", "field"?, "fields"?}}`, every API error, in the OpenAPI documents.
+ERROR_BODY_SCHEMA: dict[str, Any] = {
+    "title": "ErrorBody",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
 ERROR_DESCRIPTIONS = {
     401: "Not signed in, or the gateway's signed identity is missing or invalid",
     403: "Signed in, but not allowed to do this",
@@ -357,14 +361,13 @@ def _needs_identity(route: APIRoute) -> bool:
     return False
 
 
-def _error_statuses(route: APIRoute) -> list[int]:
-    methods = route.methods or set()
+def _error_statuses(route: APIRoute, method: str) -> list[int]:
     statuses = [422, 503]
     if _needs_identity(route):
         statuses += [401, 403]
     if route.dependant.path_params:
         statuses.append(404)
-    if methods - {"GET", "HEAD", "OPTIONS"}:
+    if method not in ("GET", "HEAD", "OPTIONS"):
         statuses += [409, 429]
     if route.dependant.body_params:
         statuses.append(413)
@@ -372,25 +375,40 @@ def _error_statuses(route: APIRoute) -> list[int]:
 
 
 def document_errors(app: FastAPI) -> None:
-    """Declare in the OpenAPI document the error answers every route can give, in our shape."""
+    """Declare in the OpenAPI document the error answers each route can give, in our shape:
+    401/403 where a signed identity is required, 404 where an id is in the path, 409 and 429
+    for changes, 413 for bodies, 422 and 503 everywhere."""
+    build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        for route in app.routes:
-            if isinstance(route, APIRoute) and route.include_in_schema:
-                for status in _error_statuses(route):
-                    route.responses.setdefault(
-                        status, {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status]}
+        schema = build()
+        error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for context in iter_route_contexts(app.routes):
+            route = context.route
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            for method in route.methods or ():
+                operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+                    del responses["422"]
+                for status in _error_statuses(route, method):
+                    responses.setdefault(
+                        str(status),
+                        {
+                            "description": ERROR_DESCRIPTIONS[status],
+                            "content": {"application/json": {"schema": error_ref}},
+                        },
                     )
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            openapi_version=app.openapi_version,
-            routes=app.routes,
-        )
-        schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
-        schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorBody"] = ERROR_BODY_SCHEMA
+        if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
         app.openapi_schema = schema
         return schema
 
