@@ -5,9 +5,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pix_runtime.errors import DomainError
+from pix_runtime.http import client_address
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, EmailStr, Field
 
+from pix_auth.devices import DEVICE_HEADER
+from pix_auth.hashing import HashingBusy
 from pix_auth.service import Accounts
 from pix_auth.throttle import RateLimited
 
@@ -69,6 +72,8 @@ class SessionView(BaseModel):
     token: str
     expires_at: datetime
     identity: Identity
+    # The gateway keeps it in a cookie; sent back on the next sign-in, it marks a trusted device.
+    device_token: str
 
 
 class SessionInvalid(DomainError):
@@ -79,9 +84,8 @@ class SessionInvalid(DomainError):
 
 
 def client_ip(request: Request) -> str:
-    """The browser's address as the gateway saw it (the gateway overwrites the header)."""
-    forwarded = request.headers.get("x-forwarded-for", "")
-    return forwarded.split(",")[0].strip() or (request.client.host if request.client else "")
+    """The browser's address as the gateway signed it; limits count on it."""
+    return client_address(request)
 
 
 def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
@@ -111,13 +115,19 @@ def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
 
     @router.post("/login")
     async def login(body: LoginRequest, request: Request) -> SessionView:
-        token, identity = await accounts.login(
+        signed_in = await accounts.login(
             body.email,
             body.password,
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
+            device_token=request.headers.get(DEVICE_HEADER),
         )
-        return SessionView(token=token.token, expires_at=token.expires_at, identity=identity)
+        return SessionView(
+            token=signed_in.session.token,
+            expires_at=signed_in.session.expires_at,
+            identity=signed_in.identity,
+            device_token=signed_in.device_token,
+        )
 
     # Called by the gateway: knowing the token is the credential.
     @router.post("/sessions/validate")
@@ -201,9 +211,9 @@ def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
 
 
 async def rate_limited_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RateLimited)
+    assert isinstance(exc, RateLimited | HashingBusy)
     return JSONResponse(
         {"error": {"code": exc.code, "message": exc.message}},
-        status_code=429,
+        status_code=exc.status,
         headers={"retry-after": str(exc.retry_after)},
     )

@@ -9,12 +9,15 @@ from pix_contracts import (
     UserRegistered,
 )
 from pix_runtime.broker import declare_publishers
+from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.sealing import derive_key
 
 from pix_auth.api import create_router, rate_limited_handler
+from pix_auth.devices import DeviceTokens
+from pix_auth.hashing import HashingBusy, PasswordHashing
 from pix_auth.models import jobs, outbox
-from pix_auth.service import Accounts, LinkSettings
+from pix_auth.service import RESET_JOB, Accounts, LinkSettings, PasswordResetJob
 from pix_auth.settings import AdminBootstrap, AuthSettings
 from pix_auth.throttle import RateLimited, Throttle
 
@@ -22,6 +25,7 @@ from pix_auth.throttle import RateLimited, Throttle
 def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or AuthSettings()
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
+    hashing = PasswordHashing(workers=settings.hash_workers, queue=settings.hash_queue)
     accounts = Accounts(
         runtime.db,
         idle=timedelta(days=settings.session_idle_days),
@@ -30,7 +34,15 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
             public_url=settings.platform.public_url,
             sealing_key=derive_key(runtime.internal_key, "email-link"),
         ),
-        throttle=Throttle(settings.rate_limits),
+        throttle=Throttle(settings.rate_limits, clock=lambda: runtime.clock.now().timestamp()),
+        hashing=hashing,
+        devices=DeviceTokens(derive_key(runtime.internal_key, "trusted-device")),
+    )
+    runtime.jobs.register(
+        RESET_JOB,
+        PasswordResetJob,
+        accounts.send_password_reset,
+        policy=RetryPolicy(max_attempts=5, base_seconds=5, max_seconds=300),
     )
     declare_publishers(
         runtime.broker,
@@ -43,6 +55,8 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
     runtime.on_start(lambda: bootstrap_admin(accounts))
     app = runtime.create_app(title="pix.immo auth")
     app.add_exception_handler(RateLimited, rate_limited_handler)
+    app.add_exception_handler(HashingBusy, rate_limited_handler)
+    app.state.password_hashing = hashing
     app.include_router(create_router(accounts, runtime.current_identity))
     return app, runtime
 

@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pix_contracts import (
     EmailVerificationRequested,
     PasswordChanged,
@@ -28,14 +26,18 @@ from pix_contracts import (
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, DomainError, Invalid, NotFound
 from pix_runtime.identity import Identity
+from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.sealing import seal
+from pydantic import BaseModel
 from sqlalchemy import RowMapping, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pix_auth.models import organisations, outbox, sessions, tokens, users
+from pix_auth.devices import DeviceTokens
+from pix_auth.hashing import PasswordHashing
+from pix_auth.models import jobs, organisations, outbox, sessions, tokens, users
 from pix_auth.throttle import Throttle
 
 SOURCE = "/pix/auth"
@@ -49,10 +51,8 @@ TOKEN_LIFETIMES = {
     "invite": timedelta(days=7),
 }
 TokenPurpose = Literal["verify", "reset", "invite"]
+RESET_JOB = "auth.password-reset"
 log = get_logger(__name__)
-hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Paid for unknown emails too, so response time does not reveal whether an account exists.
-DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
 COMMON_PASSWORDS = frozenset(
     line.strip().casefold()
     for line in resources.files("pix_auth")
@@ -84,10 +84,22 @@ class Forbidden(DomainError):
         super().__init__("forbidden", message)
 
 
+class PasswordResetJob(BaseModel):
+    address: str
+
+
 @dataclass(frozen=True)
 class SessionToken:
     token: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session: SessionToken
+    identity: Identity
+    # Given to the browser; its next sign-in to this account counts as a trusted device.
+    device_token: str
 
 
 @dataclass(frozen=True)
@@ -132,12 +144,16 @@ class Accounts:
         absolute: timedelta,
         links: LinkSettings,
         throttle: Throttle,
+        hashing: PasswordHashing,
+        devices: DeviceTokens,
     ) -> None:
         self._db = db
         self._idle = idle
         self._absolute = absolute
         self._links = links
         self.throttle = throttle
+        self._hashing = hashing
+        self._devices = devices
 
     # --- registration -------------------------------------------------------------------------
 
@@ -173,6 +189,7 @@ class Accounts:
         """A new organisation (the agency) with its first user, and a verification email."""
         self.throttle.hit("register-ip", ip)
         check_password_policy(password)
+        password_hash = await self._hashing.hash(password)
         org_id, user_id = uuid.uuid4(), uuid.uuid4()
         try:
             async with self._db.transaction() as session:
@@ -186,7 +203,7 @@ class Accounts:
                                 org_id=org_id,
                                 email=email.strip(),
                                 name=name.strip(),
-                                password_hash=hasher.hash(password),
+                                password_hash=password_hash,
                                 role=role,
                                 locale=locale,
                                 email_verified_at=func.now() if verified else None,
@@ -291,27 +308,37 @@ class Accounts:
     # --- sessions -----------------------------------------------------------------------------
 
     async def login(
-        self, email: str, password: str, *, ip: str = "", user_agent: str = ""
-    ) -> tuple[SessionToken, Identity]:
-        """A fresh session on every login (no session fixation)."""
+        self,
+        email: str,
+        password: str,
+        *,
+        ip: str = "",
+        user_agent: str = "",
+        device_token: str | None = None,
+    ) -> SignedIn:
+        """A fresh session on every login (no session fixation). Failures count per account
+        and client (see `throttle`), so guessing from elsewhere never locks the owner out."""
         address = email.strip().lower()
+        device = self._devices.identify(device_token, address, ip)
         self.throttle.hit("login-ip", ip)
-        self.throttle.hit("login-account", address)
+        self.throttle.check_login(address, device.client, trusted=device.trusted)
         async with self._db.sessions() as session:
             user = (
                 (await session.execute(select(users).where(func.lower(users.c.email) == address)))
                 .mappings()
                 .first()
             )
-        try:
-            hasher.verify(user["password_hash"] if user else DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError) as exc:
-            raise LoginFailed() from exc
-        if user is None:
+        matches = await self._hashing.verify(user["password_hash"] if user else None, password)
+        if user is None or not matches:
+            self.throttle.login_failed(address, device.client, trusted=device.trusted)
             raise LoginFailed()
-        self.throttle.clear("login-account", address)
+        self.throttle.login_succeeded(address, device.client)
         token = await self._new_session(user["id"], user_agent)
-        return token, identity_of(user, token.token.partition(".")[0])
+        return SignedIn(
+            session=token,
+            identity=identity_of(user, token.token.partition(".")[0]),
+            device_token=self._devices.issue(address),
+        )
 
     async def _new_session(self, user_id: uuid.UUID, user_agent: str) -> SessionToken:
         session_id = secrets.token_hex(16)
@@ -408,20 +435,32 @@ class Accounts:
     # --- passwords ----------------------------------------------------------------------------
 
     async def request_password_reset(self, email: str, *, ip: str = "") -> None:
-        """Send a reset link if the account exists; the answer never says whether it does."""
+        """Queue a reset link for the address; the same work whether or not it has an account.
+
+        Whether the account exists is looked up only in the job (`send_password_reset`), after
+        the answer, so neither the answer nor its timing tells.
+        """
         address = email.strip().lower()
         self.throttle.hit("reset-ip", ip)
         self.throttle.hit("reset-account", address)
         async with self._db.transaction() as session:
+            await enqueue_job(session, jobs, RESET_JOB, PasswordResetJob(address=address))
+
+    async def send_password_reset(self, job: PasswordResetJob, ctx: JobContext) -> None:
+        """The job behind a reset request: a link if the account exists, else nothing."""
+        async with self._db.transaction() as session:
             user = (
-                (await session.execute(select(users).where(func.lower(users.c.email) == address)))
+                (
+                    await session.execute(
+                        select(users).where(func.lower(users.c.email) == job.address)
+                    )
+                )
                 .mappings()
                 .first()
             )
-            if user is None:
-                hasher.hash(secrets.token_urlsafe(8))  # same work as issuing, for even timing
-                return
-            await self._send_reset(session, user, "reset")
+            if user is not None:
+                await self._send_reset(session, user, "reset")
+            await ctx.finish(session)
 
     async def _send_reset(
         self, session: AsyncSession, user: RowMapping, purpose: Literal["reset", "invite"]
@@ -446,9 +485,10 @@ class Accounts:
     async def reset_password(self, secret: str, new_password: str) -> None:
         """Set a new password from an emailed link; every session of the user ends."""
         check_password_policy(new_password)
+        password_hash = await self._hashing.hash(new_password)
         async with self._db.transaction() as session:
             token = await self._use_token(session, secret, ("reset", "invite"))
-            user = await self._set_password(session, token["user_id"], new_password)
+            user = await self._set_password(session, token["user_id"], password_hash)
             if token["purpose"] == "invite":
                 # The invitation reached the inbox, which proves the address.
                 await session.execute(
@@ -462,15 +502,14 @@ class Accounts:
     async def change_password(self, who: Identity, current: str, new_password: str) -> None:
         """Change with the current password; every other session of the user ends."""
         check_password_policy(new_password)
+        async with self._db.sessions() as session:
+            current_hash = (await self._user(session, who.user_id))["password_hash"]
+        if not await self._hashing.verify(current_hash, current):
+            raise Invalid("wrong_password", "the current password is wrong", "current_password")
+        password_hash = await self._hashing.hash(new_password)
         async with self._db.transaction() as session:
             user = await self._user(session, who.user_id)
-            try:
-                hasher.verify(user["password_hash"], current)
-            except (VerificationError, InvalidHashError) as exc:
-                raise Invalid(
-                    "wrong_password", "the current password is wrong", "current_password"
-                ) from exc
-            await self._set_password(session, who.user_id, new_password)
+            await self._set_password(session, who.user_id, password_hash)
             await session.execute(
                 delete(sessions).where(
                     sessions.c.user_id == who.user_id, sessions.c.id != (who.session_id or "")
@@ -479,14 +518,14 @@ class Accounts:
             await self._announce_password_change(session, user, "account")
 
     async def _set_password(
-        self, session: AsyncSession, user_id: uuid.UUID, password: str
+        self, session: AsyncSession, user_id: uuid.UUID, password_hash: str
     ) -> RowMapping:
         return (
             (
                 await session.execute(
                     update(users)
                     .where(users.c.id == user_id)
-                    .values(password_hash=hasher.hash(password), password_changed_at=func.now())
+                    .values(password_hash=password_hash, password_changed_at=func.now())
                     .returning(*users.c)
                 )
             )
@@ -565,12 +604,12 @@ class Accounts:
 
     async def delete_account(self, who: Identity, password: str) -> None:
         """Erase the user (GDPR Art. 17); other services react to `auth.user.deleted.v1`."""
+        async with self._db.sessions() as session:
+            stored_hash = (await self._user(session, who.user_id))["password_hash"]
+        if not await self._hashing.verify(stored_hash, password):
+            raise Invalid("wrong_password", "the password is wrong", "password")
         async with self._db.transaction() as session:
             user = await self._user(session, who.user_id)
-            try:
-                hasher.verify(user["password_hash"], password)
-            except (VerificationError, InvalidHashError) as exc:
-                raise Invalid("wrong_password", "the password is wrong", "password") from exc
             if user["role"] == "admin":
                 others = await session.scalar(
                     select(func.count()).where(users.c.role == "admin", users.c.id != user["id"])
@@ -632,6 +671,8 @@ class Accounts:
         """Add a colleague to an organisation; they set their own password from the email."""
         if not who.is_admin:
             raise Forbidden()
+        # Unusable until the invitation is accepted.
+        unusable = await self._hashing.hash(secrets.token_urlsafe(32))
         try:
             async with self._db.transaction() as session:
                 if not await session.scalar(
@@ -647,8 +688,7 @@ class Accounts:
                                 org_id=org_id,
                                 email=email.strip(),
                                 name=name.strip(),
-                                # Unusable until the invitation is accepted.
-                                password_hash=hasher.hash(secrets.token_urlsafe(32)),
+                                password_hash=unusable,
                                 role=role,
                                 locale=who.locale,
                             )
