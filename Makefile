@@ -13,7 +13,7 @@ PACKAGES := -p pix_contracts -p pix_runtime -p pix_gateway -p pix_auth -p pix_or
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck sync asyncapi chromium bench clean
+.PHONY: run test lint typecheck sync asyncapi topics chromium bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,9 @@ bench: sync
 
 asyncapi: sync
 	$(UV) run --frozen pix-stack asyncapi write
+
+topics: sync
+	$(UV) run --frozen pix-stack topics write
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

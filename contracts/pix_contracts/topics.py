@@ -18,17 +18,24 @@ class Topic:
     partitions: int
     key_field: str
     event: type[Event]
+    # How long the broker keeps events; consumers that were down longer catch up from the
+    # producers' outboxes, which keep what they sent for their own window.
+    retention_hours: int = 7 * 24
 
     @property
     def dead_letter(self) -> str:
         return self.name + DEAD_LETTER_SUFFIX
 
 
-# Caption workers scale out by partition, so the upload topic gets enough of them.
+# Caption workers scale out by partition, so the upload topic gets enough of them (and the
+# autoscaler's maximum replica count equals it).
 _PARTITIONS: dict[type[Event], int] = {AssetUploaded: 32}
+DEFAULT_PARTITIONS = 3
 
 TOPICS: dict[str, Topic] = {
-    event.topic: Topic(event.topic, _PARTITIONS.get(event, 3), event.key_field, event)
+    event.topic: Topic(
+        event.topic, _PARTITIONS.get(event, DEFAULT_PARTITIONS), event.key_field, event
+    )
     for event in (*ALL_EVENTS, *LEAD_EVENTS, *LISTING_EVENTS)
 }
 

@@ -219,6 +219,8 @@ def main() -> None:
     dlq.add_argument("--bootstrap", default=os.environ.get("PIX_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     docs = commands.add_parser("asyncapi", help="write or check contracts/asyncapi/*.yaml")
     docs.add_argument("action", choices=["write", "check"])
+    topics = commands.add_parser("topics", help="write or check deploy/k8s/kafka-topics.yaml")
+    topics.add_argument("action", choices=["write", "check"])
     args = parser.parse_args()
     if args.command == "run":
         sys.exit(run(args.data_dir, args.port_base, args.caption_workers, args.kafka_port))
@@ -231,6 +233,14 @@ def main() -> None:
         else:
             count = asyncio.run(replay_dead_letters(args.bootstrap, args.topic))
             print(f"replayed {count} dead letter(s) to {args.topic}")
+        return
+    if args.command == "topics":
+        from pix_stack import kafka_topics
+
+        if args.action == "write":
+            kafka_topics.write()
+        elif kafka_topics.drifted():
+            sys.exit("deploy/k8s/kafka-topics.yaml drifted from pix_contracts; run make topics")
         return
     if args.command == "asyncapi":
         from pix_stack import asyncapi

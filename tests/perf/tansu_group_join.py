@@ -29,7 +29,9 @@ import asyncio, signal, sys
 from aiokafka import AIOKafkaConsumer
 
 async def main():
-    consumer = AIOKafkaConsumer("{TOPIC}", bootstrap_servers=sys.argv[1], group_id="{GROUP}")
+    consumer = AIOKafkaConsumer(
+        "{TOPIC}", bootstrap_servers=sys.argv[1], group_id="{GROUP}", **eval(sys.argv[2])
+    )
     await consumer.start()
     print("joined", flush=True)
     stop = asyncio.Event()
@@ -41,7 +43,7 @@ asyncio.run(main())
 """
 
 
-async def rounds(count: int, limit: float) -> None:
+async def rounds(count: int, limit: float, options: dict[str, int]) -> None:
     tansu = start_tansu(free_port())
     try:
         admin = AIOKafkaAdminClient(bootstrap_servers=tansu.bootstrap)
@@ -51,7 +53,8 @@ async def rounds(count: int, limit: float) -> None:
         for n in range(1, count + 1):
             members = [
                 subprocess.Popen(
-                    [sys.executable, "-c", MEMBER, tansu.bootstrap], stdout=subprocess.PIPE
+                    [sys.executable, "-c", MEMBER, tansu.bootstrap, repr(options)],
+                    stdout=subprocess.PIPE,
                 )
                 for _ in range(4)
             ]
@@ -63,7 +66,9 @@ async def rounds(count: int, limit: float) -> None:
                 member.send_signal(signal.SIGTERM)
             for member in members:
                 member.wait()
-            newcomer = AIOKafkaConsumer(TOPIC, bootstrap_servers=tansu.bootstrap, group_id=GROUP)
+            newcomer = AIOKafkaConsumer(
+                TOPIC, bootstrap_servers=tansu.bootstrap, group_id=GROUP, **options
+            )
             started = time.monotonic()
             try:
                 await asyncio.wait_for(newcomer.start(), limit)
@@ -80,8 +85,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--limit", type=float, default=100.0)
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        help="a consumer setting, e.g. --option rebalance_timeout_ms=5000",
+    )
     args = parser.parse_args()
-    asyncio.run(rounds(args.rounds, args.limit))
+    options = {k: int(v) for k, v in (o.split("=", 1) for o in args.option)}
+    asyncio.run(rounds(args.rounds, args.limit, options))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Table
 
-from pix_runtime.broker import create_broker, ensure_topics
+from pix_runtime.broker import create_broker
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.http import create_base_app, identity_dependency
@@ -28,6 +28,7 @@ from pix_runtime.migrations import upgrade_to_head
 from pix_runtime.outbox import OutboxRelay
 from pix_runtime.settings import ServiceSettings
 from pix_runtime.storage import LocalStorage, S3Storage, open_storage
+from pix_runtime.topics import create_topics
 
 log = get_logger(__name__)
 
@@ -135,11 +136,17 @@ class ServiceRuntime:
         self._tasks = [asyncio.create_task(self._repeat(s, job)) for s, job in self._periodic]
 
     async def _connect_broker(self) -> None:
-        bootstrap = self.settings.platform.kafka_bootstrap
+        platform = self.settings.platform
+        bootstrap = platform.kafka_bootstrap
         deadline = asyncio.get_running_loop().time() + BROKER_CONNECT_SECONDS
         while True:
             try:
-                await ensure_topics(bootstrap)
+                if platform.kafka_create_topics:
+                    await create_topics(
+                        bootstrap,
+                        replication_factor=platform.replication_factor,
+                        min_insync_replicas=platform.min_insync_replicas,
+                    )
                 await self.broker.start()
                 return
             except Exception as exc:

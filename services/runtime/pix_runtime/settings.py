@@ -22,6 +22,12 @@ class PlatformSettings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     database_url: str = "postgresql+asyncpg://postgres@localhost:5432/pix"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Services create the declared topics at start unless the cluster forbids it (then apply
+    # deploy/k8s/kafka-topics.yaml). Replication: 1 outside production, 3 with
+    # min.insync.replicas 2 in production, unless set.
+    kafka_create_topics: bool = True
+    kafka_replication_factor: int | None = Field(default=None, ge=1)
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
     storage_url: str = "file://.pix/storage"
     public_url: str = Field(
         default="http://localhost:8000", description="Where browsers reach the gateway"
@@ -41,6 +47,18 @@ class PlatformSettings(BaseSettings):
     notify_url: str = "http://127.0.0.1:8006"
     leads_url: str = "http://127.0.0.1:8007"
     listings_url: str = "http://127.0.0.1:8008"
+
+    @property
+    def replication_factor(self) -> int:
+        if self.kafka_replication_factor is not None:
+            return self.kafka_replication_factor
+        return 3 if self.env == "production" else 1
+
+    @property
+    def min_insync_replicas(self) -> int:
+        if self.kafka_min_insync_replicas is not None:
+            return self.kafka_min_insync_replicas
+        return min(2, self.replication_factor)
 
     def check_production(self) -> None:
         if self.env == "production" and self.internal_key.get_secret_value() == DEV_INTERNAL_KEY:
