@@ -13,6 +13,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(schema="notify")
 
@@ -87,6 +88,20 @@ webhook_tokens = Table(
     metadata,
     Column("token", String(200), primary_key=True),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Per gallery: the latest delivered export (the GalleryExported event as JSON) and what its
+# client heard about so far: the "ready" mail once, then at most one "updated" mail per
+# `gallery_update_interval_seconds`, always of the latest version.
+gallery_mail = Table(
+    "gallery_mail",
+    metadata,
+    Column("gallery_id", Uuid, primary_key=True),
+    Column("latest_version", Integer, nullable=False),
+    Column("latest_export", JSONB, nullable=False),
+    Column("mailed_version", Integer, nullable=True),
+    Column("ready_mailed_at", DateTime(timezone=True), nullable=True),
+    Column("last_mailed_at", DateTime(timezone=True), nullable=True),
 )
 
 inbox = inbox_table(metadata)
