@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pix_runtime.errors import DomainError, TooLarge
 from pix_runtime.identity import IDENTITY_HEADER, Identity, InvalidIdentity, verify_identity
-from pix_runtime.logging import bind_correlation_id, get_logger, new_correlation_id
+from pix_runtime.logging import bind_correlation_id, get_logger, normal_correlation_id
 
 log = get_logger(__name__)
 
@@ -180,8 +180,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 else new_correlation_id()
+        request_id = normal_correlation_id(headers.get(b"x-request-id", b"").decode("latin-1"))
         structlog.contextvars.clear_contextvars()
         bind_correlation_id(request_id)
         started = time.perf_counter()

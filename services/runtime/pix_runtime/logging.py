@@ -1,12 +1,14 @@
 """structlog setup: JSON when not a TTY (production), readable otherwise.
 
-The correlation id is bound with contextvars per request and per event, so every line of one
-piece of work carries it.
+Every line carries `service` (the process's) and, within a piece of work, `request_id`: bound
+with contextvars per request and per event (one format, 32 hex characters), so every line of
+one piece of work carries it, across services (HTTP `X-Request-ID`, the outbox's headers).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import uuid
 from typing import Any
@@ -14,12 +16,20 @@ from typing import Any
 import structlog
 
 CORRELATION_HEADER = "x-request-id"
+_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def configure_logging(service: str, *, json: bool | None = None, level: str = "INFO") -> None:
     use_json = (not sys.stderr.isatty()) if json is None else json
+
+    def add_service(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        # A processor, not a contextvar: requests and events clear their context.
+        event.setdefault("service", service)
+        return event
+
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_service,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -51,19 +61,32 @@ def configure_logging(service: str, *, json: bool | None = None, level: str = "I
     root.setLevel(level)
     for noisy in ("aiokafka", "uvicorn.access", "faststream.access.kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    structlog.contextvars.bind_contextvars(service=service)
 
 
 def new_correlation_id() -> str:
     return uuid.uuid4().hex
 
 
+def normal_correlation_id(incoming: str | None) -> str:
+    """`incoming` in the one format (a UUID in any spelling becomes 32 hex characters), or a
+    new id when it is missing or something else (a client's free text is not logged as ours)."""
+    if incoming:
+        candidate = incoming.strip().lower()
+        if _ID.fullmatch(candidate):
+            return candidate
+        try:
+            return uuid.UUID(candidate).hex
+        except ValueError:
+            pass
+    return new_correlation_id()
+
+
 def bind_correlation_id(correlation_id: str) -> None:
-    structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+    structlog.contextvars.bind_contextvars(request_id=correlation_id)
 
 
 def current_correlation_id() -> str | None:
-    value = structlog.contextvars.get_contextvars().get("correlation_id")
+    value = structlog.contextvars.get_contextvars().get("request_id")
     return str(value) if value else None
 
 
