@@ -146,6 +146,11 @@ class OrderStatusChanged(Event):
     contact_name: str | None = None
     property_address: str | None = None
     note: str | None = Field(default=None, description="The note given with the change, if any")
+    via: Literal["staff", "gallery-delivery"] = Field(
+        default="staff",
+        description="gallery-delivery: the order followed the delivery of its gallery (the "
+        "client hears about it from the gallery-ready email)",
+    )
 
 
 # --- media ------------------------------------------------------------------------------------
@@ -265,9 +270,76 @@ class GalleryExported(Event):
     )
     complete: bool = Field(
         default=False,
-        description="True when no photo of the gallery was still waiting for its caption",
+        description="True for a delivered version: media declared the photo set complete and "
+        "the gallery was delivered (see `delivery`); interim previews are false",
     )
     failed_count: int = Field(default=0, description="Photos left out because captioning failed")
+    delivery: int | None = Field(
+        default=None,
+        description="The delivery (media.gallery.delivered.v1) this version carries: 1 for the "
+        "first, more for updates after it; null for an interim preview",
+    )
+
+
+class PhotoInSet(BaseModel):
+    """One photo of a gallery's photo set as media saw it when it announced the set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    asset_id: uuid.UUID
+    version: int = Field(description="The asset version that was captioned or refused")
+    outcome: Literal["captioned", "caption_failed"]
+    caption_version: int | None = Field(
+        default=None, description="The caption version media recorded (captioned photos)"
+    )
+
+
+class GalleryStateChanged(Event):
+    """Media's view of a gallery's photo set changed state.
+
+    `complete`: every photo uploaded into the gallery was processed and captioned, or refused
+    (by media's checks or by captioning), and no upload is in flight; `in_progress` otherwise.
+    `set_version` grows with every change of the set (a photo added, refused, captioned,
+    re-captioned or deleted), so consumers can tell an old announcement from a new one.
+    """
+
+    topic: ClassVar[str] = "media.gallery.state-changed.v1"
+    key_field: ClassVar[str] = "gallery_id"
+
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    order_id: uuid.UUID
+    state: Literal["in_progress", "complete"]
+    set_version: int
+    photo_count: int = Field(description="Photos in the set (captioned or caption failed)")
+    rejected_count: int = Field(default=0, description="Uploads media refused")
+    in_flight: int = Field(default=0, description="Uploads not yet captioned or refused")
+    delivered: bool = Field(default=False, description="The gallery was delivered before")
+
+
+class GalleryDelivered(Event):
+    """The gallery is delivered: the photo set `photos` (at `set_version`) is what the client
+    gets. `delivery` counts the deliveries of the gallery: 1 is the first ("ready"); later ones
+    follow changes after it (a photo added, a caption edited) and are updates.
+
+    Export builds exactly this set into a delivered version once its captions caught up; only
+    delivered versions go to CRMs, webhooks and the client's mailbox. Orders moves the order to
+    `delivered`.
+    """
+
+    topic: ClassVar[str] = "media.gallery.delivered.v1"
+    key_field: ClassVar[str] = "gallery_id"
+
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    order_id: uuid.UUID
+    delivery: int = Field(ge=1)
+    set_version: int
+    photos: list[PhotoInSet]
+    delivered_by: uuid.UUID | None = Field(
+        default=None, description="Who delivered it; null when delivered automatically"
+    )
+    automatic: bool = False
 
 
 class AssetDeleted(Event):
@@ -299,6 +371,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     OrderStatusChanged,
     AssetUploaded,
     AssetDeleted,
+    GalleryStateChanged,
+    GalleryDelivered,
     CaptionReady,
     CaptionFailed,
     GalleryExported,

@@ -181,7 +181,10 @@ def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
     async def export_me(caller: Caller) -> JSONResponse:
         return JSONResponse(
             await accounts.export_data(caller),
-            headers={"content-disposition": 'attachment; filename="pix-immo-my-data.json"'},
+            headers={
+                "content-disposition": 'attachment; filename="pix-immo-my-data.json"',
+                "cache-control": "no-store",
+            },
         )
 
     @router.post("/me/delete", status_code=204)

@@ -321,7 +321,7 @@ class Accounts:
         address = email.strip().lower()
         device = self._devices.identify(device_token, address, ip)
         self.throttle.hit("login-ip", ip)
-        self.throttle.check_login(address, device.client, trusted=device.trusted)
+        self.throttle.begin_login(address, device.client, trusted=device.trusted)
         async with self._db.sessions() as session:
             user = (
                 (await session.execute(select(users).where(func.lower(users.c.email) == address)))
@@ -330,7 +330,6 @@ class Accounts:
             )
         matches = await self._hashing.verify(user["password_hash"] if user else None, password)
         if user is None or not matches:
-            self.throttle.login_failed(address, device.client, trusted=device.trusted)
             raise LoginFailed()
         self.throttle.login_succeeded(address, device.client)
         token = await self._new_session(user["id"], user_agent)

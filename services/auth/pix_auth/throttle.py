@@ -4,13 +4,14 @@ Logins follow OWASP's guidance against guessing without handing attackers a lock
 owner (Authentication Cheat Sheet, "Login Throttling"; "Slow Down Online Guessing Attacks with
 Device Cookies"):
 
-- failures count per account *and client* — the client being the browser's trusted-device token
-  when it has one for this account, else its IP address. Once a client used up its quota
-  (`login-account`, 5 a minute), that client alone waits, and each further lockout of the same
-  client doubles (1, 2, 4 … minutes, at most an hour): a progressive delay. Someone guessing
-  from another address or device does not lock the owner out.
+- attempts count per account *and client* (a success takes them back) — the client being the
+  browser's trusted-device token when it has one for this account, else its IP address. Once a
+  client used up its quota (`login-account`, 5 a minute), that client alone waits, and each
+  further lockout of the same client doubles (1, 2, 4 … minutes, at most an hour): a progressive
+  delay. Someone guessing from another address or device does not lock the owner out.
+  Attempts are counted before the password is checked, so parallel guesses cannot slip past.
 - every client without a trusted-device token for the account shares a second, larger quota
-  of failures (`login-account-untrusted`, 50 an hour), which bounds guessing from many
+  of attempts (`login-account-untrusted`, 50 an hour), which bounds guessing from many
   addresses; the owner's own browser, trusted after a successful sign-in, is exempt from it.
 - attempts per IP over all accounts (`login-ip`) bound password spraying.
 
@@ -69,11 +70,13 @@ class ProgressiveDelay:
         self._keys: OrderedDict[str, _Strikes] = OrderedDict()
 
     def check(self, key: str, now: float) -> None:
+        """Raise RateLimited while the key is in a delay."""
         strikes = self._keys.get(key)
         if strikes is not None and now < strikes.blocked_until:
             raise RateLimited(max(1, math.ceil(strikes.blocked_until - now)))
 
     def fail(self, key: str, now: float) -> None:
+        """Count one failure (or attempt); the `limit`-th within `period` starts a delay."""
         strikes = self._keys.pop(key, None) or _Strikes()
         self._keys[key] = strikes
         if strikes.lockouts and now - strikes.blocked_until > MAX_LOCKOUT_SECONDS:
@@ -123,21 +126,19 @@ class Throttle:
         """Forget attempts after a success, so a user who mistyped is not held back."""
         self._limiter.clear(self._rules[rule], rule, key or "-")
 
-    # --- login failures per account and client ----------------------------------------------
+    # --- sign-in attempts per account and client --------------------------------------------
 
-    def check_login(self, account: str, client: str, *, trusted: bool) -> None:
-        """Refuse the attempt if this client is in a delay for the account, or (for clients the
-        account has not trusted) if the account's shared quota of failures is used up."""
-        self._login_failures.check(f"{account}\x1f{client}", self._clock())
+    def begin_login(self, account: str, client: str, *, trusted: bool) -> None:
+        """Count a sign-in attempt before the password is checked, so concurrent guesses cannot
+        all slip past the count; `login_succeeded` takes it back. Refused if this client is in a
+        delay for the account or, for clients the account has not trusted, once the account's
+        shared quota is used up."""
+        key = f"{account}\x1f{client}"
+        now = self._clock()
+        self._login_failures.check(key, now)
+        self._login_failures.fail(key, now)
         if not trusted:
-            self.check("login-account-untrusted", account)
-
-    def login_failed(self, account: str, client: str, *, trusted: bool) -> None:
-        self._login_failures.fail(f"{account}\x1f{client}", self._clock())
-        if not trusted:
-            self._limiter.hit(
-                self._rules["login-account-untrusted"], "login-account-untrusted", account
-            )
+            self.hit("login-account-untrusted", account)
 
     def login_succeeded(self, account: str, client: str) -> None:
         self._login_failures.clear(f"{account}\x1f{client}")

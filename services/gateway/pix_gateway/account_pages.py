@@ -165,7 +165,10 @@ def create_account_pages(ui: UI) -> APIRouter:
             response.content,
             status_code=response.status_code,
             media_type="application/json",
-            headers={"content-disposition": 'attachment; filename="pix-immo-my-data.json"'},
+            headers={
+                "content-disposition": 'attachment; filename="pix-immo-my-data.json"',
+                "cache-control": "no-store",
+            },
         )
 
     @router.post("/account/delete")

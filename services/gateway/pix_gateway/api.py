@@ -3,12 +3,17 @@
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pix_runtime.http import error_body, read_limited_body
+from pix_runtime.http import (
+    FORWARDED_FOR_HEADER,
+    error_body,
+    read_limited_body,
+    sign_forwarded_for,
+)
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
 from starlette.background import BackgroundTask
 
-from pix_gateway.pages import client_ip
+from pix_gateway.pages import DEVICE_COOKIE, DEVICE_HEADER, client_ip, set_device_cookie
 from pix_gateway.service import (
     AuthUnavailable,
     SessionChecker,
@@ -35,8 +40,14 @@ DROP_REQUEST = frozenset(
         "x-forwarded-for",
         "forwarded",
         "x-real-ip",
+        FORWARDED_FOR_HEADER,
+        DEVICE_HEADER,
     }
 )
+# Methods whose requests carry no content here: a body sent anyway is refused, not half-sent.
+NO_BODY_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+# What of an upstream error the client needs: when to come back.
+PASSED_ERROR_HEADERS = ("retry-after",)
 DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "content-encoding"})
 # The cookie may outlive a session; auth decides (sliding expiry with an absolute cap).
 SESSION_COOKIE_SECONDS = 30 * 24 * 3600
@@ -47,6 +58,11 @@ WEBHOOK_BODY_LIMIT = 1 << 20  # a completed prediction is a few KB
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status)
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "")
+    return (length.isdigit() and int(length) > 0) or "transfer-encoding" in request.headers
 
 
 def create_router(
@@ -80,21 +96,30 @@ def create_router(
     async def login(request: Request) -> Response:
         if not csrf_allowed(request.method, request.headers, platform.public_url):
             return _error(403, "csrf", "cross-site request refused")
+        headers = {
+            "content-type": "application/json",
+            # Rate limits count per client, so auth must see the client, not us.
+            FORWARDED_FOR_HEADER: sign_forwarded_for(client_ip(request), internal_key),
+            "user-agent": request.headers.get("user-agent", ""),
+            "x-request-id": current_correlation_id() or "",
+        }
+        if device := request.cookies.get(DEVICE_COOKIE):
+            headers[DEVICE_HEADER] = device
         try:
             upstream = await client.post(
-                f"{platform.auth_url}/login",
-                content=await request.body(),
-                headers={
-                    "content-type": "application/json",
-                    # Rate limits count per client, so auth must see the client, not us.
-                    "x-forwarded-for": client_ip(request),
-                    "user-agent": request.headers.get("user-agent", ""),
-                },
+                f"{platform.auth_url}/login", content=await request.body(), headers=headers
             )
         except httpx.HTTPError:
             return _error(503, "unavailable", "sign-in is unavailable, please retry")
         if not upstream.is_success:
-            return Response(upstream.content, upstream.status_code, media_type="application/json")
+            return Response(
+                upstream.content,
+                upstream.status_code,
+                media_type="application/json",
+                headers={
+                    k: upstream.headers[k] for k in PASSED_ERROR_HEADERS if k in upstream.headers
+                },
+            )
         session = upstream.json()
         response = JSONResponse(
             {"identity": session["identity"], "expires_at": session["expires_at"]}
@@ -108,6 +133,8 @@ def create_router(
             path="/",
             max_age=SESSION_COOKIE_SECONDS,
         )
+        set_device_cookie(response, session["device_token"])
+        response.headers["cache-control"] = "no-store"
         return response
 
     @router.post("/api/auth/logout")
@@ -132,7 +159,7 @@ def create_router(
         body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
         headers = {k: request.headers[k] for k in REPLICATE_WEBHOOK_HEADERS if k in request.headers}
         headers["x-request-id"] = current_correlation_id() or ""
-        headers["x-forwarded-for"] = client_ip(request)
+        headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip(request), internal_key)
         try:
             upstream = await client.post(
                 f"{platform.captioning_url}/webhooks/replicate",
@@ -158,12 +185,17 @@ def create_router(
         except AuthUnavailable:
             return _error(503, "unavailable", "authentication is unavailable, please retry")
         headers["x-request-id"] = current_correlation_id() or ""
-        headers["x-forwarded-for"] = client_ip(request)
+        headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip(request), internal_key)
         if identity is not None:
             headers[IDENTITY_HEADER] = sign_identity(identity, internal_key)
         elif not is_public(f"{service}/{path}"):
             return _error(401, "unauthenticated", "please sign in")
-        has_body = request.method in ("POST", "PUT", "PATCH")
+        has_body = _has_body(request)
+        if has_body and request.method in NO_BODY_METHODS:
+            return _error(400, "body_not_allowed", f"a {request.method} request takes no body")
+        if not has_body:
+            # Forwarding a Content-Length without its body would leave the upstream waiting.
+            headers.pop("content-length", None)
         upstream_request = client.build_request(
             request.method,
             f"{base}/{path}",
@@ -176,10 +208,16 @@ def create_router(
             upstream = await client.send(upstream_request, stream=True)
         except httpx.HTTPError:
             return _error(503, "unavailable", f"the {service} service is unavailable")
+        answer_headers = {
+            k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE
+        }
+        if identity is not None and "cache-control" not in upstream.headers:
+            # A signed-in answer is the user's own data: no shared or browser cache keeps it.
+            answer_headers["cache-control"] = "no-store"
         return StreamingResponse(
             upstream.aiter_raw(),
             status_code=upstream.status_code,
-            headers={k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE},
+            headers=answer_headers,
             background=BackgroundTask(upstream.aclose),
         )
 

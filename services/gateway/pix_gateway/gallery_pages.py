@@ -33,7 +33,8 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         response = await backend.call(
             "GET", "media", f"/galleries/{quote(gallery_id, safe='')}", identity=me
         )
-        if response.status_code == 404:
+        # Unknown, another organisation's, or not an id at all: for the visitor, not found.
+        if response.status_code in (403, 404, 422):
             raise PageError(404, "error.404")
         if not response.is_success:
             raise PageError(503, "error.503")

@@ -20,6 +20,24 @@ from pix_gateway.settings import GatewaySettings
 
 FORM_LIMIT = 64 * 1024
 SESSION_COOKIE_SECONDS = 30 * 24 * 3600
+# The browser's trusted-device token, sent to auth on sign-in (see pix_auth.devices).
+DEVICE_COOKIE = "__Host-device"
+DEVICE_HEADER = "x-pix-device"
+DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def set_device_cookie(response: Response, device_token: str) -> None:
+    """The browser's trusted-device token (OWASP device cookies): its next sign-in to the same
+    account is not held back by strangers' failed guesses."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_token,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        path="/",
+        max_age=DEVICE_COOKIE_SECONDS,
+    )
 
 
 class PageError(Exception):
@@ -103,7 +121,11 @@ class UI:
             "message_kind": "info",
             **ctx,
         }
-        return self.templates.TemplateResponse(request, name, context, status_code=status)
+        response = self.templates.TemplateResponse(request, name, context, status_code=status)
+        if me is not None:
+            # The signed-in user's own data: no shared or browser cache may keep it.
+            response.headers["cache-control"] = "no-store"
+        return response
 
     async def form_of(self, request: Request) -> dict[str, str]:
         """The posted form, after the CSRF check."""
@@ -217,6 +239,7 @@ def create_pages(ui: UI) -> APIRouter:
             json={"email": form.get("email", ""), "password": form.get("password", "")},
             client_ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
+            headers={DEVICE_HEADER: request.cookies.get(DEVICE_COOKIE, "")},
         )
         if not response.is_success:
             _, message = ui.field_errors(request, None, response, "password")
@@ -233,6 +256,7 @@ def create_pages(ui: UI) -> APIRouter:
             )
         redirect = RedirectResponse(safe_next(form.get("next")), status_code=303)
         set_session_cookie(redirect, response.json()["token"])
+        set_device_cookie(redirect, response.json()["device_token"])
         return redirect
 
     @router.post("/logout")

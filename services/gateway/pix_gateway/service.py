@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlparse
 
 import httpx
+from pix_runtime.http import FORWARDED_FOR_HEADER, sign_forwarded_for
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id
 
@@ -150,7 +151,8 @@ class Backend:
         if identity is not None:
             headers[IDENTITY_HEADER] = sign_identity(identity, self._internal_key)
         if client_ip:
-            headers["x-forwarded-for"] = client_ip
+            # Signed: services believe a client address only from us.
+            headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip, self._internal_key)
         if user_agent:
             headers["user-agent"] = user_agent
         return await self._client.request(

@@ -7,6 +7,9 @@
   if (!root) return;
   const PARALLEL = 3;
   const PART_RETRIES = 3;
+  // `complete` is idempotent: after a restart or a database outage (502/503/504, a lost
+  // connection) it is sent again, as long as the server asks (Retry-After), about two minutes.
+  const COMPLETE_TRIES = 8;
   const galleryId = root.dataset.gallery;
   const texts = JSON.parse(root.dataset.texts);
   const input = root.querySelector("input[type=file]");
@@ -17,21 +20,42 @@
   const jobs = [];
   let running = 0;
 
-  class Failed extends Error {}
+  class Failed extends Error {
+    // `wait`: seconds after which the same request may succeed (the failure is passing).
+    constructor(message, wait) { super(message); this.wait = wait; }
+  }
 
   async function api(method, path, body) {
-    const response = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: body ? { "content-type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        credentials: "same-origin",
+        headers: body ? { "content-type": "application/json" } : {},
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (error) {
+      throw new Failed(texts.network, 2);
+    }
     const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
     if (!response.ok) {
       const error = (data && data.error) || {};
-      throw new Failed(error.message || texts.failed + " (" + response.status + ")");
+      const passing = [502, 503, 504].includes(response.status);
+      const wait = passing ? Number(response.headers.get("retry-after")) || 2 : undefined;
+      throw new Failed(error.message || texts.failed + " (" + response.status + ")", wait);
     }
     return data;
+  }
+
+  async function complete(job) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await api("POST", "/api/media/assets/" + job.assetId + "/complete");
+      } catch (error) {
+        if (job.cancelled || error.wait === undefined || attempt >= COMPLETE_TRIES) throw error;
+        await sleep(Math.min(30, error.wait * attempt) * 1000);
+      }
+    }
   }
 
   function put(job, url, blob, onProgress) {
@@ -79,16 +103,20 @@
       job.assetId = ticket.asset_id;
       job.plan = ticket.multipart;
       job.url = ticket.upload_url;
-    } else if (job.plan) {
+    } else if (job.plan && !job.sent) {
       job.plan = await api("GET", "/api/media/assets/" + job.assetId + "/parts");
     }
-    if (job.plan) {
-      await sendParts(job, job.plan);
-    } else {
-      await put(job, job.url, job.file, (loaded) => progress(job, loaded));
+    // A retry after the bytes went up (only `complete` failed) sends just `complete` again.
+    if (!job.sent) {
+      if (job.plan) {
+        await sendParts(job, job.plan);
+      } else {
+        await put(job, job.url, job.file, (loaded) => progress(job, loaded));
+      }
+      job.sent = true;
     }
     progress(job, job.file.size);
-    await api("POST", "/api/media/assets/" + job.assetId + "/complete");
+    await complete(job);
     show(job, "done", texts.done);
   }
 
