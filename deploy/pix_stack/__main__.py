@@ -201,6 +201,41 @@ def migration(package: str, message: str, data_dir: Path) -> None:
         postgres.stop()
 
 
+async def jobs_command(args: argparse.Namespace) -> int:
+    """`pix-stack jobs list|counts|retry <service>` against the service's own schema."""
+    from pix_runtime.db import Database
+    from pix_runtime.jobs import JobBoard, jobs_table
+    from sqlalchemy import MetaData
+
+    if not args.database_url:
+        print("pix-stack jobs: set PIX_DATABASE_URL or pass --database-url", file=sys.stderr)
+        return 2
+    db = Database(args.database_url, schema=args.service, application_name="pix-stack")
+    board = JobBoard(db, jobs_table(MetaData(schema=args.service)))
+    try:
+        if args.action == "counts":
+            for counts in await board.counts():
+                print(f"{counts.kind:40} {counts.status:10} {counts.count}")
+        elif args.action == "list":
+            for job in await board.find(status=args.status, limit=200):
+                error = (job.last_error or "").splitlines()[-1:] or [""]
+                print(
+                    f"{job.id:>8} {job.kind:32} {job.status:9} attempts={job.attempts} "
+                    f"due={job.run_at:%Y-%m-%d %H:%M:%S} {error[0][:100]}"
+                )
+        elif args.job_id is None:
+            print("pix-stack jobs retry: name the job id", file=sys.stderr)
+            return 2
+        elif await board.retry(args.job_id):
+            print(f"job {args.job_id} queued again")
+        else:
+            print(f"job {args.job_id} is not a failed job of {args.service}", file=sys.stderr)
+            return 1
+    finally:
+        await db.dispose()
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="pix-stack", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +254,12 @@ def main() -> None:
     dlq.add_argument("--bootstrap", default=os.environ.get("PIX_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     docs = commands.add_parser("asyncapi", help="write or check contracts/asyncapi/*.yaml")
     docs.add_argument("action", choices=["write", "check"])
+    jobs = commands.add_parser("jobs", help="list a service's jobs or retry a failed one")
+    jobs.add_argument("action", choices=["list", "counts", "retry"])
+    jobs.add_argument("service", help="the service (its schema), e.g. notify")
+    jobs.add_argument("job_id", nargs="?", type=int, help="for retry: the failed job's id")
+    jobs.add_argument("--status", choices=["queued", "running", "done", "failed", "cancelled"])
+    jobs.add_argument("--database-url", default=os.environ.get("PIX_DATABASE_URL"))
     topics = commands.add_parser("topics", help="write or check deploy/k8s/kafka-topics.yaml")
     topics.add_argument("action", choices=["write", "check"])
     args = parser.parse_args()
@@ -234,6 +275,8 @@ def main() -> None:
             count = asyncio.run(replay_dead_letters(args.bootstrap, args.topic))
             print(f"replayed {count} dead letter(s) to {args.topic}")
         return
+    if args.command == "jobs":
+        sys.exit(asyncio.run(jobs_command(args)))
     if args.command == "topics":
         from pix_stack import kafka_topics
 
