@@ -27,7 +27,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 
 SCHEMA = "listings"
 metadata = MetaData(schema=SCHEMA)
@@ -155,6 +155,8 @@ lead_profiles = Table(
     Column("rooms_min", Float, nullable=True),
     Column("area_min_m2", Float, nullable=True),
     Column("postcodes", ARRAY(String(10)), nullable=False, server_default="{}"),
+    # The postcodes' first three digits: "nearby" for matching without coordinates.
+    Column("regions", ARRAY(String(3)), nullable=False, server_default="{}"),
     Column("city", String(100), nullable=True),
     Column("wishes", Text, nullable=False, server_default=""),
     Column("financing", String(20), nullable=False, server_default="unknown"),

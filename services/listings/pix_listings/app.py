@@ -1,0 +1,93 @@
+"""The listings service: properties, their media and texts, matching, search, price
+estimates and exposé PDFs (port 8008)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+from fastapi import FastAPI
+from pix_runtime.jobs import RetryPolicy
+from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.sealing import derive_key
+
+from pix_listings.api import public_router, router
+from pix_listings.drafts import build_drafts
+from pix_listings.embeddings import Embedder, build_embedder
+from pix_listings.exposes import RENDER_EXPOSE, Exposes, RenderExpose
+from pix_listings.gallery import GalleryImport
+from pix_listings.handlers import register_handlers
+from pix_listings.matching import Matching, Tuning
+from pix_listings.models import jobs, outbox
+from pix_listings.pricing import PriceEstimator
+from pix_listings.search import Search
+from pix_listings.service import EMBED_LISTING, ExposeLinks, ListingJob, Listings
+from pix_listings.settings import ListingsSettings
+from pix_listings.vectors import EMBED_LEAD, REEMBED, LeadJob, Reembed, Vectors
+
+EMBED_POLICY = RetryPolicy(max_attempts=8, base_seconds=10, max_seconds=1800)
+
+
+def create_app(
+    settings: ListingsSettings | None = None, *, embedder: Embedder | None = None
+) -> tuple[FastAPI, ServiceRuntime]:
+    settings = settings or ListingsSettings()
+    embedder = embedder or build_embedder(settings)
+    drafts = build_drafts(settings)
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
+    links = ExposeLinks(
+        key=derive_key(runtime.internal_key, "listing-expose-link"),
+        public_url=settings.platform.public_url,
+    )
+    listings = Listings(runtime.db, runtime.storage, runtime.clock, links)
+    vectors = Vectors(runtime.db, embedder)
+    matching = Matching(
+        runtime.db,
+        vectors,
+        Tuning(
+            budget_tolerance=settings.budget_tolerance,
+            semantic_weight=settings.semantic_weight,
+        ),
+    )
+    exposes = Exposes(
+        runtime.db, runtime.storage, runtime.clock, listings, photo_px=settings.expose_photo_px
+    )
+    gallery = GalleryImport(runtime.db, runtime.storage, listings)
+    register_handlers(runtime.broker, listings, gallery, matching)
+
+    runtime.jobs.register(EMBED_LISTING, ListingJob, vectors.listing_job, policy=EMBED_POLICY)
+    runtime.jobs.register(EMBED_LEAD, LeadJob, vectors.lead_job, policy=EMBED_POLICY)
+    runtime.jobs.register(
+        REEMBED, Reembed, vectors.reembed_job, policy=EMBED_POLICY, timeout=timedelta(minutes=30)
+    )
+    runtime.jobs.register(
+        RENDER_EXPOSE,
+        RenderExpose,
+        exposes.render_job,
+        policy=RetryPolicy(max_attempts=4, base_seconds=5, max_seconds=300),
+        timeout=timedelta(minutes=5),
+    )
+    runtime.on_start(vectors.ensure_indexes)
+    runtime.on_start(vectors.plan_reembed)
+
+    app = runtime.create_app(title="pix.immo listings")
+    app.include_router(router)
+    app.include_router(public_router)
+    app.state.runtime = runtime
+    app.state.listings = listings
+    app.state.matching = matching
+    app.state.search = Search(runtime.db, vectors)
+    app.state.exposes = exposes
+    app.state.pricing = PriceEstimator(runtime.db, runtime.clock)
+    app.state.drafts = drafts
+    app.state.vectors = vectors
+    return app, runtime
+
+
+def main() -> None:
+    settings = ListingsSettings()
+    try:
+        app, _ = create_app(settings)
+    except ValueError as exc:
+        sys.exit(f"pix-listings: {exc}")
+    serve(app, settings, migrations_package="pix_listings")

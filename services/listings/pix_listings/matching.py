@@ -1,0 +1,411 @@
+"""Matching both ways: listings for a lead, leads for a listing.
+
+Hard rules first (type, sale or rent, budget with a tolerance, rooms, living area, postcode
+list / city / neighbouring postcodes), then a rule score (how well each rule fits) plus a
+semantic boost (cosine similarity between the lead's wishes and the listing's texts), ranked
+in SQL; reasons are worded for the top results only.
+
+The similarity is computed exactly for the rows the rules let through (no HNSW here): an
+approximate index filtered afterwards can lose rows that the rules keep.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pix_contracts.leads import LeadCreated, LeadErased, LeadStatusChanged, LeadUpdated
+from pix_runtime.db import Database
+from pix_runtime.errors import NotFound
+from pix_runtime.identity import Identity
+from pix_runtime.inbox import first_delivery
+from pix_runtime.jobs import cancel_jobs, enqueue_job
+from pydantic import BaseModel
+from sqlalchemy import (
+    Float,
+    RowMapping,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+
+from pix_listings.models import inbox, jobs, lead_profiles, listing_vectors, listings
+from pix_listings.reasons import Facts, Wish, reasons_for
+from pix_listings.vectors import EMBED_LEAD, LeadJob, Vectors
+
+AREA_SLACK = 0.9  # a listing 10 % under the wished area still matches (named in the reasons)
+ROOMS_SLACK = 0.5  # half a room less still matches
+INACTIVE = ("LOST",)
+
+
+class Match(BaseModel):
+    id: uuid.UUID
+    score: float
+    similarity: float | None
+    reasons: list[str]
+    title: str | None = None
+    reference: str | None = None
+    status: str | None = None
+    price_eur: int | None = None
+    rooms: float | None = None
+    living_area_m2: float | None = None
+    postcode: str | None = None
+    city: str | None = None
+    lead_score: int | None = None
+
+
+@dataclass(frozen=True)
+class Tuning:
+    budget_tolerance: float
+    semantic_weight: float
+
+
+def similarity_expr(column: Any, dim_column: Any, dim: int, vector: list[float]) -> Any:
+    """Cosine similarity for rows whose vector has `dim` dimensions (others: null)."""
+    from pgvector.sqlalchemy import Vector
+
+    distance = cast(column, Vector(dim)).cosine_distance(vector)
+    return case((dim_column == dim, 1 - distance), else_=None)
+
+
+def region(postcode: str | None) -> str | None:
+    return postcode[:3] if postcode and len(postcode) >= 4 else None
+
+
+class Matching:
+    def __init__(self, db: Database, vectors: Vectors, tuning: Tuning) -> None:
+        self._db = db
+        self._vectors = vectors
+        self._tuning = tuning
+
+    # --- lead profiles from the leads service's events -----------------------------------------
+
+    async def lead_changed(self, event: LeadCreated | LeadUpdated) -> None:
+        profile = event.profile
+        values: dict[str, Any] = {
+            "org_id": event.org_id,
+            "listing_id": event.listing_id,
+            "status": event.status,
+            "score": event.score,
+            "property_type": profile.property_type,
+            "marketing": profile.marketing,
+            "budget_min_eur": profile.budget_min_eur,
+            "budget_max_eur": profile.budget_max_eur,
+            "rooms_min": profile.rooms_min,
+            "area_min_m2": profile.area_min_m2,
+            "postcodes": list(profile.postcodes)[:50],
+            "regions": sorted({r for p in profile.postcodes if (r := region(p))}),
+            "city": profile.city,
+            "wishes": profile.wishes,
+            "financing": profile.financing,
+            "updated_at": func.now(),
+        }
+        if isinstance(event, LeadCreated):
+            values["locale"] = event.locale
+        async with self._db.transaction() as session:
+            if not await first_delivery(
+                session, inbox, consumer="listings.leads", event_id=event.event_id
+            ):
+                return
+            await session.execute(
+                insert(lead_profiles)
+                .values(lead_id=event.lead_id, **values)
+                .on_conflict_do_update(index_elements=[lead_profiles.c.lead_id], set_=values)
+            )
+            await enqueue_job(
+                session, jobs, EMBED_LEAD, LeadJob(lead_id=event.lead_id), key=str(event.lead_id)
+            )
+
+    async def lead_status_changed(self, event: LeadStatusChanged) -> None:
+        async with self._db.transaction() as session:
+            if not await first_delivery(
+                session, inbox, consumer="listings.leads", event_id=event.event_id
+            ):
+                return
+            await session.execute(
+                update(lead_profiles)
+                .where(lead_profiles.c.lead_id == event.lead_id)
+                .values(status=event.new_status, updated_at=func.now())
+            )
+
+    async def lead_erased(self, event: LeadErased) -> None:
+        async with self._db.transaction() as session:
+            if not await first_delivery(
+                session, inbox, consumer="listings.leads", event_id=event.event_id
+            ):
+                return
+            await session.execute(
+                delete(lead_profiles).where(lead_profiles.c.lead_id == event.lead_id)
+            )
+            await cancel_jobs(session, jobs, EMBED_LEAD, key=str(event.lead_id))
+
+    # --- listings for a lead --------------------------------------------------------------------
+
+    async def listings_for_lead(
+        self, viewer: Identity, lead_id: uuid.UUID, *, limit: int = 10
+    ) -> list[Match]:
+        async with self._db.sessions() as session:
+            lead = (
+                (
+                    await session.execute(
+                        select(lead_profiles).where(
+                            lead_profiles.c.lead_id == lead_id,
+                            lead_profiles.c.org_id == viewer.org_id
+                            if not viewer.is_admin
+                            else true(),
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if lead is None:
+                raise NotFound("lead")
+            return await self._listings_for(session, lead, viewer.locale, limit)
+
+    async def _listings_for(
+        self, session: Any, lead: RowMapping, locale: str, limit: int
+    ) -> list[Match]:
+        tol = self._tuning.budget_tolerance
+        conditions: list[Any] = [
+            listings.c.org_id == lead["org_id"],
+            listings.c.status == "published",
+        ]
+        if lead["property_type"]:
+            conditions.append(listings.c.property_type == lead["property_type"])
+        if lead["marketing"]:
+            conditions.append(listings.c.marketing == lead["marketing"])
+        if lead["budget_max_eur"]:
+            conditions.append(listings.c.price_eur <= lead["budget_max_eur"] * (1 + tol))
+        if lead["rooms_min"]:
+            conditions.append(listings.c.rooms >= lead["rooms_min"] - ROOMS_SLACK)
+        if lead["area_min_m2"]:
+            conditions.append(listings.c.living_area_m2 >= lead["area_min_m2"] * AREA_SLACK)
+        places: list[Any] = []
+        if lead["postcodes"]:
+            places.append(listings.c.postcode.in_(lead["postcodes"]))
+            places.append(func.left(listings.c.postcode, 3).in_(lead["regions"]))
+        if lead["city"]:
+            places.append(func.lower(listings.c.city) == lead["city"].lower())
+        if places:
+            conditions.append(or_(*places))
+
+        rule = self._listing_rule_score(lead)
+        vector = lead["embedding"]
+        dim = lead["dim"]
+        if vector is not None and dim:
+            sim: Any = similarity_expr(
+                listing_vectors.c.embedding, listing_vectors.c.dim, dim, list(vector)
+            )
+            sim = case((listing_vectors.c.model == lead["model"], sim), else_=None)
+        else:
+            sim = null()
+        score = rule + self._tuning.semantic_weight * func.coalesce(sim, 0.0)
+        query = (
+            select(listings, sim.label("similarity"), score.label("score"))
+            .outerjoin(listing_vectors, listing_vectors.c.listing_id == listings.c.id)
+            .where(and_(*conditions))
+            .order_by(score.desc(), listings.c.id)
+            .limit(max(1, min(limit, 100)))
+        )
+        rows = (await session.execute(query)).mappings().all()
+        wish = Wish.of(lead)
+        return [
+            Match(
+                id=r["id"],
+                score=round(float(r["score"]), 4),
+                similarity=None if r["similarity"] is None else round(float(r["similarity"]), 4),
+                reasons=reasons_for(wish, Facts.of(r), r["similarity"], tol, locale),
+                title=r["title"],
+                reference=r["reference"],
+                status=r["status"],
+                price_eur=r["price_eur"],
+                rooms=r["rooms"],
+                living_area_m2=r["living_area_m2"],
+                postcode=r["postcode"],
+                city=r["city"],
+            )
+            for r in rows
+        ]
+
+    def _listing_rule_score(self, lead: RowMapping) -> Any:
+        """0..1: the mean fit of the rules the lead set (a rule not set fits fully)."""
+        parts: list[Any] = []
+        budget = lead["budget_max_eur"]
+        if budget:
+            over = (cast(listings.c.price_eur, Float) - budget) / budget
+            parts.append(case((over <= 0, 1.0), else_=1.0 - over / self._tuning.budget_tolerance))
+        if lead["rooms_min"]:
+            parts.append(case((listings.c.rooms >= lead["rooms_min"], 1.0), else_=0.5))
+        if lead["area_min_m2"]:
+            parts.append(case((listings.c.living_area_m2 >= lead["area_min_m2"], 1.0), else_=0.5))
+        if lead["postcodes"] or lead["city"]:
+            parts.append(
+                case(
+                    (listings.c.postcode.in_(lead["postcodes"] or [""]), 1.0),
+                    (func.lower(listings.c.city) == (lead["city"] or "").lower(), 0.8),
+                    else_=0.6,
+                )
+            )
+        if not parts:
+            return literal(0.5)
+        total: Any = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total / len(parts)
+
+    # --- leads for a listing --------------------------------------------------------------------
+
+    async def leads_for_listing(
+        self, viewer: Identity, listing_id: uuid.UUID, *, limit: int = 20
+    ) -> tuple[int, list[Match]]:
+        """How many leads might want the listing, and the best of them with reasons."""
+        tol = self._tuning.budget_tolerance
+        async with self._db.sessions() as session:
+            listing = (
+                (
+                    await session.execute(
+                        select(
+                            listings,
+                            listing_vectors.c.embedding,
+                            listing_vectors.c.dim,
+                            listing_vectors.c.model,
+                        )
+                        .outerjoin(listing_vectors, listing_vectors.c.listing_id == listings.c.id)
+                        .where(
+                            listings.c.id == listing_id,
+                            listings.c.org_id == viewer.org_id if not viewer.is_admin else true(),
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if listing is None:
+                raise NotFound("listing")
+            lp = lead_profiles.c
+            price = listing["price_eur"]
+            conditions: list[Any] = [lp.org_id == listing["org_id"], lp.status.not_in(INACTIVE)]
+            if listing["property_type"]:
+                conditions.append(
+                    or_(lp.property_type.is_(None), lp.property_type == listing["property_type"])
+                )
+            conditions.append(or_(lp.marketing.is_(None), lp.marketing == listing["marketing"]))
+            if price is not None:
+                conditions.append(
+                    or_(lp.budget_max_eur.is_(None), lp.budget_max_eur * (1 + tol) >= price)
+                )
+            if listing["rooms"] is not None:
+                conditions.append(
+                    or_(lp.rooms_min.is_(None), lp.rooms_min - ROOMS_SLACK <= listing["rooms"])
+                )
+            if listing["living_area_m2"] is not None:
+                conditions.append(
+                    or_(
+                        lp.area_min_m2.is_(None),
+                        lp.area_min_m2 * AREA_SLACK <= listing["living_area_m2"],
+                    )
+                )
+            postcode = listing["postcode"] or ""
+            city = (listing["city"] or "").lower()
+            conditions.append(
+                or_(
+                    and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)),
+                    lp.postcodes.any(postcode),
+                    lp.regions.any(region(postcode) or ""),
+                    func.lower(lp.city) == city,
+                )
+            )
+            rule = self._lead_rule_score(listing)
+            if listing["embedding"] is not None:
+                sim: Any = similarity_expr(
+                    lp.embedding, lp.dim, listing["dim"], list(listing["embedding"])
+                )
+                sim = case((lp.model == listing["model"], sim), else_=None)
+            else:
+                sim = null()
+            score = rule + self._tuning.semantic_weight * func.coalesce(sim, 0.0)
+            where = and_(*conditions)
+            total = int(
+                await session.scalar(select(func.count()).select_from(lead_profiles).where(where))
+                or 0
+            )
+            rows = (
+                (
+                    await session.execute(
+                        select(lead_profiles, sim.label("similarity"), score.label("rank"))
+                        .where(where)
+                        .order_by(score.desc(), lp.lead_id)
+                        .limit(max(1, min(limit, 100)))
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        facts = Facts.of(listing)
+        matches = [
+            Match(
+                id=r["lead_id"],
+                score=round(float(r["rank"]), 4),
+                similarity=None if r["similarity"] is None else round(float(r["similarity"]), 4),
+                reasons=reasons_for(Wish.of(r), facts, r["similarity"], tol, viewer.locale),
+                status=r["status"],
+                lead_score=r["score"],
+            )
+            for r in rows
+        ]
+        return total, matches
+
+    def _lead_rule_score(self, listing: RowMapping) -> Any:
+        lp = lead_profiles.c
+        parts: list[Any] = []
+        price = listing["price_eur"]
+        if price is not None:
+            over = (price - cast(lp.budget_max_eur, Float)) / func.nullif(lp.budget_max_eur, 0)
+            parts.append(
+                case(
+                    (lp.budget_max_eur.is_(None), 0.8),
+                    (over <= 0, 1.0),
+                    else_=1.0 - over / self._tuning.budget_tolerance,
+                )
+            )
+        if listing["rooms"] is not None:
+            parts.append(
+                case(
+                    (lp.rooms_min.is_(None), 0.8),
+                    (lp.rooms_min <= listing["rooms"], 1.0),
+                    else_=0.5,
+                )
+            )
+        if listing["living_area_m2"] is not None:
+            parts.append(
+                case(
+                    (lp.area_min_m2.is_(None), 0.8),
+                    (lp.area_min_m2 <= listing["living_area_m2"], 1.0),
+                    else_=0.5,
+                )
+            )
+        parts.append(
+            case(
+                (lp.postcodes.any(listing["postcode"] or ""), 1.0),
+                (func.lower(lp.city) == (listing["city"] or "").lower(), 0.8),
+                (and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)), 0.5),
+                else_=0.6,
+            )
+        )
+        # Lead score (0..100) breaks ties toward the leads most likely to buy.
+        parts.append(cast(lp.score, Float) / 100.0)
+        total: Any = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total / len(parts)

@@ -1,0 +1,488 @@
+"""Listings: the property record, its life cycle and its events.
+
+Knows nothing of HTTP or Kafka: the API and the event handlers call in with typed values.
+Matching, search, price estimates, media import and exposés live beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pix_contracts import OrderPlaced
+from pix_contracts.listings import (
+    ListingFacts,
+    ListingPublished,
+    ListingUpdated,
+    ListingWithdrawn,
+)
+from pix_contracts.rooms import RoomType
+from pix_runtime.clock import Clock
+from pix_runtime.db import Database
+from pix_runtime.errors import Conflict, Invalid, NotFound
+from pix_runtime.identity import Identity
+from pix_runtime.inbox import first_delivery
+from pix_runtime.jobs import enqueue_job
+from pix_runtime.logging import get_logger
+from pix_runtime.outbox import enqueue
+from pix_runtime.storage import LocalStorage, S3Storage
+from pydantic import BaseModel
+from sqlalchemy import RowMapping, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pix_listings.models import inbox, listings, media, outbox
+from pix_listings.models import jobs as jobs_table
+from pix_listings.records import (
+    Listing,
+    ListingChanges,
+    ListingSummary,
+    MediaItem,
+    MediaOrder,
+    NewListing,
+)
+
+log = get_logger(__name__)
+SOURCE = "pix.immo/listings"
+EMBED_LISTING = "listings.embed-listing"
+MEDIA_URL_SECONDS = 3600
+# "Lindenallee 5a, 10115 Berlin": the one-line address orders announce.
+ONE_LINE_ADDRESS = re.compile(r"^(?P<street>.+?),\s*(?P<postcode>\d{4,5})\s+(?P<city>.+)$")
+# Certificates: GEG §87 requires them in listings of buildings; land has none.
+NEEDS_CERTIFICATE = {"apartment", "house", "commercial"}
+TYPE_LABELS = {
+    "apartment": ("Wohnung", "Apartment"),
+    "house": ("Haus", "House"),
+    "commercial": ("Gewerbeobjekt", "Commercial property"),
+    "land": ("Grundstück", "Plot"),
+}
+
+
+class ListingJob(BaseModel):
+    listing_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ExposeLinks:
+    """Signed, stable public links to a listing's current exposé (no session needed)."""
+
+    key: bytes
+    public_url: str
+
+    def signature(self, listing_id: uuid.UUID, locale: str) -> str:
+        message = f"{listing_id}:{locale}".encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()[:32]
+
+    def url(self, listing_id: uuid.UUID, locale: str) -> str:
+        sig = self.signature(listing_id, locale)
+        base = self.public_url.rstrip("/")
+        return f"{base}/api/listings/public/exposes/{listing_id}/{locale}?sig={sig}"
+
+    def valid(self, listing_id: uuid.UUID, locale: str, sig: str) -> bool:
+        return hmac.compare_digest(self.signature(listing_id, locale), sig)
+
+
+def split_address(line: str) -> tuple[str | None, str | None, str | None]:
+    match = ONE_LINE_ADDRESS.match(line.strip())
+    if match is None:
+        return (line.strip() or None, None, None)
+    return (match["street"].strip(), match["postcode"], match["city"].strip())
+
+
+def scoped(viewer: Identity) -> Any:
+    """The tenancy condition: a client sees only its organisation's listings."""
+    return listings.c.org_id == viewer.org_id if not viewer.is_admin else True
+
+
+def facts_of(row: RowMapping | Listing, expose_url: str | None) -> ListingFacts:
+    get = row.__getitem__ if isinstance(row, RowMapping) else row.__getattribute__
+    return ListingFacts(
+        reference=get("reference"),
+        title=get("title"),
+        property_type=get("property_type"),
+        marketing=get("marketing"),
+        price_eur=get("price_eur"),
+        rooms=get("rooms"),
+        living_area_m2=get("living_area_m2"),
+        street=get("street"),
+        postcode=get("postcode"),
+        city=get("city"),
+        country=get("country"),
+        latitude=get("latitude"),
+        longitude=get("longitude"),
+        portal_ids=list(get("portal_ids") or []),
+        expose_url=expose_url,
+    )
+
+
+def publish_problems(row: RowMapping) -> dict[str, str]:
+    """What a listing lacks before it may be published (field -> error code)."""
+    problems: dict[str, str] = {}
+    for field in ("title", "property_type", "price_eur", "postcode", "city"):
+        if row[field] in (None, ""):
+            problems[field] = "required"
+    if row["property_type"] in NEEDS_CERTIFICATE and row["country"] == "DE":
+        for field in ("energy_certificate_type", "energy_value_kwh", "energy_class"):
+            if row[field] is None:
+                problems[field] = "required_energy_certificate"
+    return problems
+
+
+class Listings:
+    def __init__(
+        self,
+        db: Database,
+        storage: LocalStorage | S3Storage,
+        clock: Clock,
+        links: ExposeLinks,
+    ) -> None:
+        self._db = db
+        self._storage = storage
+        self._clock = clock
+        self.links = links
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def owned(
+        self, session: AsyncSession, viewer: Identity, listing_id: uuid.UUID, *, lock: bool = False
+    ) -> RowMapping:
+        query = select(listings).where(listings.c.id == listing_id, scoped(viewer))
+        if lock:
+            query = query.with_for_update()
+        row = (await session.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound("listing")
+        return row
+
+    async def get(self, viewer: Identity, listing_id: uuid.UUID) -> Listing:
+        async with self._db.sessions() as session:
+            row = await self.owned(session, viewer, listing_id)
+            return await self._view(session, row)
+
+    async def _view(self, session: AsyncSession, row: RowMapping) -> Listing:
+        rows = (
+            (
+                await session.execute(
+                    select(media).where(media.c.listing_id == row["id"]).order_by(media.c.position)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        items = [
+            MediaItem(
+                **{k: r[k] for k in MediaItem.model_fields if k in r},
+                is_floor_plan=r["room_type"] == RoomType.FLOOR_PLAN,
+                url=await self._storage.signed_url(
+                    r["storage_key"], "GET", expires_in=MEDIA_URL_SECONDS
+                ),
+            )
+            for r in rows
+        ]
+        return Listing(
+            **{k: row[k] for k in Listing.model_fields if k in row and k != "media"}, media=items
+        )
+
+    async def list_for(
+        self, viewer: Identity, *, status: str | None = None, limit: int = 200
+    ) -> list[ListingSummary]:
+        title_key = (
+            select(media.c.storage_key)
+            .where(media.c.listing_id == listings.c.id)
+            .order_by(media.c.is_title.desc(), media.c.position)
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = (
+            select(listings, title_key.label("title_key"))
+            .where(scoped(viewer))
+            .order_by(listings.c.updated_at.desc())
+            .limit(max(1, min(limit, 500)))
+        )
+        if status:
+            query = query.where(listings.c.status == status)
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).mappings().all()
+        found = []
+        for row in rows:
+            summary = ListingSummary(**{k: row[k] for k in ListingSummary.model_fields if k in row})
+            if row["title_key"]:
+                summary.title_picture_url = await self._storage.signed_url(
+                    row["title_key"], "GET", expires_in=MEDIA_URL_SECONDS
+                )
+            found.append(summary)
+        return found
+
+    # --- writing ------------------------------------------------------------------------------
+
+    async def create(self, viewer: Identity, wanted: NewListing) -> Listing:
+        org_id = wanted.org_id if viewer.is_admin and wanted.org_id else viewer.org_id
+        values = wanted.columns()
+        values.pop("org_id", None)
+        listing_id = uuid.uuid4()
+        values.setdefault("reference", f"L-{listing_id.hex[:8].upper()}")
+        async with self._db.transaction() as session:
+            await session.execute(listings.insert().values(id=listing_id, org_id=org_id, **values))
+            await self._embed_later(session, listing_id)
+            row = await self.owned(session, viewer, listing_id)
+            return await self._view(session, row)
+
+    async def update(
+        self, viewer: Identity, listing_id: uuid.UUID, changes: ListingChanges
+    ) -> Listing:
+        values = changes.columns()
+        async with self._db.transaction() as session:
+            await self.owned(session, viewer, listing_id, lock=True)
+            if values:
+                await session.execute(
+                    update(listings)
+                    .where(listings.c.id == listing_id)
+                    .values(**values, updated_at=self._clock.now())
+                )
+            row = await self.owned(session, viewer, listing_id)
+            if row["status"] == "published":
+                await self._announce(session, row, ListingUpdated)
+            await self._embed_later(session, listing_id)
+            return await self._view(session, row)
+
+    async def publish(self, viewer: Identity, listing_id: uuid.UUID) -> Listing:
+        async with self._db.transaction() as session:
+            row = await self.owned(session, viewer, listing_id, lock=True)
+            problems = publish_problems(row)
+            if problems:
+                raise Invalid(
+                    "incomplete", "the listing lacks facts it needs to go out", fields=problems
+                )
+            first = row["status"] == "draft" or row["published_at"] is None
+            await session.execute(
+                update(listings)
+                .where(listings.c.id == listing_id)
+                .values(
+                    status="published",
+                    withdraw_reason=None,
+                    published_at=self._clock.now() if first else row["published_at"],
+                    updated_at=self._clock.now(),
+                )
+            )
+            row = await self.owned(session, viewer, listing_id)
+            await self._announce(session, row, ListingPublished)
+            return await self._view(session, row)
+
+    async def withdraw(
+        self, viewer: Identity, listing_id: uuid.UUID, reason: str | None
+    ) -> Listing:
+        async with self._db.transaction() as session:
+            row = await self.owned(session, viewer, listing_id, lock=True)
+            if row["status"] != "published":
+                raise Conflict("not_published", "only a published listing can be withdrawn")
+            await session.execute(
+                update(listings)
+                .where(listings.c.id == listing_id)
+                .values(status="withdrawn", withdraw_reason=reason, updated_at=self._clock.now())
+            )
+            await enqueue(
+                session,
+                outbox,
+                ListingWithdrawn(listing_id=listing_id, org_id=row["org_id"], reason=reason),
+                source=SOURCE,
+            )
+            row = await self.owned(session, viewer, listing_id)
+            return await self._view(session, row)
+
+    async def arrange_media(
+        self, viewer: Identity, listing_id: uuid.UUID, wanted: MediaOrder
+    ) -> Listing:
+        async with self._db.transaction() as session:
+            await self.owned(session, viewer, listing_id, lock=True)
+            ids = list(
+                (await session.execute(select(media.c.id).where(media.c.listing_id == listing_id)))
+                .scalars()
+                .all()
+            )
+            known = set(ids)
+            if any(i not in known for i in wanted.order) or (
+                wanted.title_media_id is not None and wanted.title_media_id not in known
+            ):
+                raise Invalid("unknown_media", "a media id does not belong to this listing")
+            ordered = list(dict.fromkeys(wanted.order)) + [i for i in ids if i not in wanted.order]
+            for position, media_id in enumerate(ordered):
+                await session.execute(
+                    update(media).where(media.c.id == media_id).values(position=position)
+                )
+            if wanted.title_media_id is not None:
+                await session.execute(
+                    update(media)
+                    .where(media.c.listing_id == listing_id)
+                    .values(is_title=media.c.id == wanted.title_media_id)
+                )
+            await session.execute(
+                update(listings)
+                .where(listings.c.id == listing_id)
+                .values(updated_at=self._clock.now())
+            )
+            row = await self.owned(session, viewer, listing_id)
+            return await self._view(session, row)
+
+    async def _announce(
+        self,
+        session: AsyncSession,
+        row: RowMapping,
+        kind: type[ListingPublished] | type[ListingUpdated],
+    ) -> None:
+        expose_url = await self.current_expose_url(session, row["id"])
+        event = kind(
+            listing_id=row["id"],
+            org_id=row["org_id"],
+            order_id=row["order_id"],
+            facts=facts_of(row, expose_url),
+        )
+        await enqueue(session, outbox, event, source=SOURCE)
+
+    async def announce_change(self, session: AsyncSession, listing_id: uuid.UUID) -> None:
+        """A published listing's exposé or media changed: leads hear of it."""
+        row = (
+            (await session.execute(select(listings).where(listings.c.id == listing_id)))
+            .mappings()
+            .first()
+        )
+        if row is not None and row["status"] == "published":
+            await self._announce(session, row, ListingUpdated)
+
+    async def current_expose_url(self, session: AsyncSession, listing_id: uuid.UUID) -> str | None:
+        from pix_listings.models import exposes
+
+        locale = await session.scalar(
+            select(exposes.c.locale)
+            .where(exposes.c.listing_id == listing_id, exposes.c.status == "done")
+            .order_by(exposes.c.version.desc())
+            .limit(1)
+        )
+        return self.links.url(listing_id, locale) if locale else None
+
+    async def _embed_later(self, session: AsyncSession, listing_id: uuid.UUID) -> None:
+        await enqueue_job(
+            session,
+            jobs_table,
+            EMBED_LISTING,
+            ListingJob(listing_id=listing_id),
+            key=str(listing_id),
+        )
+
+    # --- events -------------------------------------------------------------------------------
+
+    async def order_placed(self, event: OrderPlaced) -> None:
+        """An order's property becomes a draft listing (or completes one an export began)."""
+        street, postcode, city = split_address(event.property_address)
+        area = getattr(event, "living_area_m2", None)
+        rooms = getattr(event, "rooms", None)
+        label = TYPE_LABELS.get(event.property_type or "", ("Immobilie", "Property"))[0]
+        values: dict[str, Any] = {
+            "org_id": event.org_id,
+            "order_id": event.order_id,
+            "gallery_id": event.gallery_id,
+            "reference": event.reference,
+            "property_type": event.property_type,
+            "street": street,
+            "postcode": postcode,
+            "city": city,
+            "living_area_m2": area,
+            "rooms": rooms,
+            "contact_name": event.contact_name,
+            "contact_email": str(event.contact_email),
+            "contact_phone": event.contact_phone,
+            "title": f"{label} in {city}" if city else label,
+        }
+        async with self._db.transaction() as session:
+            if not await first_delivery(
+                session, inbox, consumer="listings.orders", event_id=event.event_id
+            ):
+                return
+            existing = await session.scalar(
+                select(listings.c.id).where(
+                    or_(
+                        listings.c.order_id == event.order_id,
+                        listings.c.gallery_id == event.gallery_id,
+                    )
+                )
+            )
+            if existing is not None:
+                # An export came first and made a bare draft: fill in what the order knows,
+                # never overwrite what the agent already typed.
+                row = (
+                    (await session.execute(select(listings).where(listings.c.id == existing)))
+                    .mappings()
+                    .one()
+                )
+                fill = {k: v for k, v in values.items() if row[k] in (None, "") and v is not None}
+                fill["order_id"] = event.order_id
+                await session.execute(
+                    update(listings).where(listings.c.id == existing).values(**fill)
+                )
+                return
+            listing_id = uuid.uuid4()
+            await session.execute(listings.insert().values(id=listing_id, **values))
+            await self._embed_later(session, listing_id)
+        log.info("listing.from_order", order_id=str(event.order_id), listing_id=str(listing_id))
+
+    async def listing_for_gallery(
+        self, session: AsyncSession, gallery_id: uuid.UUID, org_id: uuid.UUID, reference: str | None
+    ) -> uuid.UUID:
+        """The gallery's listing, created as a bare draft when the export came first."""
+        found = await session.scalar(
+            select(listings.c.id).where(listings.c.gallery_id == gallery_id).with_for_update()
+        )
+        if found is not None:
+            return uuid.UUID(str(found))
+        listing_id = uuid.uuid4()
+        await session.execute(
+            insert(listings)
+            .values(
+                id=listing_id,
+                org_id=org_id,
+                gallery_id=gallery_id,
+                reference=reference or f"L-{listing_id.hex[:8].upper()}",
+            )
+            .on_conflict_do_nothing()
+        )
+        again = await session.scalar(
+            select(listings.c.id).where(listings.c.gallery_id == gallery_id)
+        )
+        return uuid.UUID(str(again))
+
+    async def count(self, org_id: uuid.UUID) -> int:
+        async with self._db.sessions() as session:
+            return int(
+                await session.scalar(
+                    select(func.count()).select_from(listings).where(listings.c.org_id == org_id)
+                )
+                or 0
+            )
+
+
+def media_rows(rows: Sequence[RowMapping]) -> list[RowMapping]:
+    return sorted(rows, key=lambda r: (not r["is_title"], r["position"]))
+
+
+async def save_draft(
+    listings_: Listings, viewer: Identity, listing_id: uuid.UUID, writer: Any
+) -> Any:
+    """Write a description draft and keep it beside the description (never over it)."""
+    listing = await listings_.get(viewer, listing_id)
+    draft = await writer.write(listing)
+    async with listings_._db.transaction() as session:
+        await listings_.owned(session, viewer, listing_id, lock=True)
+        await session.execute(
+            update(listings)
+            .where(listings.c.id == listing_id)
+            .values(
+                draft_de=draft.description_de,
+                draft_en=draft.description_en,
+                draft_model=draft.model,
+            )
+        )
+    return draft

