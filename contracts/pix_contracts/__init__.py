@@ -30,12 +30,20 @@ from pix_contracts.leads import (
     LeadStatusChanged,
     LeadUpdated,
 )
+from pix_contracts.listings import (
+    LISTING_EVENTS,
+    ListingFacts,
+    ListingPublished,
+    ListingUpdated,
+    ListingWithdrawn,
+)
 from pix_contracts.topics import TOPICS, Topic, all_topic_names, topic_of
 
 __all__ = [
     "ALL_EVENTS",
     "CLOUDEVENTS_SPEC_VERSION",
     "LEAD_EVENTS",
+    "LISTING_EVENTS",
     "TOPICS",
     "AssetDeleted",
     "AssetUploaded",
@@ -54,6 +62,10 @@ __all__ = [
     "LeadProfile",
     "LeadStatusChanged",
     "LeadUpdated",
+    "ListingFacts",
+    "ListingPublished",
+    "ListingUpdated",
+    "ListingWithdrawn",
     "OrderPlaced",
     "OrderStatusChanged",
     "PasswordChanged",
