@@ -16,7 +16,7 @@ import pytest
 from export_testkit import caption_ready, export_service
 from pix_export.models import webhooks
 from pix_export.webhooks import public_only_transport
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 
 class Receiver:
@@ -178,12 +178,28 @@ async def test_webhooks_never_connect_into_our_own_network(migrated: set[str]) -
     async with export_service(allow_insecure_webhooks=False) as svc:
         org_id = uuid.uuid4()
         async with svc.client() as http:
+            for internal in (
+                f"https://localhost:{port}/hook",
+                "https://10.0.0.7/hook",
+                "https://[::1]/hook",
+                "https://169.254.169.254/latest/meta-data/",
+            ):
+                refused = await http.post(
+                    "/webhooks", json={"url": internal}, headers=svc.headers(org_id)
+                )
+                assert refused.status_code == 422, internal
+                assert refused.json()["error"]["code"] == "internal_address"
+            # A name public when registered and re-pointed inside later is refused on delivery.
             created = await http.post(
-                "/webhooks",
-                json={"url": f"https://localhost:{port}/hook"},
-                headers=svc.headers(org_id),
+                "/webhooks", json={"url": "https://1.1.1.1/hook"}, headers=svc.headers(org_id)
             )
             assert created.status_code == 201, created.text
+            async with svc.runtime.db.transaction() as session:
+                await session.execute(
+                    update(webhooks)
+                    .where(webhooks.c.id == uuid.UUID(created.json()["id"]))
+                    .values(url=f"https://localhost:{port}/hook")
+                )
             test = await http.post(
                 f"/webhooks/{created.json()['id']}/test", headers=svc.headers(org_id)
             )

@@ -153,9 +153,34 @@ class WebhookDesk:
             raise Invalid("invalid_url", "not a valid webhook URL", "url")
         return url
 
+    async def _refuse_internal(self, url: str) -> None:
+        """Refuse at registration what delivery refuses anyway (`PublicNetworkBackend`): a
+        destination in a private, loopback, link-local or otherwise non-public network. A name
+        that does not resolve now is left to the check where the connection opens."""
+        host = (urlsplit(url).hostname or "").strip("[]")
+        if self._settings.allow_insecure_webhooks and host in {"127.0.0.1", "localhost"}:
+            return
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, 443, type=socket.SOCK_STREAM
+                )
+            except OSError:
+                return
+            addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        if not all(address.is_global for address in addresses):
+            raise Invalid(
+                "internal_address",
+                "webhook URLs must point to a public address, not into a private or local network",
+                "url",
+            )
+
     async def register(self, viewer: Identity, url: str, description: str) -> dict[str, Any]:
         """A new endpoint; its signing secret is returned this once and stored encrypted."""
         self._check_url(url)
+        await self._refuse_internal(url)
         webhook_id = uuid.uuid4()
         secret = "whsec_" + secrets.token_urlsafe(32)
         async with self._db.transaction() as session:
