@@ -10,6 +10,7 @@ bytes), marks the photo `queued` and wakes the processing worker; everything els
 from __future__ import annotations
 
 import math
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,24 @@ from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
 
 log = get_logger(__name__)
+# Control, format (bidi overrides, zero-width), private-use, surrogate, unassigned, separators.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+# Not in a name anyone reads (and not in a Windows file name): markup and path punctuation.
+REFUSED_IN_NAMES = frozenset('<>:"|?*')
+
+
+def display_name(file_name: str) -> str:
+    """The client's file name as a label people and CRMs can be shown: NFC, the last path
+    part only, no control or bidi characters, no markup, at most 255 characters."""
+    name = unicodedata.normalize("NFC", file_name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = " ".join(name.split())  # tabs and line breaks are spaces, not dropped
+    name = "".join(
+        c
+        for c in name
+        if unicodedata.category(c) not in HIDDEN_CATEGORIES and c not in REFUSED_IN_NAMES
+    )
+    name = " ".join(name.split()).strip(" .")
+    return name[:255].rstrip(" .") or "photo"
 
 
 @dataclass(frozen=True)
@@ -103,7 +122,7 @@ class Uploads:
                         gallery_id=gallery_id,
                         org_id=gallery["org_id"],
                         uploaded_by=by.user_id,
-                        label=file_name[:255],
+                        label=display_name(file_name),
                         declared_bytes=byte_size,
                         original_key=key,
                         upload_id=upload_id,
