@@ -248,10 +248,18 @@ def main() -> None:
     mig.add_argument("package")
     mig.add_argument("-m", "--message", required=True)
     mig.add_argument("--data-dir", type=Path, default=Path(".pix"))
-    dlq = commands.add_parser("dlq", help="list or replay a topic's dead letters")
+    dlq = commands.add_parser(
+        "dlq", help="list dead letters, or replay them to the consumer group that failed"
+    )
     dlq.add_argument("action", choices=["list", "replay"])
-    dlq.add_argument("topic", help="the source topic, e.g. media.asset.uploaded.v1")
-    dlq.add_argument("--bootstrap", default=os.environ.get("PIX_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    dlq.add_argument("service", nargs="?", help="the service (its schema), e.g. media")
+    dlq.add_argument("letter_id", nargs="?", type=int, help="replay: one letter (else all open)")
+    dlq.add_argument("--topic", help="only letters of this source topic")
+    dlq.add_argument("--group", help="only letters of this consumer group")
+    dlq.add_argument("--status", choices=["open", "replayed", "discarded"], default="open")
+    dlq.add_argument("--database-url", default=os.environ.get("PIX_DATABASE_URL"))
+    dlq.add_argument("--port-base", type=int, default=8000)
+    dlq.add_argument("--data-dir", type=Path, default=Path(".pix"))
     docs = commands.add_parser("asyncapi", help="write or check contracts/asyncapi/*.yaml")
     docs.add_argument("action", choices=["write", "check"])
     jobs = commands.add_parser("jobs", help="list a service's jobs or retry a failed one")
@@ -259,6 +267,102 @@ def main() -> None:
     jobs.add_argument("service", help="the service (its schema), e.g. notify")
     jobs.add_argument("job_id", nargs="?", type=int, help="for retry: the failed job's id")
     jobs.add_argument("--status", choices=["queued", "running", "done", "failed", "cancelled"])
+def _operator_headers(data_dir: Path) -> dict[str, str]:
+    """An admin identity signed with the stack's internal key, as the gateway would sign it."""
+    import uuid
+
+    from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
+
+    key = os.environ.get("PIX_INTERNAL_KEY")
+    if not key and (data_dir / "internal.key").exists():
+        key = (data_dir / "internal.key").read_text().strip()
+    if not key:
+        raise SystemExit("pix-stack dlq replay: set PIX_INTERNAL_KEY (or pass --data-dir)")
+    operator = Identity(
+        user_id=uuid.UUID(int=0),
+        org_id=uuid.UUID(int=0),
+        role="admin",
+        email="operator@pix-stack.invalid",
+        name="pix-stack",
+    )
+    return {IDENTITY_HEADER: sign_identity(operator, key.encode())}
+
+
+def _service_url(service: str, port_base: int) -> str:
+    if url := os.environ.get(f"PIX_{service.upper()}_URL"):
+        return url
+    offsets = {s.name: s.port_offset for s in (*SERVICES, CAPTIONING)}
+    if service not in offsets:
+        raise SystemExit(
+            f"pix-stack dlq: no port known for {service}; set PIX_{service.upper()}_URL"
+        )
+    return f"http://127.0.0.1:{port_base + offsets[service]}"
+
+
+async def dlq_command(args: argparse.Namespace) -> int:
+    """`pix-stack dlq list [service]` reads the services' `dead_letters` tables (the service
+    need not run); `pix-stack dlq replay <service> [id]` asks the running service to replay one
+    letter, or every open one, to the group that failed (its admin API)."""
+    import httpx
+    from pix_runtime.db import Database
+    from pix_runtime.dead_letters import DeadLetterStore, dead_letters_table
+    from sqlalchemy import MetaData, text
+
+    if args.action == "replay":
+        if not args.service:
+            print("pix-stack dlq replay: name the service, e.g. media", file=sys.stderr)
+            return 2
+        base = f"{_service_url(args.service, args.port_base)}/admin/dead-letters"
+        headers = _operator_headers(args.data_dir)
+        async with httpx.AsyncClient(headers=headers, timeout=300) as client:
+            if args.letter_id is not None:
+                response = await client.post(f"{base}/{args.letter_id}/replay")
+            else:
+                params = {k: v for k, v in (("topic", args.topic), ("group", args.group)) if v}
+                response = await client.post(f"{base}/replay-all", params=params)
+        if response.status_code != 200:
+            print(f"{args.service}: {response.status_code} {response.text}", file=sys.stderr)
+            return 1
+        answer = response.json()
+        for outcome in answer.get("outcomes", [answer]):
+            result = "replayed" if outcome["replayed"] else f"failed again: {outcome['error']}"
+            print(f"{args.service} letter {outcome['id']}: {result}")
+        return 0
+    if not args.database_url:
+        print("pix-stack dlq list: set PIX_DATABASE_URL or pass --database-url", file=sys.stderr)
+        return 2
+    db = Database(args.database_url, schema="public", application_name="pix-stack")
+    try:
+        async with db.transaction() as session:
+            schemas = (
+                [args.service]
+                if args.service
+                else list(
+                    await session.scalars(
+                        text(
+                            "SELECT table_schema FROM information_schema.tables"
+                            " WHERE table_name = 'dead_letters' ORDER BY table_schema"
+                        )
+                    )
+                )
+            )
+        for schema in schemas:
+            store = DeadLetterStore(db, dead_letters_table(MetaData(schema=schema)))
+            letters = await store.find(
+                status=args.status, topic=args.topic, group=args.group, limit=500
+            )
+            for letter in letters:
+                error = letter.error.splitlines()[0] if letter.error else ""
+                print(
+                    f"{schema:11} {letter.id:>6} {letter.status:9} {letter.consumer_group:24} "
+                    f"{letter.topic:36} attempts={letter.attempts} "
+                    f"last={letter.last_failed_at:%Y-%m-%d %H:%M:%S} {error[:100]}"
+                )
+    finally:
+        await db.dispose()
+    return 0
+
+
     jobs.add_argument("--database-url", default=os.environ.get("PIX_DATABASE_URL"))
     topics = commands.add_parser("topics", help="write or check deploy/k8s/kafka-topics.yaml")
     topics.add_argument("action", choices=["write", "check"])
@@ -266,15 +370,7 @@ def main() -> None:
     if args.command == "run":
         sys.exit(run(args.data_dir, args.port_base, args.caption_workers, args.kafka_port))
     if args.command == "dlq":
-        from pix_runtime.dead_letters import list_dead_letters, replay_dead_letters
-
-        if args.action == "list":
-            for letter in asyncio.run(list_dead_letters(args.bootstrap, args.topic)):
-                print(f"{letter.partition}:{letter.offset}  {letter.error[:160]}")
-        else:
-            count = asyncio.run(replay_dead_letters(args.bootstrap, args.topic))
-            print(f"replayed {count} dead letter(s) to {args.topic}")
-        return
+        sys.exit(asyncio.run(dlq_command(args)))
     if args.command == "jobs":
         sys.exit(asyncio.run(jobs_command(args)))
     if args.command == "topics":

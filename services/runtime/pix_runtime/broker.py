@@ -1,13 +1,17 @@
 """The Kafka broker every service uses: FastStream over aiokafka, with our delivery rules.
 
 - Offsets commit only after the handler (and so its transaction) finished: at-least-once.
-- A failing handler is retried a bounded number of times with backoff, then the event goes to
-  `<topic>.dlq` with the error in its headers and the partition moves on. A malformed event
-  (not JSON, wrong fields) goes there at once. If even the DLQ cannot be written, the message is
-  not acknowledged and is read again.
-- An outage of our own infrastructure (the database, the broker, object storage unreachable)
-  is not the event's fault: the handler is retried until it is back (backoff up to 30 s), so a
-  database restart does not fill the DLQ with good events.
+- A failing handler is retried a bounded number of times with backoff, then the event becomes a
+  dead letter in the consuming service's own database (`pix_runtime.dead_letters`: group,
+  topic, key, payload, headers, error, attempts) and the partition moves on. A malformed event
+  (not JSON, wrong fields) becomes one at once. If even the letter cannot be written, the
+  message is not acknowledged and is read again. The letter is also announced on
+  `<topic>.dlq` (headers `dlq_*`, `dlq_group` naming the group) for whoever watches the broker;
+  that is only a notification, best effort: a broker that keeps nothing loses it, and replays
+  come from the database, to the failed group only (`pix_runtime.dead_letters`).
+- An outage of our own infrastructure (`pix_runtime.outages`: the database, the broker, object
+  storage unreachable or restarting) is not the event's fault: the handler is retried until it
+  is back (backoff up to 30 s), so a database restart leaves no dead letters.
 - Every event's correlation id is bound to the log context while it is handled.
 - A header value that is not UTF-8 is decoded with replacement characters instead of making
   FastStream drop the record unseen.
@@ -20,17 +24,9 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import os
-import socket
-import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import aiokafka.errors
-import asyncpg.exceptions
-import botocore.exceptions
-import httpx
-import sqlalchemy.exc
 from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -41,52 +37,25 @@ from pix_contracts import TOPICS, Event
 from pix_contracts.topics import DEAD_LETTER_SUFFIX
 from pydantic import ValidationError
 
+from pix_runtime.dead_letters import DeadLetterStore, FailedEvent, describe_error
 from pix_runtime.logging import bind_correlation_id, get_logger, new_correlation_id
+from pix_runtime.outages import is_outage
 
 log = get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 
-# How long a fetch waits for data. Kafka answers as soon as data arrives, so its default of
-# 500 ms costs no latency; Tansu answers only when the wait runs out, so `make run` sets 20 ms.
-FETCH_MAX_WAIT_MS = int(os.environ.get("PIX_KAFKA_FETCH_MAX_WAIT_MS", "500"))
+# Tansu does not end a long poll early; a short fetch wait keeps end-to-end latency low.
+FETCH_MAX_WAIT_MS = 20
 RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
 
 
 OUTAGE_RETRY_MAX_SECONDS = 30.0
 
-_OUTAGES: tuple[type[BaseException], ...] = (
-    ConnectionError,  # refused, reset, broken pipe: the database or storage went away
-    socket.gaierror,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
-    aiokafka.errors.KafkaConnectionError,
-    botocore.exceptions.ConnectionError,
-)
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) is our infrastructure being unreachable.
-
-    A third party's failure (an HTTP call to a provider or a CRM) is not: those have their own
-    retries, and waiting for them here would hold the partition up indefinitely.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, httpx.TransportError):
-            return False
-        if isinstance(current, _OUTAGES):
-            return True
-        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
 
 class DeadLetterMiddleware(BaseMiddleware):
-    """Bounded retries, then the dead-letter topic; never a crash loop on a poison event."""
+    """Bounded retries, then a dead letter in the service's database; never a crash loop on a
+    poison event, never a dead letter for an outage."""
 
     def __init__(
         self,
@@ -95,13 +64,24 @@ class DeadLetterMiddleware(BaseMiddleware):
         *,
         context: ContextRepo,
         broker: KafkaBroker,
+        store: DeadLetterStore | None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
         outage_retry_max: float = OUTAGE_RETRY_MAX_SECONDS,
     ) -> None:
         super().__init__(msg, context=context)
         self._broker = broker
+        self._store = store
         self._retry_delays = retry_delays or (0.2,)
         self._outage_retry_max = outage_retry_max
+
+    async def _wait_out(self, outages: int, topic: str, exc: BaseException) -> None:
+        log.warning(
+            "event.waiting_for_infrastructure",
+            topic=topic,
+            outage_retries=outages + 1,
+            error=repr(exc),
+        )
+        await asyncio.sleep(min(self._outage_retry_max, self._retry_delays[0] * 2**outages))
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
@@ -118,14 +98,7 @@ class DeadLetterMiddleware(BaseMiddleware):
                 return None
             except Exception as exc:
                 if is_outage(exc):
-                    delay = min(self._outage_retry_max, self._retry_delays[0] * 2**outages)
-                    log.warning(
-                        "event.waiting_for_infrastructure",
-                        topic=topic,
-                        outage_retries=outages + 1,
-                        error=repr(exc),
-                    )
-                    await asyncio.sleep(delay)
+                    await self._wait_out(outages, topic, exc)
                     outages += 1
                     continue
                 if attempt >= len(self._retry_delays):
@@ -144,22 +117,57 @@ class DeadLetterMiddleware(BaseMiddleware):
         *,
         attempts: int,
     ) -> None:
-        log.error("event.dead_lettered", topic=topic, attempts=attempts, error=repr(exc))
+        # The subscriber handling this message, so the letter names the group that failed.
+        subscriber = self.context.get_local("handler_")
+        group = str(getattr(subscriber, "group_id", None) or "?")
         raw = getattr(msg.raw_message, "value", None)
-        body = raw if isinstance(raw, bytes) else msg.body
-        key = getattr(msg.raw_message, "key", None)
+        error, trace = describe_error(exc)
+        failed = FailedEvent(
+            consumer_group=group,
+            topic=topic,
+            partition=getattr(msg.raw_message, "partition", None),
+            offset=getattr(msg.raw_message, "offset", None),
+            key=getattr(msg.raw_message, "key", None),
+            payload=raw if isinstance(raw, bytes) else msg.body,
+            headers=headers,
+            error=error,
+            traceback=trace,
+            attempts=attempts,
+        )
+        log.error("event.dead_lettered", topic=topic, group=group, attempts=attempts, error=error)
+        if self._store is None:
+            # A broker without a database (a tool, a test): the topic is all there is.
+            await self._announce(failed)
+            return
+        outages = 0
+        while True:
+            try:
+                await self._store.record(failed)
+                break
+            except Exception as record_error:
+                if not is_outage(record_error):
+                    raise  # not acknowledged: the event is read again
+                await self._wait_out(outages, topic, record_error)
+                outages += 1
+        try:
+            await self._announce(failed)
+        except Exception:
+            log.warning("event.dead_letter_not_announced", topic=topic, exc_info=True)
+
+    async def _announce(self, failed: FailedEvent) -> None:
         await self._broker.publish(
-            body,
-            topic + DEAD_LETTER_SUFFIX,
-            key=key,
+            failed.payload,
+            failed.topic + DEAD_LETTER_SUFFIX,
+            key=failed.key,
             headers={
-                **headers,
-                "dlq_error": repr(exc)[:2000],
-                "dlq_traceback": "".join(traceback.format_exception(exc))[-4000:],
-                "dlq_attempts": str(attempts),
-                "dlq_source_topic": topic,
-                "dlq_source_partition": str(getattr(msg.raw_message, "partition", "")),
-                "dlq_source_offset": str(getattr(msg.raw_message, "offset", "")),
+                **failed.headers,
+                "dlq_error": failed.error,
+                "dlq_traceback": failed.traceback[-4000:],
+                "dlq_attempts": str(failed.attempts),
+                "dlq_group": failed.consumer_group,
+                "dlq_source_topic": failed.topic,
+                "dlq_source_partition": str(failed.partition),
+                "dlq_source_offset": str(failed.offset),
             },
         )
 
@@ -202,8 +210,13 @@ async def parse_leniently(
 
 
 def create_broker(
-    bootstrap: str, *, client_id: str, retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
+    bootstrap: str,
+    *,
+    client_id: str,
+    retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+    dead_letters: DeadLetterStore | None = None,
 ) -> KafkaBroker:
+    """The service's broker; events its handlers give up on go to `dead_letters`."""
     broker = Broker(
         bootstrap,
         client_id=client_id,
@@ -213,7 +226,9 @@ def create_broker(
         logger=logging.getLogger("pix.broker"),
     )
     broker.add_middleware(
-        functools.partial(DeadLetterMiddleware, broker=broker, retry_delays=retry_delays)
+        functools.partial(
+            DeadLetterMiddleware, broker=broker, store=dead_letters, retry_delays=retry_delays
+        )
     )
     return broker
 

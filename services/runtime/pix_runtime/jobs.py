@@ -494,7 +494,7 @@ class JobQueue:
         await session.execute(update(t).where(mine).values(**values))
 
     async def _failed(self, row: Any, spec: _Kind[Any], exc: Exception) -> None:
-        from pix_runtime.broker import is_outage
+        from pix_runtime.outages import is_outage
 
         t = self.table
         error = "".join(traceback.format_exception_only(exc)).strip()[:ERROR_CHARS]

@@ -20,6 +20,8 @@ from sqlalchemy import Table
 from pix_runtime.broker import create_broker
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
+from pix_runtime.dead_letters import DeadLetterBoard, DeadLetterStore
+from pix_runtime.dead_letters_routes import dead_letters_router
 from pix_runtime.http import create_base_app, identity_dependency
 from pix_runtime.jobs import JobBoard, JobContext, JobQueue
 from pix_runtime.jobs_routes import jobs_router
@@ -59,6 +61,17 @@ async def watched(stage: str, step: Awaitable[_T], *, warn_after: float = SLOW_S
         watchdog.cancel()
 
 
+def _dead_letters_beside(*tables: Table | None) -> Table | None:
+    """The `dead_letters` table in the same models as the service's outbox or jobs table
+    (every service declares one), so a service need not pass it separately."""
+    for table in tables:
+        if table is not None:
+            for candidate in table.metadata.tables.values():
+                if candidate.name == "dead_letters" and candidate.schema == table.schema:
+                    return candidate
+    return None
+
+
 class ServiceRuntime:
     def __init__(
         self,
@@ -67,6 +80,7 @@ class ServiceRuntime:
         outbox: Table | None = None,
         jobs: Table | None = None,
         clock: Clock | None = None,
+        dead_letters: Table | None = None,
     ) -> None:
         platform = settings.platform
         platform.check_production()
@@ -78,8 +92,12 @@ class ServiceRuntime:
             application_name=f"pix-{settings.service_name}",
             pool_size=settings.db_pool_size,
         )
+        letters = dead_letters if dead_letters is not None else _dead_letters_beside(outbox, jobs)
+        self.dead_letters = DeadLetterStore(self.db, letters) if letters is not None else None
         self.broker: KafkaBroker = create_broker(
-            platform.kafka_bootstrap, client_id=f"pix-{settings.service_name}"
+            platform.kafka_bootstrap,
+            client_id=f"pix-{settings.service_name}",
+            dead_letters=self.dead_letters,
         )
         self.storage: LocalStorage | S3Storage = open_storage(
             platform.storage_url,
@@ -189,6 +207,9 @@ class ServiceRuntime:
         if self._jobs is not None:
             app.state.job_board = JobBoard(self.db, self._jobs.table)
             app.include_router(jobs_router)
+        if self.dead_letters is not None:
+            app.state.dead_letter_board = DeadLetterBoard(self.dead_letters, self.broker)
+            app.include_router(dead_letters_router)
         return app
 
 
