@@ -236,37 +236,6 @@ async def jobs_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="pix-stack", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_cmd = commands.add_parser("run", help="start the whole platform")
-    run_cmd.add_argument("--data-dir", type=Path, default=Path(".pix"))
-    run_cmd.add_argument("--port-base", type=int, default=8000)
-    run_cmd.add_argument("--caption-workers", type=int, default=1)
-    run_cmd.add_argument("--kafka-port", type=int, default=None)
-    mig = commands.add_parser("migration", help="autogenerate a migration for one service")
-    mig.add_argument("package")
-    mig.add_argument("-m", "--message", required=True)
-    mig.add_argument("--data-dir", type=Path, default=Path(".pix"))
-    dlq = commands.add_parser(
-        "dlq", help="list dead letters, or replay them to the consumer group that failed"
-    )
-    dlq.add_argument("action", choices=["list", "replay"])
-    dlq.add_argument("service", nargs="?", help="the service (its schema), e.g. media")
-    dlq.add_argument("letter_id", nargs="?", type=int, help="replay: one letter (else all open)")
-    dlq.add_argument("--topic", help="only letters of this source topic")
-    dlq.add_argument("--group", help="only letters of this consumer group")
-    dlq.add_argument("--status", choices=["open", "replayed", "discarded"], default="open")
-    dlq.add_argument("--database-url", default=os.environ.get("PIX_DATABASE_URL"))
-    dlq.add_argument("--port-base", type=int, default=8000)
-    dlq.add_argument("--data-dir", type=Path, default=Path(".pix"))
-    docs = commands.add_parser("asyncapi", help="write or check contracts/asyncapi/*.yaml")
-    docs.add_argument("action", choices=["write", "check"])
-    jobs = commands.add_parser("jobs", help="list a service's jobs or retry a failed one")
-    jobs.add_argument("action", choices=["list", "counts", "retry"])
-    jobs.add_argument("service", help="the service (its schema), e.g. notify")
-    jobs.add_argument("job_id", nargs="?", type=int, help="for retry: the failed job's id")
-    jobs.add_argument("--status", choices=["queued", "running", "done", "failed", "cancelled"])
 def _operator_headers(data_dir: Path) -> dict[str, str]:
     """An admin identity signed with the stack's internal key, as the gateway would sign it."""
     import uuid
@@ -363,6 +332,37 @@ async def dlq_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="pix-stack", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="start the whole platform")
+    run_cmd.add_argument("--data-dir", type=Path, default=Path(".pix"))
+    run_cmd.add_argument("--port-base", type=int, default=8000)
+    run_cmd.add_argument("--caption-workers", type=int, default=1)
+    run_cmd.add_argument("--kafka-port", type=int, default=None)
+    mig = commands.add_parser("migration", help="autogenerate a migration for one service")
+    mig.add_argument("package")
+    mig.add_argument("-m", "--message", required=True)
+    mig.add_argument("--data-dir", type=Path, default=Path(".pix"))
+    dlq = commands.add_parser(
+        "dlq", help="list dead letters, or replay them to the consumer group that failed"
+    )
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("service", nargs="?", help="the service (its schema), e.g. media")
+    dlq.add_argument("letter_id", nargs="?", type=int, help="replay: one letter (else all open)")
+    dlq.add_argument("--topic", help="only letters of this source topic")
+    dlq.add_argument("--group", help="only letters of this consumer group")
+    dlq.add_argument("--status", choices=["open", "replayed", "discarded"], default="open")
+    dlq.add_argument("--database-url", default=os.environ.get("PIX_DATABASE_URL"))
+    dlq.add_argument("--port-base", type=int, default=8000)
+    dlq.add_argument("--data-dir", type=Path, default=Path(".pix"))
+    docs = commands.add_parser("asyncapi", help="write or check contracts/asyncapi/*.yaml")
+    docs.add_argument("action", choices=["write", "check"])
+    jobs = commands.add_parser("jobs", help="list a service's jobs or retry a failed one")
+    jobs.add_argument("action", choices=["list", "counts", "retry"])
+    jobs.add_argument("service", help="the service (its schema), e.g. notify")
+    jobs.add_argument("job_id", nargs="?", type=int, help="for retry: the failed job's id")
+    jobs.add_argument("--status", choices=["queued", "running", "done", "failed", "cancelled"])
     jobs.add_argument("--database-url", default=os.environ.get("PIX_DATABASE_URL"))
     topics = commands.add_parser("topics", help="write or check deploy/k8s/kafka-topics.yaml")
     topics.add_argument("action", choices=["write", "check"])
