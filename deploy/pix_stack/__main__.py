@@ -201,6 +201,29 @@ def migration(package: str, message: str, data_dir: Path) -> None:
         postgres.stop()
 
 
+async def storage_setup() -> int:
+    """Apply the bucket's CORS (origins: PIX_PUBLIC_URL) and multipart lifecycle rule."""
+    from pix_runtime.settings import PlatformSettings
+    from pix_runtime.storage import S3Storage, open_storage
+
+    platform = PlatformSettings()
+    storage = open_storage(
+        platform.storage_url, public_base=platform.public_url, signing_key=b"unused"
+    )
+    if not isinstance(storage, S3Storage):
+        print("pix-stack storage setup: PIX_STORAGE_URL is not s3://…; nothing to set up")
+        return 0
+    origin = platform.public_url.rstrip("/")
+    applied = await storage.prepare_for_browsers([origin])
+    rule = applied["cors"]["CORSRules"][0]
+    print(
+        f"bucket {storage.bucket}: CORS for {', '.join(rule['AllowedOrigins'])} "
+        f"({', '.join(rule['AllowedMethods'])}; exposes {', '.join(rule['ExposeHeaders'])}); "
+        "incomplete multipart uploads aborted after 1 day"
+    )
+    return 0
+
+
 async def jobs_command(args: argparse.Namespace) -> int:
     """`pix-stack jobs list|counts|retry <service>` against the service's own schema."""
     from pix_runtime.db import Database
@@ -364,6 +387,10 @@ def main() -> None:
     jobs.add_argument("job_id", nargs="?", type=int, help="for retry: the failed job's id")
     jobs.add_argument("--status", choices=["queued", "running", "done", "failed", "cancelled"])
     jobs.add_argument("--database-url", default=os.environ.get("PIX_DATABASE_URL"))
+    storage = commands.add_parser(
+        "storage", help="set up the S3/R2/MinIO bucket for browsers (CORS, multipart cleanup)"
+    )
+    storage.add_argument("action", choices=["setup"])
     topics = commands.add_parser("topics", help="write or check deploy/k8s/kafka-topics.yaml")
     topics.add_argument("action", choices=["write", "check"])
     args = parser.parse_args()
@@ -373,6 +400,8 @@ def main() -> None:
         sys.exit(asyncio.run(dlq_command(args)))
     if args.command == "jobs":
         sys.exit(asyncio.run(jobs_command(args)))
+    if args.command == "storage":
+        sys.exit(asyncio.run(storage_setup()))
     if args.command == "topics":
         from pix_stack import kafka_topics
 

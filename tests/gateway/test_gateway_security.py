@@ -79,9 +79,14 @@ def gateway() -> httpx.AsyncClient:
 async def test_every_response_has_security_headers_and_a_request_id(
     gateway: httpx.AsyncClient,
 ) -> None:
-    response = await gateway.get("/", headers={"x-request-id": "trace-me-123"})
+    traced = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    response = await gateway.get("/", headers={"x-request-id": traced})
     assert response.status_code == 200
-    assert response.headers["x-request-id"] == "trace-me-123"
+    # One format in every log line: a client's UUID is kept (as 32 hex characters), free text
+    # is replaced by an id of ours.
+    assert response.headers["x-request-id"] == traced.replace("-", "")
+    free_text = await gateway.get("/healthz", headers={"x-request-id": "trace-me-123"})
+    assert len(free_text.headers["x-request-id"]) == 32
     csp = response.headers["content-security-policy"]
     assert "frame-src https://tidycal.com" in csp
     assert "default-src 'self'" in csp

@@ -7,6 +7,7 @@ PIX_S3_* environment variables, as in production.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -18,7 +19,13 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
-from pix_runtime.storage import ObjectNotFound, S3Storage, StorageError, open_storage
+from pix_runtime.storage import (
+    ObjectNotFound,
+    S3Storage,
+    StorageError,
+    browser_origins,
+    open_storage,
+)
 from pix_stack.embedded import free_port
 
 BUCKET = "pix-test"
@@ -225,3 +232,32 @@ async def test_multipart_with_presigned_part_urls_resumes_and_aborts(
     with pytest.raises(MultipartError):
         await storage.list_parts("org-1/gone.jpg", abandoned)
     await storage.abort_multipart("org-1/gone.jpg", abandoned)  # twice is fine
+
+
+def test_the_bucket_is_prepared_for_browser_uploads(moto: Moto) -> None:
+    applied = asyncio.run(moto.storage.prepare_for_browsers(["https://app.pix.example"]))
+    admin = boto3.client(
+        "s3",
+        endpoint_url=moto.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    [rule] = admin.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert rule["AllowedOrigins"] == ["https://app.pix.example"]
+    assert rule["ExposeHeaders"] == ["ETag"]
+    assert "PUT" in rule["AllowedMethods"]
+    [lifecycle] = admin.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert applied["cors"]["CORSRules"][0]["AllowedOrigins"] == ["https://app.pix.example"]
+
+
+def test_the_browser_origins_follow_the_storage_url() -> None:
+    assert browser_origins("file:///srv/pix") == []
+    assert browser_origins("s3://pix?endpoint=https://acc.r2.cloudflarestorage.com") == [
+        "https://acc.r2.cloudflarestorage.com",
+        "https://pix.acc.r2.cloudflarestorage.com",
+    ]
+    assert "https://pix.s3.eu-central-1.amazonaws.com" in browser_origins(
+        "s3://pix?region=eu-central-1"
+    )

@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pix_runtime.http import create_base_app
 from pix_runtime.lifecycle import serve
+from pix_runtime.storage import browser_origins
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pix_gateway.account_pages import create_account_pages
@@ -71,7 +72,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = create_base_app(title="pix.immo gateway", lifespan=lifespan, checks={"auth": auth_ready})
     app.add_middleware(
-        SecurityHeaders, headers=security_headers(settings.tidycal_origin, settings.storage_origins)
+        SecurityHeaders,
+        headers=security_headers(
+            settings.tidycal_origin,
+            settings.storage_origins or browser_origins(platform.storage_url),
+        ),
     )
     ui = UI(settings, backend, sessions, Jinja2Templates(directory=HERE / "templates"))
     install_page_errors(app, ui)

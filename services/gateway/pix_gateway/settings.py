@@ -12,7 +12,8 @@ class GatewaySettings(ServiceSettings):
     session_cache_seconds: float = 2.0
     cookie_name: str = "__Host-session"
     tidycal_origin: str = "https://tidycal.com"
-    # With S3/R2 storage, the bucket's origin(s), e.g. https://<account>.r2.cloudflarestorage.com
+    # Where browsers upload to and load images from; by default derived from PIX_STORAGE_URL
+    # (`pix_runtime.storage.browser_origins`). Set only for a CDN or custom domain in front.
     storage_origins: list[str] = Field(default_factory=list)
     # The booking page's iframe, e.g. https://tidycal.com/pix-immo/shooting (PIX_TIDYCAL_URL).
     tidycal_url: str | None = Field(

@@ -395,6 +395,43 @@ class S3Storage:
     def _client(self) -> Any:
         return self._session.client("s3", endpoint_url=self._endpoint_url)
 
+    async def prepare_for_browsers(
+        self, origins: list[str], *, abort_incomplete_after_days: int = 1
+    ) -> dict[str, Any]:
+        """What direct uploads need of the bucket (`pix-stack storage setup`): CORS for our
+        origins with `ETag` exposed (the multipart upload reads each part's), and a lifecycle
+        rule that removes multipart uploads abandoned mid-way. R2, S3 and MinIO accept both
+        calls. Returns what was set."""
+        cors = {
+            "CORSRules": [
+                {
+                    "AllowedOrigins": origins,
+                    "AllowedMethods": ["GET", "HEAD", "PUT", "POST"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3600,
+                }
+            ]
+        }
+        lifecycle = {
+            "Rules": [
+                {
+                    "ID": "pix-abort-incomplete-multipart-uploads",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "AbortIncompleteMultipartUpload": {
+                        "DaysAfterInitiation": abort_incomplete_after_days
+                    },
+                }
+            ]
+        }
+        async with self._client() as s3:
+            await s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration=cors)
+            await s3.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket, LifecycleConfiguration=lifecycle
+            )
+        return {"cors": cors, "lifecycle": lifecycle}
+
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> StoredObject:
         async with self._client() as s3:
             await s3.put_object(
@@ -556,6 +593,28 @@ class S3Storage:
                 ExpiresIn=expires_in,
             )
             return url
+
+
+def browser_origins(url: str) -> list[str]:
+    """The origins a browser uploads to and loads images from when storage is S3-compatible
+    (signed URLs point there), for the gateway's CSP; none for local storage, which the
+    gateway serves itself. Both addressing styles are allowed: path (`endpoint/bucket/key`,
+    MinIO, R2) and virtual-hosted (`bucket.endpoint/key`, AWS)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "s3":
+        return []
+    query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+    bucket = parsed.netloc
+    if endpoint := query.get("endpoint"):
+        target = urlparse(endpoint)
+        origin = f"{target.scheme}://{target.netloc}"
+        return [origin, f"{target.scheme}://{bucket}.{target.netloc}"]
+    region = query.get("region") or "us-east-1"
+    return [
+        f"https://{bucket}.s3.{region}.amazonaws.com",
+        f"https://s3.{region}.amazonaws.com",
+        f"https://{bucket}.s3.amazonaws.com",
+    ]
 
 
 def open_storage(url: str, *, public_base: str, signing_key: bytes) -> LocalStorage | S3Storage:
