@@ -267,9 +267,11 @@ async def test_stalled_processing_is_queued_again_and_abandoned_uploads_go(media
     uploads = media.runtime.storage
     assert isinstance(uploads, LocalStorage)
     assert any((uploads.root / ".multipart").iterdir())
+    from pix_media.service import MediaLibrary
     from pix_media.uploads import Uploads  # the job app.py schedules
 
-    job = Uploads(media.runtime.db, uploads, MediaSettings(), None, lambda: None)  # type: ignore[arg-type]
+    library = MediaLibrary(media.runtime.db, uploads, MediaSettings())
+    job = Uploads(media.runtime.db, uploads, MediaSettings(), library, lambda: None)
     assert await job.clean_abandoned() >= 1
     assert not any((uploads.root / ".multipart").iterdir())
     assert (

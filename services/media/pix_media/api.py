@@ -4,12 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pix_runtime.http import CurrentIdentity
 from pix_runtime.identity import Identity
 from pix_runtime.storage import UploadedPart
 from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping
 
+from pix_media.delivery import Deliveries, DeliveryView
 from pix_media.service import MediaLibrary
 from pix_media.uploads import MultipartPlan, Uploads
 
@@ -182,3 +184,56 @@ def create_router(library: MediaLibrary, uploads: Uploads, current_identity: Any
         return Response(status_code=204)
 
     return router
+
+
+class DeliveryStateView(BaseModel):
+    gallery_id: uuid.UUID
+    state: str = Field(description="complete: every photo captioned or refused, none in flight")
+    set_version: int
+    photo_count: int
+    in_flight: int
+    delivered: bool
+    up_to_date: bool = Field(description="Delivered, and the set has not changed since")
+    delivery_count: int
+    delivered_at: datetime | None
+    auto_deliver: bool
+
+    @classmethod
+    def of(cls, view: DeliveryView) -> Self:
+        return cls(
+            gallery_id=view.gallery_id,
+            state=view.state,
+            set_version=view.set_version,
+            photo_count=view.photo_count,
+            in_flight=view.in_flight,
+            delivered=view.delivered,
+            up_to_date=view.up_to_date,
+            delivery_count=view.delivery_count,
+            delivered_at=view.delivered_at,
+            auto_deliver=view.auto_deliver,
+        )
+
+
+def get_deliveries(request: Request) -> Deliveries:
+    deliveries: Deliveries = request.app.state.deliveries
+    return deliveries
+
+
+DeliveriesDep = Annotated[Deliveries, Depends(get_deliveries)]
+
+delivery_router = APIRouter()
+
+
+@delivery_router.get("/galleries/{gallery_id}/delivery")
+async def delivery_state(
+    gallery_id: uuid.UUID, caller: CurrentIdentity, deliveries: DeliveriesDep
+) -> DeliveryStateView:
+    return DeliveryStateView.of(await deliveries.view(gallery_id, caller))
+
+
+@delivery_router.post("/galleries/{gallery_id}/deliver")
+async def deliver_gallery(
+    gallery_id: uuid.UUID, caller: CurrentIdentity, deliveries: DeliveriesDep
+) -> DeliveryStateView:
+    """Deliver the gallery now (admins): its complete photo set goes to the client."""
+    return DeliveryStateView.of(await deliveries.deliver(gallery_id, caller))

@@ -6,13 +6,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from pix_contracts import AssetUploaded
-from pix_contracts.events import AssetDeleted
+from pix_contracts.events import AssetDeleted, GalleryDelivered, GalleryStateChanged
 from pix_runtime.broker import declare_publishers
+from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.storage import LocalStorage
 from pix_runtime.storage_routes import local_storage_router
 
-from pix_media.api import create_router
+from pix_media.api import create_router, delivery_router
+from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
 from pix_media.models import jobs, outbox
 from pix_media.processing import Processor
@@ -24,17 +26,30 @@ from pix_media.uploads import Uploads
 def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or MediaSettings()
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
-    library = MediaLibrary(runtime.db, runtime.storage, settings)
-    processor = Processor(runtime.db, runtime.storage, settings)
+    photo_set = PhotoSet(settings, runtime.clock)
+    library = MediaLibrary(runtime.db, runtime.storage, settings, photo_set)
+    processor = Processor(runtime.db, runtime.storage, settings, photo_set)
+    deliveries = Deliveries(runtime.db, settings, runtime.clock)
+    runtime.jobs.register(
+        CHECK,
+        DeliveryCheck,
+        deliveries.check,
+        policy=RetryPolicy(max_attempts=10, base_seconds=5, max_seconds=300),
+    )
     uploads = Uploads(runtime.db, runtime.storage, settings, library, on_queued=processor.wake)
     register_handlers(runtime.broker, library)
     runtime.on_start(processor.start)
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
     runtime.every(settings.reconcile_every_seconds, processor.requeue_stalled)
     runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)
-    declare_publishers(runtime.broker, AssetUploaded, AssetDeleted)
+    declare_publishers(
+        runtime.broker, AssetUploaded, AssetDeleted, GalleryStateChanged, GalleryDelivered
+    )
     app = runtime.create_app(title="pix.immo media")
     app.include_router(create_router(library, uploads, runtime.current_identity))
+    app.include_router(delivery_router)
+    app.state.deliveries = deliveries
+    app.state.photo_set = photo_set
     # For tests and benchmarks that drive the worker without the lifespan.
     app.state.processor = processor
     if isinstance(runtime.storage, LocalStorage):

@@ -28,6 +28,16 @@ galleries = Table(
     Column("reference", String(40), nullable=False),
     Column("title", String(500), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The photo set (delivery.py): bumped by every change that can complete it.
+    Column("set_version", Integer, nullable=False, server_default="0"),
+    # The state last announced (media.gallery.state-changed.v1) and for which set version.
+    Column("state", String(20), nullable=False, server_default="in_progress"),
+    Column("announced_set_version", Integer, nullable=True),
+    # Deliveries: how many, and which set the last one carried.
+    Column("delivery_count", Integer, nullable=False, server_default="0"),
+    Column("delivered_set_version", Integer, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("delivered_by", Uuid, nullable=True),
 )
 
 # status: pending (upload URL issued) → queued (upload complete, waits for a worker) →
@@ -56,6 +66,8 @@ assets = Table(
     Column("sequence", Integer, nullable=True),
     Column("pseudonym", String(80), nullable=True),
     Column("version", Integer, nullable=False, server_default="1"),
+    # The caption version captioning announced last (captioned photos).
+    Column("caption_version", Integer, nullable=True),
     Column("error_code", String(40), nullable=True),
     # Multipart uploads: S3's (or the local adapter's) upload id, and the part size we told the
     # client; both null for a single PUT.

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from asyncpg import Record, UniqueViolationError
 from pix_contracts.rooms import pseudonym_stem, room_from_filename
+from pix_runtime.clock import Clock
 from pix_runtime.db import Database, DriverStatement
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import driver_enqueue, outbox_values
@@ -27,6 +28,7 @@ from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
 from sqlalchemy import String, bindparam, case, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from pix_media.delivery import PhotoSet
 from pix_media.faces import FaceScan, warm_up_detector
 from pix_media.imaging import ImageRejected, ProcessedImage, process_image
 from pix_media.models import assets, outbox, room_sequences
@@ -134,11 +136,16 @@ def _hash_and_render(
 
 class Processor:
     def __init__(
-        self, db: Database, storage: LocalStorage | S3Storage, settings: MediaSettings
+        self,
+        db: Database,
+        storage: LocalStorage | S3Storage,
+        settings: MediaSettings,
+        photo_set: PhotoSet | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
         self._settings = settings
+        self._photo_set = photo_set or PhotoSet(settings, Clock())
         self._wake = asyncio.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -312,6 +319,8 @@ class Processor:
                 )
                 .values(status="rejected", error_code=code, error_message=message[:500])
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                await self._photo_set.changed(session, row["gallery_id"])
         if result.rowcount:  # type: ignore[attr-defined]
             # Nothing of a refused file is kept.
             await self._storage.delete(row["original_key"])
@@ -355,8 +364,12 @@ class Processor:
                     error_code="processing_failed",
                     error_message="the photo could not be processed",
                 )
+                .returning(assets.c.gallery_id)
             )
-        count = int(requeued.rowcount + given_up.rowcount)  # type: ignore[attr-defined]
+            refused_in = {gallery_id for (gallery_id,) in given_up.all()}
+            for gallery_id in refused_in:
+                await self._photo_set.changed(session, gallery_id)
+        count = int(requeued.rowcount) + len(refused_in)  # type: ignore[attr-defined]
         if count:
             log.warning("assets.requeued_processing", count=count)
         self.wake()

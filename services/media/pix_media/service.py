@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
 from pix_contracts.events import AssetDeleted
+from pix_runtime.clock import Clock
 from pix_runtime.db import Database, NamedRow
 from pix_runtime.errors import NotFound
 from pix_runtime.identity import Identity
@@ -21,6 +22,7 @@ from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, S3Storage
 from sqlalchemy import RowMapping, func, select, update
 
+from pix_media.delivery import PhotoSet
 from pix_media.models import assets, galleries, inbox, outbox
 from pix_media.settings import MediaSettings
 
@@ -66,11 +68,16 @@ CURSOR_OVERLAP = timedelta(seconds=5)
 
 class MediaLibrary:
     def __init__(
-        self, db: Database, storage: LocalStorage | S3Storage, settings: MediaSettings
+        self,
+        db: Database,
+        storage: LocalStorage | S3Storage,
+        settings: MediaSettings,
+        photo_set: PhotoSet | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
         self._settings = settings
+        self.photo_set = photo_set or PhotoSet(settings, Clock())
 
     # --- galleries ----------------------------------------------------------------------------
 
@@ -189,6 +196,7 @@ class MediaLibrary:
             )
             if row is None:
                 return
+            await self.photo_set.changed(session, row["gallery_id"])
             await enqueue(
                 session,
                 outbox,
@@ -241,13 +249,30 @@ class MediaLibrary:
     # --- caption results ----------------------------------------------------------------------
 
     async def record_caption(self, event: CaptionReady | CaptionFailed) -> None:
-        status = "captioned" if isinstance(event, CaptionReady) else "failed"
-        error = event.reason[:500] if isinstance(event, CaptionFailed) else None
+        """A caption (or captioning's refusal) completes the photo; an edit or a regenerated
+        caption changes the set. Older news never overwrites newer: a caption version below
+        the recorded one, or a failure after the photo was captioned, changes nothing."""
+        current = assets.c.id == event.asset_id, assets.c.version == event.asset_version
+        if isinstance(event, CaptionReady):
+            statement = (
+                update(assets)
+                .where(
+                    *current,
+                    func.coalesce(assets.c.caption_version, 0) <= event.caption_version,
+                )
+                .values(
+                    status="captioned", caption_version=event.caption_version, error_message=None
+                )
+            )
+        else:
+            statement = (
+                update(assets)
+                .where(*current, assets.c.status != "captioned")
+                .values(status="failed", error_message=event.reason[:500])
+            )
         async with self._db.transaction() as session:
             if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
                 return
-            await session.execute(
-                update(assets)
-                .where(assets.c.id == event.asset_id, assets.c.version == event.asset_version)
-                .values(status=status, error_message=error)
-            )
+            changed = await session.execute(statement.returning(assets.c.gallery_id))
+            if changed.first() is not None:
+                await self.photo_set.changed(session, event.gallery_id)

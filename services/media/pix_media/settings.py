@@ -34,3 +34,8 @@ class MediaSettings(ServiceSettings):
     # A processed photo without a caption after this long is announced again.
     caption_timeout_seconds: float = 300
     reconcile_every_seconds: float = 60
+    # Delivery (delivery.py): a gallery whose photo set is complete is delivered on its own
+    # once it stayed unchanged this long (a burst of uploads finishes first); off, a person
+    # delivers it. Changes after a delivery are delivered as updates either way.
+    auto_deliver: bool = True
+    delivery_quiet_seconds: float = 60

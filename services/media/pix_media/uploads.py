@@ -199,7 +199,10 @@ class Uploads:
                 again = await self._library.asset(asset_id, by)
                 if again["status"] != "pending":  # a concurrent complete won
                     return again
-                raise Invalid("bad_parts", str(exc), "parts") from exc
+                # A complete cut short by a database outage assembled the parts already (the
+                # upload is gone, the object is there): the client's retry finishes it.
+                if not await self._assembled(asset["original_key"]):
+                    raise Invalid("bad_parts", str(exc), "parts") from exc
         key = asset["original_key"]
         try:
             size = await self._storage.object_size(key)
@@ -240,6 +243,13 @@ class Uploads:
         log.info("asset.queued", asset_id=str(asset_id), bytes=size)
         return row
 
+    async def _assembled(self, key: str) -> bool:
+        try:
+            await self._storage.object_size(key)
+        except ObjectNotFound:
+            return False
+        return True
+
     async def _assemble(self, asset: RowMapping, parts: list[UploadedPart] | None) -> None:
         key, upload_id = asset["original_key"], asset["upload_id"]
         uploaded = await self._storage.list_parts(key, upload_id)
@@ -261,6 +271,7 @@ class Uploads:
                 .where(assets.c.id == asset["id"], assets.c.status == "pending")
                 .values(status="rejected", error_code=code, error_message=message[:500])
             )
+            await self._library.photo_set.changed(session, asset["gallery_id"])
         await self._storage.delete(asset["original_key"])
 
     async def clean_abandoned(self) -> int:
@@ -284,9 +295,13 @@ class Uploads:
                 await self._storage.abort_multipart(row["original_key"], row["upload_id"])
             await self._storage.delete(row["original_key"])
             async with self._db.transaction() as session:
-                await session.execute(
-                    assets.delete().where(assets.c.id == row["id"], assets.c.status == "pending")
+                removed = await session.execute(
+                    assets.delete()
+                    .where(assets.c.id == row["id"], assets.c.status == "pending")
+                    .returning(assets.c.gallery_id)
                 )
+                if removed.first() is not None:
+                    await self._library.photo_set.changed(session, row["gallery_id"])
         if isinstance(self._storage, LocalStorage):
             # Part folders a crash left without a row (S3: a bucket lifecycle rule does this).
             await self._storage.sweep_multipart(self._settings.abandon_upload_seconds)
