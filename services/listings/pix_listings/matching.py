@@ -26,6 +26,7 @@ from sqlalchemy import (
     Float,
     RowMapping,
     and_,
+    any_,
     case,
     cast,
     delete,
@@ -40,12 +41,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_listings.models import inbox, jobs, lead_profiles, listing_vectors, listings
-from pix_listings.reasons import Facts, Wish, reasons_for
+from pix_listings.reasons import Facts, Wish, feature_bonus, reasons_for
 from pix_listings.vectors import EMBED_LEAD, LeadJob, Vectors
 
 AREA_SLACK = 0.9  # a listing 10 % under the wished area still matches (named in the reasons)
 ROOMS_SLACK = 0.5  # half a room less still matches
 INACTIVE = ("LOST",)
+# The SQL ranking fetches this many times the wanted rows; the wished features mentioned in
+# the listing's texts (worded anyway for the reasons) then re-rank them.
+RERANK_POOL = 3
 
 
 class Match(BaseModel):
@@ -76,6 +80,10 @@ def similarity_expr(column: Any, dim_column: Any, dim: int, vector: list[float])
 
     distance = cast(column, Vector(dim)).cosine_distance(vector)
     return case((dim_column == dim, 1 - distance), else_=None)
+
+
+def ranked(matches: list[Match], limit: int) -> list[Match]:
+    return sorted(matches, key=lambda m: (-m.score, str(m.id)))[:limit]
 
 
 def region(postcode: str | None) -> str | None:
@@ -216,14 +224,14 @@ class Matching:
             .outerjoin(listing_vectors, listing_vectors.c.listing_id == listings.c.id)
             .where(and_(*conditions))
             .order_by(score.desc(), listings.c.id)
-            .limit(max(1, min(limit, 100)))
+            .limit(RERANK_POOL * max(1, min(limit, 100)))
         )
         rows = (await session.execute(query)).mappings().all()
         wish = Wish.of(lead)
-        return [
+        matches = [
             Match(
                 id=r["id"],
-                score=round(float(r["score"]), 4),
+                score=round(float(r["score"]) + feature_bonus(wish, Facts.of(r)), 4),
                 similarity=None if r["similarity"] is None else round(float(r["similarity"]), 4),
                 reasons=reasons_for(wish, Facts.of(r), r["similarity"], tol, locale),
                 title=r["title"],
@@ -237,6 +245,7 @@ class Matching:
             )
             for r in rows
         ]
+        return ranked(matches, limit)
 
     def _listing_rule_score(self, lead: RowMapping) -> Any:
         """0..1: the mean fit of the rules the lead set (a rule not set fits fully)."""
@@ -321,8 +330,8 @@ class Matching:
             conditions.append(
                 or_(
                     and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)),
-                    lp.postcodes.any(postcode),
-                    lp.regions.any(region(postcode) or ""),
+                    literal(postcode) == any_(lp.postcodes),
+                    literal(region(postcode) or "") == any_(lp.regions),
                     func.lower(lp.city) == city,
                 )
             )
@@ -346,7 +355,7 @@ class Matching:
                         select(lead_profiles, sim.label("similarity"), score.label("rank"))
                         .where(where)
                         .order_by(score.desc(), lp.lead_id)
-                        .limit(max(1, min(limit, 100)))
+                        .limit(RERANK_POOL * max(1, min(limit, 100)))
                     )
                 )
                 .mappings()
@@ -356,7 +365,7 @@ class Matching:
         matches = [
             Match(
                 id=r["lead_id"],
-                score=round(float(r["rank"]), 4),
+                score=round(float(r["rank"]) + feature_bonus(Wish.of(r), facts), 4),
                 similarity=None if r["similarity"] is None else round(float(r["similarity"]), 4),
                 reasons=reasons_for(Wish.of(r), facts, r["similarity"], tol, viewer.locale),
                 status=r["status"],
@@ -364,7 +373,7 @@ class Matching:
             )
             for r in rows
         ]
-        return total, matches
+        return total, ranked(matches, limit)
 
     def _lead_rule_score(self, listing: RowMapping) -> Any:
         lp = lead_profiles.c
@@ -397,7 +406,7 @@ class Matching:
             )
         parts.append(
             case(
-                (lp.postcodes.any(listing["postcode"] or ""), 1.0),
+                (literal(listing["postcode"] or "") == any_(lp.postcodes), 1.0),
                 (func.lower(lp.city) == (listing["city"] or "").lower(), 0.8),
                 (and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)), 0.5),
                 else_=0.6,

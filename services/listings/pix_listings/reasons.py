@@ -39,6 +39,9 @@ FEATURES: dict[str, tuple[tuple[str, str], tuple[str, ...]]] = {
     ),
 }
 SIMILAR_ENOUGH = 0.35
+# Each wished feature the listing mentions adds this much to the match score, up to the cap.
+FEATURE_BONUS = 0.05
+FEATURE_BONUS_CAP = 0.2
 
 
 def _words(text: str) -> list[str]:
@@ -192,3 +195,8 @@ def reasons_for(
             else f"description fits the wishes ({pct} %)"
         )
     return found
+
+
+def feature_bonus(wish: Wish, facts: Facts) -> float:
+    shared = mentioned(wish.wishes) & mentioned(facts.text)
+    return min(FEATURE_BONUS * len(shared), FEATURE_BONUS_CAP)

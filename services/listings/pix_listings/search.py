@@ -22,7 +22,7 @@ from pix_listings.vectors import Vectors
 
 RRF_K = 60
 # Below this similarity a vector neighbour is no match, just the nearest of unrelated texts.
-MIN_SIMILARITY = 0.30
+MIN_SIMILARITY = 0.20
 MAX_QUERY = 200
 
 
