@@ -80,8 +80,10 @@ def verify_signature(
     now: float | None = None,
 ) -> None:
     """Raise unless Mailgun signed (timestamp, token) with `key` within `tolerance` of now."""
-    # Constant-time compare first, so nothing about the timing tells a forger more.
-    if not hmac.compare_digest(mailgun_signature(key, timestamp, token), signature.lower()):
+    # Constant-time compare first, so nothing about the timing tells a forger more. As bytes:
+    # compare_digest refuses non-ASCII text with a TypeError (a forged signature, not a crash).
+    expected = mailgun_signature(key, timestamp, token).encode()
+    if not hmac.compare_digest(expected, signature.lower().encode()):
         raise InvalidSignature()
     try:
         stamp = float(timestamp)
