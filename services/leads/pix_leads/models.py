@@ -184,6 +184,8 @@ experiments = Table(
     Column("org_id", Uuid, nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("template_kind", String(30), nullable=False),
+    # The language whose leads take part; the other language keeps its template.
+    Column("locale", String(2), nullable=False, server_default="de"),
     Column("status", String(20), nullable=False, server_default="draft"),
     Column("variants", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

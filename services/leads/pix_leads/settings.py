@@ -47,3 +47,6 @@ class LeadsSettings(ServiceSettings):
 
     # Follow-ups after the first contact when the lead stays silent; LOST after the last.
     follow_up_days: tuple[int, ...] = (3, 7, 14)
+    # The day after the last follow-up: a lead silent for 14 days after our first message is
+    # LOST (the day-14 follow-up gets a day to be answered).
+    lost_after_days: int = 15

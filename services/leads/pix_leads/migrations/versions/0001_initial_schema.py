@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("template_kind", sa.String(length=30), nullable=False),
+        sa.Column("locale", sa.String(length=2), server_default="de", nullable=False),
         sa.Column("status", sa.String(length=20), server_default="draft", nullable=False),
         sa.Column("variants", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

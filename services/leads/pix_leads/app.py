@@ -1,0 +1,165 @@
+"""The leads service: HTTP API (port 8007), SMTP intake, jobs, and the listings subscribers.
+
+PIX_DATABASE_URL=... pix-leads
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from pix_contracts import (
+    LeadCreated,
+    LeadErased,
+    LeadMessageRequested,
+    LeadStatusChanged,
+    LeadUpdated,
+)
+from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
+from pix_runtime.broker import declare_publishers
+from pix_runtime.jobs import RetryPolicy
+from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.sealing import derive_key
+
+from pix_leads import api, public_api
+from pix_leads.abtests import Experiments
+from pix_leads.handlers import register_handlers
+from pix_leads.insights import Insights
+from pix_leads.intake import PROCESS, Intake, RawRef
+from pix_leads.listing_mirror import ListingMirror
+from pix_leads.messages import Messenger
+from pix_leads.models import jobs, outbox
+from pix_leads.organisation import OrgSettings
+from pix_leads.sentiment import SentimentModel
+from pix_leads.service import (
+    ACKNOWLEDGE,
+    ANALYSE,
+    EXPIRE,
+    FOLLOW_UP,
+    Analysis,
+    FollowUp,
+    LeadBook,
+    LeadRef,
+    Schedule,
+)
+from pix_leads.settings import LeadsSettings
+from pix_leads.smtp import SmtpIntake
+
+
+def _sentiment_model(settings: LeadsSettings) -> SentimentModel | None:
+    if not settings.sentiment_model:
+        return None
+    key = settings.sentiment_api_key
+    return SentimentModel(
+        base_url=settings.sentiment_base_url,
+        api_key=key.get_secret_value() if key else "none",
+        model=settings.sentiment_model,
+        timeout=settings.sentiment_timeout_seconds,
+    )
+
+
+def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+    settings = settings or LeadsSettings()
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
+    clock = runtime.clock
+    model = _sentiment_model(settings)
+    book = LeadBook(
+        runtime.db,
+        clock=clock,
+        inbound_domain=settings.inbound_domain,
+        schedule=Schedule(
+            follow_up_days=settings.follow_up_days, lost_after_days=settings.lost_after_days
+        ),
+        analyse=model is not None,
+    )
+    org = OrgSettings(
+        runtime.db,
+        inbound_domain=settings.inbound_domain,
+        public_url=settings.platform.public_url,
+    )
+    experiments = Experiments(runtime.db, clock=clock)
+    intake = Intake(
+        book,
+        runtime.storage,
+        clock=clock,
+        inbound_domain=settings.inbound_domain,
+        form_limit=settings.form_limit,
+        form_window_seconds=settings.form_window_seconds,
+    )
+    messenger = Messenger(
+        book,
+        org,
+        experiments,
+        seal_key=derive_key(runtime.internal_key, LEAD_MAIL_SEAL_PURPOSE),
+        clock=clock,
+        model=model,
+    )
+    smtp = SmtpIntake(
+        intake,
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        max_bytes=settings.max_message_bytes,
+        hostname=settings.inbound_domain,
+    )
+
+    quick = RetryPolicy(max_attempts=8, base_seconds=5, max_seconds=600)
+    runtime.jobs.register(PROCESS, RawRef, intake.process, policy=quick)
+    runtime.jobs.register(ACKNOWLEDGE, LeadRef, messenger.acknowledge, policy=quick)
+    runtime.jobs.register(
+        FOLLOW_UP, FollowUp, messenger.follow_up, policy=RetryPolicy(base_seconds=60)
+    )
+    runtime.jobs.register(EXPIRE, LeadRef, messenger.expire, policy=RetryPolicy(base_seconds=60))
+    runtime.jobs.register(
+        ANALYSE,
+        Analysis,
+        messenger.analyse,
+        policy=RetryPolicy(max_attempts=3, base_seconds=30),
+        timeout=timedelta(minutes=2),
+    )
+    register_handlers(runtime.broker, ListingMirror(runtime.db))
+    declare_publishers(
+        runtime.broker,
+        LeadCreated,
+        LeadUpdated,
+        LeadStatusChanged,
+        LeadErased,
+        LeadMessageRequested,
+    )
+
+    app = runtime.create_app(title="pix.immo leads")
+    app.include_router(api.router)
+    app.include_router(public_api.router)
+    app.state.settings = settings
+    app.state.book = book
+    app.state.intake = intake
+    app.state.messenger = messenger
+    app.state.org = org
+    app.state.experiments = experiments
+    app.state.insights = Insights(runtime.db)
+    app.state.storage = runtime.storage
+    app.state.smtp = smtp
+
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with runtime_lifespan(app) as state:
+            await smtp.start()
+            try:
+                yield state
+            finally:
+                await smtp.stop()
+                if model is not None:
+                    await model.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app, runtime
+
+
+def main() -> None:
+    settings = LeadsSettings()
+    app, _ = create_app(settings)
+    serve(app, settings, migrations_package="pix_leads")

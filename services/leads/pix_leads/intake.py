@@ -1,0 +1,477 @@
+"""Intake: every message is stored (object storage) and recorded before anything parses it.
+
+`receive` stores the bytes, records the row and enqueues its processing job in one
+transaction, and only then does the SMTP server answer 250 (or the webhook 200): an accepted
+message survives a crash at any later point, and a parser bug leaves it `received` or turns it
+into a lead marked "needs review" with the original attached, which can be re-parsed after a
+fix. Replies to a lead's plus-address (`<slug>+<token>@…`) join that lead's conversation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pix_runtime.clock import Clock
+from pix_runtime.errors import DomainError, Invalid, NotFound
+from pix_runtime.identity import Identity
+from pix_runtime.jobs import JobContext, enqueue_job
+from pix_runtime.logging import get_logger
+from pix_runtime.storage import LocalStorage, S3Storage
+from pydantic import BaseModel, Field
+from sqlalchemy import RowMapping, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pix_leads import models as m
+from pix_leads.enrichment import normalise_email, normalise_phone
+from pix_leads.mail import read_mail, without_quote
+from pix_leads.parsers import (
+    Inquiry,
+    NotAnInquiry,
+    Unparseable,
+    classify,
+    financing_of,
+    parse_inquiry,
+    time_frame_of,
+)
+from pix_leads.records import Lead, ReceivedMessage
+from pix_leads.service import ACKNOWLEDGE, LeadBook, LeadRef
+from pix_leads.tenancy import org_scope
+
+log = get_logger(__name__)
+
+PROCESS = "leads.process-message"
+_ADDRESS = re.compile(r"^([a-z0-9][a-z0-9.\-]{0,62})(?:\+([a-z0-9]{4,40}))?@(.+)$")
+
+
+class RawRef(BaseModel):
+    raw_id: uuid.UUID
+
+
+class TooManyRequests(DomainError):
+    status = 429
+
+
+class Refused(DomainError):
+    status = 403
+
+
+class WebForm(BaseModel):
+    """The website form's fields (also accepted as a plain HTML form post)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(default="", max_length=320)
+    phone: str = Field(default="", max_length=80)
+    message: str = Field(default="", max_length=10_000)
+    listing: str = Field(default="", max_length=100, description="listing id or reference")
+    consent: bool = False
+    consent_text: str = Field(default="", max_length=2000)
+    # The honeypot: hidden from people, filled in by bots.
+    website: str = Field(default="", max_length=500)
+    locale: str = Field(default="de", max_length=5)
+
+
+def address_parts(address: str) -> tuple[str, str | None, str] | None:
+    """(slug, reply token or None, domain) of an intake address."""
+    match = _ADDRESS.match(address.strip().strip("<>").lower())
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
+class Intake:
+    def __init__(
+        self,
+        book: LeadBook,
+        storage: LocalStorage | S3Storage,
+        *,
+        clock: Clock,
+        inbound_domain: str,
+        form_limit: int = 5,
+        form_window_seconds: int = 600,
+    ) -> None:
+        self._book = book
+        self._db = book.db
+        self._storage = storage
+        self._clock = clock
+        self._domain = inbound_domain.lower()
+        self._form_limit = form_limit
+        self._form_window = form_window_seconds
+
+    # --- mailboxes ----------------------------------------------------------------------------
+
+    async def org_for_address(self, address: str) -> uuid.UUID | None:
+        parts = address_parts(address)
+        if parts is None:
+            return None
+        async with self._db.sessions() as session:
+            org: uuid.UUID | None = await session.scalar(
+                select(m.mailboxes.c.org_id).where(m.mailboxes.c.slug == parts[0])
+            )
+        return org
+
+    def accepts_domain(self, address: str) -> bool:
+        parts = address_parts(address)
+        return parts is not None and parts[2] == self._domain
+
+    # --- receiving ----------------------------------------------------------------------------
+
+    async def receive(
+        self, raw: bytes, *, channel: str, mail_from: str | None, rcpt_to: list[str]
+    ) -> ReceivedMessage:
+        """Store, record and queue the message; returns once all three are durable."""
+        now = self._clock.now()
+        raw_id = uuid.uuid4()
+        key = f"leads/raw/{now:%Y/%m/%d}/{raw_id}.eml"
+        stored = await self._storage.put_bytes(key, raw, "message/rfc822")
+        org_id = None
+        for address in rcpt_to:
+            org_id = await self.org_for_address(address)
+            if org_id is not None:
+                break
+        status = "received" if org_id is not None else "unroutable"
+        async with self._db.transaction() as session:
+            await session.execute(
+                m.raw_messages.insert().values(
+                    id=raw_id,
+                    org_id=org_id,
+                    channel=channel,
+                    mail_from=(mail_from or "")[:320],
+                    rcpt_to=[a[:320] for a in rcpt_to[:20]],
+                    storage_key=stored.key,
+                    sha256=stored.sha256,
+                    byte_size=stored.size,
+                    received_at=now,
+                    status=status,
+                )
+            )
+            if org_id is not None:
+                await enqueue_job(session, m.jobs, PROCESS, RawRef(raw_id=raw_id), key=str(raw_id))
+        if org_id is None:
+            log.warning("intake.unroutable", raw_id=str(raw_id), rcpt=rcpt_to[:3])
+        return ReceivedMessage(id=raw_id, org_id=org_id, status=status, storage_key=stored.key)
+
+    async def process(self, ref: RawRef, ctx: JobContext) -> None:
+        """Parse a recorded message into a lead, a reply, or nothing (auto-reply, bounce)."""
+        async with self._db.transaction() as session:
+            row = (
+                (
+                    await session.execute(
+                        select(m.raw_messages)
+                        .where(m.raw_messages.c.id == ref.raw_id)
+                        .with_for_update()
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None or row["status"] != "received" or row["org_id"] is None:
+                await ctx.finish(session)
+                return
+            raw = await self._storage.get_bytes(row["storage_key"])
+            outcome = await self._apply(session, row, raw)
+            await session.execute(
+                update(m.raw_messages)
+                .where(m.raw_messages.c.id == ref.raw_id)
+                .values(**outcome, processed_at=self._clock.now(), attempts=ctx.attempt)
+            )
+            await ctx.finish(session)
+
+    async def _apply(self, session: AsyncSession, row: RowMapping, raw: bytes) -> dict[str, Any]:
+        org_id: uuid.UUID = row["org_id"]
+        token = next(
+            (p[1] for p in map(address_parts, row["rcpt_to"]) if p is not None and p[1]), None
+        )
+        try:
+            mail = read_mail(raw)
+            if token is not None:
+                kind = classify(mail, row["mail_from"])
+                if kind:
+                    return {"status": "ignored", "kind": kind}
+                lead_id = await self._lead_of_token(session, org_id, token)
+                if lead_id is not None:
+                    words = without_quote(mail.body) or mail.body.strip()
+                    await self._book.attach_reply(
+                        session, lead_id, words[:20_000], raw_message_id=row["id"]
+                    )
+                    return {"status": "reply", "kind": "reply", "lead_id": lead_id}
+            inquiry = parse_inquiry(mail, envelope_from=row["mail_from"])
+        except NotAnInquiry as exc:
+            return {"status": "ignored", "kind": exc.kind}
+        except Exception as exc:
+            # Nothing accepted is lost: a lead for a person to look at, with the original.
+            log.warning("intake.unparseable", raw_id=str(row["id"]), error=repr(exc)[:300])
+            lead_id, _ = await self._book.add_inquiry(
+                session,
+                org_id,
+                _review_inquiry(raw),
+                raw_message_id=row["id"],
+                needs_review=True,
+            )
+            kind = "unparseable" if isinstance(exc, Unparseable) else "parser_error"
+            return {
+                "status": "needs_review",
+                "kind": kind,
+                "lead_id": lead_id,
+                "error": repr(exc)[:2000],
+            }
+        lead_id, created = await self._book.add_inquiry(
+            session, org_id, inquiry, raw_message_id=row["id"]
+        )
+        return {
+            "status": "lead",
+            "kind": "inquiry" if created else "duplicate",
+            "portal": inquiry.source,
+            "lead_id": lead_id,
+        }
+
+    async def _lead_of_token(
+        self, session: AsyncSession, org_id: uuid.UUID, token: str
+    ) -> uuid.UUID | None:
+        found: uuid.UUID | None = await session.scalar(
+            select(m.leads.c.id).where(m.leads.c.org_id == org_id, m.leads.c.reply_token == token)
+        )
+        return found
+
+    async def reparse(self, lead_id: uuid.UUID, viewer: Identity) -> Lead:
+        """Run the parsers again over a needs-review lead's original (after a parser fix)."""
+        async with self._db.transaction() as session:
+            lead = (
+                (
+                    await session.execute(
+                        select(m.leads)
+                        .where(
+                            m.leads.c.id == lead_id,
+                            org_scope(m.leads.c.org_id, viewer),
+                        )
+                        .with_for_update()
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if lead is None:
+                raise NotFound("lead")
+            raw_row = (
+                (
+                    await session.execute(
+                        select(m.raw_messages)
+                        .where(m.raw_messages.c.lead_id == lead_id)
+                        .order_by(m.raw_messages.c.received_at)
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if raw_row is None or not lead["needs_review"]:
+                raise Invalid("not_reviewable", "the lead has no original waiting for review")
+            raw = await self._storage.get_bytes(raw_row["storage_key"])
+            try:
+                inquiry = parse_inquiry(read_mail(raw), envelope_from=raw_row["mail_from"])
+            except (NotAnInquiry, Unparseable) as exc:
+                raise Invalid("still_unparseable", f"the parsers still fail: {exc}") from exc
+            await session.execute(
+                update(m.leads)
+                .where(m.leads.c.id == lead_id)
+                .values(needs_review=False, source=inquiry.source)
+            )
+            await self._fill(session, lead_id, inquiry)
+            await self._book.record(
+                session, lead, "reparsed", data={"source": inquiry.source}, actor=viewer.user_id
+            )
+            await session.execute(
+                update(m.raw_messages)
+                .where(m.raw_messages.c.id == raw_row["id"])
+                .values(status="lead", kind="inquiry", portal=inquiry.source, error=None)
+            )
+            row = await self._book.rescore(session, lead_id)
+            if row["email"]:
+                await enqueue_job(
+                    session, m.jobs, ACKNOWLEDGE, LeadRef(lead_id=lead_id), key=str(lead_id)
+                )
+        detail = await self._book.get(lead_id, viewer)
+        return detail.lead
+
+    async def _fill(self, session: AsyncSession, lead_id: uuid.UUID, inquiry: Inquiry) -> None:
+        await session.execute(
+            update(m.leads)
+            .where(m.leads.c.id == lead_id)
+            .values(
+                name=inquiry.name[:200],
+                email=normalise_email(inquiry.email),
+                phone=normalise_phone(inquiry.phone, prefer=inquiry.phone_region),
+                message=inquiry.message[:20_000],
+                financing=inquiry.financing,
+                time_frame=inquiry.time_frame,
+                budget_max_eur=inquiry.budget_max_eur,
+                requested_viewing=inquiry.requested_viewing,
+                requested_callback=inquiry.requested_callback,
+                locale=inquiry.locale,
+                portal_listing_ref=inquiry.portal_listing_id or inquiry.listing_reference,
+                listing_title=inquiry.listing_title,
+                conversation_text=inquiry.message[:20_000],
+            )
+        )
+
+    # --- the website form ---------------------------------------------------------------------
+
+    async def submit_form(self, form_key: str, form: WebForm, client: str) -> uuid.UUID | None:
+        """A website inquiry; None for a bot caught by the honeypot (answered like success)."""
+        async with self._db.sessions() as session:
+            mailbox = (
+                (
+                    await session.execute(
+                        select(m.mailboxes).where(m.mailboxes.c.form_key == form_key)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if mailbox is None:
+            raise NotFound("form")
+        if form.website.strip():
+            log.info("form.honeypot", org_id=str(mailbox["org_id"]))
+            return None
+        if not form.consent:
+            raise Invalid("consent_required", "the consent checkbox must be ticked", "consent")
+        if not form.email.strip() and not form.phone.strip():
+            raise Invalid("contact_required", "an email address or phone number is needed", "email")
+        await self._count_hit(f"{mailbox['org_id']}:{client}")
+        now = self._clock.now()
+        consent_text = form.consent_text.strip() or DEFAULT_CONSENT[mailbox["locale"] == "en"]
+        record = form.model_dump(exclude={"website"}) | {
+            "received_at": now.isoformat(),
+            "client": client,
+        }
+        received = await self.receive(
+            json.dumps(record, ensure_ascii=False).encode(),
+            channel="form",
+            mail_from=None,
+            rcpt_to=[],
+        )
+        inquiry = Inquiry(
+            source="website",
+            name=form.name.strip(),
+            email=form.email.strip() or None,
+            phone=form.phone.strip() or None,
+            message=form.message.strip(),
+            listing_reference=form.listing.strip() or None,
+            locale="en" if form.locale.startswith("en") else "de",
+        )
+        inquiry.financing = financing_of(inquiry.message)
+        inquiry.time_frame = time_frame_of(inquiry.message)
+        listing_id = _uuid_or_none(form.listing)
+        async with self._db.transaction() as session:
+            lead_id, _ = await self._book.add_inquiry(
+                session,
+                mailbox["org_id"],
+                inquiry,
+                raw_message_id=received.id,
+                consent=(consent_text, now),
+                listing_id=listing_id,
+            )
+            await session.execute(
+                update(m.raw_messages)
+                .where(m.raw_messages.c.id == received.id)
+                .values(
+                    org_id=mailbox["org_id"],
+                    status="lead",
+                    kind="form",
+                    portal="website",
+                    lead_id=lead_id,
+                    processed_at=now,
+                )
+            )
+        return lead_id
+
+    async def _count_hit(self, bucket: str) -> None:
+        now = self._clock.now()
+        window = datetime.fromtimestamp(
+            now.timestamp() // self._form_window * self._form_window, tz=now.tzinfo
+        )
+        async with self._db.transaction() as session:
+            hits = await session.scalar(
+                insert(m.form_hits)
+                .values(bucket=bucket[:200], window_start=window, hits=1)
+                .on_conflict_do_update(
+                    index_elements=[m.form_hits.c.bucket, m.form_hits.c.window_start],
+                    set_={"hits": m.form_hits.c.hits + 1},
+                )
+                .returning(m.form_hits.c.hits)
+            )
+            await session.execute(
+                m.form_hits.delete().where(m.form_hits.c.window_start < window - timedelta(days=1))
+            )
+        if hits is not None and hits > self._form_limit:
+            raise TooManyRequests("rate_limited", "too many inquiries from this address; try later")
+
+    # --- Mailgun inbound ----------------------------------------------------------------------
+
+    async def verify_mailgun(
+        self,
+        *,
+        signing_key: str | None,
+        timestamp: str,
+        token: str,
+        signature: str,
+        tolerance: float,
+    ) -> None:
+        """Mailgun signs `timestamp + token` with the webhook signing key (HMAC-SHA256)."""
+        if not signing_key:
+            raise Refused("not_configured", "Mailgun inbound is not configured")
+        expected = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256)
+        if not hmac.compare_digest(expected.hexdigest(), signature):
+            raise Refused("bad_signature", "the signature does not match")
+        try:
+            age = abs(self._clock.now().timestamp() - float(timestamp))
+        except ValueError as exc:
+            raise Refused("bad_signature", "the timestamp is not a number") from exc
+        if age > tolerance:
+            raise Refused("stale", "the signature is too old")
+        async with self._db.transaction() as session:
+            fresh = await session.scalar(
+                insert(m.webhook_tokens)
+                .values(token=token[:200])
+                .on_conflict_do_nothing()
+                .returning(m.webhook_tokens.c.token)
+            )
+        if fresh is None:
+            raise Refused("replayed", "this request was seen before")
+
+
+DEFAULT_CONSENT = {
+    False: "Ich bin damit einverstanden, dass meine Angaben zur Bearbeitung meiner Anfrage "
+    "gespeichert und verwendet werden. Die Einwilligung kann ich jederzeit widerrufen.",
+    True: "I agree that my details are stored and used to answer my inquiry. I can withdraw "
+    "this consent at any time.",
+}
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def _review_inquiry(raw: bytes) -> Inquiry:
+    """What can be shown of a message no parser understood: sender and the start of the text."""
+    try:
+        mail = read_mail(raw)
+        return Inquiry(
+            source="email",
+            name=mail.from_name[:200],
+            message=(mail.subject + "\n\n" + mail.body)[:2000],
+        )
+    except Exception:
+        return Inquiry(source="email", message=raw[:2000].decode("utf-8", errors="replace"))
+
+
+def new_slug() -> str:
+    return "org-" + secrets.token_hex(4)

@@ -1,0 +1,923 @@
+"""The leads themselves: an inquiry becomes a lead (or joins its duplicate), is enriched and
+scored, moves through its statuses, collects replies; agents list, search and edit them.
+
+Every change is one transaction with its timeline entry, its events (outbox) and its jobs
+(follow-ups, acknowledgement), so none of them can exist without the others.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pix_contracts import LeadCreated, LeadErased, LeadProfile, LeadStatusChanged, LeadUpdated
+from pix_contracts.envelope import Event
+from pix_runtime.clock import Clock
+from pix_runtime.db import Database
+from pix_runtime.errors import Conflict, Invalid, NotFound
+from pix_runtime.identity import Identity
+from pix_runtime.jobs import cancel_jobs, enqueue_job
+from pix_runtime.logging import get_logger
+from pix_runtime.outbox import enqueue
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, RowMapping, delete, desc, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pix_leads import models as m
+from pix_leads.enrichment import (
+    DUPLICATE_WINDOW_DAYS,
+    CompletenessInput,
+    completeness,
+    normalise_email,
+    normalise_phone,
+    similar_names,
+)
+from pix_leads.parsers import Inquiry
+from pix_leads.records import (
+    OPEN_STATUSES,
+    STATUSES,
+    Activity,
+    Lead,
+    LeadChanges,
+    LeadDetail,
+    LeadFilter,
+    LeadStats,
+    LeadSummary,
+    ManualLead,
+    PlannedJob,
+    SearchHit,
+)
+from pix_leads.scoring import ScoreInput, score
+from pix_leads.sentiment import quick_score
+from pix_leads.tenancy import org_scope
+
+log = get_logger(__name__)
+SOURCE = "leads"
+
+ACKNOWLEDGE = "leads.acknowledge"
+FOLLOW_UP = "leads.follow-up"
+EXPIRE = "leads.expire"
+ANALYSE = "leads.analyse"
+STATUS_ORDER = {"NEW": 0, "CONTACTED": 1, "CONVERSATION": 2, "BOOKED": 3}
+
+
+class LeadRef(BaseModel):
+    lead_id: uuid.UUID
+
+
+class FollowUp(BaseModel):
+    lead_id: uuid.UUID
+    step: int
+
+
+class Analysis(BaseModel):
+    lead_id: uuid.UUID
+    activity_id: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    follow_up_days: tuple[int, ...] = (3, 7, 14)
+    # The day after the last follow-up: a lead silent that long is LOST.
+    lost_after_days: int = 15
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(12).replace("-", "x").replace("_", "y").lower()
+
+
+_CONTACT_DATA = re.compile(
+    r"[\w.+-]+@[\w-]+(\.[\w-]+)+|https?://\S+|www\.\S+|\+?\d[\d\s/()\-]{6,}\d"
+)
+_GREETING_LINE = re.compile(
+    r"^\s*(sehr geehrte.*|guten (tag|abend|morgen).*|hallo.*|hi\b.*|hello.*|dear .*|grüß gott.*|"
+    r"(mit )?(freundlichen|herzlichen|besten|viele|liebe) grüße?n?.*|mfg.*|lg\b.*|"
+    r"(kind |best )?regards.*|cheers.*|danke.*|thanks.*)$",
+    re.IGNORECASE,
+)
+
+
+def wishes_of(message: str, name: str) -> str:
+    """What the lead wants, for matching: without contact data, greetings and their name."""
+    lines = [line for line in message.splitlines() if not _GREETING_LINE.match(line)]
+    text = _CONTACT_DATA.sub(" ", "\n".join(lines))
+    for part in name.split():
+        if len(part) > 2:
+            text = re.sub(rf"\b{re.escape(part)}\b", " ", text)
+    return " ".join(text.split())[:2000]
+
+
+def profile_of(row: RowMapping | dict[str, Any]) -> LeadProfile:
+    postcodes = list(row["postcodes"] or [])
+    wishes = wishes_of(row["message"] or "", row["name"] or "")
+    return LeadProfile(
+        property_type=row["property_type"],
+        marketing=row["marketing"],
+        budget_min_eur=row["budget_min_eur"],
+        budget_max_eur=row["budget_max_eur"],
+        rooms_min=row["rooms_min"],
+        area_min_m2=row["area_min_m2"],
+        postcodes=postcodes,
+        city=row["city"],
+        wishes=wishes,
+        financing=row["financing"],
+    )
+
+
+class LeadBook:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock,
+        inbound_domain: str,
+        schedule: Schedule | None = None,
+        analyse: bool = False,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._domain = inbound_domain
+        self._schedule = schedule or Schedule()
+        self._analyse = analyse
+
+    @property
+    def db(self) -> Database:
+        return self._db
+
+    def reply_address(self, slug: str, token: str) -> str:
+        return f"{slug}+{token}@{self._domain}"
+
+    # --- events and timeline --------------------------------------------------------------------
+
+    async def publish(self, session: AsyncSession, event: Event) -> None:
+        await enqueue(session, m.outbox, event, source=SOURCE)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        lead: RowMapping,
+        kind: str,
+        *,
+        text_: str = "",
+        data: dict[str, Any] | None = None,
+        actor: uuid.UUID | None = None,
+        raw_message_id: uuid.UUID | None = None,
+    ) -> int:
+        activity_id = await session.scalar(
+            m.activities.insert()
+            .values(
+                lead_id=lead["id"],
+                org_id=lead["org_id"],
+                kind=kind,
+                at=self._clock.now(),
+                actor_id=actor,
+                raw_message_id=raw_message_id,
+                text=text_,
+                data=data or {},
+            )
+            .returning(m.activities.c.id)
+        )
+        assert activity_id is not None
+        return int(activity_id)
+
+    # --- intake ---------------------------------------------------------------------------------
+
+    async def add_inquiry(
+        self,
+        session: AsyncSession,
+        org_id: uuid.UUID,
+        inquiry: Inquiry,
+        *,
+        raw_message_id: uuid.UUID | None,
+        consent: tuple[str, datetime] | None = None,
+        needs_review: bool = False,
+        actor: uuid.UUID | None = None,
+        listing_id: uuid.UUID | None = None,
+    ) -> tuple[uuid.UUID, bool]:
+        """The lead this inquiry belongs to (a duplicate found is merged, never dropped), and
+        whether it is new."""
+        email = normalise_email(inquiry.email)
+        phone = normalise_phone(inquiry.phone, prefer=inquiry.phone_region)
+        listing = await self._listing_for(session, org_id, inquiry, listing_id)
+        # Two inquiries of one person arriving at once must not make two leads.
+        for identity in sorted(filter(None, (email, phone))):
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{org_id}:{identity}"}
+            )
+        duplicate = None
+        if not needs_review:
+            duplicate = await self._duplicate_of(
+                session,
+                org_id,
+                email,
+                phone,
+                inquiry.name,
+                listing["listing_id"] if listing else None,
+            )
+        now = self._clock.now()
+        details = {
+            "source": inquiry.source,
+            "name": inquiry.name,
+            "portal_listing_id": inquiry.portal_listing_id,
+            "listing_reference": inquiry.listing_reference,
+            "financing": inquiry.financing,
+            "time_frame": inquiry.time_frame,
+            "budget_max_eur": inquiry.budget_max_eur,
+            "requested_viewing": inquiry.requested_viewing,
+        }
+        if duplicate is not None:
+            await self._merge(session, duplicate, inquiry, email, phone, listing, raw_message_id)
+            await self.record(
+                session,
+                duplicate,
+                "inquiry",
+                text_=inquiry.message,
+                data={**details, "merged": True},
+                raw_message_id=raw_message_id,
+            )
+            row = await self.rescore(session, duplicate["id"])
+            await self.publish(session, self._updated(row))
+            return duplicate["id"], False
+        lead_id = uuid.uuid4()
+        mood = quick_score(inquiry.message)
+        await session.execute(
+            m.leads.insert().values(
+                id=lead_id,
+                org_id=org_id,
+                listing_id=listing["listing_id"] if listing else None,
+                listing_title=(listing["title"] if listing else None) or inquiry.listing_title,
+                portal_listing_ref=inquiry.portal_listing_id or inquiry.listing_reference,
+                source=inquiry.source,
+                status="NEW",
+                needs_review=needs_review,
+                salutation=inquiry.salutation,
+                name=inquiry.name[:200],
+                email=email,
+                phone=phone,
+                phone_raw=(inquiry.phone or "")[:80] or None,
+                locale=inquiry.locale,
+                message=inquiry.message[:20_000],
+                financing=inquiry.financing,
+                time_frame=inquiry.time_frame,
+                budget_min_eur=inquiry.budget_min_eur,
+                budget_max_eur=inquiry.budget_max_eur,
+                household=(inquiry.household or "")[:200] or None,
+                requested_viewing=inquiry.requested_viewing,
+                requested_callback=inquiry.requested_callback,
+                property_type=inquiry.property_type
+                or (listing["property_type"] if listing else None),
+                marketing=inquiry.marketing or (listing["marketing"] if listing else None),
+                postcodes=[listing["postcode"]] if listing and listing["postcode"] else [],
+                city=inquiry.city or (listing["city"] if listing else None),
+                sentiment=mood.model_dump(),
+                reply_token=new_token(),
+                conversation_text=inquiry.message[:20_000],
+                consent_text=consent[0] if consent else None,
+                consent_at=consent[1] if consent else None,
+                created_at=now,
+                updated_at=now,
+                last_inbound_at=now,
+                status_changed_at=now,
+            )
+        )
+        row = await self.rescore(session, lead_id)
+        await self.record(
+            session,
+            row,
+            "inquiry",
+            text_=inquiry.message,
+            data=details,
+            raw_message_id=raw_message_id,
+            actor=actor,
+        )
+        activity_id = await self.record(session, row, "sentiment", data=mood.model_dump())
+        await self.publish(
+            session,
+            LeadCreated(
+                lead_id=lead_id,
+                org_id=org_id,
+                listing_id=row["listing_id"],
+                source=row["source"],
+                status="NEW",
+                score=row["score"],
+                locale="en" if row["locale"] == "en" else "de",
+                profile=profile_of(row),
+            ),
+        )
+        if not needs_review and email:
+            await enqueue_job(
+                session, m.jobs, ACKNOWLEDGE, LeadRef(lead_id=lead_id), key=str(lead_id)
+            )
+        if self._analyse and inquiry.message.strip():
+            await enqueue_job(
+                session, m.jobs, ANALYSE, Analysis(lead_id=lead_id, activity_id=activity_id)
+            )
+        return lead_id, True
+
+    async def _listing_for(
+        self,
+        session: AsyncSession,
+        org_id: uuid.UUID,
+        inquiry: Inquiry,
+        listing_id: uuid.UUID | None,
+    ) -> RowMapping | None:
+        t = m.listings
+        if listing_id is not None:
+            condition = t.c.listing_id == listing_id
+        else:
+            wanted = []
+            if inquiry.portal_listing_id:
+                wanted.append(t.c.portal_ids.contains([inquiry.portal_listing_id]))
+            if inquiry.listing_reference:
+                wanted.append(func.lower(t.c.reference) == inquiry.listing_reference.lower())
+            if not wanted:
+                return None
+            condition = or_(*wanted)
+        found = await session.execute(
+            select(t).where(t.c.org_id == org_id, t.c.withdrawn.is_(False), condition).limit(1)
+        )
+        return found.mappings().first()
+
+    async def _duplicate_of(
+        self,
+        session: AsyncSession,
+        org_id: uuid.UUID,
+        email: str | None,
+        phone: str | None,
+        name: str,
+        listing_id: uuid.UUID | None,
+    ) -> RowMapping | None:
+        t = m.leads
+        same_person = []
+        if email:
+            same_person.append(t.c.email == email)
+        if phone:
+            same_person.append(t.c.phone == phone)
+        if same_person:
+            found = await session.execute(
+                select(t)
+                .where(t.c.org_id == org_id, or_(*same_person))
+                .order_by(t.c.created_at)
+                .limit(1)
+                .with_for_update()
+            )
+            row = found.mappings().first()
+            if row is not None:
+                return row
+        if listing_id is None or not name.strip():
+            return None
+        since = self._clock.now() - timedelta(days=DUPLICATE_WINDOW_DAYS)
+        candidates = await session.execute(
+            select(t).where(
+                t.c.org_id == org_id, t.c.listing_id == listing_id, t.c.created_at >= since
+            )
+        )
+        for row in candidates.mappings():
+            if similar_names(row["name"], name):
+                return row
+        return None
+
+    async def _merge(
+        self,
+        session: AsyncSession,
+        lead: RowMapping,
+        inquiry: Inquiry,
+        email: str | None,
+        phone: str | None,
+        listing: RowMapping | None,
+        raw_message_id: uuid.UUID | None,
+    ) -> None:
+        """Fill what the lead lacked; the stronger of two facts wins (confirmed financing)."""
+        better_financing = ["unknown", "none", "in_progress", "confirmed"]
+        better_time = ["unknown", "later", "6_months", "3_months", "immediate"]
+        values: dict[str, Any] = {
+            "inquiry_count": m.leads.c.inquiry_count + 1,
+            "conversation_text": m.leads.c.conversation_text + "\n\n" + inquiry.message[:20_000],
+            "last_inbound_at": self._clock.now(),
+            "updated_at": self._clock.now(),
+            "requested_viewing": lead["requested_viewing"] or inquiry.requested_viewing,
+            "requested_callback": lead["requested_callback"] or inquiry.requested_callback,
+        }
+        if not lead["email"] and email:
+            values["email"] = email
+        if not lead["phone"] and phone:
+            values["phone"] = phone
+        if not lead["name"] and inquiry.name:
+            values["name"] = inquiry.name[:200]
+        if better_financing.index(inquiry.financing) > better_financing.index(lead["financing"]):
+            values["financing"] = inquiry.financing
+        if better_time.index(inquiry.time_frame) > better_time.index(lead["time_frame"]):
+            values["time_frame"] = inquiry.time_frame
+        if lead["budget_max_eur"] is None and inquiry.budget_max_eur is not None:
+            values["budget_max_eur"] = inquiry.budget_max_eur
+        if lead["household"] is None and inquiry.household:
+            values["household"] = inquiry.household[:200]
+        if lead["listing_id"] is None and listing is not None:
+            values["listing_id"] = listing["listing_id"]
+            values["listing_title"] = listing["title"]
+        await session.execute(update(m.leads).where(m.leads.c.id == lead["id"]).values(**values))
+
+    async def rescore(self, session: AsyncSession, lead_id: uuid.UUID) -> RowMapping:
+        """Completeness and score from the lead as it is now; stored, and the row returned."""
+        row = (
+            (await session.execute(select(m.leads).where(m.leads.c.id == lead_id))).mappings().one()
+        )
+        price = None
+        if row["listing_id"] is not None:
+            price = await session.scalar(
+                select(m.listings.c.price_eur).where(m.listings.c.listing_id == row["listing_id"])
+            )
+        complete = completeness(
+            CompletenessInput(
+                name=row["name"],
+                email=row["email"],
+                phone=row["phone"],
+                message=row["message"],
+                listing_known=row["listing_id"] is not None or bool(row["portal_listing_ref"]),
+                financing=row["financing"],
+                time_frame=row["time_frame"],
+                budget_known=row["budget_max_eur"] is not None,
+                household=row["household"],
+            )
+        )
+        total, factors = score(
+            ScoreInput(
+                time_frame=row["time_frame"],
+                financing=row["financing"],
+                source=row["source"],
+                budget_max_eur=row["budget_max_eur"],
+                listing_price_eur=price,
+                reply_count=row["reply_count"],
+                inquiry_count=row["inquiry_count"],
+                requested_viewing=row["requested_viewing"],
+                requested_callback=row["requested_callback"],
+                completeness=complete,
+            )
+        )
+        result = await session.execute(
+            update(m.leads)
+            .where(m.leads.c.id == lead_id)
+            .values(
+                completeness=complete,
+                score=total,
+                score_factors={k: f.model_dump() for k, f in factors.items()},
+            )
+            .returning(*m.leads.c)
+        )
+        return result.mappings().one()
+
+    def _updated(self, row: RowMapping) -> LeadUpdated:
+        return LeadUpdated(
+            lead_id=row["id"],
+            org_id=row["org_id"],
+            listing_id=row["listing_id"],
+            status=row["status"],
+            score=row["score"],
+            profile=profile_of(row),
+        )
+
+    # --- replies and statuses -------------------------------------------------------------------
+
+    async def attach_reply(
+        self,
+        session: AsyncSession,
+        lead_id: uuid.UUID,
+        words: str,
+        *,
+        raw_message_id: uuid.UUID | None,
+    ) -> RowMapping:
+        """The lead answered: on its timeline, follow-ups off, and into CONVERSATION."""
+        lead = await self._locked(session, lead_id)
+        now = self._clock.now()
+        await session.execute(
+            update(m.leads)
+            .where(m.leads.c.id == lead_id)
+            .values(
+                reply_count=m.leads.c.reply_count + 1,
+                last_inbound_at=now,
+                updated_at=now,
+                conversation_text=m.leads.c.conversation_text + "\n\n" + words[:20_000],
+                sentiment=quick_score(words).model_dump(),
+            )
+        )
+        activity_id = await self.record(
+            session,
+            lead,
+            "email_in",
+            text_=words,
+            data={"sentiment": quick_score(words).model_dump()},
+            raw_message_id=raw_message_id,
+        )
+        await self.stop_follow_ups(session, lead_id)
+        await session.execute(
+            update(m.experiment_assignments)
+            .where(
+                m.experiment_assignments.c.lead_id == lead_id,
+                m.experiment_assignments.c.replied_at.is_(None),
+            )
+            .values(replied_at=now)
+        )
+        if lead["status"] in ("NEW", "CONTACTED"):
+            await self.set_status(
+                session, lead, "CONVERSATION", reason="the lead replied", actor=None
+            )
+        if self._analyse and words.strip():
+            await enqueue_job(
+                session, m.jobs, ANALYSE, Analysis(lead_id=lead_id, activity_id=activity_id)
+            )
+        row = await self.rescore(session, lead_id)
+        await self.publish(session, self._updated(row))
+        return row
+
+    async def stop_follow_ups(self, session: AsyncSession, lead_id: uuid.UUID) -> None:
+        await cancel_jobs(session, m.jobs, FOLLOW_UP, key_prefix=f"{lead_id}:")
+        await cancel_jobs(session, m.jobs, EXPIRE, key=str(lead_id))
+
+    async def plan_follow_ups(self, session: AsyncSession, lead: RowMapping) -> None:
+        """After the first message to the lead: follow-ups on day 3, 7, 14, LOST after."""
+        start = self._clock.now()
+        for day in self._schedule.follow_up_days:
+            await enqueue_job(
+                session,
+                m.jobs,
+                FOLLOW_UP,
+                FollowUp(lead_id=lead["id"], step=day),
+                run_at=start + timedelta(days=day),
+                key=f"{lead['id']}:{day}",
+            )
+        await enqueue_job(
+            session,
+            m.jobs,
+            EXPIRE,
+            LeadRef(lead_id=lead["id"]),
+            run_at=start + timedelta(days=self._schedule.lost_after_days),
+            key=str(lead["id"]),
+        )
+
+    async def set_status(
+        self,
+        session: AsyncSession,
+        lead: RowMapping,
+        new: str,
+        *,
+        reason: str | None,
+        actor: uuid.UUID | None,
+    ) -> RowMapping:
+        old = lead["status"]
+        if new not in STATUSES:
+            raise Invalid("invalid", f"unknown status {new}", "status")
+        if new == old:
+            return lead
+        if new == "LOST":
+            if not reason and actor is not None:
+                raise Invalid("required", "a lead is marked lost with a reason", "reason")
+        elif old == "LOST" or STATUS_ORDER[new] < STATUS_ORDER[old]:
+            raise Conflict("invalid_transition", f"a {old} lead cannot become {new}", "status")
+        now = self._clock.now()
+        result = await session.execute(
+            update(m.leads)
+            .where(m.leads.c.id == lead["id"])
+            .values(
+                status=new,
+                lost_reason=reason if new == "LOST" else None,
+                status_changed_at=now,
+                updated_at=now,
+            )
+            .returning(*m.leads.c)
+        )
+        row = result.mappings().one()
+        await self.record(
+            session, row, "status", data={"old": old, "new": new, "reason": reason}, actor=actor
+        )
+        if actor is not None or new not in ("NEW", "CONTACTED"):
+            # A person took over (or the lead is decided): no more automatic follow-ups.
+            await self.stop_follow_ups(session, lead["id"])
+        if new == "BOOKED":
+            await session.execute(
+                update(m.experiment_assignments)
+                .where(
+                    m.experiment_assignments.c.lead_id == lead["id"],
+                    m.experiment_assignments.c.booked_at.is_(None),
+                )
+                .values(booked_at=now)
+            )
+        await self.publish(
+            session,
+            LeadStatusChanged(
+                lead_id=lead["id"],
+                org_id=lead["org_id"],
+                old_status=old,
+                new_status=new,
+                reason=reason,
+                changed_by=actor,
+            ),
+        )
+        return row
+
+    async def _locked(self, session: AsyncSession, lead_id: uuid.UUID) -> RowMapping:
+        row = (
+            (
+                await session.execute(
+                    select(m.leads).where(m.leads.c.id == lead_id).with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound("lead")
+        return row
+
+    # --- what agents do ------------------------------------------------------------------------
+
+    @staticmethod
+    def _visible(viewer: Identity) -> ColumnElement[bool]:
+        return org_scope(m.leads.c.org_id, viewer)
+
+    async def _own(self, session: AsyncSession, lead_id: uuid.UUID, viewer: Identity) -> RowMapping:
+        row = (
+            (
+                await session.execute(
+                    select(m.leads)
+                    .where(m.leads.c.id == lead_id, self._visible(viewer))
+                    .with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound("lead")
+        return row
+
+    async def change_status(
+        self, lead_id: uuid.UUID, new: str, reason: str | None, viewer: Identity
+    ) -> Lead:
+        async with self._db.transaction() as session:
+            lead = await self._own(session, lead_id, viewer)
+            await self.set_status(session, lead, new, reason=reason, actor=viewer.user_id)
+            row = await self.rescore(session, lead_id)
+        return await self._lead(row)
+
+    async def create_manual(self, form: ManualLead, viewer: Identity) -> Lead:
+        inquiry = Inquiry(
+            source="manual",
+            name=form.name.strip(),
+            email=form.email,
+            phone=form.phone,
+            message=form.message,
+            locale=form.locale,
+        )
+        if form.email and not normalise_email(form.email):
+            raise Invalid("invalid", "not an email address", "email")
+        if form.phone and not normalise_phone(form.phone):
+            raise Invalid("invalid", "not a phone number", "phone")
+        async with self._db.transaction() as session:
+            lead_id, _ = await self.add_inquiry(
+                session,
+                viewer.org_id,
+                inquiry,
+                raw_message_id=None,
+                actor=viewer.user_id,
+                listing_id=form.listing_id,
+            )
+            row = (
+                (await session.execute(select(m.leads).where(m.leads.c.id == lead_id)))
+                .mappings()
+                .one()
+            )
+        return await self._lead(row)
+
+    async def edit(self, lead_id: uuid.UUID, changes: LeadChanges, viewer: Identity) -> Lead:
+        values: dict[str, Any] = {}
+        given = changes.model_dump(exclude_unset=True)
+        if "email" in given:
+            email = normalise_email(changes.email) if changes.email else None
+            if changes.email and email is None:
+                raise Invalid("invalid", "not an email address", "email")
+            values["email"] = email
+        if "phone" in given:
+            phone = normalise_phone(changes.phone) if changes.phone else None
+            if changes.phone and phone is None:
+                raise Invalid("invalid", "not a phone number", "phone")
+            values["phone"] = phone
+        for key in ("name", "notes", "financing", "time_frame", "budget_max_eur", "household"):
+            if key in given:
+                values[key] = given[key] if given[key] is not None else _EMPTY.get(key)
+        if changes.assignee_id is not None:
+            values["assignee_id"] = changes.assignee_id
+        if changes.unassign:
+            values["assignee_id"] = None
+        async with self._db.transaction() as session:
+            lead = await self._own(session, lead_id, viewer)
+            if changes.listing_id is not None:
+                listing = await session.execute(
+                    select(m.listings).where(
+                        m.listings.c.listing_id == changes.listing_id,
+                        m.listings.c.org_id == lead["org_id"],
+                    )
+                )
+                found = listing.mappings().first()
+                if found is None:
+                    raise NotFound("listing")
+                values["listing_id"] = found["listing_id"]
+                values["listing_title"] = found["title"]
+            if values:
+                values["updated_at"] = self._clock.now()
+                await session.execute(
+                    update(m.leads).where(m.leads.c.id == lead_id).values(**values)
+                )
+                changed = sorted(k for k in values if k not in ("updated_at", "notes"))
+                if changed:
+                    await self.record(
+                        session, lead, "edited", data={"fields": changed}, actor=viewer.user_id
+                    )
+                if "assignee_id" in values:
+                    await self.record(
+                        session,
+                        lead,
+                        "assigned",
+                        data={"assignee_id": str(values["assignee_id"] or "")},
+                        actor=viewer.user_id,
+                    )
+            row = await self.rescore(session, lead_id)
+            await self.publish(session, self._updated(row))
+        return await self._lead(row)
+
+    async def erase(self, lead_id: uuid.UUID, viewer: Identity) -> list[str]:
+        """Forget the lead (GDPR Art. 17); returns the storage keys of its raw messages, which
+        the caller deletes after the commit."""
+        async with self._db.transaction() as session:
+            lead = await self._own(session, lead_id, viewer)
+            keys = list(
+                (
+                    await session.execute(
+                        delete(m.raw_messages)
+                        .where(m.raw_messages.c.lead_id == lead_id)
+                        .returning(m.raw_messages.c.storage_key)
+                    )
+                ).scalars()
+            )
+            await self.stop_follow_ups(session, lead_id)
+            await cancel_jobs(session, m.jobs, ACKNOWLEDGE, key=str(lead_id))
+            await session.execute(
+                delete(m.experiment_assignments).where(
+                    m.experiment_assignments.c.lead_id == lead_id
+                )
+            )
+            await session.execute(delete(m.leads).where(m.leads.c.id == lead_id))
+            await self.publish(session, LeadErased(lead_id=lead_id, org_id=lead["org_id"]))
+        return keys
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def _lead(self, row: RowMapping) -> Lead:
+        async with self._db.sessions() as session:
+            slug = await session.scalar(
+                select(m.mailboxes.c.slug).where(m.mailboxes.c.org_id == row["org_id"])
+            )
+        return Lead.of(row, self.reply_address(slug or "inbox", row["reply_token"]))
+
+    async def get(self, lead_id: uuid.UUID, viewer: Identity) -> LeadDetail:
+        async with self._db.sessions() as session:
+            row = (
+                (
+                    await session.execute(
+                        select(m.leads).where(m.leads.c.id == lead_id, self._visible(viewer))
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound("lead")
+            timeline = await session.execute(
+                select(m.activities)
+                .where(m.activities.c.lead_id == lead_id)
+                .order_by(m.activities.c.at, m.activities.c.id)
+            )
+            planned = await session.execute(
+                select(m.jobs.c.kind, m.jobs.c.run_at, m.jobs.c.payload)
+                .where(
+                    m.jobs.c.status == "queued",
+                    m.jobs.c.kind.in_([FOLLOW_UP, EXPIRE, ACKNOWLEDGE]),
+                    or_(m.jobs.c.key == str(lead_id), m.jobs.c.key.startswith(f"{lead_id}:")),
+                )
+                .order_by(m.jobs.c.run_at)
+            )
+            plans = [
+                PlannedJob(kind=kind, run_at=run_at, step=payload.get("step"))
+                for kind, run_at, payload in planned.all()
+            ]
+            activities = [Activity.from_row(a) for a in timeline.mappings()]
+        return LeadDetail(lead=await self._lead(row), timeline=activities, planned=plans)
+
+    async def raw_key(self, lead_id: uuid.UUID, raw_id: uuid.UUID, viewer: Identity) -> str:
+        async with self._db.sessions() as session:
+            key = await session.scalar(
+                select(m.raw_messages.c.storage_key)
+                .join(m.leads, m.leads.c.id == m.raw_messages.c.lead_id)
+                .where(
+                    m.raw_messages.c.id == raw_id,
+                    m.raw_messages.c.lead_id == lead_id,
+                    self._visible(viewer),
+                )
+            )
+        if key is None:
+            raise NotFound("message")
+        return str(key)
+
+    def _filtered(self, viewer: Identity, wanted: LeadFilter) -> Any:
+        t = m.leads
+        query = select(t).where(self._visible(viewer))
+        if wanted.status:
+            query = query.where(t.c.status == wanted.status)
+        if wanted.source:
+            query = query.where(t.c.source == wanted.source)
+        if wanted.listing_id:
+            query = query.where(t.c.listing_id == wanted.listing_id)
+        if wanted.min_score is not None:
+            query = query.where(t.c.score >= wanted.min_score)
+        if wanted.max_score is not None:
+            query = query.where(t.c.score <= wanted.max_score)
+        if wanted.needs_review is not None:
+            query = query.where(t.c.needs_review.is_(wanted.needs_review))
+        if wanted.assignee == "me":
+            query = query.where(t.c.assignee_id == viewer.user_id)
+        elif wanted.assignee == "none":
+            query = query.where(t.c.assignee_id.is_(None))
+        elif wanted.assignee:
+            try:
+                query = query.where(t.c.assignee_id == uuid.UUID(wanted.assignee))
+            except ValueError as exc:
+                raise Invalid("invalid", "assignee is me, none or a user id", "assignee") from exc
+        return query
+
+    async def inbox(self, viewer: Identity, wanted: LeadFilter) -> list[LeadSummary]:
+        if wanted.q:
+            return [hit.lead for hit in await self.search(viewer, wanted)]
+        query = (
+            self._filtered(viewer, wanted)
+            .order_by(desc(m.leads.c.created_at), desc(m.leads.c.id))
+            .limit(wanted.limit)
+            .offset(wanted.offset)
+        )
+        async with self._db.sessions() as session:
+            rows = await session.execute(query)
+            return [LeadSummary.from_row(r) for r in rows.mappings()]
+
+    async def search(self, viewer: Identity, wanted: LeadFilter) -> list[SearchHit]:
+        """German full-text search (weighted: name and contact A, notes and listing B, the
+        conversation C); prefix matching on the last word, so the box finds as one types."""
+        words = [
+            w
+            for w in "".join(
+                c if c.isalnum() or c in "@.+-" else " " for c in (wanted.q or "")
+            ).split()
+            if w
+        ]
+        if not words:
+            return []
+        terms = [func.plainto_tsquery("german", w) for w in words[:-1]]
+        last = words[-1].replace("'", "")
+        prefix = func.to_tsquery("simple", f"'{last}':*")
+        query_ts = func.plainto_tsquery("german", last).op("||")(prefix)
+        for term in terms:
+            query_ts = term.op("&&")(query_ts)
+        rank = func.ts_rank_cd(m.leads.c.search, query_ts).label("rank")
+        query = (
+            self._filtered(viewer, wanted)
+            .add_columns(rank)
+            .where(m.leads.c.search.op("@@")(query_ts))
+            .order_by(desc(rank), desc(m.leads.c.created_at))
+            .limit(wanted.limit)
+            .offset(wanted.offset)
+        )
+        async with self._db.sessions() as session:
+            rows = await session.execute(query)
+            return [
+                SearchHit(lead=LeadSummary.from_row(r), rank=float(r["rank"]))
+                for r in rows.mappings()
+            ]
+
+    async def stats(self, viewer: Identity) -> LeadStats:
+        t = m.leads
+        async with self._db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.count().filter(t.c.status == "NEW"),
+                        func.count().filter(t.c.status.in_(OPEN_STATUSES)),
+                        func.count().filter(t.c.needs_review.is_(True)),
+                        func.count(),
+                    ).where(self._visible(viewer))
+                )
+            ).one()
+        return LeadStats(new=row[0], open=row[1], needs_review=row[2], total=row[3])
+
+
+_EMPTY: dict[str, Any] = {"name": "", "notes": "", "financing": "unknown", "time_frame": "unknown"}

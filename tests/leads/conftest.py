@@ -1,0 +1,39 @@
+"""The leads service in-process on the session's PostgreSQL and storage: an app, its runtime
+(jobs run with `run_due`, time moves with `runtime.clock.advance`), signed identities."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from pix_leads.app import create_app
+from pix_leads.settings import LeadsSettings
+from pix_runtime.lifecycle import ServiceRuntime
+from pix_runtime.migrations import upgrade_to_head
+from pix_stack.embedded import EmbeddedPostgres
+
+
+@pytest.fixture(scope="session")
+async def leads_schema(postgres: EmbeddedPostgres, migrated: set[str]) -> str:
+    await upgrade_to_head(postgres.url, "pix_leads", "leads")
+    return "leads"
+
+
+@dataclass
+class LeadsApp:
+    client: httpx.AsyncClient
+    runtime: ServiceRuntime
+    settings: LeadsSettings
+    app: object
+
+
+@pytest.fixture
+async def leads(leads_schema: str) -> AsyncIterator[LeadsApp]:
+    settings = LeadsSettings(smtp_port=0, form_limit=3)
+    app, runtime = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://leads") as client:
+        yield LeadsApp(client, runtime, settings, app)
+    await runtime.db.dispose()

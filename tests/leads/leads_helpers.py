@@ -1,0 +1,64 @@
+"""Shared by the leads tests: identities, an organisation's mailbox, delivering and processing
+mail, reading the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pix_leads.models import jobs, outbox, raw_messages
+from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
+from pix_runtime.lifecycle import ServiceRuntime
+from sqlalchemy import select
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def person(role: str = "client", org_id: uuid.UUID | None = None) -> Identity:
+    return Identity(
+        user_id=uuid.uuid4(),
+        org_id=org_id or uuid.uuid4(),
+        role=role,  # type: ignore[arg-type]
+        email=f"{role}-{uuid.uuid4().hex[:8]}@makler.example.com",
+        name="Max Makler",
+        email_verified=True,
+    )
+
+
+def as_user(runtime: ServiceRuntime, who: Identity) -> dict[str, str]:
+    return {IDENTITY_HEADER: sign_identity(who, runtime.internal_key)}
+
+
+def corpus(name: str) -> bytes:
+    return (CORPUS / f"{name}.eml").read_bytes()
+
+
+async def outbox_events(
+    runtime: ServiceRuntime, kind: type[Any], lead_id: object = None
+) -> list[Any]:
+    async with runtime.db.sessions() as session:
+        rows = await session.execute(
+            select(outbox.c.payload).where(outbox.c.topic == kind.topic).order_by(outbox.c.id)
+        )
+        found = [kind.model_validate_json(p) for p in rows.scalars()]
+    return [e for e in found if lead_id is None or str(e.lead_id) == str(lead_id)]
+
+
+async def raw_row(runtime: ServiceRuntime, raw_id: uuid.UUID) -> Any:
+    async with runtime.db.sessions() as session:
+        return (
+            (await session.execute(select(raw_messages).where(raw_messages.c.id == raw_id)))
+            .mappings()
+            .one()
+        )
+
+
+async def queued(runtime: ServiceRuntime, kind: str, key_prefix: str) -> list[Any]:
+    async with runtime.db.sessions() as session:
+        rows = await session.execute(
+            select(jobs).where(
+                jobs.c.kind == kind, jobs.c.key.startswith(key_prefix), jobs.c.status == "queued"
+            )
+        )
+        return list(rows.mappings())
