@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pix_runtime.errors import DomainError, TooLarge
 from pix_runtime.identity import IDENTITY_HEADER, Identity, InvalidIdentity, verify_identity
 from pix_runtime.logging import bind_correlation_id, get_logger, normal_correlation_id
+from pix_runtime.outages import OUTAGE_RETRY_AFTER_SECONDS, OUTAGE_ROOTS, is_outage
 
 log = get_logger(__name__)
 
@@ -145,6 +146,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(SQLDataError, refused_by_database)
     app.add_exception_handler(asyncpg.DataError, refused_by_database)
+
+    async def outage_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Our database, broker or storage is away (a restart, a cut connection): the same
+        # request may succeed in a moment, so the client is told when to try again.
+        if is_outage(exc):
+            log.warning("http.infrastructure_unavailable", error=repr(exc)[:300])
+            return JSONResponse(
+                error_body("unavailable", "a dependency is unavailable; try again shortly"),
+                status_code=503,
+                headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+            )
+        log.error("http.unhandled", exc_info=exc)
+        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+
+    for root in OUTAGE_ROOTS:
+        app.add_exception_handler(root, outage_or_unexpected)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
