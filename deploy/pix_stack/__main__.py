@@ -154,9 +154,13 @@ def run(data_dir: Path, port_base: int, caption_workers: int, kafka_port: int | 
         bin_dir = Path(sys.executable).parent
         manager = Manager()
         for service in SERVICES[:-1]:
-            manager.add_process(service.name, f"exec {bin_dir / service.entry_point}", env=env)
+            service_env = {**env, "PIX_KAFKA_INSTANCE_ID": service.name}
+            manager.add_process(
+                service.name, f"exec {bin_dir / service.entry_point}", env=service_env
+            )
         for index in range(caption_workers):
-            worker_env = dict(env)
+            # A stable name per worker: restarted, it rejoins its group as the same member.
+            worker_env = {**env, "PIX_KAFKA_INSTANCE_ID": f"captioning.{index + 1}"}
             if index:
                 worker_env["PIX_CAPTIONING_PORT"] = str(port_base + EXTRA_WORKER_OFFSET + index)
             manager.add_process(

@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer
 async def main():
     consumer = AIOKafkaConsumer(
         "{TOPIC}", bootstrap_servers=sys.argv[1], group_id="{GROUP}", **eval(sys.argv[2])
-    )
+    )  # noqa: S307 - our own repr of the options
     await consumer.start()
     print("joined", flush=True)
     stop = asyncio.Event()
@@ -43,7 +43,14 @@ asyncio.run(main())
 """
 
 
-async def rounds(count: int, limit: float, options: dict[str, int]) -> None:
+def member_options(options: dict[str, object], index: int) -> dict[str, object]:
+    if options.get("static"):
+        rest = {k: v for k, v in options.items() if k != "static"}
+        return {**rest, "group_instance_id": f"member-{index}"}
+    return options
+
+
+async def rounds(count: int, limit: float, options: dict[str, object]) -> None:
     tansu = start_tansu(free_port())
     try:
         admin = AIOKafkaAdminClient(bootstrap_servers=tansu.bootstrap)
@@ -53,10 +60,16 @@ async def rounds(count: int, limit: float, options: dict[str, int]) -> None:
         for n in range(1, count + 1):
             members = [
                 subprocess.Popen(
-                    [sys.executable, "-c", MEMBER, tansu.bootstrap, repr(options)],
+                    [
+                        sys.executable,
+                        "-c",
+                        MEMBER,
+                        tansu.bootstrap,
+                        repr(member_options(options, i)),
+                    ],
                     stdout=subprocess.PIPE,
                 )
-                for _ in range(4)
+                for i in range(4)
             ]
             for member in members:
                 assert member.stdout is not None
@@ -66,8 +79,12 @@ async def rounds(count: int, limit: float, options: dict[str, int]) -> None:
                 member.send_signal(signal.SIGTERM)
             for member in members:
                 member.wait()
+            # The newcomer is member 0 restarted (with --static, under the same instance id).
             newcomer = AIOKafkaConsumer(
-                TOPIC, bootstrap_servers=tansu.bootstrap, group_id=GROUP, **options
+                TOPIC,
+                bootstrap_servers=tansu.bootstrap,
+                group_id=GROUP,
+                **member_options(options, 0),
             )
             started = time.monotonic()
             try:
@@ -91,8 +108,13 @@ def main() -> None:
         default=[],
         help="a consumer setting, e.g. --option rebalance_timeout_ms=5000",
     )
+    parser.add_argument(
+        "--static", action="store_true", help="static membership (group_instance_id per member)"
+    )
     args = parser.parse_args()
-    options = {k: int(v) for k, v in (o.split("=", 1) for o in args.option)}
+    options: dict[str, object] = {k: int(v) for k, v in (o.split("=", 1) for o in args.option)}
+    if args.static:
+        options["static"] = True
     asyncio.run(rounds(args.rounds, args.limit, options))
 
 

@@ -3,6 +3,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from pix_contracts import AssetDeleted, AssetUploaded
+from pix_runtime.broker import static_member
 from pix_runtime.logging import get_logger
 
 from pix_captioning.consumer import make_concurrent, rebalance_listener
@@ -31,6 +32,7 @@ def register_handlers(
     subscriber = broker.subscriber(
         AssetUploaded.topic,
         group_id=GROUP,
+        group_instance_id=static_member(GROUP),
         # The concurrent subscriber commits itself, in offset order per partition.
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
@@ -46,6 +48,7 @@ def register_handlers(
     @broker.subscriber(
         AssetDeleted.topic,
         group_id=f"{GROUP}.deletions",
+        group_instance_id=static_member(f"{GROUP}.deletions"),
         # As `pix_runtime.broker.subscribe`, with a longer fetch wait.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",

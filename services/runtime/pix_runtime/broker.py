@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -45,8 +46,9 @@ log = get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 
-# Tansu does not end a long poll early; a short fetch wait keeps end-to-end latency low.
-FETCH_MAX_WAIT_MS = 20
+# How long a fetch waits for data. Kafka answers as soon as data arrives, so its default of
+# 500 ms costs no latency; Tansu answers only when the wait runs out, so `make run` sets 20 ms.
+FETCH_MAX_WAIT_MS = int(os.environ.get("PIX_KAFKA_FETCH_MAX_WAIT_MS", "500"))
 RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
 
 
@@ -233,6 +235,17 @@ def create_broker(
     return broker
 
 
+def static_member(group: str) -> str | None:
+    """This process's static membership in `group` (KIP-345), when the process has a stable
+    name (`PIX_KAFKA_INSTANCE_ID`: the runner sets `captioning.2`, Kubernetes a StatefulSet's
+    pod name). A restarted process then takes its partitions back under the same id: on Tansu,
+    which holds a new member's JoinGroup for minutes after others left, a returning static
+    member joins in seconds (`tests/perf/tansu_group_join.py --static`); on Kafka it saves a
+    rebalance. Without a stable name every start is a new dynamic member."""
+    instance = os.environ.get("PIX_KAFKA_INSTANCE_ID")
+    return f"{instance}:{group}" if instance else None
+
+
 def subscribe(
     broker: KafkaBroker, event: type[E], *, group: str, title: str | None = None
 ) -> Callable[[Callable[[E], Awaitable[None]]], Any]:
@@ -240,6 +253,7 @@ def subscribe(
     return broker.subscriber(
         event.topic,
         group_id=group,
+        group_instance_id=static_member(group),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,

@@ -27,14 +27,14 @@ from pix_runtime.jobs import JobBoard, JobContext, JobQueue
 from pix_runtime.jobs_routes import jobs_router
 from pix_runtime.logging import configure_logging, get_logger
 from pix_runtime.migrations import upgrade_to_head
-from pix_runtime.outbox import OutboxRelay
+from pix_runtime.outbox import BrokerMemory, OutboxRelay
 from pix_runtime.settings import ServiceSettings
 from pix_runtime.storage import LocalStorage, S3Storage, open_storage
 from pix_runtime.topics import create_topics
 
 log = get_logger(__name__)
 
-BROKER_CONNECT_SECONDS = 60.0
+BROKER_RETRY_MAX_SECONDS = 10.0
 # A start-up step still running after this long logs a warning naming it: a service that hangs
 # on its way up (no error, port never open) says where it waits.
 SLOW_START_SECONDS = 20.0
@@ -104,13 +104,24 @@ class ServiceRuntime:
             public_base=f"{platform.public_url.rstrip('/')}/api/media/storage",
             signing_key=self.internal_key,
         )
-        self.relay = OutboxRelay(self.db, outbox, self.broker) if outbox is not None else None
+        self.relay = (
+            OutboxRelay(
+                self.db,
+                outbox,
+                self.broker,
+                memory=BrokerMemory.of_schema(platform.kafka_bootstrap, settings.db_schema),
+                prepare_broker=self._create_topics,
+            )
+            if outbox is not None
+            else None
+        )
         self.clock = clock or Clock()
         self._jobs = JobQueue(self.db, jobs, clock=self.clock) if jobs is not None else None
         self.current_identity = identity_dependency(self.internal_key)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._joining: asyncio.Task[None] | None = None
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once the database and broker are up (e.g. seed the first admin)."""
@@ -144,19 +155,38 @@ class ServiceRuntime:
                 log.warning("periodic.failed", job=_describe(job), exc_info=True)
 
     async def start(self) -> None:
-        await watched("broker", self._connect_broker())
-        if self.relay:
-            self.relay.start()
+        """Everything but the broker before HTTP answers; the broker is joined in the
+        background (on a busy Kafka, or on Tansu after members left, a group join can take a
+        while): `/readyz` says "broker: joining" until then, and the outbox relay starts once
+        joined (events committed meanwhile wait in the outbox)."""
+        self._joining = asyncio.create_task(self._join_broker(), name="broker-join")
         for hook in self._on_start:
             await watched(_describe(hook), hook())
         if self._jobs is not None:
             await watched("jobs", self._jobs.start())
         self._tasks = [asyncio.create_task(self._repeat(s, job)) for s, job in self._periodic]
 
+    async def _join_broker(self) -> None:
+        started = asyncio.get_running_loop().time()
+        await watched("broker", self._connect_broker())
+        if self.relay:
+            self.relay.start()
+        log.info("broker.joined", seconds=round(asyncio.get_running_loop().time() - started, 2))
+
+    async def _create_topics(self) -> None:
+        """For a broker that came back empty (the outbox relay notices it)."""
+        platform = self.settings.platform
+        if platform.kafka_create_topics:
+            await create_topics(
+                platform.kafka_bootstrap,
+                replication_factor=platform.replication_factor,
+                min_insync_replicas=platform.min_insync_replicas,
+            )
+
     async def _connect_broker(self) -> None:
         platform = self.settings.platform
         bootstrap = platform.kafka_bootstrap
-        deadline = asyncio.get_running_loop().time() + BROKER_CONNECT_SECONDS
+        delay = 0.5
         while True:
             try:
                 if platform.kafka_create_topics:
@@ -168,12 +198,15 @@ class ServiceRuntime:
                 await self.broker.start()
                 return
             except Exception as exc:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise
+                # Unready, not dead: the broker may come later, and readiness says so.
                 log.warning("broker.unreachable", bootstrap=bootstrap, error=repr(exc))
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BROKER_RETRY_MAX_SECONDS)
 
     async def stop(self) -> None:
+        if self._joining is not None and not self._joining.done():
+            self._joining.cancel()
+            await asyncio.gather(self._joining, return_exceptions=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -185,6 +218,8 @@ class ServiceRuntime:
         await self.db.dispose()
 
     async def broker_ready(self) -> None:
+        if self._joining is None or not self._joining.done():
+            raise ConnectionError("joining")
         if not await self.broker.ping(timeout=2.0):
             raise ConnectionError("broker unreachable")
 
