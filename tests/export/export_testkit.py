@@ -16,14 +16,17 @@ from pix_contracts import (
     CaptionReady,
     CaptionText,
     Event,
+    GalleryDelivered,
+    GalleryExported,
     OrderPlaced,
+    PhotoInSet,
 )
 from pix_export.app import create_app
-from pix_export.models import exports
+from pix_export.models import exports, outbox
 from pix_export.settings import ExportSettings
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.lifecycle import ServiceRuntime
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 TITLES = {
     "kitchen": ("Helle Küche mit Kochinsel und viel Licht", "Bright kitchen"),
@@ -58,12 +61,59 @@ class Service:
             )
             return list(rows.scalars())
 
+    async def exported(self, gallery_id: uuid.UUID) -> list[GalleryExported]:
+        """The export events announced for the gallery, oldest first."""
+        async with self.runtime.db.sessions() as session:
+            payloads = (
+                await session.execute(
+                    select(outbox.c.payload).where(
+                        outbox.c.topic == GalleryExported.topic,
+                        func.encode(outbox.c.payload, "escape").contains(str(gallery_id)),
+                    )
+                )
+            ).scalars()
+            events = [GalleryExported.model_validate_json(p) for p in payloads]
+        return sorted(events, key=lambda e: e.version)
+
+    async def deliver(
+        self,
+        gallery_id: uuid.UUID,
+        org_id: uuid.UUID,
+        names: list[str],
+        *,
+        delivery: int = 1,
+        caption_versions: dict[str, int] | None = None,
+        failed: tuple[str, ...] = (),
+    ) -> GalleryDelivered:
+        """Media delivers the gallery with these photos (what media.delivery announces)."""
+        versions = caption_versions or {}
+        event = GalleryDelivered(
+            gallery_id=gallery_id,
+            org_id=org_id,
+            order_id=uuid.uuid4(),
+            delivery=delivery,
+            set_version=delivery * 10,
+            photos=[
+                PhotoInSet(
+                    asset_id=asset_id(gallery_id, name),
+                    version=1,
+                    outcome="caption_failed" if name in failed else "captioned",
+                    caption_version=None if name in failed else versions.get(name, 1),
+                )
+                for name in names
+            ],
+            automatic=True,
+        )
+        await self.publish(event)
+        return event
+
 
 @asynccontextmanager
 async def export_service(**overrides: Any) -> AsyncIterator[Service]:
+    # Previews wait for the service's clock, which tests move: real time never builds one.
     fast: dict[str, Any] = {
-        "debounce_quiet_seconds": 0.2,
-        "debounce_max_seconds": 0.6,
+        "debounce_quiet_seconds": 30,
+        "debounce_max_seconds": 60,
         "allow_insecure_webhooks": True,
         "webhook_retry_base_seconds": 0.05,
         "webhook_timeout_seconds": 5,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from crm_fakes import ACTION_DO, ONOFFICE_PATH, FakeOnOffice, FakePropstack, serve
 from export_testkit import TITLES, Service, caption_ready, export_service, uploaded
-from pix_export.models import crm_connections
-from sqlalchemy import select
+from pix_export.models import crm_connections, crm_pushes
+from sqlalchemy import func, select, update
 
 TOKEN = "a1b2c3d4" * 4  # onOffice tokens have 32 characters, secrets 64
 SECRET = "S3cr3t-x" * 8
@@ -21,11 +21,22 @@ PROPERTY = 815
 
 
 async def complete_gallery(svc: Service, gallery_id: uuid.UUID, org_id: uuid.UUID) -> None:
-    """Two photos uploaded, then both captioned: one complete version."""
+    """Two photos uploaded, then both captioned, then delivered: one complete version."""
     for name in ("Floorplan_01", "Kitchen_01"):
         await svc.publish(await uploaded(svc, gallery_id, org_id, name))
     for name in ("Floorplan_01", "Kitchen_01"):
         await svc.publish(caption_ready(gallery_id, org_id, name))
+    await svc.deliver(gallery_id, org_id, ["Floorplan_01", "Kitchen_01"])
+
+
+async def backoff_passes(svc: Service, gallery_id: uuid.UUID) -> None:
+    """The time a retrying push waits has passed (instead of sleeping through it)."""
+    async with svc.runtime.db.transaction() as session:
+        await session.execute(
+            update(crm_pushes)
+            .where(crm_pushes.c.gallery_id == gallery_id, crm_pushes.c.status == "retrying")
+            .values(next_attempt_at=func.now() - timedelta(seconds=1))
+        )
 
 
 async def push_log(
@@ -40,9 +51,7 @@ async def push_log(
 async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[str]) -> None:
     fake = FakeOnOffice(TOKEN, SECRET, {ESTATE})
     with serve(fake.app) as base:
-        async with export_service(
-            onoffice_url=base + ONOFFICE_PATH, crm_retry_base_seconds=0.05
-        ) as svc:
+        async with export_service(onoffice_url=base + ONOFFICE_PATH) as svc:
             gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
             async with svc.client() as http:
                 saved = await http.put(
@@ -102,7 +111,7 @@ async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[
                 assert retrying["status"] == "retrying"
                 assert retrying["last_status_code"] == 503
                 assert await svc.app.state.crm.push_due() == 0  # backoff not over yet
-                await asyncio.sleep(0.1)
+                await backoff_passes(svc, gallery_id)
                 assert await svc.app.state.crm.push_due() == 1
                 [pushed] = await push_log(http, svc, gallery_id, org_id)
                 assert pushed["status"] == "pushed", pushed
@@ -122,8 +131,16 @@ async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[
                 # Redelivered caption: no new version, nothing pushed again.
                 await svc.publish(caption_ready(gallery_id, org_id, "Kitchen_01"))
                 assert await svc.app.state.crm.push_due() == 0
-                # A new caption makes a new complete version, which is pushed by itself.
+                # A new caption is delivered as an update: a new complete version, which is
+                # pushed by itself.
                 await svc.publish(caption_ready(gallery_id, org_id, "Kitchen_01", version=2))
+                await svc.deliver(
+                    gallery_id,
+                    org_id,
+                    ["Floorplan_01", "Kitchen_01"],
+                    delivery=2,
+                    caption_versions={"Kitchen_01": 2},
+                )
                 assert await svc.versions(gallery_id) == [1, 2]
                 assert await svc.app.state.crm.push_due() == 1
                 log = await push_log(http, svc, gallery_id, org_id)
@@ -202,7 +219,7 @@ async def test_onoffice_wrong_secret_fails_clearly_until_fixed(migrated: set[str
 async def test_propstack_push_with_api_key_admin_setup_and_rate_limit(migrated: set[str]) -> None:
     fake = FakePropstack(API_KEY, {PROPERTY})
     with serve(fake.app) as base:
-        async with export_service(propstack_url=base + "/v1", crm_retry_base_seconds=0.01) as svc:
+        async with export_service(propstack_url=base + "/v1") as svc:
             gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
             admin = svc.headers(uuid.uuid4(), role="admin")
             async with svc.client() as http:
@@ -254,7 +271,7 @@ async def test_propstack_push_with_api_key_admin_setup_and_rate_limit(migrated: 
                 assert await svc.app.state.crm.push_due() == 1
                 [limited] = await push_log(http, svc, gallery_id, org_id)
                 assert (limited["status"], limited["last_status_code"]) == ("retrying", 429)
-                await asyncio.sleep(0.05)
+                await backoff_passes(svc, gallery_id)
                 assert await svc.app.state.crm.push_due() == 1
                 [pushed] = await push_log(http, svc, gallery_id, org_id)
                 assert pushed["status"] == "pushed", pushed

@@ -1,69 +1,57 @@
-"""Debounced export versions: a burst of 40 captions makes a handful of versions, the last
-one with every photo; redeliveries and failures behave."""
+"""Interim previews are debounced on the service's clock (a burst of 40 captions makes a
+handful), the delivered version carries every photo; redeliveries and failures behave.
+
+Time is the service's clock, moved by the test: a busy machine cannot turn a short real pause
+into a quiet period.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
+from datetime import timedelta
 
 from export_testkit import caption_failed, caption_ready, export_service, uploaded
-from pix_contracts import GalleryExported
-from pix_export.models import outbox
-from sqlalchemy import func, select
 
 
-async def test_a_burst_of_40_captions_makes_a_handful_of_versions_and_a_final_one(
+async def test_a_burst_of_40_captions_makes_a_handful_of_previews_and_one_delivered_version(
     migrated: set[str],
 ) -> None:
-    async with export_service() as svc:
+    async with export_service(debounce_quiet_seconds=5, debounce_max_seconds=20) as svc:
         gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
         names = [f"Room_{i:02d}" for i in range(1, 41)]
         uploads = [await uploaded(svc, gallery_id, org_id, n) for n in names]
         for event in uploads:
             await svc.publish(event)
+        for name in names:
+            # A 40-photo gallery captioned over 80 s of the service's time; the periodic
+            # job runs after each caption.
+            await svc.publish(caption_ready(gallery_id, org_id, name))
+            svc.runtime.clock.advance(timedelta(seconds=2))
+            await svc.desk.flush_due()
 
-        async def flusher() -> None:  # what runtime.every does in the service
-            while True:
-                await svc.desk.flush_due()
-                await asyncio.sleep(0.05)
-
-        job = asyncio.create_task(flusher())
-        try:
-            for name in names:
-                await svc.publish(caption_ready(gallery_id, org_id, name))
-                await asyncio.sleep(0.04)  # a 40-photo gallery captioned over ~2 s
-        finally:
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
-
+        previews = await svc.versions(gallery_id)
+        assert 2 <= len(previews) <= 8, previews  # every 20 s at the latest: 80 s / 20 s
+        assert previews == list(range(1, len(previews) + 1))
+        await svc.deliver(gallery_id, org_id, names)
         versions = await svc.versions(gallery_id)
-        assert 2 <= len(versions) <= 8, versions
-        assert versions == list(range(1, len(versions) + 1))
-        async with svc.runtime.db.sessions() as session:
-            payloads = (
-                await session.execute(
-                    select(outbox.c.payload).where(
-                        outbox.c.topic == GalleryExported.topic,
-                        func.encode(outbox.c.payload, "escape").contains(str(gallery_id)),
-                    )
-                )
-            ).scalars()
-            events = sorted(
-                (GalleryExported.model_validate_json(p) for p in payloads), key=lambda e: e.version
-            )
+        assert versions == [*previews, len(previews) + 1]
+
+        events = await svc.exported(gallery_id)
         assert [e.version for e in events] == versions
         final = events[-1]
         assert final.asset_count == 40
         assert final.complete
-        assert not any(e.complete for e in events[:-1])
+        assert final.delivery == 1
+        assert not any(e.complete or e.delivery for e in events[:-1])
 
-        # Redelivered uploads and captions change nothing: no version, no event.
+        # Redelivered uploads, captions and the delivery change nothing: no version, no event;
+        # the delivered version showed everything, so no preview of the same follows.
         for event in uploads[:5]:
             await svc.publish(event)
         await svc.publish(caption_ready(gallery_id, org_id, names[0]))
+        await svc.deliver(gallery_id, org_id, names)
+        svc.runtime.clock.advance(timedelta(minutes=5))
         await svc.desk.flush_due()
         assert await svc.versions(gallery_id) == versions
 
@@ -75,7 +63,7 @@ async def test_a_burst_of_40_captions_makes_a_handful_of_versions_and_a_final_on
         assert {f"{n}.txt" for n in names} <= set(files)
 
 
-async def test_a_failed_caption_completes_the_gallery_and_is_listed_not_exported(
+async def test_a_failed_caption_is_delivered_as_listed_not_exported(
     migrated: set[str],
 ) -> None:
     async with export_service() as svc:
@@ -83,11 +71,16 @@ async def test_a_failed_caption_completes_the_gallery_and_is_listed_not_exported
         for name in ("Kitchen_01", "Bathroom_01"):
             await svc.publish(await uploaded(svc, gallery_id, org_id, name))
         await svc.publish(caption_ready(gallery_id, org_id, "Kitchen_01"))
-        assert await svc.versions(gallery_id) == []  # Bathroom_01 still on its way
+        # Media delivers once captioning gave up on Bathroom_01; its failure reaches export
+        # after the delivery (another topic), twice.
+        await svc.deliver(
+            gallery_id, org_id, ["Kitchen_01", "Bathroom_01"], failed=("Bathroom_01",)
+        )
+        assert await svc.versions(gallery_id) == []  # Bathroom_01 still on its way here
         failed = caption_failed(gallery_id, org_id, "Bathroom_01")
         await svc.publish(failed)
         await svc.publish(failed)
-        assert await svc.versions(gallery_id) == [1]  # the final one, at once
+        assert await svc.versions(gallery_id) == [1]  # the delivered one, at once
         async with svc.client() as http:
             listed = (
                 await http.get(f"/galleries/{gallery_id}/exports", headers=svc.headers(org_id))
@@ -96,6 +89,7 @@ async def test_a_failed_caption_completes_the_gallery_and_is_listed_not_exported
                 await http.get(f"/galleries/{gallery_id}/photos", headers=svc.headers(org_id))
             ).json()
         assert listed[0]["complete"]
+        assert listed[0]["delivery"] == 1
         assert listed[0]["failed_count"] == 1
         assert listed[0]["asset_count"] == 1
         assert {p["name"]: p["status"] for p in photos["photos"]} == {

@@ -17,6 +17,7 @@ async def test_a_deleted_photo_leaves_the_export_for_good(migrated: set[str]) ->
             await svc.publish(await uploaded(svc, gallery_id, org_id, name))
         for name in ("Kitchen_01", "Bathroom_01"):
             await svc.publish(caption_ready(gallery_id, org_id, name))
+        await svc.deliver(gallery_id, org_id, ["Kitchen_01", "Bathroom_01"])
         before = await svc.versions(gallery_id)
         assert before
 
@@ -29,6 +30,8 @@ async def test_a_deleted_photo_leaves_the_export_for_good(migrated: set[str]) ->
         )
         await svc.publish(deleted)
         await svc.publish(deleted)  # redelivered
+        # Media delivers the gallery again without it (an update).
+        await svc.deliver(gallery_id, org_id, ["Bathroom_01"], delivery=2)
         after = await svc.versions(gallery_id)
         assert after == [*before, before[-1] + 1]
 

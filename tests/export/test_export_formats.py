@@ -6,6 +6,7 @@ import io
 import json
 import uuid
 import zipfile
+from datetime import timedelta
 from xml.etree import ElementTree
 
 from export_testkit import Service, caption_ready, export_service, order_placed, uploaded
@@ -41,6 +42,7 @@ async def test_openimmo_onoffice_propstack_and_bundles(migrated: set[str]) -> No
             await svc.publish(await uploaded(svc, gallery_id, org_id, name))
         for name in NAMES:
             await svc.publish(caption_ready(gallery_id, org_id, name))
+        await svc.deliver(gallery_id, org_id, NAMES)
         assert await svc.versions(gallery_id) == [1]
 
         # Default cover: the first photo that is not a floor plan.
@@ -67,9 +69,7 @@ async def test_openimmo_onoffice_propstack_and_bundles(migrated: set[str]) -> No
                 headers=svc.headers(uuid.uuid4()),
             )
             assert stranger.status_code == 404
-        import asyncio
-
-        await asyncio.sleep(0.3)
+        svc.runtime.clock.advance(timedelta(seconds=31))  # the quiet period
         assert await svc.desk.flush_due() == 1
         assert await svc.versions(gallery_id) == [1, 2]
 
@@ -188,6 +188,7 @@ async def test_an_original_replaced_after_its_check_never_leaves(migrated: set[s
         for name in ("Kitchen_01", "Bathroom_01"):
             await svc.publish(await uploaded(svc, gallery_id, org_id, name))
             await svc.publish(caption_ready(gallery_id, org_id, name))
+        await svc.deliver(gallery_id, org_id, ["Kitchen_01", "Bathroom_01"])
         swapped = uuid.uuid5(gallery_id, "Bathroom_01")
         await svc.runtime.storage.put_bytes(
             f"originals/{gallery_id}/{swapped}",

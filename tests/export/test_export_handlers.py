@@ -1,6 +1,5 @@
-"""Export versions built from caption events (TestKafkaBroker, real database and storage).
-
-No upload events here, so no photo is waiting: every change builds its version at once.
+"""Export versions built from caption and delivery events (TestKafkaBroker, real database
+and storage): each delivery of a changed caption set makes a new version, redeliveries do not.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
-from pix_contracts import CaptionReady, CaptionText, GalleryExported
+from pix_contracts import CaptionReady, CaptionText, GalleryDelivered, GalleryExported, PhotoInSet
 from pix_export.app import create_app
 from pix_export.models import exports, outbox
 from pix_export.settings import ExportSettings
@@ -64,6 +63,32 @@ def caption_ready(
     )
 
 
+def delivered(
+    gallery_id: uuid.UUID, org_id: uuid.UUID, captions: dict[str, int], delivery: int
+) -> bytes:
+    """Media's delivery of the photos named with the caption version it saw."""
+    return (
+        GalleryDelivered(
+            gallery_id=gallery_id,
+            org_id=org_id,
+            order_id=uuid.uuid4(),
+            delivery=delivery,
+            set_version=delivery,
+            photos=[
+                PhotoInSet(
+                    asset_id=uuid.uuid5(gallery_id, name),
+                    version=1,
+                    outcome="captioned",
+                    caption_version=caption_version,
+                )
+                for name, caption_version in captions.items()
+            ],
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
 async def versions(runtime: ServiceRuntime, gallery_id: uuid.UUID) -> list[int]:
     async with runtime.db.sessions() as session:
         rows = await session.execute(
@@ -90,7 +115,10 @@ async def test_each_caption_change_makes_a_new_version_and_redeliveries_do_not(
         caption_ready(gallery_id, org_id, "Bathroom_01").model_dump_json().encode(),
         CaptionReady.topic,
     )
-    assert await versions(runtime, gallery_id) == [1, 2]
+    first_delivery = delivered(gallery_id, org_id, {"Kitchen_01": 1, "Bathroom_01": 1}, 1)
+    await broker.publish(first_delivery, GalleryDelivered.topic)
+    await broker.publish(first_delivery, GalleryDelivered.topic)
+    assert await versions(runtime, gallery_id) == [1]
 
     # An edit (caption version 2), then a late copy of version 1 that must not win.
     await broker.publish(
@@ -101,7 +129,11 @@ async def test_each_caption_change_makes_a_new_version_and_redeliveries_do_not(
     )
     late = caption_ready(gallery_id, org_id, "Kitchen_01", 1, "Alt")
     await broker.publish(late.model_dump_json().encode(), CaptionReady.topic)
-    assert await versions(runtime, gallery_id) == [1, 2, 3]
+    await broker.publish(
+        delivered(gallery_id, org_id, {"Kitchen_01": 2, "Bathroom_01": 1}, 2),
+        GalleryDelivered.topic,
+    )
+    assert await versions(runtime, gallery_id) == [1, 2]
 
     async with runtime.db.sessions() as session:
         payloads = (
@@ -137,7 +169,7 @@ async def test_each_caption_change_makes_a_new_version_and_redeliveries_do_not(
         listed = await c.get(
             f"/galleries/{gallery_id}/exports", headers={IDENTITY_HEADER: sign_identity(owner, key)}
         )
-        assert [v["version"] for v in listed.json()] == [3, 2, 1]
+        assert [v["version"] for v in listed.json()] == [2, 1]
         stranger = owner.model_copy(update={"org_id": uuid.uuid4()})
         refused = await c.get(
             f"/galleries/{gallery_id}/exports",

@@ -8,15 +8,16 @@ import json
 import threading
 import time
 import uuid
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 from export_testkit import caption_ready, export_service
-from pix_export.models import webhooks
+from pix_export.models import webhook_deliveries, webhooks
 from pix_export.webhooks import public_only_transport
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 
 class Receiver:
@@ -68,7 +69,7 @@ async def test_exports_reach_the_webhook_once_signed_with_retries_and_a_log(
     migrated: set[str],
 ) -> None:
     receiver = Receiver()
-    async with export_service() as svc:
+    async with export_service(webhook_retry_base_seconds=30) as svc:
         gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
         async with svc.client() as http:
             refused = await http.post(
@@ -108,15 +109,21 @@ async def test_exports_reach_the_webhook_once_signed_with_retries_and_a_log(
             ready = caption_ready(gallery_id, org_id, "Kitchen_01")
             await svc.publish(ready)
             await svc.publish(ready)  # redelivered: no second export, no second webhook
+            delivered = await svc.deliver(gallery_id, org_id, ["Kitchen_01"])
+            await svc.publish(delivered)
             assert await svc.webhooks.deliver_due() == 1
             log = (
                 await http.get(f"/webhooks/{hook['id']}/deliveries", headers=svc.headers(org_id))
             ).json()
             assert log[0]["status"] == "retrying"
             assert log[0]["last_status_code"] == 503
-            import asyncio
-
-            await asyncio.sleep(0.1)
+            assert await svc.webhooks.deliver_due() == 0  # the backoff is not over yet
+            async with svc.runtime.db.transaction() as session:  # now it is
+                await session.execute(
+                    update(webhook_deliveries)
+                    .where(webhook_deliveries.c.status == "retrying")
+                    .values(next_attempt_at=func.now() - timedelta(seconds=1))
+                )
             assert await svc.webhooks.deliver_due() == 1
             assert await svc.webhooks.deliver_due() == 0
             log = (

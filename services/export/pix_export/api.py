@@ -27,6 +27,7 @@ class ExportView(BaseModel):
     asset_count: int
     failed_count: int = 0
     complete: bool = False
+    delivery: int | None = None
     created_at: datetime
     files: list[ExportFileView]
 

@@ -25,7 +25,7 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
     box = SecretBox.from_config(key, runtime.internal_key)
     hooks = WebhookDesk(runtime.db, box, settings)
     crm = CrmDesk(runtime.db, runtime.storage, box, settings)
-    desk = ExportDesk(runtime.db, runtime.storage, settings, hooks, crm=crm)
+    desk = ExportDesk(runtime.db, runtime.storage, settings, hooks, crm=crm, clock=runtime.clock)
     register_handlers(runtime.broker, desk)
     declare_publishers(runtime.broker, GalleryExported)
     runtime.every(settings.flush_every_seconds, desk.flush_due)

@@ -1,6 +1,6 @@
 from faststream.kafka import KafkaBroker
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
-from pix_contracts.events import AssetDeleted
+from pix_contracts.events import AssetDeleted, GalleryDelivered
 from pix_runtime.broker import subscribe
 
 from pix_export.service import ExportDesk
@@ -29,3 +29,7 @@ def register_handlers(broker: KafkaBroker, desk: ExportDesk) -> None:
     @subscribe(broker, AssetDeleted, group=f"{GROUP}.deletions")
     async def take_deletion(event: AssetDeleted) -> None:
         await desk.take_deletion(event)
+
+    @subscribe(broker, GalleryDelivered, group=f"{GROUP}.deliveries")
+    async def take_delivery(event: GalleryDelivered) -> None:
+        await desk.take_delivery(event)

@@ -40,6 +40,11 @@ galleries = Table(
     # Set with the first change not yet exported; cleared when a version is built.
     Column("dirty_since", DateTime(timezone=True), nullable=True, index=True),
     Column("changed_at", DateTime(timezone=True), nullable=True),
+    # The latest delivery media announced, its photo set ([PhotoInSet]), and the latest
+    # delivery built into a version (smaller while the set's captions are on their way).
+    Column("delivery", Integer, nullable=True),
+    Column("delivery_set", JSONB, nullable=True),
+    Column("built_delivery", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -85,6 +90,8 @@ exports = Table(
     Column("asset_count", Integer, nullable=False),
     Column("failed_count", Integer, nullable=False, server_default="0"),
     Column("complete", Boolean, nullable=False, server_default="false"),
+    # The delivery this version carries; null for an interim preview.
+    Column("delivery", Integer, nullable=True),
     Column("event_id", Uuid, nullable=True),
     Column("files", JSONB, nullable=False),
     # Photo keys of this version, so a later "original size" bundle packs exactly these.

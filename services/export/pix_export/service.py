@@ -1,15 +1,20 @@
-"""Exports: each gallery's captions become versioned, CRM-ready files, debounced.
+"""Exports: each gallery's captions become versioned, CRM-ready files.
 
-Every caption event (ready, failed) and every upload marks the gallery's photo set; a change
-marks the gallery dirty in the same transaction. A version is built
-- at once when no photo of the gallery is still waiting for its caption (the final version), or
-- by the periodic `flush_due` once the gallery has been quiet for `debounce_quiet_seconds`, or
-  at the latest `debounce_max_seconds` after its first unexported change.
-So a 40-photo upload makes a handful of versions and always a last one with every photo.
+Two kinds of version:
+- **Delivered** versions: media decides when a gallery is delivered and announces the photo
+  set it delivers (`media.gallery.delivered.v1`). Once every photo of that set has reached this
+  service with at least the caption media saw (events of different topics arrive in any order,
+  and may come again), exactly that set is built as a version with `delivery` and
+  `complete: true`. Only these go to webhooks, CRMs and (through the event) the client's inbox.
+- **Interim** previews: every caption event (ready, failed), upload, deletion, cover choice or
+  the order's reference marks the gallery dirty; the periodic `flush_due` builds a preview once
+  the gallery was quiet `debounce_quiet_seconds`, or at the latest `debounce_max_seconds` after
+  its first unexported change. Previews serve the gallery page; nothing outside sees them but
+  the event (`complete: false`, no `delivery`).
 
-Files go under `exports/<gallery>/v<version>/` and are announced (outbox) with signed download
-URLs and checksums; the same transaction queues the organisation's webhook deliveries and, for
-a complete version, its CRM pushes (crm_push.py).
+Times come from the service's clock (tests move it). Files go under
+`exports/<gallery>/v<version>/` and are announced (outbox) with signed download URLs and
+checksums.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from pix_contracts import (
     CaptionFailed,
     CaptionReady,
     ExportFile,
+    GalleryDelivered,
     GalleryExported,
     OrderPlaced,
+    PhotoInSet,
 )
+from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Invalid, NotFound
 from pix_runtime.identity import Identity
@@ -65,7 +73,9 @@ class ExportDesk:
         webhooks: WebhookDesk,
         formats: list[ExportFormat] | None = None,
         crm: CrmDesk | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or Clock()
         self._db = db
         self._storage = storage
         self._settings = settings
@@ -244,6 +254,32 @@ class ExportDesk:
             )
             if removed.rowcount:  # type: ignore[attr-defined]
                 await self._changed(session, event.gallery_id)
+            else:
+                # Never seen here, but perhaps part of a delivery that waits for it.
+                await self._deliver_if_ready(session, event.gallery_id)
+
+    async def take_delivery(self, event: GalleryDelivered) -> None:
+        """Media delivered the gallery: build exactly its photo set, now or once the set's
+        captions have arrived here. A later delivery supersedes one not yet built."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            await self._ensure_gallery(session, event.gallery_id, event.org_id)
+            taken = await session.execute(
+                update(galleries)
+                .where(
+                    galleries.c.gallery_id == event.gallery_id,
+                    func.coalesce(galleries.c.delivery, 0) < event.delivery,
+                )
+                .values(
+                    delivery=event.delivery,
+                    delivery_set=[p.model_dump(mode="json") for p in event.photos],
+                )
+            )
+            if taken.rowcount == 0:  # type: ignore[attr-defined]
+                log.info("export.delivery_superseded", gallery_id=str(event.gallery_id))
+                return
+            await self._try_delivery(session, event.gallery_id)
 
     async def _admit(
         self, session: AsyncSession, event: AssetUploaded | CaptionReady | CaptionFailed
@@ -272,43 +308,43 @@ class ExportDesk:
         )
 
     async def _mark_dirty(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
+        now = self._clock.now()
         await session.execute(
             update(galleries)
             .where(galleries.c.gallery_id == gallery_id)
             .values(
-                dirty_since=func.coalesce(galleries.c.dirty_since, func.now()),
-                changed_at=func.now(),
+                dirty_since=func.coalesce(galleries.c.dirty_since, now),
+                changed_at=now,
             )
         )
 
     async def _changed(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
         await self._mark_dirty(session, gallery_id)
-        if not await self._pending(session, gallery_id):
-            try:
-                # A savepoint: if storage is away, the event's own effect still commits and
-                # the gallery stays dirty, so the periodic job builds the version later.
-                async with session.begin_nested():
-                    await self._build(session, gallery_id, due_only=False)
-            except Exception:
-                log.warning("export.build_deferred", gallery_id=str(gallery_id), exc_info=True)
+        await self._deliver_if_ready(session, gallery_id)
 
-    async def _pending(self, session: AsyncSession, gallery_id: uuid.UUID) -> int:
-        return int(
-            await session.scalar(
-                select(func.count()).where(
-                    entries.c.gallery_id == gallery_id, entries.c.status == "pending"
-                )
-            )
-            or 0
-        )
+    async def _deliver_if_ready(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
+        try:
+            # A savepoint: if storage is away, the event's own effect still commits and the
+            # delivery stays open, so the periodic job builds it later.
+            async with session.begin_nested():
+                await self._try_delivery(session, gallery_id)
+        except Exception:
+            log.warning("export.build_deferred", gallery_id=str(gallery_id), exc_info=True)
 
     async def flush_due(self) -> int:
-        """Build the versions whose debounce ran out (the periodic job); returns how many."""
+        """The periodic job: deliveries whose captions have arrived (a build deferred by a
+        storage outage) and previews whose debounce ran out; returns how many were built."""
         async with self._db.sessions() as session:
             candidates = list(
                 (
                     await session.execute(
-                        select(galleries.c.gallery_id).where(galleries.c.dirty_since.is_not(None))
+                        select(galleries.c.gallery_id).where(
+                            or_(
+                                galleries.c.dirty_since.is_not(None),
+                                func.coalesce(galleries.c.built_delivery, 0)
+                                < func.coalesce(galleries.c.delivery, 0),
+                            )
+                        )
                     )
                 ).scalars()
             )
@@ -316,7 +352,10 @@ class ExportDesk:
         for gallery_id in candidates:
             try:
                 async with self._db.transaction() as session:
-                    if await self._build(session, gallery_id, due_only=True):
+                    if await self._try_delivery(session, gallery_id):
+                        built += 1
+                async with self._db.transaction() as session:
+                    if await self._build_preview(session, gallery_id):
                         built += 1
             except Exception:
                 # One gallery that cannot be built must not hold up all the others.
@@ -325,12 +364,14 @@ class ExportDesk:
 
     # --- building -----------------------------------------------------------------------------
 
-    async def _build(self, session: AsyncSession, gallery_id: uuid.UUID, *, due_only: bool) -> bool:
+    async def _locked_gallery(
+        self, session: AsyncSession, gallery_id: uuid.UUID
+    ) -> RowMapping | None:
         # The row lock makes builds of one gallery take turns: versions stay gapless.
-        gallery = (
+        return (
             (
                 await session.execute(
-                    select(galleries, func.now().label("now"))
+                    select(galleries)
                     .where(galleries.c.gallery_id == gallery_id)
                     .with_for_update(of=galleries)
                 )
@@ -338,16 +379,9 @@ class ExportDesk:
             .mappings()
             .first()
         )
-        if gallery is None or gallery["dirty_since"] is None:
-            return False
-        now = gallery["now"]
-        quiet = timedelta(seconds=self._settings.debounce_quiet_seconds)
-        longest = timedelta(seconds=self._settings.debounce_max_seconds)
-        if due_only and not (
-            gallery["changed_at"] <= now - quiet or gallery["dirty_since"] <= now - longest
-        ):
-            return False
-        rows = list(
+
+    async def _entries(self, session: AsyncSession, gallery_id: uuid.UUID) -> list[RowMapping]:
+        return list(
             (
                 await session.execute(
                     select(entries)
@@ -356,11 +390,86 @@ class ExportDesk:
                 )
             ).mappings()
         )
+
+    async def _try_delivery(self, session: AsyncSession, gallery_id: uuid.UUID) -> bool:
+        """Build the open delivery if every photo of its set has arrived with at least the
+        caption media delivered; True if a version was built."""
+        gallery = await self._locked_gallery(session, gallery_id)
+        if (
+            gallery is None
+            or gallery["delivery"] is None
+            or (gallery["built_delivery"] or 0) >= gallery["delivery"]
+        ):
+            return False
+        wanted = [PhotoInSet.model_validate(p) for p in gallery["delivery_set"] or []]
+        rows = await self._entries(session, gallery_id)
+        by_id = {r["asset_id"]: r for r in rows}
+        deleted = set(
+            (
+                await session.execute(
+                    select(deleted_assets.c.asset_id).where(
+                        deleted_assets.c.gallery_id == gallery_id
+                    )
+                )
+            ).scalars()
+        )
+        chosen: list[RowMapping] = []
+        for photo in wanted:
+            if photo.asset_id in deleted:
+                # Deleted after the delivery: the next delivery (media saw the deletion) has it.
+                continue
+            entry = by_id.get(photo.asset_id)
+            if entry is None or not _caught_up(entry, photo):
+                log.info(
+                    "export.delivery_waiting",
+                    gallery_id=str(gallery_id),
+                    delivery=gallery["delivery"],
+                    asset_id=str(photo.asset_id),
+                )
+                return False
+            chosen.append(entry)
+        delivered = {r["asset_id"] for r in chosen}
+        chosen = [r for r in rows if r["asset_id"] in delivered]  # in the export's order
+        await session.execute(
+            update(galleries)
+            .where(galleries.c.gallery_id == gallery_id)
+            .values(built_delivery=gallery["delivery"])
+        )
+        if {r["asset_id"] for r in rows} == delivered:
+            # The delivered version shows everything known: no preview of the same to follow.
+            await session.execute(
+                update(galleries)
+                .where(galleries.c.gallery_id == gallery_id)
+                .values(dirty_since=None, changed_at=None)
+            )
+        return await self._publish(session, gallery, chosen, delivery=gallery["delivery"])
+
+    async def _build_preview(self, session: AsyncSession, gallery_id: uuid.UUID) -> bool:
+        gallery = await self._locked_gallery(session, gallery_id)
+        if gallery is None or gallery["dirty_since"] is None:
+            return False
+        now = self._clock.now()
+        quiet = timedelta(seconds=self._settings.debounce_quiet_seconds)
+        longest = timedelta(seconds=self._settings.debounce_max_seconds)
+        if not (gallery["changed_at"] <= now - quiet or gallery["dirty_since"] <= now - longest):
+            return False
+        rows = await self._entries(session, gallery_id)
         await session.execute(
             update(galleries)
             .where(galleries.c.gallery_id == gallery_id)
             .values(dirty_since=None, changed_at=None)
         )
+        return await self._publish(session, gallery, rows, delivery=None)
+
+    async def _publish(
+        self,
+        session: AsyncSession,
+        gallery: RowMapping,
+        rows: list[RowMapping],
+        *,
+        delivery: int | None,
+    ) -> bool:
+        gallery_id = gallery["gallery_id"]
         ready = [r for r in rows if r["status"] == "ready"]
         failed = [r for r in rows if r["status"] == "failed"]
         if not ready and not failed:
@@ -373,9 +482,7 @@ class ExportDesk:
             )
             or 0
         )
-        snapshot = self._snapshot(
-            gallery, version, ready, failed, complete=len(ready) + len(failed) == len(rows)
-        )
+        snapshot = self._snapshot(gallery, version, ready, failed, complete=delivery is not None)
         files = await self._write_version(snapshot)
         exported = GalleryExported(
             gallery_id=gallery_id,
@@ -386,6 +493,7 @@ class ExportDesk:
             reference=gallery["reference"],
             complete=snapshot.complete,
             failed_count=len(failed),
+            delivery=delivery,
         )
         originals = {r["asset_id"]: r["original_sha256"] for r in ready}
         await session.execute(
@@ -396,6 +504,7 @@ class ExportDesk:
                 asset_count=len(ready),
                 failed_count=len(failed),
                 complete=snapshot.complete,
+                delivery=delivery,
                 event_id=exported.event_id,
                 files=[f.model_dump(mode="json") for f in files],
                 photos=[
@@ -410,17 +519,18 @@ class ExportDesk:
             )
         )
         await enqueue(session, outbox, exported, source=SOURCE)
-        await self._webhooks.enqueue_deliveries(session, exported)
-        if snapshot.complete and self._crm is not None:
-            # Only complete versions go to a CRM: a half-captioned gallery would land there as
-            # photos without their later siblings.
-            await self._crm.enqueue_for_export(session, gallery_id, gallery["org_id"], version)
+        if delivery is not None:
+            # Only delivered versions leave the platform: a half-captioned gallery would land
+            # in a CRM as photos without their later siblings.
+            await self._webhooks.enqueue_deliveries(session, exported)
+            if self._crm is not None:
+                await self._crm.enqueue_for_export(session, gallery_id, gallery["org_id"], version)
         log.info(
             "export.published",
             gallery_id=str(gallery_id),
             version=version,
             photos=len(ready),
-            complete=snapshot.complete,
+            delivery=delivery,
         )
         return True
 
@@ -437,7 +547,7 @@ class ExportDesk:
             gallery_id=gallery["gallery_id"],
             org_id=gallery["org_id"],
             version=version,
-            generated_at=datetime.now(UTC),
+            generated_at=self._clock.now(),
             photos=[
                 Photo(r["asset_id"], r["pseudonym"], r["room_type"], r["caption"], r["web_key"])
                 for r in ready
@@ -565,6 +675,7 @@ class ExportDesk:
             "asset_count": row["asset_count"],
             "failed_count": row["failed_count"],
             "complete": row["complete"],
+            "delivery": row["delivery"],
             "created_at": row["created_at"],
             "files": files,
         }
@@ -706,3 +817,14 @@ class ExportDesk:
             )
             await self._mark_dirty(session, gallery_id)
         return await self.photos_of(gallery_id, viewer)
+
+
+def _caught_up(entry: RowMapping, photo: PhotoInSet) -> bool:
+    """This service has the photo with at least what media delivered."""
+    if entry["asset_version"] < photo.version or entry["status"] == "pending":
+        return False
+    if photo.outcome == "captioned":
+        return bool(
+            entry["status"] == "ready" and entry["caption_version"] >= (photo.caption_version or 0)
+        )
+    return True
