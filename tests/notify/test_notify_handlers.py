@@ -49,13 +49,15 @@ def order(locale: str) -> OrderPlaced:
     )
 
 
-def exported(placed: OrderPlaced) -> GalleryExported:
+def exported(placed: OrderPlaced, version: int = 1, delivery: int | None = 1) -> GalleryExported:
+    """An export version; `delivery` None is an interim preview."""
     return GalleryExported(
         gallery_id=placed.gallery_id,
         org_id=placed.org_id,
-        version=1,
+        version=version,
         asset_count=3,
-        complete=True,
+        complete=delivery is not None,
+        delivery=delivery,
         files=[
             ExportFile(
                 name="captions.json",
@@ -95,6 +97,7 @@ async def test_order_and_gallery_emails_once_each_in_the_clients_language(
     for _ in range(2):  # every event delivered twice
         await broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
         await broker.publish(done.model_dump_json().encode(), GalleryExported.topic)
+    await runtime.jobs.run_due()
     rows = [
         r
         for r in await sent(runtime, placed.reference)
@@ -117,8 +120,9 @@ async def test_interim_export_versions_do_not_email(
     runtime, broker, _ = notify
     placed = order("de")
     await broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
-    interim = exported(placed).model_copy(update={"complete": False})
+    interim = exported(placed, delivery=None)
     await broker.publish(interim.model_dump_json().encode(), GalleryExported.topic)
+    await runtime.jobs.run_due()
     kinds = [r["kind"] for r in await sent(runtime, placed.reference)]
     assert "gallery_ready" not in kinds
 
@@ -186,3 +190,76 @@ async def test_status_changes_reach_the_client_and_operators_hear_of_orders_and_
         )
     assert len(failure) == 1
     assert "provider timed out" in failure[0]["text_body"]
+
+
+async def test_one_ready_mail_per_gallery_then_at_most_one_update_per_interval(
+    notify: tuple[ServiceRuntime, Any, Path],
+) -> None:
+    runtime, broker, _ = notify
+    placed = order("en")
+
+    async def export(version: int, delivery: int) -> None:
+        event = exported(placed, version, delivery)
+        await broker.publish(event.model_dump_json().encode(), GalleryExported.topic)
+
+    async def kinds() -> list[tuple[str, str]]:
+        rows = await sent(runtime, placed.reference)
+        return sorted(
+            (r["kind"], r["text_body"].split("(version ")[1].split(")")[0])
+            for r in rows
+            if r["kind"].startswith("gallery_")
+        )
+
+    # The delivered export overtakes the order: the mail waits for the recipient.
+    await export(2, 1)
+    await runtime.jobs.run_due()
+    assert await kinds() == []
+    await broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
+    runtime.clock.advance(timedelta(seconds=10))  # the job's retry backoff
+    await runtime.jobs.run_due()
+    assert await kinds() == [("gallery_ready", "2")]
+
+    # A delivered status change says nothing of its own: the ready mail told the client.
+    delivered = OrderStatusChanged(
+        order_id=placed.order_id,
+        org_id=placed.org_id,
+        gallery_id=placed.gallery_id,
+        reference=placed.reference,
+        old_status="shot",
+        new_status="delivered",
+        changed_by=uuid.uuid4(),
+        contact_email=placed.contact_email,
+        locale="en",
+        via="gallery-delivery",
+    )
+    await broker.publish(delivered.model_dump_json().encode(), OrderStatusChanged.topic)
+
+    # Three updates within the interval (one arrives twice): nothing now, one mail later,
+    # with the latest version.
+    for version in (3, 4, 4, 5):
+        await export(version, version - 1)
+        runtime.clock.advance(timedelta(minutes=20))
+        await runtime.jobs.run_due()
+    assert await kinds() == [("gallery_ready", "2")]
+    runtime.clock.advance(timedelta(hours=2))
+    await runtime.jobs.run_due()
+    assert await kinds() == [("gallery_ready", "2"), ("gallery_updated", "5")]
+    updated = next(
+        r for r in await sent(runtime, placed.reference) if r["kind"] == "gallery_updated"
+    )
+    assert updated["subject"] == f"Your gallery {placed.reference} was updated"
+
+    # An old version arriving late changes nothing; a newer one waits for the next interval.
+    await export(4, 3)
+    await export(6, 5)
+    runtime.clock.advance(timedelta(hours=1))
+    await runtime.jobs.run_due()
+    assert len(await kinds()) == 2
+    runtime.clock.advance(timedelta(hours=2, minutes=1))
+    await runtime.jobs.run_due()
+    assert await kinds() == [
+        ("gallery_ready", "2"),
+        ("gallery_updated", "5"),
+        ("gallery_updated", "6"),
+    ]
+    assert "order_status" not in [r["kind"] for r in await sent(runtime, placed.reference)]

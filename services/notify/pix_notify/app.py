@@ -1,6 +1,8 @@
 import sys
+from datetime import timedelta
 
 from fastapi import FastAPI
+from pix_runtime.jobs import RetryPolicy as JobRetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import derive_key
@@ -8,6 +10,7 @@ from pix_runtime.sealing import derive_key
 from pix_notify.api import create_router
 from pix_notify.bounces import MailgunWebhooks
 from pix_notify.delivery import Courier, RetryPolicy
+from pix_notify.gallery_mail import GALLERY_MAIL, GalleryMailDue
 from pix_notify.handlers import register_handlers
 from pix_notify.models import jobs
 from pix_notify.providers import MailConfigError, build_provider
@@ -47,6 +50,14 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
         courier,
         link_key=derive_key(runtime.internal_key, "email-link"),
         admin_emails=settings.admin_emails,
+        clock=runtime.clock,
+        gallery_update_interval=timedelta(seconds=settings.gallery_update_interval_seconds),
+    )
+    runtime.jobs.register(
+        GALLERY_MAIL,
+        GalleryMailDue,
+        office.gallery_mail.send,
+        policy=JobRetryPolicy(max_attempts=12, base_seconds=5, max_seconds=600),
     )
     register_handlers(runtime.broker, office)
     runtime.every(settings.retry_every_seconds, courier.resend_due)

@@ -7,7 +7,7 @@ redelivered event never mails twice. How mail leaves is the provider's business 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -22,6 +22,7 @@ from pix_contracts import (
     UserDeleted,
     UserRegistered,
 )
+from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
@@ -30,6 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_notify.delivery import Courier
+from pix_notify.gallery_mail import GalleryMailer
 from pix_notify.models import admins, emails, inbox, recipients, suppressions
 from pix_notify.providers import Mail
 
@@ -41,6 +43,8 @@ SUBJECTS = {
     ("order_confirmation", "en"): "Your order {reference} has been received",
     ("gallery_ready", "de"): "Ihre Galerie {reference} ist fertig",
     ("gallery_ready", "en"): "Your gallery {reference} is ready",
+    ("gallery_updated", "de"): "Ihre Galerie {reference} wurde aktualisiert",
+    ("gallery_updated", "en"): "Your gallery {reference} was updated",
     ("welcome_verify", "de"): "Willkommen bei pix.immo – bitte bestätigen Sie Ihre E-Mail",
     ("welcome_verify", "en"): "Welcome to pix.immo – please confirm your email",
     ("password_reset", "de"): "Ihr Link für ein neues Passwort",
@@ -98,12 +102,21 @@ class PostOffice:
         *,
         link_key: bytes,
         admin_emails: list[str] | None = None,
+        clock: Clock | None = None,
+        gallery_update_interval: timedelta = timedelta(hours=3),
     ) -> None:
         self._admin_emails = admin_emails or []
         self._db = db
         self._courier = courier
         self._link_key = link_key
         self._templates = Templates()
+        self.gallery_mail = GalleryMailer(
+            db,
+            courier,
+            self._templates.render,
+            clock=clock or Clock(),
+            update_interval=gallery_update_interval,
+        )
 
     def _link(self, sealed: str) -> str:
         return unseal(sealed, self._link_key, context="email-link")
@@ -207,6 +220,9 @@ class PostOffice:
             )
 
     async def order_status_changed(self, event: OrderStatusChanged) -> None:
+        if event.via == "gallery-delivery":
+            # The client hears about the delivery from the gallery-ready mail, with the links.
+            return
         async with self._db.sessions() as session:
             who = (
                 (
@@ -246,35 +262,8 @@ class PostOffice:
             await self.deliver(key, "caption_failed_admin", mail, locale)
 
     async def gallery_exported(self, event: GalleryExported) -> None:
-        """One "gallery ready" email per finished gallery, not one per interim version."""
-        if not event.complete:
-            return
-        async with self._db.sessions() as session:
-            who = (
-                (
-                    await session.execute(
-                        select(recipients).where(recipients.c.gallery_id == event.gallery_id)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if who is None:
-            # The order event has not arrived yet; retrying lets it catch up.
-            raise LookupError(f"no recipient known for gallery {event.gallery_id}")
-        expires = min(f.url_expires_at for f in event.files) if event.files else None
-        mail = self._templates.render(
-            "gallery_ready",
-            who["locale"],
-            who["email"],
-            name=who["name"],
-            reference=who["reference"],
-            asset_count=event.asset_count,
-            version=event.version,
-            files=event.files,
-            expires=expires.strftime("%d.%m.%Y %H:%M UTC") if expires else "-",
-        )
-        await self.deliver(f"{event.event_id}:gallery_ready", "gallery_ready", mail, who["locale"])
+        """Delivered versions only: "ready" once per gallery, then throttled "updated"."""
+        await self.gallery_mail.exported(event)
 
     async def deliver(self, key: str, kind: str, mail: Mail, locale: str) -> None:
         await self._courier.deliver(key, kind, mail, locale)

@@ -76,3 +76,6 @@ class NotifySettings(ServiceSettings):
     stuck_after_seconds: float = 300.0
     # Mailgun webhooks: how far a signature's timestamp may be from now (replay window).
     webhook_tolerance_seconds: float = 300.0
+    # A delivered gallery that changes later (a photo added, a caption edited): its client
+    # gets at most one "gallery updated" mail this often, with the latest version.
+    gallery_update_interval_seconds: float = 3 * 3600
