@@ -5,6 +5,15 @@ transaction commits. The relay wakes right after such a commit (in-process hook)
 polls, which is also the sweeper: a row left unpublished by a crash between commit and publish,
 or by a broker outage, is published on the next pass. Delivery is at-least-once; consumers
 deduplicate on the event id (see `inbox`).
+
+Nothing depends on the broker remembering. Sent rows stay for a replay window (24 h,
+`PIX_OUTBOX_REPLAY_HOURS`), and the relay leaves a mark in the broker (`BrokerMemory`: an
+offset committed for the group `pix-outbox.<schema>`). A broker that lost its data lost the
+mark too: when the relay finds it missing (at start, after a failed publish, and at most a
+second after the last look), it recreates the topics, turns every row sent within the window
+back into a pending one and sets the mark; the rows then go out again in commit order, before
+anything newer. Consumers are idempotent, so a replay to a broker that did keep them (the mark
+expired, the first start against a broker) only costs the traffic.
 """
 
 from __future__ import annotations
@@ -12,10 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pix_contracts import Event, cloudevent_headers
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
+from pix_contracts import TOPICS, Event, cloudevent_headers
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -42,6 +56,16 @@ from pix_runtime.logging import current_correlation_id, get_logger
 log = get_logger(__name__)
 # A row the broker refuses this often is left aside (still in the table, for an operator).
 PARK_AFTER_ATTEMPTS = 5
+# How often the relay looks for its mark in the broker while all goes well.
+MEMORY_CHECK_SECONDS = 1.0
+MEMORY_TIMEOUT_SECONDS = 10.0
+
+
+class OutboxSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIX_OUTBOX_", extra="ignore")
+
+    # Sent events published again when the broker comes back empty.
+    replay_hours: float = 24.0
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -96,6 +120,53 @@ def driver_enqueue(table: Table) -> DriverStatement:
     )
 
 
+class BrokerMemory:
+    """The relay's mark in the broker: an offset committed for the consumer group
+    `pix-outbox.<schema>` on partition 0 of `topic`. It needs no topic of its own (nor the
+    right to create one), and lives and dies with the broker's data. The group never joins."""
+
+    def __init__(self, bootstrap: str, *, group: str, topic: str) -> None:
+        self._bootstrap = bootstrap
+        self._group = group
+        self._partition = TopicPartition(topic, 0)
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _connected(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=self._group,
+                enable_auto_commit=False,
+                client_id=self._group,
+            )
+            await consumer.start()
+            consumer.assign([self._partition])
+            self._consumer = consumer
+        return self._consumer
+
+    async def remembers(self) -> bool:
+        # Bounded: while the broker is away aiokafka would keep looking for the coordinator.
+        async with asyncio.timeout(MEMORY_TIMEOUT_SECONDS):
+            consumer = await self._connected()
+            return await consumer.committed(self._partition) is not None
+
+    async def remember(self) -> None:
+        async with asyncio.timeout(MEMORY_TIMEOUT_SECONDS):
+            consumer = await self._connected()
+            await consumer.commit({self._partition: OffsetAndMetadata(0, "pix-outbox")})
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    @classmethod
+    def of_schema(cls, bootstrap: str, schema: str) -> BrokerMemory:
+        """The mark of the outbox in `schema`, on the first declared topic (every service
+        creates them all)."""
+        return cls(bootstrap, group=f"pix-outbox.{schema}", topic=next(iter(TOPICS)))
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -106,13 +177,22 @@ class OutboxRelay:
         poll_seconds: float = 2.0,
         batch_size: int = 200,
         keep_published: timedelta = timedelta(days=7),
+        memory: BrokerMemory | None = None,
+        replay_window: timedelta | None = None,
+        prepare_broker: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._db = db
         self._table = table
         self._broker = broker
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
-        self._keep_published = keep_published
+        self._memory = memory
+        self._replay_window = replay_window or timedelta(hours=OutboxSettings().replay_hours)
+        # Sent rows must outlive the window in which they may be replayed.
+        self._keep_published = max(keep_published, self._replay_window)
+        # A new broker has none of our topics (or auto-created ones with a single partition).
+        self._prepare_broker = prepare_broker
+        self._checked_at = float("-inf")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         db.on_commit(self.wake)
@@ -128,6 +208,35 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._memory is not None:
+            await self._memory.close()
+
+    async def check_broker(self) -> int:
+        """If the broker lost our mark (and so our events), queue every row sent within the
+        replay window again; returns how many. Done before the next batch goes out, so the
+        replayed rows keep their place before newer ones."""
+        if self._memory is None or await self._memory.remembers():
+            self._checked_at = time.monotonic()
+            return 0
+        if self._prepare_broker is not None:
+            await self._prepare_broker()
+        replayed = await self.requeue_sent(since=datetime.now(UTC) - self._replay_window)
+        await self._memory.remember()
+        self._checked_at = time.monotonic()
+        log.warning("outbox.new_broker", replayed=replayed)
+        return replayed
+
+    async def requeue_sent(self, *, since: datetime) -> int:
+        """Make every row sent since `since` pending again (it goes out on the next pass)."""
+        t = self._table
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(t)
+                .where(t.c.published_at >= since)
+                .values(published_at=None)
+                .returning(t.c.id)
+            )
+            return len(result.all())
 
     async def _run(self) -> None:
         last_cleanup = datetime.now(UTC)
@@ -136,14 +245,18 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
             self._wake.clear()
             try:
+                if time.monotonic() - self._checked_at >= MEMORY_CHECK_SECONDS:
+                    await self.check_broker()
                 while await self.publish_pending() == self._batch_size:
                     pass
                 if datetime.now(UTC) - last_cleanup > timedelta(hours=1):
                     await self.delete_published()
                     last_cleanup = datetime.now(UTC)
             except Exception:
-                # Broker or database away: the rows stay and the next pass retries them.
+                # Broker or database away: the rows stay and the next pass retries them, after
+                # looking whether the broker that comes back is a new one.
                 log.warning("outbox.relay_failed", exc_info=True)
+                self._checked_at = float("-inf")
                 await asyncio.sleep(self._poll_seconds)
 
     async def publish_pending(self) -> int:
