@@ -1,5 +1,5 @@
 from faststream.kafka import KafkaBroker
-from pix_contracts import UserDeleted
+from pix_contracts import GalleryDelivered, UserDeleted
 from pix_runtime.broker import subscribe
 
 from pix_orders.service import OrderBook
@@ -10,3 +10,8 @@ def register_handlers(broker: KafkaBroker, book: OrderBook) -> None:
     @subscribe(broker, UserDeleted, group="orders.user-deleted")
     async def user_deleted(event: UserDeleted) -> None:
         await book.forget_user(event)
+
+    # Delivering a gallery delivers its order.
+    @subscribe(broker, GalleryDelivered, group="orders.gallery-delivered")
+    async def gallery_delivered(event: GalleryDelivered) -> None:
+        await book.gallery_delivered(event)

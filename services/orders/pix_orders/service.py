@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pix_contracts import OrderPlaced, OrderStatusChanged, UserDeleted
+from pix_contracts import GalleryDelivered, OrderPlaced, OrderStatusChanged, UserDeleted
 from pix_contracts.events import OrderedService, PreferredSlot
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, DomainError, Invalid, NotFound
@@ -41,6 +41,7 @@ log = get_logger(__name__)
 
 SOURCE = "/pix/orders"
 GDPR_CONSUMER = "orders.user-deleted"
+DELIVERY_CONSUMER = "orders.gallery-delivered"
 DELETED_NAME = "gelöscht"
 MAX_NOTE = 2000
 
@@ -340,6 +341,69 @@ class OrderBook:
                 )
             ).one()
         return Note(text, by.user_id, by.name[:200], row.at)
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    async def gallery_delivered(self, event: GalleryDelivered) -> bool:
+        """The order's gallery was delivered: the order is `delivered` (once; a cancelled
+        order stays cancelled). True if the status changed."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(
+                session, inbox, consumer=DELIVERY_CONSUMER, event_id=event.event_id
+            ):
+                return False
+            row = (
+                (
+                    await session.execute(
+                        select(orders).where(orders.c.id == event.order_id).with_for_update()
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None or row["status"] in ("delivered", "cancelled"):
+                log.info("order.delivery_ignored", order_id=str(event.order_id))
+                return False
+            order = Order.from_row(row)
+            await session.execute(
+                update(orders)
+                .where(orders.c.id == order.id)
+                .values(status="delivered", updated_at=func.now())
+            )
+            await session.execute(
+                status_history.insert().values(
+                    order_id=order.id,
+                    from_status=order.status,
+                    to_status="delivered",
+                    # Who clicked "deliver"; the nil UUID when media delivered on its own.
+                    changed_by=event.delivered_by or uuid.UUID(int=0),
+                    changed_by_name=None,
+                    changed_by_role="admin" if event.delivered_by else "system",
+                    note=None,
+                )
+            )
+            if not order.contact_deleted:
+                await enqueue(
+                    session,
+                    outbox,
+                    OrderStatusChanged(
+                        order_id=order.id,
+                        org_id=order.org_id,
+                        gallery_id=order.gallery_id,
+                        reference=order.reference,
+                        old_status=order.status,
+                        new_status="delivered",
+                        changed_by=event.delivered_by or uuid.UUID(int=0),
+                        contact_email=order.contact_email,
+                        locale="en" if order.locale == "en" else "de",
+                        contact_name=order.contact_name,
+                        property_address=order.property_address,
+                        via="gallery-delivery",
+                    ),
+                    source=SOURCE,
+                )
+        log.info("order.delivered", reference=order.reference, delivery=event.delivery)
+        return True
 
     # --- GDPR ---------------------------------------------------------------------------------
 
