@@ -141,7 +141,7 @@ class Intake:
                     id=raw_id,
                     org_id=org_id,
                     channel=channel,
-                    mail_from=(mail_from or "")[:320],
+                    mail_from=mail_from[:320] if mail_from is not None else None,
                     rcpt_to=[a[:320] for a in rcpt_to[:20]],
                     storage_key=stored.key,
                     sha256=stored.sha256,

@@ -285,7 +285,7 @@ class LeadBook:
             )
         )
         row = await self.rescore(session, lead_id)
-        await self.record(
+        activity_id = await self.record(
             session,
             row,
             "inquiry",
@@ -294,7 +294,7 @@ class LeadBook:
             raw_message_id=raw_message_id,
             actor=actor,
         )
-        activity_id = await self.record(session, row, "sentiment", data=mood.model_dump())
+        await self.record(session, row, "sentiment", data=mood.model_dump())
         await self.publish(
             session,
             LeadCreated(
