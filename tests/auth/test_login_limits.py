@@ -178,10 +178,10 @@ async def test_too_many_waiting_hashes_are_refused_with_retry_after(migrated: se
         )
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(401) >= 2
-    busy = [a for a in answers if a.status_code == 503]
+    busy = [a for a in answers if a.status_code == 429]
     assert busy, statuses
     assert busy[0].json()["error"]["code"] == "busy"
-    assert busy[0].headers["retry-after"] == "1"
+    assert busy[0].headers["retry-after"] == "2"
 
 
 async def test_nul_characters_are_refused_with_the_field(

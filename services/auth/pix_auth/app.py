@@ -25,7 +25,11 @@ from pix_auth.throttle import RateLimited, Throttle
 def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or AuthSettings()
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
-    hashing = PasswordHashing(workers=settings.hash_workers, queue=settings.hash_queue)
+    hashing = PasswordHashing(
+        workers=settings.hash_workers,
+        queue=settings.hash_queue,
+        max_wait=settings.hash_max_wait_seconds,
+    )
     accounts = Accounts(
         runtime.db,
         idle=timedelta(days=settings.session_idle_days),

@@ -2,7 +2,7 @@ from pix_runtime.settings import ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pix_auth.hashing import DEFAULT_QUEUE, DEFAULT_WORKERS
+from pix_auth.hashing import DEFAULT_MAX_WAIT_SECONDS, DEFAULT_QUEUE, DEFAULT_WORKERS
 from pix_auth.throttle import DEFAULT_RULES
 
 
@@ -15,9 +15,11 @@ class AuthSettings(ServiceSettings):
     session_absolute_days: int = 30
     # e.g. PIX_AUTH_RATE_LIMITS='{"login-ip": "20/minute", ...}' (the `limits` notation)
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RULES))
-    # Password hashes computed at once (threads) and allowed to wait; beyond, sign-ins get 503.
+    # Password hashes computed at once (threads), allowed to wait and for how long; beyond,
+    # sign-ins are refused with 429 and Retry-After.
     hash_workers: int = DEFAULT_WORKERS
     hash_queue: int = DEFAULT_QUEUE
+    hash_max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
 
 
 class AdminBootstrap(BaseSettings):
