@@ -3,6 +3,7 @@ from pix_contracts import (
     CaptionFailed,
     EmailVerificationRequested,
     GalleryExported,
+    LeadMessageRequested,
     OrderPlaced,
     OrderStatusChanged,
     PasswordChanged,
@@ -12,10 +13,17 @@ from pix_contracts import (
 )
 from pix_runtime.broker import subscribe
 
+from pix_notify.lead_mail import LeadMailer, lead_mail_key
 from pix_notify.service import PostOffice
 
 
 def register_handlers(broker: KafkaBroker, office: PostOffice) -> None:
+    lead_mailer = LeadMailer(office.deliver, seal_key=lead_mail_key())
+
+    @subscribe(broker, LeadMessageRequested, group="notify.lead-messages")
+    async def lead_message_requested(event: LeadMessageRequested) -> None:
+        await lead_mailer.lead_message_requested(event)
+
     @subscribe(broker, OrderPlaced, group="notify.orders")
     async def order_placed(event: OrderPlaced) -> None:
         await office.order_placed(event)
