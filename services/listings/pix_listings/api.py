@@ -180,8 +180,11 @@ async def leads_for_listing(
     viewer: CurrentIdentity,
     matching: MatchingService,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    locale: Locale | None = None,
 ) -> dict[str, Any]:
-    count, matches = await matching.leads_for_listing(viewer, listing_id, limit=limit)
+    count, matches = await matching.leads_for_listing(
+        viewer, listing_id, limit=limit, locale=locale
+    )
     return {"count": count, "matches": [m.model_dump(mode="json") for m in matches]}
 
 
@@ -191,8 +194,9 @@ async def listings_for_lead(
     viewer: CurrentIdentity,
     matching: MatchingService,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    locale: Locale | None = None,
 ) -> list[Match]:
-    return await matching.listings_for_lead(viewer, lead_id, limit=limit)
+    return await matching.listings_for_lead(viewer, lead_id, limit=limit, locale=locale)
 
 
 @router.get("/search")

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_listings.models import inbox, jobs, lead_profiles, listing_vectors, listings
-from pix_listings.reasons import Facts, Wish, feature_bonus, reasons_for
+from pix_listings.reasons import FEATURE_BONUS_CAP, Facts, Wish, feature_bonus, reasons_for
 from pix_listings.vectors import EMBED_LEAD, LeadJob, Vectors
 
 AREA_SLACK = 0.9  # a listing 10 % under the wished area still matches (named in the reasons)
@@ -82,8 +82,13 @@ def similarity_expr(column: Any, dim_column: Any, dim: int, vector: list[float])
     return case((dim_column == dim, 1 - distance), else_=None)
 
 
-def ranked(matches: list[Match], limit: int) -> list[Match]:
-    return sorted(matches, key=lambda m: (-m.score, str(m.id)))[:limit]
+def ranked(matches: list[Match], limit: int, ceiling: float) -> list[Match]:
+    """The best `limit` matches, their scores scaled to 0..1 (rules, meaning and features
+    at their best give 1)."""
+    best = sorted(matches, key=lambda m: (-m.score, str(m.id)))[:limit]
+    for match in best:
+        match.score = round(min(1.0, match.score / ceiling), 4)
+    return best
 
 
 def region(postcode: str | None) -> str | None:
@@ -95,6 +100,7 @@ class Matching:
         self._db = db
         self._vectors = vectors
         self._tuning = tuning
+        self._ceiling = 1.0 + tuning.semantic_weight + FEATURE_BONUS_CAP
 
     # --- lead profiles from the leads service's events -----------------------------------------
 
@@ -160,7 +166,7 @@ class Matching:
     # --- listings for a lead --------------------------------------------------------------------
 
     async def listings_for_lead(
-        self, viewer: Identity, lead_id: uuid.UUID, *, limit: int = 10
+        self, viewer: Identity, lead_id: uuid.UUID, *, limit: int = 10, locale: str | None = None
     ) -> list[Match]:
         async with self._db.sessions() as session:
             lead = (
@@ -179,7 +185,7 @@ class Matching:
             )
             if lead is None:
                 raise NotFound("lead")
-            return await self._listings_for(session, lead, viewer.locale, limit)
+            return await self._listings_for(session, lead, locale or viewer.locale, limit)
 
     async def _listings_for(
         self, session: Any, lead: RowMapping, locale: str, limit: int
@@ -245,7 +251,7 @@ class Matching:
             )
             for r in rows
         ]
-        return ranked(matches, limit)
+        return ranked(matches, limit, self._ceiling)
 
     def _listing_rule_score(self, lead: RowMapping) -> Any:
         """0..1: the mean fit of the rules the lead set (a rule not set fits fully)."""
@@ -276,7 +282,7 @@ class Matching:
     # --- leads for a listing --------------------------------------------------------------------
 
     async def leads_for_listing(
-        self, viewer: Identity, listing_id: uuid.UUID, *, limit: int = 20
+        self, viewer: Identity, listing_id: uuid.UUID, *, limit: int = 20, locale: str | None = None
     ) -> tuple[int, list[Match]]:
         """How many leads might want the listing, and the best of them with reasons."""
         tol = self._tuning.budget_tolerance
@@ -367,13 +373,15 @@ class Matching:
                 id=r["lead_id"],
                 score=round(float(r["rank"]) + feature_bonus(Wish.of(r), facts), 4),
                 similarity=None if r["similarity"] is None else round(float(r["similarity"]), 4),
-                reasons=reasons_for(Wish.of(r), facts, r["similarity"], tol, viewer.locale),
+                reasons=reasons_for(
+                    Wish.of(r), facts, r["similarity"], tol, locale or viewer.locale
+                ),
                 status=r["status"],
                 lead_score=r["score"],
             )
             for r in rows
         ]
-        return total, ranked(matches, limit)
+        return total, ranked(matches, limit, self._ceiling)
 
     def _lead_rule_score(self, listing: RowMapping) -> Any:
         lp = lead_profiles.c
