@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.exc import DataError as SQLDataError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -112,6 +113,20 @@ def client_address(request: Request) -> str:
     return address
 
 
+def refused_value(exc: BaseException) -> bool:
+    """Whether the database refused a value (SQLSTATE class 22, a data exception: out of
+    range, NUL in text, malformed) rather than failing itself."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = str(getattr(current, "sqlstate", "") or "")
+        if isinstance(current, SQLDataError | asyncpg.DataError) or sqlstate.startswith("22"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -144,7 +159,13 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
-    app.add_exception_handler(SQLDataError, refused_by_database)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # SQLAlchemy hands asyncpg's data errors on as a plain DBAPIError: look at the cause.
+        if refused_value(exc):
+            return await refused_by_database(request, exc)
+        return await outage_or_unexpected(request, exc)
+
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(asyncpg.DataError, refused_by_database)
 
     async def outage_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
