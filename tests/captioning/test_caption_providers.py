@@ -70,6 +70,8 @@ def settings(fake: FakeProviders, **overrides: Any) -> CaptioningSettings:
 
 
 REQUEST = CaptionRequest(WEB_KEY, "kitchen", "seed")
+# For tests of what happens within one attempt, not of its deadline.
+NO_DEADLINE: dict[str, Any] = {"provider_timeout_seconds": 60.0}
 
 
 async def run(provider: Provider, *, attempts: int = 3) -> tuple[CaptionText, int, list[float]]:
@@ -157,7 +159,9 @@ async def test_replicate_malformed_output_is_asked_again_once(
     fake: FakeProviders, storage: LocalStorage
 ) -> None:
     fake.replicate_polls.append(Answer(body="A lovely kitchen with a window."))
-    caption, attempts, _ = await run(build_provider(settings(fake), storage))
+    # Two predictions within one attempt's deadline: a deadline no busy machine can miss,
+    # the deadline itself is tested above.
+    caption, attempts, _ = await run(build_provider(settings(fake, **NO_DEADLINE), storage))
     assert attempts == 1
     assert caption.title_en == GOOD_CAPTION["title_en"]
     creates = [b for p, b, _ in fake.requests if p.endswith("/predictions")]
@@ -170,7 +174,7 @@ async def test_replicate_malformed_twice_is_a_permanent_failure(
 ) -> None:
     fake.replicate_polls.extend([Answer(body="no json"), Answer(body='{"title_de": "x"}')])
     with pytest.raises(GaveUp) as failed:
-        await run(build_provider(settings(fake), storage))
+        await run(build_provider(settings(fake, **NO_DEADLINE), storage))
     assert isinstance(failed.value.last, Permanent)
     assert failed.value.attempts == 1
 
