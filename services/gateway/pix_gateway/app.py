@@ -16,6 +16,7 @@ from pix_gateway.admin_pages import create_admin_pages
 from pix_gateway.api import create_router
 from pix_gateway.gallery_pages import create_gallery_pages
 from pix_gateway.integrations_pages import create_integration_pages
+from pix_gateway.leads_pages import create_lead_pages
 from pix_gateway.listings_pages import create_listing_pages
 from pix_gateway.orders_pages import create_order_pages
 from pix_gateway.pages import UI, create_pages, install_page_errors
@@ -85,6 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(create_router(settings, client, sessions))
     app.include_router(create_order_pages(ui))
     app.include_router(create_listing_pages(ui))
+    app.include_router(create_lead_pages(ui))
     app.include_router(create_gallery_pages(ui))
     app.include_router(create_account_pages(ui))
     app.include_router(create_admin_pages(ui))

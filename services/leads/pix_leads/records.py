@@ -111,6 +111,9 @@ class PlannedJob(BaseModel):
 
 
 class LeadDetail(BaseModel):
+    # The lead's id and name on top as well, for pages that only need to name it.
+    id: uuid.UUID
+    name: str
     lead: Lead
     timeline: list[Activity]
     planned: list[PlannedJob]

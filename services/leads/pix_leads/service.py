@@ -814,7 +814,13 @@ class LeadBook:
                 for kind, run_at, payload in planned.all()
             ]
             activities = [Activity.from_row(a) for a in timeline.mappings()]
-        return LeadDetail(lead=await self._lead(row), timeline=activities, planned=plans)
+        return LeadDetail(
+            id=row["id"],
+            name=row["name"],
+            lead=await self._lead(row),
+            timeline=activities,
+            planned=plans,
+        )
 
     async def raw_key(self, lead_id: uuid.UUID, raw_id: uuid.UUID, viewer: Identity) -> str:
         async with self._db.sessions() as session:
