@@ -143,10 +143,11 @@ class GalleryMailer:
         export = GalleryExported.model_validate(row["latest_export"])
         first = row["ready_mailed_at"] is None
         kind = "gallery_ready" if first else "gallery_updated"
+        # `<what>:<kind>` like every other mail (the dev outbox names its files after it).
         key = (
-            f"gallery-ready:{export.gallery_id}"
+            f"{export.gallery_id}:{kind}"
             if first
-            else f"gallery-updated:{export.gallery_id}:v{export.version}"
+            else f"{export.gallery_id}:v{export.version}:{kind}"
         )
         expires = min(f.url_expires_at for f in export.files) if export.files else None
         mail = self._render(
