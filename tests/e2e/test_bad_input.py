@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from client import new_client_account, place_order, upload, wait_for, wait_for_gallery
+from client import (
+    full_order,
+    new_client_account,
+    place_order,
+    upload,
+    wait_for,
+    wait_for_gallery,
+)
 from photos import decompression_bomb_png, jpeg_with_gps, room_photo, truncated_jpeg
 from pix_contracts import AssetUploaded
 from sqlalchemy import text
@@ -219,3 +226,113 @@ async def test_an_upload_link_closes_once_the_upload_is_complete(
     swap = await http.put(ticket["upload_url"], content=b"not the photo that was checked")
     assert swap.status_code == 409
     assert swap.json()["error"]["code"] == "upload_closed"
+
+
+async def test_nul_characters_are_clean_422s_everywhere(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    order = {**full_order(), "contact_name": "Erika\x00Muster"}
+    for method, path, body, headers in [
+        ("POST", "/api/auth/login", {"email": "a\x00@b.de", "password": "x"}, {}),
+        ("POST", "/api/auth/password/forgot", {"email": "a@b.de\x00"}, {}),
+        ("POST", "/api/auth/register", {"name": "\x00", "email": "n@b.de"}, {}),
+        ("PATCH", "/api/auth/me", {"name": "Erika\x00"}, agent),
+        ("POST", "/api/orders/orders", order, agent),
+        ("POST", f"/api/media/galleries/{gallery_id}/uploads", {"file_name": "a\x00.jpg"}, agent),
+        ("PATCH", f"/api/captioning/assets/{uuid.uuid4()}/caption", {"title_de": "\x00"}, agent),
+        ("POST", "/api/exports/webhooks", {"url": "https://crm.example/\x00"}, agent),
+    ]:
+        response = await http.request(method, path, json=body, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["code"] == "invalid", path
+    search = await http.get("/api/orders/orders?q=%00", headers=agent)
+    assert search.status_code == 422
+
+
+async def test_out_of_range_numbers_and_bodies_on_get_or_delete_are_clean_4xx(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    for version in (2**31, 2**63, -(2**31) - 1):
+        response = await http.get(
+            f"/api/exports/galleries/{gallery_id}/exports/{version}", headers=agent
+        )
+        assert 400 <= response.status_code < 500, (version, response.text)
+        assert response.json()["error"]["code"]
+    for method in ("GET", "DELETE"):
+        response = await http.request(
+            method, f"/api/exports/webhooks/{uuid.uuid4()}", headers=agent, json={"a": 1}
+        )
+        assert response.status_code == 400, method
+        assert response.json()["error"]["code"] == "body_not_allowed"
+
+
+async def test_json_bodies_over_a_mebibyte_are_refused_before_parsing(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, _ = agent_gallery
+    huge = b'{"name": "' + b"x" * (10 << 20) + b'"}'
+    json_type = {"content-type": "application/json"}
+    for path, headers in [
+        ("/api/auth/register", json_type),
+        ("/api/auth/password/forgot", json_type),
+        ("/api/orders/orders", {**json_type, **agent}),
+    ]:
+        response = await http.post(path, content=huge, headers=headers)
+        assert response.status_code == 413, path
+        assert response.json()["error"]["code"] == "too_large"
+
+
+async def test_hostile_file_names_come_back_as_clean_labels(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, gallery_id = agent_gallery
+    labels = {}
+    for name in ("../../etc/passwd.jpg", "<script>x</script>.jpg", "Bad\u202egpj.exe.jpg"):
+        ticket = await http.post(
+            f"/api/media/galleries/{gallery_id}/uploads",
+            headers=agent,
+            json={"file_name": name, "byte_size": 1000},
+        )
+        assert ticket.status_code == 201, ticket.text
+        asset = await http.get(f"/api/media/assets/{ticket.json()['asset_id']}", headers=agent)
+        labels[name] = asset.json()["label"]
+    assert labels == {
+        "../../etc/passwd.jpg": "passwd.jpg",
+        "<script>x</script>.jpg": "script.jpg",
+        "Bad\u202egpj.exe.jpg": "Badgpj.exe.jpg",
+    }
+
+
+async def test_another_organisations_gallery_is_not_found_on_the_page_and_the_api(
+    stack: Stack, http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    _, gallery_id = agent_gallery
+    other = await new_client_account(http, stack.data_dir / "mail")
+    session = {"cookie": f"__Host-session={other['Authorization'].removeprefix('Bearer ')}"}
+    own = await http.get("/dashboard", headers=session)
+    assert own.status_code == 200
+    assert own.headers["cache-control"] == "no-store"
+    for path in (f"/galleries/{gallery_id}", "/galleries/not-a-gallery-id"):
+        page = await http.get(path, headers=session)
+        assert page.status_code == 404, path
+    for path in (
+        f"/api/media/galleries/{gallery_id}",
+        f"/api/captioning/galleries/{gallery_id}/captions",
+    ):
+        assert (await http.get(path, headers=other)).status_code == 404, path
+
+
+async def test_webhooks_into_our_own_network_are_refused_at_registration(
+    http: httpx.AsyncClient, agent_gallery: tuple[dict[str, str], str]
+) -> None:
+    agent, _ = agent_gallery
+    for url in ("https://10.1.2.3/hook", "https://169.254.169.254/latest", "https://[fd00::1]/h"):
+        response = await http.post("/api/exports/webhooks", headers=agent, json={"url": url})
+        assert response.status_code == 422, url
+        assert response.json()["error"] == {
+            "code": "internal_address",
+            "message": response.json()["error"]["message"],
+            "field": "url",
+        }

@@ -571,7 +571,8 @@ class CaptionDesk:
             return list(result.mappings())
 
     async def gallery(self, gallery_id: uuid.UUID, by: Identity) -> list[RowMapping]:
-        """The latest version of every captioned asset of a gallery."""
+        """The latest version of every captioned asset of a gallery; NotFound when the caller
+        sees none (another organisation's gallery answers as an unknown one, never `[]`)."""
         newer = captions.alias("newer")
         query = select(captions).where(
             captions.c.gallery_id == gallery_id,
@@ -585,9 +586,12 @@ class CaptionDesk:
         if not by.is_admin:
             query = query.where(captions.c.org_id == by.org_id)
         async with self._db.sessions() as session:
-            return sorted(
+            found = sorted(
                 (await session.execute(query)).mappings(), key=lambda r: str(r["pseudonym"])
             )
+        if not found:
+            raise NotFound("gallery")
+        return found
 
     # --- editing and regenerating ---------------------------------------------------------------
 
