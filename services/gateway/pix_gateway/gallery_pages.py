@@ -90,7 +90,48 @@ def create_gallery_pages(ui: UI) -> APIRouter:
             exports=await exports_of(me, gallery_id),
             crm_targets={t["crm"]: t["record_id"] for t in targets},
             crm_pushes=pushes[:10],
+            delivery=await delivery_of(me, gallery_id),
+            delivery_error=request.query_params.get("delivery_error"),
         )
+
+    async def delivery_of(me: Identity, gallery_id: str) -> dict[str, Any] | None:
+        """Media's view of the photo set: complete or not, delivered or not."""
+        state: dict[str, Any] | None = await ui.json(
+            await backend.call(
+                "GET", "media", f"/galleries/{quote(gallery_id, safe='')}/delivery", identity=me
+            ),
+            None,
+        )
+        return state
+
+    @router.get("/galleries/{gallery_id}/delivery", response_class=HTMLResponse)
+    async def delivery_panel(gallery_id: str, request: Request) -> Response:
+        me = await ui.signed_in(request)
+        return ui.render(
+            request,
+            "partials/delivery.html",
+            me,
+            gallery={"id": gallery_id},
+            delivery=await delivery_of(me, gallery_id),
+            delivery_error=None,
+        )
+
+    @router.post("/galleries/{gallery_id}/deliver")
+    async def deliver(gallery_id: str, request: Request) -> Response:
+        """One click: the gallery goes to the client (and its order becomes delivered)."""
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        response = await backend.call(
+            "POST", "media", f"/galleries/{quote(gallery_id, safe='')}/deliver", identity=me
+        )
+        target = f"/galleries/{quote(gallery_id, safe='')}"
+        if not response.is_success:
+            try:
+                code = str(response.json()["error"]["code"])
+            except (ValueError, KeyError, TypeError):
+                code = "unavailable"
+            target += f"?delivery_error={quote(code, safe='')}"
+        return RedirectResponse(target, status_code=303)
 
     @router.post("/galleries/{gallery_id}/crm/{crm}")
     async def set_crm_target(gallery_id: str, crm: str, request: Request) -> Response:
