@@ -506,7 +506,11 @@ def test_each_service_with_migrations_has_its_job(rendered: dict[str, list[Doc]]
         service = job["metadata"]["name"].removeprefix("migrate-")
         [container] = job["spec"]["template"]["spec"]["containers"]
         command = " ".join(container["command"] + container["args"])
-        assert f"python -m pix_runtime.migrations upgrade pix_{service} --url" in command
+        assert f"python -m pix_runtime.migrations upgrade pix_{service}" in command
+        # The URL (with its password) comes from the environment, not the command line.
+        assert "--url" not in command
+        env = {e["name"] for e in container.get("env", [])}
+        assert "PIX_DATABASE_URL" in env
         assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     images = {c["image"] for docs in rendered.values() for d in docs for c in containers(d)}
     assert len(images) == 1, "the migrations and the Deployments must use the same image"

@@ -470,7 +470,8 @@ class JobQueue:
         if not ctx.finished:
             async with self.db.transaction() as session:
                 await self._complete(session, row)
-        log.info(
+        # Periodic runs are routine; one-off jobs are worth a line each.
+        (log.debug if row.every_seconds is not None else log.info)(
             "job.done",
             kind=row.kind,
             job_id=row.id,

@@ -252,7 +252,7 @@ def serve(app: FastAPI, settings: ServiceSettings, *, migrations_package: str | 
     """Entry point of a service process: logs, migrations, then HTTP until SIGINT/SIGTERM."""
     platform = settings.platform
     configure_logging(settings.service_name, json=platform.log_json, level=platform.log_level)
-    if migrations_package:
+    if migrations_package and platform.migrate_on_start:
         asyncio.run(
             watched(
                 "migrations",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 from pathlib import Path
 
 from alembic import command, context
@@ -87,10 +88,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m pix_runtime.migrations")
     parser.add_argument("action", choices=["upgrade", "revision"])
     parser.add_argument("package", help="e.g. pix_orders")
-    parser.add_argument("--url", required=True)
+    parser.add_argument(
+        "--url",
+        help="default: PIX_<SERVICE>_DATABASE_URL, then PIX_DATABASE_URL (keeps the password "
+        "off the command line)",
+    )
     parser.add_argument("-m", "--message", default="change")
     args = parser.parse_args()
     schema = args.package.removeprefix("pix_")
+    args.url = (
+        args.url
+        or os.environ.get(f"PIX_{schema.upper()}_DATABASE_URL")
+        or os.environ.get("PIX_DATABASE_URL")
+    )
+    if not args.url:
+        parser.error(f"no database: set PIX_{schema.upper()}_DATABASE_URL or PIX_DATABASE_URL")
     if args.action == "upgrade":
         asyncio.run(upgrade_to_head(args.url, args.package, schema))
     else:

@@ -26,6 +26,9 @@ class PlatformSettings(BaseSettings):
     # deploy/k8s/kafka-topics.yaml). Replication: 1 outside production, 3 with
     # min.insync.replicas 2 in production, unless set.
     kafka_create_topics: bool = True
+    # Each service migrates its schema at start (under an advisory lock); where a deploy runs
+    # the migrations as a Job first (deploy/k8s/migrations), replicas skip it.
+    migrate_on_start: bool = True
     kafka_replication_factor: int | None = Field(default=None, ge=1)
     kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
     storage_url: str = "file://.pix/storage"
