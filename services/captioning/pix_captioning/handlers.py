@@ -3,7 +3,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from pix_contracts import AssetDeleted, AssetUploaded
-from pix_runtime.broker import static_member
+from pix_runtime.broker import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, static_member
 from pix_runtime.logging import get_logger
 
 from pix_captioning.consumer import make_concurrent, rebalance_listener
@@ -33,6 +33,8 @@ def register_handlers(
         AssetUploaded.topic,
         group_id=GROUP,
         group_instance_id=static_member(GROUP),
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         # The concurrent subscriber commits itself, in offset order per partition.
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
@@ -49,6 +51,8 @@ def register_handlers(
         AssetDeleted.topic,
         group_id=f"{GROUP}.deletions",
         group_instance_id=static_member(f"{GROUP}.deletions"),
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         # As `pix_runtime.broker.subscribe`, with a longer fetch wait.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",

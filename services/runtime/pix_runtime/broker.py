@@ -235,6 +235,13 @@ def create_broker(
     return broker
 
 
+# A restarted static member gets its partitions back once the broker gives up on its old
+# session (it sent no LeaveGroup, by design): a shorter session than Kafka's 10 s default makes
+# that ~6 s; heartbeats keep a live member's session across a busy event loop.
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 1500
+
+
 def static_member(group: str) -> str | None:
     """This process's static membership in `group` (KIP-345), when the process has a stable
     name (`PIX_KAFKA_INSTANCE_ID`: the runner sets `captioning.2`, Kubernetes a StatefulSet's
@@ -254,6 +261,8 @@ def subscribe(
         event.topic,
         group_id=group,
         group_instance_id=static_member(group),
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
