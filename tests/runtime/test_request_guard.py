@@ -68,6 +68,7 @@ async def app(postgres: EmbeddedPostgres) -> AsyncIterator[FastAPI]:
         return {"address": client_address(request)}
 
     @app.put("/storage/{key:path}")
+    @app.put("/inbound/{key:path}")
     async def storage(key: str, request: Request) -> dict[str, int]:
         size = 0
         async for chunk in request.stream():
@@ -103,9 +104,13 @@ async def test_bodies_over_the_limit_are_refused_before_the_route(
     # A body under the limit reaches the route unchanged, streamed or not.
     fine = await client.post("/notes", content=b'{"text": "ok"}', headers=JSON)
     assert fine.status_code == 200
-    # Signed-URL uploads stream through and keep their own limits.
+    # Signed-URL uploads stream through and keep their own limits, as do the routes an app
+    # names (an inbound-mail webhook with attachments, say).
     upload = await client.put("/storage/originals/a", content=b"x" * (3 * JSON_BODY_LIMIT))
     assert upload.json() == {"size": 3 * JSON_BODY_LIMIT}
+    assert (await client.put("/inbound/x", content=big)).status_code == 413
+    app.state.streamed_body_prefixes = ("/inbound/",)
+    assert (await client.put("/inbound/x", content=big)).json() == {"size": len(big)}
 
 
 async def test_nul_characters_are_refused_with_their_field(client: httpx.AsyncClient) -> None:

@@ -291,7 +291,9 @@ class RequestGuard:
       field (PostgreSQL cannot store it in text, so it would fail deep inside as a 500).
 
     Bodies up to the limit are read here once and handed on unchanged; signed-URL uploads
-    (`STREAMED_BODY_PREFIXES`) pass through untouched. Pure ASGI, like RequestContextMiddleware.
+    (`STREAMED_BODY_PREFIXES`, plus what an app lists in `app.state.streamed_body_prefixes`
+    for routes that read their body with their own limit, e.g. `read_limited_body`) pass
+    through untouched. Pure ASGI, like RequestContextMiddleware.
     """
 
     def __init__(self, app: ASGIApp, limit: int = JSON_BODY_LIMIT) -> None:
@@ -299,7 +301,7 @@ class RequestGuard:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(STREAMED_BODY_PREFIXES):
+        if scope["type"] != "http" or scope["path"].startswith(self._streamed(scope)):
             await self.app(scope, receive, send)
             return
         if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"]):
@@ -335,6 +337,11 @@ class RequestGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    def _streamed(scope: Scope) -> tuple[str, ...]:
+        state = getattr(scope.get("app"), "state", None)
+        return STREAMED_BODY_PREFIXES + tuple(getattr(state, "streamed_body_prefixes", ()))
 
     @staticmethod
     def _nul_in_body(body: bytes, content_type: bytes) -> str | None:
