@@ -1,0 +1,273 @@
+"""Leads benchmark (not a timed test):
+`PIX_BENCH=1 .venv/bin/pytest tests/perf/test_leads_bench.py -s`.
+
+1. Intake: portal emails delivered over SMTP to the running leads service (in this process:
+   lifespan with broker, outbox relay, job loop and the SMTP server) → stored, recorded,
+   parsed, enriched, scored, acknowledged. Prints the SMTP accept latency (end of DATA → 250),
+   the latency from the end of DATA to `leads.lead.created.v1` on the broker (p50/p95/p99),
+   and sustained emails/s. Each message goes to its own organisation's intake address, so the
+   event (which carries the org id) names the message it came from.
+2. Search: German full-text search over 100,000 leads of one organisation (p50/p95/p99).
+
+Client, service and consumer share one event loop and so one core: the figures are what one
+core does end to end, the client's own work included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import time
+import uuid
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from leads_corpus_for_bench import PORTAL_MAILS
+from pix_contracts import LeadCreated
+from pix_leads.app import create_app
+from pix_leads.models import leads as leads_table
+from pix_leads.records import LeadFilter
+from pix_leads.settings import LeadsSettings
+from pix_runtime.identity import Identity
+from pix_runtime.migrations import upgrade_to_head
+from pix_stack.embedded import free_port
+from sqlalchemy import text
+
+pytestmark = pytest.mark.skipif(not os.environ.get("PIX_BENCH"), reason="set PIX_BENCH=1")
+MAILS = int(os.environ.get("PIX_BENCH_LEAD_MAILS", "600"))
+CONCURRENCY = int(os.environ.get("PIX_BENCH_SMTP_CONNECTIONS", "8"))
+SEARCH_LEADS = int(os.environ.get("PIX_BENCH_SEARCH_LEADS", "100000"))
+SEARCHES = 300
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def figures(name: str, seconds: list[float]) -> str:
+    ms = [s * 1000 for s in seconds]
+    return (
+        f"{name}: n={len(ms)} p50={statistics.median(ms):.1f} ms "
+        f"p95={pct(ms, 0.95):.1f} ms p99={pct(ms, 0.99):.1f} ms"
+    )
+
+
+@pytest.fixture(scope="module")
+async def schema(postgres: Any, migrated: set[str]) -> None:
+    await upgrade_to_head(postgres.url, "pix_leads", "leads")
+
+
+@pytest.mark.timeout(1800)
+async def test_smtp_intake_latency_and_throughput(schema: None, tansu: Any) -> None:
+    port = free_port()
+    app, runtime = create_app(LeadsSettings(smtp_port=port))
+    org = app.state.org
+    mails: list[tuple[uuid.UUID, str, bytes]] = []
+    async with runtime.db.transaction() as session:
+        for n in range(MAILS):
+            org_id = uuid.uuid4()
+            box = await org.ensure_mailbox(session, org_id)
+            raw = PORTAL_MAILS[n % len(PORTAL_MAILS)]
+            mails.append((org_id, f"{box['slug']}@{runtime.settings.inbound_domain}", raw))  # type: ignore[attr-defined]
+    # No consumer group: Tansu holds a new member's join for a while, partitions are assigned
+    # by hand instead.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=runtime.settings.platform.kafka_bootstrap,
+        fetch_max_wait_ms=20,
+        enable_auto_commit=False,
+    )
+    sent_at: dict[uuid.UUID, float] = {}
+    accept: list[float] = []
+    end_to_end: list[float] = []
+    async with app.router.lifespan_context(app):
+        await consumer.start()
+        partitions = [
+            TopicPartition(LeadCreated.topic, p)
+            for p in consumer.partitions_for_topic(LeadCreated.topic) or ()
+        ]
+        if not partitions:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(LeadCreated.topic, p)
+                for p in consumer.partitions_for_topic(LeadCreated.topic) or ()
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)
+        done = asyncio.Event()
+
+        async def consume() -> None:
+            async for record in consumer:
+                event = LeadCreated.model_validate_json(record.value)
+                started = sent_at.get(event.org_id)
+                if started is not None:
+                    end_to_end.append(time.perf_counter() - started)
+                    if len(end_to_end) == len(mails):
+                        done.set()
+
+        consuming = asyncio.create_task(consume())
+        queue: asyncio.Queue[tuple[uuid.UUID, str, bytes]] = asyncio.Queue()
+        for mail in mails:
+            queue.put_nowait(mail)
+
+        async def sender() -> None:
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+            await client.connect()
+            while not queue.empty():
+                org_id, address, raw = queue.get_nowait()
+                started = time.perf_counter()
+                await client.sendmail("noreply@immobilienscout24.de", [address], raw)
+                now = time.perf_counter()
+                accept.append(now - started)
+                sent_at[org_id] = now
+            await client.quit()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(CONCURRENCY)))
+        await asyncio.wait_for(done.wait(), timeout=600)
+        elapsed = time.perf_counter() - began
+        consuming.cancel()
+        await consumer.stop()
+    await runtime.db.dispose()
+    print()
+    print(f"leads intake over SMTP, {len(mails)} portal mails, {CONCURRENCY} connections")
+    print(figures("  SMTP accept (DATA sent -> 250: stored + recorded)", accept))
+    print(figures("  end of DATA -> leads.lead.created.v1 on the broker", end_to_end))
+    print(f"  sustained: {len(mails) / elapsed:.0f} emails/s (to the last created event)")
+
+
+WORDS = [
+    "Wohnung",
+    "Balkon",
+    "Garten",
+    "Besichtigung",
+    "Finanzierung",
+    "Altbau",
+    "Neubau",
+    "Dachterrasse",
+    "Keller",
+    "Garage",
+    "Familie",
+    "Kinder",
+    "ruhig",
+    "hell",
+    "Einbauküche",
+    "Aufzug",
+    "Stellplatz",
+    "Kaufpreis",
+    "Miete",
+    "Haus",
+    "Reihenhaus",
+    "Penthouse",
+    "Maisonette",
+    "Loft",
+    "Grundstück",
+    "Lage",
+    "Schule",
+    "Kita",
+    "Park",
+    "Bahnhof",
+    "Innenstadt",
+    "Terrasse",
+    "Eigentumswohnung",
+    "Doppelhaushälfte",
+    "Bungalow",
+    "Villa",
+    "Sanierung",
+    "renoviert",
+    "Fußbodenheizung",
+]
+NAMES = [
+    "Lena",
+    "Jonas",
+    "Mira",
+    "Paul",
+    "Clara",
+    "Felix",
+    "Ida",
+    "Tarik",
+    "Greta",
+    "Henrik",
+    "Sophie",
+    "Emma",
+    "Lukas",
+    "Anna",
+    "Theo",
+]
+SURNAMES = [
+    "Beispiel",
+    "Testmann",
+    "Probe",
+    "Fiktiv",
+    "Platzhalter",
+    "Muster",
+    "Ausgedacht",
+    "Erfunden",
+    "Unbekannt",
+]
+
+
+@pytest.mark.timeout(1800)
+async def test_search_over_many_leads(schema: None) -> None:
+    app, runtime = create_app(LeadsSettings(smtp_port=0))
+    org_id = uuid.uuid4()
+    rng = random.Random(7)
+    batch: list[dict[str, Any]] = []
+    began = time.perf_counter()
+
+    async def flush() -> None:
+        async with runtime.db.transaction() as session:
+            await session.execute(leads_table.insert(), batch)
+        batch.clear()
+
+    now = runtime.clock.now()
+    for n in range(SEARCH_LEADS):
+        name = f"{rng.choice(NAMES)} {rng.choice(SURNAMES)}{n % 97}"
+        message = " ".join(rng.choice(WORDS) for _ in range(25))
+        batch.append(
+            {
+                "id": uuid.uuid4(),
+                "org_id": org_id,
+                "source": "immoscout24",
+                "name": name,
+                "email": f"lead{n}@example.org",
+                "message": message,
+                "conversation_text": message,
+                "reply_token": uuid.uuid4().hex[:16],
+                "created_at": now,
+                "updated_at": now,
+                "status_changed_at": now,
+            }
+        )
+        if len(batch) == 2000:
+            await flush()
+    if batch:
+        await flush()
+    async with runtime.db.transaction() as session:
+        await session.execute(text("ANALYZE leads.leads"))
+    loaded = time.perf_counter() - began
+    viewer = Identity(
+        user_id=uuid.uuid4(), org_id=org_id, role="client", email="a@b.de", name="Bench"
+    )
+    book = app.state.book
+    queries = [rng.choice(WORDS) for _ in range(SEARCHES // 2)] + [
+        f"{rng.choice(WORDS)} {rng.choice(WORDS)}" for _ in range(SEARCHES // 2)
+    ]
+    timings: list[float] = []
+    hits = 0
+    for q in queries:
+        started = time.perf_counter()
+        found = await book.search(viewer, LeadFilter(q=q, limit=50))
+        timings.append(time.perf_counter() - started)
+        hits += len(found)
+    await runtime.db.dispose()
+    print()
+    print(f"leads search, {SEARCH_LEADS} leads of one organisation (loaded in {loaded:.0f} s)")
+    print(figures("  search (German, weighted, ranked, top 50)", timings))
+    print(f"  mean hits per query: {hits / len(queries):.0f}")
