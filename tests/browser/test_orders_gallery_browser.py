@@ -110,16 +110,23 @@ async def test_order_upload_caption_edit_and_download(page: Page, stack: Stack) 
             "data-status", "captioned", timeout=45_000
         )
     await expect(page.locator("[data-test=photo]").first.locator("img")).to_be_visible()
+    # Media judges the photo set complete (auto-delivery follows after a quiet minute).
+    await expect(page.locator("[data-test=delivery-state]")).to_have_attribute(
+        "data-state", "complete", timeout=30_000
+    )
     await snap(page, "14-gallery-captioned")
 
     # Edit a caption inline: a new version, shown at once.
     kitchen = page.locator("[data-test=photo]", has_text="Kitchen_01")
     await kitchen.get_by_role("button", name="Text bearbeiten").click()
+    await expect(kitchen.get_by_label("Titel (DE)")).to_be_editable(timeout=30_000)
     await kitchen.get_by_label("Titel (DE)").fill("Offene Küche mit Licht")
     await kitchen.get_by_role("button", name="Speichern").click()
+    # A save goes through the gateway to captioning and back: on a busy machine that can take
+    # longer than Playwright's 5 s default.
     await expect(
         page.locator("[data-test=photo]", has_text="Kitchen_01").locator("[data-test=caption]")
-    ).to_contain_text("Offene Küche mit Licht")
+    ).to_contain_text("Offene Küche mit Licht", timeout=30_000)
 
     # The export follows the edit; its ZIP unzips to the expected files.
     files_list = page.locator("[data-test=export-files]")
