@@ -126,7 +126,7 @@ LISTINGS = [
         "14193",
         "Berlin",
         ("Garten", "Garage", "Kamin"),
-        "Freistehende Villa im Grunewald mit großem Garten, Kamin und Doppelgarage, ruhige Waldlage",
+        "Freistehende Villa im Grunewald mit großem Garten, Kamin, Doppelgarage, ruhige Waldlage",
     ),
     L(
         "B07",

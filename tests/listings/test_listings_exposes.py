@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -171,7 +172,7 @@ async def test_openai_compatible_drafts_and_embeddings(
     # Embeddings come from the endpoint, recorded with model and dimension.
     fake_openai.embedding_status.append(500)  # the first try fails, the job retries
     await api.run_jobs()
-    api.runtime.clock.advance(__import__("datetime").timedelta(hours=1))
+    api.runtime.clock.advance(timedelta(hours=1))
     await api.run_jobs()
     async with api.runtime.db.sessions() as session:
         row = (

@@ -29,7 +29,7 @@ from pix_listings.records import (
     Withdrawal,
 )
 from pix_listings.search import Search, SearchHit
-from pix_listings.service import Listings, save_draft
+from pix_listings.service import Listings
 
 router = APIRouter()
 public_router = APIRouter(prefix="/public")
@@ -144,7 +144,7 @@ async def draft_description(
     drafts: DraftService,
 ) -> Draft:
     try:
-        draft: Draft = await save_draft(listings, viewer, listing_id, drafts)
+        draft: Draft = await listings.save_draft(viewer, listing_id, drafts)
     except DraftError as exc:
         raise Unavailable("draft_failed", str(exc)) from exc
     return draft

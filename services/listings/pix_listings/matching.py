@@ -351,14 +351,16 @@ class Matching:
                 sim = null()
             score = rule + self._tuning.semantic_weight * func.coalesce(sim, 0.0)
             where = and_(*conditions)
-            total = int(
-                await session.scalar(select(func.count()).select_from(lead_profiles).where(where))
-                or 0
-            )
+            # One pass: the count of every lead the rules let through rides along as a window.
             rows = (
                 (
                     await session.execute(
-                        select(lead_profiles, sim.label("similarity"), score.label("rank"))
+                        select(
+                            lead_profiles,
+                            sim.label("similarity"),
+                            score.label("rank"),
+                            func.count().over().label("total"),
+                        )
                         .where(where)
                         .order_by(score.desc(), lp.lead_id)
                         .limit(RERANK_POOL * max(1, min(limit, 100)))
@@ -367,6 +369,7 @@ class Matching:
                 .mappings()
                 .all()
             )
+        total = int(rows[0]["total"]) if rows else 0
         facts = Facts.of(listing)
         matches = [
             Match(

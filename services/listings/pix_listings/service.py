@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -373,6 +372,23 @@ class Listings:
             key=str(listing_id),
         )
 
+    async def save_draft(self, viewer: Identity, listing_id: uuid.UUID, writer: Any) -> Any:
+        """Write a description draft and keep it beside the description (never over it)."""
+        listing = await self.get(viewer, listing_id)
+        draft = await writer.write(listing)  # outside the transaction: a model may be slow
+        async with self._db.transaction() as session:
+            await self.owned(session, viewer, listing_id, lock=True)
+            await session.execute(
+                update(listings)
+                .where(listings.c.id == listing_id)
+                .values(
+                    draft_de=draft.description_de,
+                    draft_en=draft.description_en,
+                    draft_model=draft.model,
+                )
+            )
+        return draft
+
     # --- events -------------------------------------------------------------------------------
 
     async def order_placed(self, event: OrderPlaced) -> None:
@@ -462,27 +478,3 @@ class Listings:
                 )
                 or 0
             )
-
-
-def media_rows(rows: Sequence[RowMapping]) -> list[RowMapping]:
-    return sorted(rows, key=lambda r: (not r["is_title"], r["position"]))
-
-
-async def save_draft(
-    listings_: Listings, viewer: Identity, listing_id: uuid.UUID, writer: Any
-) -> Any:
-    """Write a description draft and keep it beside the description (never over it)."""
-    listing = await listings_.get(viewer, listing_id)
-    draft = await writer.write(listing)
-    async with listings_._db.transaction() as session:
-        await listings_.owned(session, viewer, listing_id, lock=True)
-        await session.execute(
-            update(listings)
-            .where(listings.c.id == listing_id)
-            .values(
-                draft_de=draft.description_de,
-                draft_en=draft.description_en,
-                draft_model=draft.model,
-            )
-        )
-    return draft
