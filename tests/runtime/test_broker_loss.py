@@ -133,6 +133,10 @@ async def test_a_broker_that_comes_back_empty_gets_every_event_again(
                 await asyncio.sleep(0.05)
         tansu.process.kill()  # kill -9 while events flow; the broker keeps nothing
         tansu.process.wait()
+        during = len(published)
+        async with asyncio.timeout(60):
+            while len(published) < during + 5:  # photos keep coming while it is away
+                await asyncio.sleep(0.05)
         tansu = start_tansu(port, log_file=tmp_path / "tansu.log")
         back = time.monotonic()
         await photographer

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import aiokafka.errors
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from pix_contracts import TOPICS, Event, cloudevent_headers
@@ -52,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database, DriverStatement
 from pix_runtime.logging import current_correlation_id, get_logger
+from pix_runtime.outages import is_outage
 
 log = get_logger(__name__)
 # A row the broker refuses this often is left aside (still in the table, for an operator).
@@ -59,6 +61,7 @@ PARK_AFTER_ATTEMPTS = 5
 # How often the relay looks for its mark in the broker while all goes well.
 MEMORY_CHECK_SECONDS = 1.0
 MEMORY_TIMEOUT_SECONDS = 10.0
+RETRY_FIRST_SECONDS = 0.05
 
 
 class OutboxSettings(BaseSettings):
@@ -118,6 +121,15 @@ def driver_enqueue(table: Table) -> DriverStatement:
     return DriverStatement(
         table.insert().inline(), columns=["event_id", "topic", "key", "payload", "headers"]
     )
+
+
+def _refused_the_row(error: Exception) -> bool:
+    """Whether the broker refused this row itself (too large, an invalid topic), as opposed to
+    failing for a while. Kafka's "unknown server error" is the broker's own trouble: Tansu
+    answers it for a few produce requests right after a restart."""
+    if isinstance(error, aiokafka.errors.UnknownError):
+        return False
+    return not getattr(error, "retriable", True)
 
 
 class BrokerMemory:
@@ -240,6 +252,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         last_cleanup = datetime.now(UTC)
+        failures = 0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
@@ -252,12 +265,22 @@ class OutboxRelay:
                 if datetime.now(UTC) - last_cleanup > timedelta(hours=1):
                     await self.delete_published()
                     last_cleanup = datetime.now(UTC)
-            except Exception:
+                failures = 0
+            except Exception as exc:
                 # Broker or database away: the rows stay and the next pass retries them, after
                 # looking whether the broker that comes back is a new one.
-                log.warning("outbox.relay_failed", exc_info=True)
+                # A broker that just came back empty refuses some produce requests with an
+                # unknown server error (Tansu: one request per record written before its
+                # topics were created again); each retry gets one further, so it goes at once.
+                server_error = isinstance(exc, aiokafka.errors.UnknownError)
+                if is_outage(exc) or server_error:
+                    log.warning("outbox.waiting_for_infrastructure", error=repr(exc)[:300])
+                else:
+                    log.warning("outbox.relay_failed", exc_info=True)
                 self._checked_at = float("-inf")
-                await asyncio.sleep(self._poll_seconds)
+                failures = 0 if server_error else failures + 1
+                await asyncio.sleep(min(self._poll_seconds, RETRY_FIRST_SECONDS * 2**failures))
+                self._wake.set()
 
     async def publish_pending(self) -> int:
         """Publish a batch of unpublished rows in commit order; returns how many."""
@@ -296,7 +319,7 @@ class OutboxRelay:
                 await session.execute(
                     update(t).where(t.c.id.in_(published)).values(published_at=func.now())
                 )
-            if error is not None and not getattr(error, "retriable", True):
+            if error is not None and _refused_the_row(error):
                 # The broker refused this row itself (too large, unknown topic): count it, and
                 # after a few refusals park it so it stops holding up every later event.
                 failed = rows[len(published)]
