@@ -14,6 +14,7 @@ from pix_runtime.http import CurrentIdentity
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_leads.abtests import Experiment, ExperimentForm, ExperimentResults, Experiments
+from pix_leads.desk import LeadDesk
 from pix_leads.insights import Insights
 from pix_leads.intake import Intake
 from pix_leads.messages import Messenger
@@ -34,12 +35,11 @@ from pix_leads.records import (
     SearchHit,
     Status,
 )
-from pix_leads.service import LeadBook
 
 
-def _book(request: Request) -> LeadBook:
-    book: LeadBook = request.app.state.book
-    return book
+def _desk(request: Request) -> LeadDesk:
+    desk: LeadDesk = request.app.state.desk
+    return desk
 
 
 def _intake(request: Request) -> Intake:
@@ -67,7 +67,7 @@ def _insights(request: Request) -> Insights:
     return insights
 
 
-Book = Annotated[LeadBook, Depends(_book)]
+Desk = Annotated[LeadDesk, Depends(_desk)]
 IntakeDep = Annotated[Intake, Depends(_intake)]
 MessengerDep = Annotated[Messenger, Depends(_messenger)]
 OrgDep = Annotated[OrgSettings, Depends(_org)]
@@ -111,48 +111,48 @@ class TemplateText(BaseModel):
 
 @router.get("/leads")
 async def list_leads(
-    identity: CurrentIdentity, book: Book, wanted: Annotated[LeadFilter, Query()]
+    identity: CurrentIdentity, desk: Desk, wanted: Annotated[LeadFilter, Query()]
 ) -> list[LeadSummary]:
-    return await book.inbox(identity, wanted)
+    return await desk.inbox(identity, wanted)
 
 
 @router.get("/search")
 async def search_leads(
     identity: CurrentIdentity,
-    book: Book,
+    desk: Desk,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[SearchHit]:
-    return await book.search(identity, LeadFilter(q=q, limit=limit))
+    return await desk.search(identity, LeadFilter(q=q, limit=limit))
 
 
 @router.get("/stats")
-async def lead_stats(identity: CurrentIdentity, book: Book) -> LeadStats:
-    return await book.stats(identity)
+async def lead_stats(identity: CurrentIdentity, desk: Desk) -> LeadStats:
+    return await desk.stats(identity)
 
 
 @router.post("/leads", status_code=201)
-async def create_lead(identity: CurrentIdentity, book: Book, form: ManualLead) -> Lead:
-    return await book.create_manual(form, identity)
+async def create_lead(identity: CurrentIdentity, desk: Desk, form: ManualLead) -> Lead:
+    return await desk.create_manual(form, identity)
 
 
 @router.get("/leads/{lead_id}")
-async def get_lead(identity: CurrentIdentity, book: Book, lead_id: uuid.UUID) -> LeadDetail:
-    return await book.get(lead_id, identity)
+async def get_lead(identity: CurrentIdentity, desk: Desk, lead_id: uuid.UUID) -> LeadDetail:
+    return await desk.get(lead_id, identity)
 
 
 @router.patch("/leads/{lead_id}")
 async def edit_lead(
-    identity: CurrentIdentity, book: Book, lead_id: uuid.UUID, changes: LeadChanges
+    identity: CurrentIdentity, desk: Desk, lead_id: uuid.UUID, changes: LeadChanges
 ) -> Lead:
-    return await book.edit(lead_id, changes, identity)
+    return await desk.edit(lead_id, changes, identity)
 
 
 @router.post("/leads/{lead_id}/status")
 async def change_status(
-    identity: CurrentIdentity, book: Book, lead_id: uuid.UUID, change: StatusChange
+    identity: CurrentIdentity, desk: Desk, lead_id: uuid.UUID, change: StatusChange
 ) -> Lead:
-    return await book.change_status(lead_id, change.status, change.reason, identity)
+    return await desk.change_status(lead_id, change.status, change.reason, identity)
 
 
 @router.post("/leads/{lead_id}/messages", status_code=201)
@@ -166,8 +166,11 @@ async def send_message(
 
 
 @router.post("/leads/{lead_id}/reparse")
-async def reparse_lead(identity: CurrentIdentity, intake: IntakeDep, lead_id: uuid.UUID) -> Lead:
-    return await intake.reparse(lead_id, identity)
+async def reparse_lead(
+    identity: CurrentIdentity, intake: IntakeDep, desk: Desk, lead_id: uuid.UUID
+) -> Lead:
+    await intake.reparse(lead_id, identity)
+    return (await desk.get(lead_id, identity)).lead
 
 
 @router.get("/leads/{lead_id}/prediction")
@@ -179,9 +182,9 @@ async def predict(
 
 @router.get("/leads/{lead_id}/messages/{raw_id}/original")
 async def original_message(
-    identity: CurrentIdentity, request: Request, book: Book, lead_id: uuid.UUID, raw_id: uuid.UUID
+    identity: CurrentIdentity, request: Request, desk: Desk, lead_id: uuid.UUID, raw_id: uuid.UUID
 ) -> Response:
-    key = await book.raw_key(lead_id, raw_id, identity)
+    key = await desk.raw_key(lead_id, raw_id, identity)
     data = await request.app.state.storage.get_bytes(key)
     return Response(
         data,
@@ -192,9 +195,9 @@ async def original_message(
 
 @router.delete("/leads/{lead_id}", status_code=204)
 async def erase_lead(
-    identity: CurrentIdentity, request: Request, book: Book, lead_id: uuid.UUID
+    identity: CurrentIdentity, request: Request, desk: Desk, lead_id: uuid.UUID
 ) -> Response:
-    for key in await book.erase(lead_id, identity):
+    for key in await desk.erase(lead_id, identity):
         await request.app.state.storage.delete(key)
     return Response(status_code=204)
 

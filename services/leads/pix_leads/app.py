@@ -26,6 +26,7 @@ from pix_runtime.sealing import derive_key
 
 from pix_leads import api, public_api
 from pix_leads.abtests import Experiments
+from pix_leads.desk import LeadDesk
 from pix_leads.handlers import register_handlers
 from pix_leads.insights import Insights
 from pix_leads.intake import PROCESS, Intake, RawRef
@@ -75,6 +76,7 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
         ),
         analyse=model is not None,
     )
+    desk = LeadDesk(book, clock=clock)
     org = OrgSettings(
         runtime.db,
         inbound_domain=settings.inbound_domain,
@@ -134,6 +136,7 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
     app.include_router(public_api.router)
     app.state.settings = settings
     app.state.book = book
+    app.state.desk = desk
     app.state.intake = intake
     app.state.messenger = messenger
     app.state.org = org

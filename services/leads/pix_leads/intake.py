@@ -41,7 +41,7 @@ from pix_leads.parsers import (
     parse_inquiry,
     time_frame_of,
 )
-from pix_leads.records import Lead, ReceivedMessage
+from pix_leads.records import ReceivedMessage
 from pix_leads.service import ACKNOWLEDGE, LeadBook, LeadRef
 from pix_leads.tenancy import org_scope
 
@@ -238,7 +238,7 @@ class Intake:
         )
         return found
 
-    async def reparse(self, lead_id: uuid.UUID, viewer: Identity) -> Lead:
+    async def reparse(self, lead_id: uuid.UUID, viewer: Identity) -> None:
         """Run the parsers again over a needs-review lead's original (after a parser fix)."""
         async with self._db.transaction() as session:
             lead = (
@@ -295,8 +295,6 @@ class Intake:
                 await enqueue_job(
                     session, m.jobs, ACKNOWLEDGE, LeadRef(lead_id=lead_id), key=str(lead_id)
                 )
-        detail = await self._book.get(lead_id, viewer)
-        return detail.lead
 
     async def _fill(self, session: AsyncSession, lead_id: uuid.UUID, inquiry: Inquiry) -> None:
         await session.execute(
