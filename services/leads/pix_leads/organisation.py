@@ -98,6 +98,14 @@ class OrgSettings:
     async def ensure_mailbox(
         self, session: AsyncSession, org_id: uuid.UUID, sender_name: str = "pix.immo"
     ) -> RowMapping:
+        """The organisation's mailbox, made on first use (a fresh address and form key)."""
+        found = (
+            (await session.execute(select(m.mailboxes).where(m.mailboxes.c.org_id == org_id)))
+            .mappings()
+            .first()
+        )
+        if found is not None:
+            return found
         await session.execute(
             insert(m.mailboxes)
             .values(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,6 +116,42 @@ def profile_of(row: RowMapping | dict[str, Any]) -> LeadProfile:
     )
 
 
+def scored(lead: RowMapping | Mapping[str, Any], listing_price: int | None) -> dict[str, Any]:
+    """The completeness and score columns for a lead's values (a row, or one about to be)."""
+    complete = completeness(
+        CompletenessInput(
+            name=lead["name"],
+            email=lead["email"],
+            phone=lead["phone"],
+            message=lead["message"],
+            listing_known=lead["listing_id"] is not None or bool(lead["portal_listing_ref"]),
+            financing=lead["financing"],
+            time_frame=lead["time_frame"],
+            budget_known=lead["budget_max_eur"] is not None,
+            household=lead["household"],
+        )
+    )
+    total, factors = score(
+        ScoreInput(
+            time_frame=lead["time_frame"],
+            financing=lead["financing"],
+            source=lead["source"],
+            budget_max_eur=lead["budget_max_eur"],
+            listing_price_eur=listing_price,
+            reply_count=lead["reply_count"],
+            inquiry_count=lead["inquiry_count"],
+            requested_viewing=lead["requested_viewing"],
+            requested_callback=lead["requested_callback"],
+            completeness=complete,
+        )
+    )
+    return {
+        "completeness": complete,
+        "score": total,
+        "score_factors": {k: f.model_dump() for k, f in factors.items()},
+    }
+
+
 class LeadBook:
     def __init__(
         self,
@@ -191,9 +228,15 @@ class LeadBook:
         phone = normalise_phone(inquiry.phone, prefer=inquiry.phone_region)
         listing = await self._listing_for(session, org_id, inquiry, listing_id)
         # Two inquiries of one person arriving at once must not make two leads.
-        for identity in sorted(filter(None, (email, phone))):
+        keys = sorted(f"{org_id}:{identity}" for identity in (email, phone) if identity)
+        if keys:
+            # One round trip, the locks taken in a fixed order (no deadlock between two).
             await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{org_id}:{identity}"}
+                text(
+                    "SELECT count(pg_advisory_xact_lock(hashtext(k))) "
+                    "FROM unnest(CAST(:keys AS text[])) AS k"
+                ),
+                {"keys": keys},
             )
         duplicate = None
         if not needs_review:
@@ -231,47 +274,47 @@ class LeadBook:
             return duplicate["id"], False
         lead_id = uuid.uuid4()
         mood = quick_score(inquiry.message)
-        await session.execute(
-            m.leads.insert().values(
-                id=lead_id,
-                org_id=org_id,
-                listing_id=listing["listing_id"] if listing else None,
-                listing_title=(listing["title"] if listing else None) or inquiry.listing_title,
-                portal_listing_ref=inquiry.portal_listing_id or inquiry.listing_reference,
-                source=inquiry.source,
-                status="NEW",
-                needs_review=needs_review,
-                salutation=inquiry.salutation,
-                name=inquiry.name[:200],
-                email=email,
-                phone=phone,
-                phone_raw=(inquiry.phone or "")[:80] or None,
-                locale=inquiry.locale,
-                message=inquiry.message[:20_000],
-                financing=inquiry.financing,
-                time_frame=inquiry.time_frame,
-                budget_min_eur=inquiry.budget_min_eur,
-                budget_max_eur=inquiry.budget_max_eur,
-                household=(inquiry.household or "")[:200] or None,
-                requested_viewing=inquiry.requested_viewing,
-                requested_callback=inquiry.requested_callback,
-                property_type=inquiry.property_type
-                or (listing["property_type"] if listing else None),
-                marketing=inquiry.marketing or (listing["marketing"] if listing else None),
-                postcodes=[listing["postcode"]] if listing and listing["postcode"] else [],
-                city=inquiry.city or (listing["city"] if listing else None),
-                sentiment=mood.model_dump(),
-                reply_token=new_token(),
-                conversation_text=inquiry.message[:20_000],
-                consent_text=consent[0] if consent else None,
-                consent_at=consent[1] if consent else None,
-                created_at=now,
-                updated_at=now,
-                last_inbound_at=now,
-                status_changed_at=now,
-            )
+        values: dict[str, Any] = dict(
+            id=lead_id,
+            org_id=org_id,
+            listing_id=listing["listing_id"] if listing else None,
+            listing_title=(listing["title"] if listing else None) or inquiry.listing_title,
+            portal_listing_ref=inquiry.portal_listing_id or inquiry.listing_reference,
+            source=inquiry.source,
+            status="NEW",
+            needs_review=needs_review,
+            salutation=inquiry.salutation,
+            name=inquiry.name[:200],
+            email=email,
+            phone=phone,
+            phone_raw=(inquiry.phone or "")[:80] or None,
+            locale=inquiry.locale,
+            message=inquiry.message[:20_000],
+            financing=inquiry.financing,
+            time_frame=inquiry.time_frame,
+            budget_min_eur=inquiry.budget_min_eur,
+            budget_max_eur=inquiry.budget_max_eur,
+            household=(inquiry.household or "")[:200] or None,
+            requested_viewing=inquiry.requested_viewing,
+            requested_callback=inquiry.requested_callback,
+            property_type=inquiry.property_type or (listing["property_type"] if listing else None),
+            marketing=inquiry.marketing or (listing["marketing"] if listing else None),
+            postcodes=[listing["postcode"]] if listing and listing["postcode"] else [],
+            city=inquiry.city or (listing["city"] if listing else None),
+            sentiment=mood.model_dump(),
+            reply_token=new_token(),
+            conversation_text=inquiry.message[:20_000],
+            consent_text=consent[0] if consent else None,
+            consent_at=consent[1] if consent else None,
+            created_at=now,
+            updated_at=now,
+            last_inbound_at=now,
+            status_changed_at=now,
         )
-        row = await self.rescore(session, lead_id)
+        values |= {"reply_count": 0, "inquiry_count": 1}
+        values |= scored(values, listing["price_eur"] if listing else None)
+        inserted = await session.execute(m.leads.insert().values(**values).returning(*m.leads.c))
+        row = inserted.mappings().one()
         activity_id = await self.record(
             session,
             row,
@@ -410,49 +453,21 @@ class LeadBook:
 
     async def rescore(self, session: AsyncSession, lead_id: uuid.UUID) -> RowMapping:
         """Completeness and score from the lead as it is now; stored, and the row returned."""
+        price = (
+            select(m.listings.c.price_eur)
+            .where(m.listings.c.listing_id == m.leads.c.listing_id)
+            .scalar_subquery()
+            .label("listing_price")
+        )
         row = (
-            (await session.execute(select(m.leads).where(m.leads.c.id == lead_id))).mappings().one()
-        )
-        price = None
-        if row["listing_id"] is not None:
-            price = await session.scalar(
-                select(m.listings.c.price_eur).where(m.listings.c.listing_id == row["listing_id"])
-            )
-        complete = completeness(
-            CompletenessInput(
-                name=row["name"],
-                email=row["email"],
-                phone=row["phone"],
-                message=row["message"],
-                listing_known=row["listing_id"] is not None or bool(row["portal_listing_ref"]),
-                financing=row["financing"],
-                time_frame=row["time_frame"],
-                budget_known=row["budget_max_eur"] is not None,
-                household=row["household"],
-            )
-        )
-        total, factors = score(
-            ScoreInput(
-                time_frame=row["time_frame"],
-                financing=row["financing"],
-                source=row["source"],
-                budget_max_eur=row["budget_max_eur"],
-                listing_price_eur=price,
-                reply_count=row["reply_count"],
-                inquiry_count=row["inquiry_count"],
-                requested_viewing=row["requested_viewing"],
-                requested_callback=row["requested_callback"],
-                completeness=complete,
-            )
+            (await session.execute(select(m.leads, price).where(m.leads.c.id == lead_id)))
+            .mappings()
+            .one()
         )
         result = await session.execute(
             update(m.leads)
             .where(m.leads.c.id == lead_id)
-            .values(
-                completeness=complete,
-                score=total,
-                score_factors={k: f.model_dump() for k, f in factors.items()},
-            )
+            .values(**scored(row, row["listing_price"]))
             .returning(*m.leads.c)
         )
         return result.mappings().one()
