@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 from pix_stack.embedded import free_port
 
-SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6)
+SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+# Ports the stack takes beside the services' own: the leads SMTP intake.
+OTHER_OFFSETS = (25,)
 EMBEDDED_SETTINGS = frozenset(
     {"PIX_DATABASE_URL", "PIX_KAFKA_BOOTSTRAP", "PIX_STORAGE_URL", "PIX_PUBLIC_URL"}
 )
@@ -27,7 +29,7 @@ def free_port_base() -> int:
     for _ in range(50):
         base = 20000 + secrets.randbelow(30000)
         try:
-            for offset in SERVICE_OFFSETS:
+            for offset in (*SERVICE_OFFSETS, *OTHER_OFFSETS):
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", base + offset))
         except OSError:

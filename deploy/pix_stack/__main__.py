@@ -38,11 +38,15 @@ SERVICES = (
     ServiceProcess("media", "pix-media", 3),
     ServiceProcess("export", "pix-export", 5),
     ServiceProcess("notify", "pix-notify", 6),
+    ServiceProcess("leads", "pix-leads", 7),
+    ServiceProcess("listings", "pix-listings", 8),
     ServiceProcess("gateway", "pix-gateway", 0),
 )
 CAPTIONING = ServiceProcess("captioning", "pix-captioning", 4)
 # Further caption workers take ports from here on (port_base + 10, + 11, …).
 EXTRA_WORKER_OFFSET = 10
+# The leads service's SMTP intake for forwarded portal emails (8025 with the default base).
+LEADS_SMTP_OFFSET = 25
 
 
 def internal_key(data_dir: Path) -> str:
@@ -69,6 +73,7 @@ def stack_environment(
         "PIX_INTERNAL_KEY": internal_key(data_dir),
         "PIX_PUBLIC_URL": f"http://localhost:{port_base}",
         "PIX_NOTIFY_OUTBOX_DIR": str((data_dir / "mail").resolve()),
+        "PIX_LEADS_SMTP_PORT": str(port_base + LEADS_SMTP_OFFSET),
     }
     for service in (*SERVICES, CAPTIONING):
         env[f"PIX_{service.name.upper()}_PORT"] = str(port_base + service.port_offset)
@@ -177,6 +182,7 @@ pix.immo is starting:
   web UI + API   {env["PIX_PUBLIC_URL"]}
   services       {ports}
                  captioning :{env["PIX_CAPTIONING_PORT"]} (x{caption_workers})
+                 leads SMTP intake :{env["PIX_LEADS_SMTP_PORT"]}
                  (each has /healthz, /readyz, /metrics)
 {infra.describe()}
   dev mail       {env["PIX_NOTIFY_OUTBOX_DIR"]}  and  {env["PIX_PUBLIC_URL"]}/admin/mail

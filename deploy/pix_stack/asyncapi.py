@@ -19,6 +19,10 @@ from pix_captioning.app import create_app as captioning_app
 from pix_captioning.settings import CaptioningSettings
 from pix_export.app import create_app as export_app
 from pix_export.settings import ExportSettings
+from pix_leads.app import create_app as leads_app
+from pix_leads.settings import LeadsSettings
+from pix_listings.app import create_app as listings_app
+from pix_listings.settings import ListingsSettings
 from pix_media.app import create_app as media_app
 from pix_media.settings import MediaSettings
 from pix_notify.app import create_app as notify_app
@@ -40,6 +44,8 @@ SERVICES: dict[str, tuple[Factory, type[Any]]] = {
     "captioning": (captioning_app, CaptioningSettings),
     "export": (export_app, ExportSettings),
     "notify": (notify_app, NotifySettings),
+    "leads": (leads_app, LeadsSettings),
+    "listings": (listings_app, ListingsSettings),
 }
 
 

@@ -6,6 +6,8 @@ def test_committed_asyncapi_documents_match_the_code() -> None:
         "auth",
         "captioning",
         "export",
+        "leads",
+        "listings",
         "media",
         "notify",
         "orders",

@@ -16,13 +16,16 @@ from pix_contracts import (
     all_topic_names,
     cloudevent_headers,
 )
+from pix_contracts.leads import LEAD_EVENTS
+from pix_contracts.listings import LISTING_EVENTS
 from pydantic import ValidationError
 
-TOPIC_NAME = re.compile(r"^(auth|orders|media|captioning|export)\.[a-z-]+\.[a-z-]+\.v[0-9]+$")
+TOPIC_NAME = re.compile(r"^(auth|orders|media|captioning|export|leads|listings)\.[a-z-]+\.[a-z-]+\.v[0-9]+$")
 
 
 def test_topic_names_follow_the_convention_and_every_event_has_one() -> None:
-    assert {event.topic for event in ALL_EVENTS} == set(TOPICS)
+    every_event = (*ALL_EVENTS, *LEAD_EVENTS, *LISTING_EVENTS)
+    assert {event.topic for event in every_event} == set(TOPICS)
     for name in TOPICS:
         assert TOPIC_NAME.match(name), name
     assert f"{AssetUploaded.topic}.dlq" in all_topic_names()
