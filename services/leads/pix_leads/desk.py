@@ -36,6 +36,7 @@ from pix_leads.records import (
 from pix_leads.service import ACKNOWLEDGE, EXPIRE, FOLLOW_UP, LeadBook
 from pix_leads.tenancy import org_scope
 
+RANK_WINDOW = 500
 _EMPTY: dict[str, Any] = {"name": "", "notes": "", "financing": "unknown", "time_frame": "unknown"}
 
 
@@ -305,12 +306,20 @@ class LeadDesk:
         query_ts = func.plainto_tsquery("german", last).op("||")(prefix)
         for term in terms:
             query_ts = term.op("&&")(query_ts)
-        rank = func.ts_rank_cd(m.leads.c.search, query_ts).label("rank")
-        query = (
+        # Ranking costs per matching row: a common word can match most of an organisation's
+        # leads, so only the newest RANK_WINDOW matches are ranked (an agent looks for recent
+        # inquiries); a rare word or a name is found wherever it is.
+        matches = (
             self._filtered(viewer, wanted)
-            .add_columns(rank)
             .where(m.leads.c.search.op("@@")(query_ts))
-            .order_by(desc(rank), desc(m.leads.c.created_at))
+            .order_by(desc(m.leads.c.created_at))
+            .limit(RANK_WINDOW)
+            .subquery()
+        )
+        rank = func.ts_rank_cd(matches.c.search, query_ts).label("rank")
+        query = (
+            select(matches, rank)
+            .order_by(desc(rank), desc(matches.c.created_at))
             .limit(wanted.limit)
             .offset(wanted.offset)
         )
