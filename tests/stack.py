@@ -17,8 +17,8 @@ import httpx
 from pix_stack.embedded import free_port
 
 SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6, 7, 8)
-# Ports the stack takes beside the services' own: the leads SMTP intake.
-OTHER_OFFSETS = (25,)
+# Ports the stack takes beside the services' own: gateway metrics, the leads SMTP intake.
+OTHER_OFFSETS = (9, 25)
 EMBEDDED_SETTINGS = frozenset(
     {"PIX_DATABASE_URL", "PIX_KAFKA_BOOTSTRAP", "PIX_STORAGE_URL", "PIX_PUBLIC_URL"}
 )

@@ -47,6 +47,8 @@ CAPTIONING = ServiceProcess("captioning", "pix-captioning", 4)
 EXTRA_WORKER_OFFSET = 10
 # The leads service's SMTP intake for forwarded portal emails (8025 with the default base).
 LEADS_SMTP_OFFSET = 25
+# The gateway's metrics, off its public port.
+GATEWAY_METRICS_OFFSET = 9
 
 
 def internal_key(data_dir: Path) -> str:
@@ -74,6 +76,7 @@ def stack_environment(
         "PIX_PUBLIC_URL": f"http://localhost:{port_base}",
         "PIX_NOTIFY_OUTBOX_DIR": str((data_dir / "mail").resolve()),
         "PIX_LEADS_SMTP_PORT": str(port_base + LEADS_SMTP_OFFSET),
+        "PIX_GATEWAY_METRICS_PORT": str(port_base + GATEWAY_METRICS_OFFSET),
     }
     for service in (*SERVICES, CAPTIONING):
         env[f"PIX_{service.name.upper()}_PORT"] = str(port_base + service.port_offset)

@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 from pix_runtime.http import create_base_app
 from pix_runtime.lifecycle import serve
 from pix_runtime.storage import browser_origins
+from prometheus_client import start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pix_gateway.account_pages import create_account_pages
@@ -72,7 +73,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         yield
         await client.aclose()
 
-    app = create_base_app(title="pix.immo gateway", lifespan=lifespan, checks={"auth": auth_ready})
+    # The gateway faces the public: its metrics are served on an internal port (main()).
+    app = create_base_app(
+        title="pix.immo gateway", lifespan=lifespan, checks={"auth": auth_ready}, metrics=False
+    )
     app.add_middleware(
         SecurityHeaders,
         headers=security_headers(
@@ -97,4 +101,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 def main() -> None:
     settings = GatewaySettings()
-    serve(create_app(settings), settings, migrations_package=None)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.host)
+    serve(create_app(settings), settings, migrations_package=None, public=True)

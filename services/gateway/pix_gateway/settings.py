@@ -11,6 +11,9 @@ class GatewaySettings(ServiceSettings):
     # Revocation takes effect within this many seconds (the issue allows 5).
     session_cache_seconds: float = 2.0
     cookie_name: str = "__Host-session"
+    # Prometheus metrics on an internal port only (the public port answers 404 for /metrics);
+    # unset: none.
+    metrics_port: int | None = None
     tidycal_origin: str = "https://tidycal.com"
     # Where browsers upload to and load images from; by default derived from PIX_STORAGE_URL
     # (`pix_runtime.storage.browser_origins`). Set only for a CDN or custom domain in front.

@@ -487,8 +487,11 @@ async def request_identity(request: Request) -> Identity:
 CurrentIdentity = Annotated[Identity, Depends(request_identity)]
 
 
-def add_health_routes(app: FastAPI, checks: dict[str, Callable[[], Awaitable[None]]]) -> None:
-    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`."""
+def add_health_routes(
+    app: FastAPI, checks: dict[str, Callable[[], Awaitable[None]]], *, metrics: bool = True
+) -> None:
+    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`
+    (unless the app faces the public: the gateway serves it on an internal port)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -509,9 +512,11 @@ def add_health_routes(app: FastAPI, checks: dict[str, Callable[[], Awaitable[Non
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if metrics:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus() -> PlainTextResponse:
+            return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_base_app(
@@ -519,6 +524,7 @@ def create_base_app(
     title: str,
     lifespan: Any,
     checks: dict[str, Callable[[], Awaitable[None]]],
+    metrics: bool = True,
 ) -> FastAPI:
     """A FastAPI app with our middleware, error shape and health routes."""
     # No slash redirects: an API answers the path it was asked, or a JSON 404.
@@ -528,5 +534,5 @@ def create_base_app(
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     document_errors(app)
-    add_health_routes(app, checks)
+    add_health_routes(app, checks, metrics=metrics)
     return app

@@ -72,6 +72,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pix_runtime.clock import Clock
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database
 from pix_runtime.logging import bind_correlation_id, current_correlation_id, get_logger
+from pix_runtime.outages import is_outage
 
 log = get_logger(__name__)
 
@@ -365,9 +366,13 @@ class JobQueue:
                 if claimed and len(claimed) == free:
                     continue
                 wait = await self._seconds_until_due()
-            except Exception:
-                # Database away: the rows stay; try again shortly.
-                log.warning("jobs.loop_failed", exc_info=True)
+            except Exception as exc:
+                # Database away: the rows stay; try again shortly (an outage is one line, not
+                # a traceback every two seconds).
+                if is_outage(exc):
+                    log.warning("jobs.database_unavailable", error=repr(exc)[:200])
+                else:
+                    log.warning("jobs.loop_failed", exc_info=True)
                 wait = 2.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
@@ -495,7 +500,6 @@ class JobQueue:
         await session.execute(update(t).where(mine).values(**values))
 
     async def _failed(self, row: Any, spec: _Kind[Any], exc: Exception) -> None:
-        from pix_runtime.outages import is_outage
 
         t = self.table
         error = "".join(traceback.format_exception_only(exc)).strip()[:ERROR_CHARS]

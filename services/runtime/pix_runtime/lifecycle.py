@@ -248,7 +248,13 @@ class ServiceRuntime:
         return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings, *, migrations_package: str | None) -> None:
+def serve(
+    app: FastAPI,
+    settings: ServiceSettings,
+    *,
+    migrations_package: str | None,
+    public: bool = False,
+) -> None:
     """Entry point of a service process: logs, migrations, then HTTP until SIGINT/SIGTERM."""
     platform = settings.platform
     configure_logging(settings.service_name, json=platform.log_json, level=platform.log_level)
@@ -268,7 +274,9 @@ def serve(app: FastAPI, settings: ServiceSettings, *, migrations_package: str | 
         port=settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=bool(platform.forwarded_allow_ips),
-        forwarded_allow_ips=platform.forwarded_allow_ips or None,
+        # Only the gateway faces the ingress; the services learn the client's address from the
+        # gateway's signed header, never from a forwarded-for they could be sent directly.
+        proxy_headers=public and bool(platform.forwarded_allow_ips),
+        forwarded_allow_ips=(platform.forwarded_allow_ips or None) if public else None,
         timeout_graceful_shutdown=10,
     )
