@@ -336,8 +336,8 @@ class Matching:
             conditions.append(
                 or_(
                     and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)),
-                    literal(postcode) == any_(lp.postcodes),
-                    literal(region(postcode) or "") == any_(lp.regions),
+                    lp.postcodes.contains([postcode]),
+                    lp.regions.contains([region(postcode) or ""]),
                     func.lower(lp.city) == city,
                 )
             )
@@ -356,7 +356,12 @@ class Matching:
                 (
                     await session.execute(
                         select(
-                            lead_profiles,
+                            # Not the vectors: parsing 60 of them would cost more than the query.
+                            *[
+                                c
+                                for c in lead_profiles.c
+                                if c.name not in ("embedding", "text_sha")
+                            ],
                             sim.label("similarity"),
                             score.label("rank"),
                             func.count().over().label("total"),

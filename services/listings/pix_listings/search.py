@@ -68,7 +68,11 @@ class Search:
             text_rows = (
                 (
                     await session.execute(
-                        select(listings, rank.label("rank"), headline.label("headline"))
+                        select(
+                            *[c for c in listings.c if c.name != "search_vector"],
+                            rank.label("rank"),
+                            headline.label("headline"),
+                        )
                         .where(scope, listings.c.search_vector.op("@@")(tsquery))
                         .order_by(rank.desc())
                         .limit(limit)
