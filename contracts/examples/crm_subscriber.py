@@ -3,7 +3,9 @@
     pip install pix-contracts aiokafka
     python crm_subscriber.py --bootstrap kafka.example:9092 --group my-crm
 
-It reads `export.gallery.exported.v1`, skips events it has already handled (at-least-once
+It reads `export.gallery.exported.v1`, imports only delivered versions (`delivery` set: the
+photographer's or the platform's decision that the gallery is finished; other versions are
+previews), skips events it has already handled (at-least-once
 delivery: deduplicate on the CloudEvents id `ce_id`, here kept in a small JSON file), downloads
 each file from its signed URL before `url_expires_at`, checks its SHA-256 and only then commits
 the offset. Replace `handle` with your import.
@@ -74,7 +76,9 @@ async def consume(
                     if event_id in seen:
                         continue
                     assert record.value is not None
-                    await handle(GalleryExported.model_validate_json(record.value))
+                    event = GalleryExported.model_validate_json(record.value)
+                    if event.delivery is not None:
+                        await handle(event)
                     seen.add(event_id)
                     await asyncio.to_thread(seen_file.write_text, json.dumps(sorted(seen)))
             if batches:

@@ -46,12 +46,17 @@ async def test_the_example_subscriber_gets_each_export_once(tansu: Tansu, tmp_pa
     example = load_example()
     await ensure_topics(tansu.bootstrap, names=[GalleryExported.topic])
     gallery_id = uuid.uuid4()
+    org_id = uuid.uuid4()
+    preview = GalleryExported(
+        gallery_id=gallery_id, org_id=org_id, version=1, asset_count=0, complete=False, files=[]
+    )
     event = GalleryExported(
         gallery_id=gallery_id,
-        org_id=uuid.uuid4(),
-        version=1,
+        org_id=org_id,
+        version=2,
         asset_count=0,
         complete=True,
+        delivery=1,
         files=[
             ExportFile(
                 name="captions.json",
@@ -67,6 +72,14 @@ async def test_the_example_subscriber_gets_each_export_once(tansu: Tansu, tmp_pa
     )
     producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap)
     await producer.start()
+    previewed = [(k, v.encode()) for k, v in cloudevent_headers(preview, source="/x").items()]
+    # A preview version (not delivered) is not for CRMs: the example skips it.
+    await producer.send_and_wait(
+        GalleryExported.topic,
+        preview.model_dump_json().encode(),
+        key=preview.partition_key(),
+        headers=previewed,
+    )
     headers = [(k, v.encode()) for k, v in cloudevent_headers(event, source="/pix/export").items()]
     for _ in range(2):  # at-least-once: the same event twice
         await producer.send_and_wait(
@@ -104,4 +117,5 @@ async def test_the_example_subscriber_gets_each_export_once(tansu: Tansu, tmp_pa
     await asyncio.wait_for(task, timeout=10)
     server.shutdown()
     assert [e.event_id for e in handled] == [event.event_id]
-    assert (tmp_path / str(gallery_id) / "v1" / "captions.json").read_bytes() == CONTENT
+    assert (tmp_path / str(gallery_id) / "v2" / "captions.json").read_bytes() == CONTENT
+    assert not (tmp_path / str(gallery_id) / "v1").exists()
