@@ -13,7 +13,7 @@ PACKAGES := -p pix_contracts -p pix_runtime -p pix_gateway -p pix_auth -p pix_or
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck sync asyncapi topics chromium bench clean
+.PHONY: run test lint typecheck sync asyncapi topics faults chromium bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,9 @@ bench: sync
 
 asyncapi: sync
 	$(UV) run --frozen pix-stack asyncapi write
+
+faults: sync
+	PIX_FAULTS=1 $(UV) run --frozen pytest tests/e2e/test_faults.py -s -q -p no:cacheprovider
 
 topics: sync
 	$(UV) run --frozen pix-stack topics write
