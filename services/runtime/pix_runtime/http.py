@@ -39,7 +39,12 @@ from pix_runtime.outages import OUTAGE_RETRY_AFTER_SECONDS, OUTAGE_ROOTS, is_out
 log = get_logger(__name__)
 
 REQUESTS = Counter("pix_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("pix_http_request_seconds", "HTTP request latency", ["method", "route"])
+# Per route template (never the raw path) and status, so errors and slow answers can be told apart.
+LATENCY = Histogram(
+    "pix_http_request_duration_seconds",
+    "HTTP request duration, until the response is complete",
+    ["method", "route", "status"],
+)
 
 
 class ApiError(Exception):
@@ -239,7 +244,7 @@ class RequestContextMiddleware:
             path = getattr(route, "path", "unmatched")
             elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], path, str(status)).inc()
-            LATENCY.labels(scope["method"], path).observe(elapsed)
+            LATENCY.labels(scope["method"], path, str(status)).observe(elapsed)
             if path not in ("/healthz", "/readyz", "/metrics"):
                 log.info(
                     "http.request",
@@ -515,7 +520,11 @@ def add_health_routes(
     if metrics:
 
         @app.get("/metrics", include_in_schema=False)
-        async def prometheus() -> PlainTextResponse:
+        async def prometheus(request: Request) -> PlainTextResponse:
+            # The figures read from the database and the broker (`pix_runtime.metrics`).
+            scraped = getattr(request.app.state, "metrics", None)
+            if scraped is not None:
+                await scraped.refresh()
             return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

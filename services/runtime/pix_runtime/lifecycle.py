@@ -1,7 +1,8 @@
 """How a service comes up and goes down: migrate, connect, relay, serve; then the reverse.
 
 Each service's `app.py` builds a `ServiceRuntime`, registers its handlers and routes, and calls
-`serve`. Readiness (`/readyz`) reports the database and the broker.
+`serve`. Readiness (`/readyz`) reports the database and the broker, and storage for a service
+that uses it (took `runtime.storage`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pix_runtime.http import create_base_app, identity_dependency
 from pix_runtime.jobs import JobBoard, JobContext, JobQueue
 from pix_runtime.jobs_routes import jobs_router
 from pix_runtime.logging import configure_logging, get_logger
+from pix_runtime.metrics import ServiceMetrics, subscribed_groups
 from pix_runtime.migrations import upgrade_to_head
 from pix_runtime.outbox import BrokerMemory, OutboxRelay
 from pix_runtime.settings import ServiceSettings
@@ -35,6 +37,10 @@ from pix_runtime.topics import create_topics
 log = get_logger(__name__)
 
 BROKER_RETRY_MAX_SECONDS = 10.0
+STORAGE_CHECK_SECONDS = 5.0
+# A key nobody writes: asking whether it exists is the cheapest call that proves the bucket
+# (or folder) answers with our credentials.
+STORAGE_PROBE_KEY = "pix-readyz-probe"
 # A start-up step still running after this long logs a warning naming it: a service that hangs
 # on its way up (no error, port never open) says where it waits.
 SLOW_START_SECONDS = 20.0
@@ -99,11 +105,14 @@ class ServiceRuntime:
             client_id=f"pix-{settings.service_name}",
             dead_letters=self.dead_letters,
         )
-        self.storage: LocalStorage | S3Storage = open_storage(
+        self._storage: LocalStorage | S3Storage = open_storage(
             platform.storage_url,
             public_base=f"{platform.public_url.rstrip('/')}/api/media/storage",
             signing_key=self.internal_key,
         )
+        # Readiness checks, filled by `create_app`; storage joins once the service takes it.
+        self._checks: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._uses_storage = False
         self.relay = (
             OutboxRelay(
                 self.db,
@@ -117,11 +126,33 @@ class ServiceRuntime:
         )
         self.clock = clock or Clock()
         self._jobs = JobQueue(self.db, jobs, clock=self.clock) if jobs is not None else None
+        self.metrics = ServiceMetrics(
+            settings.service_name,
+            self.db,
+            outbox=outbox,
+            dead_letters=letters,
+            groups=lambda: subscribed_groups(self.broker.subscribers),
+            bootstrap=platform.kafka_bootstrap,
+        )
         self.current_identity = identity_dependency(self.internal_key)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._joining: asyncio.Task[None] | None = None
+
+    @property
+    def storage(self) -> LocalStorage | S3Storage:
+        """The service's object storage; a service that takes it is not ready without it."""
+        if not self._uses_storage:
+            self._uses_storage = True
+            self._checks["storage"] = self.storage_ready
+        return self._storage
+
+    async def storage_ready(self) -> None:
+        async with asyncio.timeout(STORAGE_CHECK_SECONDS):
+            if isinstance(self._storage, LocalStorage) and not self._storage.root.is_dir():
+                raise FileNotFoundError(self._storage.root)
+            await self._storage.exists(STORAGE_PROBE_KEY)
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once the database and broker are up (e.g. seed the first admin)."""
@@ -214,6 +245,7 @@ class ServiceRuntime:
             await self._jobs.stop()
         if self.relay:
             await self.relay.stop()
+        await self.metrics.close()
         await self.broker.stop()
         await self.db.dispose()
 
@@ -233,12 +265,12 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = create_base_app(
-            title=title,
-            lifespan=lifespan,
-            checks={"database": self.db.ping, "broker": self.broker_ready},
-        )
+        self._checks.update({"database": self.db.ping, "broker": self.broker_ready})
+        if self._uses_storage:
+            self._checks["storage"] = self.storage_ready
+        app = create_base_app(title=title, lifespan=lifespan, checks=self._checks)
         app.state.internal_key = self.internal_key
+        app.state.metrics = self.metrics
         if self._jobs is not None:
             app.state.job_board = JobBoard(self.db, self._jobs.table)
             app.include_router(jobs_router)
