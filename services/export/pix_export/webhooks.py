@@ -36,6 +36,7 @@ from pix_runtime.db import Database
 from pix_runtime.errors import Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.logging import get_logger
+from pix_runtime.metrics import count_delivery
 from sqlalchemy import RowMapping, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -397,6 +398,7 @@ class WebhookDesk:
             else:
                 values |= {"status": "retrying", "next_attempt_at": retry_at}
             log.warning("webhook.failed", delivery=str(row["id"]), error=error, attempt=attempts)
+        count_delivery("webhook", values["status"])
         async with self._db.transaction() as session:
             # Only our own claim may record the result: a slow POST whose claim went stale and
             # was taken over must not overwrite the newer attempt's outcome.

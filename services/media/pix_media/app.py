@@ -16,7 +16,7 @@ from pix_runtime.storage_routes import local_storage_router
 from pix_media.api import create_router, delivery_router
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
-from pix_media.models import jobs, outbox
+from pix_media.models import assets, jobs, outbox
 from pix_media.processing import Processor
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
@@ -42,6 +42,9 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
     runtime.every(settings.reconcile_every_seconds, processor.requeue_stalled)
     runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)
+    runtime.metrics.count_waiting(
+        "photos", assets, assets.c.status == "queued", since=assets.c.updated_at
+    )
     declare_publishers(
         runtime.broker, AssetUploaded, AssetDeleted, GalleryStateChanged, GalleryDelivered
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from pix_runtime.db import Database
 from pix_runtime.logging import get_logger
+from pix_runtime.metrics import count_delivery
 from sqlalchemy import RowMapping, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -119,6 +120,7 @@ class Courier:
                 )
             )
         log.info("mail.sent", key=key, attempts=attempts, provider=self._provider.name)
+        count_delivery("email", "sent")
 
     async def _record_failure(
         self, row_id: uuid.UUID, key: str, attempts: int, exc: SendError
@@ -141,6 +143,7 @@ class Courier:
                 .where(emails.c.id == row_id, emails.c.status == "sending")
                 .values(**values)
             )
+        count_delivery("email", "failed" if give_up else "retrying")
         log.warning(
             "mail.failed" if give_up else "mail.retrying",
             key=key,
