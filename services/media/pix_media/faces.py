@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Final, Literal
 
@@ -35,26 +35,66 @@ from PIL import Image, ImageDraw, ImageFilter
 
 __all__ = ["Box", "FaceScan", "blur_faces", "detect_faces", "detection_edge", "warm_up_detector"]
 
-FaceScan = Literal["off", "frame", "tiles"]
+FaceScan = Literal["off", "frame", "scout", "tiles"]
 
-_MODEL: Final = "face_detection_full_range.tflite"
-_MODEL_SHA256: Final = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
-_INPUT: Final = 192  # the network's square input
-_GRID: Final = 48  # one anchor per cell, stride 4
-# MediaPipe's own threshold for this model's detections.
+# MediaPipe's own threshold for these models' detections.
 _MIN_SCORE: Final = 0.5
 _MIN_LOGIT: Final = float(np.log(_MIN_SCORE / (1 - _MIN_SCORE)))
 # Tiled scan: windows of this share of the long edge, overlapping by half, so every face up
 # to half a window lies wholly inside one of them.
 _TILE_SHARE: Final = 3 / 8
+# Scout scan: the frame at this long edge in four overlapping windows (a face of 2 % of the
+# long edge is 7 px there: too small to pass the threshold, large enough to stand out) …
+_SCOUT_EDGE: Final = 352
+# … and the best spots below the threshold, at most this many, looked at again closer up:
+# a window of this share of the long edge, where a face of 2 % is 20 % of the window.
+_SPOTS: Final = 3
+_SPOT_FLOOR: Final = float(np.log(0.1 / 0.9))
+_SPOT_SHARE: Final = 1 / 10
 # Blur a margin around the detected box too: BlazeFace boxes brows to chin, leaving hairline
 # and ears recognisable otherwise.
 _MARGIN: Final = 0.3
 
-# Anchor centres in units of the input square, in the order of the model's outputs.
-_ANCHORS: Final = np.array(
-    [((x + 0.5) / _GRID, (y + 0.5) / _GRID) for y in range(_GRID) for x in range(_GRID)],
-    dtype=np.float32,
+
+def _grid(size: int, layers: tuple[tuple[int, int], ...]) -> Any:
+    """Anchor centres in units of the input square, in the order of the model's outputs:
+    per (stride, anchors per cell) layer, row by row."""
+    centres = []
+    for stride, per_cell in layers:
+        cells = size // stride
+        for y in range(cells):
+            for x in range(cells):
+                centres += [((x + 0.5) / cells, (y + 0.5) / cells)] * per_cell
+    return np.array(centres, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class _Model:
+    file: str
+    sha256: str
+    input: int  # the network's square input
+    anchors: Any
+    scores: str  # output tensor names
+    boxes: str
+
+
+# Full range: faces from ~12 px of its 192 px input (a person up to 5 m from a phone).
+_FULL: Final = _Model(
+    "face_detection_full_range.tflite",
+    "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+    192,
+    _grid(192, ((4, 1),)),
+    "reshaped_classifier_face_4",
+    "reshaped_regressor_face_4",
+)
+# Short range: faces from ~20 px of its 128 px input, at a third of the full model's cost.
+_SHORT: Final = _Model(
+    "face_detection_short_range.tflite",
+    "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+    128,
+    _grid(128, ((8, 2), (16, 6))),
+    "classificators",
+    "regressors",
 )
 
 
@@ -90,28 +130,29 @@ class Box:
 _local = threading.local()
 
 
-def _model_bytes() -> bytes:
-    data = (resources.files("pix_media") / "blazeface" / _MODEL).read_bytes()
-    if hashlib.sha256(data).hexdigest() != _MODEL_SHA256:
-        raise RuntimeError(f"{_MODEL} does not match its recorded SHA-256; reinstall pix-media")
+def _model_bytes(model: _Model) -> bytes:
+    data = (resources.files("pix_media") / "blazeface" / model.file).read_bytes()
+    if hashlib.sha256(data).hexdigest() != model.sha256:
+        raise RuntimeError(f"{model.file} does not match its recorded SHA-256; reinstall pix-media")
     return data
 
 
 class _Network:
-    """One thread's LiteRT interpreter of the model (an interpreter is not shared between
+    """One thread's LiteRT interpreter of a model (an interpreter is not shared between
     threads). One CPU thread each: the media workers already run photos side by side."""
 
-    def __init__(self) -> None:
-        self._interpreter = Interpreter(model_content=_model_bytes(), num_threads=1)
+    def __init__(self, model: _Model) -> None:
+        self.model = model
+        self._interpreter = Interpreter(model_content=_model_bytes(model), num_threads=1)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {o["name"]: o["index"] for o in self._interpreter.get_output_details()}
-        self._scores = outputs["reshaped_classifier_face_4"]
-        self._boxes = outputs["reshaped_regressor_face_4"]
+        self._scores = outputs[model.scores]
+        self._boxes = outputs[model.boxes]
 
     def run(self, square: Any) -> tuple[Any, Any]:
-        """A 192 × 192 RGB square → (a logit per anchor, 16 regressors per anchor)."""
-        # RGB scaled to [-1, 1], as the model was trained.
+        """An input-sized RGB square → (a logit per anchor, 16 regressors per anchor)."""
+        # RGB scaled to [-1, 1], as the models were trained.
         tensor = np.asarray(square, np.float32)[np.newaxis] / 127.5 - 1.0
         self._interpreter.set_tensor(self._input, tensor)
         self._interpreter.invoke()
@@ -119,41 +160,141 @@ class _Network:
         return scores, self._interpreter.get_tensor(self._boxes)[0]
 
 
-def _net() -> _Network:
-    net: _Network | None = getattr(_local, "net", None)
+def _net(model: _Model) -> _Network:
+    nets: dict[str, _Network] | None = getattr(_local, "nets", None)
+    if nets is None:
+        nets = _local.nets = {}
+    net = nets.get(model.file)
     if net is None:
-        net = _local.net = _Network()
+        net = nets[model.file] = _Network(model)
     return net
 
 
 def warm_up_detector() -> None:
-    """Load this thread's network now (a thread pool's initializer)."""
-    _net()
+    """Load this thread's networks now (a thread pool's initializer)."""
+    _net(_FULL)
+    _net(_SHORT)
 
 
 def detection_edge(scan: FaceScan) -> int:
     """Long edge of the frame `detect_faces` needs for `scan`: a larger source gains nothing."""
     if scan == "tiles":
-        return round(_INPUT / _TILE_SHARE)
-    return _INPUT
+        return round(_FULL.input / _TILE_SHARE)
+    if scan == "scout":
+        return round(_SHORT.input / _SPOT_SHARE)
+    return _FULL.input
 
 
-def _starts(length: int, window: int) -> list[int]:
-    """Window origins along one axis: first and last flush with the edges, at most half a
-    window apart."""
+def _starts(length: int, window: int, overlap: float = 0.5) -> list[int]:
+    """Window origins along one axis: first and last flush with the edges, at most
+    `1 - overlap` of a window apart."""
     if window >= length:
         return [0]
-    steps = -(-(length - window) * 2 // window)  # ceil((length - window) / (window / 2))
+    stride = window * (1 - overlap)
+    steps = int(-(-(length - window) // stride))
     return [round(i * (length - window) / steps) for i in range(steps + 1)]
 
 
-def _windows(width: int, height: int, scan: FaceScan) -> list[tuple[int, int, int]]:
-    """Square windows (x, y, side) in a frame whose long edge is `detection_edge(scan)`: the
-    whole frame first, then for `tiles` the overlapping `_INPUT`-sized tiles."""
-    windows = [(0, 0, max(width, height))]
-    if scan == "tiles":
-        windows += [(x, y, _INPUT) for y in _starts(height, _INPUT) for x in _starts(width, _INPUT)]
-    return windows
+@dataclass
+class _Found:
+    boxes: list[tuple[float, Box]] = field(default_factory=list)  # logit, box in source px
+    spots: list[tuple[float, float, float]] = field(default_factory=list)  # logit, x, y
+
+
+def _look(
+    net: _Network,
+    square: Any,
+    origin: tuple[float, float],
+    side: float,
+    found: _Found,
+    *,
+    spots: bool = False,
+) -> None:
+    """Run one window (`square`, the model's input size) that covers `side` source pixels
+    from `origin`; keep what passes the threshold and, if asked, the spots just below it."""
+    size = net.model.input
+    logits, boxes = net.run(square)
+    scale = side / size
+    anchors = net.model.anchors
+    for i in np.flatnonzero(logits > _MIN_LOGIT):
+        # Regressors: centre offset and size in input pixels, relative to the anchor.
+        cx = (boxes[i, 0] + anchors[i, 0] * size) * scale + origin[0]
+        cy = (boxes[i, 1] + anchors[i, 1] * size) * scale + origin[1]
+        w, h = boxes[i, 2] * scale, boxes[i, 3] * scale
+        if w > 0 and h > 0:
+            box = Box(max(0, int(cx - w / 2)), max(0, int(cy - h / 2)), int(w) + 1, int(h) + 1)
+            found.boxes.append((float(logits[i]), box))
+    if spots:
+        for i in np.flatnonzero((logits > _SPOT_FLOOR) & (logits <= _MIN_LOGIT)):
+            found.spots.append(
+                (
+                    float(logits[i]),
+                    float(anchors[i, 0] * side + origin[0]),
+                    float(anchors[i, 1] * side + origin[1]),
+                )
+            )
+
+
+def _frame(img: Image.Image, edge: int) -> tuple[Any, float]:
+    """`img` as RGB pixels with at most `edge` px on the long edge, and source px a frame px."""
+    rgb = img.convert("RGB") if img.mode != "RGB" else img
+    scale = min(1.0, edge / max(img.size))
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    if rgb.size != size:
+        # A box filter by a whole factor first, then bilinear (half the time of a gap of 2;
+        # the network sees no difference).
+        rgb = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=1.0)
+    return np.asarray(rgb), img.width / size[0]
+
+
+def _whole(frame: Any, back: float, net: _Network, found: _Found) -> None:
+    """The whole frame in one window, letterboxed top-left in black (the model's own
+    padding)."""
+    height, width = frame.shape[:2]
+    side = max(width, height)
+    square = np.zeros((side, side, 3), np.uint8)
+    square[:height, :width] = frame
+    if side != net.model.input:
+        size = (net.model.input, net.model.input)
+        square = np.asarray(Image.fromarray(square).resize(size, Image.Resampling.BOX))
+    _look(net, square, (0.0, 0.0), side * back, found)
+
+
+def _windows(frame: Any, back: float, net: _Network, found: _Found, *, overlap: float) -> None:
+    """Input-sized windows over the frame, overlapping by `overlap`; with little overlap (the
+    scout's) the spots below the threshold are kept too."""
+    side = net.model.input
+    height, width = frame.shape[:2]
+    for y0 in _starts(height, side, overlap):
+        for x0 in _starts(width, side, overlap):
+            square = np.zeros((side, side, 3), np.uint8)
+            crop = frame[y0 : y0 + side, x0 : x0 + side]
+            square[: crop.shape[0], : crop.shape[1]] = crop
+            _look(net, square, (x0 * back, y0 * back), side * back, found, spots=overlap < 0.5)
+
+
+def _closer(img: Image.Image, found: _Found) -> None:
+    """The best spots that did not pass, each looked at again by the short-range model in a
+    window of `_SPOT_SHARE` of the long edge, cut from the source itself."""
+    net = _net(_SHORT)
+    size = (net.model.input, net.model.input)
+    side = max(1, round(max(img.size) * _SPOT_SHARE))
+    taken: list[tuple[float, float]] = []
+    for _, x, y in sorted(found.spots, reverse=True):
+        if len(taken) == _SPOTS:
+            break
+        if any(abs(x - tx) < side / 2 and abs(y - ty) < side / 2 for tx, ty in taken):
+            continue
+        if any(b.x <= x <= b.x + b.w and b.y <= y <= b.y + b.h for _, b in found.boxes):
+            continue
+        taken.append((x, y))
+        x0 = min(max(0, round(x - side / 2)), max(0, img.width - side))
+        y0 = min(max(0, round(y - side / 2)), max(0, img.height - side))
+        # Beyond the image's edges crop pads with black: the letterbox again.
+        window = img.crop((x0, y0, x0 + side, y0 + side))
+        window = window.convert("RGB") if window.mode != "RGB" else window
+        square = window.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        _look(net, square, (x0, y0), side, found)
 
 
 def _merge(boxes: list[tuple[float, Box]]) -> list[Box]:
@@ -169,46 +310,21 @@ def _merge(boxes: list[tuple[float, Box]]) -> list[Box]:
     return merged
 
 
-def detect_faces(img: Image.Image, *, scan: FaceScan = "frame") -> list[Box]:
+def detect_faces(img: Image.Image, *, scan: FaceScan = "scout") -> list[Box]:
     """Face boxes in `img`'s coordinates. `img` needs no more than `detection_edge(scan)` px
     on its long edge; larger images are scaled down first."""
     if scan == "off":
         return []
-    edge = detection_edge(scan)
-    scale = min(1.0, edge / max(img.size))
-    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    frame_img = img.convert("RGB") if img.mode != "RGB" else img
-    if frame_img.size != size:
-        frame_img = frame_img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    frame = np.asarray(frame_img)
-    back_x, back_y = img.width / size[0], img.height / size[1]
-    net = _net()
-    found: list[tuple[float, Box]] = []
-    for x0, y0, side in _windows(size[0], size[1], scan):
-        # Letterbox: the window's pixels top-left in a black square (the model's own padding).
-        square = np.zeros((side, side, 3), np.uint8)
-        crop = frame[y0 : y0 + side, x0 : x0 + side]
-        square[: crop.shape[0], : crop.shape[1]] = crop
-        if side != _INPUT:  # the whole frame of a tiled scan
-            square = np.asarray(
-                Image.fromarray(square).resize((_INPUT, _INPUT), Image.Resampling.BOX)
-            )
-        logits, boxes = net.run(square)
-        for i in np.flatnonzero(logits > _MIN_LOGIT):
-            # Regressors: centre offset and size in input pixels, relative to the anchor.
-            cx = (boxes[i, 0] / _INPUT + _ANCHORS[i, 0]) * side + x0
-            cy = (boxes[i, 1] / _INPUT + _ANCHORS[i, 1]) * side + y0
-            w, h = boxes[i, 2] / _INPUT * side, boxes[i, 3] / _INPUT * side
-            if w <= 0 or h <= 0:
-                continue
-            box = Box(
-                max(0, int((cx - w / 2) * back_x)),
-                max(0, int((cy - h / 2) * back_y)),
-                int(w * back_x) + 1,
-                int(h * back_y) + 1,
-            )
-            found.append((float(logits[i]), box))
-    return _merge(found)
+    full = _net(_FULL)
+    found = _Found()
+    frame, back = _frame(img, _SCOUT_EDGE if scan == "scout" else detection_edge(scan))
+    _whole(frame, back, full, found)
+    if scan == "tiles":
+        _windows(frame, back, full, found, overlap=0.5)
+    elif scan == "scout":
+        _windows(frame, back, full, found, overlap=0.15)
+        _closer(img, found)
+    return _merge(found.boxes)
 
 
 def blur_faces(img: Image.Image, boxes: list[Box]) -> Image.Image:
