@@ -112,3 +112,51 @@ async def test_inbox_lead_page_and_settings(site: tuple[httpx.AsyncClient, Any, 
     assert "Timeline" in page.text
     foreign = await client.get(f"/leads/{uuid.uuid4()}", headers=cookie)
     assert foreign.status_code == 404
+
+    mail = await client.get("/leads/mail", headers=cookie)
+    assert mail.status_code == 200
+    assert "Eingangsbestätigung" in mail.text
+    saved = await client.post(
+        "/leads/mail/templates",
+        data={"kind": "acknowledgement", "locale": "de", "subject": "Danke!", "body": "{greeting}"},
+        headers=same_site,
+    )
+    assert saved.status_code == 303
+    templates = (await client.get("/api/leads/templates", headers=cookie)).json()
+    assert templates[0] == {
+        "kind": "acknowledgement",
+        "locale": "de",
+        "subject": "Danke!",
+        "body": "{greeting}",
+        "custom": True,
+    }
+    created = await client.post(
+        "/leads/mail/ab-tests",
+        data={
+            "name": "Kurz oder lang",
+            "template_kind": "acknowledgement",
+            "locale": "de",
+            "name_a": "kurz",
+            "weight_a": "1",
+            "subject_a": "Danke",
+            "body_a": "Kurz.",
+            "name_b": "lang",
+            "weight_b": "2",
+            "subject_b": "Vielen Dank",
+            "body_b": "Lang.",
+        },
+        headers=same_site,
+    )
+    assert created.status_code == 303, created.text
+    experiment = (await client.get("/api/leads/ab-tests", headers=cookie)).json()[0]
+    started = await client.post(f"/leads/mail/ab-tests/{experiment['id']}/start", headers=same_site)
+    assert started.status_code == 303
+    page = await client.get("/leads/mail", headers=cookie)
+    assert "Kurz oder lang" in page.text
+    assert "läuft" in page.text
+    bad = await client.post(
+        "/leads/mail/ab-tests",
+        data={"name": "", "template_kind": "acknowledgement", "subject_a": "x", "body_a": "y"},
+        headers=same_site,
+    )
+    assert bad.status_code == 422

@@ -671,6 +671,35 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "leads.snippet_script": ("Mit JavaScript", "With JavaScript"),
     "leads.snippet_html": ("Reines HTML", "Plain HTML"),
+    "leads.mail": ("E-Mails & A/B-Tests", "Emails & A/B tests"),
+    "leads.placeholders": (
+        "Platzhalter: {greeting}, {name}, {listing_title}, {expose_url}, {expose_line}, "
+        "{sender_name}.",
+        "Placeholders: {greeting}, {name}, {listing_title}, {expose_url}, {expose_line}, "
+        "{sender_name}.",
+    ),
+    "leads.default": ("Vorgabe", "Default"),
+    "template.acknowledgement": ("Eingangsbestätigung", "Acknowledgement"),
+    "template.follow_up_3": ("Nachfassen Tag 3", "Follow-up day 3"),
+    "template.follow_up_7": ("Nachfassen Tag 7", "Follow-up day 7"),
+    "template.follow_up_14": ("Nachfassen Tag 14", "Follow-up day 14"),
+    "leads.ab_tests": ("A/B-Tests", "A/B tests"),
+    "experiment.draft": ("Entwurf", "Draft"),
+    "experiment.running": ("läuft", "running"),
+    "experiment.ended": ("beendet", "ended"),
+    "leads.variant": ("Variante", "Variant"),
+    "leads.assigned": ("Zugeteilt", "Assigned"),
+    "leads.replied": ("Geantwortet", "Replied"),
+    "leads.booked": ("Termin", "Booked"),
+    "leads.significant": ("signifikant", "significant"),
+    "leads.start": ("Starten", "Start"),
+    "leads.end": ("Beenden", "End"),
+    "leads.no_ab_tests": ("Noch keine A/B-Tests.", "No A/B tests yet."),
+    "leads.new_ab_test": ("Neuer A/B-Test", "New A/B test"),
+    "leads.ab_name": ("Name des Tests", "Name of the test"),
+    "leads.template": ("Vorlage", "Template"),
+    "leads.weight": ("Gewicht", "Weight"),
+    "leads.create_ab_test": ("Test anlegen", "Create the test"),
 }
 
 

@@ -5,7 +5,7 @@ leads API; events never carry them."""
 
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 from fastapi import APIRouter, Request
@@ -125,6 +125,82 @@ def create_lead_pages(ui: UI) -> APIRouter:
             message_kind="error",
         )
 
+    async def mail_page(request: Request, me: Identity, status: int = 200, **ctx: Any) -> Response:
+        _, templates = await api(me, "GET", "/templates")
+        _, experiments = await api(me, "GET", "/ab-tests")
+        results = {}
+        for experiment in experiments if isinstance(experiments, list) else []:
+            if experiment["status"] != "draft":
+                code, found = await api(me, "GET", f"/ab-tests/{experiment['id']}/results")
+                if code == 200:
+                    results[experiment["id"]] = found["variants"]
+        return ui.render(
+            request,
+            "leads/mail.html",
+            me,
+            status=status,
+            page="leads",
+            templates=templates if isinstance(templates, list) else [],
+            experiments=experiments if isinstance(experiments, list) else [],
+            results=results,
+            **ctx,
+        )
+
+    @router.get("/leads/mail", response_class=HTMLResponse)
+    async def mail_settings(request: Request) -> Response:
+        me = await ui.signed_in(request)
+        return await mail_page(request, me)
+
+    @router.post("/leads/mail/templates", response_class=HTMLResponse)
+    async def save_template(request: Request) -> Response:
+        form = await ui.form_of(request)
+        me = await ui.signed_in(request)
+        kind, locale = form.get("kind", ""), form.get("locale", "")
+        body = {"subject": form.get("subject", ""), "body": form.get("body", "")}
+        path = f"/templates/{quote(kind, safe='')}/{quote(locale, safe='')}"
+        code, answer = await api(me, "PUT", path, body)
+        if code == 200:
+            return RedirectResponse("/leads/mail?saved=1", status_code=303)
+        return await mail_page(request, me, **ui.refusal(request, me, stub(code, answer), "body"))
+
+    @router.post("/leads/mail/ab-tests", response_class=HTMLResponse)
+    async def create_experiment(request: Request) -> Response:
+        form = await ui.form_of(request)
+        me = await ui.signed_in(request)
+        variants = []
+        for n in ("a", "b"):
+            variants.append(
+                {
+                    "name": form.get(f"name_{n}", n.upper()).strip() or n.upper(),
+                    "weight": weight(form.get(f"weight_{n}", "")),
+                    "subject": form.get(f"subject_{n}", ""),
+                    "body": form.get(f"body_{n}", ""),
+                }
+            )
+        body = {
+            "name": form.get("name", ""),
+            "template_kind": form.get("template_kind", ""),
+            "locale": form.get("locale", "de"),
+            "variants": variants,
+        }
+        code, answer = await api(me, "POST", "/ab-tests", body)
+        if code == 201:
+            return RedirectResponse("/leads/mail", status_code=303)
+        return await mail_page(request, me, **ui.refusal(request, me, stub(code, answer), "name"))
+
+    @router.post("/leads/mail/ab-tests/{experiment_id}/{action}", response_class=HTMLResponse)
+    async def experiment_action(
+        request: Request, experiment_id: uuid.UUID, action: str
+    ) -> Response:
+        await ui.form_of(request)
+        me = await ui.signed_in(request)
+        if action not in ("start", "end"):
+            raise PageError(404, "error.404")
+        code, answer = await api(me, "POST", f"/ab-tests/{experiment_id}/{action}")
+        if code == 200:
+            return RedirectResponse("/leads/mail", status_code=303)
+        return await mail_page(request, me, **ui.refusal(request, me, stub(code, answer), "name"))
+
     @router.get("/leads/{lead_id}", response_class=HTMLResponse)
     async def lead_detail(request: Request, lead_id: uuid.UUID) -> Response:
         me = await ui.signed_in(request)
@@ -173,6 +249,12 @@ def create_lead_pages(ui: UI) -> APIRouter:
         )
 
     return router
+
+
+def weight(value: str) -> int | str:
+    """A variant's weight as a number; anything else goes to the API, which names it."""
+    value = value.strip()
+    return int(value) if value.isdigit() else (value or 1)
 
 
 def stub(status_code: int, body: Any) -> httpx.Response:
