@@ -38,7 +38,7 @@ from pix_listings.vectors import listing_text
 from pix_runtime.identity import Identity
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "listings"))
 from matching_set import LEADS, LISTINGS, recall_at
@@ -61,6 +61,40 @@ def figures(name: str, seconds: list[float]) -> str:
         f"{name}: n={len(ms)} p50={statistics.median(ms):.1f} ms "
         f"p95={pct(ms, 0.95):.1f} ms p99={pct(ms, 0.99):.1f} ms "
         f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+
+
+class Statements:
+    """The SQL a service call sends, kept to be run again under EXPLAIN ANALYZE: the time
+    PostgreSQL itself spends, which the shared machine's load inflates far less than the
+    wall time of a whole call."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.seen: list[tuple[str, Any]] = []
+        self.on = False
+        event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", self._grab)
+
+    def _grab(self, conn: Any, cursor: Any, statement: str, params: Any, *args: Any) -> None:
+        if self.on and statement.lstrip().upper().startswith("SELECT"):
+            self.seen.append((statement, params))
+
+    async def execution_ms(self, limit: int = 40) -> list[float]:
+        found = []
+        async with self.runtime.db.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            for statement, params in self.seen[-limit:]:
+                plan = await driver.fetch("EXPLAIN (ANALYZE) " + statement, *params)
+                last = [r[0] for r in plan if r[0].startswith("Execution Time")]
+                found.append(float(last[0].split(":")[1].split()[0]))
+        self.seen.clear()
+        return found
+
+
+def in_database(name: str, ms: list[float]) -> str:
+    return (
+        f"  {name}, in PostgreSQL (EXPLAIN ANALYZE of {len(ms)} of them): "
+        f"p50={statistics.median(ms):.1f} ms p95={pct(ms, 0.95):.1f} ms"
     )
 
 
@@ -235,24 +269,31 @@ async def test_matching_search_embedding_and_expose_figures(service: Any) -> Non
             ).scalars()
         )
 
+    sql = Statements(runtime)
     times, sizes = [], []
     for lead_id in lead_ids:
         t = time.perf_counter()
+        sql.on = len(times) < 40
         found = await matching.listings_for_lead(who, lead_id, limit=10)
+        sql.on = False
         times.append(time.perf_counter() - t)
         sizes.append(len(found))
     print(figures(f"listings for a lead over {LISTING_COUNT} listings", times))
+    print(in_database("each of its 2 statements", await sql.execution_ms(80)))
 
     times, counts = [], []
     for listing_id in listing_ids:
         t = time.perf_counter()
+        sql.on = len(times) < 40
         count, _ = await matching.leads_for_listing(who, listing_id, limit=20)
+        sql.on = False
         times.append(time.perf_counter() - t)
         counts.append(count)
     print(
         figures(f"leads for a listing over {LEAD_COUNT} leads", times)
         + f" (median {statistics.median(counts):.0f} leads pass the rules)"
     )
+    print(in_database("each of its 2 statements", await sql.execution_ms(80)))
 
     words = [
         "Balkon",
@@ -269,9 +310,12 @@ async def test_matching_search_embedding_and_expose_figures(service: Any) -> Non
     times = []
     for n in range(RUNS):
         t = time.perf_counter()
+        sql.on = n < 40
         await search.search(who, words[n % len(words)], limit=20, semantic=False)
+        sql.on = False
         times.append(time.perf_counter() - t)
     print(figures(f"full-text search over {LISTING_COUNT} listings", times))
+    print(in_database("the search statement", await sql.execution_ms(40)))
     times = []
     for n in range(RUNS // 2):
         t = time.perf_counter()

@@ -15,13 +15,14 @@ from pix_listings.api import public_router, router
 from pix_listings.drafts import build_drafts
 from pix_listings.embeddings import Embedder, build_embedder
 from pix_listings.exposes import RENDER_EXPOSE, Exposes, RenderExpose
+from pix_listings.facts import ExposeLinks
 from pix_listings.gallery import GalleryImport
 from pix_listings.handlers import register_handlers
 from pix_listings.matching import Matching, Tuning
 from pix_listings.models import jobs, outbox
 from pix_listings.pricing import PriceEstimator
 from pix_listings.search import Search
-from pix_listings.service import EMBED_LISTING, ExposeLinks, ListingJob, Listings
+from pix_listings.service import EMBED_LISTING, ListingJob, Listings
 from pix_listings.settings import ListingsSettings
 from pix_listings.vectors import EMBED_LEAD, REEMBED, LeadJob, Reembed, Vectors
 
