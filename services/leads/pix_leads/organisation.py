@@ -137,6 +137,19 @@ class OrgSettings:
             snippet_script=f'<script src="{form_url}/embed.js" async></script>',
         )
 
+    async def by_form_key(self, form_key: str) -> Mailbox | None:
+        async with self._db.sessions() as session:
+            row = (
+                (
+                    await session.execute(
+                        select(m.mailboxes).where(m.mailboxes.c.form_key == form_key)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return self.view(row) if row is not None else None
+
     async def mailbox(self, viewer: Identity) -> Mailbox:
         async with self._db.transaction() as session:
             row = await self.ensure_mailbox(session, viewer.org_id, viewer.name)
