@@ -165,7 +165,11 @@ async def test_session_checks_do_not_wait_behind_password_hashing(migrated: set[
         assert checked.status_code == 200
         # Answered while sign-ins were still waiting for their hashes, not after them.
         assert hashing.in_flight > 0
-        assert {r.status_code for r in await asyncio.gather(*burst)} == {401}
+        # Each sign-in of the burst was hashed (401) or, on a machine too busy to hash it within
+        # the queue's wait, refused as busy (429); none waited on the session check or failed.
+        statuses = {r.status_code for r in await asyncio.gather(*burst)}
+        assert 401 in statuses
+        assert statuses <= {401, 429}
 
 
 async def test_too_many_waiting_hashes_are_refused_with_retry_after(migrated: set[str]) -> None:
