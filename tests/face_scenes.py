@@ -1,10 +1,12 @@
 """A test set for face detection: real faces at realistic sizes in room photos.
 
-Two photographs with people (scikit-image's astronaut, colour, and cameraman, grey) are pasted
-into room photos so that the face spans a given share of the photo's long edge, at seeded
-random places, like a portrait on a wall or a person standing in the room. Plus interiors
-without people (window grids with mullions, plain rooms, noisy furnished rooms) for false
-positives. Frames are 2000 × 1500, the size of the web rendition faces are blurred in.
+Two photographs with people (scikit-image's astronaut, colour, and cameraman, grey, in
+profile) go into room photos so that the face spans a given share of the photo's long edge,
+at seeded random places: pasted whole, like a portrait on a wall (`scenes`), and as the head
+and shoulders of a whole person standing in the room at the distance that gives that face
+size with a phone's wide lens (`standing`: 2 % is 5 m away). Plus interiors without people
+(window grids with mullions, plain rooms, noisy furnished rooms) for false positives. Frames
+are 2000 × 1500, the size of the web rendition faces are blurred in.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from photos import room_photo
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 from skimage import data
 
 WIDTH, HEIGHT = 2000, 1500
@@ -80,3 +82,68 @@ def interiors() -> list[Image.Image]:
         x, y = int(rng.integers(0, WIDTH - 300)), int(rng.integers(0, HEIGHT - 300))
         furnished[y : y + 260, x : x + 280] = rng.integers(20, 235, 3)
     return [Image.fromarray(grid), room_photo(WIDTH, HEIGHT), Image.fromarray(furnished)]
+
+
+# A phone's main camera in a room: 24 mm equivalent, 74° across the long edge, so the frame is
+# 1.5 × the distance wide there and a face (15 cm) is 10 % / distance in metres of the long edge:
+# 2 % at 5 m, 4 % at 2.5 m.
+FACE_M = 0.15
+PERSON_M = 1.75
+
+
+def distance_for(share: float) -> float:
+    """Metres from the camera at which a face spans `share` of the long edge."""
+    return FACE_M / (1.5 * share)
+
+
+def standing(share: float, count: int, *, seed: int = 3) -> Iterator[Scene]:
+    """`count` room photos, each with a whole person standing on the floor at the distance
+    where the face is `share` of the long edge: the photograph's head and shoulders, feathered
+    into the room, on a drawn body (coat, arms, trousers, shoes) of a person's proportions."""
+    rng = np.random.default_rng(seed + int(share * 1000))
+    room = room_photo(WIDTH, HEIGHT)
+    for i in range(count):
+        person = PEOPLE[i % len(PEOPLE)]
+        face = WIDTH * share
+        metre = face / FACE_M  # px per metre at the person's distance
+        # The photograph scaled so its face is `face` wide; keep head and shoulders down to
+        # the chest (about 0.45 m below the eyes), as wide as the shoulders.
+        side = face / person.width
+        photo = person.photo().resize((max(1, round(side)),) * 2, Image.Resampling.LANCZOS)
+        fx, fy = person.cx * side, person.cy * side
+        half = 0.26 * metre
+        top, bottom = max(0.0, fy - 0.25 * metre), min(side, fy + 0.45 * metre)
+        bust = photo.crop((round(fx - half), round(top), round(fx + half), round(bottom)))
+        mask = Image.new("L", bust.size, 0)
+        ImageDraw.Draw(mask).ellipse((0, 0, bust.width - 1, bust.height * 1.6), fill=255)
+        mask = mask.filter(ImageFilter.GaussianBlur(max(1.0, face / 12)))
+        # The camera level at 1.2–1.6 m: the horizon is the frame's middle, the eyes (1.63 m)
+        # a little above it, the feet below (out of the frame when the person is close).
+        # (Close up, a lower camera would cut the face off: not a photo anyone keeps.)
+        camera = float(rng.uniform(max(1.2, PERSON_M - 0.12 - (HEIGHT / 2 - face) / metre), 1.6))
+        eyes = HEIGHT / 2 - (PERSON_M - 0.12 - camera) * metre
+        feet = HEIGHT / 2 + camera * metre
+        cx = float(rng.uniform(half + 10, WIDTH - half - 10))
+        image = room.copy()
+        draw = ImageDraw.Draw(image)
+        coat = tuple(int(c) for c in rng.integers(30, 160, 3))
+        trousers = tuple(int(c) for c in rng.integers(20, 90, 3))
+        chest = eyes + 0.35 * metre
+        hips = eyes + 0.85 * metre
+        draw.rectangle((cx - 0.22 * metre, chest, cx + 0.22 * metre, hips), fill=coat)
+        for side_x in (-1, 1):  # arms, legs, shoes
+            arm = cx + side_x * 0.25 * metre
+            draw.rectangle(
+                (arm - 0.05 * metre, chest, arm + 0.05 * metre, hips + 0.1 * metre), fill=coat
+            )
+            leg = cx + side_x * 0.1 * metre
+            draw.rectangle(
+                (leg - 0.08 * metre, hips, leg + 0.08 * metre, feet - 0.05 * metre), fill=trousers
+            )
+            draw.ellipse(
+                (leg - 0.1 * metre, feet - 0.08 * metre, leg + 0.12 * metre, feet),
+                fill=(25, 20, 20),
+            )
+        x0, y0 = round(cx - half), round(eyes - (fy - top))
+        image.paste(bust, (x0, y0), mask)
+        yield Scene(image, (round(cx), round(eyes + 0.03 * metre), round(face)))

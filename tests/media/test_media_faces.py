@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from face_scenes import interiors, scenes
+from face_scenes import interiors, scenes, standing
 from photos import jpeg_with_gps, room_photo
 from PIL import Image
 from pix_media.faces import FaceScan, detect_faces
@@ -57,7 +57,7 @@ def test_astronaut_face_is_blurred_in_web_and_thumb(tmp_path: Path) -> None:
     assert sharpness(thumb_blurred, thumb_box) < 0.3 * sharpness(thumb_plain, thumb_box)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("scan", "smallest"), [("frame", 0.08), ("tiles", 0.04)])
+@pytest.mark.parametrize(("scan", "smallest"), [("frame", 0.08), ("scout", 0.02), ("tiles", 0.04)])
 def test_faces_at_realistic_sizes_in_room_photos(scan: FaceScan, smallest: float) -> None:
     """Every placed face from the size each scan promises (faces.py) is found, and nothing is
     found in rooms without people (see tests/perf/test_face_detection.py for the table)."""
@@ -66,6 +66,29 @@ def test_faces_at_realistic_sizes_in_room_photos(scan: FaceScan, smallest: float
             boxes = detect_faces(scene.image, scan=scan)
             assert scene.found_in([(b.x, b.y, b.w, b.h) for b in boxes]), (share, scene.face)
     assert not any(detect_faces(room, scan=scan) for room in interiors())
+
+
+@pytest.mark.parametrize("share", [0.02, 0.03, 0.05, 0.12])
+def test_people_standing_in_the_room_are_found_by_default(share: float) -> None:
+    """Whole people at 5, 3.3, 2 and 0.8 m from a phone's wide lens."""
+    for scene in standing(share, 6):
+        boxes = detect_faces(scene.image)
+        assert scene.found_in([(b.x, b.y, b.w, b.h) for b in boxes]), (share, scene.face)
+
+
+def test_a_small_wall_portrait_is_blurred_by_default(tmp_path: Path) -> None:
+    """The case of issue 15: a portrait on the wall whose face is 2.7 % of the frame's width
+    (108 px in a 4000 px photo), found and blurred in the web rendition."""
+    source = tmp_path / "wall.jpg"
+    source.write_bytes(jpeg_with_gps(room_with_astronaut(4000, 108)))
+    plain = process_image(source, face_scan="off")
+    blurred = process_image(source)
+    assert blurred.faces_blurred == 1
+    web_plain = Image.open(io.BytesIO(plain.web.data))
+    web_blurred = Image.open(io.BytesIO(blurred.web.data))
+    [face] = detect_faces(web_plain)
+    box = (face.x, face.y, face.x + face.w, face.y + face.h)
+    assert sharpness(web_blurred, box) < 0.3 * sharpness(web_plain, box)
 
 
 def test_interiors_without_people_have_no_faces(tmp_path: Path) -> None:

@@ -366,7 +366,7 @@ def process_image(
     web_edge: int = 2000,
     thumb_edge: int = 400,
     quality: int = 82,
-    face_scan: FaceScan = "frame",
+    face_scan: FaceScan = "scout",
 ) -> ProcessedImage:
     """Validate the image at ``path`` and render metadata-free sRGB JPEG renditions.
 
