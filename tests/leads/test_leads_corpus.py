@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from pix_leads.enrichment import normalise_phone
+from pix_leads.fields import money
 from pix_leads.mail import html_to_text, read_mail, without_quote
-from pix_leads.parsers import NotAnInquiry, Unparseable, money, parse_inquiry
+from pix_leads.parsers import NotAnInquiry, Unparseable, parse_inquiry
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((CORPUS / "expected.json").read_text())

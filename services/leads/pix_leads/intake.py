@@ -31,15 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_leads import models as m
 from pix_leads.enrichment import normalise_email, normalise_phone
+from pix_leads.fields import financing_of, time_frame_of
 from pix_leads.mail import read_mail, without_quote
 from pix_leads.parsers import (
     Inquiry,
     NotAnInquiry,
     Unparseable,
     classify,
-    financing_of,
     parse_inquiry,
-    time_frame_of,
 )
 from pix_leads.records import ReceivedMessage
 from pix_leads.service import ACKNOWLEDGE, LeadBook, LeadRef
