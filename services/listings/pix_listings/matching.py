@@ -226,7 +226,11 @@ class Matching:
             sim = null()
         score = rule + self._tuning.semantic_weight * func.coalesce(sim, 0.0)
         query = (
-            select(listings, sim.label("similarity"), score.label("score"))
+            select(
+                *[c for c in listings.c if c.name != "search_vector"],
+                sim.label("similarity"),
+                score.label("score"),
+            )
             .outerjoin(listing_vectors, listing_vectors.c.listing_id == listings.c.id)
             .where(and_(*conditions))
             .order_by(score.desc(), listings.c.id)

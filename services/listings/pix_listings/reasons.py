@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,9 @@ def _words(text: str) -> list[str]:
     return cleaned.split()
 
 
-def mentioned(text: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def mentioned(text: str) -> frozenset[str]:
+    """The wishable features a text names (cached: a listing's text meets many leads)."""
     words = _words(text)
     joined = " ".join(words)
     found = set()
@@ -58,7 +61,7 @@ def mentioned(text: str) -> set[str]:
             if (" " in stem and stem in joined) or any(w.startswith(stem) for w in words):
                 found.add(key)
                 break
-    return found
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
