@@ -346,13 +346,13 @@ async def test_matching_search_embedding_and_expose_figures(service: Any) -> Non
         for row in sample
     ]
     embedder.embed_sync(texts_[:2])
-    cpu = []
+    embed_cpu = []
     for words_ in texts_ * 2:
         t = time.process_time()
         embedder.embed_sync([words_])
-        cpu.append(time.process_time() - t)
+        embed_cpu.append(time.process_time() - t)
     print(
-        figures(f"embedding one listing ({embedder.model}, CPU time)", cpu)
+        figures(f"embedding one listing ({embedder.model}, CPU time)", embed_cpu)
         + f" ~{statistics.mean(len(x) for x in texts_):.0f} characters"
     )
     del rng, sizes
