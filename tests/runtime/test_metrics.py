@@ -24,6 +24,7 @@ from pix_runtime.lifecycle import ServiceRuntime
 from pix_runtime.metrics import ServiceMetrics
 from pix_runtime.outbox import outbox_table
 from pix_runtime.settings import PlatformSettings, ServiceSettings
+from pix_runtime.storage import LocalStorage
 from pix_stack.embedded import EmbeddedPostgres, Tansu
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, text
@@ -237,7 +238,7 @@ async def test_readiness_checks_storage_only_where_the_service_uses_it(
     assert with_storage.storage is not None  # the service takes its storage
     gone = _runtime(tmp_path, postgres, tansu, f"file://{tmp_path / 'gone'}")
     gone_storage = gone.storage
-    assert isinstance(gone_storage.root, Path)
+    assert isinstance(gone_storage, LocalStorage)
     gone_storage.root.rmdir()
 
     async def checks(runtime: ServiceRuntime) -> dict[str, str]:
