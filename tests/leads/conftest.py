@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
+from leads_helpers import LeadsApp
 from pix_leads.app import create_app
 from pix_leads.settings import LeadsSettings
-from pix_runtime.lifecycle import ServiceRuntime
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres
 
@@ -19,14 +18,6 @@ from pix_stack.embedded import EmbeddedPostgres
 async def leads_schema(postgres: EmbeddedPostgres, migrated: set[str]) -> str:
     await upgrade_to_head(postgres.url, "pix_leads", "leads")
     return "leads"
-
-
-@dataclass
-class LeadsApp:
-    client: httpx.AsyncClient
-    runtime: ServiceRuntime
-    settings: LeadsSettings
-    app: object
 
 
 @pytest.fixture

@@ -4,15 +4,26 @@ mail, reading the outbox."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pix_leads.models import jobs, outbox, raw_messages
+from pix_leads.settings import LeadsSettings
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.lifecycle import ServiceRuntime
 from sqlalchemy import select
 
 CORPUS = Path(__file__).parent / "corpus"
+
+
+@dataclass
+class LeadsApp:
+    client: httpx.AsyncClient
+    runtime: ServiceRuntime
+    settings: LeadsSettings
+    app: Any
 
 
 def person(role: str = "client", org_id: uuid.UUID | None = None) -> Identity:

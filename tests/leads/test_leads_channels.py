@@ -15,8 +15,7 @@ from typing import Any
 import aiosmtplib
 import httpx
 import pytest
-from conftest import LeadsApp
-from leads_helpers import as_user, corpus, outbox_events, person, raw_row
+from leads_helpers import LeadsApp, as_user, corpus, outbox_events, person, raw_row
 from pix_contracts import LeadCreated
 from pix_leads.app import create_app
 from pix_leads.models import leads as leads_table
@@ -242,6 +241,11 @@ async def test_the_website_form_with_consent_honeypot_and_rate_limit(leads: Lead
     assert (
         await leads.client.post(url, content=b"{oops", headers={"content-type": "application/json"})
     ).status_code == 422
+    wrong_type = await leads.client.post(url, json={**form, "name": 5})
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["error"]["field"] == "name"
+    not_an_object = await leads.client.post(url, json=[1, 2])
+    assert not_an_object.status_code == 422
     script = await leads.client.get(f"{url}/embed.js")
     assert script.status_code == 200
     assert box["form_url"] in script.text

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from conftest import LeadsApp
-from leads_helpers import CORPUS, as_user, corpus, outbox_events, person, raw_row
+from leads_helpers import CORPUS, LeadsApp, as_user, corpus, outbox_events, person, raw_row
 from pix_contracts import LeadCreated
 from pix_leads.intake import Intake
 from pix_runtime.identity import Identity

@@ -10,8 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import LeadsApp
-from leads_helpers import as_user, corpus, outbox_events, person, queued, raw_row
+from leads_helpers import LeadsApp, as_user, corpus, outbox_events, person, queued, raw_row
 from pix_contracts import LeadMessageRequested, LeadStatusChanged
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
 from pix_leads.intake import Intake

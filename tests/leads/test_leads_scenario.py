@@ -10,8 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from conftest import LeadsApp
-from leads_helpers import as_user, corpus, outbox_events, person, raw_row
+from leads_helpers import LeadsApp, as_user, corpus, outbox_events, person, raw_row
 from pix_contracts import LeadErased, LeadMessageRequested
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
 from pix_contracts.listings import ListingFacts, ListingPublished
