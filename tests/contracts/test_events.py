@@ -20,7 +20,8 @@ from pix_contracts.leads import LEAD_EVENTS
 from pix_contracts.listings import LISTING_EVENTS
 from pydantic import ValidationError
 
-TOPIC_NAME = re.compile(r"^(auth|orders|media|captioning|export|leads|listings)\.[a-z-]+\.[a-z-]+\.v[0-9]+$")
+SERVICES = "auth|orders|media|captioning|export|leads|listings"
+TOPIC_NAME = re.compile(rf"^({SERVICES})\.[a-z-]+\.[a-z-]+\.v[0-9]+$")
 
 
 def test_topic_names_follow_the_convention_and_every_event_has_one() -> None:
