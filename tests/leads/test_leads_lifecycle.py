@@ -403,3 +403,27 @@ async def test_an_ab_test_assigns_by_weight_and_reports_significance(leads: Lead
     assert (await leads.client.post(f"/ab-tests/{experiment_id}/end", headers=headers)).json()[
         "status"
     ] == "ended"
+
+
+async def test_predictions_calibrate_on_the_organisations_own_history(leads: LeadsApp) -> None:
+    agent = person()
+    headers = as_user(leads.runtime, agent)
+    for n in range(30):
+        created = await leads.client.post(
+            "/leads", json={"name": f"Lead {n}", "email": f"l{n}@example.org"}, headers=headers
+        )
+        status = {"status": "BOOKED"} if n < 3 else {"status": "LOST", "reason": "no fit"}
+        moved = await leads.client.post(
+            f"/leads/{created.json()['id']}/status", json=status, headers=headers
+        )
+        assert moved.status_code == 200
+    fresh = await leads.client.post(
+        "/leads", json={"name": "Neu", "email": "neu@example.org"}, headers=headers
+    )
+    prediction = (
+        await leads.client.get(f"/leads/{fresh.json()['id']}/prediction", headers=headers)
+    ).json()
+    assert prediction["calibrated"] is True
+    assert "calibration" in prediction["factors"]
+    # A tenth of the organisation's decided leads booked: the model's mean is moved there.
+    assert prediction["probability"] <= 15
