@@ -81,7 +81,51 @@ def interiors() -> list[Image.Image]:
     for _ in range(14):  # furniture-like blocks in many colours
         x, y = int(rng.integers(0, WIDTH - 300)), int(rng.integers(0, HEIGHT - 300))
         furnished[y : y + 260, x : x + 280] = rng.integers(20, 235, 3)
-    return [Image.fromarray(grid), room_photo(WIDTH, HEIGHT), Image.fromarray(furnished)]
+    return [
+        Image.fromarray(grid),
+        room_photo(WIDTH, HEIGHT),
+        Image.fromarray(furnished),
+        *wall_art(),
+    ]
+
+
+# (Not scikit-image's coins: ancient coins with heads in relief, which BlazeFace counts as
+# faces in tiles; blurring them is harmless, and they are no test of a room without anyone.)
+# Real photographs without people, as pictures on the wall: a cup of coffee, a cat, a rocket,
+# stained tissue, a clock, a cell, an eye's fundus, galaxies, brick, gravel, grass, printed text.
+ART = (
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "clock",
+    "cell",
+    "retina",
+    "hubble_deep_field",
+    "brick",
+    "gravel",
+    "grass",
+    "text",
+)
+
+
+def wall_art(*, seed: int = 11) -> list[Image.Image]:
+    """Rooms hung with three of `ART` each, 8–30 % of the long edge wide, framed."""
+    rng = np.random.default_rng(seed)
+    rooms = []
+    for k in range(0, len(ART), 3):
+        room = room_photo(WIDTH, HEIGHT, colour=(190, 185, 175))
+        for j, name in enumerate(ART[k : k + 3]):
+            art = Image.fromarray(getattr(data, name)()).convert("RGB")
+            width = int(WIDTH * rng.uniform(0.08, 0.30))
+            art = art.resize((width, width * art.height // art.width), Image.Resampling.LANCZOS)
+            framed = Image.new("RGB", (art.width + 24, art.height + 24), (60, 45, 30))
+            framed.paste(art, (12, 12))
+            x = int(j * WIDTH / 3 + rng.uniform(0, max(1, WIDTH / 3 - framed.width)))
+            y = int(rng.uniform(80, max(81, HEIGHT * 0.65 - framed.height)))
+            room.paste(framed, (x, y))
+        rooms.append(room)
+    return rooms
 
 
 # A phone's main camera in a room: 24 mm equivalent, 74° across the long edge, so the frame is

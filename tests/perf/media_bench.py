@@ -69,7 +69,7 @@ async def service(files: list[Path], storage_dir: Path, faces: bool) -> dict[str
     from pix_runtime.storage import open_storage
     from sqlalchemy import func, select
 
-    settings = MediaSettings(workers=1, face_scan="frame" if faces else "off")
+    settings = MediaSettings(workers=1, face_scan="scout" if faces else "off")
     db = Database(settings.effective_database_url, schema="media", application_name="bench")
     storage = open_storage(f"file://{storage_dir}", public_base="http://x", signing_key=b"k")
 

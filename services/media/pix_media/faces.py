@@ -51,9 +51,9 @@ _SCOUT_EDGE: Final = 352
 _SPOTS: Final = 3
 _SPOT_FLOOR: Final = float(np.log(0.1 / 0.9))
 _SPOT_SHARE: Final = 1 / 10
-# The short-range model on such close-ups also scores a spacesuit's collar ring or a hand at
-# 0.51–0.54, the faces of the test set at 0.69 and above: it must be surer than MediaPipe asks.
-_CLOSE_LOGIT: Final = float(np.log(0.65 / 0.35))
+# The full-range model's check of such a find sees the face this wide (it finds faces from
+# ~12 px and reliably from ~16 px).
+_CHECK_PX: Final = 24
 # Blur a margin around the detected box too: BlazeFace boxes brows to chin, leaving hairline
 # and ears recognisable otherwise.
 _MARGIN: Final = 0.3
@@ -212,7 +212,6 @@ def _look(
     found: _Found,
     *,
     spots: bool = False,
-    min_logit: float = _MIN_LOGIT,
 ) -> None:
     """Run one window (`square`, the model's input size) that covers `side` source pixels
     from `origin`; keep what passes the threshold and, if asked, the spots just below it."""
@@ -220,7 +219,7 @@ def _look(
     logits, boxes = net.run(square)
     scale = side / size
     anchors = net.model.anchors
-    for i in np.flatnonzero(logits > min_logit):
+    for i in np.flatnonzero(logits > _MIN_LOGIT):
         # Regressors: centre offset and size in input pixels, relative to the anchor.
         cx = (boxes[i, 0] + anchors[i, 0] * size) * scale + origin[0]
         cy = (boxes[i, 1] + anchors[i, 1] * size) * scale + origin[1]
@@ -277,11 +276,25 @@ def _windows(frame: Any, back: float, net: _Network, found: _Found, *, overlap: 
             _look(net, square, (x0 * back, y0 * back), side * back, found, spots=overlap < 0.5)
 
 
+def _square(img: Image.Image, x: float, y: float, side: int, net: _Network) -> tuple[Any, int, int]:
+    """A window of `side` source px centred on (x, y) as far as the image allows, scaled to
+    the network's input; and its origin."""
+    x0 = min(max(0, round(x - side / 2)), max(0, img.width - side))
+    y0 = min(max(0, round(y - side / 2)), max(0, img.height - side))
+    # Beyond the image's edges crop pads with black: the letterbox again.
+    window = img.crop((x0, y0, x0 + side, y0 + side))
+    window = window.convert("RGB") if window.mode != "RGB" else window
+    size = (net.model.input, net.model.input)
+    return window.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0), x0, y0
+
+
 def _closer(img: Image.Image, found: _Found) -> None:
     """The best spots that did not pass, each looked at again by the short-range model in a
-    window of `_SPOT_SHARE` of the long edge, cut from the source itself."""
-    net = _net(_SHORT)
-    size = (net.model.input, net.model.input)
+    window of `_SPOT_SHARE` of the long edge, cut from the source itself. What it finds
+    counts only if the full-range model agrees, shown the face at `_CHECK_PX`: the short
+    model alone, without the room around, takes a round blob in a picture or a spacesuit's
+    collar ring for a face (scores 0.5–0.75, as some small faces)."""
+    short, full = _net(_SHORT), _net(_FULL)
     side = max(1, round(max(img.size) * _SPOT_SHARE))
     taken: list[tuple[float, float]] = []
     for _, x, y in sorted(found.spots, reverse=True):
@@ -292,36 +305,50 @@ def _closer(img: Image.Image, found: _Found) -> None:
         if any(b.x <= x <= b.x + b.w and b.y <= y <= b.y + b.h for _, b in found.boxes):
             continue
         taken.append((x, y))
-        x0 = min(max(0, round(x - side / 2)), max(0, img.width - side))
-        y0 = min(max(0, round(y - side / 2)), max(0, img.height - side))
-        # Beyond the image's edges crop pads with black: the letterbox again.
-        window = img.crop((x0, y0, x0 + side, y0 + side))
-        window = window.convert("RGB") if window.mode != "RGB" else window
-        square = window.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-        _look(net, square, (x0, y0), side, found, min_logit=_CLOSE_LOGIT)
+        close = _Found()
+        square, x0, y0 = _square(img, x, y, side, short)
+        _look(short, square, (x0, y0), side, close)
+        for _, face in _merge_scored(close.boxes):
+            check = _Found()
+            around = min(max(img.size), max(1, round(face.w * _FULL.input / _CHECK_PX)))
+            cx, cy = face.x + face.w / 2, face.y + face.h / 2
+            square, x0, y0 = _square(img, cx, cy, around, full)
+            _look(full, square, (x0, y0), around, check)
+            found.boxes += [(logit, box) for logit, box in check.boxes if box.overlaps(face)]
 
 
-def _merge(boxes: list[tuple[float, Box]]) -> list[Box]:
+def _merge_scored(boxes: list[tuple[float, Box]]) -> list[tuple[float, Box]]:
     """Best-scored first; a box overlapping a kept one widens it (blurring more is safe)."""
-    merged: list[Box] = []
-    for _, box in sorted(boxes, key=lambda scored: -scored[0]):
-        for i, kept in enumerate(merged):
+    merged: list[tuple[float, Box]] = []
+    for logit, box in sorted(boxes, key=lambda scored: -scored[0]):
+        for i, (best, kept) in enumerate(merged):
             if kept.overlaps(box):
-                merged[i] = kept.union(box)
+                merged[i] = (best, kept.union(box))
                 break
         else:
-            merged.append(box)
+            merged.append((logit, box))
     return merged
 
 
-def detect_faces(img: Image.Image, *, scan: FaceScan = "scout") -> list[Box]:
+def _merge(boxes: list[tuple[float, Box]]) -> list[Box]:
+    return [box for _, box in _merge_scored(boxes)]
+
+
+def detect_faces(
+    img: Image.Image, *, scan: FaceScan = "scout", preview: Image.Image | None = None
+) -> list[Box]:
     """Face boxes in `img`'s coordinates. `img` needs no more than `detection_edge(scan)` px
-    on its long edge; larger images are scaled down first."""
+    on its long edge; larger images are scaled down first. `preview`, a smaller copy of
+    `img` (the thumbnail), saves scaling `img` down when it is large enough for the scan's
+    frame."""
     if scan == "off":
         return []
     full = _net(_FULL)
     found = _Found()
-    frame, back = _frame(img, _SCOUT_EDGE if scan == "scout" else detection_edge(scan))
+    edge = _SCOUT_EDGE if scan == "scout" else detection_edge(scan)
+    source = preview if preview is not None and max(preview.size) >= edge else img
+    frame, back = _frame(source, edge)
+    back *= img.width / source.width
     _whole(frame, back, full, found)
     if scan == "tiles":
         _windows(frame, back, full, found, overlap=0.5)

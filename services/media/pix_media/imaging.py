@@ -448,7 +448,7 @@ def process_image(
                 # … faces blurred in the web rendition (what captioning reads) and the
                 # thumbnail, found on the smallest of the two that has enough pixels.
                 source = thumb_img if max(thumb_img.size) >= detection_edge(face_scan) else web_img
-                faces = detect_faces(source, scan=face_scan)
+                faces = detect_faces(source, scan=face_scan, preview=thumb_img)
                 web_img = blur_faces(
                     web_img,
                     [
