@@ -161,6 +161,47 @@ async def test_failures_retry_with_backoff_then_fail_and_an_admin_retries(
     assert await _status(db, jobs) == [("flaky", "done", 2)]
 
 
+class RateLimited(Exception):
+    """A provider's refusal that says when to come back (HTTP 429 Retry-After)."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__(f"rate limited, retry after {retry_after}")
+        self.retry_after = retry_after
+
+
+async def test_a_retry_after_on_the_error_makes_the_next_attempt_wait_at_least_that_long(
+    schema: tuple[Database, Table, Table],
+) -> None:
+    db, jobs, _ = schema
+    clock = Clock()
+    queue = JobQueue(db, jobs, clock=clock)
+    calls: list[int] = []
+
+    async def limited(payload: Greeting, ctx: JobContext) -> None:
+        calls.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise RateLimited(3600)  # far beyond the backoff's cap of 60 s
+        if ctx.attempt == 2:
+            raise RateLimited(None)  # no hint: the backoff alone
+
+    policy = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=60)
+    queue.register("limited", Greeting, limited, policy=policy)
+    async with db.transaction() as session:
+        await enqueue_job(session, jobs, "limited", Greeting(name="x"))
+    failed_at = clock.now()
+    assert await queue.run_due() == 1
+    [job] = await JobBoard(db, jobs).find(kind="limited")
+    assert job.run_at >= failed_at + timedelta(seconds=3600)
+    clock.advance(timedelta(minutes=2))
+    assert await queue.run_due() == 0  # the backoff alone would have run it by now
+    clock.advance(timedelta(hours=1))
+    assert await queue.run_due() == 1
+    clock.advance(timedelta(seconds=61))
+    assert await queue.run_due() == 1
+    assert calls == [1, 2, 3]
+    assert await _status(db, jobs) == [("limited", "done", 3)]
+
+
 async def test_a_permanent_error_or_a_malformed_payload_fails_at_once(
     schema: tuple[Database, Table, Table],
 ) -> None:

@@ -10,8 +10,10 @@ across all replicas). A job is a row in the service's `jobs` table:
   (kind, key) again is a no-op, and `cancel_jobs` finds it again.
 - A `JobQueue` claims due rows (`FOR UPDATE SKIP LOCKED`, so replicas never take the same row)
   with a lease; a process that dies mid-job leaves the lease to run out and another takes the
-  job over. Each kind has one `RetryPolicy` (exponential backoff with full jitter); after the
-  last attempt the job is `failed` with its error, listed for admins and retryable.
+  job over. Each kind has one `RetryPolicy` (exponential backoff with full jitter; an exception
+  with a `retry_after` in seconds, a provider's Retry-After, makes the next attempt wait at
+  least that long); after the last attempt the job is `failed` with its error, listed for
+  admins and retryable.
 - A handler that writes to the database can call `ctx.finish(session)` in its own
   transaction: its effect and the job's completion then commit together, so a crash between
   the two cannot run it twice.
@@ -522,7 +524,7 @@ class JobQueue:
             values = {"status": "failed", "finished_at": func.now(), "last_error": error}
             log.error("job.failed", kind=row.kind, job_id=row.id, attempts=attempts, error=error)
         else:
-            delay = spec.policy.delay(max(attempts, 1))
+            delay = spec.policy.delay(max(attempts, 1), at_least=_retry_after(exc))
             values = {
                 "status": "queued",
                 "attempts": attempts,
@@ -565,6 +567,13 @@ class JobQueue:
             if counts.status == "queued" and counts.oldest_run_at is not None:
                 waited = max((now - counts.oldest_run_at).total_seconds(), 0.0)
                 JOBS_OLDEST_DUE.labels(counts.kind).set(waited)
+
+
+def _retry_after(exc: Exception) -> float:
+    """Seconds a failure asked to wait before the next attempt: an exception's `retry_after`
+    (a provider's 429 Retry-After), if it has one."""
+    value = getattr(exc, "retry_after", None)
+    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
 
 @dataclass(frozen=True)
