@@ -186,26 +186,25 @@ class Intake:
         token = next(
             (p[1] for p in map(address_parts, row["rcpt_to"]) if p is not None and p[1]), None
         )
+        # A reply to a lead's own address joins its conversation (unless a machine sent it).
+        lead_id = await self._lead_of_token(session, org_id, token) if token else None
+        # Only reading and parsing are guarded: a database error is not the message's fault and
+        # fails the job (it is retried), it never turns a good message into a review case.
         try:
             mail = read_mail(raw)
-            if token is not None:
+            if lead_id is not None:
                 kind = classify(mail, row["mail_from"])
                 if kind:
                     return {"status": "ignored", "kind": kind}
-                lead_id = await self._lead_of_token(session, org_id, token)
-                if lead_id is not None:
-                    words = without_quote(mail.body) or mail.body.strip()
-                    await self._book.attach_reply(
-                        session, lead_id, words[:20_000], raw_message_id=row["id"]
-                    )
-                    return {"status": "reply", "kind": "reply", "lead_id": lead_id}
-            inquiry = parse_inquiry(mail, envelope_from=row["mail_from"])
+                words = without_quote(mail.body) or mail.body.strip()
+            else:
+                inquiry = parse_inquiry(mail, envelope_from=row["mail_from"])
         except NotAnInquiry as exc:
             return {"status": "ignored", "kind": exc.kind}
         except Exception as exc:
             # Nothing accepted is lost: a lead for a person to look at, with the original.
             log.warning("intake.unparseable", raw_id=str(row["id"]), error=repr(exc)[:300])
-            lead_id, _ = await self._book.add_inquiry(
+            review_id, _ = await self._book.add_inquiry(
                 session,
                 org_id,
                 _review_inquiry(raw),
@@ -216,17 +215,22 @@ class Intake:
             return {
                 "status": "needs_review",
                 "kind": kind,
-                "lead_id": lead_id,
+                "lead_id": review_id,
                 "error": repr(exc)[:2000],
             }
-        lead_id, created = await self._book.add_inquiry(
+        if lead_id is not None:
+            await self._book.attach_reply(
+                session, lead_id, words[:20_000], raw_message_id=row["id"]
+            )
+            return {"status": "reply", "kind": "reply", "lead_id": lead_id}
+        new_id, created = await self._book.add_inquiry(
             session, org_id, inquiry, raw_message_id=row["id"]
         )
         return {
             "status": "lead",
             "kind": "inquiry" if created else "duplicate",
             "portal": inquiry.source,
-            "lead_id": lead_id,
+            "lead_id": new_id,
         }
 
     async def _lead_of_token(
