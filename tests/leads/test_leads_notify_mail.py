@@ -60,6 +60,7 @@ async def test_a_lead_message_is_sent_once_with_its_reply_address(
     )
     await broker.publish(event, LeadMessageRequested.topic)
     await broker.publish(event, LeadMessageRequested.topic)
+    await runtime.jobs.run_due()  # the send itself, where notify sends through a job
     async with runtime.db.sessions() as session:
         rows = list(
             (
