@@ -1,5 +1,6 @@
 """Mailgun through the real httpx client against a local server speaking its messages API;
-retries, crash recovery, the delivery log, and the signed bounce webhook."""
+retries (the job layer's, driven with the service clock), crash recovery, the delivery log, and
+the signed bounce webhook."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -24,11 +25,12 @@ import uvicorn
 from faststream.kafka import TestKafkaBroker
 from pix_contracts import OrderPlaced
 from pix_notify.app import create_app, main
-from pix_notify.delivery import Courier, RetryPolicy
-from pix_notify.models import emails
+from pix_notify.delivery import Courier
+from pix_notify.models import emails, jobs
 from pix_notify.providers import Mail, MailConfigError, MailgunProvider, build_provider, message_id
 from pix_notify.settings import MAILGUN_EU_API, MailgunSettings, NotifySettings
 from pix_runtime.identity import Identity, sign_identity
+from pix_runtime.jobs import JobQueue, RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime
 from pix_stack.embedded import free_port
 from pydantic import SecretStr
@@ -42,6 +44,11 @@ API_KEY = "key-test-" + secrets.token_hex(8)
 DOMAIN = "mg.pix.test"
 SIGNING_KEY = "whsk-" + secrets.token_hex(16)
 SENDER = "pix.immo <noreply@mg.pix.test>"
+# What the fake asks for on a 429: longer than the fixture's longest backoff, so a retry that
+# waits for it can only be the Retry-After's doing.
+RETRY_AFTER_SECONDS = 900
+# The fixture's backoff: 60 s doubling, capped at 120 s; past this every retry is due.
+BACKOFF = timedelta(seconds=121)
 
 
 @dataclass
@@ -84,7 +91,9 @@ class FakeMailgun:
         )
         if status == 429:
             return JSONResponse(
-                {"message": "rate limited"}, status_code=429, headers={"Retry-After": "1"}
+                {"message": "rate limited"},
+                status_code=429,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         if status != 200:
             return JSONResponse({"message": f"simulated {status}"}, status_code=status)
@@ -127,6 +136,30 @@ class Notify:
             found = await session.execute(select(emails).where(emails.c.idempotency_key == key))
             return found.mappings().one()
 
+    async def send(self, key: str, recipient: str) -> None:
+        """Deliver a test mail and run its send job."""
+        await self.courier.deliver(key, "test", mail_to(recipient), "de")
+        await self.runtime.jobs.run_due()
+
+    async def later(self, by: timedelta = BACKOFF) -> int:
+        """Move the service's clock on and run the jobs due then."""
+        self.runtime.clock.advance(by)
+        return await self.runtime.jobs.run_due()
+
+    async def next_attempt_at(self, recipient: str) -> Any:
+        """When the mail log says the mail is tried again."""
+        log = await self.http.get("/mail", params={"recipient": recipient}, headers=self.admin())
+        [row] = log.json()
+        return row["next_attempt_at"]
+
+
+async def _drop_queued_jobs(runtime: ServiceRuntime) -> None:
+    """Other tests' mail waiting for a retry must not take this test's answers from the fake."""
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(jobs).where(jobs.c.status == "queued").values(status="cancelled")
+        )
+
 
 @pytest.fixture
 async def notify(migrated: set[str], tmp_path: Path, mailgun: FakeMailgun) -> AsyncIterator[Notify]:
@@ -142,16 +175,19 @@ async def notify(migrated: set[str], tmp_path: Path, mailgun: FakeMailgun) -> As
             webhook_signing_key=SecretStr(SIGNING_KEY),
         ),
         max_attempts=3,
-        retry_base_seconds=0,
+        retry_base_seconds=60,
+        retry_max_seconds=120,
         stuck_after_seconds=60,
     )
     app, runtime = create_app(settings)
+    await _drop_queued_jobs(runtime)
     transport = httpx.ASGITransport(app=app)
     async with (
         TestKafkaBroker(runtime.broker) as broker,
         httpx.AsyncClient(transport=transport, base_url="http://notify") as http,
     ):
         yield Notify(runtime, broker, app.state.courier, http, mailgun)
+    await _drop_queued_jobs(runtime)
     await runtime.db.dispose()
 
 
@@ -180,6 +216,7 @@ async def test_each_event_is_one_documented_mailgun_request_even_when_redelivere
     )
     for _ in range(3):
         await notify.broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
+    await notify.runtime.jobs.run_due()
 
     [request] = notify.fake.to(to)
     key = f"{placed.event_id}:order_confirmation"
@@ -196,30 +233,30 @@ async def test_each_event_is_one_documented_mailgun_request_even_when_redelivere
     row = await notify.row(key)
     assert (row["status"], row["attempts"], row["provider"]) == ("sent", 1, "mailgun")
     assert row["provider_message_id"].endswith(f"@{DOMAIN}>")
-    # Nothing due: the retry job sends nothing more.
-    await notify.courier.resend_due()
+    # Nothing due: the job layer sends nothing more.
+    await notify.later()
     assert len(notify.fake.to(to)) == 1
 
 
 async def test_5xx_and_429_are_retried_with_backoff_by_the_job(notify: Notify) -> None:
     to, key = address(), f"{uuid.uuid4()}:test"
     notify.fake.answers.extend([502, 429])
-    await notify.courier.deliver(key, "test", mail_to(to), "de")
+    await notify.send(key, to)
     row = await notify.row(key)
     assert (row["status"], row["attempts"]) == ("retrying", 1)
     assert "502" in row["error"]
 
-    await notify.courier.resend_due()
+    assert await notify.later() == 1
     row = await notify.row(key)
     assert (row["status"], row["attempts"]) == ("retrying", 2)
     assert "429" in row["error"]
-    # Mailgun asked for 1 s (Retry-After): not due before that.
-    assert row["next_attempt_at"] >= row["attempted_at"] + timedelta(seconds=1)
-    await notify.courier.resend_due()
+    # Mailgun asked for 900 s (Retry-After): not due before that.
+    due = datetime.fromisoformat(await notify.next_attempt_at(to))
+    assert due >= row["attempted_at"] + timedelta(seconds=RETRY_AFTER_SECONDS)
+    await notify.later()  # the backoff alone would be over
     assert len(notify.fake.to(to)) == 2
 
-    await asyncio.sleep(1.1)
-    await notify.courier.resend_due()
+    await notify.later(timedelta(seconds=RETRY_AFTER_SECONDS))
     row = await notify.row(key)
     assert (row["status"], row["attempts"], row["error"]) == ("sent", 3, None)
     requests = notify.fake.to(to)
@@ -231,16 +268,18 @@ async def test_5xx_and_429_are_retried_with_backoff_by_the_job(notify: Notify) -
 
 def test_backoff_doubles_up_to_the_cap_and_honours_retry_after() -> None:
     policy = RetryPolicy(base_seconds=30, max_seconds=300)
-    assert [policy.delay(n) for n in (1, 2, 3, 4, 5)] == [30, 60, 120, 240, 300]
-    assert policy.delay(1, retry_after=90) == 90
+    # Full jitter: each delay lies between half its ceiling and the ceiling.
+    for attempt, ceiling in zip((1, 2, 3, 4, 5), (30, 60, 120, 240, 300), strict=True):
+        assert ceiling / 2 <= policy.delay(attempt) <= ceiling
+    assert policy.delay(1, at_least=90) == 90
 
 
 async def test_gives_up_after_max_attempts_and_at_once_on_a_rejection(notify: Notify) -> None:
     to, key = address(), f"{uuid.uuid4()}:test"
     notify.fake.answers.extend([503, 503, 503, 503])
-    await notify.courier.deliver(key, "test", mail_to(to), "de")
+    await notify.send(key, to)
     for _ in range(4):
-        await notify.courier.resend_due()
+        await notify.later()
     row = await notify.row(key)
     assert (row["status"], row["attempts"]) == ("failed", 3)
     assert "mailgun answered 503" in row["error"]
@@ -249,8 +288,8 @@ async def test_gives_up_after_max_attempts_and_at_once_on_a_rejection(notify: No
 
     rejected, rejected_key = address(), f"{uuid.uuid4()}:test"
     notify.fake.answers.append(400)
-    await notify.courier.deliver(rejected_key, "test", mail_to(rejected), "de")
-    await notify.courier.resend_due()
+    await notify.send(rejected_key, rejected)
+    await notify.later()
     row = await notify.row(rejected_key)
     assert (row["status"], row["attempts"]) == ("failed", 1)
     assert len(notify.fake.to(rejected)) == 1
@@ -258,7 +297,6 @@ async def test_gives_up_after_max_attempts_and_at_once_on_a_rejection(notify: No
 
 async def test_a_send_that_crashed_midway_is_resent_once_by_the_job(notify: Notify) -> None:
     to, key = address(), f"{uuid.uuid4()}:test"
-    fresh_to, fresh_key = address(), f"{uuid.uuid4()}:test"
 
     class Crash(BaseException):
         """The process dies inside the provider call."""
@@ -269,30 +307,30 @@ async def test_a_send_that_crashed_midway_is_resent_once_by_the_job(notify: Noti
         async def send(self, mail: Mail, *, sender: str, idempotency_key: str) -> str | None:
             raise Crash()
 
-    crashing = Courier(notify.runtime.db, Dying(), sender=SENDER, policy=RetryPolicy())
-    for who, which in ((to, key), (fresh_to, fresh_key)):
-        with pytest.raises(Crash):
-            await crashing.deliver(which, "test", mail_to(who), "de")
-    async with notify.runtime.db.transaction() as session:
-        await session.execute(
-            update(emails)
-            .where(emails.c.idempotency_key == key)
-            .values(attempted_at=datetime.now(UTC) - timedelta(minutes=5))
-        )
+    # Another replica, whose process dies inside the provider call (its job lease is 60 s).
+    crashing = Courier(
+        notify.runtime.db, Dying(), sender=SENDER, policy=RetryPolicy(), lease=timedelta(seconds=60)
+    )
+    dead = JobQueue(notify.runtime.db, jobs, clock=notify.runtime.clock)
+    crashing.register(dead)
+    await notify.courier.deliver(key, "test", mail_to(to), "de")
+    with pytest.raises(Crash):
+        await dead.run_due()
     assert (await notify.row(key))["status"] == "sending"
 
     # A redelivered event does not send: the row exists, the job owns it now.
     await notify.courier.deliver(key, "test", mail_to(to), "de")
     assert notify.fake.to(to) == []
+    # A send that started a moment ago may still be running: left alone.
+    assert await notify.runtime.jobs.run_due() == 0
+    assert notify.fake.to(to) == []
 
-    await notify.courier.resend_due()
-    await notify.courier.resend_due()
+    # Its lease ran out: taken over and sent once.
+    await notify.later(timedelta(seconds=61))
+    await notify.later()
     assert len(notify.fake.to(to)) == 1
     row = await notify.row(key)
     assert (row["status"], row["attempts"]) == ("sent", 2)
-    # A send that started a moment ago may still be running: left alone.
-    assert notify.fake.to(fresh_to) == []
-    assert (await notify.row(fresh_key))["status"] == "sending"
 
 
 def signed(
@@ -321,7 +359,7 @@ def bounce(recipient: str, key: str | None = None) -> dict[str, Any]:
 
 async def test_a_hard_bounce_suppresses_further_mail_to_the_address(notify: Notify) -> None:
     to, first = address(), f"{uuid.uuid4()}:test"
-    await notify.courier.deliver(first, "test", mail_to(to), "de")
+    await notify.send(first, to)
     assert len(notify.fake.to(to)) == 1
 
     # No X-Pix-Identity: Mailgun's signature is the credential.
@@ -333,7 +371,7 @@ async def test_a_hard_bounce_suppresses_further_mail_to_the_address(notify: Noti
     assert "mailbox does not exist" in row["error"]
 
     later = f"{uuid.uuid4()}:test"
-    await notify.courier.deliver(later, "test", mail_to(to), "de")
+    await notify.send(later, to)
     row = await notify.row(later)
     assert (row["status"], row["attempts"]) == ("suppressed", 0)
     assert len(notify.fake.to(to)) == 1
@@ -343,17 +381,17 @@ async def test_a_hard_bounce_suppresses_further_mail_to_the_address(notify: Noti
     lifted = await notify.http.delete(f"/suppressions/{to}", headers=notify.admin())
     assert lifted.status_code == 204
     again = f"{uuid.uuid4()}:test"
-    await notify.courier.deliver(again, "test", mail_to(to), "de")
+    await notify.send(again, to)
     assert (await notify.row(again))["status"] == "sent"
 
 
 async def test_a_bounce_also_stops_mail_waiting_for_a_retry(notify: Notify) -> None:
     to, key = address(), f"{uuid.uuid4()}:test"
     notify.fake.answers.append(503)
-    await notify.courier.deliver(key, "test", mail_to(to), "de")
+    await notify.send(key, to)
     answer = await notify.http.post("/webhooks/mailgun", json=signed(bounce(to)))
     assert answer.status_code == 200
-    await notify.courier.resend_due()
+    await notify.later()
     assert (await notify.row(key))["status"] == "suppressed"
     assert len(notify.fake.to(to)) == 1
 
@@ -390,7 +428,7 @@ async def test_webhook_refuses_bad_stale_and_replayed_signatures(notify: Notify)
 
     # None of these suppressed anything.
     key = f"{uuid.uuid4()}:test"
-    await notify.courier.deliver(key, "test", mail_to(to), "de")
+    await notify.send(key, to)
     assert (await notify.row(key))["status"] == "sent"
 
 
@@ -399,9 +437,9 @@ async def test_mail_log_shows_status_and_filters_for_admins_only(notify: Notify)
     keys = [f"{uuid.uuid4()}:test" for _ in range(3)]
     notify.fake.answers.extend([200, 400])
     for key in keys[:2]:
-        await notify.courier.deliver(key, "test", mail_to(to), "de")
+        await notify.send(key, to)
     notify.fake.answers.append(503)
-    await notify.courier.deliver(keys[2], "test", mail_to(to.upper()), "de")
+    await notify.send(keys[2], to.upper())
 
     log = await notify.http.get("/mail", params={"recipient": to}, headers=notify.admin())
     assert log.status_code == 200
@@ -427,7 +465,7 @@ async def test_mail_log_shows_status_and_filters_for_admins_only(notify: Notify)
     assert denied.status_code == 403
     assert (await notify.http.get("/mail")).status_code == 401
     notify.fake.answers.clear()
-    await notify.courier.resend_due()
+    await notify.later()
 
 
 def test_mailgun_without_credentials_refuses_to_start_and_names_what_is_missing(

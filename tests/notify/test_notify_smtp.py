@@ -144,6 +144,7 @@ async def test_an_event_reaches_the_smtp_server_once_as_a_real_message(
     )
     for _ in range(2):
         await notify.broker.publish(placed.model_dump_json().encode(), OrderPlaced.topic)
+    await notify.runtime.jobs.run_due()
 
     [received] = inbox.to(to)
     key = f"{placed.event_id}:order_confirmation"
@@ -168,6 +169,7 @@ async def test_a_refused_mailbox_fails_at_once_and_an_unreachable_server_is_retr
     mail = Mail(UNKNOWN, "Betreff", "Hallo", "<p>Hallo</p>")
     key = f"{uuid.uuid4()}:test"
     await notify.courier.deliver(key, "test", mail, "de")
+    await notify.runtime.jobs.run_due()
     row = await notify.row(key)
     assert (row["status"], row["attempts"]) == ("failed", 1)
     assert "550" in row["error"]

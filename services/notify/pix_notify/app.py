@@ -2,14 +2,14 @@ import sys
 from datetime import timedelta
 
 from fastapi import FastAPI
-from pix_runtime.jobs import RetryPolicy as JobRetryPolicy
+from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import derive_key
 
 from pix_notify.api import create_router
 from pix_notify.bounces import MailgunWebhooks
-from pix_notify.delivery import Courier, RetryPolicy
+from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GALLERY_MAIL, GalleryMailDue
 from pix_notify.handlers import register_handlers
 from pix_notify.models import jobs
@@ -33,9 +33,10 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
             max_seconds=settings.retry_max_seconds,
-            stuck_after_seconds=settings.stuck_after_seconds,
         ),
+        lease=timedelta(seconds=settings.stuck_after_seconds),
     )
+    courier.register(runtime.jobs)
     signing_key = settings.mailgun.webhook_signing_key
     webhooks = MailgunWebhooks(
         runtime.db,
@@ -57,10 +58,9 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
         GALLERY_MAIL,
         GalleryMailDue,
         office.gallery_mail.send,
-        policy=JobRetryPolicy(max_attempts=12, base_seconds=5, max_seconds=600),
+        policy=RetryPolicy(max_attempts=12, base_seconds=5, max_seconds=600),
     )
     register_handlers(runtime.broker, office)
-    runtime.every(settings.retry_every_seconds, courier.resend_due)
     runtime.every(settings.webhook_tolerance_seconds, webhooks.purge_tokens)
     app = runtime.create_app(title="pix.immo notify")
     app.include_router(create_router(courier, webhooks, runtime.current_identity))

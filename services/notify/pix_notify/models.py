@@ -39,8 +39,9 @@ admins = Table(
 )
 
 # One row per email; `idempotency_key` (the event id and the kind) makes a redelivery a no-op.
-# The row is written as `sending` before delivery, so a crash mid-send is visible.
-# Status: sending -> sent | retrying (-> sending again, due at `next_attempt_at`) | failed (gave
+# The row is written as `sending` with its `notify.send-mail` job (key: the row's id), in one
+# transaction, before delivery.
+# Status: sending -> sent | retrying (-> sending again when its job is due) | failed (gave
 # up, `error` says why) | suppressed (address hard-bounced before) ; sent -> bounced (webhook).
 emails = Table(
     "emails",
@@ -59,14 +60,14 @@ emails = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    # When the current (or last) attempt started: a `sending` row whose attempt is old was
-    # left by a crash mid-send.
+    # When the current (or last) attempt started (the service clock's time).
     Column("attempted_at", DateTime(timezone=True), nullable=True),
+    # Unused since the send job's `run_at` says when a retry is due (the mail log reads it).
     Column("next_attempt_at", DateTime(timezone=True), nullable=True),
     # The provider's id for the message (Mailgun's `id`, the Message-ID otherwise).
     Column("provider_message_id", String(300), nullable=True),
 )
-# The retry job's query: rows due again, by status and time.
+# Left from the hand-made retry loop (the job layer's own index finds due jobs now).
 Index("emails_due", emails.c.status, emails.c.next_attempt_at)
 Index("emails_created_at", emails.c.created_at)
 

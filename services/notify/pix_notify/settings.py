@@ -66,13 +66,15 @@ class NotifySettings(ServiceSettings):
     mailgun: MailgunSettings = Field(default_factory=MailgunSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
-    # Retries: a failed send is tried again after base * 2^(attempt-1) seconds (capped), at most
-    # `max_attempts` times in all, then the mail is `failed` with the last error.
+    # Retries: the `notify.send-mail` job's RetryPolicy (pix_runtime.jobs: backoff from
+    # `retry_base_seconds` doubling up to `retry_max_seconds`, with jitter, at least a
+    # provider's Retry-After), at most `max_attempts` times in all, then the mail is `failed`
+    # with the last error.
     max_attempts: int = 6
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
-    retry_every_seconds: float = 10.0
-    # A `sending` row this old was left by a crash mid-send; the retry job sends it again.
+    # The send job's lease: a send still running this long was left by a crash mid-send, and
+    # the job layer sends it again.
     stuck_after_seconds: float = 300.0
     # Mailgun webhooks: how far a signature's timestamp may be from now (replay window).
     webhook_tolerance_seconds: float = 300.0
