@@ -300,7 +300,8 @@ def _closer(img: Image.Image, found: _Found) -> None:
     for _, x, y in sorted(found.spots, reverse=True):
         if len(taken) == _SPOTS:
             break
-        if any(abs(x - tx) < side / 2 and abs(y - ty) < side / 2 for tx, ty in taken):
+        # One close-up apart: noise on a floor scores in clusters that would take every look.
+        if any(abs(x - tx) < side and abs(y - ty) < side for tx, ty in taken):
             continue
         if any(b.x <= x <= b.x + b.w and b.y <= y <= b.y + b.h for _, b in found.boxes):
             continue
