@@ -67,7 +67,7 @@ class FaultStack:
         process.kill()
         process.wait()
 
-    def wait_ready(self, *names: str, timeout: float = 120) -> float:
+    def wait_ready(self, *names: str, timeout: float = 300) -> float:
         """Seconds until every named process answers `/readyz`."""
         started = time.monotonic()
         pending = set(names or self.processes)

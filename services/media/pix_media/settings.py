@@ -24,9 +24,11 @@ class MediaSettings(ServiceSettings):
     # resize, encode and detection); one photo more than this is in flight, so storage and
     # database waits overlap image work.
     workers: int = 2
-    # A photo `processing` for longer than this (a crashed worker) is queued again, at most
-    # `max_attempts` times in all before it is rejected.
-    processing_timeout_seconds: float = 300
+    # A photo `processing` for longer than this (a crashed worker, or a database that went away
+    # under it) is queued again, at most `max_attempts` times in all before it is rejected. A
+    # 24 MP photo takes well under a second; a minute leaves room for a busy machine without
+    # keeping a shoot waiting five (the fault suite measured 5 minutes with 300 s).
+    processing_timeout_seconds: float = 60
     max_attempts: int = 3
     # How faces are searched: `scout` (faces from 2 % of the long edge, ~30 ms), the whole
     # frame only (from ~8 %, ~7 ms), overlapping tiles (from ~3 %, ~70 ms), or not at all;
@@ -34,7 +36,7 @@ class MediaSettings(ServiceSettings):
     face_scan: FaceScan = "scout"
     # A processed photo without a caption after this long is announced again.
     caption_timeout_seconds: float = 300
-    reconcile_every_seconds: float = 60
+    reconcile_every_seconds: float = 15
     # Delivery (delivery.py): a gallery whose photo set is complete is delivered on its own
     # once it stayed unchanged this long (a burst of uploads finishes first); off, a person
     # delivers it. Changes after a delivery are delivered as updates either way.
