@@ -162,6 +162,12 @@ async def test_the_search_box_finds_words_and_meaning_and_says_which(api: Api) -
         description_de="Familienfreundliches Haus mit großem Garten, Spielplatz, Schule nebenan.",
         features=["Garten"],
     )
+    compound = await api.create(
+        agent,
+        title="Loft am Kanal",
+        features=["Einbauküche"],
+        description_de="Loft mit Südbalkon und Blick aufs Wasser.",
+    )
     await api.create(person(), title="Balkonwohnung einer anderen Agentur")
     await api.run_jobs()
 
@@ -170,6 +176,9 @@ async def test_the_search_box_finds_words_and_meaning_and_says_which(api: Api) -
     assert "text" in words[0]["matched"]
     assert "<mark>" in words[0]["headline"]
     assert all("anderen Agentur" not in h["title"] for h in words)
+    # German compounds: stemming keeps "Südbalkon" whole; the trigram index finds the part.
+    by_id = {h["id"]: h for h in words}
+    assert "text" in by_id[compound["id"]]["matched"]
 
     meaning = (
         await api.get(agent, "/search", params={"q": "Zuhause für Kinder zum Spielen im Grünen"})

@@ -56,6 +56,14 @@ def integer(value: str) -> int | str | None:
         return value
 
 
+def shown(value: Any, locale: str) -> Any:
+    """A number as people write it: 3 not 3.0, 84,5 in German."""
+    if isinstance(value, float):
+        text = str(int(value)) if value.is_integer() else f"{value:g}"
+        return text.replace(".", ",") if locale == "de" else text
+    return value
+
+
 def listing_body(form: dict[str, str]) -> dict[str, Any]:
     """The edit form as the API's changes: empty text clears optional fields."""
     body: dict[str, Any] = {}
@@ -137,7 +145,7 @@ def create_listing_pages(ui: UI) -> APIRouter:
             status=status,
             page="listings",
             listing=listing,
-            form=form or listing,
+            form=form or {k: shown(v, locale) for k, v in listing.items()},
             lead_count=(leads or {}).get("count", 0),
             matches=matches,
             names=names,
@@ -165,6 +173,7 @@ def create_listing_pages(ui: UI) -> APIRouter:
             me,
             page="listings",
             listings=listings or [],
+            shown=shown,
             q=q,
             hits=hits,
             status_filter=status,
@@ -188,6 +197,7 @@ def create_listing_pages(ui: UI) -> APIRouter:
             status=code,
             page="listings",
             listings=listings or [],
+            shown=shown,
             q="",
             hits=None,
             status_filter="",

@@ -83,6 +83,9 @@ listings = Table(
     Column("contact_phone", String(40), nullable=True),
     Column("withdraw_reason", String(300), nullable=True),
     Column("search_vector", TSVECTOR, nullable=True),
+    # Lower-case title, features and descriptions, kept by the same trigger, for substring
+    # search (trigram index): German compounds ("Südbalkon") hide their parts from stemming.
+    Column("search_text", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True), nullable=True),
@@ -92,6 +95,12 @@ Index("listings_postcode", listings.c.org_id, listings.c.postcode)
 Index("listings_region", listings.c.org_id, func.left(listings.c.postcode, 3))
 Index("listings_city", listings.c.org_id, func.lower(listings.c.city))
 Index("listings_search", listings.c.search_vector, postgresql_using="gin")
+Index(
+    "listings_search_text",
+    listings.c.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
 # Price estimates look for comparables by type, marketing and postcode.
 Index(
     "listings_comparables",

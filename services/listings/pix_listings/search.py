@@ -8,6 +8,7 @@ of them found it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, Literal
 
@@ -24,6 +25,8 @@ RRF_K = 60
 # Below this similarity a vector neighbour is no match, just the nearest of unrelated texts.
 MIN_SIMILARITY = 0.20
 MAX_QUERY = 200
+# Shorter words would match inside too many others.
+MIN_PART = 4
 
 
 class SearchHit(BaseModel):
@@ -81,6 +84,34 @@ class Search:
                 .mappings()
                 .all()
             )
+            # Words inside German compounds ("Balkon" in "Südbalkon") through the trigram index.
+            words = [w.lower() for w in re.findall(r"\w+", query) if len(w) >= MIN_PART][:5]
+            part_rows: list[Any] = []
+            if words:
+                found = {row["id"] for row in text_rows}
+                part_rows = [
+                    row
+                    for row in (
+                        await session.execute(
+                            select(*[c for c in listings.c if c.name != "search_vector"])
+                            .where(
+                                scope,
+                                *[
+                                    listings.c.search_text.like(
+                                        "%" + w.replace("\\", "").replace("_", "\\_") + "%",
+                                        escape="\\",
+                                    )
+                                    for w in words
+                                ],
+                            )
+                            .order_by(listings.c.updated_at.desc())
+                            .limit(limit)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                    if row["id"] not in found
+                ]
             meaning_rows: list[Any] = []
             dim = self._vectors.embedder.dim
             if semantic and dim:
@@ -95,6 +126,10 @@ class Search:
             entry["matched"].append("text")
             entry["text_rank"] = float(row["rank"])
             entry["headline"] = row["headline"]
+            entry["score"] += 1 / (RRF_K + position + 1)
+        for position, row in enumerate(part_rows, start=len(text_rows)):
+            entry = fused.setdefault(row["id"], {"row": row, "matched": [], "score": 0.0})
+            entry["matched"].append("text")
             entry["score"] += 1 / (RRF_K + position + 1)
         for position, row in enumerate(meaning_rows):
             if row["similarity"] < MIN_SIMILARITY:
