@@ -22,9 +22,12 @@ from pix_contracts import (
     PhotoInSet,
 )
 from pix_export.app import create_app
-from pix_export.models import exports, outbox
+from pix_export.crm_push import PUSH_CRM
+from pix_export.models import exports, jobs, outbox
 from pix_export.settings import ExportSettings
+from pix_export.webhooks import DELIVER_WEBHOOK
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
+from pix_runtime.jobs import cancel_jobs
 from pix_runtime.lifecycle import ServiceRuntime
 from sqlalchemy import func, select
 
@@ -120,9 +123,18 @@ async def export_service(**overrides: Any) -> AsyncIterator[Service]:
     }
     settings = ExportSettings(**(fast | overrides))
     app, runtime = create_app(settings)
+    await _cancel_deliveries(runtime)
     async with TestKafkaBroker(runtime.broker) as broker:
         yield Service(runtime, broker, app)
+    await _cancel_deliveries(runtime)
     await runtime.db.dispose()
+
+
+async def _cancel_deliveries(runtime: ServiceRuntime) -> None:
+    """Webhook and CRM jobs another test left queued must not run (or count) in this one."""
+    async with runtime.db.transaction() as session:
+        for kind in (DELIVER_WEBHOOK, PUSH_CRM):
+            await cancel_jobs(session, jobs, kind)
 
 
 def asset_id(gallery_id: uuid.UUID, name: str) -> uuid.UUID:

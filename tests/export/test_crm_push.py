@@ -1,4 +1,5 @@
-"""CRM push against local onOffice and Propstack servers that speak their documented API."""
+"""CRM push against local onOffice and Propstack servers that speak their documented API; the
+pushes are jobs, run with `run_due` as the service's clock moves."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 import httpx
 from crm_fakes import ACTION_DO, ONOFFICE_PATH, FakeOnOffice, FakePropstack, serve
 from export_testkit import TITLES, Service, caption_ready, export_service, uploaded
-from pix_export.models import crm_connections, crm_pushes
-from sqlalchemy import func, select, update
+from pix_export.models import crm_connections
+from sqlalchemy import select
 
 TOKEN = "a1b2c3d4" * 4  # onOffice tokens have 32 characters, secrets 64
 SECRET = "S3cr3t-x" * 8
@@ -29,14 +30,10 @@ async def complete_gallery(svc: Service, gallery_id: uuid.UUID, org_id: uuid.UUI
     await svc.deliver(gallery_id, org_id, ["Floorplan_01", "Kitchen_01"])
 
 
-async def backoff_passes(svc: Service, gallery_id: uuid.UUID) -> None:
-    """The time a retrying push waits has passed (instead of sleeping through it)."""
-    async with svc.runtime.db.transaction() as session:
-        await session.execute(
-            update(crm_pushes)
-            .where(crm_pushes.c.gallery_id == gallery_id, crm_pushes.c.status == "retrying")
-            .values(next_attempt_at=func.now() - timedelta(seconds=1))
-        )
+def backoff_passes(svc: Service) -> None:
+    """The time a retrying push waits has passed: the service's clock moves past the first
+    backoff (at most `crm_retry_base_seconds`, 30 s) instead of sleeping through it."""
+    svc.runtime.clock.advance(timedelta(seconds=31))
 
 
 async def push_log(
@@ -106,13 +103,13 @@ async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[
                 assert (queued["version"], queued["status"]) == (1, "pending")
 
                 fake.fail_next = [503]
-                assert await svc.app.state.crm.push_due() == 1
+                assert await svc.runtime.jobs.run_due() == 1
                 [retrying] = await push_log(http, svc, gallery_id, org_id)
                 assert retrying["status"] == "retrying"
                 assert retrying["last_status_code"] == 503
-                assert await svc.app.state.crm.push_due() == 0  # backoff not over yet
-                await backoff_passes(svc, gallery_id)
-                assert await svc.app.state.crm.push_due() == 1
+                assert await svc.runtime.jobs.run_due() == 0  # backoff not over yet
+                backoff_passes(svc)
+                assert await svc.runtime.jobs.run_due() == 1
                 [pushed] = await push_log(http, svc, gallery_id, org_id)
                 assert pushed["status"] == "pushed", pushed
                 assert (pushed["attempts"], pushed["images_pushed"]) == (2, 2)
@@ -130,7 +127,7 @@ async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[
 
                 # Redelivered caption: no new version, nothing pushed again.
                 await svc.publish(caption_ready(gallery_id, org_id, "Kitchen_01"))
-                assert await svc.app.state.crm.push_due() == 0
+                assert await svc.runtime.jobs.run_due() == 0
                 # A new caption is delivered as an update: a new complete version, which is
                 # pushed by itself.
                 await svc.publish(caption_ready(gallery_id, org_id, "Kitchen_01", version=2))
@@ -142,7 +139,7 @@ async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[
                     caption_versions={"Kitchen_01": 2},
                 )
                 assert await svc.versions(gallery_id) == [1, 2]
-                assert await svc.app.state.crm.push_due() == 1
+                assert await svc.runtime.jobs.run_due() == 1
                 log = await push_log(http, svc, gallery_id, org_id)
                 assert [(p["version"], p["status"]) for p in log] == [(2, "pushed"), (1, "pushed")]
                 assert len(fake.files) == 4
@@ -185,7 +182,7 @@ async def test_onoffice_wrong_secret_fails_clearly_until_fixed(migrated: set[str
                     json={"record_id": str(ESTATE)},
                     headers=svc.headers(org_id),
                 )
-                assert await svc.app.state.crm.push_due() == 1
+                assert await svc.runtime.jobs.run_due() == 1
                 [failed] = await push_log(http, svc, gallery_id, org_id)
                 assert failed["status"] == "failed"
                 assert "not authenticated" in failed["last_error"]
@@ -203,7 +200,7 @@ async def test_onoffice_wrong_secret_fails_clearly_until_fixed(migrated: set[str
                     headers=svc.headers(org_id),
                 )
                 assert retried.json()["status"] == "pending", retried.text
-                assert await svc.app.state.crm.push_due() == 1
+                assert await svc.runtime.jobs.run_due() == 1
                 [pushed] = await push_log(http, svc, gallery_id, org_id)
                 assert pushed["status"] == "pushed"
                 assert pushed["last_error"] is None
@@ -249,7 +246,7 @@ async def test_propstack_push_with_api_key_admin_setup_and_rate_limit(migrated: 
                     json={"record_id": PROPERTY},
                     headers=svc.headers(org_id),
                 )
-                assert await svc.app.state.crm.push_due() == 1
+                assert await svc.runtime.jobs.run_due() == 1
                 [failed] = await push_log(http, svc, gallery_id, org_id)
                 assert failed["status"] == "failed"
                 assert failed["last_status_code"] == 401
@@ -268,14 +265,14 @@ async def test_propstack_push_with_api_key_admin_setup_and_rate_limit(migrated: 
                     headers=svc.headers(org_id),
                 )
                 fake.fail_next = [429]
-                assert await svc.app.state.crm.push_due() == 1
+                assert await svc.runtime.jobs.run_due() == 1
                 [limited] = await push_log(http, svc, gallery_id, org_id)
                 assert (limited["status"], limited["last_status_code"]) == ("retrying", 429)
-                await backoff_passes(svc, gallery_id)
-                assert await svc.app.state.crm.push_due() == 1
+                backoff_passes(svc)
+                assert await svc.runtime.jobs.run_due() == 1
                 [pushed] = await push_log(http, svc, gallery_id, org_id)
                 assert pushed["status"] == "pushed", pushed
-                assert await svc.app.state.crm.push_due() == 0
+                assert await svc.runtime.jobs.run_due() == 0
 
             assert [
                 (i["title"], i["position"], i["is_floorplan"], i["imageable_id"])

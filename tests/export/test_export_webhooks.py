@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from export_testkit import caption_ready, export_service
-from pix_export.models import webhook_deliveries, webhooks
+from pix_export.models import webhooks
 from pix_export.webhooks import public_only_transport
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 
 class Receiver:
@@ -111,21 +111,17 @@ async def test_exports_reach_the_webhook_once_signed_with_retries_and_a_log(
             await svc.publish(ready)  # redelivered: no second export, no second webhook
             delivered = await svc.deliver(gallery_id, org_id, ["Kitchen_01"])
             await svc.publish(delivered)
-            assert await svc.webhooks.deliver_due() == 1
+            assert await svc.runtime.jobs.run_due() == 1
             log = (
                 await http.get(f"/webhooks/{hook['id']}/deliveries", headers=svc.headers(org_id))
             ).json()
             assert log[0]["status"] == "retrying"
             assert log[0]["last_status_code"] == 503
-            assert await svc.webhooks.deliver_due() == 0  # the backoff is not over yet
-            async with svc.runtime.db.transaction() as session:  # now it is
-                await session.execute(
-                    update(webhook_deliveries)
-                    .where(webhook_deliveries.c.status == "retrying")
-                    .values(next_attempt_at=func.now() - timedelta(seconds=1))
-                )
-            assert await svc.webhooks.deliver_due() == 1
-            assert await svc.webhooks.deliver_due() == 0
+            assert log[0]["next_attempt_at"]
+            assert await svc.runtime.jobs.run_due() == 0  # the backoff is not over yet
+            svc.runtime.clock.advance(timedelta(seconds=31))  # now it is (at most 30 s)
+            assert await svc.runtime.jobs.run_due() == 1
+            assert await svc.runtime.jobs.run_due() == 0
             log = (
                 await http.get(f"/webhooks/{hook['id']}/deliveries", headers=svc.headers(org_id))
             ).json()
@@ -158,6 +154,46 @@ async def test_exports_reach_the_webhook_once_signed_with_retries_and_a_log(
             ).hexdigest()
         )
         assert receiver.receive(forged, body) == 400
+    receiver.server.shutdown()
+
+
+async def test_a_delivery_that_keeps_failing_is_retried_for_24_hours_then_failed(
+    migrated: set[str],
+) -> None:
+    receiver = Receiver()
+    receiver.fail_next = 1000
+    async with export_service(webhook_retry_base_seconds=30) as svc:
+        gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+        async with svc.client() as http:
+            created = await http.post(
+                "/webhooks", json={"url": receiver.url}, headers=svc.headers(org_id)
+            )
+            hook = created.json()
+            receiver.secret = hook["secret"]
+            await svc.runtime.storage.put_bytes(
+                f"renditions/{gallery_id}/Kitchen_01/web.jpg", b"\xff\xd8\xffx", "image/jpeg"
+            )
+            await svc.publish(caption_ready(gallery_id, org_id, "Kitchen_01"))
+            await svc.publish(await svc.deliver(gallery_id, org_id, ["Kitchen_01"]))
+
+            async def outcome() -> tuple[str, int]:
+                [delivery] = (
+                    await http.get(
+                        f"/webhooks/{hook['id']}/deliveries", headers=svc.headers(org_id)
+                    )
+                ).json()
+                return delivery["status"], delivery["attempts"]
+
+            assert await svc.runtime.jobs.run_due() == 1
+            # Retries are at most 6 h apart: each 6 h on, one more attempt is due.
+            for attempts in (2, 3, 4, 5):
+                assert await outcome() == ("retrying", attempts - 1)
+                svc.runtime.clock.advance(timedelta(hours=6, seconds=1))
+                assert await svc.runtime.jobs.run_due() == 1
+            assert await outcome() == ("failed", 5)  # the attempt 24 h on was the last
+            svc.runtime.clock.advance(timedelta(days=1))
+            assert await svc.runtime.jobs.run_due() == 0
+    assert receiver.accepted == []
     receiver.server.shutdown()
 
 

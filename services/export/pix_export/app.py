@@ -23,14 +23,14 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
     if key is None and settings.platform.env == "production":
         log.warning("export.secrets_key_derived", hint="set PIX_EXPORT_SECRETS_KEY")
     box = SecretBox.from_config(key, runtime.internal_key)
-    hooks = WebhookDesk(runtime.db, box, settings)
-    crm = CrmDesk(runtime.db, runtime.storage, box, settings)
+    hooks = WebhookDesk(runtime.db, box, settings, clock=runtime.clock)
+    crm = CrmDesk(runtime.db, runtime.storage, box, settings, clock=runtime.clock)
     desk = ExportDesk(runtime.db, runtime.storage, settings, hooks, crm=crm, clock=runtime.clock)
     register_handlers(runtime.broker, desk)
     declare_publishers(runtime.broker, GalleryExported)
     runtime.every(settings.flush_every_seconds, desk.flush_due)
-    runtime.every(settings.webhook_every_seconds, hooks.deliver_due)
-    runtime.every(settings.crm_every_seconds, crm.push_due)
+    hooks.register_jobs(runtime.jobs)
+    crm.register_jobs(runtime.jobs)
     app = runtime.create_app(title="pix.immo export")
     app.include_router(create_router(desk, hooks, crm, runtime.current_identity))
     app.state.desk = desk

@@ -6,37 +6,41 @@ estate id, Propstack property id). When a complete version is built, the export'
 inserts one `crm_pushes` row per connected CRM with a target; the unique (gallery, version,
 crm) key means a redelivered event, a second replica or a restart never pushes a version twice.
 
-The periodic `push_due` claims due rows ("sending", committed before any request), uploads the
-version's photos with the fields of its stored `onoffice`/`propstack` format file, records each
-accepted image in `progress` (a retry resumes after it), and ends "pushed", "retrying" (429, 5xx,
-timeouts: backoff `crm_retry_base_seconds` × 4ⁿ, at most 6 h apart, for `crm_give_up_hours`) or
+Each row is written with its `export.push-crm` job (key: the push id). The job marks the row
+"sending" (committed before any request), uploads the version's photos with the fields of its
+stored `onoffice`/`propstack` format file, records each accepted image in `progress` (a retry
+resumes after it), and ends "pushed", "retrying" (429, 5xx, timeouts: the job layer tries again
+with the kind's `RetryPolicy`, a CRM's Retry-After honoured, for `crm_give_up_hours`) or
 "failed" (bad credentials, unknown record: a retry cannot help until someone fixes them; the API
-can retry by hand). Credentials are never logged and never part of an error text.
+can retry by hand, which queues a new job). A crash mid-push is taken over after the job's lease.
+Credentials are never logged and never part of an error text.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 from cryptography.exceptions import InvalidTag
+from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, Invalid, NotFound
 from pix_runtime.identity import Identity
+from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolicy, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.storage import LocalStorage, S3Storage
-from sqlalchemy import RowMapping, and_, func, or_, select, update
+from pydantic import BaseModel
+from sqlalchemy import RowMapping, Select, String, and_, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_export.crm_clients import CrmClient, CrmError, OnOfficeClient, PropstackClient, Upload
-from pix_export.models import crm_connections, crm_pushes, crm_targets, exports, galleries
+from pix_export.models import crm_connections, crm_pushes, crm_targets, exports, galleries, jobs
 from pix_export.secretbox import SecretBox
 from pix_export.settings import ExportSettings
 
@@ -53,9 +57,21 @@ CREDENTIAL_FIELDS: dict[Crm, tuple[str, ...]] = {
 _CREDENTIAL = re.compile(r"^[A-Za-z0-9_\-.:+/=]{8,200}$")
 # Both CRMs number their records with integers (onOffice relatedRecordId, Propstack unit id).
 _RECORD_ID = re.compile(r"^[1-9][0-9]{0,17}$")
-MAX_BACKOFF_SECONDS = 6 * 3600.0
+PUSH_CRM = "export.push-crm"
 
 ClientFactory = Callable[[Crm, dict[str, str], httpx.AsyncClient], CrmClient]
+
+
+class CrmPushDue(BaseModel):
+    push_id: uuid.UUID
+
+
+class CrmPushFailed(Exception):
+    """A push attempt that may succeed later; `retry_after` is the CRM's Retry-After."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def mask(value: str) -> str:
@@ -71,12 +87,29 @@ class CrmDesk:
         box: SecretBox,
         settings: ExportSettings,
         client_factory: ClientFactory | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
         self._box = box
         self._settings = settings
         self._client_factory = client_factory or self._default_client
+        self._clock = clock or Clock()
+        self._policy = RetryPolicy(
+            max_attempts=settings.crm_max_attempts,
+            base_seconds=settings.crm_retry_base_seconds,
+            max_seconds=settings.crm_retry_max_seconds,
+        )
+
+    def register_jobs(self, queue: JobQueue) -> None:
+        """Push from `queue`'s jobs; a push still running after its lease is taken over."""
+        queue.register(
+            PUSH_CRM,
+            CrmPushDue,
+            self.push,
+            policy=self._policy,
+            timeout=timedelta(seconds=self._settings.crm_lease_seconds),
+        )
 
     def _default_client(
         self, crm: Crm, credentials: dict[str, str], http: httpx.AsyncClient
@@ -257,7 +290,7 @@ class CrmDesk:
         async with self._db.sessions() as session:
             await self._owned_gallery(session, gallery_id, viewer)
             rows = await session.execute(
-                select(crm_pushes)
+                _with_next_attempt()
                 .where(crm_pushes.c.gallery_id == gallery_id)
                 .order_by(crm_pushes.c.created_at.desc(), crm_pushes.c.crm)
                 .limit(limit)
@@ -279,14 +312,16 @@ class CrmDesk:
                 raise NotFound("crm push")
             if status != "failed":
                 raise Conflict("not_failed", f"only a failed push can be retried (it is {status})")
-            now = datetime.now(UTC)
             await session.execute(
                 update(crm_pushes)
                 .where(crm_pushes.c.id == push_id)
-                .values(status="pending", next_attempt_at=now, retry_until=self._window(now))
+                .values(status="pending", retry_until=self._window(self._clock.now()))
+            )
+            await enqueue_job(
+                session, jobs, PUSH_CRM, CrmPushDue(push_id=push_id), key=str(push_id)
             )
             row = (
-                (await session.execute(select(crm_pushes).where(crm_pushes.c.id == push_id)))
+                (await session.execute(_with_next_attempt().where(crm_pushes.c.id == push_id)))
                 .mappings()
                 .one()
             )
@@ -341,8 +376,7 @@ class CrmDesk:
         version: int,
         crm: str,
     ) -> None:
-        now = datetime.now(UTC)
-        await session.execute(
+        push_id = await session.scalar(
             insert(crm_pushes)
             .values(
                 id=uuid.uuid4(),
@@ -351,98 +385,90 @@ class CrmDesk:
                 org_id=org_id,
                 crm=crm,
                 status="pending",
-                next_attempt_at=now,
-                retry_until=self._window(now),
+                retry_until=self._window(self._clock.now()),
             )
             .on_conflict_do_nothing(index_elements=["gallery_id", "version", "crm"])
+            .returning(crm_pushes.c.id)
         )
+        if push_id is not None:
+            await enqueue_job(
+                session, jobs, PUSH_CRM, CrmPushDue(push_id=push_id), key=str(push_id)
+            )
 
     # --- pushing ------------------------------------------------------------------------------
 
-    async def push_due(self, *, batch: int = 10) -> int:
-        """Push what is due (the periodic job); returns how many pushes were attempted."""
+    async def push(self, payload: CrmPushDue, ctx: JobContext) -> None:
+        """The job: one attempt at pushing the version, its outcome on the row."""
         p = crm_pushes
-        now = datetime.now(UTC)
-        # A "sending" row untouched this long belongs to a worker that died mid-push.
-        stale = now - timedelta(seconds=max(60.0, 3 * self._settings.crm_timeout_seconds))
-        due = or_(
-            and_(p.c.status.in_(["pending", "retrying"]), p.c.next_attempt_at <= now),
-            and_(p.c.status == "sending", p.c.last_attempt_at < stale),
-        )
         async with self._db.transaction() as session:
-            rows = (
+            row = (
                 (
                     await session.execute(
-                        select(p)
-                        .where(due)
-                        .order_by(p.c.next_attempt_at)
-                        .limit(batch)
-                        .with_for_update(skip_locked=True)
+                        select(p).where(
+                            p.c.id == payload.push_id,
+                            p.c.status.in_(["pending", "retrying", "sending"]),
+                        )
                     )
                 )
                 .mappings()
-                .all()
+                .first()
             )
-            if rows:
-                await session.execute(
-                    update(p)
-                    .where(p.c.id.in_([r["id"] for r in rows]))
-                    .values(status="sending", attempts=p.c.attempts + 1, last_attempt_at=now)
-                )
-        if rows:
-            async with httpx.AsyncClient(
-                timeout=self._settings.crm_timeout_seconds, follow_redirects=False
-            ) as http:
-                await asyncio.gather(*(self._attempt(http, row) for row in rows))
-        return len(rows)
-
-    async def _attempt(self, http: httpx.AsyncClient, row: RowMapping) -> None:
-        p = crm_pushes
+            if row is None:
+                return  # pushed already
+            # "sending" commits before any request leaves: a crash after one is seen.
+            await session.execute(
+                update(p)
+                .where(p.c.id == row["id"])
+                .values(status="sending", attempts=p.c.attempts + 1, last_attempt_at=ctx.now)
+            )
         values: dict[str, Any] = {}
-        try:
-            record_id, client = await self._prepare(row, http)
-            values["record_id"] = record_id
-            uploads = await self._uploads(row)
-            values["image_count"] = len(uploads)
-            done: list[str] = list(row["progress"] or [])
-            for upload in uploads:
-                if upload.name in done:
-                    continue
-                await client.upload(record_id, upload)
-                done.append(upload.name)
-                async with self._db.transaction() as session:
-                    # Each accepted image is remembered at once (and keeps the claim fresh).
-                    await session.execute(
-                        update(p)
-                        .where(p.c.id == row["id"])
-                        .values(progress=done, last_attempt_at=datetime.now(UTC))
-                    )
-        except CrmError as exc:
-            values |= self._failure(
-                row, exc.message, exc.retryable, exc.status_code, exc.retry_after
-            )
-        except InvalidTag:
-            values |= self._failure(
-                row,
-                "the stored credentials cannot be decrypted (was PIX_EXPORT_SECRETS_KEY "
-                "changed?); save them again",
-                False,
-                None,
-                None,
-            )
-        except Exception as exc:
-            # Storage or database trouble on our side: worth another try.
-            values |= self._failure(
-                row, f"internal error ({exc.__class__.__name__})", True, None, None
-            )
-        else:
+        failure: tuple[str, bool, int | None, float | None] | None = None
+        ours: Exception | None = None
+        async with httpx.AsyncClient(
+            timeout=self._settings.crm_timeout_seconds, follow_redirects=False
+        ) as http:
+            try:
+                record_id, client = await self._prepare(row, http)
+                values["record_id"] = record_id
+                uploads = await self._uploads(row)
+                values["image_count"] = len(uploads)
+                done: list[str] = list(row["progress"] or [])
+                for upload in uploads:
+                    if upload.name in done:
+                        continue
+                    await client.upload(record_id, upload)
+                    done.append(upload.name)
+                    async with self._db.transaction() as session:
+                        # Each accepted image is remembered at once: a retry resumes after it.
+                        await session.execute(
+                            update(p)
+                            .where(p.c.id == row["id"])
+                            .values(progress=done, last_attempt_at=self._clock.now())
+                        )
+            except CrmError as exc:
+                failure = (exc.message, exc.retryable, exc.status_code, exc.retry_after)
+            except InvalidTag:
+                failure = (
+                    "the stored credentials cannot be decrypted (was PIX_EXPORT_SECRETS_KEY "
+                    "changed?); save them again",
+                    False,
+                    None,
+                    None,
+                )
+            except Exception as exc:
+                # Storage or database trouble on our side: worth another try.
+                failure = (f"internal error ({exc.__class__.__name__})", True, None, None)
+                ours = exc
+        if failure is None:
             values |= {
                 "status": "pushed",
-                "pushed_at": datetime.now(UTC),
-                "next_attempt_at": None,
+                "pushed_at": self._clock.now(),
                 "last_error": None,
                 "last_status_code": None,
             }
+            async with self._db.transaction() as session:
+                await session.execute(update(p).where(p.c.id == row["id"]).values(**values))
+                await ctx.finish(session)
             log.info(
                 "crm.pushed",
                 push=str(row["id"]),
@@ -450,39 +476,33 @@ class CrmDesk:
                 gallery_id=str(row["gallery_id"]),
                 version=row["version"],
             )
+            return
+        message, retryable, status_code, retry_after = failure
+        until = row["retry_until"] or self._window(row["created_at"])
+        give_up = not retryable or ctx.attempt >= self._policy.max_attempts or ctx.now >= until
+        values |= {
+            "last_error": message[:1000],
+            "last_status_code": status_code,
+            "status": "failed" if give_up else "retrying",
+        }
         async with self._db.transaction() as session:
             await session.execute(update(p).where(p.c.id == row["id"]).values(**values))
-
-    def _failure(
-        self,
-        row: RowMapping,
-        message: str,
-        retryable: bool,
-        status_code: int | None,
-        retry_after: float | None,
-    ) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        values: dict[str, Any] = {"last_error": message[:1000], "last_status_code": status_code}
-        attempts = row["attempts"] + 1
-        delay = min(
-            self._settings.crm_retry_base_seconds * 4 ** (attempts - 1), MAX_BACKOFF_SECONDS
-        )
-        delay = max(delay, min(retry_after or 0.0, MAX_BACKOFF_SECONDS))
-        retry_at = now + timedelta(seconds=delay)
-        until = row["retry_until"] or self._window(row["created_at"])
-        if retryable and retry_at <= until:
-            values |= {"status": "retrying", "next_attempt_at": retry_at}
-        else:
-            values |= {"status": "failed", "next_attempt_at": None}
         log.warning(
             "crm.push_failed",
             push=str(row["id"]),
             crm=row["crm"],
             error=message,
             status=values["status"],
-            attempt=attempts,
+            attempt=ctx.attempt,
         )
-        return values
+        if give_up:
+            raise PermanentJobError(message)
+        if ours is not None:
+            # Raised as it is: an outage of our own database or storage is no attempt's fault.
+            raise ours
+        if retry_after is not None:
+            retry_after = min(retry_after, self._policy.max_seconds)
+        raise CrmPushFailed(message, retry_after)
 
     async def _prepare(self, row: RowMapping, http: httpx.AsyncClient) -> tuple[str, CrmClient]:
         """The current record id and a client with the current credentials (both may change)."""
@@ -556,6 +576,20 @@ class CrmDesk:
 
 def _without(fields: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if k not in names}
+
+
+def _with_next_attempt() -> Select[Any]:
+    """Pushes with `next_attempt_at`: when a retrying one's job is due again."""
+    p = crm_pushes
+    waiting = and_(
+        jobs.c.kind == PUSH_CRM,
+        jobs.c.key == cast(p.c.id, String),
+        jobs.c.status == "queued",
+    )
+    return select(
+        *(c for c in p.c if c.name != "next_attempt_at"),
+        jobs.c.run_at.label("next_attempt_at"),
+    ).select_from(p.outerjoin(jobs, waiting))
 
 
 def _push_view(row: RowMapping) -> dict[str, Any]:

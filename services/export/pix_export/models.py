@@ -113,8 +113,10 @@ webhooks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# One row per (endpoint, event): the row is written before the POST ("sending"), its id is the
-# idempotency key the receiver sees, and the unique constraint stops a second delivery.
+# One row per (endpoint, event), written with its `export.deliver-webhook` job (key: the row's
+# id) and marked "sending" before each POST; its id is the idempotency key the receiver sees,
+# and the unique constraint stops a second delivery. `next_attempt_at` is unused since the job's
+# `run_at` says when a retry is due (the delivery log reads it).
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
@@ -164,9 +166,11 @@ crm_targets = Table(
     PrimaryKeyConstraint("gallery_id", "crm"),
 )
 
-# One row per (gallery, version, CRM): written before anything is sent, so the unique
-# constraint makes a redelivered event or a restart push nothing twice. `progress` lists the
-# images already accepted by the CRM, so a retry resumes instead of uploading them again.
+# One row per (gallery, version, CRM), written with its `export.push-crm` job (key: the row's
+# id) before anything is sent, so the unique constraint makes a redelivered event or a restart
+# push nothing twice. `progress` lists the images already accepted by the CRM, so a retry
+# resumes instead of uploading them again. `next_attempt_at` is unused since the job's `run_at`
+# says when a retry is due (the push log reads it).
 crm_pushes = Table(
     "crm_pushes",
     metadata,

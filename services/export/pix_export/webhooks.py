@@ -7,10 +7,13 @@ Signature (documented in services/export/README.md): headers
 A receiver recomputes the HMAC over the raw body, compares in constant time and rejects
 timestamps older than 5 minutes, so a captured request cannot be replayed later.
 
-Delivery: the rows are written in the export's transaction; the periodic `deliver_due` marks a
-row "sending" (committed) before the POST, then "delivered", "retrying" (backoff) or, past
-`webhook_give_up_hours`, "failed". A crash mid-send leaves "sending", which is retried after a
-timeout; the receiver deduplicates on the delivery id.
+Delivery: each row is written with its `export.deliver-webhook` job (key: the delivery id) in
+the export's transaction. The job marks the row "sending" (committed) before the POST, then
+"delivered", or "retrying" and raises, so the job layer tries again with the kind's
+`RetryPolicy` (backoff from `webhook_retry_base_seconds`, at most `webhook_retry_max_seconds`
+apart), or, from `webhook_give_up_hours` after the event on (or at the last attempt), "failed".
+A crash mid-send is taken over after the job's lease; the receiver deduplicates on the delivery
+id.
 """
 
 from __future__ import annotations
@@ -25,23 +28,26 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from pix_contracts import GalleryExported
+from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Invalid, NotFound
 from pix_runtime.identity import Identity
+from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolicy, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.metrics import count_delivery
-from sqlalchemy import RowMapping, and_, or_, select, update
+from pydantic import BaseModel
+from sqlalchemy import RowMapping, Select, String, and_, cast, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pix_export.models import webhook_deliveries, webhooks
+from pix_export.models import jobs, webhook_deliveries, webhooks
 from pix_export.secretbox import SecretBox
 from pix_export.settings import ExportSettings
 
@@ -51,6 +57,15 @@ TIMESTAMP_HEADER = "Pix-Webhook-Timestamp"
 ID_HEADER = "Pix-Webhook-Id"
 TEST_EVENT_TYPE = "immo.pix.export.webhook.test"
 MAX_WEBHOOKS_PER_ORG = 10
+DELIVER_WEBHOOK = "export.deliver-webhook"
+
+
+class WebhookDue(BaseModel):
+    delivery_id: uuid.UUID
+
+
+class WebhookFailed(Exception):
+    """The receiver did not take the delivery (an HTTP status, a refused connection)."""
 
 
 class PublicNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -135,10 +150,25 @@ def cloudevent_body(event_id: uuid.UUID, event_type: str, time_: datetime, data:
 
 
 class WebhookDesk:
-    def __init__(self, db: Database, box: SecretBox, settings: ExportSettings) -> None:
+    def __init__(
+        self, db: Database, box: SecretBox, settings: ExportSettings, clock: Clock | None = None
+    ) -> None:
         self._db = db
         self._box = box
         self._settings = settings
+        self._clock = clock or Clock()
+        self._policy = RetryPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            base_seconds=settings.webhook_retry_base_seconds,
+            max_seconds=settings.webhook_retry_max_seconds,
+        )
+
+    def register_jobs(self, queue: JobQueue) -> None:
+        """Deliver webhooks from `queue`'s jobs; a POST that hangs past its lease is retried."""
+        lease = timedelta(seconds=max(60.0, 3 * self._settings.webhook_timeout_seconds))
+        queue.register(
+            DELIVER_WEBHOOK, WebhookDue, self.deliver, policy=self._policy, timeout=lease
+        )
 
     # --- endpoints ----------------------------------------------------------------------------
 
@@ -242,7 +272,7 @@ class WebhookDesk:
             rows = (
                 (
                     await session.execute(
-                        select(webhook_deliveries)
+                        _with_next_attempt()
                         .where(webhook_deliveries.c.webhook_id == webhook_id)
                         .order_by(webhook_deliveries.c.created_at.desc())
                         .limit(limit)
@@ -270,8 +300,8 @@ class WebhookDesk:
             event.occurred_at,
             json.loads(event.model_dump_json()),
         )
-        for webhook_id in targets:
-            await session.execute(
+        for webhook_id in list(targets):
+            delivery_id = await session.scalar(
                 insert(webhook_deliveries)
                 .values(
                     id=uuid.uuid4(),
@@ -281,13 +311,21 @@ class WebhookDesk:
                     event_type=event.cloudevent_type(),
                     body=body,
                     status="pending",
-                    next_attempt_at=datetime.now(UTC),
                 )
                 .on_conflict_do_nothing()
+                .returning(webhook_deliveries.c.id)
             )
+            if delivery_id is not None:
+                await enqueue_job(
+                    session,
+                    jobs,
+                    DELIVER_WEBHOOK,
+                    WebhookDue(delivery_id=delivery_id),
+                    key=str(delivery_id),
+                )
 
     async def send_test(self, webhook_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
-        """Queue a test event for one endpoint and deliver it now."""
+        """Deliver a test event to one endpoint now, once (someone waits for the answer)."""
         delivery_id, event_id = uuid.uuid4(), uuid.uuid4()
         async with self._db.transaction() as session:
             row = await self._owned(session, webhook_id, viewer)
@@ -301,19 +339,23 @@ class WebhookDesk:
                     body=cloudevent_body(
                         event_id,
                         TEST_EVENT_TYPE,
-                        datetime.now(UTC),
+                        self._clock.now(),
                         {"message": "Test event from pix.immo", "webhook_id": str(webhook_id)},
                     ),
-                    status="pending",
-                    next_attempt_at=datetime.now(UTC),
+                    status="sending",
+                    attempts=1,
+                    last_attempt_at=self._clock.now(),
                 )
             )
-        await self.deliver_due(only=delivery_id)
+        target = await self._claim(delivery_id, count=False)
+        if target is not None:
+            status_code, error = await self._post(target)
+            await self._record(delivery_id, status_code, error, give_up=True)
         async with self._db.sessions() as session:
             stored = (
                 (
                     await session.execute(
-                        select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+                        _with_next_attempt().where(webhook_deliveries.c.id == delivery_id)
                     )
                 )
                 .mappings()
@@ -321,33 +363,71 @@ class WebhookDesk:
             )
         return _delivery_view(stored)
 
-    async def deliver_due(self, *, only: uuid.UUID | None = None, batch: int = 50) -> int:
-        """Send what is due (the periodic job); returns how many attempts were made."""
-        d = webhook_deliveries
-        now = datetime.now(UTC)
-        stale = now - timedelta(seconds=max(60.0, 3 * self._settings.webhook_timeout_seconds))
-        due = or_(
-            and_(d.c.status.in_(["pending", "retrying"]), d.c.next_attempt_at <= now),
-            and_(d.c.status == "sending", d.c.last_attempt_at < stale),
+    async def deliver(self, payload: WebhookDue, ctx: JobContext) -> None:
+        """The job: one attempt at delivering, its outcome on the row."""
+        target = await self._claim(payload.delivery_id)
+        if target is None:
+            return  # delivered already, or its endpoint was deleted
+        status_code, error = await self._post(target)
+        if error is None:
+            async with self._db.transaction() as session:
+                await self._record_in(session, payload.delivery_id, status_code, None, False)
+                await ctx.finish(session)
+            return
+        window = target["created_at"] + timedelta(hours=self._settings.webhook_give_up_hours)
+        give_up = ctx.attempt >= self._policy.max_attempts or ctx.now >= window
+        await self._record(payload.delivery_id, status_code, error, give_up=give_up)
+        log.warning(
+            "webhook.failed", delivery=str(payload.delivery_id), error=error, attempt=ctx.attempt
         )
+        self._raise(error, give_up)
+
+    @staticmethod
+    def _raise(error: str, give_up: bool) -> NoReturn:
+        # Raised afresh (not from the HTTP error): a receiver's refused connection is its
+        # failure, not an outage of ours, and counts as an attempt.
+        if give_up:
+            raise PermanentJobError(error)
+        raise WebhookFailed(error)
+
+    async def _claim(self, delivery_id: uuid.UUID, *, count: bool = True) -> RowMapping | None:
+        """Mark the delivery "sending" (committed before the POST, so a crash after it is
+        seen) and return it with its endpoint; None if there is nothing to send."""
+        d = webhook_deliveries
         async with self._db.transaction() as session:
-            query = (
-                select(d, webhooks.c.url, webhooks.c.secret_sealed)
-                .join(webhooks, webhooks.c.id == d.c.webhook_id)
-                .where(due if only is None else d.c.id == only)
-                .order_by(d.c.next_attempt_at)
-                .limit(batch)
-                .with_for_update(of=d, skip_locked=True)
+            row = (
+                (
+                    await session.execute(
+                        select(d, webhooks.c.url, webhooks.c.secret_sealed)
+                        .join(webhooks, webhooks.c.id == d.c.webhook_id)
+                        .where(
+                            d.c.id == delivery_id,
+                            d.c.status.in_(["pending", "retrying", "sending"]),
+                        )
+                    )
+                )
+                .mappings()
+                .first()
             )
-            rows = (await session.execute(query)).mappings().all()
-            # "sending" commits before any request leaves: a crash after the POST is seen.
-            if rows:
+            if row is not None and count:
                 await session.execute(
                     update(d)
-                    .where(d.c.id.in_([r["id"] for r in rows]))
-                    .values(status="sending", attempts=d.c.attempts + 1, last_attempt_at=now)
+                    .where(d.c.id == delivery_id)
+                    .values(
+                        status="sending",
+                        attempts=d.c.attempts + 1,
+                        last_attempt_at=self._clock.now(),
+                    )
                 )
-        if rows:
+        return row
+
+    async def _post(self, row: RowMapping) -> tuple[int | None, str | None]:
+        """POST the delivery, signed; the status code and the error, if it was one."""
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            secret = self._box.open(row["secret_sealed"], context=row["webhook_id"].bytes).decode()
+            timestamp = int(time.time())
             async with httpx.AsyncClient(
                 timeout=self._settings.webhook_timeout_seconds,
                 follow_redirects=False,
@@ -356,61 +436,64 @@ class WebhookDesk:
                 if self._settings.allow_insecure_webhooks
                 else public_only_transport(),
             ) as client:
-                await asyncio.gather(*(self._attempt(client, row) for row in rows))
-        return len(rows)
-
-    async def _attempt(self, client: httpx.AsyncClient, row: RowMapping) -> None:
-        d = webhook_deliveries
-        status_code: int | None = None
-        error: str | None = None
-        try:
-            secret = self._box.open(row["secret_sealed"], context=row["webhook_id"].bytes).decode()
-            timestamp = int(time.time())
-            response = await client.post(
-                row["url"],
-                content=row["body"],
-                headers={
-                    "Content-Type": "application/cloudevents+json; charset=utf-8",
-                    "User-Agent": "pix.immo-webhooks/1",
-                    ID_HEADER: str(row["id"]),
-                    "Idempotency-Key": str(row["id"]),
-                    TIMESTAMP_HEADER: str(timestamp),
-                    SIGNATURE_HEADER: sign(secret, timestamp, row["body"]),
-                    "Pix-Event-Type": row["event_type"],
-                },
-            )
+                response = await client.post(
+                    row["url"],
+                    content=row["body"],
+                    headers={
+                        "Content-Type": "application/cloudevents+json; charset=utf-8",
+                        "User-Agent": "pix.immo-webhooks/1",
+                        ID_HEADER: str(row["id"]),
+                        "Idempotency-Key": str(row["id"]),
+                        TIMESTAMP_HEADER: str(timestamp),
+                        SIGNATURE_HEADER: sign(secret, timestamp, row["body"]),
+                        "Pix-Event-Type": row["event_type"],
+                    },
+                )
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         except Exception as exc:
             error = repr(exc)[:500]
-        now = datetime.now(UTC)
-        attempts = row["attempts"] + 1
+        return status_code, error
+
+    async def _record(
+        self, delivery_id: uuid.UUID, status_code: int | None, error: str | None, *, give_up: bool
+    ) -> None:
+        async with self._db.transaction() as session:
+            await self._record_in(session, delivery_id, status_code, error, give_up)
+
+    async def _record_in(
+        self,
+        session: AsyncSession,
+        delivery_id: uuid.UUID,
+        status_code: int | None,
+        error: str | None,
+        give_up: bool,
+    ) -> None:
+        d = webhook_deliveries
         values: dict[str, Any] = {"last_status_code": status_code, "last_error": error}
         if error is None:
-            values |= {"status": "delivered", "delivered_at": now, "next_attempt_at": None}
+            values |= {"status": "delivered", "delivered_at": self._clock.now()}
         else:
-            delay = min(self._settings.webhook_retry_base_seconds * 4 ** (attempts - 1), 6 * 3600.0)
-            retry_at = now + timedelta(seconds=delay)
-            give_up = row["created_at"] + timedelta(hours=self._settings.webhook_give_up_hours)
-            if retry_at > give_up or row["event_type"] == TEST_EVENT_TYPE:
-                values |= {"status": "failed", "next_attempt_at": None}
-            else:
-                values |= {"status": "retrying", "next_attempt_at": retry_at}
-            log.warning("webhook.failed", delivery=str(row["id"]), error=error, attempt=attempts)
+            values |= {"status": "failed" if give_up else "retrying"}
         count_delivery("webhook", values["status"])
-        async with self._db.transaction() as session:
-            # Only our own claim may record the result: a slow POST whose claim went stale and
-            # was taken over must not overwrite the newer attempt's outcome.
-            await session.execute(
-                update(d)
-                .where(
-                    d.c.id == row["id"],
-                    d.c.status == "sending",
-                    d.c.attempts == row["attempts"] + 1,
-                )
-                .values(**values)
-            )
+        await session.execute(
+            update(d).where(d.c.id == delivery_id, d.c.status == "sending").values(**values)
+        )
+
+
+def _with_next_attempt() -> Select[Any]:
+    """Deliveries with `next_attempt_at`: when a retrying one's job is due again."""
+    d = webhook_deliveries
+    waiting = and_(
+        jobs.c.kind == DELIVER_WEBHOOK,
+        jobs.c.key == cast(d.c.id, String),
+        jobs.c.status == "queued",
+    )
+    return select(
+        *(c for c in d.c if c.name != "next_attempt_at"),
+        jobs.c.run_at.label("next_attempt_at"),
+    ).select_from(d.outerjoin(jobs, waiting))
 
 
 def _webhook_view(row: RowMapping) -> dict[str, Any]:
