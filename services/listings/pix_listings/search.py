@@ -87,7 +87,8 @@ class Search:
             # Words inside German compounds ("Balkon" in "Südbalkon") through the trigram index.
             words = [w.lower() for w in re.findall(r"\w+", query) if len(w) >= MIN_PART][:5]
             part_rows: list[Any] = []
-            if words:
+            # Only when full text found too little: a common word needs no substring scan.
+            if words and len(text_rows) < limit:
                 found = {row["id"] for row in text_rows}
                 part_rows = [
                     row
