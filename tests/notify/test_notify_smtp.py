@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -23,10 +24,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from faststream.kafka import TestKafkaBroker
 from pix_contracts import OrderPlaced
 from pix_notify.app import create_app
-from pix_notify.delivery import Courier
-from pix_notify.models import emails
+from pix_notify.delivery import SEND_MAIL, Courier
+from pix_notify.models import emails, jobs
 from pix_notify.providers import Mail, SendError, SmtpProvider, message_id
 from pix_notify.settings import NotifySettings, SmtpSettings
+from pix_runtime.jobs import JobBoard
 from pix_runtime.lifecycle import ServiceRuntime
 from pix_stack.embedded import free_port
 from pydantic import SecretStr
@@ -200,3 +202,47 @@ async def test_a_refused_mailbox_fails_at_once_and_an_unreachable_server_is_retr
     )
     with pytest.raises(SendError):
         await strict.send(Mail(address(), "s", "t", "<p>h</p>"), sender=SENDER, idempotency_key="k")
+
+
+async def test_an_unreachable_smtp_server_counts_as_an_attempt_until_the_mail_fails(
+    migrated: set[str], tmp_path: Path
+) -> None:
+    """The mail server is a third party, not our infrastructure: a refused connection is an
+    attempt like any other, so the mail fails after `max_attempts` instead of waiting forever."""
+    settings = NotifySettings(
+        provider="smtp",
+        outbox_dir=tmp_path,
+        sender=SENDER,
+        smtp=SmtpSettings(host="127.0.0.1", port=free_port(), start_tls=False, timeout_seconds=2),
+        max_attempts=2,
+        retry_base_seconds=60,
+        retry_max_seconds=60,
+    )
+    app, runtime = create_app(settings)
+    key = f"{uuid.uuid4()}:test"
+    try:
+        await app.state.courier.deliver(key, "test", Mail(address(), "s", "t", "<p>h</p>"), "de")
+        await runtime.jobs.run_due()
+        async with runtime.db.sessions() as session:
+            row = (
+                (await session.execute(select(emails).where(emails.c.idempotency_key == key)))
+                .mappings()
+                .one()
+            )
+        assert (row["status"], row["attempts"]) == ("retrying", 1)
+        runtime.clock.advance(timedelta(seconds=61))
+        await runtime.jobs.run_due()
+        async with runtime.db.sessions() as session:
+            row = (
+                (await session.execute(select(emails).where(emails.c.idempotency_key == key)))
+                .mappings()
+                .one()
+            )
+        assert (row["status"], row["attempts"]) == ("failed", 2)
+        assert "smtp failed" in row["error"]
+        runtime.clock.advance(timedelta(days=1))
+        await runtime.jobs.run_due()
+        [job] = await JobBoard(runtime.db, jobs).find(kind=SEND_MAIL, status="failed", limit=1)
+        assert job.key == str(row["id"])
+    finally:
+        await runtime.db.dispose()

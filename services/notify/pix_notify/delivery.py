@@ -134,15 +134,20 @@ class Courier:
                 return
         key = row["idempotency_key"]
         mail = Mail(row["recipient"], row["subject"], row["text_body"], row["html_body"])
+        failure: SendError | None = None
         try:
             provider_id = await self._provider.send(mail, sender=self._sender, idempotency_key=key)
         except SendError as exc:
-            await self._failed(row["id"], key, ctx, exc)
+            failure = exc
         except Exception as exc:
-            # A bug or an unexpected library error: retried like an outage (bounded), so one
-            # bad mail does not fail for good on the first try.
+            # A bug or an unexpected library error: retried (bounded), so one bad mail does
+            # not fail for good on the first try.
             log.warning("mail.provider_crashed", key=key, exc_info=True)
-            await self._failed(row["id"], key, ctx, SendError(repr(exc)))
+            failure = SendError(repr(exc))
+        if failure is not None:
+            # Outside the `except`: the job layer must not see the provider's refused
+            # connection as an outage of our own (which would not count as an attempt).
+            await self._failed(row["id"], key, ctx, failure)
         async with self._db.transaction() as session:
             await session.execute(
                 update(emails)
@@ -179,9 +184,10 @@ class Courier:
             permanent=exc.permanent,
             error=error,
         )
+        # Raised afresh, without the provider's error as cause, for the same reason.
         if give_up:
-            raise PermanentJobError(error) from exc
-        raise exc
+            raise PermanentJobError(error)
+        raise SendError(error, retry_after=exc.retry_after)
 
     async def log(
         self, *, status: str | None = None, recipient: str | None = None, limit: int = 100
