@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
+from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
@@ -187,6 +189,30 @@ async def test_mailgun_inbound_is_signed_and_never_replayed(mailgun_app: LeadsAp
     lead_id = (await raw_row(runtime, raw_id))["lead_id"]
     lead = (await client.get(f"/leads/{lead_id}", headers=as_user(runtime, agent))).json()
     assert lead["lead"]["name"] == "Tarik Beispielmann"
+
+
+async def test_mailgun_takes_a_message_with_attachments_over_the_json_limit(
+    mailgun_app: LeadsApp,
+) -> None:
+    """Portal mails with an exposé or a payslip attached are megabytes: the 1 MiB JSON limit
+    does not apply, the message limit does."""
+    client, runtime = mailgun_app.client, mailgun_app.runtime
+    box = await settings_of(client, runtime, person())
+    message = EmailMessage()
+    message["From"] = "Interessent <kauf@example.org>"
+    message["To"] = box["intake_address"]
+    message["Subject"] = "Anfrage mit Unterlagen"
+    message.set_content("Guten Tag, anbei meine Unterlagen. Finanzierung ist gesichert.")
+    message.add_attachment(
+        os.urandom(2 * 1024 * 1024), maintype="application", subtype="pdf", filename="a.pdf"
+    )
+    fields = mailgun_fields(message.as_bytes(), box["intake_address"])
+    parts = {k: (None, v) for k, v in fields.items()}
+    taken = await client.post("/public/mailgun/mime", files=parts)
+    assert taken.status_code == 200, taken.text
+    mailgun_app.settings.max_message_bytes = 1024 * 1024
+    refused = await client.post("/public/mailgun/mime", files=parts)
+    assert refused.status_code == 413
 
 
 async def test_without_a_signing_key_mailgun_is_refused(leads: LeadsApp) -> None:

@@ -18,6 +18,7 @@ from pix_gateway.service import (
     AuthUnavailable,
     SessionChecker,
     csrf_allowed,
+    is_cross_site,
     is_public,
     routable,
 )
@@ -177,11 +178,14 @@ def create_router(
         base = upstreams.get(service)
         if base is None or not routable(service, path):
             return _error(404, "not_found", "no such API")
-        if not csrf_allowed(request.method, request.headers, platform.public_url):
+        cross_site = is_cross_site(f"{service}/{path}")
+        if not cross_site and not csrf_allowed(
+            request.method, request.headers, platform.public_url
+        ):
             return _error(403, "csrf", "cross-site request refused")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in DROP_REQUEST}
         try:
-            identity = await caller(request)
+            identity = None if cross_site else await caller(request)
         except AuthUnavailable:
             return _error(503, "unavailable", "authentication is unavailable, please retry")
         headers["x-request-id"] = current_correlation_id() or ""

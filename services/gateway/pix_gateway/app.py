@@ -84,6 +84,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.storage_origins or browser_origins(platform.storage_url),
         ),
     )
+    # Inbound mail with attachments is larger than a JSON body; the leads service applies
+    # its own message limit.
+    app.state.streamed_body_prefixes = ("/api/leads/public/mailgun/",)
     ui = UI(settings, backend, sessions, Jinja2Templates(directory=HERE / "templates"))
     install_page_errors(app, ui)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

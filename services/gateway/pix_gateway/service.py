@@ -27,6 +27,10 @@ PUBLIC_API_PATHS = frozenset(
 # Unauthenticated on purpose: signed storage URLs, the leads service's website form and inbound
 # mail webhook (each checks its own signature, rate limit or honeypot), public exposé links.
 PUBLIC_API_PREFIXES = ("media/storage/", "leads/public/", "listings/public/")
+# Public and meant to be called from other sites (an agency's website form, Mailgun): no session
+# is looked up or forwarded for them, so a cross-site request carries no ambient credential
+# and needs no CSRF check.
+CROSS_SITE_API_PREFIXES = ("leads/public/",)
 # Never proxied, for anyone: operational endpoints and auth's gateway-only session routes.
 INTERNAL_PATHS = frozenset({"healthz", "readyz", "metrics"})
 INTERNAL_AUTH_PATHS = frozenset({"sessions/validate", "sessions/revoke"})
@@ -70,6 +74,10 @@ class SessionChecker:
 
     def forget(self, token: str) -> None:
         self._cache.pop(token, None)
+
+
+def is_cross_site(api_path: str) -> bool:
+    return api_path.startswith(CROSS_SITE_API_PREFIXES)
 
 
 def is_public(api_path: str) -> bool:

@@ -135,6 +135,9 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
     app.include_router(api.router)
     app.include_router(public_api.router)
     app.state.settings = settings
+    # Mailgun posts the whole MIME message (attachments included): checked against the message
+    # limit by the route itself, not against the 1 MiB JSON limit.
+    app.state.streamed_body_prefixes = ("/public/mailgun/",)
     app.state.book = book
     app.state.desk = desk
     app.state.intake = intake

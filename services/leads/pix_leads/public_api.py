@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pix_runtime.errors import Invalid, NotFound
+from pix_runtime.errors import Invalid, NotFound, TooLarge
 from pix_runtime.http import client_address
 from pydantic import ValidationError
 
@@ -110,7 +110,13 @@ async def mailgun_inbound(request: Request, intake: IntakeDep) -> JSONResponse:
     as `body-mime` when the URL ends in `mime`. A 2xx tells Mailgun it was taken; anything else
     makes it retry, so 200 follows only after the message is stored and recorded."""
     settings: LeadsSettings = request.app.state.settings
-    form = await request.form()
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        raise Invalid("length_required", "send the message with a Content-Length")
+    # The form's own fields (signature, sender, …) come on top of the message itself.
+    if int(declared) > settings.max_message_bytes + 64 * 1024:
+        raise TooLarge("too_large", f"messages over {settings.max_message_bytes} bytes")
+    form = await request.form(max_part_size=settings.max_message_bytes)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     key = settings.mailgun_webhook_signing_key
     await intake.verify_mailgun(
