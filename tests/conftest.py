@@ -80,7 +80,16 @@ async def migrated(postgres: EmbeddedPostgres, platform_env: dict[str, str]) -> 
     """Every service's schema, migrated once per session exactly as the services do at start."""
     from pix_runtime.migrations import upgrade_to_head
 
-    packages = ["pix_auth", "pix_orders", "pix_media", "pix_captioning", "pix_export", "pix_notify"]
+    packages = [
+        "pix_auth",
+        "pix_orders",
+        "pix_media",
+        "pix_captioning",
+        "pix_export",
+        "pix_notify",
+        "pix_leads",
+        "pix_listings",
+    ]
     for package in packages:
         await upgrade_to_head(postgres.url, package, package.removeprefix("pix_"))
     return set(packages)
