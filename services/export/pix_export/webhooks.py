@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
@@ -347,10 +347,11 @@ class WebhookDesk:
                     last_attempt_at=self._clock.now(),
                 )
             )
-        target = await self._claim(delivery_id, count=False)
+        target = await self._start_attempt(delivery_id, count=False)
         if target is not None:
             status_code, error = await self._post(target)
-            await self._record(delivery_id, status_code, error, give_up=True)
+            async with self._db.transaction() as session:
+                await self._record(session, delivery_id, status_code, error, give_up=True)
         async with self._db.sessions() as session:
             stored = (
                 (
@@ -365,32 +366,29 @@ class WebhookDesk:
 
     async def deliver(self, payload: WebhookDue, ctx: JobContext) -> None:
         """The job: one attempt at delivering, its outcome on the row."""
-        target = await self._claim(payload.delivery_id)
+        target = await self._start_attempt(payload.delivery_id)
         if target is None:
             return  # delivered already, or its endpoint was deleted
         status_code, error = await self._post(target)
-        if error is None:
-            async with self._db.transaction() as session:
-                await self._record_in(session, payload.delivery_id, status_code, None, False)
-                await ctx.finish(session)
-            return
         window = target["created_at"] + timedelta(hours=self._settings.webhook_give_up_hours)
         give_up = ctx.attempt >= self._policy.max_attempts or ctx.now >= window
-        await self._record(payload.delivery_id, status_code, error, give_up=give_up)
+        async with self._db.transaction() as session:
+            await self._record(session, payload.delivery_id, status_code, error, give_up=give_up)
+            if error is None:
+                await ctx.finish(session)
+                return
         log.warning(
             "webhook.failed", delivery=str(payload.delivery_id), error=error, attempt=ctx.attempt
         )
-        self._raise(error, give_up)
-
-    @staticmethod
-    def _raise(error: str, give_up: bool) -> NoReturn:
-        # Raised afresh (not from the HTTP error): a receiver's refused connection is its
-        # failure, not an outage of ours, and counts as an attempt.
+        # Raised afresh (the HTTP error is not its cause): a receiver's refused connection is
+        # its failure, not an outage of ours, and counts as an attempt.
         if give_up:
             raise PermanentJobError(error)
         raise WebhookFailed(error)
 
-    async def _claim(self, delivery_id: uuid.UUID, *, count: bool = True) -> RowMapping | None:
+    async def _start_attempt(
+        self, delivery_id: uuid.UUID, *, count: bool = True
+    ) -> RowMapping | None:
         """Mark the delivery "sending" (committed before the POST, so a crash after it is
         seen) and return it with its endpoint; None if there is nothing to send."""
         d = webhook_deliveries
@@ -457,17 +455,12 @@ class WebhookDesk:
         return status_code, error
 
     async def _record(
-        self, delivery_id: uuid.UUID, status_code: int | None, error: str | None, *, give_up: bool
-    ) -> None:
-        async with self._db.transaction() as session:
-            await self._record_in(session, delivery_id, status_code, error, give_up)
-
-    async def _record_in(
         self,
         session: AsyncSession,
         delivery_id: uuid.UUID,
         status_code: int | None,
         error: str | None,
+        *,
         give_up: bool,
     ) -> None:
         d = webhook_deliveries
