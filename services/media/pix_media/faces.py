@@ -1,24 +1,24 @@
 """Find faces (people in rooms, portraits on walls) and blur them. Pure: Pillow, NumPy, LiteRT.
 
-Detector: MediaPipe's BlazeFace full-range model (`blazeface/`, shipped inside this package)
-run by LiteRT (TensorFlow Lite's runtime, XNNPACK on the CPU), so nothing is downloaded at run
-time. LiteRT takes 3.5 ms an inference here; OpenCV's TFLite importer, tried first, 8 ms.
-Chosen on the test set of `tests/face_scenes.py` (two photographs of people pasted into room
-photos with the face at 2–20 % of the long edge, 6 placements per size, plus interiors
-without people), printed by `tests/perf/test_face_detection.py`; from a 2000 px frame, one
-core:
+Detectors: MediaPipe's BlazeFace full-range and short-range models (`blazeface/`, shipped
+inside this package with their provenance and hashes) run by LiteRT (TensorFlow Lite's runtime,
+XNNPACK on the CPU), so nothing is downloaded at run time. The full-range model sees a 192 px
+square and finds faces from ~12 px of it, so one look at the whole frame finds faces from ~8 %
+of the long edge. The default scan, `scout`, also finds them from 2 % (a portrait on the wall,
+a person 5 m from a phone's wide lens) at ~30 ms a photo on one loaded core:
 
-| face size, % of long edge | 2 | 3 | 4 | 5 | 6 | 8 | 12 | 20 | false pos. | time |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-| BlazeFace, whole frame (`frame`) | 0/6 | 0/6 | 0/6 | 0/6 | 2/6 | 6/6 | 6/6 | 6/6 | 0 | 7 ms |
-| BlazeFace, + 15 tiles (`tiles`) | 2/6 | 5/6 | 6/6 | 6/6 | 6/6 | 6/6 | 6/6 | 6/6 | 0 | 71 ms |
-| Haar cascades, 800 px (before) | 0/6 | 0/6 | 1/6 | 3/6 | 4/6 | 4/6 | 3/6 | 3/6 | 0 | 310 ms |
+1. the whole frame, once;
+2. the frame at `_SCOUT_EDGE` px in four overlapping windows, keeping what passes and the
+   spots that score just below the threshold (a 2 % face is 7 px there: too small to pass,
+   large enough to stand out);
+3. the `_SPOTS` best spots again, in close-ups of `_SPOT_SHARE` of the long edge cut from the
+   source, by the short-range model (a third of the cost); a find counts only if the
+   full-range model agrees when shown that face `_CHECK_PX` wide.
 
-The network sees a 192 px square and finds faces from about 12 px of it: the whole-frame pass
-finds faces from ~8 % of the photo's long edge (a portrait on the wall, a person a few metres
-from the camera) with one inference (~4 ms from the thumbnail, its source in the service);
-the tiled pass adds overlapping windows of 3/8 of the long edge and finds faces from ~4 %, at
-15× the cost. `PIX_MEDIA_FACE_SCAN` chooses: `frame` (default), `tiles`, or `off`.
+`tiles` (the whole frame and overlapping windows of 3/8 of the long edge) finds faces from
+~4 % (portraits) at 2.5× the cost; `frame` is step 1 alone. The comparison with MTCNN, dlib and the other
+scans on the test set of `tests/face_scenes.py` is in the README (*Faces*), printed by
+`tests/perf/test_face_detection.py`.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class MediaSettings(ServiceSettings):
     processing_timeout_seconds: float = 60
     max_attempts: int = 3
     # How faces are searched: `scout` (faces from 2 % of the long edge, ~30 ms), the whole
-    # frame only (from ~8 %, ~7 ms), overlapping tiles (from ~3 %, ~70 ms), or not at all;
+    # frame only (from ~8 %, ~7 ms), overlapping tiles (from ~4 %, ~75 ms), or not at all;
     # see faces.py.
     face_scan: FaceScan = "scout"
     # A processed photo without a caption after this long is announced again.
