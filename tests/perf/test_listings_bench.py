@@ -43,7 +43,11 @@ from sqlalchemy import event, text
 sys.path.insert(0, str(Path(__file__).parent.parent / "listings"))
 from matching_set import LEADS, LISTINGS, recall_at
 
-pytestmark = pytest.mark.skipif(not os.environ.get("PIX_BENCH"), reason="set PIX_BENCH=1")
+pytestmark = [
+    pytest.mark.skipif(not os.environ.get("PIX_BENCH"), reason="set PIX_BENCH=1"),
+    # Loading 120,000 rows takes one to four minutes, depending on what else the machine does.
+    pytest.mark.timeout(1800),
+]
 LISTING_COUNT = int(os.environ.get("PIX_BENCH_LISTINGS", "20000"))
 LEAD_COUNT = int(os.environ.get("PIX_BENCH_LEADS", "100000"))
 RUNS = 200
