@@ -5,7 +5,7 @@ inside this package with their provenance and hashes) run by LiteRT (TensorFlow 
 XNNPACK on the CPU), so nothing is downloaded at run time. The full-range model sees a 192 px
 square and finds faces from ~12 px of it, so one look at the whole frame finds faces from ~8 %
 of the long edge. The default scan, `scout`, also finds them from 2 % (a portrait on the wall,
-a person 5 m from a phone's wide lens) at ~30 ms a photo on one loaded core:
+a person 5 m from a phone's wide lens) at 27–29 ms a photo on one loaded core:
 
 1. the whole frame, once;
 2. the frame at `_SCOUT_EDGE` px in four overlapping windows, keeping what passes and the
@@ -16,9 +16,9 @@ a person 5 m from a phone's wide lens) at ~30 ms a photo on one loaded core:
    full-range model agrees when shown that face `_CHECK_PX` wide.
 
 `tiles` (the whole frame and overlapping windows of 3/8 of the long edge) finds faces from
-~4 % (portraits) at 2.5× the cost; `frame` is step 1 alone. The comparison with MTCNN, dlib and the other
-scans on the test set of `tests/face_scenes.py` is in the README (*Faces*), printed by
-`tests/perf/test_face_detection.py`.
+~4 % (portraits) at 2.4× the cost; `frame` is step 1 alone. The comparison with MTCNN, dlib
+and the other scans on the test set of `tests/face_scenes.py` is in the README (*Faces*),
+printed by `tests/perf/test_face_detection.py`.
 """
 
 from __future__ import annotations
