@@ -160,8 +160,10 @@ async def stage_export(
     rooms: list[tuple[str, str, str, tuple[int, int, int]]] | None = None,
     asset_ids: dict[str, uuid.UUID] | None = None,
     cover: str = "Wohnzimmer_01",
+    delivered: bool = True,
 ) -> GalleryExported:
-    """Write `captions.json` and the web bundle as the export service does, and its event."""
+    """Write `captions.json` and the web bundle as the export service does, and its event
+    (a delivered version unless `delivered` is false: a preview for the gallery page)."""
     rooms = rooms if rooms is not None else ROOMS
     asset_ids = asset_ids if asset_ids is not None else {}
     images = []
@@ -213,5 +215,6 @@ async def stage_export(
         version=version,
         asset_count=len(rooms),
         files=files,
-        complete=True,
+        complete=delivered,
+        delivery=version if delivered else None,
     )

@@ -66,12 +66,27 @@ async def test_the_gallery_export_brings_captioned_photos_idempotently(api: Api)
     assert order[:2] == ["Kueche_01", "Wohnzimmer_01"]
     assert [m["name"] for m in arranged.json()["media"] if m["is_title"]] == ["Kueche_01"]
 
+    # A preview version (not delivered) changes nothing: the listing takes what was delivered.
+    preview = await stage_export(
+        api.runtime,
+        agent.org_id,
+        placed.gallery_id,
+        version=2,
+        rooms=ROOMS[:1],
+        asset_ids=asset_ids,
+        delivered=False,
+    )
+    await api.publish(preview)
+    unchanged = (await api.get(agent, f"/listings/{summary['id']}")).json()["media"]
+    assert [m["name"] for m in unchanged][:2] == ["Kueche_01", "Wohnzimmer_01"]
+    assert len(unchanged) == len(ROOMS)
+
     # A later export version without the bathroom keeps the agent's order and title picture.
     later = await stage_export(
         api.runtime,
         agent.org_id,
         placed.gallery_id,
-        version=2,
+        version=3,
         rooms=[r for r in ROOMS if r[0] != "Bad_01"],
         asset_ids=asset_ids,
     )

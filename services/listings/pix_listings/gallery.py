@@ -78,6 +78,9 @@ class GalleryImport:
         self._listings = listings_
 
     async def gallery_exported(self, event: GalleryExported) -> None:
+        if event.delivery is None:
+            # A preview for the gallery page: a listing takes only what was delivered.
+            return
         by_format = {f.format: f for f in event.files}
         captions_file = by_format.get(CAPTIONS_FORMAT)
         if captions_file is None:
