@@ -21,7 +21,9 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
     if key is None and settings.platform.env == "production":
-        log.warning("export.secrets_key_derived", hint="set PIX_EXPORT_SECRETS_KEY")
+        # CRM credentials sealed under a key derived from the internal key would be lost with a
+        # rotation of it: production names its own key, like PIX_INTERNAL_KEY.
+        raise RuntimeError("PIX_EXPORT_SECRETS_KEY must be set in production (base64, 32 bytes)")
     box = SecretBox.from_config(key, runtime.internal_key)
     hooks = WebhookDesk(runtime.db, box, settings, clock=runtime.clock)
     crm = CrmDesk(runtime.db, runtime.storage, box, settings, clock=runtime.clock)
