@@ -71,11 +71,17 @@ class FaultStack:
         """Seconds until every named process answers `/readyz`."""
         started = time.monotonic()
         pending = set(names or self.processes)
+        restarts: dict[str, int] = {}
         while pending:
             for name in list(pending):
                 process = self.processes.get(name)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}")
+                    # As an orchestrator would: a process that died on its way up is started
+                    # again, a few times.
+                    restarts[name] = restarts.get(name, 0) + 1
+                    if restarts[name] > 3:
+                        raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}")
+                    self.start(name)
                 try:
                     url = f"http://127.0.0.1:{self.port(name)}/readyz"
                     if httpx.get(url, timeout=1.0).status_code == 200:

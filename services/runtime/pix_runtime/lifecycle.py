@@ -8,6 +8,7 @@ that uses it (took `runtime.storage`).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -29,6 +30,7 @@ from pix_runtime.jobs_routes import jobs_router
 from pix_runtime.logging import configure_logging, get_logger
 from pix_runtime.metrics import ServiceMetrics, subscribed_groups
 from pix_runtime.migrations import upgrade_to_head
+from pix_runtime.outages import is_outage
 from pix_runtime.outbox import BrokerMemory, OutboxRelay
 from pix_runtime.settings import ServiceSettings
 from pix_runtime.storage import LocalStorage, S3Storage, open_storage
@@ -76,6 +78,25 @@ def _dead_letters_beside(*tables: Table | None) -> Table | None:
                 if candidate.name == "dead_letters" and candidate.schema == table.schema:
                     return candidate
     return None
+
+
+async def _through_outages(
+    stage: str, step: Callable[[], Awaitable[None]], *, give_up_after: float = 120.0
+) -> None:
+    """A start-up step that needs the database: a database still starting, or too busy to
+    answer a connect in time, is waited out (with backoff) instead of failing the start."""
+    deadline = asyncio.get_running_loop().time() + give_up_after
+    delay = 0.5
+    while True:
+        try:
+            await watched(stage, step())
+            return
+        except Exception as exc:
+            if not is_outage(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("service.start_waits", stage=stage, error=repr(exc)[:200])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 class ServiceRuntime:
@@ -192,9 +213,9 @@ class ServiceRuntime:
         joined (events committed meanwhile wait in the outbox)."""
         self._joining = asyncio.create_task(self._join_broker(), name="broker-join")
         for hook in self._on_start:
-            await watched(_describe(hook), hook())
+            await _through_outages(_describe(hook), hook)
         if self._jobs is not None:
-            await watched("jobs", self._jobs.start())
+            await _through_outages("jobs", self._jobs.start)
         self._tasks = [asyncio.create_task(self._repeat(s, job)) for s, job in self._periodic]
 
     async def _join_broker(self) -> None:
@@ -292,10 +313,13 @@ def serve(
     configure_logging(settings.service_name, json=platform.log_json, level=platform.log_level)
     if migrations_package and platform.migrate_on_start:
         asyncio.run(
-            watched(
+            _through_outages(
                 "migrations",
-                upgrade_to_head(
-                    settings.effective_database_url, migrations_package, settings.db_schema
+                functools.partial(
+                    upgrade_to_head,
+                    settings.effective_database_url,
+                    migrations_package,
+                    settings.db_schema,
                 ),
             )
         )
