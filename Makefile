@@ -8,7 +8,8 @@ UV := $(TOOLS)/bin/uv
 CAPTION_WORKERS ?= 1
 PORT_BASE ?= 8000
 PACKAGES := -p pix_contracts -p pix_runtime -p pix_gateway -p pix_auth -p pix_orders \
-	-p pix_media -p pix_captioning -p pix_export -p pix_notify -p pix_leads -p pix_listings -p pix_stack
+	-p pix_media -p pix_captioning -p pix_export -p pix_notify -p pix_leads -p pix_listings \
+	-p pix_billing -p pix_assistant -p pix_stack
 
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never

@@ -81,6 +81,8 @@ def create_router(
         "notify": platform.notify_url,
         "leads": platform.leads_url,
         "listings": platform.listings_url,
+        "billing": platform.billing_url,
+        "assistant": platform.assistant_url,
     }
 
     def session_token(request: Request) -> str | None:

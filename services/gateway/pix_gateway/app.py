@@ -60,6 +60,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "notify": platform.notify_url,
             "leads": platform.leads_url,
             "listings": platform.listings_url,
+            "billing": platform.billing_url,
+            "assistant": platform.assistant_url,
         },
         platform.internal_key.get_secret_value().encode(),
     )

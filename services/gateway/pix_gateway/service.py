@@ -25,8 +25,14 @@ PUBLIC_API_PATHS = frozenset(
     }
 )
 # Unauthenticated on purpose: signed storage URLs, the leads service's website form and inbound
-# mail webhook (each checks its own signature, rate limit or honeypot), public exposé links.
-PUBLIC_API_PREFIXES = ("media/storage/", "leads/public/", "listings/public/")
+# mail webhook (each checks its own signature, rate limit or honeypot), public exposé links,
+# and Stripe's webhook (verified with Stripe's signature).
+PUBLIC_API_PREFIXES = (
+    "media/storage/",
+    "leads/public/",
+    "listings/public/",
+    "billing/public/",
+)
 # Public and meant to be called from other sites (an agency's website form, Mailgun): no session
 # is looked up or forwarded for them, so a cross-site request carries no ambient credential
 # and needs no CSRF check.

@@ -50,6 +50,8 @@ class PlatformSettings(BaseSettings):
     notify_url: str = "http://127.0.0.1:8006"
     leads_url: str = "http://127.0.0.1:8007"
     listings_url: str = "http://127.0.0.1:8008"
+    billing_url: str = "http://127.0.0.1:8021"
+    assistant_url: str = "http://127.0.0.1:8022"
 
     @property
     def replication_factor(self) -> int:
