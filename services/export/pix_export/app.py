@@ -3,12 +3,12 @@ from pix_contracts import GalleryExported
 from pix_runtime.broker import declare_publishers
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
+from pix_runtime.sealing import SecretBox
 
 from pix_export.api import create_router
 from pix_export.crm_push import CrmDesk
 from pix_export.handlers import register_handlers
 from pix_export.models import jobs, outbox
-from pix_export.secretbox import SecretBox
 from pix_export.service import ExportDesk
 from pix_export.settings import ExportSettings
 from pix_export.webhooks import WebhookDesk
@@ -24,7 +24,7 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
         # CRM credentials sealed under a key derived from the internal key would be lost with a
         # rotation of it: production names its own key, like PIX_INTERNAL_KEY.
         raise RuntimeError("PIX_EXPORT_SECRETS_KEY must be set in production (base64, 32 bytes)")
-    box = SecretBox.from_config(key, runtime.internal_key)
+    box = SecretBox.from_config(key, runtime.internal_key, "export-secrets")
     hooks = WebhookDesk(runtime.db, box, settings, clock=runtime.clock)
     crm = CrmDesk(runtime.db, runtime.storage, box, settings, clock=runtime.clock)
     desk = ExportDesk(runtime.db, runtime.storage, settings, hooks, crm=crm, clock=runtime.clock)

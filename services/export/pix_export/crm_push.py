@@ -33,6 +33,7 @@ from pix_runtime.errors import Conflict, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolicy, enqueue_job
 from pix_runtime.logging import get_logger
+from pix_runtime.sealing import SecretBox
 from pix_runtime.storage import LocalStorage, S3Storage
 from pydantic import BaseModel
 from sqlalchemy import RowMapping, Select, String, and_, cast, func, select, update
@@ -41,7 +42,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_export.crm_clients import CrmClient, CrmError, OnOfficeClient, PropstackClient, Upload
 from pix_export.models import crm_connections, crm_pushes, crm_targets, exports, galleries, jobs
-from pix_export.secretbox import SecretBox
 from pix_export.settings import ExportSettings
 
 log = get_logger(__name__)

@@ -21,8 +21,9 @@ class ExportSettings(ServiceSettings):
     secrets_key: SecretStr | None = Field(
         default=None,
         description="base64 of 32 random bytes (AES-256-GCM key for stored webhook secrets "
-        "and CRM credentials); without it a key is derived from PIX_INTERNAL_KEY with HKDF "
-        "(development only)",
+        "and CRM credentials); to rotate, list the new key first, comma-separated, and keep the "
+        "old one until every secret was saved again; without it a key is derived from "
+        "PIX_INTERNAL_KEY with HKDF (development only)",
     )
     allow_insecure_webhooks: bool = Field(
         default=False, description="Allow http://127.0.0.1 / localhost endpoints (tests, dev)"

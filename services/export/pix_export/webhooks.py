@@ -42,13 +42,13 @@ from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolicy, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.metrics import count_delivery
+from pix_runtime.sealing import SecretBox
 from pydantic import BaseModel
 from sqlalchemy import RowMapping, Select, String, and_, cast, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_export.models import jobs, webhook_deliveries, webhooks
-from pix_export.secretbox import SecretBox
 from pix_export.settings import ExportSettings
 
 log = get_logger(__name__)

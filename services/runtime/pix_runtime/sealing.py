@@ -1,4 +1,5 @@
-"""Sealed values: secrets that must travel through the broker (a reset link) travel encrypted.
+"""Sealed values: secrets that travel through the broker (a reset link) or rest in a database
+(webhook secrets, CRM credentials) are encrypted.
 
 AES-256-GCM with a key derived (HKDF-SHA256) from the internal key, so only our services can
 open them, and a tampered value fails to open instead of decoding to something else.
@@ -41,3 +42,38 @@ def unseal(token: str, key: bytes, *, context: str) -> str:
         return AESGCM(key).decrypt(nonce, sealed, context.encode()).decode()
     except (InvalidTag, ValueError) as exc:
         raise SealBroken("sealed value is damaged or was sealed with another key") from exc
+
+
+class SecretBox:
+    """Secrets at rest (webhook signing secrets, CRM credentials, mailbox tokens): bytes sealed
+    under a key ring. The first key seals; every key opens, so a key is rotated by putting the
+    new one first and keeping the old one until every row has been written again."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys or any(len(key) != 32 for key in keys):
+            raise ValueError("a secrets key must be 32 bytes (AES-256)")
+        self._ring = [AESGCM(key) for key in keys]
+
+    @classmethod
+    def from_config(cls, secrets_keys: str | None, internal_key: bytes, purpose: str) -> SecretBox:
+        """`secrets_keys`: base64 keys separated by commas, newest first. Without them the key
+        is derived from the internal key for `purpose` (development only: rotating the internal
+        key would then lose the secrets, so production names its own keys)."""
+        if secrets_keys:
+            parts = secrets_keys.split(",")
+            return cls([base64.b64decode(part.strip(), validate=True) for part in parts])
+        return cls([derive_key(internal_key, purpose)])
+
+    def seal(self, plaintext: bytes, *, context: bytes) -> bytes:
+        """nonce || ciphertext+tag; `context` (the row id) binds the value to its row."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._ring[0].encrypt(nonce, plaintext, context)
+
+    def open(self, sealed: bytes, *, context: bytes) -> bytes:
+        nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
+        for aead in self._ring:
+            try:
+                return aead.decrypt(nonce, body, context)
+            except InvalidTag:
+                continue
+        raise SealBroken("sealed secret is damaged, belongs to another row, or its key is gone")
