@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
@@ -17,6 +17,17 @@ from pix_contracts.envelope import Event
 Locale = Literal["de", "en"]
 Role = Literal["admin", "client"]
 OrderStatus = Literal["received", "confirmed", "scheduled", "shot", "delivered", "cancelled"]
+# The order workflow, once for orders, notify and the gateway: received → confirmed → scheduled →
+# shot → delivered; cancelled until the shoot happened.
+ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
+ORDER_STEPS: dict[str, tuple[OrderStatus, ...]] = {
+    "received": ("confirmed", "cancelled"),
+    "confirmed": ("scheduled", "cancelled"),
+    "scheduled": ("shot", "cancelled"),
+    "shot": ("delivered",),
+    "delivered": (),
+    "cancelled": (),
+}
 
 
 # --- auth -------------------------------------------------------------------------------------

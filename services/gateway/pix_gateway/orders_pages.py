@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pix_contracts.events import ORDER_STATUSES
 from pix_runtime.identity import Identity
 
 from pix_gateway.i18n import translate
@@ -15,7 +16,7 @@ from pix_gateway.pages import UI, PageError
 SERVICES = ("photos", "drone", "tour360", "floorplan", "video")
 PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
 WINDOWS = ("morning", "afternoon", "all_day")
-STATUSES = ("received", "confirmed", "scheduled", "shot", "delivered", "cancelled")
+
 TEXT_FIELDS = (
     "contact_name",
     "contact_email",
@@ -224,7 +225,7 @@ def create_order_pages(ui: UI) -> APIRouter:
             order=order,
             message=message,
             message_kind="ok",
-            statuses=STATUSES,
+            statuses=ORDER_STATUSES,
             **ctx,
         )
 
@@ -288,7 +289,7 @@ def create_order_pages(ui: UI) -> APIRouter:
             orders=orders,
             filters=filters,
             query=query,
-            statuses=STATUSES,
+            statuses=ORDER_STATUSES,
             organisations=orgs,
         )
 

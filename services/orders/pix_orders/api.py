@@ -2,10 +2,11 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
+from pix_contracts.events import OrderStatus
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +21,6 @@ from pix_orders.validation import OrderForm, SlotForm
 # per field together with every other mistake.
 Text = Annotated[str | None, Field(default=None, max_length=10_000)]
 Number = Annotated[float | None, Field(default=None, allow_inf_nan=False)]
-Status = Literal["received", "confirmed", "scheduled", "shot", "delivered", "cancelled"]
 
 
 class SlotRequest(BaseModel):
@@ -148,7 +148,7 @@ class OrderDetailView(OrderView):
 
 
 class StatusRequest(BaseModel):
-    status: Status
+    status: OrderStatus
     note: Annotated[str | None, Field(default=None, max_length=10_000)] = None
 
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from pix_runtime.errors import Invalid
+from pix_contracts.events import ORDER_STATUSES
+from pix_runtime.errors import Forbidden, Invalid
 from pix_runtime.identity import Identity
 from sqlalchemy import ColumnElement, Select, String, cast, func, literal, or_, select
 
 from pix_orders.models import orders
 from pix_orders.validation import BERLIN
-from pix_orders.workflow import STATUSES, Forbidden
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -39,7 +39,7 @@ def filtered_query(viewer: Identity, wanted: OrderFilter) -> Select[Any]:
     elif wanted.org_id is not None:
         conditions.append(orders.c.org_id == wanted.org_id)
     if wanted.status:
-        if wanted.status not in STATUSES:
+        if wanted.status not in ORDER_STATUSES:
             raise Invalid("invalid_choice", f"unknown status {wanted.status!r}", "status")
         conditions.append(orders.c.status == wanted.status)
     if wanted.placed_from:

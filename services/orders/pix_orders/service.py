@@ -15,7 +15,7 @@ from typing import Any
 from pix_contracts import GalleryDelivered, OrderPlaced, OrderStatusChanged, UserDeleted
 from pix_contracts.events import OrderedService, PreferredSlot
 from pix_runtime.db import Database
-from pix_runtime.errors import Conflict, DomainError, Invalid, NotFound
+from pix_runtime.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
@@ -35,7 +35,7 @@ from pix_orders.records import (
 )
 from pix_orders.search import MAX_LIMIT, OrderFilter, filtered_query
 from pix_orders.validation import OrderForm, ValidOrder, validate_order
-from pix_orders.workflow import Forbidden, allowed_transitions
+from pix_orders.workflow import allowed_transitions
 
 log = get_logger(__name__)
 

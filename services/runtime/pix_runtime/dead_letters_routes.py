@@ -17,7 +17,7 @@ from pix_runtime.identity import Identity
 
 def admin_only(identity: CurrentIdentity) -> Identity:
     if not identity.is_admin:
-        raise Forbidden("forbidden", "only platform admins see dead letters")
+        raise Forbidden("only platform admins see dead letters")
     return identity
 
 

@@ -38,6 +38,9 @@ class Forbidden(DomainError):
 
     status = 403
 
+    def __init__(self, message: str = "administrators only") -> None:
+        super().__init__("forbidden", message)
+
 
 class Conflict(DomainError):
     status = 409

@@ -16,7 +16,7 @@ from pix_runtime.jobs import JobBoard, JobCounts, JobView
 
 def admin_only(identity: CurrentIdentity) -> Identity:
     if not identity.is_admin:
-        raise Forbidden("forbidden", "only platform admins see jobs")
+        raise Forbidden("only platform admins see jobs")
     return identity
 
 
