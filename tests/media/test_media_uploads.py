@@ -1,6 +1,7 @@
 """Uploads and asynchronous processing through the media HTTP API on the real database and
 local storage: multipart resume, 202 + worker, duplicates under concurrency, status feed,
-delete, org checks, reconciler. The worker is driven step by step (`process_next`)."""
+delete, org checks, a crashed worker's job taken over. The processing jobs are driven step by
+step (`runtime.jobs.run_due()`)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 from photos import jpeg_with_gps, room_photo
 from pix_contracts.events import AssetDeleted
 from pix_media.app import create_app
-from pix_media.models import assets, galleries, outbox
-from pix_media.processing import Processor
+from pix_media.models import assets, galleries, jobs, outbox
+from pix_media.processing import PROCESS
 from pix_media.settings import MediaSettings
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.lifecycle import ServiceRuntime
@@ -27,8 +28,8 @@ MiB = 1024 * 1024
 
 
 class Media:
-    def __init__(self, runtime: ServiceRuntime, http: httpx.AsyncClient, worker: Processor):
-        self.runtime, self.http, self.worker = runtime, http, worker
+    def __init__(self, runtime: ServiceRuntime, http: httpx.AsyncClient):
+        self.runtime, self.http = runtime, http
         self.org = uuid.uuid4()
         self.gallery = uuid.uuid4()
 
@@ -62,6 +63,10 @@ class Media:
             f"/assets/{asset_id}/complete", headers=self.headers(), json=body or None
         )
 
+    async def process(self) -> int:
+        """Run the processing jobs that are due, as the service's job queue would."""
+        return await self.runtime.jobs.run_due()
+
     async def asset(self, asset_id: str) -> dict[str, Any]:
         response = await self.http.get(f"/assets/{asset_id}", headers=self.headers())
         result: dict[str, Any] = response.json()
@@ -74,7 +79,7 @@ async def media(migrated: set[str]) -> AsyncIterator[Media]:
     app, runtime = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        media = Media(runtime, http, app.state.processor)
+        media = Media(runtime, http)
         async with runtime.db.transaction() as session:
             await session.execute(
                 galleries.insert().values(
@@ -129,7 +134,7 @@ async def test_multipart_upload_resumes_only_the_missing_parts(media: Media) -> 
     assert storage.path(f"originals/{media.gallery}/{ticket['asset_id']}").read_bytes() == data
     assert not any((storage.root / ".multipart").iterdir())
 
-    assert await media.worker.process_next()
+    assert await media.process()
     asset = await media.asset(ticket["asset_id"])
     assert asset["status"] == "processed"
     assert asset["pseudonym"] == "Kitchen_01"
@@ -147,10 +152,10 @@ async def test_complete_is_quick_and_refuses_non_images_at_once(media: Media) ->
     queued = await media.complete(broken)
     assert queued.status_code == 202
     assert (await media.complete(broken)).json()["status"] == "queued"  # idempotent
-    assert await media.worker.process_next()
+    assert await media.process()
     asset = await media.asset(broken)
     assert (asset["status"], asset["error_code"]) == ("rejected", "corrupt_image")
-    assert not await media.worker.process_next()
+    assert not await media.process()
 
 
 async def test_concurrent_uploads_of_the_same_photo_keep_one(media: Media) -> None:
@@ -159,7 +164,7 @@ async def test_concurrent_uploads_of_the_same_photo_keep_one(media: Media) -> No
     completed = await asyncio.gather(*(media.complete(i) for i in ids))
     assert [r.status_code for r in completed] == [202, 202, 202]
     # Three workers at once: all hash the same bytes before any of them commits.
-    assert all(await asyncio.gather(*(media.worker.process_next() for _ in ids)))
+    assert sum(await asyncio.gather(*(media.process() for _ in ids))) == len(ids)
     states = [await media.asset(i) for i in ids]
     assert sorted(s["status"] for s in states) == ["processed", "rejected", "rejected"]
     assert {s["error_code"] for s in states if s["status"] == "rejected"} == {"duplicate"}
@@ -178,7 +183,7 @@ async def test_pseudonyms_number_each_room_and_never_reuse_a_number(media: Media
         ]
         for asset_id in ids:
             assert (await media.complete(asset_id)).status_code == 202
-        assert all(await asyncio.gather(*(media.worker.process_next() for _ in ids)))
+        assert sum(await asyncio.gather(*(media.process() for _ in ids))) == len(ids)
         return ids
 
     first = await processed(["Küche_01.jpg", "Kitchen 2.jpg", "IMG_0001.jpg"], 20)
@@ -205,7 +210,7 @@ async def test_status_feed_delete_and_other_organisations(media: Media) -> None:
     ).json()
     assert [(a["id"], a["status"]) for a in feed["assets"]] == [(asset_id, "queued")]
     assert feed["counts"] == {"queued": 1}
-    await media.worker.process_next()
+    await media.process()
 
     stranger = media.headers(uuid.uuid4())
     for method, path in [
@@ -244,17 +249,20 @@ async def test_status_feed_delete_and_other_organisations(media: Media) -> None:
 async def test_stalled_processing_is_queued_again_and_abandoned_uploads_go(media: Media) -> None:
     asset_id = await media.single("Flur.jpg", jpeg_with_gps(room_photo(640, 480, colour=(1, 2, 3))))
     await media.complete(asset_id)
+    # A worker claimed the photo's job and died: its lease ran out an hour ago.
     async with media.runtime.db.transaction() as session:
         await session.execute(
-            update(assets)
-            .where(assets.c.id == uuid.UUID(asset_id))
+            update(jobs)
+            .where(jobs.c.kind == PROCESS, jobs.c.key == asset_id)
             .values(
-                status="processing", attempts=1, updated_at=datetime.now(UTC) - timedelta(hours=1)
+                status="running",
+                attempts=1,
+                locked_by="a-dead-worker",
+                locked_until=datetime.now(UTC) - timedelta(hours=1),
             )
         )
-    assert await media.worker.requeue_stalled() >= 1
     assert (await media.asset(asset_id))["status"] == "queued"
-    assert await media.worker.process_next()
+    assert await media.process()
     assert (await media.asset(asset_id))["status"] == "processed"
 
     ticket = await media.start("big.jpg", 12 * MiB)
@@ -271,7 +279,7 @@ async def test_stalled_processing_is_queued_again_and_abandoned_uploads_go(media
     from pix_media.uploads import Uploads  # the job app.py schedules
 
     library = MediaLibrary(media.runtime.db, uploads, MediaSettings())
-    job = Uploads(media.runtime.db, uploads, MediaSettings(), library, lambda: None)
+    job = Uploads(media.runtime.db, uploads, MediaSettings(), library)
     assert await job.clean_abandoned() >= 1
     assert not any((uploads.root / ".multipart").iterdir())
     assert (

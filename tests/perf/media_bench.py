@@ -7,11 +7,13 @@ the figures are per core.
 - `bare` is the codec pipeline alone, with the same library and settings as the service
   (Pillow: decode with draft, EXIF orientation, resize to the web and thumb sizes, JPEG
   encode), one photo after another.
-- `service` runs the media worker (`Processor`) on the real database and local storage:
-  claim, hash, duplicate check, decode, orient, ICC, strip, faces, renditions, store, commit
-  with the outbox event. Latency: each photo alone (`process_next`, p50/p99). Throughput: all
-  photos queued at once in a second gallery and the worker's own loops running (one CPU
-  thread, as `PIX_MEDIA_WORKERS=1`), from start until the last one is committed.
+- `service` runs the media service's processing job (`PhotoProcessing` on the job queue,
+  `pix_runtime.jobs`) on the real database and local storage: claim, hash, decode, orient, ICC,
+  strip, faces, renditions, store, commit with the outbox event and the job's completion.
+  Latency: each photo alone (`run_due`, p50/p99). Throughput: all photos queued at once in a
+  second gallery (their jobs enqueued with them) and the job queue running (one CPU thread, as
+  `PIX_MEDIA_WORKERS=1`, the queue's own concurrency), from start until the last one is
+  committed.
 
 Both also report CPU seconds per photo (the whole process, every thread).
 """
@@ -62,10 +64,13 @@ def cpu_seconds() -> float:
 
 
 async def service(files: list[Path], storage_dir: Path, faces: bool) -> dict[str, float]:
-    from pix_media.models import assets, galleries
-    from pix_media.processing import Processor
+    from pix_media.delivery import PhotoSet
+    from pix_media.models import assets, galleries, jobs
+    from pix_media.processing import PROCESS, PhotoProcessing, ProcessPhoto, enqueue_processing
     from pix_media.settings import MediaSettings
+    from pix_runtime.clock import Clock
     from pix_runtime.db import Database
+    from pix_runtime.jobs import JobQueue
     from pix_runtime.storage import open_storage
     from sqlalchemy import func, select
 
@@ -109,8 +114,11 @@ async def service(files: list[Path], storage_dir: Path, faces: bool) -> dict[str
         return rows
 
     async def queue(rows: list[dict[str, object]]) -> None:
+        """As `complete` does: the photos `queued`, each with its processing job."""
         async with db.transaction() as session:
             await session.execute(assets.insert(), rows)
+            for row in rows:
+                await enqueue_processing(session, row)
 
     async def processed(gallery: uuid.UUID) -> tuple[int, float]:
         """How many are done, and when the last one was committed (epoch seconds)."""
@@ -124,30 +132,39 @@ async def service(files: list[Path], storage_dir: Path, faces: bool) -> dict[str
             ).one()
         return int(count or 0), last.timestamp() if last else 0.0
 
-    # Latency: one photo at a time through the worker's own step.
-    worker = Processor(db, storage, settings)
+    # Latency: one photo at a time through the job queue's own step.
+    processing = PhotoProcessing(db, storage, settings, PhotoSet(settings, Clock()))
+    worker = JobQueue(db, jobs)
+    worker.register(
+        PROCESS,
+        ProcessPhoto,
+        processing.process,
+        policy=processing.policy,
+        timeout=processing.timeout,
+    )
     latencies = []
     gallery = await queue_gallery()
     for path in files:
         await queue(upload(gallery, [path]))
         start = time.perf_counter()
-        assert await worker.process_next()
+        assert await worker.run_due() == 1
         latencies.append(time.perf_counter() - start)
     assert (await processed(gallery))[0] == len(files)
 
-    # Throughput: the worker running (threads started, detector loaded), then every photo
-    # queued at once; its own loops take it from there.
+    # Throughput: the queue running (threads started, detector loaded), then every photo
+    # queued at once; the commit wakes the queue and it takes it from there.
+    await processing.start()
     await worker.start()
     gallery = await queue_gallery()
     rows = upload(gallery, files)
     cpu, start = cpu_seconds(), time.time()
     await queue(rows)
-    worker.wake()
     # Polled slowly so the polling costs next to no CPU; the finish time is the database's.
     while (done := await processed(gallery))[0] < len(files):
         await asyncio.sleep(1.0)
     elapsed, cpu = done[1] - start, cpu_seconds() - cpu
     await worker.stop()
+    await processing.stop()
     await db.dispose()
     return summary(latencies, len(files) / elapsed, cpu / len(files))
 

@@ -17,7 +17,7 @@ from pix_media.api import create_router, delivery_router
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
 from pix_media.models import assets, jobs, outbox
-from pix_media.processing import Processor
+from pix_media.processing import PROCESS, PhotoProcessing, ProcessPhoto
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
 from pix_media.uploads import Uploads
@@ -28,7 +28,14 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     photo_set = PhotoSet(settings, runtime.clock)
     library = MediaLibrary(runtime.db, runtime.storage, settings, photo_set)
-    processor = Processor(runtime.db, runtime.storage, settings, photo_set)
+    processing = PhotoProcessing(runtime.db, runtime.storage, settings, photo_set)
+    runtime.jobs.register(
+        PROCESS,
+        ProcessPhoto,
+        processing.process,
+        policy=processing.policy,
+        timeout=processing.timeout,
+    )
     deliveries = Deliveries(runtime.db, settings, runtime.clock)
     runtime.jobs.register(
         CHECK,
@@ -36,11 +43,10 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
         deliveries.check,
         policy=RetryPolicy(max_attempts=10, base_seconds=5, max_seconds=300),
     )
-    uploads = Uploads(runtime.db, runtime.storage, settings, library, on_queued=processor.wake)
+    uploads = Uploads(runtime.db, runtime.storage, settings, library)
     register_handlers(runtime.broker, library)
-    runtime.on_start(processor.start)
+    runtime.on_start(processing.start)
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
-    runtime.every(settings.reconcile_every_seconds, processor.requeue_stalled)
     runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)
     runtime.metrics.count_waiting(
         "photos", assets, assets.c.status == "queued", since=assets.c.updated_at
@@ -53,8 +59,6 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     app.include_router(delivery_router)
     app.state.deliveries = deliveries
     app.state.photo_set = photo_set
-    # For tests and benchmarks that drive the worker without the lifespan.
-    app.state.processor = processor
     if isinstance(runtime.storage, LocalStorage):
         app.include_router(
             local_storage_router(
@@ -63,7 +67,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
                 accepts_upload=library.accepts_upload,
             )
         )
-    # Stop the workers before the runtime disposes of the database they use.
+    # Stop the render threads after the runtime stopped the job queue that feeds them.
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -72,7 +76,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
             try:
                 yield state
             finally:
-                await processor.stop()
+                await processing.stop()
 
     app.router.lifespan_context = lifespan
     return app, runtime

@@ -1,8 +1,8 @@
 """A gallery's photo set and its delivery.
 
-Media owns the set: every photo uploaded into a gallery is in flight (uploading, queued,
-processing, waiting for its caption) until it is captioned, or refused (by media's checks or
-by captioning). The set is complete when nothing is in flight and at least one photo made it.
+Media owns the set: every photo uploaded into a gallery is in flight (uploading, queued or
+being processed, waiting for its caption) until it is captioned, or refused (by media's checks
+or by captioning). The set is complete when nothing is in flight and at least one photo made it.
 
 Every change that can complete the set (a caption recorded, a photo refused or deleted, an
 abandoned upload removed) bumps the gallery's `set_version` and schedules a check for that
@@ -44,7 +44,7 @@ log = get_logger(__name__)
 
 # Statuses of a photo that is done: in the set, or refused.
 IN_SET = ("captioned", "failed")
-IN_FLIGHT = ("pending", "queued", "processing", "processed")
+IN_FLIGHT = ("pending", "queued", "processed")
 
 
 class DeliveryCheck(BaseModel):
@@ -258,7 +258,7 @@ class Deliveries:
     async def deliver(self, gallery_id: uuid.UUID, by: Identity) -> DeliveryView:
         """A person delivers the gallery now (admins today; photographers later)."""
         if not by.is_admin:
-            raise Forbidden("forbidden", "only administrators may deliver a gallery")
+            raise Forbidden("only administrators may deliver a gallery")
         async with self._db.transaction() as session:
             gallery = await self._locked(session, gallery_id)
             if gallery is None:

@@ -40,10 +40,9 @@ galleries = Table(
     Column("delivered_by", Uuid, nullable=True),
 )
 
-# status: pending (upload URL issued) → queued (upload complete, waits for a worker) →
-# processing (a worker holds it; `attempts` fences a re-queued worker's late result) →
-# processed (renditions stored, event out) → captioned, or rejected (not a usable image, or a
-# duplicate; error_code says which) / failed (captioning gave up).
+# status: pending (upload URL issued) → queued (upload complete; its processing job waits or
+# runs) → processed (renditions stored, event out) → captioned, or rejected (not a usable image,
+# or a duplicate; error_code says which) / failed (captioning gave up).
 assets = Table(
     "assets",
     metadata,
@@ -74,7 +73,6 @@ assets = Table(
     Column("upload_id", String(1024), nullable=True),
     Column("part_size", BigInteger, nullable=True),
     Column("faces_blurred", Integer, nullable=True),
-    Column("attempts", Integer, nullable=False, server_default="0"),
     Column("error_message", String(500), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column(
@@ -94,7 +92,7 @@ assets = Table(
     ),
     # The upload page polls "what changed in this gallery since …".
     Index("assets_gallery_updated", "gallery_id", "updated_at"),
-    # Workers claim the oldest queued asset; the reconciler scans by status and age.
+    # The reconciler scans by status and age; the metrics count queued photos.
     Index("assets_status_updated", "status", "updated_at"),
 )
 

@@ -24,10 +24,11 @@ class MediaSettings(ServiceSettings):
     # resize, encode and detection); one photo more than this is in flight, so storage and
     # database waits overlap image work.
     workers: int = 2
-    # A photo `processing` for longer than this (a crashed worker, or a database that went away
-    # under it) is queued again, at most `max_attempts` times in all before it is rejected. A
-    # 24 MP photo takes well under a second; a minute leaves room for a busy machine without
-    # keeping a shoot waiting five (the fault suite measured 5 minutes with 300 s).
+    # A processing job running longer than this (a crashed worker, or a database that went
+    # away under it) is taken over, at most `max_attempts` attempts in all before the photo is
+    # rejected. A 24 MP photo takes well under a second; a minute leaves room for a busy
+    # machine without keeping a shoot waiting five (the fault suite measured 5 minutes with
+    # 300 s).
     processing_timeout_seconds: float = 60
     max_attempts: int = 3
     # How faces are searched: `scout` (faces from 2 % of the long edge, ~30 ms), the whole

@@ -4,7 +4,8 @@ Small files go up with one signed PUT. Files above `multipart_threshold_bytes` g
 of `part_bytes` through signed part URLs (S3 multipart; the local adapter speaks the same
 protocol); `parts` tells a client which parts arrived, so after a dropped connection it resends
 only the missing ones. `complete` checks what is cheap (the object is there, its size, its magic
-bytes), marks the photo `queued` and wakes the processing worker; everything else happens there.
+bytes), marks the photo `queued` and enqueues its processing job (`processing.py`) in the same
+transaction; everything else happens there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import math
 import unicodedata
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +31,7 @@ from sqlalchemy import RowMapping, select, update
 
 from pix_media.imaging import SNIFF_BYTES, ImageRejected, accepted_type
 from pix_media.models import assets
+from pix_media.processing import enqueue_processing
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
 
@@ -87,13 +88,11 @@ class Uploads:
         storage: LocalStorage | S3Storage,
         settings: MediaSettings,
         library: MediaLibrary,
-        on_queued: Callable[[], None],
     ) -> None:
         self._db = db
         self._storage = storage
         self._settings = settings
         self._library = library
-        self._on_queued = on_queued
 
     def _expires_at(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self._settings.upload_url_seconds)
@@ -237,9 +236,10 @@ class Uploads:
                 .mappings()
                 .first()
             )
+            if row is not None:
+                await enqueue_processing(session, row)
         if row is None:
             return await self._library.asset(asset_id, by)
-        self._on_queued()
         log.info("asset.queued", asset_id=str(asset_id), bytes=size)
         return row
 
