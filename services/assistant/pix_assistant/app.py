@@ -1,0 +1,114 @@
+"""The assistant service: HTTP API (port 8022), the chat over the platform's APIs, its accounts.
+
+PIX_DATABASE_URL=... PIX_ASSISTANT_MODEL=... pix-assistant
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from pix_runtime.lifecycle import ServiceRuntime, serve
+
+from pix_assistant import api
+from pix_assistant.accounts import Accounts
+from pix_assistant.actions import EXPIRE, ActionDesk
+from pix_assistant.handlers import register_handlers
+from pix_assistant.imports import IMPORT_LEADS, execute_import
+from pix_assistant.llm import ModelClient
+from pix_assistant.models import jobs, outbox
+from pix_assistant.platform import PlatformApis
+from pix_assistant.service import Assistant
+from pix_assistant.settings import AssistantSettings
+from pix_assistant.store import Conversations, MemoryStore
+from pix_assistant.tools import WRITES
+
+
+def _model(settings: AssistantSettings) -> ModelClient | None:
+    if not settings.configured:
+        return None
+    key = settings.api_key
+    return ModelClient(
+        base_url=settings.base_url,
+        # Local OpenAI-compatible servers take any key; the client insists on one.
+        api_key=key.get_secret_value() if key else "none",
+        timeout=settings.timeout_seconds,
+        max_completion_tokens=settings.max_completion_tokens,
+    )
+
+
+def create_app(
+    settings: AssistantSettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> tuple[FastAPI, ServiceRuntime]:
+    """`transports` (tests): a service's in-process app instead of its URL."""
+    settings = settings or AssistantSettings()
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
+    clock = runtime.clock
+    platform = settings.platform
+    apis = PlatformApis(
+        {
+            "leads": platform.leads_url,
+            "listings": platform.listings_url,
+            "orders": platform.orders_url,
+            "media": platform.media_url,
+            "captioning": platform.captioning_url,
+        },
+        runtime.internal_key,
+        transports=transports,
+    )
+    model = _model(settings)
+    conversations = Conversations(runtime.db, clock=clock)
+    memory = MemoryStore(runtime.db, clock=clock)
+    accounts = Accounts(
+        runtime.db,
+        clock=clock,
+        prices=settings.prices,
+        default_budget=settings.monthly_budget_eur,
+    )
+    executors = {name: tool.execute for name, tool in WRITES.items()}
+    actions = ActionDesk(
+        runtime.db,
+        apis,
+        conversations,
+        accounts,
+        {**executors, IMPORT_LEADS: execute_import},
+        clock=clock,
+        ttl=timedelta(minutes=settings.action_ttl_minutes),
+    )
+    assistant = Assistant(
+        settings, model, apis, conversations, memory, actions, accounts, clock=clock
+    )
+    runtime.jobs.every(EXPIRE, timedelta(minutes=5), actions.expire)
+    register_handlers(runtime.broker)
+
+    app = runtime.create_app(title="pix.immo assistant")
+    app.include_router(api.router)
+    app.state.settings = settings
+    app.state.assistant = assistant
+
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with runtime_lifespan(app) as state:
+            try:
+                yield state
+            finally:
+                await apis.aclose()
+                if model is not None:
+                    await model.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app, runtime
+
+
+def main() -> None:
+    settings = AssistantSettings()
+    app, _ = create_app(settings)
+    serve(app, settings, migrations_package="pix_assistant")
