@@ -69,7 +69,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pix_runtime.clock import Clock
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database
@@ -259,8 +259,11 @@ class JobQueue:
     _task: asyncio.Task[None] | None = None
     _running: set[asyncio.Task[None]] = field(default_factory=set)
     _metrics_at: float = 0.0
+    # Claims and the look for the next due time are single statements: no BEGIN/COMMIT.
+    _statements: AsyncEngine = field(init=False)
 
     def __post_init__(self) -> None:
+        self._statements = self.db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.db.on_commit(self.wake)
         self.every("jobs.cleanup", timedelta(hours=1), self._cleanup)
 
@@ -416,9 +419,11 @@ class JobQueue:
             value=t.c.kind,
             else_=now + timedelta(minutes=5),
         )
-        async with self.db.transaction() as session:
+        # One statement is atomic on its own: no BEGIN/COMMIT round trips for the claim every
+        # job and every wake-up runs.
+        async with self._statements.connect() as conn:
             rows = (
-                await session.execute(
+                await conn.execute(
                     update(t)
                     .where(t.c.id.in_(due))
                     .values(
@@ -434,8 +439,8 @@ class JobQueue:
 
     async def _seconds_until_due(self) -> float:
         t = self.table
-        async with self.db.transaction() as session:
-            next_at = await session.scalar(
+        async with self._statements.connect() as conn:
+            next_at = await conn.scalar(
                 select(func.min(func.coalesce(t.c.locked_until, t.c.run_at))).where(
                     t.c.kind.in_(list(self._kinds)), t.c.status.in_(LIVE)
                 )
