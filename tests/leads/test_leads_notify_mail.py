@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,9 @@ async def test_a_lead_message_is_sent_once_with_its_reply_address(
     assert event.reply_to in mail["text_body"]
     sent = list(folder.glob("*.eml"))
     assert len(sent) == 1
+    # From the platform's address under the organisation's name; answers reach the lead's
+    # conversation through its reply address.
+    message = BytesParser(policy=policy.default).parsebytes(sent[0].read_bytes())
+    assert message["From"].addresses[0].display_name == "Makler Muster GmbH"
+    assert message["From"].addresses[0].addr_spec == "noreply@pix.immo"
+    assert message["Reply-To"] == event.reply_to

@@ -77,7 +77,10 @@ class FakeMailgun:
             f"Content-Type: {content_type}\r\n\r\n".encode() + raw
         )
         fields = {
-            str(part.get_param("name", header="content-disposition")): str(part.get_content())
+            # Form fields are UTF-8 without a charset parameter (what browsers and httpx send).
+            str(part.get_param("name", header="content-disposition")): part.get_payload(
+                decode=True
+            ).decode()
             for part in parsed.iter_parts()
         }
         status = self.answers.pop(0) if self.answers else 200
@@ -236,6 +239,26 @@ async def test_each_event_is_one_documented_mailgun_request_even_when_redelivere
     # Nothing due: the job layer sends nothing more.
     await notify.later()
     assert len(notify.fake.to(to)) == 1
+
+
+async def test_an_organisations_mail_carries_its_name_and_the_leads_reply_address(
+    notify: Notify,
+) -> None:
+    to = address()
+    mail = Mail(
+        to,
+        "Ihre Anfrage",
+        "Danke",
+        "<p>Danke</p>",
+        sender_name="Makler Müller & Söhne",
+        reply_to="muller+l1a2b3c4@leads.pix.test",
+    )
+    await notify.courier.deliver(f"lead:{to}", "lead_message", mail, "de")
+    await notify.runtime.jobs.run_due()
+    [request] = notify.fake.to(to)
+    # Sent from the platform's own (authenticated) domain, under the organisation's name.
+    assert request["fields"]["from"] == "Makler Müller & Söhne <noreply@mg.pix.test>"
+    assert request["fields"]["h:Reply-To"] == "muller+l1a2b3c4@leads.pix.test"
 
 
 async def test_5xx_and_429_are_retried_with_backoff_by_the_job(notify: Notify) -> None:

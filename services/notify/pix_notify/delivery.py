@@ -81,6 +81,8 @@ class Courier:
                     subject=mail.subject,
                     text_body=mail.text,
                     html_body=mail.html,
+                    sender_name=mail.sender_name,
+                    reply_to=mail.reply_to,
                     provider=self._provider.name,
                     status="suppressed" if blocked else "sending",
                     attempts=0,
@@ -133,7 +135,14 @@ class Courier:
                 await ctx.finish(session)
                 return
         key = row["idempotency_key"]
-        mail = Mail(row["recipient"], row["subject"], row["text_body"], row["html_body"])
+        mail = Mail(
+            row["recipient"],
+            row["subject"],
+            row["text_body"],
+            row["html_body"],
+            sender_name=row["sender_name"],
+            reply_to=row["reply_to"],
+        )
         failure: SendError | None = None
         try:
             provider_id = await self._provider.send(mail, sender=self._sender, idempotency_key=key)

@@ -58,6 +58,8 @@ class LeadMailer:
             subject=context["subject"],
             text=self._env.get_template(f"{KIND}.txt").render(context),
             html=self._env.get_template(f"{KIND}.html").render(context),
+            sender_name=event.sender_name,
+            reply_to=event.reply_to,
         )
 
     async def lead_message_requested(self, event: LeadMessageRequested) -> None:

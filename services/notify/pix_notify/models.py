@@ -54,6 +54,8 @@ emails = Table(
     Column("subject", String(300), nullable=False),
     Column("text_body", Text, nullable=False),
     Column("html_body", Text, nullable=False),
+    Column("sender_name", String(200), nullable=True),
+    Column("reply_to", String(320), nullable=True),
     Column("status", String(20), nullable=False, server_default="sending"),
     Column("provider", String(20), nullable=False),
     Column("error", String(500), nullable=True),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -31,6 +32,19 @@ class Mail:
     subject: str
     text: str
     html: str
+    # An organisation's own mail (to its leads) goes out from the platform's address under the
+    # organisation's name, and answers go to the lead's reply address, not to us.
+    sender_name: str | None = None
+    reply_to: str | None = None
+
+
+def from_header(mail: Mail, sender: str) -> str:
+    """The platform's address, under the mail's sender name when it has one."""
+    if not mail.sender_name:
+        return sender
+    # Address quotes the name where needed and keeps it readable (Mailgun takes UTF-8; the
+    # MIME message encodes it when it is serialised).
+    return str(Address(display_name=mail.sender_name, addr_spec=parseaddr(sender)[1]))
 
 
 class SendError(Exception):
@@ -65,8 +79,10 @@ def message_id(idempotency_key: str, sender: str) -> str:
 
 def build_message(mail: Mail, *, sender: str, idempotency_key: str) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = sender
+    message["From"] = from_header(mail, sender)
     message["To"] = mail.recipient
+    if mail.reply_to:
+        message["Reply-To"] = mail.reply_to
     message["Subject"] = mail.subject
     message["Message-ID"] = message_id(idempotency_key, sender)
     message.set_content(mail.text)
@@ -114,7 +130,7 @@ class MailgunProvider:
 
     async def send(self, mail: Mail, *, sender: str, idempotency_key: str) -> str | None:
         fields = {
-            "from": sender,
+            "from": from_header(mail, sender),
             "to": mail.recipient,
             "subject": mail.subject,
             "text": mail.text,
@@ -125,6 +141,8 @@ class MailgunProvider:
             "h:Message-Id": message_id(idempotency_key, sender),
             "v:idempotency_key": idempotency_key,
         }
+        if mail.reply_to:
+            fields["h:Reply-To"] = mail.reply_to
         # (None, value) makes httpx send plain form fields as multipart/form-data, the body
         # type Mailgun documents for this endpoint.
         parts = {name: (None, value) for name, value in fields.items()}
