@@ -24,7 +24,8 @@ from caption_fakes import GOOD_CAPTION, Answer, FakeProviders, ServerThread
 from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
 from pix_captioning.app import create_app
-from pix_captioning.models import captions, failures, predictions
+from pix_captioning.models import captions, failures, jobs, predictions
+from pix_captioning.predictions import RETRY
 from pix_captioning.service import CaptionDesk
 from pix_captioning.settings import CaptioningSettings
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady
@@ -87,13 +88,19 @@ async def setup(
             "provider_timeout_seconds": 5.0,
             "attempts": 2,
             "backoff_base_seconds": 0.01,
+            # The tests run the reconciler themselves.
+            "reconcile_every_seconds": 3600,
             **overrides,
         }
     )
     app, runtime = create_app(settings)
     async with runtime.db.transaction() as session:
-        # The reconciler looks at every open prediction: none left over by an earlier test.
+        # The reconciler looks at every open prediction: none left over by an earlier test,
+        # nor a retry of one.
         await session.execute(delete(predictions).where(predictions.c.completed_at.is_(None)))
+        await session.execute(delete(jobs).where(jobs.c.kind == RETRY))
+    # The job queue runs the next attempt of a failed prediction after its backoff.
+    await runtime.jobs.start()
     platform = PlatformSettings(
         auth_url="http://127.0.0.1:9", captioning_url=f"http://127.0.0.1:{captioning_port}"
     )
@@ -106,6 +113,7 @@ async def setup(
     for server, task in servers:
         server.should_exit = True
         await task
+    await runtime.jobs.stop()
     await runtime.db.dispose()
 
 

@@ -3,11 +3,13 @@ import functools
 from fastapi import FastAPI
 from pix_contracts import CaptionFailed, CaptionReady
 from pix_runtime.broker import declare_publishers
+from pix_runtime.jobs import RetryPolicy as JobPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
 from pix_captioning.api import create_router
 from pix_captioning.handlers import register_handlers, update_lag
-from pix_captioning.models import outbox
+from pix_captioning.models import jobs, outbox
+from pix_captioning.predictions import RETRY, PredictionRetry
 from pix_captioning.providers import build_provider
 from pix_captioning.reliability import CircuitBreaker, RetryPolicy
 from pix_captioning.service import CaptionDesk
@@ -16,7 +18,7 @@ from pix_captioning.settings import CaptioningSettings
 
 def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or CaptioningSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox)
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     provider = build_provider(settings, runtime.storage)
     desk = CaptionDesk(
         runtime.db,
@@ -32,6 +34,7 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
             threshold=settings.breaker_threshold,
             reset_seconds=settings.breaker_reset_seconds,
         ),
+        clock=runtime.clock,
         webhook_grace_seconds=settings.replicate_webhook_grace_seconds,
         prediction_timeout_seconds=settings.provider_timeout_seconds,
     )
@@ -41,8 +44,18 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
     subscriber = register_handlers(
         runtime.broker, desk, concurrency=settings.concurrency, fetch_wait_ms=settings.fetch_wait_ms
     )
-    runtime.every(settings.lag_every_seconds, functools.partial(update_lag, subscriber))
-    if desk.predictions is not None:  # Replicate with a webhook URL: make up lost webhooks
+    # Each process's own partitions: refreshed in every process, not once across them.
+    runtime.every(
+        settings.lag_every_seconds, functools.partial(update_lag, subscriber), each_process=True
+    )
+    if desk.predictions is not None:  # Replicate with a webhook URL
+        runtime.jobs.register(
+            RETRY,
+            PredictionRetry,
+            desk.predictions.retry,
+            policy=JobPolicy(max_attempts=5, base_seconds=5, max_seconds=300),
+        )
+        # Lost webhooks made up, once across the captioning processes.
         runtime.every(settings.reconcile_every_seconds, desk.predictions.reconcile)
     declare_publishers(runtime.broker, CaptionReady, CaptionFailed)
     app = runtime.create_app(title="pix.immo captioning")

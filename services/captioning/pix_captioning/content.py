@@ -1,4 +1,5 @@
-"""What a caption is: the prompt that asks for it, parsing and repair, the guard, the files.
+"""What a caption is: the photo it is for, the prompt that asks for it, parsing and repair, the
+guard, the files.
 
 Pure functions only (no I/O), shared by every provider and by editing.
 """
@@ -7,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pix_contracts import CaptionText
+from pix_contracts import AssetUploaded, CaptionText
 from pix_contracts.rooms import ROOM_LABELS, RoomType
-from pydantic import ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 CAPTION_SCHEMA = "https://pix.immo/schemas/caption/v1"
 PROMPT_VERSION = "vision-json-1"
@@ -34,6 +36,35 @@ FIELDS = (
 
 class CaptionRejected(Exception):
     """The model's answer does not fit the caption schema, even after repair."""
+
+
+class CaptionJob(BaseModel):
+    """The photo version a caption is for: what a caption version, its files and its events need
+    of it. Made from the upload event, or from the latest caption for an edit or a regeneration;
+    stored with a Replicate prediction and with a failure, to finish or retry it later."""
+
+    # Rows written before this type held the upload event itself, whose field is `version`.
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    asset_id: uuid.UUID
+    asset_version: int = Field(validation_alias=AliasChoices("asset_version", "version"))
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    pseudonym: str
+    room_type: str | None
+    web_key: str
+
+    @classmethod
+    def of(cls, event: AssetUploaded) -> CaptionJob:
+        return cls(
+            asset_id=event.asset_id,
+            asset_version=event.version,
+            gallery_id=event.gallery_id,
+            org_id=event.org_id,
+            pseudonym=event.pseudonym,
+            room_type=event.room_type,
+            web_key=event.web_key,
+        )
 
 
 @dataclass(frozen=True)

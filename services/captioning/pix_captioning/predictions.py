@@ -8,54 +8,100 @@ that may run on different captioning instances:
    (claiming the event in the inbox in the same transaction) and returns, so its concurrency
    slot and the event's offset are free while the model runs — seconds, minutes on a cold start.
 2. Settle (`PredictionDesk.settle`, from the webhook). The webhook may reach any instance: the
-   row holds the upload event, so settling needs nothing else — a caption version with its
+   row holds the `CaptionJob`, so settling needs nothing else — a caption version with its
    `CaptionReady`, a repair prediction for a malformed answer, the next attempt for a failed
-   prediction (after the retry policy's backoff, in the background, so the webhook is answered
-   at once), or after the last one the failure with its `CaptionFailed`. Settling marks the
-   row (`completed_at`) in the same transaction as its effect, with `UPDATE … WHERE
-   completed_at IS NULL` (`settle_row`): a replayed or concurrent webhook finds it settled and
+   prediction (a `captioning.prediction-retry` job after the retry policy's backoff, so the
+   webhook is answered at once), or after the last one the failure with its `CaptionFailed`.
+   Settling marks the row (`completed_at`) in the same transaction as its effect, with
+   `UPDATE … WHERE completed_at IS NULL`: a replayed or concurrent webhook finds it settled and
    does nothing, so each prediction is settled exactly once.
-3. Reconcile (`PredictionDesk.reconcile`, periodic). A webhook that never comes (lost, or ahead
-   of the row's commit) is made up by asking Replicate about predictions open past the grace
-   period and settling them the same way; one running past the timeout is cancelled and
-   retried. Media's reconciler re-announces what is still uncaptioned after that.
+3. Reconcile (`PredictionDesk.reconcile`, a periodic job, once across the instances). A webhook
+   that never comes (lost, or ahead of the row's commit) is made up by asking Replicate about
+   predictions open past the grace period and settling them the same way; one running past the
+   timeout is cancelled and retried. Media's reconciler re-announces what is still uncaptioned
+   after that.
 4. Deleting the photo deletes its rows and cancels its running predictions at Replicate.
 
 The worker waiting on the row (LISTEN/NOTIFY or polling our database) was not chosen: it would
 hold a slot per running prediction exactly as polling Replicate does, which is what webhooks
 are for.
 
-Writing a caption version or a failure is the `CaptionDesk`'s business (`_store`,
-`_record_failure`); they take the prediction to settle (`settles=`) and call `settle_row` inside
-their own transaction. So this module imports the desk for type hints only, and the desk
-imports this module: no import cycle.
+Writing a caption version or a failure is the caption store's business (`CaptionStore`, the
+`CaptionDesk`): it gets the settling of the prediction as a step to run inside its own
+transaction (`settles`), and knows nothing else of predictions; this module knows nothing of
+the store but that interface.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import Protocol
 
-from pix_contracts import AssetUploaded
+from pix_runtime.clock import Clock
+from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, DomainError, Unavailable
 from pix_runtime.inbox import first_delivery
+from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
+from pydantic import BaseModel
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pix_captioning.content import CaptionRejected, Produced, parse_caption
+from pix_captioning.content import CaptionJob, CaptionRejected, Produced, parse_caption
 from pix_captioning.metrics import FAILURES, PROVIDER_LATENCY
-from pix_captioning.models import CONSUMER, inbox, predictions
-from pix_captioning.providers import BadWebhook, PredictionState, ReplicateProvider
-from pix_captioning.reliability import GaveUp, Permanent, ProviderError, call_with_retries
-
-if TYPE_CHECKING:
-    from pix_captioning.service import CaptionDesk
+from pix_captioning.models import CONSUMER, inbox, jobs, predictions
+from pix_captioning.providers import (
+    BadWebhook,
+    CaptionRequest,
+    PredictionState,
+    ReplicateProvider,
+)
+from pix_captioning.reliability import (
+    CircuitBreaker,
+    GaveUp,
+    Permanent,
+    ProviderError,
+    RetryPolicy,
+    call_with_retries,
+)
 
 log = get_logger(__name__)
+
+RETRY = "captioning.prediction-retry"
+
+# Run by the store inside the transaction that writes what settling does; False: the prediction
+# was settled before (a replayed webhook), so nothing may be written.
+Settle = Callable[[AsyncSession], Awaitable[bool]]
+
+
+class CaptionStore(Protocol):
+    """Where the outcome of a prediction is written (the `CaptionDesk`)."""
+
+    async def store_version(self, job: CaptionJob, produced: Produced, *, settles: Settle) -> None:
+        """A caption version; `Conflict("duplicate")` if `settles` says it was settled."""
+
+    async def record_failure(
+        self,
+        job: CaptionJob,
+        reason: str,
+        attempts: int,
+        *,
+        inbox_event: uuid.UUID | None = None,
+        settles: Settle | None = None,
+    ) -> bool:
+        """List the photo as failed and announce it; False if handled before."""
+        ...
+
+
+class PredictionRetry(BaseModel):
+    """The next attempt after a failed prediction, once its backoff is over."""
+
+    prediction_id: str
+    status: str
+    error: str
 
 
 class InvalidSignature(DomainError):
@@ -87,83 +133,88 @@ async def settle_row(session: AsyncSession, state: PredictionState, outcome: str
 
 
 async def _record(
-    session: AsyncSession, prediction_id: str, event: AssetUploaded, attempt: int, kind: str
+    session: AsyncSession, prediction_id: str, job: CaptionJob, attempt: int, kind: str
 ) -> None:
-    """An open prediction; it keeps the upload event so any instance can settle it."""
+    """An open prediction; it keeps the caption job so any instance can settle it."""
     await session.execute(
         predictions.insert().values(
             id=prediction_id,
-            asset_id=event.asset_id,
-            asset_version=event.version,
+            asset_id=job.asset_id,
+            asset_version=job.asset_version,
             attempt=attempt,
             kind=kind,
-            event=json.loads(event.model_dump_json()),
+            event=job.model_dump(mode="json"),
         )
     )
 
 
 class PredictionDesk:
-    """The webhook flow of one `CaptionDesk` (see the module docstring).
+    """The webhook flow (see the module docstring).
 
-    It exists only when Replicate answers by webhook (`CaptionDesk.predictions`). It shares the
-    desk's database, retry policies and circuit breaker — one provider, one breaker, whether
-    the worker waits for a caption or a webhook brings it — and writes through the desk, so a
-    caption or a failure from a prediction is stored exactly like one made while waiting.
+    It exists only when Replicate answers by webhook. It uses the store's retry policies and
+    circuit breaker — one provider, one breaker, whether the worker waits for a caption or a
+    webhook brings it — and writes through the store, so a caption or a failure from a
+    prediction is stored exactly like one made while waiting.
     """
 
     def __init__(
         self,
-        desk: CaptionDesk,
+        store: CaptionStore,
+        db: Database,
         provider: ReplicateProvider,
         *,
+        policy: RetryPolicy,
+        hurried: RetryPolicy,
+        breaker: CircuitBreaker,
+        clock: Clock,
         grace_seconds: float,
         timeout_seconds: float,
     ) -> None:
-        self._desk = desk
+        self._store = store
+        self._db = db
         self._provider = provider
-        self._db = desk._db
         # Plain reads on an autocommit connection: no BEGIN/ROLLBACK round trips.
-        self._reads = self._db.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._policy = desk._policy  # the worker's: nobody waits for a prediction to start
-        self._hurried = desk._hurried  # a webhook request waits for the follow-up to start
-        self._breaker = desk._breaker
+        self._reads = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._policy = policy  # the worker's: nobody waits for a prediction to start
+        self._hurried = hurried  # a webhook request waits for the follow-up to start
+        self._breaker = breaker
+        self._clock = clock
         self._grace = timedelta(seconds=grace_seconds)
         self._timeout = timeout_seconds
-        # Next attempts waiting out their backoff, by the failed prediction they follow.
-        self._retries: dict[str, asyncio.Task[str]] = {}
 
-    async def start(self, event: AssetUploaded) -> None:
-        """Start the asset version's prediction and record it; the webhook finishes it."""
+    async def start(self, job: CaptionJob, event_id: uuid.UUID) -> None:
+        """Start the photo version's prediction and record it with the upload event's inbox
+        row (`event_id`); the webhook finishes it."""
         provider = self._provider
-        if await self._open_for(event):
+        if await self._open_for(job):
             # Media re-announced an asset whose prediction still runs: it will be announced.
             async with self._db.transaction() as session:
-                await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id)
-            log.info("caption.prediction_pending", asset_id=str(event.asset_id))
+                await first_delivery(session, inbox, consumer=CONSUMER, event_id=event_id)
+            log.info("caption.prediction_pending", asset_id=str(job.asset_id))
             return
-        request = self._desk._request(event)
+        request = CaptionRequest.of(job)
         try:
             prediction_id, _ = await call_with_retries(
                 lambda: provider.start(request), policy=self._policy, breaker=self._breaker
             )
         except GaveUp as exc:
-            await self._desk._record_failure(event, str(exc.last), exc.attempts, inbox_event=True)
+            await self._store.record_failure(job, str(exc.last), exc.attempts, inbox_event=event_id)
             return
         async with self._db.transaction() as session:
-            first = await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id)
+            first = await first_delivery(session, inbox, consumer=CONSUMER, event_id=event_id)
             if first:
-                await _record(session, prediction_id, event, 1, "caption")
+                await _record(session, prediction_id, job, 1, "caption")
         if not first:
             await provider.cancel(prediction_id)  # a concurrent delivery started its own
             return
-        log.info("caption.prediction_started", asset_id=str(event.asset_id), id=prediction_id)
+        log.info("caption.prediction_started", asset_id=str(job.asset_id), id=prediction_id)
 
-    async def _open_for(self, event: AssetUploaded) -> bool:
+    async def _open_for(self, job: CaptionJob) -> bool:
         """Whether a prediction of this asset version still runs (not settled yet)."""
         query = select(
             exists().where(
-                predictions.c.asset_id == event.asset_id,
-                predictions.c.asset_version == event.version,
+                predictions.c.asset_id == job.asset_id,
+                predictions.c.asset_version == job.asset_version,
                 predictions.c.completed_at.is_(None),
             )
         )
@@ -183,6 +234,18 @@ class PredictionDesk:
         log.info("caption.webhook", id=state.id, status=state.status, outcome=outcome)
         return outcome
 
+    async def _open(self, prediction_id: str) -> tuple[CaptionJob, int, str] | None:
+        """The open prediction's job, attempt and kind; None if settled, deleted or unknown."""
+        async with self._reads.connect() as conn:
+            row = (
+                (await conn.execute(select(predictions).where(predictions.c.id == prediction_id)))
+                .mappings()
+                .first()
+            )
+        if row is None or row["completed_at"] is not None:
+            return None
+        return CaptionJob.model_validate(row["event"]), row["attempt"], row["kind"]
+
     async def settle(self, state: PredictionState) -> str:
         """Finish what a completed prediction started, once. Returns what happened:
         stored, repair, retry, failed; duplicate (settled before), unknown, running."""
@@ -199,7 +262,7 @@ class PredictionDesk:
             return "unknown"  # not ours, its asset deleted, or its row not committed yet
         if row["completed_at"] is not None:
             return "duplicate"
-        event = AssetUploaded.model_validate(row["event"])
+        job = CaptionJob.model_validate(row["event"])
         took = (datetime.now(UTC) - row["created_at"]).total_seconds()
         ok = state.status == "succeeded"
         PROVIDER_LATENCY.labels(provider.name, "ok" if ok else "error").observe(took)
@@ -208,75 +271,76 @@ class PredictionDesk:
             FAILURES.labels(provider.name, "retryable").inc()
             self._breaker.failure()
             if row["attempt"] < self._policy.attempts:
-                self._retry_later(state, event, row["attempt"])
+                await self._retry_later(state, row["attempt"])
                 return "retry"
             reason = f"prediction {state.status}: {state.error or ''}"
-            return await self._give_up(state, event, reason, row["attempt"])
+            return await self._give_up(state, job, reason, row["attempt"])
         self._breaker.success()
         try:
-            caption = parse_caption(state.output, event.room_type)
+            caption = parse_caption(state.output, job.room_type)
         except CaptionRejected as exc:
             if row["kind"] == "caption":  # ask once more, saying what was wrong
-                return await self._follow_up(state, event, row["attempt"], problem=str(exc))
+                return await self._follow_up(state, job, row["attempt"], problem=str(exc))
             FAILURES.labels(provider.name, Permanent.kind).inc()
-            return await self._give_up(
-                state, event, f"malformed model output: {exc}", row["attempt"]
-            )
+            return await self._give_up(state, job, f"malformed model output: {exc}", row["attempt"])
         produced = Produced(caption, provider.model, provider.name, provider.prompt_version)
         try:
-            await self._desk._store(event, produced, edited=False, by=None, settles=state)
+            await self._store.store_version(
+                job, produced, settles=partial(settle_row, state=state, outcome="stored")
+            )
         except Conflict as exc:
             if exc.code != "duplicate":
                 raise
             return "duplicate"
         return "stored"
 
-    def _retry_later(self, state: PredictionState, event: AssetUploaded, attempt: int) -> None:
-        """Start the next attempt after the policy's backoff (exponential, with jitter).
-
-        In the background, so the webhook is answered at once. The failed prediction stays open
-        until the next one is recorded: if this process stops first, the reconciler finds it
-        after the grace period and settles it again. A replayed webhook meanwhile schedules
-        nothing more here; on another instance it would, and `settle_row` lets one win.
-        """
-        if state.id in self._retries:
-            return
+    async def _retry_later(self, state: PredictionState, attempt: int) -> None:
+        """The next attempt as a job after the policy's backoff, so the webhook is answered at
+        once. The failed prediction stays open until the next one is recorded: if that never
+        happens, the reconciler finds it after the grace period and settles it again. The job's
+        key is the failed prediction: a replayed webhook schedules nothing more."""
         delay = self._policy.delay(attempt, None)
+        retry = PredictionRetry(prediction_id=state.id, status=state.status, error=state.error)
+        async with self._db.transaction() as session:
+            scheduled = await enqueue_job(
+                session,
+                jobs,
+                RETRY,
+                retry,
+                run_at=self._clock.now() + timedelta(seconds=delay),
+                key=state.id,
+            )
+        if scheduled:
+            log.info("caption.retry_scheduled", id=state.id, seconds=round(delay, 2))
 
-        async def after_backoff() -> str:
-            try:
-                await asyncio.sleep(delay)
-                return await self._follow_up(state, event, attempt + 1, problem=None)
-            except Exception:
-                # Database or Replicate away: the prediction stays open for the reconciler.
-                log.warning("caption.retry_failed", id=state.id, exc_info=True)
-                return "error"
-            finally:
-                self._retries.pop(state.id, None)
-
-        log.info("caption.retry_scheduled", id=state.id, seconds=round(delay, 2))
-        self._retries[state.id] = asyncio.create_task(after_backoff(), name=f"retry-{state.id}")
+    async def retry(self, retry: PredictionRetry, ctx: JobContext) -> None:
+        """The `captioning.prediction-retry` job: the next attempt, unless the failed prediction
+        was settled meanwhile (the reconciler) or its photo deleted."""
+        open_ = await self._open(retry.prediction_id)
+        if open_ is None:
+            return
+        job, attempt, _ = open_
+        state = PredictionState(retry.prediction_id, retry.status, "", retry.error)
+        await self._follow_up(state, job, attempt + 1, problem=None)
 
     async def cancel(self, prediction_ids: list[str]) -> None:
         """Cancel running predictions at Replicate (their photo is gone); best effort: a
-        prediction that still finishes sends a webhook that finds nothing to settle."""
+        prediction that still finishes sends a webhook that finds nothing to settle, and a
+        retry job finds nothing to retry."""
         for prediction_id in prediction_ids:
-            retry = self._retries.pop(prediction_id, None)
-            if retry is not None:
-                retry.cancel()
             await self._provider.cancel(prediction_id)
 
     async def _follow_up(
         self,
         state: PredictionState,
-        event: AssetUploaded,
+        job: CaptionJob,
         attempt: int,
         *,
         problem: str | None,
     ) -> str:
         """A repair prediction (`problem` given) or the next attempt; this one is settled."""
         provider = self._provider
-        request = self._desk._request(event)
+        request = CaptionRequest.of(job)
         try:
             next_id, _ = await call_with_retries(
                 lambda: provider.start(request, problem=problem),
@@ -284,33 +348,31 @@ class PredictionDesk:
                 breaker=self._breaker,
             )
         except GaveUp as exc:
-            return await self._give_up(state, event, str(exc.last), attempt)
+            return await self._give_up(state, job, str(exc.last), attempt)
         outcome = "repair" if problem else "retry"
         async with self._db.transaction() as session:
             settled = await settle_row(session, state, outcome)
             if settled:
                 kind = "repair" if problem else "caption"
-                await _record(session, next_id, event, attempt, kind)
+                await _record(session, next_id, job, attempt, kind)
         if not settled:
             await provider.cancel(next_id)  # a concurrent webhook of the same prediction won
             return "duplicate"
-        log.info(
-            "caption.prediction_started", asset_id=str(event.asset_id), id=next_id, why=outcome
-        )
+        log.info("caption.prediction_started", asset_id=str(job.asset_id), id=next_id, why=outcome)
         return outcome
 
     async def _give_up(
-        self, state: PredictionState, event: AssetUploaded, reason: str, attempts: int
+        self, state: PredictionState, job: CaptionJob, reason: str, attempts: int
     ) -> str:
-        recorded = await self._desk._record_failure(
-            event, reason, attempts, inbox_event=False, settles=state
+        recorded = await self._store.record_failure(
+            job, reason, attempts, settles=partial(settle_row, state=state, outcome="failed")
         )
         return "failed" if recorded else "duplicate"
 
     async def reconcile(self) -> int:
         """Ask Replicate about predictions whose webhook did not come within the grace period
         and settle the finished ones; cancel (and retry) those running past the timeout.
-        Runs in every captioning process; settling once is `settle`'s business."""
+        A periodic job; settling once is `settle`'s business."""
         provider = self._provider
         age = func.extract("epoch", func.now() - predictions.c.created_at)
         query = (

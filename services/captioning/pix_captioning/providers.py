@@ -38,6 +38,7 @@ from replicate.webhook import WebhookSigningSecret
 from pix_captioning import offline
 from pix_captioning.content import (
     PROMPT_VERSION,
+    CaptionJob,
     CaptionRejected,
     build_prompt,
     parse_caption,
@@ -55,6 +56,10 @@ class CaptionRequest:
     web_key: str
     room_type: str | None
     seed: str  # varies the offline templates per photo, stable across re-runs
+
+    @classmethod
+    def of(cls, job: CaptionJob) -> CaptionRequest:
+        return cls(job.web_key, job.room_type, str(job.asset_id))
 
 
 class Provider(Protocol):

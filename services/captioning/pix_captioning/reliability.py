@@ -1,4 +1,4 @@
-"""Bounded retries with exponential backoff and full jitter, and a per-provider circuit breaker.
+"""Bounded retries of a provider call (the job layer's backoff), and a per-provider circuit breaker.
 
 A provider signals `Retryable` (rate limit, 5xx, timeout, a failed prediction) or `Permanent`
 (the input will never work). `Retry-After` from the provider wins over our own backoff.
@@ -7,12 +7,12 @@ A provider signals `Retryable` (rate limit, 5xx, timeout, a failed prediction) o
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from pix_runtime.jobs import RetryPolicy as Backoff
 from pix_runtime.logging import get_logger
 
 from pix_captioning.metrics import BREAKER_OPEN, FAILURES
@@ -88,17 +88,18 @@ class CircuitBreaker:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often one handling calls a provider, and how long it waits between the calls: the
+    platform's one backoff formula (`pix_runtime.jobs.RetryPolicy`), at least the provider's
+    `Retry-After` (capped at `max_seconds`: a handler does not wait for an hour)."""
+
     attempts: int = 4
     base_seconds: float = 1.0
     max_seconds: float = 60.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Wait before attempt `attempt + 1` (attempt counts from 1)."""
-        if retry_after is not None:
-            # The provider said when; a little jitter so workers do not return in lockstep.
-            return min(self.max_seconds, retry_after) + random.uniform(0, 0.1 * self.base_seconds)
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)
+        backoff = Backoff(self.attempts, self.base_seconds, self.max_seconds)
+        return backoff.delay(attempt, at_least=min(retry_after or 0.0, self.max_seconds))
 
 
 async def call_with_retries(

@@ -7,8 +7,11 @@ as `CaptionReady`. A caption the guard holds (contact data, links, names) is sto
 an edit or a regeneration that passes the guard releases it. After the last provider retry the
 asset lands in `failures` (and `CaptionFailed`), where admins see and retry it.
 
-With Replicate and a webhook URL the worker does not wait for the model: it starts a prediction
-and a webhook finishes it — see `pix_captioning.predictions` (`CaptionDesk.predictions`).
+What is captioned is a `CaptionJob` (the photo version), made from the upload event or, for an
+edit or a regeneration, from the latest caption. With Replicate and a webhook URL the worker
+does not wait for the model: it starts a prediction and a webhook finishes it — see
+`pix_captioning.predictions` (`CaptionDesk.predictions`), which writes its outcome through this
+desk's `store_version` and `record_failure` (the `CaptionStore` it is given).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from asyncpg import UniqueViolationError
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
+from pix_runtime.clock import Clock
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database, NamedRow
 from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
 from pix_runtime.identity import Identity
@@ -39,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_captioning.content import (
+    CaptionJob,
     CaptionRejected,
     Produced,
     caption_document,
@@ -48,8 +53,8 @@ from pix_captioning.content import (
 )
 from pix_captioning.metrics import CAPTIONS, HANDLE_SECONDS, IN_FLIGHT, PROVIDER_LATENCY
 from pix_captioning.models import CONSUMER, captions, failures, inbox, outbox, predictions
-from pix_captioning.predictions import PredictionDesk, settle_row
-from pix_captioning.providers import CaptionRequest, PredictionState, Provider, ReplicateProvider
+from pix_captioning.predictions import PredictionDesk, Settle
+from pix_captioning.providers import CaptionRequest, Provider, ReplicateProvider
 from pix_captioning.queries import (
     CLAIM_AND_VERSION,
     DRIVER_CLAIM_AND_VERSION,
@@ -89,6 +94,7 @@ class CaptionDesk:
         *,
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
+        clock: Clock | None = None,
         webhook_grace_seconds: float = 60.0,
         prediction_timeout_seconds: float = 120.0,
     ) -> None:
@@ -109,11 +115,16 @@ class CaptionDesk:
         self._storing = asyncio.Lock()
         # Only when the provider answers by webhook (Replicate with a webhook URL): then the
         # worker starts a prediction instead of waiting, and the webhook route and the
-        # reconciler settle it. Built last, as it shares the policies and breaker above.
+        # reconciler settle it. It shares the policies and breaker above.
         self.predictions: PredictionDesk | None = (
             PredictionDesk(
                 self,
+                db,
                 provider,
+                policy=self._policy,
+                hurried=self._hurried,
+                breaker=self._breaker,
+                clock=clock or Clock(),
                 grace_seconds=webhook_grace_seconds,
                 timeout_seconds=prediction_timeout_seconds,
             )
@@ -180,6 +191,7 @@ class CaptionDesk:
         """
         started = time.perf_counter()
         IN_FLIGHT.inc()
+        job = CaptionJob.of(event)
         try:
             seen, existing = await self._seen_and_latest(event)
             if seen:
@@ -190,17 +202,17 @@ class CaptionDesk:
                 await self._announce_again(event, existing)
                 return
             if self.predictions is not None:
-                await self.predictions.start(event)
+                await self.predictions.start(job, event.event_id)
                 return
             try:
-                produced = await self._produce(event, self._policy)
+                produced = await self._produce(job, self._policy)
             except GaveUp as exc:
-                await self._record_failure(event, str(exc.last), exc.attempts, inbox_event=True)
+                await self.record_failure(
+                    job, str(exc.last), exc.attempts, inbox_event=event.event_id
+                )
                 return
             try:
-                await self._store(
-                    event, produced, edited=False, by=None, inbox_event=event.event_id
-                )
+                await self._store(job, produced, edited=False, by=None, inbox_event=event.event_id)
             except Conflict as exc:
                 if exc.code != "duplicate":
                     raise
@@ -210,8 +222,8 @@ class CaptionDesk:
             IN_FLIGHT.dec()
             HANDLE_SECONDS.labels(self.provider.name).observe(time.perf_counter() - started)
 
-    async def _produce(self, event: AssetUploaded, policy: RetryPolicy) -> Produced:
-        request = self._request(event)
+    async def _produce(self, job: CaptionJob, policy: RetryPolicy) -> Produced:
+        request = CaptionRequest.of(job)
         provider = self.provider
 
         async def call() -> CaptionText:
@@ -227,21 +239,21 @@ class CaptionDesk:
         caption, _ = await call_with_retries(call, policy=policy, breaker=self._breaker)
         return Produced(caption, provider.model, provider.name, provider.prompt_version)
 
-    @staticmethod
-    def _request(event: AssetUploaded) -> CaptionRequest:
-        return CaptionRequest(event.web_key, event.room_type, str(event.asset_id))
-
     # --- storing a version --------------------------------------------------------------------
+
+    async def store_version(self, job: CaptionJob, produced: Produced, *, settles: Settle) -> None:
+        """A version from a prediction (`CaptionStore`): `settles` runs in its transaction."""
+        await self._store(job, produced, edited=False, by=None, settles=settles)
 
     async def _store(
         self,
-        event: AssetUploaded,
+        job: CaptionJob,
         produced: Produced,
         *,
         edited: bool,
         by: uuid.UUID | None,
         inbox_event: uuid.UUID | None = None,
-        settles: PredictionState | None = None,
+        settles: Settle | None = None,
     ) -> NamedRow:
         """Write one caption version: files (unless held for review), row, event — or nothing.
 
@@ -252,7 +264,7 @@ class CaptionDesk:
         async with self._storing:
             if findings or settles is not None:
                 stored = await self._store_in_session(
-                    event,
+                    job,
                     produced,
                     findings,
                     edited=edited,
@@ -262,12 +274,12 @@ class CaptionDesk:
                 )
             else:
                 stored = await self._store_ready(
-                    event, produced, edited=edited, by=by, inbox_event=inbox_event
+                    job, produced, edited=edited, by=by, inbox_event=inbox_event
                 )
         CAPTIONS.labels(produced.provider, stored["status"]).inc()
         log.info(
             "caption.stored",
-            asset_id=str(event.asset_id),
+            asset_id=str(job.asset_id),
             version=stored["caption_version"],
             status=stored["status"],
         )
@@ -275,7 +287,7 @@ class CaptionDesk:
 
     async def _store_ready(
         self,
-        event: AssetUploaded,
+        job: CaptionJob,
         produced: Produced,
         *,
         edited: bool,
@@ -287,45 +299,45 @@ class CaptionDesk:
         async with self._db.driver_transaction(wake_after_commit=True) as driver:
             first, latest = await (
                 DRIVER_CLAIM_AND_VERSION if inbox_event is not None else DRIVER_VERSION
-            ).fetchrow(driver, event_id=inbox_event, asset_id=event.asset_id)
+            ).fetchrow(driver, event_id=inbox_event, asset_id=job.asset_id)
             if not first:
                 raise Conflict("duplicate", "event already handled")
-            row, ready = self._version(event, produced, latest + 1, [], edited=edited, by=by)
+            row, ready = self._version(job, produced, latest + 1, [], edited=edited, by=by)
             try:
                 stored: NamedRow = await DRIVER_STORE_READY.fetchrow(
                     driver, **_ready_params(row, ready)
                 )
             except UniqueViolationError as exc:
                 raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
-            await self._write_files(event, produced, row)
+            await self._write_files(job, produced, row)
         return stored  # an asyncpg Record: JSONB decoded by the codec the pool registers
 
     async def _store_in_session(
         self,
-        event: AssetUploaded,
+        job: CaptionJob,
         produced: Produced,
         findings: list[str],
         *,
         edited: bool,
         by: uuid.UUID | None,
         inbox_event: uuid.UUID | None,
-        settles: PredictionState | None,
+        settles: Settle | None,
     ) -> NamedRow:
-        """A version held for review, or one that settles a prediction (`settle_row`)."""
+        """A version held for review, or one that settles a prediction."""
         async with self._db.transaction() as session:
             # One round trip: claim the event in the inbox (waits for a concurrent delivery of
             # it to commit or roll back) and read the asset's latest version number.
             first, latest = (
                 await session.execute(
                     CLAIM_AND_VERSION if inbox_event is not None else VERSION,
-                    {"event_id": inbox_event, "asset_id": event.asset_id},
+                    {"event_id": inbox_event, "asset_id": job.asset_id},
                 )
             ).one()
             if not first:
                 raise Conflict("duplicate", "event already handled")
-            if settles is not None and not await settle_row(session, settles, "stored"):
+            if settles is not None and not await settles(session):
                 raise Conflict("duplicate", "prediction already settled")
-            row, ready = self._version(event, produced, latest + 1, findings, edited=edited, by=by)
+            row, ready = self._version(job, produced, latest + 1, findings, edited=edited, by=by)
             try:
                 if findings:
                     statement = captions.insert().values(**row).returning(captions)
@@ -338,17 +350,17 @@ class CaptionDesk:
             if findings:
                 reason = "needs_review: " + ", ".join(findings)
                 await self._upsert_failure(
-                    session, event, kind="needs_review", reason=reason, attempts=1
+                    session, job, kind="needs_review", reason=reason, attempts=1
                 )
-                await enqueue(session, outbox, self._failed(event, reason, 1, True), source=SOURCE)
+                await enqueue(session, outbox, self._failed(job, reason, 1, True), source=SOURCE)
             else:
                 session.info[WAKE_AFTER_COMMIT] = True
-                await self._write_files(event, produced, row)
+                await self._write_files(job, produced, row)
         return stored
 
     @staticmethod
     def _version(
-        event: AssetUploaded,
+        job: CaptionJob,
         produced: Produced,
         version: int,
         findings: list[str],
@@ -357,15 +369,15 @@ class CaptionDesk:
         by: uuid.UUID | None,
     ) -> tuple[dict[str, Any], CaptionReady]:
         """The row of a new caption version, and the event that announces it once ready."""
-        base = f"captions/{event.gallery_id}/{event.pseudonym}"
+        base = f"captions/{job.gallery_id}/{job.pseudonym}"
         row = {
             "id": uuid.uuid4(),
-            "asset_id": event.asset_id,
-            "asset_version": event.version,
+            "asset_id": job.asset_id,
+            "asset_version": job.asset_version,
             "caption_version": version,
-            "gallery_id": event.gallery_id,
-            "org_id": event.org_id,
-            "pseudonym": event.pseudonym,
+            "gallery_id": job.gallery_id,
+            "org_id": job.org_id,
+            "pseudonym": job.pseudonym,
             "content": produced.caption.model_dump(),
             "model": produced.model,
             "provider": produced.provider,
@@ -374,17 +386,17 @@ class CaptionDesk:
             "status": "needs_review" if findings else "ready",
             "review_reason": ", ".join(findings) or None,
             "created_by": by,
-            "web_key": event.web_key,
+            "web_key": job.web_key,
             "txt_key": f"{base}.txt",
             "json_key": f"{base}.json",
         }
         ready = CaptionReady(
-            asset_id=event.asset_id,
-            gallery_id=event.gallery_id,
-            org_id=event.org_id,
-            asset_version=event.version,
+            asset_id=job.asset_id,
+            gallery_id=job.gallery_id,
+            org_id=job.org_id,
+            asset_version=job.asset_version,
             caption_version=version,
-            pseudonym=event.pseudonym,
+            pseudonym=job.pseudonym,
             caption=produced.caption,
             model=produced.model,
             provider=produced.provider,
@@ -392,19 +404,17 @@ class CaptionDesk:
             edited=edited,
             txt_key=row["txt_key"],
             json_key=row["json_key"],
-            web_key=event.web_key,
+            web_key=job.web_key,
         )
         return row, ready
 
-    async def _write_files(
-        self, event: AssetUploaded, produced: Produced, row: dict[str, Any]
-    ) -> None:
+    async def _write_files(self, job: CaptionJob, produced: Produced, row: dict[str, Any]) -> None:
         """The `.json` and `.txt` of a ready version, last inside its transaction: if writing
         fails the transaction rolls back and nothing is announced; the files of a later version
         overwrite these (same keys). Only the delivery that claimed the inbox row gets here."""
         document = caption_document(
             produced.caption,
-            pseudonym=event.pseudonym,
+            pseudonym=job.pseudonym,
             version=row["caption_version"],
             model=produced.model,
             provider=produced.provider,
@@ -418,53 +428,54 @@ class CaptionDesk:
         )
         await self._storage.put_bytes(
             row["txt_key"],
-            caption_text_file(event.pseudonym, produced.caption).encode(),
+            caption_text_file(job.pseudonym, produced.caption).encode(),
             "text/plain",
         )
 
-    async def _record_failure(
+    async def record_failure(
         self,
-        event: AssetUploaded,
+        job: CaptionJob,
         reason: str,
         attempts: int,
         *,
-        inbox_event: bool,
-        settles: PredictionState | None = None,
+        inbox_event: uuid.UUID | None = None,
+        settles: Settle | None = None,
     ) -> bool:
-        """List the asset for admins and announce `CaptionFailed`; False if handled before."""
-        log.warning("caption.failed", asset_id=str(event.asset_id), reason=reason[:200])
+        """List the asset for admins and announce `CaptionFailed`; False if the upload event
+        (`inbox_event`) or the prediction (`settles`) was handled before."""
+        log.warning("caption.failed", asset_id=str(job.asset_id), reason=reason[:200])
         async with self._db.transaction() as session:
             if inbox_event and not await first_delivery(
-                session, inbox, consumer=CONSUMER, event_id=event.event_id
+                session, inbox, consumer=CONSUMER, event_id=inbox_event
             ):
                 return False
-            if settles is not None and not await settle_row(session, settles, "failed"):
+            if settles is not None and not await settles(session):
                 return False
             await self._upsert_failure(
-                session, event, kind="provider", reason=reason, attempts=attempts
+                session, job, kind="provider", reason=reason, attempts=attempts
             )
             await enqueue(
-                session, outbox, self._failed(event, reason, attempts, False), source=SOURCE
+                session, outbox, self._failed(job, reason, attempts, False), source=SOURCE
             )
         return True
 
     async def _upsert_failure(
-        self, session: AsyncSession, event: AssetUploaded, *, kind: str, reason: str, attempts: int
+        self, session: AsyncSession, job: CaptionJob, *, kind: str, reason: str, attempts: int
     ) -> None:
         values: dict[str, Any] = {
             "kind": kind,
             "reason": reason[:500],
             "attempts": attempts,
             "provider": self.provider.name,
-            "event": json.loads(event.model_dump_json()),
+            "event": job.model_dump(mode="json"),
         }
         stmt = insert(failures).values(
             id=uuid.uuid4(),
-            asset_id=event.asset_id,
-            asset_version=event.version,
-            gallery_id=event.gallery_id,
-            org_id=event.org_id,
-            pseudonym=event.pseudonym,
+            asset_id=job.asset_id,
+            asset_version=job.asset_version,
+            gallery_id=job.gallery_id,
+            org_id=job.org_id,
+            pseudonym=job.pseudonym,
             **values,
         )
         await session.execute(
@@ -480,15 +491,13 @@ class CaptionDesk:
         )
 
     @staticmethod
-    def _failed(
-        event: AssetUploaded, reason: str, attempts: int, needs_review: bool
-    ) -> CaptionFailed:
+    def _failed(job: CaptionJob, reason: str, attempts: int, needs_review: bool) -> CaptionFailed:
         return CaptionFailed(
-            asset_id=event.asset_id,
-            gallery_id=event.gallery_id,
-            org_id=event.org_id,
-            asset_version=event.version,
-            pseudonym=event.pseudonym,
+            asset_id=job.asset_id,
+            gallery_id=job.gallery_id,
+            org_id=job.org_id,
+            asset_version=job.asset_version,
+            pseudonym=job.pseudonym,
             reason=reason[:500],
             attempts=attempts,
             needs_review=needs_review,
@@ -596,22 +605,16 @@ class CaptionDesk:
     # --- editing and regenerating ---------------------------------------------------------------
 
     @staticmethod
-    def _event_of(row: RowMapping) -> AssetUploaded:
-        """Enough of the original upload event to write another version of its caption."""
-        return AssetUploaded(
+    def _job_of(row: RowMapping) -> CaptionJob:
+        """The photo version a caption row is for, to write another version of its caption."""
+        return CaptionJob(
             asset_id=row["asset_id"],
+            asset_version=row["asset_version"],
             gallery_id=row["gallery_id"],
             org_id=row["org_id"],
-            version=row["asset_version"],
             pseudonym=row["pseudonym"],
             room_type=row["content"].get("room_type"),
-            sequence=0,
-            width=0,
-            height=0,
-            byte_size=0,
-            sha256="",
             web_key=row["web_key"] or "",
-            thumb_key="",
         )
 
     async def edit(self, asset_id: uuid.UUID, changes: dict[str, Any], by: Identity) -> NamedRow:
@@ -627,28 +630,27 @@ class CaptionDesk:
         if findings:
             raise Invalid("caption_rejected", "captions must not contain " + ", ".join(findings))
         produced = Produced(caption, row["model"], row["provider"], row["prompt_version"])
-        return await self._store(self._event_of(row), produced, edited=True, by=by.user_id)
+        return await self._store(self._job_of(row), produced, edited=True, by=by.user_id)
 
     async def regenerate(self, asset_id: uuid.UUID, by: Identity) -> NamedRow:
         """Run the provider again on demand; the result is a new, unedited version."""
         row = await self.current(asset_id, by)
         if not row["web_key"]:
             raise Conflict("no_rendition", "this caption predates regeneration support")
-        event = self._event_of(row)
-        return await self._run_now(event, by)
+        return await self._run_now(self._job_of(row), by)
 
-    async def _run_now(self, event: AssetUploaded, by: Identity) -> NamedRow:
+    async def _run_now(self, job: CaptionJob, by: Identity) -> NamedRow:
         # A person waits for the answer: fewer attempts than the background worker makes, and
         # a Replicate prediction is polled, not left to the webhook.
         try:
-            produced = await self._produce(event, self._hurried)
+            produced = await self._produce(job, self._hurried)
         except GaveUp as exc:
             async with self._db.transaction() as session:
                 await self._upsert_failure(
-                    session, event, kind="provider", reason=str(exc.last), attempts=exc.attempts
+                    session, job, kind="provider", reason=str(exc.last), attempts=exc.attempts
                 )
             raise Unavailable("provider_failed", f"captioning failed: {exc.last}") from exc
-        return await self._store(event, produced, edited=False, by=by.user_id)
+        return await self._store(job, produced, edited=False, by=by.user_id)
 
     # --- failures (admin) -----------------------------------------------------------------------
 
@@ -674,4 +676,4 @@ class CaptionDesk:
             raise NotFound("failure")
         if row["resolved_at"] is not None:
             raise Conflict("resolved", "this failure is already resolved")
-        return await self._run_now(AssetUploaded.model_validate(row["event"]), by)
+        return await self._run_now(CaptionJob.model_validate(row["event"]), by)

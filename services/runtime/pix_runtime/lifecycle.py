@@ -186,10 +186,13 @@ class ServiceRuntime:
             raise RuntimeError(f"{self.settings.service_name} has no jobs table")
         return self._jobs
 
-    def every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    def every(
+        self, seconds: float, job: Callable[[], Awaitable[object]], *, each_process: bool = False
+    ) -> None:
         """Run `job` every `seconds` while the service runs (reconcilers, sweepers): a periodic
-        job, once across all replicas, where the service has a jobs table."""
-        if self._jobs is None:
+        job, once across all replicas, where the service has a jobs table. `each_process`: in
+        every process instead (what refreshes a metric of the process's own state)."""
+        if self._jobs is None or each_process:
             self._periodic.append((seconds, job))
             return
 
