@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from pix_stack.embedded import free_port
 
-SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 21)
 # Ports the stack takes beside the services' own: gateway metrics, the leads SMTP intake.
 OTHER_OFFSETS = (9, 25)
 EMBEDDED_SETTINGS = frozenset(

@@ -40,6 +40,7 @@ SERVICES = (
     ServiceProcess("notify", "pix-notify", 6),
     ServiceProcess("leads", "pix-leads", 7),
     ServiceProcess("listings", "pix-listings", 8),
+    ServiceProcess("billing", "pix-billing", 21),
     ServiceProcess("gateway", "pix-gateway", 0),
 )
 CAPTIONING = ServiceProcess("captioning", "pix-captioning", 4)

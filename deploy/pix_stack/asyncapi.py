@@ -15,6 +15,8 @@ import yaml
 from faststream.specification import AsyncAPI
 from pix_auth.app import create_app as auth_app
 from pix_auth.settings import AuthSettings
+from pix_billing.app import create_app as billing_app
+from pix_billing.settings import BillingSettings
 from pix_captioning.app import create_app as captioning_app
 from pix_captioning.settings import CaptioningSettings
 from pix_export.app import create_app as export_app
@@ -46,6 +48,7 @@ SERVICES: dict[str, tuple[Factory, type[Any]]] = {
     "notify": (notify_app, NotifySettings),
     "leads": (leads_app, LeadsSettings),
     "listings": (listings_app, ListingsSettings),
+    "billing": (billing_app, BillingSettings),
 }
 
 

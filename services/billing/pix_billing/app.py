@@ -1,0 +1,68 @@
+"""The billing service: HTTP API (port 8021), Stripe's webhook, jobs and subscribers.
+
+STRIPE_API_KEY=sk_… STRIPE_WEBHOOK_SECRET=whsec_… PIX_DATABASE_URL=… pix-billing
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+from pix_contracts.billing import BILLING_EVENTS
+from pix_runtime.broker import declare_publishers
+from pix_runtime.jobs import RetryPolicy
+from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.logging import get_logger
+
+from pix_billing import api
+from pix_billing.handlers import register_handlers
+from pix_billing.invoicing import ISSUE_INVOICE, Invoicing, OrderRef
+from pix_billing.models import jobs, outbox
+from pix_billing.reports import Reports
+from pix_billing.service import END_TRIALS, STRIPE_EVENT, Billing, StripeEventRef
+from pix_billing.settings import BillingSettings
+from pix_billing.stripe_api import StripeApi
+from pix_billing.webhooks import StripeEvents
+
+log = get_logger(__name__)
+
+
+def create_app(settings: BillingSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+    settings = settings or BillingSettings()
+    runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
+    stripe = StripeApi(settings) if settings.enabled else None
+    if stripe is None:
+        log.warning("billing.off", hint="set STRIPE_API_KEY (and STRIPE_WEBHOOK_SECRET)")
+    elif settings.stripe_webhook_secret is None:
+        log.warning("billing.webhooks_refused", hint="set STRIPE_WEBHOOK_SECRET")
+    billing = Billing(runtime.db, stripe, settings, runtime.clock)
+    invoicing = Invoicing(runtime.db, billing, settings, runtime.clock)
+    events = StripeEvents(billing, invoicing)
+
+    stripe_calls = RetryPolicy(max_attempts=10, base_seconds=5, max_seconds=1800)
+    runtime.jobs.register(STRIPE_EVENT, StripeEventRef, events.handle, policy=stripe_calls)
+    runtime.jobs.register(
+        ISSUE_INVOICE,
+        OrderRef,
+        invoicing.issue,
+        policy=stripe_calls,
+        timeout=timedelta(minutes=2),
+    )
+    if billing.enabled:
+        runtime.jobs.every(END_TRIALS, timedelta(minutes=15), billing.end_trials)
+    register_handlers(runtime.broker, billing, invoicing)
+    declare_publishers(runtime.broker, *BILLING_EVENTS)
+
+    app = runtime.create_app(title="pix.immo billing")
+    app.include_router(api.router)
+    app.state.settings = settings
+    app.state.billing = billing
+    app.state.invoicing = invoicing
+    app.state.reports = Reports(runtime.db, runtime.clock, enabled=billing.enabled)
+    return app, runtime
+
+
+def main() -> None:
+    settings = BillingSettings()
+    app, _ = create_app(settings)
+    serve(app, settings, migrations_package="pix_billing")

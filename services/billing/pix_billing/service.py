@@ -1,0 +1,383 @@
+"""Subscriptions: each organisation's CRM licence, its trial, Checkout and the customer portal,
+and Stripe's webhooks.
+
+A webhook is verified, its event id recorded once (a replay finds the row) and a job enqueued in
+the same transaction; the job fetches the object's current state from Stripe, so events that
+arrive late or out of order change nothing they should not. A licence that changed is announced
+as `billing.subscription.changed.v1` through the outbox in the transaction that stored it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pix_contracts import UserRegistered
+from pix_contracts.billing import LICENSED_STATUSES, SubscriptionChanged
+from pix_runtime.clock import Clock
+from pix_runtime.db import Database
+from pix_runtime.errors import Conflict, Invalid
+from pix_runtime.inbox import first_delivery
+from pix_runtime.jobs import JobContext, enqueue_job
+from pix_runtime.logging import get_logger
+from pix_runtime.outbox import enqueue
+from pydantic import BaseModel
+from sqlalchemy import RowMapping, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pix_billing import models as m
+from pix_billing.records import BillingProfile, Licence
+from pix_billing.settings import BillingSettings
+from pix_billing.stripe_api import Customer, StripeApi, Subscription, WebhookRefused
+from pix_billing.vat import treatment_for
+
+log = get_logger(__name__)
+
+SOURCE = "pix.immo/billing"
+STRIPE_EVENT = "billing.stripe-event"
+END_TRIALS = "billing.end-trials"
+# A subscription's status from Stripe that grants the licence; the rest keep the data read-only.
+LIVE = LICENSED_STATUSES
+
+
+class StripeEventRef(BaseModel):
+    event_id: str
+    type: str
+    object_id: str | None
+    object_kind: str | None
+
+
+def customer_of(row: RowMapping | dict[str, Any]) -> Customer:
+    country = row["country"] or "DE"
+    return Customer(
+        name=row["company"],
+        email=row["email"],
+        street=row["street"],
+        postcode=row["postcode"],
+        city=row["city"],
+        country=country,
+        vat_id=row["vat_id"],
+        reverse_charge=treatment_for(country, row["vat_id"]) != "de_vat",
+    )
+
+
+def _announced(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
+    end = row["current_period_end"]
+    return {
+        "status": row["status"],
+        "plan": row["plan"],
+        "seats": row["seats"],
+        "current_period_end": end.isoformat() if end else None,
+    }
+
+
+class Billing:
+    def __init__(
+        self, db: Database, stripe: StripeApi | None, settings: BillingSettings, clock: Clock
+    ) -> None:
+        self._db = db
+        self.stripe = stripe
+        self._settings = settings
+        self._clock = clock
+
+    @property
+    def enabled(self) -> bool:
+        return self.stripe is not None
+
+    def _stripe(self) -> StripeApi:
+        if self.stripe is None:
+            raise Conflict("billing_off", "billing is off: set STRIPE_API_KEY")
+        return self.stripe
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    async def _account(self, session: AsyncSession, org_id: uuid.UUID) -> RowMapping:
+        """The organisation's row, made on first sight with a trial from now."""
+        now = self._clock.now()
+        result = await session.execute(
+            insert(m.accounts)
+            .values(
+                org_id=org_id,
+                status="trialing",
+                plan=self._settings.default_plan,
+                trial_ends_at=now + timedelta(days=self._settings.trial_days),
+                current_period_end=now + timedelta(days=self._settings.trial_days),
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(m.accounts)
+        )
+        created: RowMapping | None = result.mappings().first()
+        if created is not None:
+            await self._announce(session, created)
+            return created
+        row = await session.execute(
+            select(m.accounts).where(m.accounts.c.org_id == org_id).with_for_update()
+        )
+        return row.mappings().one()
+
+    def _licence(self, row: RowMapping) -> Licence:
+        plan = (
+            self._settings.plans.get(row["plan"])
+            or self._settings.plans[self._settings.default_plan]
+        )
+        return Licence(
+            org_id=row["org_id"],
+            billing_enabled=self.enabled,
+            status=row["status"] if self.enabled else "active",
+            licensed=not self.enabled or row["status"] in LIVE,
+            plan=row["plan"],
+            plan_name=plan.name,
+            seat_cents=plan.seat_cents,
+            seats=row["seats"],
+            trial_ends_at=row["trial_ends_at"],
+            current_period_end=row["current_period_end"],
+            subscribed=row["stripe_subscription_id"] is not None,
+            profile=BillingProfile(
+                company=row["company"],
+                email=row["email"],
+                street=row["street"],
+                postcode=row["postcode"],
+                city=row["city"],
+                country=row["country"],
+                vat_id=row["vat_id"],
+            ),
+        )
+
+    async def licence(self, org_id: uuid.UUID) -> Licence:
+        async with self._db.transaction() as session:
+            return self._licence(await self._account(session, org_id))
+
+    async def update_profile(self, org_id: uuid.UUID, profile: BillingProfile) -> Licence:
+        field = profile.check_vat_country()
+        if field:
+            raise Invalid("vat_id_country", "the VAT id belongs to another country", field)
+        async with self._db.transaction() as session:
+            await self._account(session, org_id)
+            result = await session.execute(
+                update(m.accounts)
+                .where(m.accounts.c.org_id == org_id)
+                .values(**profile.model_dump(), updated_at=self._clock.now())
+                .returning(m.accounts)
+            )
+            row = result.mappings().one()
+        if self.stripe is not None and row["stripe_customer_id"]:
+            await self.stripe.update_customer(row["stripe_customer_id"], customer_of(row))
+        return self._licence(row)
+
+    async def organisation_registered(self, event: UserRegistered) -> None:
+        """A new organisation's trial starts with its first user (a colleague's changes nothing)."""
+        if not self.enabled:
+            return
+        async with self._db.transaction() as session:
+            if not await first_delivery(
+                session, m.inbox, consumer="billing.registrations", event_id=event.event_id
+            ):
+                return
+            row = await self._account(session, event.org_id)
+            if row["email"] is None:
+                await session.execute(
+                    update(m.accounts)
+                    .where(m.accounts.c.org_id == event.org_id)
+                    .values(email=str(event.email))
+                )
+
+    async def customer_id(self, org_id: uuid.UUID) -> str:
+        """The organisation's Stripe customer, created on first need."""
+        stripe = self._stripe()
+        async with self._db.transaction() as session:
+            row = await self._account(session, org_id)
+        if row["stripe_customer_id"]:
+            return str(row["stripe_customer_id"])
+        customer_id = await stripe.create_customer(org_id, customer_of(row))
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(m.accounts)
+                .where(m.accounts.c.org_id == org_id, m.accounts.c.stripe_customer_id.is_(None))
+                .values(stripe_customer_id=customer_id)
+            )
+        return customer_id
+
+    # --- Checkout and the portal -------------------------------------------------------------
+
+    async def checkout_url(
+        self, org_id: uuid.UUID, *, plan_key: str | None, seats: int, locale: str
+    ) -> str:
+        stripe = self._stripe()
+        key = plan_key or self._settings.default_plan
+        plan = self._settings.plans.get(key)
+        if plan is None:
+            raise Invalid("unknown_plan", f"no plan {key!r}", "plan")
+        licence = await self.licence(org_id)
+        if licence.subscribed and licence.status not in ("canceled", "incomplete_expired"):
+            raise Conflict("already_subscribed", "change the plan in the customer portal")
+        customer_id = await self.customer_id(org_id)
+        # What is left of the trial carries over to the subscription (at least a day, as Stripe
+        # wants); an expired trial subscribes at once.
+        left = (licence.trial_ends_at or self._clock.now()) - self._clock.now()
+        trial_days = math.ceil(left.total_seconds() / 86400) if left.total_seconds() > 0 else 0
+        if licence.subscribed:
+            trial_days = 0
+        german_vat = treatment_for(licence.profile.country, licence.profile.vat_id) == "de_vat"
+        tax_rate = (
+            await stripe.tax_rate(self._settings.vat_percent, inclusive=False)
+            if german_vat
+            else None
+        )
+        base = self._settings.platform.public_url.rstrip("/")
+        return await stripe.checkout(
+            org_id=org_id,
+            customer_id=customer_id,
+            plan_key=key,
+            plan_name=plan.name,
+            seat_cents=plan.seat_cents,
+            currency=plan.currency,
+            seats=seats,
+            trial_days=min(trial_days, self._settings.trial_days),
+            tax_rate=tax_rate,
+            success_url=f"{base}/billing?checkout=done",
+            cancel_url=f"{base}/billing?checkout=cancelled",
+            locale=locale,
+        )
+
+    async def portal_url(self, org_id: uuid.UUID, *, locale: str) -> str:
+        stripe = self._stripe()
+        customer_id = await self.customer_id(org_id)
+        base = self._settings.platform.public_url.rstrip("/")
+        return await stripe.portal(customer_id, return_url=f"{base}/billing", locale=locale)
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    async def receive_webhook(self, payload: bytes, signature: str | None) -> bool:
+        """Record a verified event once and queue its handling; False for a replay."""
+        if self.stripe is None:
+            raise WebhookRefused("billing is off")
+        event = self.stripe.verified_event(payload, signature)
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                insert(m.stripe_events)
+                .values(event_id=event.id, type=event.type, object_id=event.object_id)
+                .on_conflict_do_nothing()
+                .returning(m.stripe_events.c.event_id)
+            )
+            if result.first() is None:
+                return False
+            await enqueue_job(
+                session,
+                m.jobs,
+                STRIPE_EVENT,
+                StripeEventRef(
+                    event_id=event.id,
+                    type=event.type,
+                    object_id=event.object_id,
+                    object_kind=event.object_kind,
+                ),
+                key=event.id,
+            )
+        log.info("stripe.event_received", event_id=event.id, type=event.type)
+        return True
+
+    async def checkout_completed(self, session_id: str) -> None:
+        stripe = self._stripe()
+        checkout = await stripe.checkout_session(session_id)
+        if checkout.mode != "subscription" or not checkout.subscription or not checkout.org_id:
+            return
+        async with self._db.transaction() as session:
+            await self._account(session, checkout.org_id)
+            await session.execute(
+                update(m.accounts)
+                .where(m.accounts.c.org_id == checkout.org_id)
+                .values(stripe_customer_id=checkout.customer)
+            )
+        await self.subscription_changed(checkout.subscription)
+
+    async def subscription_changed(self, subscription_id: str) -> None:
+        current = await self._stripe().subscription(subscription_id)
+        async with self._db.transaction() as session:
+            await self._store_subscription(session, current)
+
+    async def _store_subscription(self, session: AsyncSession, sub: Subscription) -> None:
+        found = await session.execute(
+            select(m.accounts)
+            .where(
+                (m.accounts.c.stripe_subscription_id == sub.id)
+                | (m.accounts.c.stripe_customer_id == sub.customer)
+            )
+            .with_for_update()
+        )
+        row = found.mappings().first()
+        if row is None and sub.org_id is not None:
+            row = await self._account(session, sub.org_id)
+        if row is None:
+            log.warning("stripe.subscription_unknown", subscription=sub.id)
+            return
+        current_id = row["stripe_subscription_id"]
+        if current_id and current_id != sub.id and sub.status not in LIVE:
+            # An old subscription's news; the organisation has moved on to another one.
+            return
+        plan = sub.plan if sub.plan in self._settings.plans else row["plan"]
+        period_end = sub.current_period_end
+        if sub.status == "trialing" and sub.trial_end:
+            period_end = sub.trial_end
+        result = await session.execute(
+            update(m.accounts)
+            .where(m.accounts.c.org_id == row["org_id"])
+            .values(
+                stripe_subscription_id=sub.id,
+                stripe_customer_id=sub.customer,
+                status=sub.status,
+                plan=plan,
+                seats=sub.seats,
+                current_period_end=period_end,
+                trial_ends_at=sub.trial_end or row["trial_ends_at"],
+                updated_at=self._clock.now(),
+            )
+            .returning(m.accounts)
+        )
+        await self._announce(session, result.mappings().one())
+
+    async def _announce(self, session: AsyncSession, row: RowMapping) -> None:
+        """Announce the licence when it differs from what was announced last."""
+        if not self.enabled:
+            return
+        state = _announced(row)
+        if row["announced"] == state:
+            return
+        await session.execute(
+            update(m.accounts).where(m.accounts.c.org_id == row["org_id"]).values(announced=state)
+        )
+        await enqueue(
+            session,
+            m.outbox,
+            SubscriptionChanged(
+                org_id=row["org_id"],
+                status=row["status"],
+                plan=row["plan"],
+                seats=row["seats"],
+                current_period_end=row["current_period_end"],
+                trial_end=row["trial_ends_at"],
+                occurred_at=self._clock.now(),
+            ),
+            source=SOURCE,
+        )
+
+    async def end_trials(self, ctx: JobContext) -> None:
+        """Trials that ran out without a subscription make the CRM read-only."""
+        now: datetime = ctx.now
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(m.accounts)
+                .where(
+                    m.accounts.c.status == "trialing",
+                    m.accounts.c.stripe_subscription_id.is_(None),
+                    m.accounts.c.trial_ends_at <= now,
+                )
+                .values(status="expired", updated_at=now)
+                .returning(m.accounts)
+            )
+            for row in result.mappings().all():
+                await self._announce(session, row)

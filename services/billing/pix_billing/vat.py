@@ -1,0 +1,115 @@
+"""German VAT for our invoices (UStG), from the buyer's country and VAT id.
+
+Prices are gross for a German customer (the price list includes 19 %). Decided here:
+- buyer in Germany (business or not), or in another EU member state without a VAT id: German
+  VAT, 19 % included in the price;
+- business in another EU member state with a VAT id: reverse charge (§ 13b UStG, Art. 196
+  MwStSystRL): the net price, no VAT, the note on the invoice;
+- buyer outside the EU with a VAT/tax id: not taxable in Germany (§ 3a (2) UStG), the net price.
+A VAT id is checked for its form (country prefix and pattern), not against VIES.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+EU_COUNTRIES = frozenset(
+    {
+        *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU"),
+        *("IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"),
+    }
+)
+# VAT ids by their prefix (Greece uses EL); the number's form per member state.
+_VAT_ID_FORMS = {
+    "AT": r"U\d{8}",
+    "BE": r"[01]\d{9}",
+    "BG": r"\d{9,10}",
+    "CY": r"\d{8}[A-Z]",
+    "CZ": r"\d{8,10}",
+    "DE": r"\d{9}",
+    "DK": r"\d{8}",
+    "EE": r"\d{9}",
+    "EL": r"\d{9}",
+    "ES": r"[A-Z0-9]\d{7}[A-Z0-9]",
+    "FI": r"\d{8}",
+    "FR": r"[A-HJ-NP-Z0-9]{2}\d{9}",
+    "HR": r"\d{11}",
+    "HU": r"\d{8}",
+    "IE": r"\d[A-Z0-9+*]\d{5}[A-Z]{1,2}",
+    "IT": r"\d{11}",
+    "LT": r"\d{9}|\d{12}",
+    "LU": r"\d{8}",
+    "LV": r"\d{11}",
+    "MT": r"\d{8}",
+    "NL": r"\d{9}B\d{2}",
+    "PL": r"\d{10}",
+    "PT": r"\d{9}",
+    "RO": r"\d{2,10}",
+    "SE": r"\d{12}",
+    "SI": r"\d{8}",
+    "SK": r"\d{10}",
+}
+REVERSE_CHARGE_NOTE = (
+    "Steuerschuldnerschaft des Leistungsempfängers (Reverse Charge, § 13b UStG, "
+    "Art. 196 MwStSystRL) / VAT reverse charge: the recipient is liable for VAT."
+)
+NOT_TAXABLE_NOTE = (
+    "Nicht im Inland steuerbare Leistung (§ 3a Abs. 2 UStG) / Not subject to German VAT."
+)
+
+Treatment = Literal["de_vat", "reverse_charge", "not_taxable"]
+
+
+def normalise_vat_id(value: str) -> str:
+    return re.sub(r"[\s.\-]", "", value).upper()
+
+
+def vat_id_country(vat_id: str) -> str | None:
+    """The member state of a well-formed EU VAT id (GR for EL), else None."""
+    prefix, number = vat_id[:2], vat_id[2:]
+    form = _VAT_ID_FORMS.get(prefix)
+    if form is None or not re.fullmatch(form, number):
+        return None
+    return "GR" if prefix == "EL" else prefix
+
+
+@dataclass(frozen=True)
+class Taxed:
+    treatment: Treatment
+    percent: Decimal
+    net_cents: int
+    vat_cents: int
+    gross_cents: int
+    note: str | None
+    # What each line costs on the invoice: gross with German VAT included, else net.
+    line_cents: list[int]
+
+
+def net_of(gross_cents: int, percent: Decimal) -> int:
+    net = Decimal(gross_cents) / (1 + percent / 100)
+    return int(net.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def treatment_for(country: str, vat_id: str | None) -> Treatment:
+    if country == "DE":
+        return "de_vat"
+    if country in EU_COUNTRIES:
+        return "reverse_charge" if vat_id else "de_vat"
+    return "not_taxable" if vat_id else "de_vat"
+
+
+def tax(line_gross_cents: list[int], *, country: str, vat_id: str | None, percent: float) -> Taxed:
+    """An order's amounts from its list prices (gross at the German rate), line by line as
+    Stripe computes an inclusive rate, so our figures and Stripe's agree to the cent."""
+    rate = Decimal(str(percent))
+    treatment = treatment_for(country, vat_id)
+    nets = [net_of(gross, rate) for gross in line_gross_cents]
+    net = sum(nets)
+    if treatment == "de_vat":
+        gross = sum(line_gross_cents)
+        return Taxed(treatment, rate, net, gross - net, gross, None, line_gross_cents)
+    note = REVERSE_CHARGE_NOTE if treatment == "reverse_charge" else NOT_TAXABLE_NOTE
+    return Taxed(treatment, Decimal(0), net, 0, net, note, nets)
