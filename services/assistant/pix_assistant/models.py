@@ -147,7 +147,7 @@ budgets = Table(
     "budgets",
     metadata,
     Column("org_id", Uuid, primary_key=True),
-    Column("monthly_eur", Numeric(12, 2), nullable=False),
+    Column("monthly_eur", Numeric(14, 6), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -241,6 +241,7 @@ class Assistant:
         model = self.ready()
         words = WORDS[caller.identity.locale]
         await self.conversations.append(caller, conversation_id, "user", text)
+        # Checked once an answer: an answer begun within the budget is finished.
         refusal = await self._over_budget(caller, conversation_id)
         if refusal is not None:
             await self.conversations.append(caller, conversation_id, "assistant", refusal)
@@ -267,11 +268,6 @@ class Assistant:
         rounds = 0
         while rounds < self._settings.max_rounds:
             rounds += 1
-            refusal = await self._over_budget(caller, conversation_id)
-            if refusal is not None:
-                await self.conversations.append(caller, conversation_id, "assistant", refusal)
-                yield TextDelta(text=refusal)
-                break
             upto = await self.conversations.summarised_upto(conversation_id)
             history = await self.conversations.history(conversation_id, after=upto)
             messages = [{"role": "system", "content": prompt}, *for_model(history)]

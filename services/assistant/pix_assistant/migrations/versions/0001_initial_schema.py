@@ -69,7 +69,7 @@ def upgrade() -> None:
     op.create_table(
         "budgets",
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("monthly_eur", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("monthly_eur", sa.Numeric(precision=14, scale=6), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("org_id"),
         schema="assistant",

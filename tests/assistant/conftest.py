@@ -1,0 +1,81 @@
+"""The assistant against the real leads and listings apps and a local Chat Completions server.
+
+The assistant runs under uvicorn in the test's event loop (a real HTTP server, so its answers
+stream as they would behind the gateway); leads and listings are in-process apps it reaches
+through their ASGI transports, with the caller's signed identity; all on the session's
+PostgreSQL and Tansu.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from assistant_helpers import AssistantStack, serve_in_loop
+from chat_fake import ChatFake, ServerThread
+from pix_assistant.app import create_app
+from pix_assistant.settings import AssistantSettings, Price
+from pix_leads.app import create_app as create_leads
+from pix_leads.settings import LeadsSettings
+from pix_listings.app import create_app as create_listings
+from pix_listings.embeddings import LocalEmbedder
+from pix_listings.settings import ListingsSettings
+from pix_runtime.migrations import upgrade_to_head
+from pix_stack.embedded import EmbeddedPostgres
+
+MODEL = "big-model"
+ROUTER = "router-mini"
+
+
+@pytest.fixture(scope="session")
+async def assistant_schemas(postgres: EmbeddedPostgres, migrated: set[str]) -> None:
+    for package in ("pix_leads", "pix_listings", "pix_assistant"):
+        await upgrade_to_head(postgres.url, package, package.removeprefix("pix_"))
+
+
+@pytest.fixture(scope="session")
+def chat() -> Iterator[ChatFake]:
+    fake = ChatFake(router_model=ROUTER)
+    server = ServerThread(fake)
+    server.start()
+    yield fake
+    server.stop()
+
+
+def model_settings(chat: ChatFake, **changes: object) -> AssistantSettings:
+    values: dict[str, object] = {
+        "base_url": chat.url,
+        "api_key": "test-key",
+        "model": MODEL,
+        "router_model": ROUTER,
+        "prices": {
+            MODEL: Price(input_eur=2.0, output_eur=10.0),
+            ROUTER: Price(input_eur=0.2, output_eur=1.0),
+        },
+        **changes,
+    }
+    return AssistantSettings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+async def stack(assistant_schemas: None, chat: ChatFake) -> AsyncIterator[AssistantStack]:
+    leads_app, leads_runtime = create_leads(LeadsSettings(smtp_port=0))
+    listings_app, listings_runtime = create_listings(ListingsSettings(), embedder=LocalEmbedder())
+    await listings_app.state.vectors.ensure_indexes()
+    transports = {
+        "leads": httpx.ASGITransport(app=leads_app),
+        "listings": httpx.ASGITransport(app=listings_app),
+    }
+    app, runtime = create_app(model_settings(chat), transports=transports)
+    async with (
+        serve_in_loop(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+        httpx.AsyncClient(transport=transports["leads"], base_url="http://leads") as leads,
+        httpx.AsyncClient(transport=transports["listings"], base_url="http://listings") as listings,
+    ):
+        yield AssistantStack(
+            client, runtime, leads, leads_runtime, listings, listings_runtime, chat
+        )
+    await leads_runtime.db.dispose()
+    await listings_runtime.db.dispose()
