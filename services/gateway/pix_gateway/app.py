@@ -45,7 +45,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     platform = settings.platform
     platform.check_production()
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    # Keep as many connections to the services open as requests may be in flight: with httpx's
+    # default of 20 kept alive, 50 concurrent requests opened and closed a connection each time.
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(30.0, connect=5.0),
+        limits=httpx.Limits(max_connections=500, max_keepalive_connections=200),
+    )
     sessions = SessionChecker(
         client, platform.auth_url, cache_seconds=settings.session_cache_seconds
     )

@@ -5,6 +5,7 @@ No HTTP framework types here: the api module adapts requests to these functions.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlparse
@@ -48,19 +49,36 @@ class AuthUnavailable(Exception):
 
 
 class SessionChecker:
-    """Asks auth whether a session token is valid, remembering answers for a few seconds."""
+    """Asks auth whether a session token is valid, remembering answers for a few seconds.
+
+    Concurrent requests with the same token share one question to auth (the first asks, the
+    others wait for its answer): without that, 50 requests of one client in flight when the
+    cached answer expires would send 50 validations at once, each a database read in auth.
+    """
 
     def __init__(self, client: httpx.AsyncClient, auth_url: str, *, cache_seconds: float) -> None:
         self._client = client
         self._auth_url = auth_url.rstrip("/")
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Identity | None]] = {}
+        self._asking: dict[str, asyncio.Future[Identity | None]] = {}
 
     async def identity(self, token: str) -> Identity | None:
-        now = time.monotonic()
         cached = self._cache.get(token)
-        if cached and now - cached[0] < self._cache_seconds:
+        if cached and time.monotonic() - cached[0] < self._cache_seconds:
             return cached[1]
+        asking = self._asking.get(token)
+        if asking is not None:
+            # Shielded: one waiter's cancellation (its client went away) must not cancel the
+            # question the others wait for.
+            return await asyncio.shield(asking)
+        question = asyncio.ensure_future(self._ask(token))
+        self._asking[token] = question
+        question.add_done_callback(lambda _: self._asking.pop(token, None))
+        return await asyncio.shield(question)
+
+    async def _ask(self, token: str) -> Identity | None:
+        asked = time.monotonic()
         try:
             response = await self._client.post(
                 f"{self._auth_url}/sessions/validate",
@@ -75,7 +93,9 @@ class SessionChecker:
         identity = Identity.model_validate(response.json()) if response.is_success else None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[token] = (now, identity)
+        # Dated when asked, not answered: a revocation during the question still takes effect
+        # within `cache_seconds`.
+        self._cache[token] = (asked, identity)
         return identity
 
     def forget(self, token: str) -> None:
