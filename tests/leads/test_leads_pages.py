@@ -83,6 +83,17 @@ async def test_inbox_lead_page_and_settings(site: tuple[httpx.AsyncClient, Any, 
     )
     assert await leads_runtime.jobs.run_due() >= 1
 
+    dashboard = await client.get("/dashboard", headers=cookie)
+    assert dashboard.status_code == 200
+    # Acknowledged at once, so no longer NEW, but counted as this week's.
+    assert 'data-testid="new-leads">0</strong> neue Anfragen' in dashboard.text
+    assert "1 in den letzten 7 Tagen · 1 in Bearbeitung" in dashboard.text
+    # Orders is not running here: its page says so in German instead of failing blank.
+    orders = await client.get("/orders", headers=cookie)
+    assert orders.status_code == 503
+    assert orders.headers["retry-after"] == "5"
+    assert "gerade nicht erreichbar" in orders.text
+
     inbox = await client.get("/leads", headers=cookie)
     assert inbox.status_code == 200
     assert "Lena Beispiel" in inbox.text

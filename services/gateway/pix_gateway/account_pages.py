@@ -20,13 +20,10 @@ def create_account_pages(ui: UI) -> APIRouter:
     signed_in = ui.signed_in
 
     async def recent_uploads(me: Identity) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        galleries = await ui.json(await backend.call("GET", "media", "/galleries", identity=me), [])
+        galleries = await ui.part("media", "/galleries", me, [])
         uploads: list[dict[str, Any]] = []
         for gallery in galleries[:5]:
-            detail = await ui.json(
-                await backend.call("GET", "media", f"/galleries/{gallery['id']}", identity=me),
-                {"assets": []},
-            )
+            detail = await ui.part("media", f"/galleries/{gallery['id']}", me, {"assets": []})
             for asset in detail["assets"]:
                 uploads.append({**asset, "gallery_reference": gallery["reference"]})
         uploads.sort(key=lambda a: a["created_at"], reverse=True)
@@ -36,8 +33,10 @@ def create_account_pages(ui: UI) -> APIRouter:
     async def dashboard(request: Request) -> Response:
         me = await signed_in(request)
         profile = await ui.json(await backend.call("GET", "auth", "/me", identity=me), None)
-        orders = await ui.json(await backend.call("GET", "orders", "/orders", identity=me), [])
+        orders = await ui.part("orders", "/orders", me, [])
         galleries, uploads = await recent_uploads(me)
+        # The CRM half's first question of the day: what came in. Leads down: the card hides.
+        lead_stats = await ui.part("leads", "/stats", me, None)
         message = None
         if request.query_params.get("resent"):
             message = translate("verify.resent", ui.locale(request, me))
@@ -50,6 +49,7 @@ def create_account_pages(ui: UI) -> APIRouter:
             orders=orders[:10],
             galleries=galleries[:10],
             uploads=uploads,
+            lead_stats=lead_stats,
             message=message,
         )
 

@@ -123,6 +123,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dash.uploads": ("Letzte Uploads", "Recent uploads"),
     "dash.galleries": ("Galerien", "Galleries"),
     "dash.orders": ("Aufträge", "Orders"),
+    "dash.leads": ("Leads", "Leads"),
+    "dash.new_leads": ("neue Anfragen", "new inquiries"),
+    "dash.open_leads": ("{count} in Bearbeitung", "{count} in progress"),
+    "dash.week_leads": ("{count} in den letzten 7 Tagen", "{count} in the last 7 days"),
+    "dash.review_leads": ("{count} zu prüfen", "{count} to review"),
     "dash.booking": ("Termin buchen", "Book a date"),
     "dash.booking_text": (
         "Wählen Sie einen Termin für Ihr nächstes Shooting.",

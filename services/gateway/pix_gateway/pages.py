@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pix_runtime.identity import Identity
-from pix_runtime.logging import current_correlation_id
+from pix_runtime.logging import current_correlation_id, get_logger
 
 from pix_gateway.i18n import LOCALES, Locale, translate
 from pix_gateway.service import AuthUnavailable, Backend, SessionChecker, csrf_allowed
@@ -24,6 +24,8 @@ SESSION_COOKIE_SECONDS = 30 * 24 * 3600
 DEVICE_COOKIE = "__Host-device"
 DEVICE_HEADER = "x-pix-device"
 DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
+
+log = get_logger(__name__)
 
 
 def set_device_cookie(response: Response, device_token: str) -> None:
@@ -142,6 +144,15 @@ class UI:
 
     async def json(self, response: httpx.Response, default: Any) -> Any:
         return response.json() if response.is_success else default
+
+    async def part(self, service: str, path: str, me: Identity, default: Any) -> Any:
+        """A part of a page from a service that may be down: the page shows without it."""
+        try:
+            response = await self.backend.call("GET", service, path, identity=me)
+        except httpx.TransportError as exc:
+            log.warning("page.part_missing", service=service, error=exc.__class__.__name__)
+            return default
+        return await self.json(response, default)
 
     def refusal(
         self, request: Request, me: Identity | None, response: httpx.Response, field: str
@@ -467,6 +478,18 @@ def install_page_errors(app: Any, ui: UI) -> None:
             )
         return error_page(request, exc.status_code, "error.404")
 
+    async def service_unreachable(request: Request, exc: Exception) -> Response:
+        # A service behind a page is down or too slow: say so in the page's language, with
+        # the cause in the log, instead of a bare 500.
+        log.warning(
+            "page.service_unreachable",
+            path=request.url.path,
+            error=f"{exc.__class__.__name__}: {exc}",
+        )
+        response = error_page(request, 503, "error.503")
+        response.headers["retry-after"] = "5"
+        return response
+
     def error_page(request: Request, status: int, key: str) -> Response:
         locale = ui.locale(request, None)
         return ui.render(
@@ -481,4 +504,5 @@ def install_page_errors(app: Any, ui: UI) -> None:
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(httpx.TransportError, service_unreachable)
     app.add_exception_handler(StarletteHTTPException, not_found)

@@ -7,6 +7,7 @@ lead is "not found", never "forbidden".
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from pix_contracts import LeadErased
@@ -332,6 +333,7 @@ class LeadDesk:
 
     async def stats(self, viewer: Identity) -> LeadStats:
         t = m.leads
+        week_ago = self._clock.now() - timedelta(days=7)
         async with self._db.sessions() as session:
             row = (
                 await session.execute(
@@ -340,7 +342,10 @@ class LeadDesk:
                         func.count().filter(t.c.status.in_(OPEN_STATUSES)),
                         func.count().filter(t.c.needs_review.is_(True)),
                         func.count(),
+                        func.count().filter(t.c.created_at >= week_ago),
                     ).where(self._visible(viewer))
                 )
             ).one()
-        return LeadStats(new=row[0], open=row[1], needs_review=row[2], total=row[3])
+        return LeadStats(
+            new=row[0], open=row[1], needs_review=row[2], total=row[3], received_this_week=row[4]
+        )

@@ -217,3 +217,6 @@ class LeadStats(BaseModel):
     open: int
     needs_review: int
     total: int
+    # Inquiries of the last seven days, whatever their status (an acknowledged lead is no
+    # longer NEW, but the agent still wants to see that it came in).
+    received_this_week: int = 0
