@@ -10,9 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
-import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ from pathlib import Path
 import boto3
 import pytest
 from pix_stack.embedded import free_port, wait_for_port
-from stack import EMBEDDED_SETTINGS, Stack, free_port_base, wait_until_ready
+from stack import Stack, run_stack
 
 BUCKET = "pix-production-test"
 REGION = "eu-central-1"
@@ -81,61 +79,8 @@ def moto_s3(log_dir: Path) -> Iterator[MotoS3]:
 
 
 def run_stack_with(data_dir: Path, settings: dict[str, str]) -> Iterator[Stack]:
-    """`python -m pix_stack run` with `settings` in its environment (what an operator sets);
-    the embedded parts whose setting is given are not started."""
-    port_base = free_port_base()
-    kafka_port = free_port()
-    admin_password = secrets.token_urlsafe(16)
-    inherited = {k: v for k, v in os.environ.items() if k not in EMBEDDED_SETTINGS}
-    env = {
-        **inherited,
-        **settings,
-        "PIX_ADMIN_EMAIL": "admin@pix.immo",
-        "PIX_ADMIN_PASSWORD": admin_password,
-        "PIX_LOG_JSON": "true",
-        "PIX_AUTH_RATE_LIMITS": '{"login-ip": "1000/minute", "login-account": "50/minute", '
-        '"register-ip": "1000/hour", "reset-ip": "1000/hour", "reset-account": "50/hour"}',
-    }
-    log = data_dir / "stack.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pix_stack",
-                "run",
-                "--data-dir",
-                str(data_dir),
-                "--port-base",
-                str(port_base),
-                "--kafka-port",
-                str(kafka_port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    stack = Stack(
-        base_url=f"http://localhost:{port_base}",
-        port_base=port_base,
-        data_dir=data_dir,
-        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
-        admin_email="admin@pix.immo",
-        admin_password=admin_password,
-        log=log,
-    )
-    try:
-        # Migrating every schema over TCP on a loaded machine takes longer than on the socket.
-        wait_until_ready(stack, process, timeout=240)
-        yield stack
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    # Migrating every schema over TCP on a loaded machine takes longer than on the socket.
+    yield from run_stack(data_dir, settings, timeout=240)
 
 
 # --- Debian's PostgreSQL ---------------------------------------------------------------------

@@ -9,16 +9,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from pix_stack.__main__ import CAPTIONING, GATEWAY_METRICS_OFFSET, LEADS_SMTP_OFFSET, SERVICES
 from pix_stack.embedded import free_port
 
-SERVICE_OFFSETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 21)
-# Ports the stack takes beside the services' own: gateway metrics, the leads SMTP intake.
-OTHER_OFFSETS = (9, 25)
+# Every process `make run` starts, so a new service is waited for without editing this file.
+SERVICE_OFFSETS = tuple(service.port_offset for service in (*SERVICES, CAPTIONING))
+# Ports the stack takes beside the services' own.
+OTHER_OFFSETS = (GATEWAY_METRICS_OFFSET, LEADS_SMTP_OFFSET)
 EMBEDDED_SETTINGS = frozenset(
     {"PIX_DATABASE_URL", "PIX_KAFKA_BOOTSTRAP", "PIX_STORAGE_URL", "PIX_PUBLIC_URL"}
 )
@@ -56,7 +58,11 @@ class Stack:
         return f"postgresql+asyncpg://postgres@/pix?host={self.data_dir / 'postgres'}"
 
 
-def run_stack(data_dir: Path) -> Iterator[Stack]:
+def run_stack(
+    data_dir: Path, settings: Mapping[str, str] | None = None, *, timeout: float = 90
+) -> Iterator[Stack]:
+    """`python -m pix_stack run` as `make run` starts it, with `settings` in its environment
+    (what an operator sets); the embedded parts whose setting is given are not started."""
     port_base = free_port_base()
     kafka_port = free_port()
     admin_password = secrets.token_urlsafe(16)
@@ -74,6 +80,7 @@ def run_stack(data_dir: Path) -> Iterator[Stack]:
         # in tests/auth against the defaults.
         "PIX_AUTH_RATE_LIMITS": '{"login-ip": "1000/minute", "login-account": "50/minute", '
         '"register-ip": "1000/hour", "reset-ip": "1000/hour", "reset-account": "50/hour"}',
+        **(settings or {}),
     }
     log = data_dir / "stack.log"
     with log.open("wb") as out:
@@ -105,7 +112,7 @@ def run_stack(data_dir: Path) -> Iterator[Stack]:
         log=log,
     )
     try:
-        wait_until_ready(stack, process, timeout=90)
+        wait_until_ready(stack, process, timeout=timeout)
         yield stack
     finally:
         process.send_signal(signal.SIGINT)
@@ -116,14 +123,23 @@ def run_stack(data_dir: Path) -> Iterator[Stack]:
             process.wait()
 
 
+def failure_report(log: Path) -> str:
+    """What a failed start-up needs to be understood: every error line of the whole log (a
+    service that died first is named at the top, not cut off), then its tail."""
+    lines = log.read_text(errors="replace").splitlines()
+    marks = ("error", "Traceback", "exited", "Exception", "fatal")
+    errors = [line[:400] for line in lines if any(mark in line for mark in marks)]
+    return "\n".join(["-- error lines --", *errors[:80], "-- tail --", *lines[-60:]])
+
+
 def wait_until_ready(stack: Stack, process: subprocess.Popen[bytes], *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     pending = set(SERVICE_OFFSETS)
     while pending:
         if process.poll() is not None:
-            raise RuntimeError(f"stack exited early:\n{stack.log.read_text()[-5000:]}")
+            raise RuntimeError(f"stack exited early:\n{failure_report(stack.log)}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"not ready: {pending}\n{stack.log.read_text()[-5000:]}")
+            raise TimeoutError(f"not ready: {pending}\n{failure_report(stack.log)}")
         for offset in list(pending):
             try:
                 response = httpx.get(f"{stack.service_url(offset)}/readyz", timeout=1.0)
