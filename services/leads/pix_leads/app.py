@@ -30,6 +30,7 @@ from pix_leads.desk import LeadDesk
 from pix_leads.handlers import register_handlers
 from pix_leads.insights import Insights
 from pix_leads.intake import PROCESS, Intake, RawRef
+from pix_leads.licence import LicenceRequired, Licences, register_licence_handler
 from pix_leads.listing_mirror import ListingMirror
 from pix_leads.messages import Messenger
 from pix_leads.models import jobs, outbox
@@ -122,6 +123,9 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
         timeout=timedelta(minutes=2),
     )
     register_handlers(runtime.broker, ListingMirror(runtime.db))
+    billing_url = f"{settings.platform.public_url.rstrip('/')}/billing"
+    licences = Licences(runtime.db, billing_url=billing_url)
+    register_licence_handler(runtime.broker, licences)
     declare_publishers(
         runtime.broker,
         LeadCreated,
@@ -132,13 +136,14 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
     )
 
     app = runtime.create_app(title="pix.immo leads")
-    app.include_router(api.router)
+    app.include_router(api.router, dependencies=[LicenceRequired])
     app.include_router(public_api.router)
     app.state.settings = settings
     # Mailgun posts the whole MIME message (attachments included): checked against the message
     # limit by the route itself, not against the 1 MiB JSON limit.
     app.state.streamed_body_prefixes = ("/public/mailgun/",)
     app.state.book = book
+    app.state.licences = licences
     app.state.desk = desk
     app.state.intake = intake
     app.state.messenger = messenger

@@ -226,6 +226,16 @@ webhook_tokens = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The CRM licence per organisation, as billing last announced it (pix_leads.licence).
+licences = Table(
+    "licences",
+    metadata,
+    Column("org_id", Uuid, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("plan", String(40), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 jobs = jobs_table(metadata)

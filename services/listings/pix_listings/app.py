@@ -18,6 +18,7 @@ from pix_listings.exposes import RENDER_EXPOSE, Exposes, RenderExpose
 from pix_listings.facts import ExposeLinks
 from pix_listings.gallery import GalleryImport
 from pix_listings.handlers import register_handlers
+from pix_listings.licence import LicenceRequired, Licences, register_licence_handler
 from pix_listings.matching import Matching, Tuning
 from pix_listings.models import jobs, outbox
 from pix_listings.pricing import PriceEstimator
@@ -55,6 +56,9 @@ def create_app(
     )
     gallery = GalleryImport(runtime.db, runtime.storage, listings)
     register_handlers(runtime.broker, listings, gallery, matching)
+    billing_url = f"{settings.platform.public_url.rstrip('/')}/billing"
+    licences = Licences(runtime.db, billing_url=billing_url)
+    register_licence_handler(runtime.broker, licences)
 
     runtime.jobs.register(EMBED_LISTING, ListingJob, vectors.listing_job, policy=EMBED_POLICY)
     runtime.jobs.register(EMBED_LEAD, LeadJob, vectors.lead_job, policy=EMBED_POLICY)
@@ -72,10 +76,11 @@ def create_app(
     runtime.on_start(vectors.plan_reembed)
 
     app = runtime.create_app(title="pix.immo listings")
-    app.include_router(router)
+    app.include_router(router, dependencies=[LicenceRequired])
     app.include_router(public_router)
     app.state.runtime = runtime
     app.state.listings = listings
+    app.state.licences = licences
     app.state.matching = matching
     app.state.search = Search(runtime.db, vectors)
     app.state.exposes = exposes

@@ -215,6 +215,16 @@ exposes = Table(
     UniqueConstraint("listing_id", "version", name="exposes_listing_version"),
 )
 
+# The CRM licence per organisation, as billing last announced it (pix_listings.licence).
+licences = Table(
+    "licences",
+    metadata,
+    Column("org_id", Uuid, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("plan", String(40), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 jobs = jobs_table(metadata)
