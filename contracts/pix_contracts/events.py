@@ -139,6 +139,18 @@ class OrderPlaced(Event):
     total_cents: int | None = Field(default=None, description="Gross total in cents")
     currency: str = "EUR"
     preferred_slots: list[PreferredSlot] = Field(default_factory=list)
+    # The property's facts for listings and CRM exports; optional, as above (orders placed
+    # before they were asked for carry none of them).
+    street: str | None = None
+    house_number: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. DE")
+    marketing: Literal["sale", "rent"] | None = Field(
+        default=None, description="Offered for sale (Kauf) or for rent (Miete)"
+    )
+    living_area_m2: float | None = None
+    rooms: float | None = Field(default=None, description="Rooms, halves allowed (2.5)")
 
 
 class OrderStatusChanged(Event):
