@@ -1,52 +1,37 @@
-import re
-import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+"""Notify's HTTP API: the mail log and suppressions for admins, Mailgun's event webhook."""
 
-from fastapi import APIRouter, Depends, Query
-from pix_runtime.errors import DomainError, NotFound
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pix_runtime.errors import Forbidden, NotFound
+from pix_runtime.http import CurrentIdentity
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_notify.bounces import MailgunWebhooks
-from pix_notify.delivery import Courier
+from pix_notify.delivery import Courier, LoggedMail, MailStatus, Suppression
 
-Status = Literal["sending", "sent", "retrying", "failed", "suppressed", "bounced"]
-
-
-# Reset, verification and invitation links are credentials: the log never shows them, or an
-# administrator could take over any account from the mail log.
-LINK_TOKEN = re.compile(r"token=[^\s\"'<>&]+")
+router = APIRouter()
 
 
-def redact_links(text: str) -> str:
-    return LINK_TOKEN.sub("token=[redacted]", text)
+def courier_of(request: Request) -> Courier:
+    courier: Courier = request.app.state.courier
+    return courier
 
 
-class EmailView(BaseModel):
-    id: uuid.UUID
-    kind: str
-    recipient: str
-    locale: str
-    subject: str
-    text_body: str
-    status: str
-    provider: str
-    attempts: int
-    error: str | None
-    provider_message_id: str | None
-    created_at: datetime
-    attempted_at: datetime | None
-    next_attempt_at: datetime | None
-    sent_at: datetime | None
+def webhooks_of(request: Request) -> MailgunWebhooks:
+    webhooks: MailgunWebhooks = request.app.state.webhooks
+    return webhooks
 
 
-class SuppressionView(BaseModel):
-    email: str
-    reason: str
-    detail: str | None
-    source: str
-    created_at: datetime
+def admin_of(identity: CurrentIdentity) -> Identity:
+    if not identity.is_admin:
+        raise Forbidden("only administrators may read the mail log")
+    return identity
+
+
+Admin = Annotated[Identity, Depends(admin_of)]
+Mail = Annotated[Courier, Depends(courier_of)]
 
 
 class MailgunSignature(BaseModel):
@@ -64,56 +49,38 @@ class MailgunWebhook(BaseModel):
     event_data: dict[str, Any] = Field(alias="event-data")
 
 
-class AdminOnly(DomainError):
-    status = 403
+@router.get("/mail")
+async def mail_log(
+    _: Admin,
+    courier: Mail,
+    status: MailStatus | None = None,
+    recipient: Annotated[str | None, Query(max_length=320)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[LoggedMail]:
+    return await courier.log(status=status, recipient=recipient, limit=limit)
 
-    def __init__(self) -> None:
-        super().__init__("forbidden", "only administrators may read the mail log")
+
+@router.get("/suppressions")
+async def suppression_list(_: Admin, courier: Mail) -> list[Suppression]:
+    return await courier.suppressions()
 
 
-def create_router(courier: Courier, webhooks: MailgunWebhooks, current_identity: Any) -> APIRouter:
-    router = APIRouter()
-    Caller = Annotated[Identity, Depends(current_identity)]
+@router.delete("/suppressions/{email}", status_code=204)
+async def lift_suppression(_: Admin, courier: Mail, email: str) -> None:
+    if not await courier.lift(email):
+        raise NotFound("suppression")
 
-    def admin(caller: Identity) -> None:
-        if not caller.is_admin:
-            raise AdminOnly()
 
-    @router.get("/mail")
-    async def mail_log(
-        caller: Caller,
-        status: Status | None = None,
-        recipient: Annotated[str | None, Query(max_length=320)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> list[EmailView]:
-        admin(caller)
-        rows = await courier.log(status=status, recipient=recipient, limit=limit)
-        return [
-            EmailView.model_validate({**row, "text_body": redact_links(row["text_body"])})
-            for row in rows
-        ]
-
-    @router.get("/suppressions")
-    async def suppression_list(caller: Caller) -> list[SuppressionView]:
-        admin(caller)
-        return [SuppressionView.model_validate(dict(row)) for row in await courier.suppressions()]
-
-    @router.delete("/suppressions/{email}", status_code=204)
-    async def lift_suppression(caller: Caller, email: str) -> None:
-        admin(caller)
-        if not await courier.lift(email):
-            raise NotFound("suppression")
-
-    # No identity here: Mailgun calls it (through the gateway) and its signature is the
-    # credential, checked in MailgunWebhooks.
-    @router.post("/webhooks/mailgun")
-    async def mailgun_webhook(body: MailgunWebhook) -> dict[str, str]:
-        outcome = await webhooks.receive(
-            timestamp=body.signature.timestamp,
-            token=body.signature.token,
-            signature=body.signature.signature,
-            event=body.event_data,
-        )
-        return {"status": outcome}
-
-    return router
+# No identity here: Mailgun calls it (through the gateway) and its signature is the credential,
+# checked in MailgunWebhooks.
+@router.post("/webhooks/mailgun")
+async def mailgun_webhook(
+    body: MailgunWebhook, webhooks: Annotated[MailgunWebhooks, Depends(webhooks_of)]
+) -> dict[str, str]:
+    outcome = await webhooks.receive(
+        timestamp=body.signature.timestamp,
+        token=body.signature.token,
+        signature=body.signature.signature,
+        event=body.event_data,
+    )
+    return {"status": outcome}

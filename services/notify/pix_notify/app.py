@@ -7,7 +7,7 @@ from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import derive_key
 
-from pix_notify.api import create_router
+from pix_notify.api import router
 from pix_notify.bounces import MailgunWebhooks
 from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GALLERY_MAIL, GalleryMailDue
@@ -63,7 +63,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
     register_handlers(runtime.broker, office)
     runtime.every(settings.webhook_tolerance_seconds, webhooks.purge_tokens)
     app = runtime.create_app(title="pix.immo notify")
-    app.include_router(create_router(courier, webhooks, runtime.current_identity))
+    app.include_router(router)
     app.state.courier = courier
     app.state.webhooks = webhooks
     return app, runtime

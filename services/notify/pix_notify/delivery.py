@@ -13,16 +13,17 @@ had in fact accepted just before the crash; the stable Message-ID (and Mailgun's
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import timedelta
-from typing import NoReturn
+from datetime import datetime, timedelta
+from typing import Literal, NoReturn, get_args
 
 from pix_runtime.db import Database
 from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolicy, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.metrics import count_delivery
 from pydantic import BaseModel
-from sqlalchemy import RowMapping, String, and_, cast, delete, func, select, update
+from sqlalchemy import String, and_, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_notify.models import emails, jobs, suppressions
@@ -30,9 +31,46 @@ from pix_notify.providers import Mail, MailProvider, SendError
 
 log = get_logger(__name__)
 
-STATUSES = ("sending", "sent", "retrying", "failed", "suppressed", "bounced")
+MailStatus = Literal["sending", "sent", "retrying", "failed", "suppressed", "bounced"]
+STATUSES: tuple[MailStatus, ...] = get_args(MailStatus)
 ERROR_CHARS = 500
 SEND_MAIL = "notify.send-mail"
+# Reset, verification and invitation links are credentials: the log never shows them, or an
+# administrator could take over any account from the mail log.
+LINK_TOKEN = re.compile(r"token=[^\s\"'<>&]+")
+
+
+def redact_links(text: str) -> str:
+    return LINK_TOKEN.sub("token=[redacted]", text)
+
+
+class LoggedMail(BaseModel):
+    """A mail in the delivery log, its links redacted."""
+
+    id: uuid.UUID
+    kind: str
+    recipient: str
+    locale: str
+    subject: str
+    text_body: str
+    status: MailStatus
+    provider: str
+    attempts: int
+    error: str | None
+    provider_message_id: str | None
+    created_at: datetime
+    attempted_at: datetime | None
+    # When a `retrying` mail's job is due again.
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+
+
+class Suppression(BaseModel):
+    email: str
+    reason: str
+    detail: str | None
+    source: str
+    created_at: datetime
 
 
 class SendMail(BaseModel):
@@ -199,10 +237,9 @@ class Courier:
         raise SendError(error, retry_after=exc.retry_after)
 
     async def log(
-        self, *, status: str | None = None, recipient: str | None = None, limit: int = 100
-    ) -> list[RowMapping]:
-        """The delivery log, newest first; `recipient` matches the whole address, any case.
-        A `retrying` mail's `next_attempt_at` is when its job is due again."""
+        self, *, status: MailStatus | None = None, recipient: str | None = None, limit: int = 100
+    ) -> list[LoggedMail]:
+        """The delivery log, newest first; `recipient` matches the whole address, any case."""
         waiting = and_(
             jobs.c.kind == SEND_MAIL,
             jobs.c.key == cast(emails.c.id, String),
@@ -222,7 +259,11 @@ class Courier:
         if recipient:
             query = query.where(func.lower(emails.c.recipient) == recipient.strip().lower())
         async with self._db.sessions() as session:
-            return list((await session.execute(query)).mappings().all())
+            rows = (await session.execute(query)).mappings().all()
+        return [
+            LoggedMail.model_validate({**row, "text_body": redact_links(row["text_body"])})
+            for row in rows
+        ]
 
     async def suppress(self, address: str, *, reason: str, detail: str | None, source: str) -> None:
         """Stop mailing `address`; mail still waiting for a retry is not sent either."""
@@ -253,12 +294,12 @@ class Courier:
                 .values(status="bounced", error=(detail or "bounced")[:ERROR_CHARS])
             )
 
-    async def suppressions(self, limit: int = 500) -> list[RowMapping]:
+    async def suppressions(self, limit: int = 500) -> list[Suppression]:
         async with self._db.sessions() as session:
             rows = await session.execute(
                 select(suppressions).order_by(suppressions.c.created_at.desc()).limit(limit)
             )
-            return list(rows.mappings().all())
+            return [Suppression.model_validate(dict(row)) for row in rows.mappings()]
 
     async def lift(self, address: str) -> bool:
         """An admin lifts a suppression (the address was fixed); True if there was one."""
