@@ -15,7 +15,9 @@ its `ServerThread`) with what the assistant needs:
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -48,6 +50,8 @@ class Round:
     # Computed from the request (e.g. ids that only exist once the test ran the first round).
     make: Callable[[dict[str, Any]], Round] | None = None
     status: int = 200
+    # Streaming stops after the first half of the text until the test sets it.
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -140,7 +144,13 @@ class ChatFake(FakeOpenAI):
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                self._chunks(body["model"], answer.text, calls, usage if include_usage else None),
+                self._chunks(
+                    body["model"],
+                    answer.text,
+                    calls,
+                    usage if include_usage else None,
+                    answer.hold,
+                ),
                 media_type="text/event-stream",
             )
         message: dict[str, Any] = {"role": "assistant", "content": answer.text or None}
@@ -169,6 +179,7 @@ class ChatFake(FakeOpenAI):
         text: str,
         calls: list[dict[str, Any]],
         usage: dict[str, int] | None,
+        hold: threading.Event | None = None,
     ) -> AsyncIterator[bytes]:
         ident = "chatcmpl-" + uuid.uuid4().hex[:8]
         created = int(time.time())
@@ -186,6 +197,8 @@ class ChatFake(FakeOpenAI):
         yield chunk({"role": "assistant", "content": ""})
         words = text.split(" ")
         for i, word in enumerate(words):
+            if hold is not None and i == len(words) // 2:
+                await asyncio.to_thread(hold.wait, 60)
             if word or i:
                 yield chunk({"content": word if i == 0 else " " + word})
         for index, call in enumerate(calls):

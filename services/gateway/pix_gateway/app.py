@@ -12,9 +12,11 @@ from pix_runtime.storage import browser_origins
 from prometheus_client import start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pix_gateway import assistant_pages
 from pix_gateway.account_pages import create_account_pages
 from pix_gateway.admin_pages import create_admin_pages
 from pix_gateway.api import create_router
+from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.gallery_pages import create_gallery_pages
 from pix_gateway.integrations_pages import create_integration_pages
 from pix_gateway.leads_pages import create_lead_pages
@@ -96,6 +98,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.streamed_body_prefixes = ("/api/leads/public/mailgun/",)
     ui = UI(settings, backend, sessions, Jinja2Templates(directory=HERE / "templates"))
     install_page_errors(app, ui)
+    app.state.ui = ui  # module-level page routers (assistant_pages) take it from here
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(create_router(settings, client, sessions))
     app.include_router(create_order_pages(ui))
@@ -105,6 +108,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(create_account_pages(ui))
     app.include_router(create_admin_pages(ui))
     app.include_router(create_integration_pages(ui))
+    app.include_router(assistant_pages.router)
+    app.include_router(billing_pages)
     app.include_router(create_pages(ui))
     return app
 
