@@ -89,6 +89,7 @@ async def migrated(postgres: EmbeddedPostgres, platform_env: dict[str, str]) -> 
         "pix_notify",
         "pix_leads",
         "pix_listings",
+        "pix_assistant",
         "pix_billing",
     ]
     for package in packages:

@@ -41,6 +41,7 @@ SERVICES = (
     ServiceProcess("leads", "pix-leads", 7),
     ServiceProcess("listings", "pix-listings", 8),
     ServiceProcess("billing", "pix-billing", 21),
+    ServiceProcess("assistant", "pix-assistant", 22),
     ServiceProcess("gateway", "pix-gateway", 0),
 )
 CAPTIONING = ServiceProcess("captioning", "pix-captioning", 4)

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 from faststream.specification import AsyncAPI
+from pix_assistant.app import create_app as assistant_app
+from pix_assistant.settings import AssistantSettings
 from pix_auth.app import create_app as auth_app
 from pix_auth.settings import AuthSettings
 from pix_billing.app import create_app as billing_app
@@ -49,6 +51,7 @@ SERVICES: dict[str, tuple[Factory, type[Any]]] = {
     "leads": (leads_app, LeadsSettings),
     "listings": (listings_app, ListingsSettings),
     "billing": (billing_app, BillingSettings),
+    "assistant": (assistant_app, AssistantSettings),
 }
 
 
