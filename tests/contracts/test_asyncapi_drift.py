@@ -3,6 +3,7 @@ from pix_stack.asyncapi import DOCS_DIR, drifted
 
 def test_committed_asyncapi_documents_match_the_code() -> None:
     assert sorted(p.stem for p in DOCS_DIR.glob("*.yaml")) == [
+        "assistant",
         "auth",
         "captioning",
         "export",
