@@ -76,6 +76,7 @@ def order_form() -> dict[str, Any]:
         "city": "Berlin",
         "country": "DE",
         "property_type": "apartment",
+        "marketing": "sale",
         "living_area_m2": 84.5,
         "rooms": 3,
         "services": ["photos"],

@@ -61,6 +61,7 @@ def full_order() -> dict[str, Any]:
         "city": "Berlin",
         "country": "DE",
         "property_type": "apartment",
+        "marketing": "sale",
         "living_area_m2": 84.5,
         "rooms": 3,
         "services": ["photos", "floorplan"],

@@ -45,6 +45,7 @@ def valid_order(**changes: Any) -> dict[str, Any]:
         "city": "Berlin",
         "country": "DE",
         "property_type": "apartment",
+        "marketing": "sale",
         "living_area_m2": 84.5,
         "rooms": 3.5,
         "services": ["photos", "floorplan"],

@@ -66,6 +66,17 @@ async def test_a_valid_order_is_placed_normalised_priced_and_announced(api: Api)
     assert [s.key for s in event.services] == ["photos", "drone"]
     assert event.total_cents == 29800
     assert event.property_address == "Lindenallee 5a, 10115 Berlin"
+    # The property's facts travel structured, for listings and CRM exports.
+    assert (event.street, event.house_number, event.postcode, event.city, event.country) == (
+        "Lindenallee",
+        "5a",
+        "10115",
+        "Berlin",
+        "DE",
+    )
+    assert (event.marketing, event.living_area_m2, event.rooms) == ("sale", 84.5, 3.5)
+    assert event.property_type == "apartment"
+    assert order["marketing"] == "sale"
 
     detail = (await client.get(f"/orders/{order['id']}", headers=as_user(runtime, agent))).json()
     assert [(h["from_status"], h["to_status"]) for h in detail["history"]] == [(None, "received")]
@@ -103,6 +114,7 @@ async def test_every_missing_field_is_reported_at_once(api: Api) -> None:
         "city": "required",
         "postcode": "required",
         "property_type": "required",
+        "marketing": "required",
         "services": "no_service",
         "preferred_slots": "no_slot",
     }
@@ -160,6 +172,10 @@ async def test_wrong_values_are_reported_per_field_with_their_codes(api: Api) ->
         ({"living_area_m2": 100_001}, {"living_area_m2": "out_of_range"}),
         ({"living_area_m2": None}, {"living_area_m2": "required"}),
         ({"property_type": "castle"}, {"property_type": "invalid_choice"}),
+        ({"marketing": None}, {"marketing": "required"}),
+        ({"marketing": "lease"}, {"marketing": "invalid_choice"}),
+        ({"living_area_m2": "abc"}, {"living_area_m2": "not_a_number"}),
+        ({"rooms": "drei"}, {"rooms": "not_a_number"}),
         (
             {"preferred_slots": [{"date": in_days(d), "window": "morning"} for d in (1, 2, 3, 4)]},
             {"preferred_slots": "too_many_slots"},
@@ -172,6 +188,35 @@ async def test_each_rule_names_its_field(
     response = await submit(api, valid_order(**changes))
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"] == fields
+
+
+async def test_a_word_for_a_number_is_one_field_error_among_all_the_others(api: Api) -> None:
+    """#15.12: "abc" as the living area used to be the only error the form showed."""
+    body = valid_order(
+        living_area_m2="abc",
+        rooms="2,5",
+        contact_email="erika@",
+        postcode="1011",
+        marketing=None,
+        preferred_slots=[],
+    )
+    response = await submit(api, body)
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == {
+        "contact_email": "invalid_email",
+        "postcode": "postcode_format",
+        "marketing": "required",
+        "living_area_m2": "not_a_number",
+        "preferred_slots": "no_slot",
+    }
+
+
+async def test_numbers_typed_the_german_way_are_read(api: Api) -> None:
+    client, runtime = api
+    order = await place(
+        client, runtime, person(), living_area_m2="94,5", rooms=" 3 ", marketing="rent"
+    )
+    assert (order["living_area_m2"], order["rooms"], order["marketing"]) == (94.5, 3.0, "rent")
 
 
 async def test_phones_are_read_in_the_property_country_and_land_needs_no_area(api: Api) -> None:
@@ -263,7 +308,7 @@ async def test_another_organisations_order_does_not_exist_for_a_client(api: Api)
 async def test_malformed_requests_get_the_json_error_shape(api: Api) -> None:
     client, runtime = api
     headers = as_user(runtime, person())
-    bad_number = await client.post("/orders", json=valid_order(rooms="drei"), headers=headers)
+    bad_number = await client.post("/orders", json=valid_order(rooms=[3]), headers=headers)
     assert bad_number.status_code == 422
     assert bad_number.json()["error"]["field"] == "rooms"
     assert (await client.post("/orders", json=valid_order())).status_code == 401

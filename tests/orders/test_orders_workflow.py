@@ -198,6 +198,7 @@ async def test_admins_export_orders_as_csv_for_german_excel(api: Api) -> None:
         contact_name=f"Jörg Müller {marker}",
         access_notes='=HYPERLINK("http://evil.example")',
         living_area_m2=123.25,
+        marketing="rent",
     )
     response = await client.get(f"/orders.csv?q={marker}", headers=as_user(runtime, staff))
     assert response.status_code == 200
@@ -213,6 +214,7 @@ async def test_admins_export_orders_as_csv_for_german_excel(api: Api) -> None:
     assert row["Ansprechpartner"] == f"Jörg Müller {marker}"
     assert row["Telefon"] == "+49301234567"
     assert row["Wohnfläche m²"] == "123,25"
+    assert row["Vermarktung"] == "Miete"
     assert row["Summe EUR"] == "288,00"
     assert row["Leistungen"] == "photos, floorplan"
     assert row["Zugang"].startswith("'=")  # no formula runs when Excel opens it

@@ -21,12 +21,12 @@ machine). `PIX_BENCH_SECONDS` sets each measurement's length (default 8).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -38,6 +38,9 @@ import pytest
 from dev_outbox import wait_for_link
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from stack import Stack
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
+from client import full_order
 
 pytestmark = pytest.mark.skipif(not os.environ.get("PIX_BENCH"), reason="set PIX_BENCH=1")
 
@@ -179,32 +182,11 @@ async def verified_client(http: httpx.AsyncClient, mail_dir: Path) -> str:
     return str(login.cookies["__Host-session"])
 
 
-def order_form() -> dict[str, object]:
-    soon = datetime.date.today() + datetime.timedelta(days=7)
-    return {
-        "contact_name": "Erika Muster",
-        "contact_email": "erika@makler-example.de",
-        "contact_phone": "030 1234567",
-        "street": "Lindenallee",
-        "house_number": "5",
-        "postcode": "10115",
-        "city": "Berlin",
-        "country": "DE",
-        "property_type": "apartment",
-        "living_area_m2": 84.5,
-        "rooms": 3,
-        "services": ["photos"],
-        "preferred_slots": [{"date": soon.isoformat(), "window": "morning"}],
-        "access_notes": "",
-        "locale": "de",
-    }
-
-
 def cells(stack: Stack, token: str, identity: Identity) -> list[tuple[str, Target, Target | None]]:
     """(request, through the gateway, straight to the service or None)."""
     bearer = {"authorization": f"Bearer {token}"}
     post_headers = {"content-type": "application/json", "idempotency-key": uuid.uuid4().hex}
-    body = json.dumps(order_form())
+    body = json.dumps(full_order())
     gateway = stack.base_url.replace("localhost", "127.0.0.1")
 
     def direct(offset: int, path: str, method: str = "GET", **extra: str) -> Target:
@@ -252,7 +234,7 @@ async def test_request_path_through_the_gateway_and_direct(stack: Stack) -> None
         first = await http.post(
             "/api/orders/orders",
             headers={"authorization": f"Bearer {token}"},
-            json=order_form(),
+            json=full_order(),
         )
         assert first.status_code == 201, first.text
     tool = "wrk" if shutil.which("wrk") else "python (httpx)"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pix_contracts.events import OrderStatus
 from pix_runtime.identity import Identity
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from pix_orders.export import orders_csv
 from pix_orders.places import PlacesClient
@@ -17,10 +17,26 @@ from pix_orders.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilter
 from pix_orders.service import OrderBook
 from pix_orders.validation import OrderForm, SlotForm
 
+
+def _number_as_text(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(float(value))
+    return value
+
+
 # Generous caps against abuse only; the real limits are the domain's (`too_long`), reported
 # per field together with every other mistake.
 Text = Annotated[str | None, Field(default=None, max_length=10_000)]
-Number = Annotated[float | None, Field(default=None, allow_inf_nan=False)]
+# Numbers may come as typed ("94,5", "abc"): the domain reads them and reports text that is
+# no number as a field error beside every other one, instead of a schema error for it alone.
+Number = Annotated[
+    Annotated[str, Field(max_length=100)] | None,
+    BeforeValidator(_number_as_text),
+    Field(default=None),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "maxLength": 100}, {"type": "null"}]}
+    ),
+]
 
 
 class SlotRequest(BaseModel):
@@ -40,6 +56,7 @@ class OrderRequest(BaseModel):
     city: Text = None
     country: Text = None
     property_type: Text = None
+    marketing: Text = None
     living_area_m2: Number = None
     rooms: Number = None
     services: list[Annotated[str, Field(max_length=100)]] = Field(default=[], max_length=50)
@@ -85,6 +102,9 @@ class OrderView(BaseModel):
     country: str
     property_address: str
     property_type: str
+    marketing: str | None = Field(
+        description="sale or rent; null for orders placed before it was asked"
+    )
     living_area_m2: float | None
     rooms: float | None
     services: list[ServiceLineView]

@@ -22,6 +22,8 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
+# Offered for sale (Kauf) or for rent (Miete).
+MARKETING = ("sale", "rent")
 COUNTRIES = ("DE", "AT", "CH")
 WINDOWS = ("morning", "afternoon", "all_day")
 LOCALES = ("de", "en")

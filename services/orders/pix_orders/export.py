@@ -14,6 +14,7 @@ from pix_orders.records import Order
 from pix_orders.validation import BERLIN
 
 BOM = "\ufeff"
+MARKETING_DE = {"sale": "Kauf", "rent": "Miete"}
 HEADER = [
     "Auftrag",
     "Eingang",
@@ -28,6 +29,7 @@ HEADER = [
     "Ort",
     "Land",
     "Objektart",
+    "Vermarktung",
     "Wohnfläche m²",
     "Zimmer",
     "Leistungen",
@@ -64,6 +66,7 @@ def orders_csv(rows: list[Order]) -> str:
                 _safe(order.city),
                 order.country,
                 order.property_type,
+                MARKETING_DE.get(order.marketing or "", ""),
                 _decimal(order.living_area_m2),
                 _decimal(order.rooms),
                 ", ".join(line.key for line in order.services),

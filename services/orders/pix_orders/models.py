@@ -45,6 +45,8 @@ orders = Table(
     # One line built from the parts above: gallery titles, emails, search.
     Column("property_address", String(500), nullable=False),
     Column("property_type", String(20), nullable=False),
+    # "sale" or "rent"; NULL for orders placed before the form asked.
+    Column("marketing", String(10), nullable=True),
     Column("living_area_m2", Numeric(10, 2, asdecimal=False), nullable=True),
     Column("rooms", Numeric(4, 1, asdecimal=False), nullable=True),
     # [{key, price_cents}]: the prices at the time of ordering, whatever the list says later.

@@ -43,6 +43,7 @@ class Order:
     country: str
     property_address: str
     property_type: str
+    marketing: str | None
     living_area_m2: float | None
     rooms: float | None
     services: list[OrderLine]
@@ -74,6 +75,7 @@ class Order:
             country=row["country"],
             property_address=row["property_address"],
             property_type=row["property_type"],
+            marketing=row["marketing"],
             living_area_m2=row["living_area_m2"],
             rooms=row["rooms"],
             services=[OrderLine(s["key"], int(s["price_cents"])) for s in row["services"]],

@@ -7,6 +7,7 @@ are codes (`required`, `invalid_phone`, …) the web page translates, keyed by f
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,7 +17,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pix_runtime.errors import Invalid
 
-from pix_orders.catalogue import COUNTRIES, LOCALES, PROPERTY_TYPES, WINDOWS
+from pix_orders.catalogue import COUNTRIES, LOCALES, MARKETING, PROPERTY_TYPES, WINDOWS
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MAX_SLOTS = 3
@@ -56,8 +57,11 @@ class OrderForm:
     city: str | None = None
     country: str | None = None
     property_type: str | None = None
-    living_area_m2: float | None = None
-    rooms: float | None = None
+    marketing: str | None = None
+    # Text as typed ("94,5", "abc") or a number: a value that is no number is one field error
+    # among the others, not a refusal of the whole form.
+    living_area_m2: float | str | None = None
+    rooms: float | str | None = None
     services: list[str] = field(default_factory=list)
     preferred_slots: list[SlotForm] = field(default_factory=list)
     access_notes: str | None = None
@@ -86,6 +90,7 @@ class ValidOrder:
     city: str
     country: str
     property_type: str
+    marketing: str
     living_area_m2: float | None
     rooms: float | None
     services: list[str]
@@ -164,14 +169,20 @@ def validate_order(
     elif property_type not in PROPERTY_TYPES:
         errors["property_type"] = "invalid_choice"
 
-    area = form.living_area_m2
+    marketing = (form.marketing or "").strip()
+    if not marketing:
+        errors["marketing"] = "required"
+    elif marketing not in MARKETING:
+        errors["marketing"] = "invalid_choice"
+
+    area = _number("living_area_m2", form.living_area_m2, errors)
     if area is None:
         # Land has no living area; every building does.
-        if property_type and property_type != "land":
+        if property_type and property_type != "land" and "living_area_m2" not in errors:
             errors["living_area_m2"] = "required"
     elif not AREA_RANGE[0] <= area <= AREA_RANGE[1]:
         errors["living_area_m2"] = "out_of_range"
-    rooms = form.rooms
+    rooms = _number("rooms", form.rooms, errors)
     if rooms is not None and (
         not ROOMS_RANGE[0] <= rooms <= ROOMS_RANGE[1] or (rooms * 2) % 1 != 0
     ):
@@ -202,6 +213,7 @@ def validate_order(
         city=city,
         country=country,
         property_type=property_type,
+        marketing=marketing,
         living_area_m2=round(area, 2) if area is not None else None,
         rooms=rooms,
         services=services,
@@ -209,6 +221,28 @@ def validate_order(
         access_notes=access_notes,
         locale=locale,
     )
+
+
+def _number(name: str, value: float | str | None, errors: dict[str, str]) -> float | None:
+    """A number from the form: German decimal commas read, blank is None, anything else that
+    is no finite number is `not_a_number`."""
+    if value is None or isinstance(value, float | int):
+        number = None if value is None else float(value)
+    else:
+        raw = value.strip().replace(" ", "")
+        if not raw:
+            return None
+        if raw.count(",") == 1 and "." not in raw:
+            raw = raw.replace(",", ".")
+        try:
+            number = float(raw)
+        except ValueError:
+            errors[name] = "not_a_number"
+            return None
+    if number is not None and not math.isfinite(number):
+        errors[name] = "not_a_number"
+        return None
+    return number
 
 
 def _slots(forms: list[SlotForm], today: date, errors: dict[str, str]) -> list[Slot]:
