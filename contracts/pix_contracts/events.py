@@ -15,7 +15,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 from pix_contracts.envelope import Event
 
 Locale = Literal["de", "en"]
-Role = Literal["admin", "client"]
+# Platform staff: admin, photographer. An organisation's members: its owner(s) and agents.
+# "client" is what members were before the roles were split (older events carry it): an owner.
+Role = Literal["admin", "photographer", "owner", "agent", "client"]
 OrderStatus = Literal["received", "confirmed", "scheduled", "shot", "delivered", "cancelled"]
 # The order workflow, once for orders, notify and the gateway: received → confirmed → scheduled →
 # shot → delivered; cancelled until the shoot happened.

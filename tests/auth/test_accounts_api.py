@@ -401,3 +401,78 @@ async def test_admins_invite_colleagues_and_change_roles(
     ).status_code == 200
     orgs = (await client.get("/admin/organisations", headers=as_user(runtime, admin))).json()
     assert next(o for o in orgs if o["id"] == str(owner.org_id))["members"] == 2
+
+
+async def test_owners_manage_their_team_and_agents_do_not(
+    auth: tuple[httpx.AsyncClient, ServiceRuntime],
+) -> None:
+    client, runtime = auth
+    owner = await sign_up(client, address())
+    assert owner.role == "owner"  # whoever registers the agency owns it
+    colleague = address()
+    invited = await client.post(
+        "/organisation/invitations",
+        headers=as_user(runtime, owner),
+        json={"email": colleague, "name": "Max Kollege"},
+    )
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["role"] == "agent"
+    token = await emailed_token(runtime, PasswordResetRequested, colleague, "sealed_reset_url")
+    assert (
+        await client.post("/password/reset", json={"token": token, "password": PASSWORD})
+    ).status_code == 200
+    session = await client.post("/login", json={"email": colleague, "password": PASSWORD})
+    agent = Identity.model_validate(session.json()["identity"])
+    assert (agent.role, agent.org_id) == ("agent", owner.org_id)
+
+    # Agents see their colleagues (to hand a lead over) but cannot change the team.
+    listed = await client.get("/organisation/members", headers=as_user(runtime, agent))
+    assert {(m["email"], m["role"]) for m in listed.json()} == {
+        (owner.email, "owner"),
+        (colleague, "agent"),
+    }
+    refused = await client.post(
+        "/organisation/invitations",
+        headers=as_user(runtime, agent),
+        json={"email": address(), "name": "Noch Jemand"},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    # An owner gives organisation roles only, and only in their own organisation.
+    promoted = await client.patch(
+        f"/organisation/members/{agent.user_id}",
+        headers=as_user(runtime, owner),
+        json={"role": "owner"},
+    )
+    assert promoted.status_code == 200
+    platform_role = await client.patch(
+        f"/admin/users/{agent.user_id}", headers=as_user(runtime, owner), json={"role": "admin"}
+    )
+    assert platform_role.status_code == 403
+    stranger = await sign_up(client, address())
+    foreign = await client.patch(
+        f"/organisation/members/{agent.user_id}",
+        headers=as_user(runtime, stranger),
+        json={"role": "agent"},
+    )
+    assert foreign.status_code == 404
+    own = await client.patch(
+        f"/organisation/members/{owner.user_id}",
+        headers=as_user(runtime, owner),
+        json={"role": "agent"},
+    )
+    assert own.status_code == 409
+
+
+def test_identities_signed_before_the_roles_split_are_owners() -> None:
+    old = Identity.model_validate(
+        {
+            "user_id": uuid.uuid4(),
+            "org_id": uuid.uuid4(),
+            "role": "client",
+            "email": "a@b.de",
+            "name": "A",
+        }
+    )
+    assert old.role == "owner"
+    assert old.manages_organisation

@@ -108,3 +108,42 @@ async def test_forgot_then_reset_then_login_with_the_new_password(page: Page, st
     await page.get_by_label("Passwort").fill(new)
     await page.get_by_role("button", name="Anmelden").click()
     await expect(page).to_have_url(stack.base_url + "/dashboard")
+
+
+async def log_in(page: Page, stack: Stack, address: str, password: str) -> None:
+    await page.goto(stack.base_url + "/login")
+    await page.get_by_label("E-Mail").fill(address)
+    await page.get_by_label("Passwort").fill(password)
+    await page.get_by_role("button", name="Anmelden").click()
+    await expect(page).to_have_url(stack.base_url + "/dashboard")
+
+
+async def test_the_owner_invites_an_agent_who_sees_the_team_but_cannot_change_it(
+    page: Page, stack: Stack
+) -> None:
+    owner, password = new_address(), "Helle-Altbauwohnung-5"
+    await register(page, stack, owner, password)
+    await log_in(page, stack, owner, password)
+    await page.goto(stack.base_url + "/account")
+    team = page.locator("#team")
+    await expect(team).to_contain_text("Erika Muster")
+    colleague = new_address()
+    await team.get_by_label("Name der Kollegin").fill("Max Kollege")
+    await team.get_by_label("E-Mail").fill(colleague)
+    await team.get_by_role("button", name="Kollegin oder Kollegen einladen").click()
+    await expect(page.get_by_role("status")).to_contain_text("Einladung ist verschickt")
+    await expect(team).to_contain_text("Max Kollege")
+    await snap(page, "11-team-owner")
+    await page.locator("[data-test=logout]").click()
+
+    link = await wait_for_link(stack.data_dir / "mail", colleague, "/accept-invitation")
+    await page.goto(link)
+    await page.get_by_label("Neues Passwort").fill("Ruhiger-Innenhof-31")
+    await page.get_by_role("button", name="Passwort speichern").click()
+    await log_in(page, stack, colleague, "Ruhiger-Innenhof-31")
+    await page.goto(stack.base_url + "/account")
+    await expect(team).to_contain_text("Makler/in")
+    await expect(team).to_contain_text("Inhaber/in")
+    await expect(team.get_by_role("button", name="Kollegin oder Kollegen einladen")).to_have_count(
+        0
+    )

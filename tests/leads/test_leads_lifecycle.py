@@ -308,6 +308,33 @@ async def test_assignment_and_the_mine_filter(leads: LeadsApp) -> None:
     ).json() == []
 
 
+async def test_agents_see_their_own_and_unassigned_leads_owners_all(leads: LeadsApp) -> None:
+    owner = person("owner")
+    agent = person("agent", org_id=owner.org_id)
+    other_agent = person("agent", org_id=owner.org_id)
+    headers = as_user(leads.runtime, owner)
+    theirs = (await lead_from(leads, owner, "immowelt_budget"))["lead"]
+    open_lead = (await lead_from(leads, owner, "is24_xml_multipart"))["lead"]
+    assigned = await leads.client.patch(
+        f"/leads/{theirs['id']}", json={"assignee_id": str(other_agent.user_id)}, headers=headers
+    )
+    assert assigned.status_code == 200, assigned.text
+
+    as_agent = as_user(leads.runtime, agent)
+    seen = {lead["id"] for lead in (await leads.client.get("/leads", headers=as_agent)).json()}
+    assert open_lead["id"] in seen
+    assert theirs["id"] not in seen
+    hidden = await leads.client.get(f"/leads/{theirs['id']}", headers=as_agent)
+    assert hidden.status_code == 404
+    assert (
+        await leads.client.get(
+            f"/leads/{theirs['id']}", headers=as_user(leads.runtime, other_agent)
+        )
+    ).status_code == 200
+    everything = {lead["id"] for lead in (await leads.client.get("/leads", headers=headers)).json()}
+    assert {theirs["id"], open_lead["id"]} <= everything
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pix_runtime.errors import DomainError
 from pix_runtime.http import client_address
-from pix_runtime.identity import Identity
+from pix_runtime.identity import Identity, Role
 from pydantic import BaseModel, EmailStr, Field
 
 from pix_auth.devices import DEVICE_HEADER
@@ -61,11 +61,30 @@ class InviteRequest(BaseModel):
     org_id: uuid.UUID
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
-    role: Literal["admin", "client"] = "client"
+    role: Role = "agent"
+
+
+class ColleagueInvitation(BaseModel):
+    """An owner invites a colleague into their own organisation."""
+
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["owner", "agent"] = "agent"
 
 
 class RoleUpdate(BaseModel):
-    role: Literal["admin", "client"]
+    role: Role
+
+
+class MemberRole(BaseModel):
+    role: Literal["owner", "agent"]
+
+
+class Member(BaseModel):
+    user_id: uuid.UUID
+    name: str
+    email: str
+    role: Role
 
 
 class SessionView(BaseModel):
@@ -207,6 +226,29 @@ def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
 
     @router.patch("/admin/users/{user_id}")
     async def set_role(user_id: uuid.UUID, body: RoleUpdate, caller: Caller) -> dict[str, str]:
+        await accounts.set_role(caller, user_id, body.role)
+        return {"role": body.role}
+
+    @router.get("/organisation/members")
+    async def members(caller: Caller) -> list[Member]:
+        return [
+            Member(user_id=m.user_id, name=m.name, email=m.email, role=m.role)
+            for m in await accounts.members(caller)
+        ]
+
+    @router.post("/organisation/invitations", status_code=201)
+    async def invite_colleague(body: ColleagueInvitation, caller: Caller) -> Member:
+        invited = await accounts.invite(
+            caller, org_id=caller.org_id, email=str(body.email), name=body.name, role=body.role
+        )
+        return Member(
+            user_id=invited.user_id, name=invited.name, email=invited.email, role=invited.role
+        )
+
+    @router.patch("/organisation/members/{user_id}")
+    async def set_member_role(
+        user_id: uuid.UUID, body: MemberRole, caller: Caller
+    ) -> dict[str, str]:
         await accounts.set_role(caller, user_id, body.role)
         return {"role": body.role}
 

@@ -33,7 +33,7 @@ users = Table(
     Column("email", String(320), nullable=False),
     Column("name", String(200), nullable=False),
     Column("password_hash", String(200), nullable=False),
-    Column("role", String(10), nullable=False, server_default="client"),
+    Column("role", String(12), nullable=False, server_default="owner"),
     Column("locale", String(2), nullable=False, server_default="de"),
     Column("email_verified_at", DateTime(timezone=True), nullable=True),
     Column("password_changed_at", DateTime(timezone=True), nullable=True),

@@ -24,8 +24,8 @@ from pix_contracts import (
     UserRegistered,
 )
 from pix_runtime.db import Database
-from pix_runtime.errors import Conflict, DomainError, Invalid, NotFound
-from pix_runtime.identity import Identity
+from pix_runtime.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from pix_runtime.identity import Identity, Role
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
@@ -77,11 +77,8 @@ class LinkInvalid(DomainError):
         super().__init__("link_invalid", "this link is invalid, used or expired")
 
 
-class Forbidden(DomainError):
-    status = 403
-
-    def __init__(self, message: str = "administrators only") -> None:
-        super().__init__("forbidden", message)
+# Roles only platform admins give.
+STAFF_ROLES = ("admin", "photographer")
 
 
 class PasswordResetJob(BaseModel):
@@ -182,7 +179,7 @@ class Accounts:
         password: str,
         company: str,
         locale: str,
-        role: str = "client",
+        role: Role = "owner",
         verified: bool = False,
         ip: str = "",
     ) -> Identity:
@@ -665,11 +662,11 @@ class Accounts:
             return [dict(r) for r in rows.mappings()]
 
     async def invite(
-        self, who: Identity, *, org_id: uuid.UUID, email: str, name: str, role: str
+        self, who: Identity, *, org_id: uuid.UUID, email: str, name: str, role: Role
     ) -> Identity:
-        """Add a colleague to an organisation; they set their own password from the email."""
-        if not who.is_admin:
-            raise Forbidden()
+        """Add a colleague to an organisation; they set their own password from the email.
+        Admins invite anyone anywhere; an owner invites owners and agents into their own."""
+        self._may_staff(who, org_id, role)
         # Unusable until the invitation is accepted.
         unusable = await self._hashing.hash(secrets.token_urlsafe(32))
         try:
@@ -702,14 +699,37 @@ class Accounts:
             raise Conflict("email_taken", "an account with this email exists", "email") from exc
         return identity_of(user)
 
-    async def set_role(self, who: Identity, user_id: uuid.UUID, role: str) -> None:
-        if not who.is_admin:
-            raise Forbidden()
-        if user_id == who.user_id and role != "admin":
-            raise Conflict("own_role", "administrators cannot demote themselves")
+    async def set_role(self, who: Identity, user_id: uuid.UUID, role: Role) -> None:
+        if user_id == who.user_id and role != who.role:
+            # Someone else must do it, so an organisation or the platform is never left
+            # without anyone who manages it.
+            raise Conflict("own_role", "you cannot change your own role")
         async with self._db.transaction() as session:
-            result = await session.execute(
-                update(users).where(users.c.id == user_id).values(role=role)
+            user = (
+                (await session.execute(select(users).where(users.c.id == user_id)))
+                .mappings()
+                .first()
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if user is None or not who.may_access(user["org_id"]):
                 raise NotFound("user")
+            self._may_staff(who, user["org_id"], role)
+            if user["role"] in STAFF_ROLES and not who.is_admin:
+                raise NotFound("user")
+            await session.execute(update(users).where(users.c.id == user_id).values(role=role))
+
+    @staticmethod
+    def _may_staff(who: Identity, org_id: uuid.UUID, role: Role) -> None:
+        if who.is_admin:
+            return
+        if not who.manages_organisation or who.org_id != org_id:
+            raise Forbidden("only the organisation's owner may manage its users")
+        if role in STAFF_ROLES:
+            raise Forbidden("only administrators may give platform roles")
+
+    async def members(self, who: Identity) -> list[Identity]:
+        """The colleagues of `who`'s organisation (to assign leads, to manage the team)."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(users).where(users.c.org_id == who.org_id).order_by(users.c.name)
+            )
+            return [identity_of(row) for row in rows.mappings()]

@@ -1,6 +1,7 @@
 """The signed-in client area: dashboard, booking, and the account page (profile, password,
 devices, data export, deletion)."""
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -77,6 +78,7 @@ def create_account_pages(ui: UI) -> APIRouter:
         if profile is None:
             raise PageError(503, "error.503")
         own = await ui.json(await backend.call("GET", "auth", "/sessions", identity=me), [])
+        members = await ui.part("auth", "/organisation/members", me, [])
         return ui.render(
             request,
             "account.html",
@@ -85,6 +87,7 @@ def create_account_pages(ui: UI) -> APIRouter:
             page="account",
             profile=profile,
             sessions=own,
+            members=members,
             **ctx,
         )
 
@@ -94,7 +97,7 @@ def create_account_pages(ui: UI) -> APIRouter:
         done = request.query_params.get("done")
         message = (
             translate(f"account.{done}", ui.locale(request, me))
-            if done in ("saved", "password_done")
+            if done in ("saved", "password_done", "invited")
             else None
         )
         return await account_page(request, me, message=message, message_kind="ok")
@@ -119,6 +122,40 @@ def create_account_pages(ui: UI) -> APIRouter:
                 path="/",
             )
         return redirect
+
+    @router.post("/account/team/invitations")
+    async def invite_colleague(request: Request) -> Response:
+        form = await form_of(request)
+        me = await signed_in(request)
+        body = {
+            "name": form.get("invite_name", ""),
+            "email": form.get("invite_email", ""),
+            "role": form.get("role", "agent"),
+        }
+        response = await backend.call(
+            "POST", "auth", "/organisation/invitations", identity=me, json=body
+        )
+        if not response.is_success:
+            refusal = ui.refusal(request, me, response, "email")
+            # The form's fields are named apart from the profile's on the same page.
+            refusal["errors"] = {f"invite_{k}": v for k, v in refusal["errors"].items()}
+            return await account_page(request, me, **refusal)
+        return RedirectResponse("/account?done=invited#team", status_code=303)
+
+    @router.post("/account/team/{user_id}/role")
+    async def change_member_role(request: Request, user_id: uuid.UUID) -> Response:
+        form = await form_of(request)
+        me = await signed_in(request)
+        response = await backend.call(
+            "PATCH",
+            "auth",
+            f"/organisation/members/{user_id}",
+            identity=me,
+            json={"role": form.get("role", "")},
+        )
+        if not response.is_success:
+            return await account_page(request, me, **ui.refusal(request, me, response, "role"))
+        return RedirectResponse("/account?done=saved#team", status_code=303)
 
     @router.post("/account/password")
     async def change_password(request: Request) -> Response:

@@ -158,6 +158,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "account.title": ("Ihr Konto", "Your account"),
     "account.profile": ("Profil", "Profile"),
     "account.organisation": ("Organisation", "Organisation"),
+    "account.team": ("Team", "Team"),
+    "account.invite": ("Kollegin oder Kollegen einladen", "Invite a colleague"),
+    "account.invite_name": ("Name der Kollegin / des Kollegen", "Your colleague's name"),
+    "account.invited": (
+        "Die Einladung ist verschickt.",
+        "The invitation is on its way.",
+    ),
+    "role.owner": ("Inhaber/in", "Owner"),
+    "role.agent": ("Makler/in", "Agent"),
+    "role.photographer": ("Fotograf/in", "Photographer"),
+    "role.admin": ("Administrator/in", "Administrator"),
     "account.password": ("Passwort ändern", "Change password"),
     "account.password_done": (
         "Passwort geändert. Alle anderen Sitzungen wurden abgemeldet.",

@@ -35,7 +35,7 @@ from pix_leads.records import (
     SearchHit,
 )
 from pix_leads.service import ACKNOWLEDGE, EXPIRE, FOLLOW_UP, LeadBook
-from pix_leads.tenancy import org_scope
+from pix_leads.tenancy import lead_scope
 
 RANK_WINDOW = 500
 _EMPTY: dict[str, Any] = {"name": "", "notes": "", "financing": "unknown", "time_frame": "unknown"}
@@ -49,7 +49,7 @@ class LeadDesk:
 
     @staticmethod
     def _visible(viewer: Identity) -> ColumnElement[bool]:
-        return org_scope(m.leads.c.org_id, viewer)
+        return lead_scope(viewer)
 
     async def _own(self, session: AsyncSession, lead_id: uuid.UUID, viewer: Identity) -> RowMapping:
         row = (

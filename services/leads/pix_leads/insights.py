@@ -26,7 +26,7 @@ from sqlalchemy import RowMapping, desc, func, select
 
 from pix_leads import models as m
 from pix_leads.records import ContactTime, Prediction
-from pix_leads.tenancy import org_scope
+from pix_leads.tenancy import lead_scope
 
 CALIBRATE_AFTER = 30
 CALIBRATION_SAMPLE = 2000
@@ -93,7 +93,7 @@ class Insights:
                     await session.execute(
                         select(m.leads).where(
                             m.leads.c.id == lead_id,
-                            org_scope(m.leads.c.org_id, viewer),
+                            lead_scope(viewer),
                         )
                     )
                 )

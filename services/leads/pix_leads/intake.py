@@ -42,7 +42,7 @@ from pix_leads.parsers import (
 )
 from pix_leads.records import ReceivedMessage
 from pix_leads.service import ACKNOWLEDGE, LeadBook, LeadRef
-from pix_leads.tenancy import org_scope
+from pix_leads.tenancy import lead_scope
 
 log = get_logger(__name__)
 
@@ -250,7 +250,7 @@ class Intake:
                         select(m.leads)
                         .where(
                             m.leads.c.id == lead_id,
-                            org_scope(m.leads.c.org_id, viewer),
+                            lead_scope(viewer),
                         )
                         .with_for_update()
                     )

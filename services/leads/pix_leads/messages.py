@@ -29,7 +29,7 @@ from pix_leads.organisation import OrgSettings, greeting, render
 from pix_leads.records import Activity
 from pix_leads.sentiment import SentimentModel
 from pix_leads.service import Analysis, FollowUp, LeadBook, LeadRef
-from pix_leads.tenancy import org_scope
+from pix_leads.tenancy import lead_scope
 
 log = get_logger(__name__)
 MESSAGE_NAMESPACE = uuid.UUID("3f4b2a6e-5d0c-4f0e-9a57-1e0c2b7d8a11")
@@ -278,7 +278,7 @@ class Messenger:
                         select(m.leads)
                         .where(
                             m.leads.c.id == lead_id,
-                            org_scope(m.leads.c.org_id, viewer),
+                            lead_scope(viewer),
                         )
                         .with_for_update()
                     )

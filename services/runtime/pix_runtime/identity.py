@@ -13,7 +13,11 @@ import time
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+# Platform staff: `admin` (everything) and `photographer` (the shoots assigned to them).
+# Members of an organisation: its `owner` (users, billing, integrations) and `agent`s.
+Role = Literal["admin", "photographer", "owner", "agent"]
 
 IDENTITY_HEADER = "X-Pix-Identity"
 IDENTITY_TTL_SECONDS = 60
@@ -24,7 +28,7 @@ class Identity(BaseModel):
 
     user_id: uuid.UUID
     org_id: uuid.UUID
-    role: Literal["admin", "client"]
+    role: Role
     email: str
     name: str
     locale: Literal["de", "en"] = "de"
@@ -33,9 +37,20 @@ class Identity(BaseModel):
     email_verified: bool = False
     exp: int = 0
 
+    @field_validator("role", mode="before")
+    @classmethod
+    def _members_were_clients(cls, role: object) -> object:
+        # Before the roles were split every member was a "client" with an owner's rights.
+        return "owner" if role == "client" else role
+
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def manages_organisation(self) -> bool:
+        """May change the organisation itself: its users, billing and integrations."""
+        return self.role in ("admin", "owner")
 
     def may_access(self, org_id: uuid.UUID) -> bool:
         return self.is_admin or self.org_id == org_id
