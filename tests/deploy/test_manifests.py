@@ -66,6 +66,7 @@ SERVICES = (
     "notify",
     "leads",
     "listings",
+    "billing",
 )
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
@@ -554,6 +555,7 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
 @pytest.fixture(scope="module")
 def known_settings() -> set[str]:
     from pix_auth.settings import AdminBootstrap, AuthSettings
+    from pix_billing.settings import BillingSettings
     from pix_captioning.settings import CaptioningSettings
     from pix_export.settings import ExportSettings
     from pix_gateway.settings import GatewaySettings
@@ -577,6 +579,7 @@ def known_settings() -> set[str]:
         GatewaySettings,
         LeadsSettings,
         ListingsSettings,
+        BillingSettings,
     ):
         names |= env_names(settings)
     return names
