@@ -55,6 +55,8 @@ SESSION_COOKIE_SECONDS = 30 * 24 * 3600
 # Replicate's webhook: what is signed (Standard Webhooks) and goes through to captioning.
 REPLICATE_WEBHOOK_HEADERS = ("content-type", "webhook-id", "webhook-timestamp", "webhook-signature")
 WEBHOOK_BODY_LIMIT = 1 << 20  # a completed prediction is a few KB
+# Answers up to this size are read whole and passed on; larger ones (downloads) are streamed.
+SMALL_ANSWER_BYTES = 256 * 1024
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -220,6 +222,17 @@ def create_router(
         if identity is not None and "cache-control" not in upstream.headers:
             # A signed-in answer is the user's own data: no shared or browser cache keeps it.
             answer_headers["cache-control"] = "no-store"
+        length = upstream.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= SMALL_ANSWER_BYTES:
+            # Most API answers: passed on whole, without the streaming response's task group and
+            # background close per request (about a tenth of the gateway's samples under load).
+            try:
+                content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            except httpx.HTTPError:
+                return _error(503, "unavailable", f"the {service} service is unavailable")
+            finally:
+                await upstream.aclose()
+            return Response(content, status_code=upstream.status_code, headers=answer_headers)
         return StreamingResponse(
             upstream.aiter_raw(),
             status_code=upstream.status_code,
