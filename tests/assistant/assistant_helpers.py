@@ -80,6 +80,7 @@ class AssistantStack:
     listings: httpx.AsyncClient
     listings_runtime: ServiceRuntime
     chat: ChatFake
+    transports: dict[str, httpx.AsyncBaseTransport]
 
     def headers(self, who: Identity) -> dict[str, str]:
         return {IDENTITY_HEADER: sign_identity(who, self.runtime.internal_key)}

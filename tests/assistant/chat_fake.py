@@ -16,6 +16,8 @@ its `ServerThread`) with what the assistant needs:
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 import threading
 import time
@@ -25,8 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from listings.openai_fake import FakeOpenAI, ServerThread
+from PIL import Image, ImageDraw
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 __all__ = ["ChatFake", "Round", "Script", "ServerThread", "tool_call"]
 
@@ -84,6 +89,7 @@ class ChatFake(FakeOpenAI):
         self.scripts: list[Script] = []
         self.intents: dict[str, str] = {}
         self.chats: list[dict[str, Any]] = []
+        self.image_edits: list[dict[str, Any]] = []
 
     # --- scripting -----------------------------------------------------------------------------
 
@@ -111,6 +117,63 @@ class ChatFake(FakeOpenAI):
                 chosen = script.rounds[min(turn, len(script.rounds) - 1)]
                 return chosen.make(body) if chosen.make else chosen
         return Round(text=self.default_text)
+
+    # --- image edits: OpenAI's /v1/images/edits (multipart) and Gemini's generateContent ----
+
+    def _furnished(self, image: bytes) -> str:
+        """The room "furnished": the same picture with a sofa-coloured block in it."""
+        with Image.open(io.BytesIO(image)) as room:
+            picture = room.convert("RGB")
+        ImageDraw.Draw(picture).rectangle(
+            (
+                picture.width // 4,
+                picture.height // 2,
+                picture.width * 3 // 4,
+                picture.height * 4 // 5,
+            ),
+            fill=(120, 60, 40),
+        )
+        out = io.BytesIO()
+        picture.save(out, "PNG")
+        return base64.b64encode(out.getvalue()).decode()
+
+    async def image_edit(self, request: Request) -> Response:
+        form = await request.form()
+        upload = form["image"]
+        assert not isinstance(upload, str)
+        image = await upload.read()
+        self.image_edits.append({"model": form["model"], "prompt": form["prompt"], "image": image})
+        return JSONResponse(
+            {"created": int(time.time()), "data": [{"b64_json": self._furnished(image)}]}
+        )
+
+    async def gemini(self, request: Request) -> Response:
+        body = await request.json()
+        parts = body["contents"][0]["parts"]
+        image = base64.b64decode(
+            next(p for p in parts if "inline_data" in p)["inline_data"]["data"]
+        )
+        prompt = next(p["text"] for p in parts if "text" in p)
+        self.image_edits.append(
+            {
+                "model": request.path_params["model"],
+                "prompt": prompt,
+                "image": image,
+                "key": request.headers.get("x-goog-api-key"),
+            }
+        )
+        furnished = {"inlineData": {"mimeType": "image/png", "data": self._furnished(image)}}
+        return JSONResponse(
+            {"candidates": [{"content": {"parts": [{"text": "Fertig."}, furnished]}}]}
+        )
+
+    def app(self) -> Starlette:
+        app = super().app()
+        app.router.routes.append(Route("/v1/images/edits", self.image_edit, methods=["POST"]))
+        app.router.routes.append(
+            Route("/v1beta/models/{model}:generateContent", self.gemini, methods=["POST"])
+        )
+        return app
 
     # --- the API -------------------------------------------------------------------------------
 

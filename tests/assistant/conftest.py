@@ -75,7 +75,7 @@ async def stack(assistant_schemas: None, chat: ChatFake) -> AsyncIterator[Assist
         httpx.AsyncClient(transport=transports["listings"], base_url="http://listings") as listings,
     ):
         yield AssistantStack(
-            client, runtime, leads, leads_runtime, listings, listings_runtime, chat
+            client, runtime, leads, leads_runtime, listings, listings_runtime, chat, transports
         )
     await leads_runtime.db.dispose()
     await listings_runtime.db.dispose()

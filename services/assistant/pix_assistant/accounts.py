@@ -35,6 +35,8 @@ class ModelCall:
     latency_ms: int
     outcome: Outcome
     error: str | None = None
+    # Image models are priced per picture.
+    images: int = 0
 
 
 class CostRow(BaseModel):
@@ -96,12 +98,13 @@ class Accounts:
         self._prices = prices
         self._default_budget = default_budget
 
-    def cost(self, model: str, tokens_in: int, tokens_out: int) -> Decimal:
+    def cost(self, model: str, tokens_in: int, tokens_out: int, images: int = 0) -> Decimal:
         price = self._prices.get(model)
         if price is None:
             return Decimal(0)
-        total = tokens_in * price.input_eur + tokens_out * price.output_eur
-        return (Decimal(str(total)) / Decimal(1_000_000)).quantize(Decimal("0.000001"))
+        tokens = tokens_in * price.input_eur + tokens_out * price.output_eur
+        total = Decimal(str(tokens)) / Decimal(1_000_000) + Decimal(str(images * price.image_eur))
+        return total.quantize(Decimal("0.000001"))
 
     async def record(self, call: ModelCall) -> None:
         async with self._db.transaction() as session:
@@ -114,7 +117,7 @@ class Accounts:
                     model=call.model,
                     tokens_in=call.tokens_in,
                     tokens_out=call.tokens_out,
-                    cost_eur=self.cost(call.model, call.tokens_in, call.tokens_out),
+                    cost_eur=self.cost(call.model, call.tokens_in, call.tokens_out, call.images),
                     latency_ms=call.latency_ms,
                     outcome=call.outcome,
                     error=call.error[:500] if call.error else None,

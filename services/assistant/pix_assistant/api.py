@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pix_runtime.errors import Forbidden, Invalid, NotFound, TooLarge
+from pix_runtime.errors import Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from pix_runtime.http import CurrentIdentity, read_limited_body
 from pix_runtime.identity import IDENTITY_HEADER
 from pix_runtime.logging import get_logger
@@ -24,6 +24,7 @@ from pix_assistant.imports import IMPORT_LEADS, ImportPreview, preview
 from pix_assistant.platform import Caller
 from pix_assistant.service import AnswerFailed, Assistant, ChatEvent, Status
 from pix_assistant.settings import AssistantSettings
+from pix_assistant.staging import StagedPhoto, Style
 from pix_assistant.store import ChatMessage, Conversation, Memory
 
 log = get_logger(__name__)
@@ -208,6 +209,26 @@ async def import_file(
         {"rows": [row.model_dump(mode="json") for row in found.rows]},
     )
     return ImportProposal(preview=found, action=action)
+
+
+class StagingOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listing_id: uuid.UUID
+    media_id: uuid.UUID
+    style: Style = "modern"
+
+
+@router.post("/staging", status_code=201)
+async def stage_photo(
+    assistant: AssistantDep, caller: CallerDep, body: StagingOrder
+) -> StagedPhoto:
+    """Furnish a listing's empty room photo (the gallery's "Virtuell einrichten")."""
+    if assistant.stager is None:
+        raise Unavailable(
+            "not_configured", "virtual staging is off: set PIX_ASSISTANT_STAGING_PROVIDER"
+        )
+    return await assistant.stager.stage(caller, body.listing_id, body.media_id, body.style)
 
 
 # --- proposed actions --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pix_assistant.models import jobs, outbox
 from pix_assistant.platform import PlatformApis
 from pix_assistant.service import Assistant
 from pix_assistant.settings import AssistantSettings
+from pix_assistant.staging import GeminiImageEditor, ImageEditor, OpenAIImageEditor, Stager
 from pix_assistant.store import Conversations, MemoryStore
 from pix_assistant.tools import WRITES
 
@@ -39,6 +40,22 @@ def _model(settings: AssistantSettings) -> ModelClient | None:
         timeout=settings.timeout_seconds,
         max_completion_tokens=settings.max_completion_tokens,
     )
+
+
+def _stager(
+    settings: AssistantSettings, apis: PlatformApis, runtime: ServiceRuntime, accounts: Accounts
+) -> Stager | None:
+    if settings.staging_provider == "off":
+        return None
+    key = settings.staging_api_key or settings.api_key
+    kind = OpenAIImageEditor if settings.staging_provider == "openai" else GeminiImageEditor
+    editor: ImageEditor = kind(
+        base_url=settings.staging_base_url,
+        api_key=key.get_secret_value() if key else "none",
+        model=settings.staging_model,
+        timeout=settings.staging_timeout_seconds,
+    )
+    return Stager(editor, apis, runtime.storage, accounts)
 
 
 def create_app(
@@ -81,8 +98,17 @@ def create_app(
         clock=clock,
         ttl=timedelta(minutes=settings.action_ttl_minutes),
     )
+    stager = _stager(settings, apis, runtime, accounts)
     assistant = Assistant(
-        settings, model, apis, conversations, memory, actions, accounts, clock=clock
+        settings,
+        model,
+        apis,
+        conversations,
+        memory,
+        actions,
+        accounts,
+        clock=clock,
+        stager=stager,
     )
     runtime.jobs.every(EXPIRE, timedelta(minutes=5), actions.expire)
     register_handlers(runtime.broker)
@@ -101,6 +127,8 @@ def create_app(
                 yield state
             finally:
                 await apis.aclose()
+                if stager is not None:
+                    await stager.editor.aclose()
                 if model is not None:
                     await model.aclose()
 

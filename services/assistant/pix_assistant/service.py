@@ -23,6 +23,7 @@ from pix_assistant.actions import Action, ActionDesk
 from pix_assistant.llm import AnswerFilter, ModelClient, RoundResult, ToolCallRequest
 from pix_assistant.platform import Caller, PlatformApis, ServiceError
 from pix_assistant.settings import AssistantSettings
+from pix_assistant.staging import Stager
 from pix_assistant.store import Conversations, MemoryStore, StoredMessage
 from pix_assistant.tools import (
     BY_NAME,
@@ -162,8 +163,10 @@ class Assistant:
         accounts: Accounts,
         *,
         clock: Clock,
+        stager: Stager | None = None,
     ) -> None:
         self._settings = settings
+        self.stager = stager
         self._model = model
         self._apis = apis
         self.conversations = conversations
@@ -257,7 +260,8 @@ class Assistant:
             return
         facts = [fact for _, fact in await self.memory.facts(caller)]
         summary = (await self.conversations.get(caller, conversation_id)).summary
-        tools = [] if intent == "smalltalk" else tools_for(intent)
+        staging = self.stager is not None
+        tools = [] if intent == "smalltalk" else tools_for(intent, staging=staging)
         prompt = system_prompt(caller, self._clock.now().date(), facts, summary, tools=bool(tools))
         chosen_model = (
             self._settings.effective_router_model if intent == "smalltalk" else self._settings.model
@@ -322,7 +326,7 @@ class Assistant:
         tool: Tool = BY_NAME[call.name]
         label = tool.label(caller.identity.locale)
         yield ToolStarted(call_id=call.id, name=tool.name, label=label)
-        context = ToolContext(self._apis, caller, self.memory, caller.identity.locale)
+        context = ToolContext(self._apis, caller, self.memory, caller.identity.locale, self.stager)
         outcome: Any
         ok = True
         try:

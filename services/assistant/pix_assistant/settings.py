@@ -4,6 +4,8 @@ Without `PIX_ASSISTANT_MODEL` the assistant is off: its page says what to set, a
 depends on it.
 """
 
+from typing import Literal
+
 from pix_runtime.settings import ServiceSettings
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -12,8 +14,10 @@ from pydantic_settings import SettingsConfigDict
 class Price(BaseModel):
     """What a model costs, in euros per million tokens."""
 
-    input_eur: float = Field(ge=0)
-    output_eur: float = Field(ge=0)
+    input_eur: float = Field(default=0, ge=0)
+    output_eur: float = Field(default=0, ge=0)
+    # Image models: euros per picture.
+    image_eur: float = Field(default=0, ge=0)
 
 
 # List prices of the seed's models (converted 1:1 from USD; set your own with
@@ -21,6 +25,8 @@ class Price(BaseModel):
 DEFAULT_PRICES = {
     "gpt-5.2": Price(input_eur=1.75, output_eur=14.0),
     "gpt-5-mini": Price(input_eur=0.25, output_eur=2.0),
+    "gpt-image-1": Price(image_eur=0.04),
+    "gemini-2.5-flash-image": Price(image_eur=0.04),
 }
 
 
@@ -59,6 +65,13 @@ class AssistantSettings(ServiceSettings):
     # Imports: larger files and longer sheets are refused.
     import_max_bytes: int = 1_000_000
     import_max_rows: int = 500
+
+    # Virtual staging: `off`, `openai` (Images edit) or `gemini` (generateContent).
+    staging_provider: Literal["off", "openai", "gemini"] = "off"
+    staging_base_url: str | None = None
+    staging_api_key: SecretStr | None = None
+    staging_model: str = "gpt-image-1"
+    staging_timeout_seconds: float = 120.0
 
     @property
     def configured(self) -> bool:

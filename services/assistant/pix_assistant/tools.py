@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_assistant.platform import Caller, PlatformApis, ServiceError
+from pix_assistant.staging import Stager, Style
 
 Intent = Literal["smalltalk", "crm", "email", "calendar", "expose", "memory", "multi"]
 INTENTS: tuple[Intent, ...] = ("smalltalk", "crm", "email", "calendar", "expose", "memory", "multi")
@@ -42,6 +43,7 @@ class ToolContext:
     caller: Caller
     memory: MemoryBook
     locale: str = "de"
+    stager: Stager | None = None
 
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return await self.apis.call(self.caller, service, "GET", path, params=params)
@@ -372,6 +374,24 @@ async def execute_caption(apis: PlatformApis, caller: Caller, arguments: dict[st
     return {"asset_id": view["asset_id"], "caption_version": view["caption_version"]}
 
 
+class Staging(Args):
+    listing_id: uuid.UUID
+    media_id: uuid.UUID = Field(description="The photo of the empty room (a listing's media id)")
+    style: Style = "modern"
+
+
+async def virtual_staging(ctx: ToolContext, args: Staging) -> Any:
+    if ctx.stager is None:
+        raise ServiceError("assistant", 503, "not_configured", "virtual staging is off")
+    staged = await ctx.stager.stage(ctx.caller, args.listing_id, args.media_id, args.style)
+    return {
+        "image_url": staged.url,
+        "label": staged.label,
+        "note": "A new, separate picture marked as virtually staged; the real photo is "
+        "unchanged. Give the user the image_url on a line of its own.",
+    }
+
+
 # --- memory ------------------------------------------------------------------------------------
 
 
@@ -556,6 +576,16 @@ TOOLS: tuple[Tool, ...] = (
         execute=execute_caption,
     ),
     Read(
+        "virtual_staging",
+        "Furnish an empty room photo of a listing virtually (a new picture, labelled as "
+        "virtually staged; the real photo stays).",
+        Staging,
+        _EXPOSE,
+        "Virtuell einrichten",
+        "Virtual staging",
+        run=virtual_staging,
+    ),
+    Read(
         "remember",
         "Remember a fact about the user or their work for later conversations.",
         Fact,
@@ -587,5 +617,9 @@ BY_NAME = {tool.name: tool for tool in TOOLS}
 WRITES = {tool.name: tool for tool in TOOLS if isinstance(tool, Write)}
 
 
-def tools_for(intent: Intent) -> list[Tool]:
-    return [tool for tool in TOOLS if intent in tool.intents]
+def tools_for(intent: Intent, *, staging: bool = False) -> list[Tool]:
+    return [
+        tool
+        for tool in TOOLS
+        if intent in tool.intents and (staging or tool.name != "virtual_staging")
+    ]
