@@ -23,7 +23,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 # from a `DriverStatement`.
 NamedRow = RowMapping | Record
 
-# Set in `session.info` by code that wants the commit hooks to run (the outbox does).
+# Set in `session.info` by code that wants the commit hooks to run (the outbox does). Hooks
+# registered under another flag run only after a transaction that set that one (the job queue
+# wakes for jobs, not for every event).
 WAKE_AFTER_COMMIT = "pix_wake_after_commit"
 
 
@@ -60,7 +62,7 @@ class Database:
         event.listen(pool, "checkin", self._mark_used)
         event.listen(pool, "checkout", self._ping_if_idle)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: dict[str, list[Callable[[], None]]] = {WAKE_AFTER_COMMIT: []}
 
     @staticmethod
     def _mark_used(dbapi_connection: Any, record: Any) -> None:
@@ -77,9 +79,9 @@ class Database:
             raise exc.DisconnectionError(str(error)) from error
         record.info[_LAST_USED] = time.monotonic()
 
-    def on_commit(self, hook: Callable[[], None]) -> None:
-        """Run `hook` after every transaction that asked for it (see WAKE_AFTER_COMMIT)."""
-        self._after_commit.append(hook)
+    def on_commit(self, hook: Callable[[], None], *, flag: str = WAKE_AFTER_COMMIT) -> None:
+        """Run `hook` after every transaction that set `flag` in its session's info."""
+        self._after_commit.setdefault(flag, []).append(hook)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -87,8 +89,8 @@ class Database:
         async with self.sessions() as session:
             async with session.begin():
                 yield session
-            if session.info.pop(WAKE_AFTER_COMMIT, False):
-                self._committed()
+            for flag in [f for f in self._after_commit if session.info.pop(f, False)]:
+                self._committed(flag)
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:
@@ -116,10 +118,10 @@ class Database:
         async with self.driver_connection() as driver, driver.transaction():
             yield driver
         if wake_after_commit:
-            self._committed()
+            self._committed(WAKE_AFTER_COMMIT)
 
-    def _committed(self) -> None:
-        for hook in self._after_commit:
+    def _committed(self, flag: str) -> None:
+        for hook in self._after_commit[flag]:
             hook()
 
     async def ping(self) -> None:

@@ -72,7 +72,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pix_runtime.clock import Clock
-from pix_runtime.db import WAKE_AFTER_COMMIT, Database
+from pix_runtime.db import Database
 from pix_runtime.logging import bind_correlation_id, current_correlation_id, get_logger
 from pix_runtime.outages import is_outage
 
@@ -83,6 +83,9 @@ P = TypeVar("P", bound=BaseModel)
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 LIVE = ("queued", "running")
 PERIODIC_KEY = "periodic"
+# Set in `session.info` by a transaction that enqueued a job: its commit wakes this process's
+# queue (and only such a commit: an event in the outbox is no news for the queue).
+JOBS_AFTER_COMMIT = "pix_jobs_after_commit"
 ERROR_CHARS = 2000
 
 # The partial unique index's predicate, literal: ON CONFLICT infers the index only from the same
@@ -175,7 +178,7 @@ async def enqueue_job(
             index_where=_LIVE_KEY,
         )
     result = await session.execute(statement.returning(table.c.id))
-    session.info[WAKE_AFTER_COMMIT] = True
+    session.info[JOBS_AFTER_COMMIT] = True
     return result.first() is not None
 
 
@@ -264,7 +267,7 @@ class JobQueue:
 
     def __post_init__(self) -> None:
         self._statements = self.db.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.db.on_commit(self.wake)
+        self.db.on_commit(self.wake, flag=JOBS_AFTER_COMMIT)
         self.every("jobs.cleanup", timedelta(hours=1), self._cleanup)
 
     # --- registration -------------------------------------------------------------------------
@@ -633,5 +636,5 @@ class JobBoard:
             )
             retried = result.first() is not None
             if retried:
-                session.info[WAKE_AFTER_COMMIT] = True
+                session.info[JOBS_AFTER_COMMIT] = True
         return retried
