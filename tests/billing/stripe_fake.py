@@ -96,6 +96,9 @@ class FakeStripe:
     _idempotent: dict[str, tuple[int, Any]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     now: int = field(default_factory=lambda: int(time.time()))
+    # Stripe numbers an account's invoices <prefix>-<sequence>, the prefix unique per account.
+    number_prefix: str = field(default_factory=lambda: secrets.token_hex(4).upper())
+    _numbered: int = 0
 
     @property
     def base(self) -> str:
@@ -267,7 +270,9 @@ class FakeStripe:
         if invoice["status"] != "draft":
             return
         invoice["status"] = "open"
-        invoice["number"] = invoice["number"] or f"FAKE-{len(self.objects):06d}"
+        if not invoice["number"]:
+            self._numbered += 1
+            invoice["number"] = f"{self.number_prefix}-{self._numbered:04d}"
         invoice["hosted_invoice_url"] = f"{self.base}/invoice/{invoice['id']}"
         invoice["invoice_pdf"] = f"{self.base}/invoice/{invoice['id']}/pdf"
         invoice["status_transitions"]["finalized_at"] = self.now

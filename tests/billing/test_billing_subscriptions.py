@@ -255,3 +255,24 @@ async def test_another_organisation_is_not_found(billing: BillingApp) -> None:
     summary = await billing.client.get("/admin/summary", headers=billing.headers(owner))
     assert summary.status_code == 403
     assert uuid.UUID(seen.json()["org_id"]) == owner.org_id
+
+
+async def test_switching_billing_on_starts_the_trial_then(
+    billing_off: BillingApp, billing: BillingApp
+) -> None:
+    owner = person()
+    billing_off.runtime.clock.advance(timedelta(days=-60))
+    try:
+        assert (
+            await billing_off.client.get("/account", headers=billing_off.headers(owner))
+        ).json()["licensed"]
+    finally:
+        billing_off.runtime.clock.advance(timedelta(days=60))
+    assert await outbox_events(billing.runtime, SubscriptionChanged, org_id=owner.org_id) == []
+    await billing.app.state.billing.end_trials(_ctx(billing))  # not ended: never announced
+    licence = (await billing.client.get("/account", headers=billing.headers(owner))).json()
+    assert licence["status"] == "trialing"
+    assert licence["licensed"] is True
+    [announced] = await outbox_events(billing.runtime, SubscriptionChanged, org_id=owner.org_id)
+    assert announced.trial_end is not None
+    assert announced.trial_end > billing.runtime.clock.now() + timedelta(days=13)

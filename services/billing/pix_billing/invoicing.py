@@ -147,22 +147,32 @@ class Invoicing:
 
     async def _numbered(self, order_id: uuid.UUID) -> RowMapping | None:
         """The order's invoice row, numbered and stored once (a retry finds it)."""
+        async with self._db.sessions() as session:
+            org_id = await session.scalar(
+                select(m.orders.c.org_id).where(m.orders.c.order_id == order_id)
+            )
+        if org_id is None:
+            return None
+        # The buyer as the invoice prints it, read before the numbering transaction.
+        profile = (await self._billing.licence(org_id)).profile
         async with self._db.transaction() as session:
+            order = (
+                (
+                    await session.execute(
+                        select(m.orders).where(m.orders.c.order_id == order_id).with_for_update()
+                    )
+                )
+                .mappings()
+                .one()
+            )
             found = await session.execute(
                 select(m.invoices).where(m.invoices.c.order_id == order_id)
             )
-            existing = found.mappings().first()
+            existing: RowMapping | None = found.mappings().first()
             if existing is not None:
                 return existing
-            order = (
-                (await session.execute(select(m.orders).where(m.orders.c.order_id == order_id)))
-                .mappings()
-                .first()
-            )
-            if order is None or order["payment"] != "required":
+            if order["payment"] != "required":
                 return None
-            licence = await self._billing.licence(order["org_id"])
-            profile = licence.profile
             services = order["services"] or [{"key": "photos", "price_cents": order["gross_cents"]}]
             taxed = tax(
                 [int(s["price_cents"]) for s in services],

@@ -115,10 +115,27 @@ class Billing:
         if created is not None:
             await self._announce(session, created)
             return created
-        row = await session.execute(
+        found = await session.execute(
             select(m.accounts).where(m.accounts.c.org_id == org_id).with_for_update()
         )
-        return row.mappings().one()
+        row: RowMapping = found.mappings().one()
+        if self.enabled and row["announced"] is None and row["stripe_subscription_id"] is None:
+            # Seen while billing was off: its trial starts now that billing is on.
+            trial_end = now + timedelta(days=self._settings.trial_days)
+            result = await session.execute(
+                update(m.accounts)
+                .where(m.accounts.c.org_id == org_id)
+                .values(
+                    status="trialing",
+                    trial_ends_at=trial_end,
+                    current_period_end=trial_end,
+                    updated_at=now,
+                )
+                .returning(m.accounts)
+            )
+            row = result.mappings().one()
+            await self._announce(session, row)
+        return row
 
     def _licence(self, row: RowMapping) -> Licence:
         plan = (
@@ -374,6 +391,7 @@ class Billing:
                 .where(
                     m.accounts.c.status == "trialing",
                     m.accounts.c.stripe_subscription_id.is_(None),
+                    m.accounts.c.announced.is_not(None),
                     m.accounts.c.trial_ends_at <= now,
                 )
                 .values(status="expired", updated_at=now)
