@@ -67,6 +67,7 @@ SERVICES = (
     "leads",
     "listings",
     "billing",
+    "assistant",
 )
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
@@ -462,6 +463,8 @@ def test_network_policies_admit_only_the_intended_paths(rendered: dict[str, list
             expected.add(("pod:gateway", 8000))
         if name == "leads":
             expected.add((f"namespace:{INGRESS_NAMESPACE}", 8025))
+        if name in ("leads", "listings", "orders", "media", "captioning"):
+            expected.add(("pod:assistant", 8000))
         assert admitted(policies, labels) == expected, name
     for job in of_kind(rendered["k8s/migrations"], "Job"):
         assert admitted(policies, job["spec"]["template"]["metadata"]["labels"]) == set()
@@ -554,6 +557,7 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def known_settings() -> set[str]:
+    from pix_assistant.settings import AssistantSettings
     from pix_auth.settings import AdminBootstrap, AuthSettings
     from pix_billing.settings import BillingSettings
     from pix_captioning.settings import CaptioningSettings
@@ -580,6 +584,7 @@ def known_settings() -> set[str]:
         LeadsSettings,
         ListingsSettings,
         BillingSettings,
+        AssistantSettings,
     ):
         names |= env_names(settings)
     return names
