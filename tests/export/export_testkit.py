@@ -216,8 +216,12 @@ def caption_failed(gallery_id: uuid.UUID, org_id: uuid.UUID, name: str) -> Capti
     )
 
 
-def order_placed(gallery_id: uuid.UUID, org_id: uuid.UUID, reference: str) -> OrderPlaced:
+def order_placed(
+    gallery_id: uuid.UUID, org_id: uuid.UUID, reference: str, **facts: Any
+) -> OrderPlaced:
+    """An order as older producers sent it (one-line address only), or with `facts`."""
     return OrderPlaced(
+        **facts,
         order_id=uuid.uuid4(),
         org_id=org_id,
         gallery_id=gallery_id,

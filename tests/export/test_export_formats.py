@@ -6,11 +6,14 @@ import io
 import json
 import uuid
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
+import openimmo_schema
+import pytest
 from export_testkit import Service, caption_ready, export_service, order_placed, uploaded
-from pix_export.formats.openimmo import IMMOBILIE_ORDER
+from pix_export.formats.base import Photo, PropertyFacts, Snapshot
+from pix_export.formats.openimmo import IMMOBILIE_ORDER, build_xml
 
 NAMES = ["Bathroom_01", "Exterior_01", "Floorplan_01", "Kitchen_01"]
 
@@ -101,10 +104,13 @@ async def test_openimmo_onoffice_propstack_and_bundles(migrated: set[str]) -> No
             "ausstatt_beschr",
             "objektbeschreibung",
         ]
-        assert (
-            freitexte.findtext("objekttitel")
-            == caption_ready(gallery_id, org_id, "Kitchen_01").caption.title_de
-        )
+        # An order from before the facts travelled: a title from its address, no photo's title;
+        # the neutral defaults in objektkategorie; the photo traits left out of the features.
+        assert freitexte.findtext("objekttitel") == "Immobilie in Berlin"
+        assert immobilie.find("objektkategorie/objektart/sonstige") is not None
+        assert immobilie.find("flaechen") is None
+        assert freitexte.findtext("ausstatt_beschr") == "Hell, Badezimmer, Küche"
+        assert openimmo_schema.problems(root) == []
         assert "Beschreibung Bathroom_01." in (freitexte.findtext("objektbeschreibung") or "")
         anhaenge = immobilie.findall("anhaenge/anhang")
         paths = [a.findtext("daten/pfad") for a in anhaenge]
@@ -213,3 +219,172 @@ async def test_an_original_replaced_after_its_check_never_leaves(migrated: set[s
         assert bundle.read("originals/Kitchen_01.png") == b"\x89PNG\r\n\x1a\noriginal-Kitchen_01"
         assert "originals/Bathroom_01.png" not in bundle.namelist()
         assert bundle.read("originals/Bathroom_01.jpg") == b"\xff\xd8\xff\xe0web-Bathroom_01"
+
+
+FACTS = {
+    "street": "Torstraße",
+    "house_number": "101",
+    "postcode": "10119",
+    "city": "Berlin-Mitte",
+    "country": "DE",
+    "property_type": "apartment",
+    "marketing": "rent",
+    "living_area_m2": 94.5,
+    "rooms": 3.0,
+}
+
+
+async def test_the_orders_property_facts_make_the_listing(migrated: set[str]) -> None:
+    """#15.13: objektart, Kauf/Miete, area, rooms and address from the order; a title an agent
+    would publish; German feature names; valid OpenImmo; the same facts for onOffice/Propstack."""
+    async with export_service() as svc:
+        gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+        # The one-line address disagrees on purpose: the structured parts win.
+        await svc.publish(order_placed(gallery_id, org_id, "PIX-001234", **FACTS))
+        names = ["Balcony_01", "Bedroom_01", "Kitchen_01"]
+        for name in names:
+            await svc.publish(await uploaded(svc, gallery_id, org_id, name))
+        for name in names:
+            await svc.publish(caption_ready(gallery_id, org_id, name))
+        await svc.deliver(gallery_id, org_id, names)
+        files = await files_of(svc, gallery_id, org_id)
+
+    root = ElementTree.fromstring(  # noqa: S314 (our own output)
+        zipfile.ZipFile(io.BytesIO(files["openimmo.zip"])).read("openimmo.xml")
+    )
+    assert openimmo_schema.problems(root) == []
+    immobilie = root.find("anbieter/immobilie")
+    assert immobilie is not None
+    kategorie = immobilie.find("objektkategorie")
+    assert kategorie is not None
+    assert kategorie.find("nutzungsart").attrib == {"WOHNEN": "true", "GEWERBE": "false"}  # type: ignore[union-attr]
+    assert kategorie.find("vermarktungsart").attrib == {"KAUF": "false", "MIETE_PACHT": "true"}  # type: ignore[union-attr]
+    [objektart] = list(kategorie.find("objektart"))  # type: ignore[arg-type]
+    assert (objektart.tag, objektart.attrib) == ("wohnung", {"wohnungtyp": "KEINE_ANGABE"})
+    geo = immobilie.find("geo")
+    assert geo is not None
+    assert [(c.tag, c.text) for c in geo][:4] == [
+        ("plz", "10119"),
+        ("ort", "Berlin-Mitte"),
+        ("strasse", "Torstraße"),
+        ("hausnummer", "101"),
+    ]
+    flaechen = immobilie.find("flaechen")
+    assert flaechen is not None
+    assert [(c.tag, c.text) for c in flaechen] == [("wohnflaeche", "94.5"), ("anzahl_zimmer", "3")]
+    title = "3-Zimmer-Wohnung in Berlin-Mitte, 94,5 m²"
+    assert immobilie.findtext("freitexte/objekttitel") == title
+    features = immobilie.findtext("freitexte/ausstatt_beschr") or ""
+    assert features.split(", ") == ["Hell", "Balkon", "Schlafzimmer", "Küche"]
+
+    estate = json.loads(files["onoffice-uploadfile.json"])["estate"]
+    assert estate["resourcetype"] == "estate"
+    assert estate["parameters"]["data"] == {
+        "objekttitel": "3-Zimmer-Wohnung in Berlin-Mitte, 94,5 m²",
+        "objektart": "wohnung",
+        "nutzungsart": "wohnen",
+        "vermarktungsart": "miete",
+        "wohnflaeche": 94.5,
+        "anzahl_zimmer": 3.0,
+        "strasse": "Torstraße",
+        "hausnummer": "101",
+        "plz": "10119",
+        "ort": "Berlin-Mitte",
+        "land": "DEU",
+        "ausstatt_beschr": features,
+    }
+    unit = json.loads(files["propstack-unit.json"])["property"]
+    assert unit == {
+        "title": "3-Zimmer-Wohnung in Berlin-Mitte, 94,5 m²",
+        "marketing_type": "RENT",
+        "object_type": "LIVING",
+        "rs_type": "APARTMENT",
+        "living_space": 94.5,
+        "number_of_rooms": 3.0,
+        "street": "Torstraße",
+        "house_number": "101",
+        "zip_code": "10119",
+        "city": "Berlin-Mitte",
+        "country": "DE",
+        "furnishing_note": features,
+    }
+
+
+def _snapshot(locale: str = "de", **facts: object) -> Snapshot:
+    caption = {
+        "title_de": "Küche",
+        "title_en": "Kitchen",
+        "description_de": "Helle Küche.",
+        "description_en": "Bright kitchen.",
+        "features": ["hardwood floor", "fitted kitchen", "warm tones", "landscape", "wine cellar"],
+    }
+    photo = Photo(uuid.uuid4(), "Kitchen_01", "kitchen", caption, "renditions/x/web.jpg")
+    return Snapshot(
+        gallery_id=uuid.uuid4(),
+        org_id=uuid.uuid4(),
+        version=1,
+        generated_at=datetime(2026, 12, 6, 10, 0, tzinfo=UTC),
+        photos=[photo],
+        property_address="Lindenallee 5a, 10115 Berlin",
+        property_facts=PropertyFacts(**facts),  # type: ignore[arg-type]
+        locale=locale,
+    )
+
+
+@pytest.mark.parametrize(
+    ("facts", "element", "attributes", "nutzung", "title"),
+    [
+        (
+            {"property_type": "house", "marketing": "sale", "rooms": 5.5, "living_area_m2": 1250},
+            "haus",
+            {"haustyp": "KEINE_ANGABE"},
+            {"WOHNEN": "true", "GEWERBE": "false"},
+            "5,5-Zimmer-Haus in Berlin, 1.250 m²",
+        ),
+        (
+            {"property_type": "commercial", "marketing": "rent", "living_area_m2": 310},
+            "buero_praxen",
+            {"buero_typ": "BUEROFLAECHE"},
+            {"WOHNEN": "false", "GEWERBE": "true"},
+            "Gewerbefläche in Berlin, 310 m²",
+        ),
+        (
+            {"property_type": "land", "marketing": "sale"},
+            "grundstueck",
+            {"grundst_typ": "WOHNEN"},
+            {"WOHNEN": "true", "GEWERBE": "false"},
+            "Grundstück in Berlin",
+        ),
+    ],
+)
+def test_each_property_type_is_its_openimmo_objektart(
+    facts: dict[str, object],
+    element: str,
+    attributes: dict[str, str],
+    nutzung: dict[str, str],
+    title: str,
+) -> None:
+    root = ElementTree.fromstring(build_xml(_snapshot(**facts)))  # noqa: S314 (our own output)
+    assert openimmo_schema.problems(root) == []
+    [objektart] = list(root.find("anbieter/immobilie/objektkategorie/objektart"))  # type: ignore[arg-type]
+    assert (objektart.tag, objektart.attrib) == (element, attributes)
+    kategorie = root.find("anbieter/immobilie/objektkategorie")
+    assert kategorie.find("nutzungsart").attrib == nutzung  # type: ignore[union-attr]
+    # The old one-line address is parsed when the order had no structured one.
+    assert root.findtext("anbieter/immobilie/geo/hausnummer") == "5a"
+    assert root.findtext("anbieter/immobilie/freitexte/objekttitel") == title
+
+
+def test_english_listings_get_english_titles_and_feature_names() -> None:
+    snapshot = _snapshot("en", property_type="apartment", rooms=2.5, living_area_m2=1094.5)
+    root = ElementTree.fromstring(build_xml(snapshot))  # noqa: S314 (our own output)
+    assert openimmo_schema.problems(root) == []
+    freitexte = root.find("anbieter/immobilie/freitexte")
+    assert freitexte is not None
+    assert freitexte.findtext("objekttitel") == "2.5-room apartment in Berlin, 1,094.5 m²"
+    # Photo traits (tones, orientation) are no features; an unknown tag stays readable.
+    assert freitexte.findtext("ausstatt_beschr") == "Hardwood floor, Fitted kitchen, Wine cellar"
+    german = ElementTree.fromstring(build_xml(_snapshot(property_type="apartment")))  # noqa: S314
+    assert german.findtext("anbieter/immobilie/freitexte/ausstatt_beschr") == (
+        "Parkett, Einbauküche, Wine cellar"
+    )

@@ -52,7 +52,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pix_export.bundle import build_zip, image_extension
 from pix_export.crm_push import CrmDesk
 from pix_export.formats import all_formats
-from pix_export.formats.base import ExportFormat, FailedPhoto, Photo, RenderedFile, Snapshot
+from pix_export.formats.base import (
+    ExportFormat,
+    FailedPhoto,
+    Photo,
+    PropertyFacts,
+    RenderedFile,
+    Snapshot,
+)
 from pix_export.models import deleted_assets, entries, exports, galleries, inbox, outbox
 from pix_export.settings import ExportSettings
 from pix_export.webhooks import WebhookDesk
@@ -94,6 +101,15 @@ class ExportDesk:
                 "order_id": event.order_id,
                 "reference": event.reference,
                 "property_address": event.property_address,
+                "property_type": event.property_type,
+                "marketing": event.marketing,
+                "living_area_m2": event.living_area_m2,
+                "rooms": event.rooms,
+                "street": event.street,
+                "house_number": event.house_number,
+                "postcode": event.postcode,
+                "city": event.city,
+                "country": event.country,
                 "contact_name": event.contact_name,
                 "contact_email": str(event.contact_email),
                 "locale": event.locale,
@@ -559,6 +575,17 @@ class ExportDesk:
             ],
             reference=gallery["reference"],
             property_address=gallery["property_address"],
+            property_facts=PropertyFacts(
+                property_type=gallery["property_type"],
+                marketing=gallery["marketing"],
+                living_area_m2=gallery["living_area_m2"],
+                rooms=gallery["rooms"],
+                street=gallery["street"],
+                house_number=gallery["house_number"],
+                postcode=gallery["postcode"],
+                city=gallery["city"],
+                country=gallery["country"],
+            ),
             contact_name=gallery["contact_name"],
             contact_email=gallery["contact_email"],
             locale=gallery["locale"],

@@ -58,6 +58,33 @@ class FailedPhoto:
 
 
 @dataclass(frozen=True)
+class PropertyFacts:
+    """What the order said about the property; every field None for orders placed before the
+    facts travelled with OrderPlaced."""
+
+    property_type: str | None = None
+    """apartment, house, commercial or land"""
+    marketing: str | None = None
+    """sale or rent"""
+    living_area_m2: float | None = None
+    rooms: float | None = None
+    street: str | None = None
+    house_number: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+    """ISO 3166-1 alpha-2 (DE, AT, CH)"""
+
+    @property
+    def for_rent(self) -> bool:
+        return self.marketing == "rent"
+
+    @property
+    def has_address(self) -> bool:
+        return bool(self.street and self.postcode and self.city)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     gallery_id: uuid.UUID
     org_id: uuid.UUID
@@ -69,6 +96,7 @@ class Snapshot:
     failed: list[FailedPhoto] = field(default_factory=list)
     reference: str | None = None
     property_address: str | None = None
+    property_facts: PropertyFacts = field(default_factory=PropertyFacts)
     contact_name: str | None = None
     contact_email: str | None = None
     locale: str = "de"

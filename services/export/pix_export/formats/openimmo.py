@@ -3,24 +3,28 @@
 Element order follows the standard's sequences (openimmo_127b.xsd):
   openimmo: uebertragung, anbieter
   anbieter: firma, openimmo_anid, immobilie
-  immobilie: objektkategorie, geo, kontaktperson, freitexte, anhaenge, verwaltung_techn
+  immobilie: objektkategorie, geo, kontaktperson, flaechen, freitexte, anhaenge, verwaltung_techn
+  objektkategorie: nutzungsart, vermarktungsart, objektart
+  flaechen: wohnflaeche, …, anzahl_zimmer
   freitexte: objekttitel, ausstatt_beschr, objektbeschreibung
   anhang: anhangtitel, format, daten/pfad
   verwaltung_techn: objektnr_extern, aktion, openimmo_obid, kennung_ursprung, stand_vom, sprache
 The transfer is `umfang="TEIL"` (this one object) and `aktion aktionart="CHANGE"`, so an import
-updates or creates this object and never removes the agency's others. The shoot order knows
-neither price nor areas, so `preise`/`flaechen` are left to the CRM; `objektkategorie` carries
-neutral defaults (residential, for sale) the agent corrects there.
+updates or creates this object and never removes the agency's others. The order's facts fill
+`objektkategorie` (its property type as `objektart`, sale or rent as `vermarktungsart`), `geo`
+(the structured address; the one-line address parsed for orders placed before it travelled)
+and `flaechen`; the shoot order knows no price, so `preise` is left to the CRM. An order
+without facts keeps the neutral defaults (residential, for sale, `sonstige`).
 """
 
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
 from pix_export.formats.base import ImageSource, Photo, RenderedFile, Snapshot, truncate
+from pix_export.formats.listing import feature_names, listing_title, parse_address
 
 OPENIMMO_VERSION = "1.2.7b"
 ANHANGTITEL_MAX = 30
@@ -42,10 +46,17 @@ IMMOBILIE_ORDER = (
     "verwaltung_objekt",
     "verwaltung_techn",
 )
-_ADDRESS = re.compile(
-    r"^\s*(?P<strasse>.+?)\s+(?P<hausnummer>\d+\s*[a-zA-Z]?(?:\s*-\s*\d+\s*[a-zA-Z]?)?)\s*,"
-    r"\s*(?P<plz>\d{5})\s+(?P<ort>[^,]+?)\s*(?:,.*)?$"
-)
+# objektart's element and its type attribute per property type of the order form. The form
+# knows no more detail (floor, house style, office or shop), so the type says KEINE_ANGABE where
+# the standard has it; commercial space goes in as office space (buero_praxen), the agent
+# refines it in the CRM.
+OBJEKTART = {
+    "apartment": ("wohnung", "wohnungtyp", "KEINE_ANGABE"),
+    "house": ("haus", "haustyp", "KEINE_ANGABE"),
+    "commercial": ("buero_praxen", "buero_typ", "BUEROFLAECHE"),
+    "land": ("grundstueck", "grundst_typ", "WOHNEN"),
+}
+ISO_LAND = {"DE": "DEU", "AT": "AUT", "CH": "CHE"}
 
 
 def anhang_gruppe(photo: Photo, cover: Photo | None) -> str:
@@ -63,19 +74,65 @@ def _text(parent: Element, tag: str, value: str | None, **attrs: str) -> Element
     return element
 
 
-def _geo(immobilie: Element, address: str | None) -> None:
+def _decimal(value: float) -> str:
+    """xsd:decimal: a dot, no exponent, no trailing zeros."""
+    return f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+
+
+def _objektkategorie(immobilie: Element, snapshot: Snapshot) -> None:
+    facts = snapshot.property_facts
+    kategorie = SubElement(immobilie, "objektkategorie")
+    commercial = facts.property_type == "commercial"
+    SubElement(
+        kategorie,
+        "nutzungsart",
+        {"WOHNEN": str(not commercial).lower(), "GEWERBE": str(commercial).lower()},
+    )
+    SubElement(
+        kategorie,
+        "vermarktungsart",
+        {"KAUF": str(not facts.for_rent).lower(), "MIETE_PACHT": str(facts.for_rent).lower()},
+    )
+    objektart = SubElement(kategorie, "objektart")
+    if facts.property_type in OBJEKTART:
+        tag, attribute, value = OBJEKTART[facts.property_type]
+        SubElement(objektart, tag, {attribute: value})
+    else:
+        SubElement(objektart, "sonstige", {"sonstige_typ": "SONSTIGE"})
+
+
+def _geo(immobilie: Element, snapshot: Snapshot) -> None:
+    facts = snapshot.property_facts
     geo = SubElement(immobilie, "geo")
-    match = _ADDRESS.match(address or "")
-    if match:
-        _text(geo, "plz", match["plz"])
-        _text(geo, "ort", match["ort"])
-        _text(geo, "strasse", match["strasse"])
-        _text(geo, "hausnummer", match["hausnummer"])
+    parsed = parse_address(snapshot.property_address)
+    if facts.has_address:
+        _text(geo, "plz", facts.postcode)
+        _text(geo, "ort", facts.city)
+        _text(geo, "strasse", facts.street)
+        if facts.house_number:
+            _text(geo, "hausnummer", facts.house_number)
+    elif parsed:
+        # An order placed before the address travelled in parts: its one line, parsed.
+        _text(geo, "plz", parsed["plz"])
+        _text(geo, "ort", parsed["ort"])
+        _text(geo, "strasse", parsed["strasse"])
+        _text(geo, "hausnummer", parsed["hausnummer"])
     else:
         # Unparsed (foreign or free-form) address: keep it whole rather than guess its parts.
         _text(geo, "plz", "")
-        _text(geo, "ort", address or "")
-    SubElement(geo, "land", {"iso_land": "DEU"})
+        _text(geo, "ort", snapshot.property_address or "")
+    SubElement(geo, "land", {"iso_land": ISO_LAND.get(facts.country or "DE", "DEU")})
+
+
+def _flaechen(immobilie: Element, snapshot: Snapshot) -> None:
+    facts = snapshot.property_facts
+    if facts.living_area_m2 is None and facts.rooms is None:
+        return
+    flaechen = SubElement(immobilie, "flaechen")
+    if facts.living_area_m2 is not None:
+        _text(flaechen, "wohnflaeche", _decimal(facts.living_area_m2))
+    if facts.rooms is not None:
+        _text(flaechen, "anzahl_zimmer", _decimal(facts.rooms))
 
 
 def build_xml(snapshot: Snapshot) -> bytes:
@@ -101,29 +158,25 @@ def build_xml(snapshot: Snapshot) -> bytes:
     _text(anbieter, "openimmo_anid", snapshot.provider_anid)
     immobilie = SubElement(anbieter, "immobilie")
 
-    kategorie = SubElement(immobilie, "objektkategorie")
-    SubElement(kategorie, "nutzungsart", {"WOHNEN": "true", "GEWERBE": "false"})
-    SubElement(kategorie, "vermarktungsart", {"KAUF": "true", "MIETE_PACHT": "false"})
-    objektart = SubElement(kategorie, "objektart")
-    SubElement(objektart, "sonstige", {"sonstige_typ": "SONSTIGE"})
-
-    _geo(immobilie, snapshot.property_address)
+    _objektkategorie(immobilie, snapshot)
+    _geo(immobilie, snapshot)
 
     kontakt = SubElement(immobilie, "kontaktperson")
     _text(kontakt, "email_zentrale", snapshot.contact_email or "")
     _text(kontakt, "name", snapshot.contact_name or snapshot.provider_firma)
 
+    _flaechen(immobilie, snapshot)
+
     freitexte = SubElement(immobilie, "freitexte")
     title_key, text_key = (
         ("title_en", "description_en") if english else ("title_de", "description_de")
     )
-    if cover is not None:
-        _text(freitexte, "objekttitel", cover.caption[title_key])
-    features: list[str] = []
-    for photo in snapshot.photos:
-        for feature in photo.caption.get("features") or []:
-            if feature not in features:
-                features.append(feature)
+    # The listing's title from the order's facts; a photo's title only when the order said
+    # nothing about the property.
+    title = listing_title(snapshot) or (cover.caption[title_key] if cover is not None else None)
+    if title:
+        _text(freitexte, "objekttitel", title)
+    features = feature_names(snapshot)
     if features:
         _text(freitexte, "ausstatt_beschr", ", ".join(features))
     description = "\n\n".join(
