@@ -31,6 +31,50 @@ async def test_an_order_becomes_a_draft_listing_once(api: Api) -> None:
     assert listing["contact_email"] == "erika@makler-example.de"
 
 
+async def test_a_draft_takes_the_orders_property_facts_from_the_richer_event(api: Api) -> None:
+    agent = person()
+    placed = order_placed(
+        agent.org_id,
+        # The one-line address is not what counts when the parts travel.
+        property_address="somewhere",
+        street="Mariahilfer Straße",
+        house_number="12",
+        postcode="1060",
+        city="Wien",
+        country="AT",
+        marketing="rent",
+        living_area_m2=94.5,
+        rooms=3.5,
+    )
+    await api.publish(placed)
+    found = (await api.get(agent, "/listings")).json()
+    [mine] = [x for x in found if x["reference"] == placed.reference]
+    listing = (await api.get(agent, f"/listings/{mine['id']}")).json()
+    assert (listing["street"], listing["postcode"], listing["city"], listing["country"]) == (
+        "Mariahilfer Straße 12",
+        "1060",
+        "Wien",
+        "AT",
+    )
+    assert (listing["marketing"], listing["living_area_m2"], listing["rooms"]) == (
+        "rent",
+        94.5,
+        3.5,
+    )
+    assert listing["title"] == "Wohnung in Wien"
+
+
+async def test_an_older_order_without_facts_keeps_the_defaults(api: Api) -> None:
+    agent = person()
+    placed = order_placed(agent.org_id)
+    await api.publish(placed)
+    [mine] = [
+        x for x in (await api.get(agent, "/listings")).json() if x["reference"] == placed.reference
+    ]
+    listing = (await api.get(agent, f"/listings/{mine['id']}")).json()
+    assert (listing["marketing"], listing["country"], listing["rooms"]) == ("sale", "DE", None)
+
+
 async def test_the_gallery_export_brings_captioned_photos_idempotently(api: Api) -> None:
     agent = person()
     placed = order_placed(agent.org_id)

@@ -52,6 +52,8 @@ log = get_logger(__name__)
 SOURCE = "pix.immo/listings"
 EMBED_LISTING = "listings.embed-listing"
 MEDIA_URL_SECONDS = 3600
+# Columns with a default instead of NULL: an event that does not know them leaves them out.
+NOT_NULL = frozenset({"marketing", "country"})
 
 
 class ListingJob(BaseModel):
@@ -324,9 +326,13 @@ class Listings:
 
     async def order_placed(self, event: OrderPlaced) -> None:
         """An order's property becomes a draft listing (or completes one an export began)."""
-        street, postcode, city = split_address(event.property_address)
-        area = getattr(event, "living_area_m2", None)
-        rooms = getattr(event, "rooms", None)
+        if event.street and event.postcode and event.city:
+            # The order's address in parts (orders placed since the event carries them).
+            street: str | None = " ".join(filter(None, [event.street, event.house_number]))
+            postcode: str | None = event.postcode
+            city: str | None = event.city
+        else:
+            street, postcode, city = split_address(event.property_address)
         label = TYPE_LABELS.get(event.property_type or "", ("Immobilie", "Property"))[0]
         values: dict[str, Any] = {
             "org_id": event.org_id,
@@ -337,8 +343,10 @@ class Listings:
             "street": street,
             "postcode": postcode,
             "city": city,
-            "living_area_m2": area,
-            "rooms": rooms,
+            "living_area_m2": event.living_area_m2,
+            "rooms": event.rooms,
+            "marketing": event.marketing,
+            "country": event.country,
             "contact_name": event.contact_name,
             "contact_email": str(event.contact_email),
             "contact_phone": event.contact_phone,
@@ -366,13 +374,21 @@ class Listings:
                     .one()
                 )
                 fill = {k: v for k, v in values.items() if row[k] in (None, "") and v is not None}
+                if row["order_id"] is None:
+                    # The bare draft only had the column defaults (sale, DE), nothing typed
+                    # from an order: what the order says about them wins.
+                    fill |= {
+                        k: values[k] for k in ("marketing", "country") if values[k] is not None
+                    }
                 fill["order_id"] = event.order_id
                 await session.execute(
                     update(listings).where(listings.c.id == existing).values(**fill)
                 )
                 return
             listing_id = uuid.uuid4()
-            await session.execute(listings.insert().values(id=listing_id, **values))
+            # Older orders say nothing on sale or rent and country: the column defaults hold.
+            known = {k: v for k, v in values.items() if v is not None or k not in NOT_NULL}
+            await session.execute(listings.insert().values(id=listing_id, **known))
             await self._embed_later(session, listing_id)
         log.info("listing.from_order", order_id=str(event.order_id), listing_id=str(listing_id))
 
