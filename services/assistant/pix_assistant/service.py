@@ -421,7 +421,11 @@ class Assistant:
 
 
 def for_model(history: list[StoredMessage]) -> list[dict[str, Any]]:
-    """The history as the model takes it: a tool result whose call fell out is dropped."""
+    """The history as the model takes it. The API refuses a tool call without its result and
+    a result without its call: a result whose call fell out (summarised) is dropped, and an
+    answer cut off between its calls and their results (a failed model or tool, a restart)
+    keeps only its text."""
+    answered = {m.tool_call_id for m in history if m.role == "tool" and m.tool_call_id}
     messages: list[dict[str, Any]] = []
     open_calls: set[str] = set()
     for message in history:
@@ -429,7 +433,13 @@ def for_model(history: list[StoredMessage]) -> list[dict[str, Any]]:
             if message.tool_call_id not in open_calls:
                 continue
             open_calls.discard(message.tool_call_id)
-        if message.tool_calls:
-            open_calls = {call["id"] for call in message.tool_calls}
+        elif message.tool_calls:
+            calls = {call["id"] for call in message.tool_calls}
+            if not calls <= answered:
+                if message.content:
+                    messages.append({"role": "assistant", "content": message.content})
+                open_calls = set()
+                continue
+            open_calls = calls
         messages.append(message.for_model())
     return messages
