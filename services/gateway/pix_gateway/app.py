@@ -20,6 +20,7 @@ from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.gallery_pages import create_gallery_pages
 from pix_gateway.integrations_pages import create_integration_pages
 from pix_gateway.leads_pages import create_lead_pages
+from pix_gateway.legal_pages import router as legal_router
 from pix_gateway.listings_pages import create_listing_pages
 from pix_gateway.orders_pages import create_order_pages
 from pix_gateway.pages import UI, create_pages, install_page_errors
@@ -110,6 +111,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(create_integration_pages(ui))
     app.include_router(assistant_pages.router)
     app.include_router(billing_pages)
+    app.include_router(legal_router)
     app.include_router(create_pages(ui))
     return app
 

@@ -16,6 +16,28 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.register": ("Registrieren", "Sign up"),
     "nav.logout": ("Abmelden", "Sign out"),
     "nav.privacy": ("Datenschutz", "Privacy"),
+    "nav.impressum": ("Impressum", "Legal notice"),
+    "impressum.represented_by": ("Vertreten durch", "Represented by"),
+    "impressum.contact": ("Kontakt", "Contact"),
+    "impressum.phone": ("Telefon", "Phone"),
+    "impressum.email": ("E-Mail", "Email"),
+    "impressum.register": ("Registereintrag", "Register entry"),
+    "impressum.vat_id": (
+        "Umsatzsteuer-Identifikationsnummer gemäß § 27 a Umsatzsteuergesetz",
+        "VAT identification number (§ 27 a UStG)",
+    ),
+    "impressum.responsible": (
+        "Verantwortlich für den Inhalt nach § 18 Abs. 2 MStV",
+        "Responsible for the content (§ 18 (2) MStV)",
+    ),
+    "impressum.missing": (
+        "Die Anbieterangaben werden gerade ergänzt.",
+        "The provider details are being completed.",
+    ),
+    "impressum.admin_missing": (
+        "Nur für Administratoren: Es fehlen die Einstellungen {names}.",
+        "Administrators only: the settings {names} are missing.",
+    ),
     "nav.order": ("Shooting bestellen", "Order a shoot"),
     "footer.tagline": (
         "Immobilienfotos, anonymisiert und zweisprachig beschrieben.",
@@ -134,6 +156,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Pick a date for your next shoot.",
     ),
     "dash.booking_open": ("Zum Buchungskalender", "Open the booking calendar"),
+    "booking.fallback": (
+        "Die Online-Terminbuchung ist gerade nicht verfügbar. Nennen Sie uns Ihre Wunschtermine "
+        "im Auftrag – wir melden uns mit Terminvorschlägen.",
+        "Online booking is not available right now. Give us your preferred dates in the order "
+        "and we will get back to you with proposed appointments.",
+    ),
+    "booking.fallback_link": ("Wunschtermine angeben", "Give your preferred dates"),
+    "booking.admin_hint": (
+        "Nur für Administratoren: Der Buchungskalender erscheint, sobald PIX_TIDYCAL_URL "
+        "gesetzt ist.",
+        "Administrators only: the booking calendar appears once PIX_TIDYCAL_URL is set.",
+    ),
     "dash.no_uploads": ("Noch keine Fotos hochgeladen.", "No photos uploaded yet."),
     "dash.no_galleries": (
         "Noch keine Galerie. Mit jedem Auftrag entsteht eine.",
@@ -223,6 +257,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "type.land": ("Grundstück", "Land"),
     "orders.living_area": ("Wohnfläche (m²)", "Living area (m²)"),
     "orders.rooms": ("Zimmer", "Rooms"),
+    "orders.marketing": ("Vermarktung", "Offered for"),
+    "marketing.sale": ("Kauf", "Sale"),
+    "marketing.rent": ("Miete", "Rent"),
     "orders.services": ("Leistungen", "Services"),
     "orders.slots": ("Wunschtermine (bis zu drei)", "Preferred dates (up to three)"),
     "orders.slot": ("Termin {n}", "Date {n}"),
@@ -289,6 +326,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "field.invalid_window": ("Bitte eine Tageszeit wählen.", "Please choose a time of day."),
     "field.too_long": ("Das ist zu lang.", "That is too long."),
     "field.invalid": ("Bitte prüfen Sie diese Angabe.", "Please check this field."),
+    "field.not_a_number": ("Bitte eine Zahl, z. B. 94,5.", "Please enter a number, e.g. 94.5."),
+    "field.invalid_choice": ("Bitte eine der Möglichkeiten wählen.", "Please choose an option."),
     "nav.orders": ("Aufträge", "Orders"),
     "admin.orders": ("Aufträge verwalten", "Manage orders"),
     # gallery and uploads

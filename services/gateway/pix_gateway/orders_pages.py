@@ -15,6 +15,7 @@ from pix_gateway.pages import UI, PageError
 
 SERVICES = ("photos", "drone", "tour360", "floorplan", "video")
 PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
+MARKETING = ("sale", "rent")
 WINDOWS = ("morning", "afternoon", "all_day")
 
 TEXT_FIELDS = (
@@ -27,21 +28,17 @@ TEXT_FIELDS = (
     "city",
     "country",
     "property_type",
+    "marketing",
     "living_area_m2",
     "rooms",
     "access_notes",
 )
 
 
-def number_or_none(value: str) -> float | str | None:
-    """The form's number as a number; text the API will reject with a field error."""
-    value = value.strip().replace(",", ".")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return value
+def number_or_none(value: str) -> str | None:
+    """The number as typed ("94,5"): the orders service reads it, and reports text that is no
+    number as one field error among the others."""
+    return value.strip() or None
 
 
 def order_body(form: dict[str, str], multi: dict[str, list[str]], locale: str) -> dict[str, Any]:
@@ -104,6 +101,7 @@ def create_order_pages(ui: UI) -> APIRouter:
             idempotency_key=ctx.pop("idempotency_key", uuid.uuid4().hex),
             places_session=uuid.uuid4().hex,
             property_types=PROPERTY_TYPES,
+            marketings=MARKETING,
             windows=WINDOWS,
             **ctx,
         )
