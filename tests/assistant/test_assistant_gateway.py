@@ -6,6 +6,7 @@ names the settings to set."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from assistant_helpers import AssistantStack, serve_in_loop
+from assistant_helpers import AssistantStack, person, serve_in_loop
 from chat_fake import Round
 from pix_assistant.app import create_app as assistant_app
 from pix_assistant.settings import AssistantSettings
@@ -21,6 +22,7 @@ from pix_auth.app import create_app as auth_app
 from pix_auth.settings import AuthSettings
 from pix_gateway.app import create_app as gateway_app
 from pix_gateway.settings import GatewaySettings
+from pix_runtime.identity import IDENTITY_HEADER, sign_identity
 from pix_runtime.settings import PlatformSettings
 
 PASSWORD = "Ruhige-Seitenstrasse-12"
@@ -51,7 +53,9 @@ async def site(stack: AssistantStack) -> AsyncIterator[Site]:
     await off_runtime.db.dispose()
 
 
-async def _signed_in(client: httpx.AsyncClient) -> dict[str, str]:
+async def _signed_in(client: httpx.AsyncClient, *, admin_via: str = "") -> dict[str, str]:
+    """Register and sign in through the gateway; `admin_via` (auth's URL): made a platform
+    admin first, by an admin through auth's API."""
     email = f"agent-{uuid.uuid4().hex[:10]}@makler-example.de"
     registered = await client.post(
         "/api/auth/register",
@@ -60,6 +64,16 @@ async def _signed_in(client: httpx.AsyncClient) -> dict[str, str]:
     assert registered.status_code == 201, registered.text
     login = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
+    if admin_via:
+        staff = person("admin")
+        key = os.environ["PIX_INTERNAL_KEY"].encode()
+        promoted = await client.patch(
+            f"{admin_via}/admin/users/{login.json()['identity']['user_id']}",
+            json={"role": "admin"},
+            headers={IDENTITY_HEADER: sign_identity(staff, key)},
+        )
+        assert promoted.status_code == 200, promoted.text
+        login = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     return {
         "cookie": f"__Host-session={login.cookies['__Host-session']}",
         "sec-fetch-site": "same-origin",
@@ -141,3 +155,40 @@ async def test_without_a_model_the_page_names_the_settings(site: Site) -> None:
         assert "assistant.js" not in page.text
         # The rest of the site is unaffected.
         assert (await client.get("/dashboard", headers=headers)).status_code == 200
+
+
+async def test_admins_see_the_costs_page_and_set_a_budget(
+    site: Site, stack: AssistantStack
+) -> None:
+    async with httpx.AsyncClient(base_url=site.gateway, timeout=30) as client:
+        agent = await _signed_in(client)
+        assert (await client.get("/assistant/costs", headers=agent)).status_code == 404
+        admin = await _signed_in(client, admin_via=site.auth)
+        conversation = (
+            await client.post("/api/assistant/conversations", json={}, headers=admin)
+        ).json()["id"]
+        stack.chat.script("kosten prüfen bitte", Round(text="Erledigt."))
+        await client.post(
+            f"/api/assistant/conversations/{conversation}/messages",
+            json={"text": "Kosten prüfen bitte"},
+            headers=admin,
+        )
+
+        page = await client.get("/assistant/costs", headers=admin)
+
+        assert page.status_code == 200, page.text
+        assert 'data-test="assistant-costs"' in page.text
+        assert "chat" in page.text
+        assert "router" in page.text
+        org = str(uuid.uuid4())
+        saved = await client.post(
+            "/assistant/costs/budget",
+            data={"org_id": org, "monthly_eur": "12,50"},
+            headers={**admin, "origin": site.gateway},
+        )
+        assert saved.status_code == 303
+        budget = await client.get("/api/assistant/usage", headers=admin)
+        assert budget.status_code == 200
+        staff = person("admin", org_id=uuid.UUID(org))
+        ours = await stack.call(staff, "GET", "/usage")
+        assert ours.json()["monthly_eur"] == 12.5

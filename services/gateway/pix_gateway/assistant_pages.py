@@ -50,6 +50,29 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Der Assistent ist gerade nicht erreichbar.",
         "The assistant is not reachable right now.",
     ),
+    "costs": ("KI-Kosten", "AI costs"),
+    "costs_lead": (
+        "Jeder Modellaufruf des Assistenten mit Tokens, Kosten und Ergebnis, je Organisation, "
+        "Funktion und Tag.",
+        "Every model call of the assistant with tokens, cost and outcome, per organisation, "
+        "feature and day.",
+    ),
+    "day": ("Tag", "Day"),
+    "organisation": ("Organisation", "Organisation"),
+    "feature": ("Funktion", "Feature"),
+    "calls": ("Aufrufe", "Calls"),
+    "tokens": ("Tokens ein/aus", "Tokens in/out"),
+    "cost": ("Kosten", "Cost"),
+    "errors": ("Fehler", "Errors"),
+    "total": ("Summe", "Total"),
+    "recent": ("Letzte Aufrufe", "Recent calls"),
+    "model": ("Modell", "Model"),
+    "latency": ("Dauer", "Latency"),
+    "outcome": ("Ergebnis", "Outcome"),
+    "budget": ("Monatsbudget setzen", "Set a monthly budget"),
+    "budget_eur": ("Budget (€ je Monat)", "Budget (€ per month)"),
+    "save": ("Speichern", "Save"),
+    "saved": ("Gespeichert.", "Saved."),
     "off_title": ("Der Assistent ist nicht eingerichtet", "The assistant is not set up"),
     "off_text": (
         "Es ist kein Sprachmodell konfiguriert. Setzen Sie für den Dienst assistant:",
@@ -147,3 +170,51 @@ async def new_conversation(request: Request) -> Response:
     if code != 201:
         raise PageError(503, "error.503")
     return RedirectResponse(f"/assistant?c={created['id']}", status_code=303)
+
+
+@router.get("/assistant/costs", response_class=HTMLResponse)
+async def costs_page(request: Request) -> Response:
+    """Admins: what the assistant's model calls cost, per organisation, feature and day."""
+    ui = _ui(request)
+    me = await ui.signed_in(request)
+    if not me.is_admin:
+        raise PageError(404, "error.404")
+    locale = ui.locale(request, me)
+
+    def at(key: str) -> str:
+        de, en = TEXTS[key]
+        return de if locale == "de" else en
+
+    code, rows = await _api(ui, me, "GET", "/admin/costs")
+    _, calls = await _api(ui, me, "GET", "/admin/calls?limit=50")
+    rows = rows if code == 200 and isinstance(rows, list) else []
+    return ui.render(
+        request,
+        "assistant/costs.html",
+        me,
+        page="admin",
+        at=at,
+        reachable=code == 200,
+        rows=rows,
+        calls=calls if isinstance(calls, list) else [],
+        total=sum(float(row["cost_eur"]) for row in rows),
+        saved=request.query_params.get("saved") == "1",
+    )
+
+
+@router.post("/assistant/costs/budget")
+async def set_budget(request: Request) -> Response:
+    ui = _ui(request)
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    if not me.is_admin:
+        raise PageError(404, "error.404")
+    try:
+        org_id = uuid.UUID(form.get("org_id", "").strip())
+        monthly = float(form.get("monthly_eur", "").replace(",", "."))
+    except ValueError as exc:
+        raise PageError(422, "error.title") from exc
+    code, _ = await _api(ui, me, "PUT", f"/admin/budgets/{org_id}", {"monthly_eur": monthly})
+    if code != 200:
+        raise PageError(422 if code == 422 else 503, "error.title" if code == 422 else "error.503")
+    return RedirectResponse("/assistant/costs?saved=1", status_code=303)
