@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from pix_gateway.settings import GatewaySettings
 from pix_runtime.lifecycle import ServiceRuntime
 from pix_runtime.settings import PlatformSettings
 from pix_stack.embedded import free_port
+from sqlalchemy import text
 from stripe_fake import FakeStripe
 
 PUBLIC = "http://testserver"
@@ -48,6 +50,7 @@ class Site:
     client: httpx.AsyncClient
     billing: ServiceRuntime
     billing_app: Any
+    email: str = ""
 
     async def sign_up(self) -> dict[str, str]:
         email = f"agent-{uuid.uuid4().hex[:10]}@makler-example.de"
@@ -60,6 +63,7 @@ class Site:
             "/api/auth/login", json={"email": email, "password": PASSWORD}
         )
         cookie = f"__Host-session={login.cookies['__Host-session']}"
+        self.email = email
         return {"cookie": cookie, "sec-fetch-site": "same-origin", "origin": PUBLIC}
 
 
@@ -187,6 +191,24 @@ async def test_billing_page_subscribe_banner_and_invoices(
     # Every webhook passed the gateway with its signature intact.
     assert stripe_fake.deliveries
     assert {d.status for d in stripe_fake.deliveries} == {200}
+
+    # The same person made a platform admin sees the figures (with this month's revenue).
+    assert (await site.client.get("/admin/billing", headers=headers)).status_code == 404
+    async with site.billing.db.sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE auth.users SET role = 'admin' WHERE email = :email"),
+            {"email": site.email},
+        )
+
+    async def admin_page() -> str:
+        page = await site.client.get("/admin/billing", headers=headers)
+        return page.text if page.status_code == 200 else ""
+
+    admin = await until(admin_page, what="the admin's billing page")
+    assert 'data-test="revenue"' in admin
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert month in admin
+    assert "Testphasen, die bald enden" in admin
 
 
 async def test_billing_off_page_says_what_to_set(site_off: Site) -> None:

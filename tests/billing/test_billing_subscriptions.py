@@ -276,3 +276,22 @@ async def test_switching_billing_on_starts_the_trial_then(
     [announced] = await outbox_events(billing.runtime, SubscriptionChanged, org_id=owner.org_id)
     assert announced.trial_end is not None
     assert announced.trial_end > billing.runtime.clock.now() + timedelta(days=13)
+
+
+async def test_only_the_owner_manages_billing(billing: BillingApp) -> None:
+    owner = person("owner")
+    agent = person("agent", org_id=owner.org_id)
+    headers = billing.headers(agent)
+    assert (await billing.client.get("/account", headers=headers)).json()["licensed"] is True
+    for method, path, body in (
+        ("POST", "/account/checkout", {"seats": 1}),
+        ("POST", "/account/portal", None),
+        ("PUT", "/account/profile", {"country": "DE"}),
+        ("GET", "/invoices", None),
+    ):
+        answer = await billing.client.request(method, path, json=body, headers=headers)
+        assert answer.status_code == 403, path
+    allowed = await billing.client.post(
+        "/account/checkout", json={"seats": 1}, headers=billing.headers(owner)
+    )
+    assert allowed.status_code == 200

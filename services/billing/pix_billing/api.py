@@ -68,6 +68,12 @@ def _org(me: Identity, org_id: uuid.UUID | None) -> uuid.UUID:
     return org_id
 
 
+def _manager(me: Identity) -> None:
+    """Billing is the owner's (and the platform admins') business, not every agent's."""
+    if not me.manages_organisation:
+        raise Forbidden("only the organisation's owner manages billing")
+
+
 def _admin(me: Identity) -> None:
     if not me.is_admin:
         raise Forbidden("only platform administrators may do this")
@@ -96,11 +102,13 @@ async def update_profile(
     billing: BillingDep,
     org_id: uuid.UUID | None = None,
 ) -> Licence:
+    _manager(me)
     return await billing.update_profile(_org(me, org_id), profile)
 
 
 @router.post("/account/checkout")
 async def checkout(body: CheckoutRequest, me: CurrentIdentity, billing: BillingDep) -> Link:
+    _manager(me)
     url = await billing.checkout_url(
         me.org_id, plan_key=body.plan, seats=body.seats, locale=me.locale
     )
@@ -109,6 +117,7 @@ async def checkout(body: CheckoutRequest, me: CurrentIdentity, billing: BillingD
 
 @router.post("/account/portal")
 async def portal(me: CurrentIdentity, billing: BillingDep) -> Link:
+    _manager(me)
     return Link(url=await billing.portal_url(me.org_id, locale=me.locale))
 
 
@@ -116,6 +125,7 @@ async def portal(me: CurrentIdentity, billing: BillingDep) -> Link:
 async def invoices(
     me: CurrentIdentity, invoicing: InvoicingDep, org_id: uuid.UUID | None = None
 ) -> list[InvoiceView]:
+    _manager(me)
     return await invoicing.invoices(me, org_id)
 
 
@@ -123,6 +133,7 @@ async def invoices(
 async def invoice(
     invoice_id: uuid.UUID, me: CurrentIdentity, invoicing: InvoicingDep
 ) -> InvoiceView:
+    _manager(me)
     return await invoicing.invoice(me, invoice_id)
 
 
@@ -131,6 +142,7 @@ async def invoice_pdf(
     invoice_id: uuid.UUID, me: CurrentIdentity, invoicing: InvoicingDep
 ) -> RedirectResponse:
     """Stripe's PDF of the invoice (with our number, both addresses and VAT ids)."""
+    _manager(me)
     found = await invoicing.invoice(me, invoice_id)
     if not found.pdf_url:
         raise NotFound("invoice PDF")
