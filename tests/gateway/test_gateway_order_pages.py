@@ -145,7 +145,8 @@ async def test_a_word_as_living_area_is_shown_beside_every_other_mistake(
     assert "Bitte mindestens einen Wunschtermin." in page.text
     # What was typed stays in the form.
     assert 'value="abc"' in page.text
-    assert "Kauf" in page.text and "Miete" in page.text
+    assert "Kauf" in page.text
+    assert "Miete" in page.text
 
 
 async def test_an_order_with_sale_or_rent_and_a_german_decimal_is_placed(
@@ -204,7 +205,7 @@ async def test_the_impressum_names_the_provider_from_the_settings(
     monkeypatch.setenv("PIX_IMPRESSUM_REGISTER", "Amtsgericht Charlottenburg, HRB 123456 B")
     monkeypatch.setenv("PIX_IMPRESSUM_VAT_ID", "DE123456789")
     # Public: no session needed.
-    anonymous = httpx.AsyncClient(transport=browser._transport, base_url=PUBLIC)  # noqa: SLF001
+    anonymous = httpx.AsyncClient(transport=browser._transport, base_url=PUBLIC)
     async with anonymous:
         page = await anonymous.get("/impressum")
     assert page.status_code == 200
