@@ -217,6 +217,8 @@ async def test_numbers_typed_the_german_way_are_read(api: Api) -> None:
         client, runtime, person(), living_area_m2="94,5", rooms=" 3 ", marketing="rent"
     )
     assert (order["living_area_m2"], order["rooms"], order["marketing"]) == (94.5, 3.0, "rent")
+    grouped = await place(client, runtime, person(), living_area_m2="1.250,5")
+    assert grouped["living_area_m2"] == 1250.5
 
 
 async def test_phones_are_read_in_the_property_country_and_land_needs_no_area(api: Api) -> None:

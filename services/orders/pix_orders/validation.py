@@ -34,6 +34,8 @@ MAX_LENGTH = {
     "city": 100,
     "access_notes": 2000,
 }
+# "1.250,5": thousands grouped with dots, a decimal comma.
+GERMAN_GROUPED = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
 AREA_RANGE = (1.0, 100_000.0)
 ROOMS_RANGE = (0.5, 100.0)
 
@@ -232,7 +234,9 @@ def _number(name: str, value: float | str | None, errors: dict[str, str]) -> flo
         raw = value.strip().replace(" ", "")
         if not raw:
             return None
-        if raw.count(",") == 1 and "." not in raw:
+        if GERMAN_GROUPED.fullmatch(raw):
+            raw = raw.replace(".", "").replace(",", ".")
+        elif raw.count(",") == 1 and "." not in raw:
             raw = raw.replace(",", ".")
         try:
             number = float(raw)
