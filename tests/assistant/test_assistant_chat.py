@@ -146,6 +146,10 @@ async def test_a_status_change_is_proposed_and_runs_only_after_the_yes(
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "done"
     assert await stack.lead_status(agent, lead["id"]) == "CONTACTED"
+    # A status only moves forward: nothing to take back.
+    undo = await stack.call(agent, "POST", f"/actions/{action['id']}/undo")
+    assert undo.status_code == 409
+    assert undo.json()["error"]["code"] == "not_undoable"
     again = await stack.call(agent, "POST", f"/actions/{action['id']}/confirm")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "decided"

@@ -123,6 +123,13 @@ async def test_a_csv_of_leads_is_previewed_and_imported_after_the_yes(
     assert leads["Jana Kraus"]["phone"] == "+49301234567"
     assert leads["Karl Otto"]["financing"] == "in_progress"
 
+    # Taken back: the imported leads are erased through the leads API; once only.
+    undone = await stack.call(agent, "POST", f"/actions/{action['id']}/undo")
+    assert undone.json()["status"] == "undone", undone.text
+    assert await _leads_of(stack, agent) == {}
+    twice = await stack.call(agent, "POST", f"/actions/{action['id']}/undo")
+    assert twice.status_code == 409
+
 
 async def test_an_excel_sheet_is_imported_and_a_bad_file_is_refused(stack: AssistantStack) -> None:
     agent = person()

@@ -1,7 +1,8 @@
 """Proposed changes (seed: JarvisPendingAction): stored when the assistant proposes them, run only
 when their user says yes, through the platform's APIs as that user at that moment.
 
-pending -> running -> done | failed; pending -> rejected | expired. A second confirm finds
+pending -> running -> done | failed; pending -> rejected | expired; done -> undoing -> undone
+where the domain allows taking it back (a caption edit, an import). A second confirm finds
 nothing pending (409), so an action never runs twice.
 """
 
@@ -27,8 +28,11 @@ from pix_assistant.store import Conversations
 
 log = get_logger(__name__)
 
-ActionStatus = Literal["pending", "running", "done", "failed", "rejected", "expired"]
+ActionStatus = Literal[
+    "pending", "running", "done", "failed", "rejected", "expired", "undoing", "undone"
+]
 Executor = Callable[[PlatformApis, Caller, dict[str, Any]], Awaitable[Any]]
+Undoer = Callable[[PlatformApis, Caller, dict[str, Any], Any], Awaitable[Any]]
 EXPIRE = "assistant.expire-actions"
 
 
@@ -57,7 +61,9 @@ class ActionDesk:
         *,
         clock: Clock,
         ttl: timedelta,
+        undoers: Mapping[str, Undoer] | None = None,
     ) -> None:
+        self._undoers = dict(undoers or {})
         self._db = db
         self._apis = apis
         self._conversations = conversations
@@ -128,6 +134,52 @@ class ActionDesk:
                 .order_by(m.actions.c.created_at)
             )
             return [Action.model_validate(dict(r)) for r in rows.mappings()]
+
+    async def undo(self, caller: Caller, action_id: uuid.UUID) -> Action:
+        """Take a confirmed action back where its domain allows it; only one request can."""
+        current = await self.get(caller, action_id)
+        if current.kind not in self._undoers:
+            raise Conflict("not_undoable", "this change cannot be taken back")
+        async with self._db.transaction() as session:
+            row = (
+                (
+                    await session.execute(
+                        update(m.actions)
+                        .where(
+                            self._own(caller),
+                            m.actions.c.id == action_id,
+                            m.actions.c.status == "done",
+                        )
+                        .values(status="undoing")
+                        .returning(*m.actions.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise Conflict("not_done", f"this proposal is {current.status}, not done")
+        action = Action.model_validate(dict(row))
+        status: ActionStatus = "undone"
+        error: str | None = None
+        try:
+            await self._undoers[action.kind](self._apis, caller, action.arguments, action.result)
+        except ServiceError as exc:
+            status, error = "done", f"undo failed: {exc.message}"
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(m.actions)
+                .where(m.actions.c.id == action.id)
+                .values(status=status, error=error)
+            )
+        await self._accounts.audit(
+            caller.identity,
+            action.conversation_id,
+            "action_undone",
+            action.kind,
+            {"action_id": str(action.id), "status": status, "error": error},
+        )
+        return await self.get(caller, action.id)
 
     async def _take(self, caller: Caller, action_id: uuid.UUID, to: ActionStatus) -> Action:
         """Move a pending, unexpired action on; only one request can."""

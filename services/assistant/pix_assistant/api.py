@@ -246,6 +246,11 @@ async def confirm_action(
     return await assistant.actions.confirm(caller, action_id)
 
 
+@router.post("/actions/{action_id}/undo")
+async def undo_action(assistant: AssistantDep, caller: CallerDep, action_id: uuid.UUID) -> Action:
+    return await assistant.actions.undo(caller, action_id)
+
+
 @router.post("/actions/{action_id}/reject")
 async def reject_action(assistant: AssistantDep, caller: CallerDep, action_id: uuid.UUID) -> Action:
     return await assistant.actions.reject(caller, action_id)

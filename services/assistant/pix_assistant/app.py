@@ -18,7 +18,7 @@ from pix_assistant import api
 from pix_assistant.accounts import Accounts
 from pix_assistant.actions import EXPIRE, ActionDesk
 from pix_assistant.handlers import register_handlers
-from pix_assistant.imports import IMPORT_LEADS, execute_import
+from pix_assistant.imports import IMPORT_LEADS, execute_import, undo_import
 from pix_assistant.llm import ModelClient
 from pix_assistant.models import jobs, outbox
 from pix_assistant.platform import PlatformApis
@@ -97,6 +97,10 @@ def create_app(
         {**executors, IMPORT_LEADS: execute_import},
         clock=clock,
         ttl=timedelta(minutes=settings.action_ttl_minutes),
+        undoers={
+            **{name: tool.undo for name, tool in WRITES.items() if tool.undo is not None},
+            IMPORT_LEADS: undo_import,
+        },
     )
     stager = _stager(settings, apis, runtime, accounts)
     assistant = Assistant(

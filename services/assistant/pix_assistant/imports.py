@@ -215,3 +215,18 @@ async def execute_import(apis: PlatformApis, caller: Caller, arguments: dict[str
         except ServiceError as exc:
             failed.append({"line": row.line, "error": exc.message})
     return {"created": len(created), "lead_ids": created, "failed": failed}
+
+
+async def undo_import(
+    apis: PlatformApis, caller: Caller, arguments: dict[str, Any], result: Any
+) -> Any:
+    """The imported leads erased again (each through the leads API, as the user)."""
+    erased = 0
+    for lead_id in result["lead_ids"]:
+        try:
+            await apis.call(caller, "leads", "DELETE", f"/leads/{lead_id}")
+            erased += 1
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+    return {"erased": erased}

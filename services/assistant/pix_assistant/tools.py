@@ -91,10 +91,15 @@ class Read(Tool):
     run: Callable[[ToolContext, Any], Awaitable[Any]] = field(kw_only=True)
 
 
+Undo = Callable[[PlatformApis, Caller, dict[str, Any], Any], Awaitable[Any]]
+
+
 @dataclass(frozen=True)
 class Write(Tool):
     propose: Callable[[ToolContext, Any], Awaitable[Proposal]] = field(kw_only=True)
     execute: Callable[[PlatformApis, Caller, dict[str, Any]], Awaitable[Any]] = field(kw_only=True)
+    # Where the domain allows taking it back: (arguments, the execution's result) -> result.
+    undo: Undo | None = field(default=None, kw_only=True)
 
 
 def result_text(value: Any) -> str:
@@ -368,9 +373,23 @@ async def propose_caption(ctx: ToolContext, args: CaptionEdit) -> Proposal:
 async def execute_caption(apis: PlatformApis, caller: Caller, arguments: dict[str, Any]) -> Any:
     edit = CaptionEdit.model_validate(arguments)
     changes = edit.model_dump(exclude={"asset_id"}, exclude_none=True)
-    view = await apis.call(
-        caller, "captioning", "PATCH", f"/assets/{edit.asset_id}/caption", json=changes
-    )
+    path = f"/assets/{edit.asset_id}/caption"
+    before = await apis.call(caller, "captioning", "GET", path)
+    previous = {k: before["caption"].get(k) for k in changes if before["caption"].get(k)}
+    view = await apis.call(caller, "captioning", "PATCH", path, json=changes)
+    return {
+        "asset_id": view["asset_id"],
+        "caption_version": view["caption_version"],
+        "previous": previous,
+    }
+
+
+async def undo_caption(
+    apis: PlatformApis, caller: Caller, arguments: dict[str, Any], result: Any
+) -> Any:
+    """The edited fields back as they were, as a new caption version (nothing is lost)."""
+    path = f"/assets/{arguments['asset_id']}/caption"
+    view = await apis.call(caller, "captioning", "PATCH", path, json=result["previous"])
     return {"asset_id": view["asset_id"], "caption_version": view["caption_version"]}
 
 
@@ -574,6 +593,7 @@ TOOLS: tuple[Tool, ...] = (
         "Editing caption",
         propose=propose_caption,
         execute=execute_caption,
+        undo=undo_caption,
     ),
     Read(
         "virtual_staging",

@@ -33,6 +33,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "send": ("Senden", "Send"),
     "confirm": ("Bestätigen", "Confirm"),
     "reject": ("Ablehnen", "Reject"),
+    "undo": ("Rückgängig", "Undo"),
+    "undone": ("Rückgängig gemacht", "Undone"),
     "pending": ("Wartet auf Ihre Bestätigung", "Awaiting your confirmation"),
     "done": ("Ausgeführt", "Done"),
     "failed": ("Fehlgeschlagen", "Failed"),

@@ -12,6 +12,8 @@
   const t = (key) => root.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)] || key;
   const api = "/api/assistant";
   const URL_RE = /(https?:\/\/[^\s)]+)/g;
+  // Changes the domain lets us take back (captions are versioned, imported leads erasable).
+  const UNDOABLE = new Set(["edit_caption", "import_leads"]);
 
   function bubble(role) {
     const el = document.createElement("div");
@@ -81,6 +83,14 @@
       badge.className = "badge " + (status === "done" ? "ok" : status === "rejected" ? "rejected" : "failed");
       badge.textContent = t(status) + (body.error && body.error.message ? ": " + body.error.message : body.error ? ": " + body.error : "");
       for (const b of card.querySelectorAll("button")) b.remove();
+      if (response.ok && status === "done" && UNDOABLE.has(body.kind)) {
+        const undo = document.createElement("button");
+        undo.type = "button";
+        undo.className = "button small secondary";
+        undo.dataset.decide = "undo";
+        undo.textContent = t("undo");
+        card.appendChild(undo);
+      }
     } catch (e) {
       badge.textContent = t("error");
       for (const b of card.querySelectorAll("button")) b.disabled = false;
