@@ -129,6 +129,14 @@ async def test_order_upload_caption_edit_and_download(page: Page, stack: Stack) 
         page.locator("[data-test=photo]", has_text="Kitchen_01").locator("[data-test=caption]")
     ).to_contain_text("Offene Küche mit Licht", timeout=30_000)
 
+    # Everything settled: the grid rests instead of re-rendering every 2 s.
+    await expect(page.locator("#photos")).to_have_attribute("data-busy", "no", timeout=30_000)
+    # "Neu mit KI" says what happened, even when the model suggests the same text.
+    await kitchen.get_by_role("button", name="Neu mit KI").click()
+    await expect(kitchen.locator("[data-test=caption-notice]")).to_contain_text(
+        "Version", timeout=30_000
+    )
+
     # The export follows the edit; its ZIP unzips to the expected files.
     files_list = page.locator("[data-test=export-files]")
     await expect(files_list).to_contain_text("openimmo", timeout=30_000)

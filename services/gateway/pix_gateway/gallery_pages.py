@@ -2,6 +2,7 @@
 inline, choose the cover, download the exports."""
 
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,41 @@ UPLOAD_TEXTS = (
     "network",
 )
 CAPTION_FIELDS = ("title_de", "title_en", "description_de", "description_en")
+# A photo in one of these is done; any other status is still on its way (and the page polls).
+SETTLED = ("captioned", "failed", "rejected")
+
+
+def caption_changed(card: Response) -> Response:
+    """The downloads follow a caption: the panels at rest look again."""
+    card.headers["hx-trigger"] = "pix:caption-changed"
+    return card
+
+
+def photos_busy(photos: list[dict[str, Any]]) -> bool:
+    return any(photo["status"] not in SETTLED for photo in photos)
+
+
+def delivery_busy(delivery: dict[str, Any] | None) -> bool:
+    """Worth asking again soon: photos in flight, or an automatic delivery about to happen."""
+    if delivery is None:
+        return False
+    waiting = delivery.get("auto_deliver") and not delivery.get("delivered")
+    return bool(delivery.get("in_flight")) or bool(waiting and delivery.get("photo_count"))
+
+
+def exports_busy(exports: list[dict[str, Any]], photos: list[dict[str, Any]]) -> bool:
+    """An export is still to come: photos exist but the latest version is not the final one,
+    or a caption changed after it was built (an edit is exported a few seconds later)."""
+    if not photos:
+        return False
+    if not exports or not exports[0].get("complete"):
+        return True
+    built = datetime.fromisoformat(exports[0]["created_at"])
+    return any(
+        datetime.fromisoformat(photo["caption"]["created_at"]) > built
+        for photo in photos
+        if photo.get("caption")
+    )
 
 
 def create_gallery_pages(ui: UI) -> APIRouter:
@@ -79,18 +115,24 @@ def create_gallery_pages(ui: UI) -> APIRouter:
         pushes = await ui.json(
             await backend.call("GET", "export", f"{base}/crm-pushes", identity=me), []
         )
+        shown = await photos(me, gallery_id)
+        exports = await exports_of(me, gallery_id)
+        delivery = await delivery_of(me, gallery_id)
         return ui.render(
             request,
             "gallery.html",
             me,
             page="orders",
             gallery=gallery,
-            photos=await photos(me, gallery_id),
+            photos=shown,
+            photos_busy=photos_busy(shown),
             upload_texts=json.dumps(texts),
-            exports=await exports_of(me, gallery_id),
+            exports=exports,
+            exports_busy=exports_busy(exports, shown),
             crm_targets={t["crm"]: t["record_id"] for t in targets},
             crm_pushes=pushes[:10],
-            delivery=await delivery_of(me, gallery_id),
+            delivery=delivery,
+            delivery_busy=delivery_busy(delivery),
             delivery_error=request.query_params.get("delivery_error"),
         )
 
@@ -107,12 +149,14 @@ def create_gallery_pages(ui: UI) -> APIRouter:
     @router.get("/galleries/{gallery_id}/delivery", response_class=HTMLResponse)
     async def delivery_panel(gallery_id: str, request: Request) -> Response:
         me = await ui.signed_in(request)
+        delivery = await delivery_of(me, gallery_id)
         return ui.render(
             request,
-            "partials/delivery.html",
+            "partials/delivery_panel.html",
             me,
             gallery={"id": gallery_id},
-            delivery=await delivery_of(me, gallery_id),
+            delivery=delivery,
+            delivery_busy=delivery_busy(delivery),
             delivery_error=None,
         )
 
@@ -148,13 +192,20 @@ def create_gallery_pages(ui: UI) -> APIRouter:
     @router.get("/galleries/{gallery_id}/photos", response_class=HTMLResponse)
     async def photo_grid(gallery_id: str, request: Request) -> Response:
         me = await ui.signed_in(request)
-        return ui.render(
+        shown = await photos(me, gallery_id)
+        busy = photos_busy(shown)
+        response = ui.render(
             request,
-            "partials/photos.html",
+            "partials/photo_panel.html",
             me,
             gallery={"id": gallery_id},
-            photos=await photos(me, gallery_id),
+            photos=shown,
+            photos_busy=busy,
         )
+        if not busy:
+            # The delivery and downloads panels, at rest too, look once more now.
+            response.headers["hx-trigger"] = "pix:photos-settled"
+        return response
 
     async def photo_card(
         request: Request, me: Identity, gallery_id: str, asset_id: str, **ctx: Any
@@ -199,7 +250,7 @@ def create_gallery_pages(ui: UI) -> APIRouter:
                 error=message or translate("error.invalid", ui.locale(request, me)),
                 draft=form,
             )
-        return await photo_card(request, me, gallery_id, asset_id)
+        return caption_changed(await photo_card(request, me, gallery_id, asset_id))
 
     @router.post(
         "/galleries/{gallery_id}/photos/{asset_id}/regenerate", response_class=HTMLResponse
@@ -207,14 +258,25 @@ def create_gallery_pages(ui: UI) -> APIRouter:
     async def regenerate(gallery_id: str, asset_id: str, request: Request) -> Response:
         await ui.form_of(request)
         me = await ui.signed_in(request)
+        locale = ui.locale(request, me)
+        before = [p for p in await photos(me, gallery_id) if p["id"] == asset_id]
         response = await backend.call(
             "POST",
             "captioning",
             f"/assets/{quote(asset_id, safe='')}/caption/regenerate",
             identity=me,
         )
-        error = None if response.is_success else translate("error.503", ui.locale(request, me))
-        return await photo_card(request, me, gallery_id, asset_id, error=error)
+        if not response.is_success:
+            return await photo_card(
+                request, me, gallery_id, asset_id, error=translate("error.503", locale)
+            )
+        fresh = response.json()
+        old = (before[0].get("caption") or {}).get("caption") if before else None
+        # The model may well say the same again (the offline one always does): say so, rather
+        # than leave the person wondering whether anything happened.
+        key = "gallery.regenerated_same" if fresh["caption"] == old else "gallery.regenerated"
+        notice = translate(key, locale, version=fresh["caption_version"])
+        return caption_changed(await photo_card(request, me, gallery_id, asset_id, notice=notice))
 
     @router.post("/galleries/{gallery_id}/photos/{asset_id}/cover", response_class=HTMLResponse)
     async def choose_cover(gallery_id: str, asset_id: str, request: Request) -> Response:
@@ -248,12 +310,15 @@ def create_gallery_pages(ui: UI) -> APIRouter:
     @router.get("/galleries/{gallery_id}/exports", response_class=HTMLResponse)
     async def exports_panel(gallery_id: str, request: Request) -> Response:
         me = await ui.signed_in(request)
+        exports = await exports_of(me, gallery_id)
+        shown = await photos(me, gallery_id)
         return ui.render(
             request,
-            "partials/exports.html",
+            "partials/exports_panel.html",
             me,
             gallery={"id": gallery_id},
-            exports=await exports_of(me, gallery_id),
+            exports=exports,
+            exports_busy=exports_busy(exports, shown),
         )
 
     @router.post("/galleries/{gallery_id}/exports/{version}/originals")

@@ -347,6 +347,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "gallery.no_photos": ("Noch keine Fotos in dieser Galerie.", "No photos in this gallery yet."),
     "gallery.edit": ("Text bearbeiten", "Edit text"),
     "gallery.regenerate": ("Neu mit KI", "Regenerate with AI"),
+    "gallery.regenerated": (
+        "Neuer Text von der KI (Version {version}).",
+        "New text from the AI (version {version}).",
+    ),
+    "gallery.regenerated_same": (
+        "Die KI schlägt denselben Text vor (Version {version}).",
+        "The AI suggests the same text (version {version}).",
+    ),
     "gallery.cover": ("Titelbild", "Cover"),
     "gallery.make_cover": ("Als Titelbild", "Make cover"),
     "gallery.delete": ("Löschen", "Delete"),

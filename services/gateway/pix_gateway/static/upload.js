@@ -118,6 +118,8 @@
     progress(job, job.file.size);
     await complete(job);
     show(job, "done", texts.done);
+    // The photo grid rests while nothing is in progress; this wakes it (and the panels below).
+    document.body.dispatchEvent(new CustomEvent("pix:uploaded"));
   }
 
   function progress(job, loaded) {
