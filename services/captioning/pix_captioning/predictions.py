@@ -47,18 +47,13 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pydantic import BaseModel
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import RowMapping, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_captioning.content import CaptionJob, CaptionRejected, Produced, parse_caption
 from pix_captioning.metrics import FAILURES, PROVIDER_LATENCY
 from pix_captioning.models import CONSUMER, inbox, jobs, predictions
-from pix_captioning.providers import (
-    BadWebhook,
-    CaptionRequest,
-    PredictionState,
-    ReplicateProvider,
-)
+from pix_captioning.providers import BadWebhook, CaptionRequest, PredictionState, ReplicateProvider
 from pix_captioning.reliability import (
     CircuitBreaker,
     GaveUp,
@@ -234,17 +229,10 @@ class PredictionDesk:
         log.info("caption.webhook", id=state.id, status=state.status, outcome=outcome)
         return outcome
 
-    async def _open(self, prediction_id: str) -> tuple[CaptionJob, int, str] | None:
-        """The open prediction's job, attempt and kind; None if settled, deleted or unknown."""
+    async def _row(self, prediction_id: str) -> RowMapping | None:
         async with self._reads.connect() as conn:
-            row = (
-                (await conn.execute(select(predictions).where(predictions.c.id == prediction_id)))
-                .mappings()
-                .first()
-            )
-        if row is None or row["completed_at"] is not None:
-            return None
-        return CaptionJob.model_validate(row["event"]), row["attempt"], row["kind"]
+            query = select(predictions).where(predictions.c.id == prediction_id)
+            return (await conn.execute(query)).mappings().first()
 
     async def settle(self, state: PredictionState) -> str:
         """Finish what a completed prediction started, once. Returns what happened:
@@ -252,12 +240,7 @@ class PredictionDesk:
         provider = self._provider
         if not state.finished:
             return "running"
-        async with self._reads.connect() as conn:
-            row = (
-                (await conn.execute(select(predictions).where(predictions.c.id == state.id)))
-                .mappings()
-                .first()
-            )
+        row = await self._row(state.id)
         if row is None:
             return "unknown"  # not ours, its asset deleted, or its row not committed yet
         if row["completed_at"] is not None:
@@ -316,12 +299,13 @@ class PredictionDesk:
     async def retry(self, retry: PredictionRetry, ctx: JobContext) -> None:
         """The `captioning.prediction-retry` job: the next attempt, unless the failed prediction
         was settled meanwhile (the reconciler) or its photo deleted."""
-        open_ = await self._open(retry.prediction_id)
-        if open_ is None:
+        row = await self._row(retry.prediction_id)
+        if row is None or row["completed_at"] is not None:
             return
-        job, attempt, _ = open_
         state = PredictionState(retry.prediction_id, retry.status, "", retry.error)
-        await self._follow_up(state, job, attempt + 1, problem=None)
+        await self._follow_up(
+            state, CaptionJob.model_validate(row["event"]), row["attempt"] + 1, problem=None
+        )
 
     async def cancel(self, prediction_ids: list[str]) -> None:
         """Cancel running predictions at Replicate (their photo is gone); best effort: a

@@ -1,14 +1,7 @@
-"""The statements of the caption store, built once: each upload runs three of them.
-
-`DRIVER_*` are the same statements compiled for asyncpg (`DriverStatement`): the path every
-upload and edit takes runs them on the pooled driver connection, because through SQLAlchemy
-each costs ~0.3 ms more CPU on the event loop that all of a worker's handlers share. Versions
-held for review and those settling a prediction (rare) run the plain ones on the session.
-"""
+"""The statements of the caption store, built once: each upload runs three of them."""
 
 from __future__ import annotations
 
-from pix_runtime.db import DriverStatement
 from sqlalchemy import bindparam, exists, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -81,8 +74,3 @@ _announced = (
     .cte("announced")
 )
 STORE_READY = select(_stored).add_cte(_resolved, _announced)
-
-DRIVER_SEEN_AND_LATEST = DriverStatement(SEEN_AND_LATEST)
-DRIVER_CLAIM_AND_VERSION = DriverStatement(CLAIM_AND_VERSION)
-DRIVER_VERSION = DriverStatement(VERSION)
-DRIVER_STORE_READY = DriverStatement(STORE_READY)

@@ -22,7 +22,6 @@ import time
 import uuid
 from typing import Any
 
-from asyncpg import UniqueViolationError
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
 from pix_runtime.clock import Clock
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database, NamedRow
@@ -55,15 +54,7 @@ from pix_captioning.metrics import CAPTIONS, HANDLE_SECONDS, IN_FLIGHT, PROVIDER
 from pix_captioning.models import CONSUMER, captions, failures, inbox, outbox, predictions
 from pix_captioning.predictions import PredictionDesk, Settle
 from pix_captioning.providers import CaptionRequest, Provider, ReplicateProvider
-from pix_captioning.queries import (
-    CLAIM_AND_VERSION,
-    DRIVER_CLAIM_AND_VERSION,
-    DRIVER_SEEN_AND_LATEST,
-    DRIVER_STORE_READY,
-    DRIVER_VERSION,
-    STORE_READY,
-    VERSION,
-)
+from pix_captioning.queries import CLAIM_AND_VERSION, SEEN_AND_LATEST, STORE_READY, VERSION
 from pix_captioning.reliability import CircuitBreaker, GaveUp, RetryPolicy, call_with_retries
 
 SOURCE = "/pix/captioning"
@@ -99,6 +90,8 @@ class CaptionDesk:
         prediction_timeout_seconds: float = 120.0,
     ) -> None:
         self._db = db
+        # Plain reads on an autocommit connection: no BEGIN/ROLLBACK round trips.
+        self._reads = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._storage = storage
         self.provider = provider
         self._policy = policy or RetryPolicy()
@@ -142,8 +135,8 @@ class CaptionDesk:
         params = {"event_id": uuid.uuid4(), "asset_id": uuid.uuid4(), "asset_version": 0}
 
         async def one() -> None:
-            async with self._db.driver_connection() as driver:
-                await DRIVER_SEEN_AND_LATEST.fetchrow(driver, **params)
+            async with self._reads.connect() as conn:
+                await conn.execute(SEEN_AND_LATEST, params)
                 await everyone.wait()  # hold it until all are open, so they are distinct
 
         await asyncio.gather(*(one() for _ in range(connections)))
@@ -261,70 +254,7 @@ class CaptionDesk:
         if it was handled before, nothing is written (`Conflict("duplicate")`).
         """
         findings = guard_findings(produced.caption)
-        async with self._storing:
-            if findings or settles is not None:
-                stored = await self._store_in_session(
-                    job,
-                    produced,
-                    findings,
-                    edited=edited,
-                    by=by,
-                    inbox_event=inbox_event,
-                    settles=settles,
-                )
-            else:
-                stored = await self._store_ready(
-                    job, produced, edited=edited, by=by, inbox_event=inbox_event
-                )
-        CAPTIONS.labels(produced.provider, stored["status"]).inc()
-        log.info(
-            "caption.stored",
-            asset_id=str(job.asset_id),
-            version=stored["caption_version"],
-            status=stored["status"],
-        )
-        return stored
-
-    async def _store_ready(
-        self,
-        job: CaptionJob,
-        produced: Produced,
-        *,
-        edited: bool,
-        by: uuid.UUID | None,
-        inbox_event: uuid.UUID | None,
-    ) -> NamedRow:
-        """The common case (every upload, every edit): a version that passed the guard, on the
-        driver connection (`queries.DRIVER_*`)."""
-        async with self._db.driver_transaction(wake_after_commit=True) as driver:
-            first, latest = await (
-                DRIVER_CLAIM_AND_VERSION if inbox_event is not None else DRIVER_VERSION
-            ).fetchrow(driver, event_id=inbox_event, asset_id=job.asset_id)
-            if not first:
-                raise Conflict("duplicate", "event already handled")
-            row, ready = self._version(job, produced, latest + 1, [], edited=edited, by=by)
-            try:
-                stored: NamedRow = await DRIVER_STORE_READY.fetchrow(
-                    driver, **_ready_params(row, ready)
-                )
-            except UniqueViolationError as exc:
-                raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
-            await self._write_files(job, produced, row)
-        return stored  # an asyncpg Record: JSONB decoded by the codec the pool registers
-
-    async def _store_in_session(
-        self,
-        job: CaptionJob,
-        produced: Produced,
-        findings: list[str],
-        *,
-        edited: bool,
-        by: uuid.UUID | None,
-        inbox_event: uuid.UUID | None,
-        settles: Settle | None,
-    ) -> NamedRow:
-        """A version held for review, or one that settles a prediction."""
-        async with self._db.transaction() as session:
+        async with self._storing, self._db.transaction() as session:
             # One round trip: claim the event in the inbox (waits for a concurrent delivery of
             # it to commit or roll back) and read the asset's latest version number.
             first, latest = (
@@ -356,6 +286,13 @@ class CaptionDesk:
             else:
                 session.info[WAKE_AFTER_COMMIT] = True
                 await self._write_files(job, produced, row)
+        CAPTIONS.labels(produced.provider, stored["status"]).inc()
+        log.info(
+            "caption.stored",
+            asset_id=str(job.asset_id),
+            version=stored["caption_version"],
+            status=stored["status"],
+        )
         return stored
 
     @staticmethod
@@ -552,13 +489,13 @@ class CaptionDesk:
 
         One statement outside a transaction: a plain read needs no BEGIN/COMMIT.
         """
-        async with self._db.driver_connection() as driver:
-            row = await DRIVER_SEEN_AND_LATEST.fetchrow(
-                driver,
-                event_id=event.event_id,
-                asset_id=event.asset_id,
-                asset_version=event.version,
-            )
+        params = {
+            "event_id": event.event_id,
+            "asset_id": event.asset_id,
+            "asset_version": event.version,
+        }
+        async with self._reads.connect() as conn:
+            row = (await conn.execute(SEEN_AND_LATEST, params)).mappings().one()
         if row["pix_seen"]:
             return True, None
         return False, row if row["id"] is not None else None

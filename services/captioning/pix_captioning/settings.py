@@ -69,7 +69,7 @@ class CaptioningSettings(ServiceSettings):
         ),
     )
     # A prediction without its webhook this long after it was created is asked for instead
-    # (the reconciler runs every `reconcile_every_seconds` in every captioning process).
+    # (the reconciler, a periodic job, runs every `reconcile_every_seconds`).
     replicate_webhook_grace_seconds: float = 60.0
     reconcile_every_seconds: float = 15.0
 
