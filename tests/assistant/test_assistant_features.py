@@ -170,6 +170,94 @@ async def test_an_excel_sheet_is_imported_and_a_bad_file_is_refused(stack: Assis
     assert other.json()["error"]["code"] == "unsupported"
 
 
+async def test_a_sheet_of_listings_becomes_draft_listings_after_the_yes(
+    stack: AssistantStack,
+) -> None:
+    agent = person()
+    conversation = await stack.conversation(agent)
+    data = _sheet(
+        [
+            [
+                "Objektnummer",
+                "Titel",
+                "Straße",
+                "PLZ",
+                "Ort",
+                "Kaufpreis",
+                "Kaltmiete",
+                "Zimmer",
+                "Wohnfläche",
+                "Objektart",
+                "Baujahr",
+                "Makler",
+            ],
+            [
+                "A-1",
+                "Altbau mit Balkon",
+                "Lindenallee 7",
+                "10115",
+                "Berlin",
+                "450.000 €",
+                "",
+                "3",
+                "84,5 m²",
+                "Wohnung",
+                "1908",
+                "Erika",
+            ],
+            [
+                "A-2",
+                "",
+                "Gartenweg 2",
+                "80331",
+                "München",
+                "",
+                "1.250 €",
+                "2,5",
+                "61",
+                "Wohnung",
+                "",
+                "",
+            ],
+            ["", "", "", "", "", "", "", "4", "", "", "", ""],
+        ]
+    )
+
+    proposed = await _import(stack, agent, conversation, "bestand.xlsx", data)
+
+    assert proposed.status_code == 201, proposed.text
+    preview = proposed.json()["preview"]
+    assert preview["kind"] == "listings"
+    assert preview["ignored_columns"] == ["Makler"]
+    assert preview["skipped"] == ["Zeile 4: kein Titel und keine Adresse"]
+    first, second = preview["listings"]
+    assert (first["title"], first["marketing"], first["price_eur"]) == (
+        "Altbau mit Balkon",
+        "sale",
+        450_000,
+    )
+    assert (first["rooms"], first["living_area_m2"], first["year_built"]) == (3, 84.5, 1908)
+    assert first["property_type"] == "apartment"
+    assert (second["title"], second["marketing"], second["price_eur"], second["rooms"]) == (
+        "Gartenweg 2, München",
+        "rent",
+        1250,
+        2.5,
+    )
+    action = proposed.json()["action"]
+    assert action["summary"] == "2 Objekte aus bestand.xlsx importieren"
+
+    done = (await stack.call(agent, "POST", f"/actions/{action['id']}/confirm")).json()
+
+    assert done["status"] == "done", done
+    assert done["result"]["created"] == 2
+    listed = (await stack.listings.get("/listings", headers=stack.headers(agent))).json()
+    assert sorted((x["reference"], x["status"]) for x in listed) == [
+        ("A-1", "draft"),
+        ("A-2", "draft"),
+    ]
+
+
 async def test_the_expose_is_created_after_the_yes_and_its_pdf_linked(
     stack: AssistantStack,
 ) -> None:

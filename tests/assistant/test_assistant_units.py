@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pix_assistant.listing_import import number
 from pix_assistant.llm import AnswerFilter
 from pix_assistant.service import for_model, parse_intent
 from pix_assistant.store import StoredMessage
@@ -67,3 +68,13 @@ def test_intents_are_read_from_the_router_answer() -> None:
     assert parse_intent(" Expose.") == "expose"
     assert parse_intent("Intent: memory") == "memory"
     assert parse_intent("keine Ahnung") == "multi"
+
+
+def test_numbers_in_german_and_english_notation() -> None:
+    assert number("450.000 €") == 450_000
+    assert number("84,5 m²") == 84.5
+    assert number("1.250,50") == 1250.5
+    assert number("1,250.50") == 1250.5
+    assert number("3.5") == 3.5
+    assert number("1,200") == 1200
+    assert number("k. A.") is None

@@ -21,6 +21,7 @@ from pix_assistant.accounts import AuditEntry, Budget, CostRow, UsageEntry
 from pix_assistant.actions import Action
 from pix_assistant.finetune import export_jsonl
 from pix_assistant.imports import IMPORT_LEADS, ImportPreview, preview
+from pix_assistant.listing_import import IMPORT_LISTINGS
 from pix_assistant.platform import Caller
 from pix_assistant.service import AnswerFailed, Assistant, ChatEvent, Status
 from pix_assistant.settings import AssistantSettings
@@ -193,21 +194,21 @@ async def import_file(
     except TooLarge as exc:
         raise TooLarge("too_large", exc.message, "file") from exc
     found = preview(filename, data, max_rows=settings.import_max_rows)
-    if not found.rows:
-        raise Invalid("empty", "no row with a name", "file")
-    count = len(found.rows)
+    if not found.count:
+        raise Invalid("empty", "no row to import", "file")
+    what = {"leads": ("Leads", "leads"), "listings": ("Objekte", "listings")}[found.kind]
     summary = (
-        f"{count} Leads aus {filename} importieren"
+        f"{found.count} {what[0]} aus {filename} importieren"
         if caller.identity.locale == "de"
-        else f"Import {count} leads from {filename}"
+        else f"Import {found.count} {what[1]} from {filename}"
     )
-    action = await assistant.actions.propose(
-        caller,
-        conversation_id,
-        IMPORT_LEADS,
-        summary,
-        {"rows": [row.model_dump(mode="json") for row in found.rows]},
+    arguments = (
+        {"rows": [row.model_dump(mode="json") for row in found.rows]}
+        if found.kind == "leads"
+        else {"listings": [row.model_dump(mode="json") for row in found.listings]}
     )
+    kind = IMPORT_LEADS if found.kind == "leads" else IMPORT_LISTINGS
+    action = await assistant.actions.propose(caller, conversation_id, kind, summary, arguments)
     return ImportProposal(preview=found, action=action)
 
 

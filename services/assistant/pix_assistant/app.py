@@ -19,6 +19,7 @@ from pix_assistant.accounts import Accounts
 from pix_assistant.actions import EXPIRE, ActionDesk
 from pix_assistant.handlers import register_handlers
 from pix_assistant.imports import IMPORT_LEADS, execute_import, undo_import
+from pix_assistant.listing_import import IMPORT_LISTINGS, execute_listing_import
 from pix_assistant.llm import ModelClient
 from pix_assistant.models import jobs, outbox
 from pix_assistant.platform import PlatformApis
@@ -94,7 +95,7 @@ def create_app(
         apis,
         conversations,
         accounts,
-        {**executors, IMPORT_LEADS: execute_import},
+        {**executors, IMPORT_LEADS: execute_import, IMPORT_LISTINGS: execute_listing_import},
         clock=clock,
         ttl=timedelta(minutes=settings.action_ttl_minutes),
         undoers={

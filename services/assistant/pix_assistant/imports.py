@@ -17,6 +17,7 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]
 from pix_runtime.errors import Invalid
 from pydantic import BaseModel
 
+from pix_assistant.listing_import import LISTING_COLUMNS, ListingField, ListingRow, listing_row
 from pix_assistant.platform import Caller, PlatformApis, ServiceError
 
 IMPORT_LEADS = "import_leads"
@@ -79,11 +80,17 @@ class ImportRow(BaseModel):
 
 
 class ImportPreview(BaseModel):
+    kind: Literal["leads", "listings"] = "leads"
     filename: str
     columns: dict[str, str]
     ignored_columns: list[str]
     rows: list[ImportRow]
+    listings: list[ListingRow] = []
     skipped: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows) + len(self.listings)
 
 
 def _header(value: Any) -> str:
@@ -131,9 +138,51 @@ def _budget(value: str) -> int | None:
 
 
 def preview(filename: str, data: bytes, *, max_rows: int) -> ImportPreview:
+    """Leads when the sheet names people, listings when it names titles or addresses."""
     table = [row for row in _table(filename, data) if any(row)]
     if not table:
         raise Invalid("empty", "the file has no rows", "file")
+    if len(table) - 1 > max_rows:
+        raise Invalid("too_many_rows", f"at most {max_rows} rows can be imported at once", "file")
+    headers = {COLUMNS.get(_header(title)) for title in table[0]}
+    if not {"name", "first_name", "last_name"} & headers and {
+        LISTING_COLUMNS.get(_header(title)) for title in table[0]
+    } & {"title", "street"}:
+        return _listings_preview(filename, table)
+    return _leads_preview(filename, table)
+
+
+def _listings_preview(filename: str, table: list[list[str]]) -> ImportPreview:
+    header = table[0]
+    mapping: dict[int, ListingField] = {}
+    ignored: list[str] = []
+    for index, title in enumerate(header):
+        known = LISTING_COLUMNS.get(_header(title))
+        if known is not None and known not in mapping.values():
+            mapping[index] = known
+        elif title:
+            ignored.append(title)
+    listings: list[ListingRow] = []
+    skipped: list[str] = []
+    for number, raw in enumerate(table[1:], start=2):
+        values = {field: raw[i].strip() for i, field in mapping.items() if i < len(raw)}
+        row = listing_row(number, values)
+        if isinstance(row, str):
+            skipped.append(row)
+        else:
+            listings.append(row)
+    return ImportPreview(
+        kind="listings",
+        filename=filename,
+        columns={header[i]: field for i, field in mapping.items()},
+        ignored_columns=ignored,
+        rows=[],
+        listings=listings,
+        skipped=skipped,
+    )
+
+
+def _leads_preview(filename: str, table: list[list[str]]) -> ImportPreview:
     header = table[0]
     mapping: dict[int, Field] = {}
     ignored: list[str] = []
@@ -144,9 +193,11 @@ def preview(filename: str, data: bytes, *, max_rows: int) -> ImportPreview:
         elif title:
             ignored.append(title)
     if not {"name", "first_name", "last_name"} & set(mapping.values()):
-        raise Invalid("no_name_column", "no column with the name (Name, Vorname, Nachname)", "file")
-    if len(table) - 1 > max_rows:
-        raise Invalid("too_many_rows", f"at most {max_rows} rows can be imported at once", "file")
+        raise Invalid(
+            "no_name_column",
+            "no column with a name (Name, Vorname, Nachname) or a listing (Titel, Straße)",
+            "file",
+        )
     rows: list[ImportRow] = []
     skipped: list[str] = []
     for number, raw in enumerate(table[1:], start=2):
