@@ -40,7 +40,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "failed": ("Fehlgeschlagen", "Failed"),
     "rejected": ("Abgelehnt", "Rejected"),
     "expired": ("Abgelaufen", "Expired"),
-    "import": ("CSV/Excel mit Leads importieren", "Import leads from CSV/Excel"),
+    "import": ("Leads oder Objekte aus CSV/Excel", "Leads or listings from CSV/Excel"),
     "import_rows": ("Zeilen erkannt", "rows recognised"),
     "good": ("Hilfreich", "Helpful"),
     "bad": ("Nicht hilfreich", "Not helpful"),

@@ -208,9 +208,10 @@
       return;
     }
     const preview = bubble("assistant");
-    const names = body.preview.rows.slice(0, 10).map((row) => row.name).join(", ");
-    preview.textContent = `${body.preview.rows.length} ${t("import_rows")}: ${names}` +
-      (body.preview.rows.length > 10 ? ", …" : "") +
+    const rows = body.preview.kind === "listings" ? body.preview.listings : body.preview.rows;
+    const names = rows.slice(0, 10).map((row) => row.name || row.title).join(", ");
+    preview.textContent = `${rows.length} ${t("import_rows")}: ${names}` +
+      (rows.length > 10 ? ", …" : "") +
       (body.preview.skipped.length ? "\n" + body.preview.skipped.join("\n") : "");
     actionCard(body.action);
   });
