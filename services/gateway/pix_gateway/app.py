@@ -12,12 +12,11 @@ from pix_runtime.storage import browser_origins
 from prometheus_client import start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pix_gateway import assistant_pages
+from pix_gateway import assistant_pages, gallery_pages
 from pix_gateway.account_pages import create_account_pages
 from pix_gateway.admin_pages import create_admin_pages
 from pix_gateway.api import create_router
 from pix_gateway.billing_pages import router as billing_pages
-from pix_gateway.gallery_pages import create_gallery_pages
 from pix_gateway.integrations_pages import create_integration_pages
 from pix_gateway.leads_pages import create_lead_pages
 from pix_gateway.legal_pages import router as legal_router
@@ -105,7 +104,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(create_order_pages(ui))
     app.include_router(create_listing_pages(ui))
     app.include_router(create_lead_pages(ui))
-    app.include_router(create_gallery_pages(ui))
+    app.include_router(gallery_pages.router)
     app.include_router(create_account_pages(ui))
     app.include_router(create_admin_pages(ui))
     app.include_router(create_integration_pages(ui))

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
 from pix_gateway.i18n import translate
-from pix_gateway.pages import UI, PageError
+from pix_gateway.pages import UI, PageError, PageUI
 
 UPLOAD_TEXTS = (
     "waiting",
@@ -61,278 +61,291 @@ def exports_busy(exports: list[dict[str, Any]], photos: list[dict[str, Any]]) ->
     )
 
 
-def create_gallery_pages(ui: UI) -> APIRouter:
-    router = APIRouter()
-    backend = ui.backend
+router = APIRouter()
 
-    async def gallery_or_404(me: Identity, gallery_id: str) -> dict[str, Any]:
-        response = await backend.call(
-            "GET", "media", f"/galleries/{quote(gallery_id, safe='')}", identity=me
-        )
-        # Unknown, another organisation's, or not an id at all: for the visitor, not found.
-        if response.status_code in (403, 404, 422):
-            raise PageError(404, "error.404")
-        if not response.is_success:
-            raise PageError(503, "error.503")
-        gallery: dict[str, Any] = response.json()
-        return gallery
 
-    async def photos(me: Identity, gallery_id: str) -> list[dict[str, Any]]:
-        """Media's photos with their current captions and export state side by side."""
-        gallery = await gallery_or_404(me, gallery_id)
-        captions = await ui.json(
-            await backend.call(
-                "GET",
-                "captioning",
-                f"/galleries/{quote(gallery_id, safe='')}/captions",
-                identity=me,
-            ),
-            [],
-        )
-        by_asset = {c["asset_id"]: c for c in captions}
-        exported = await ui.json(
-            await backend.call(
-                "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/photos", identity=me
-            ),
-            {"photos": []},
-        )
-        cover = {p["asset_id"] for p in exported.get("photos", []) if p.get("cover")}
-        return [
-            {**asset, "caption": by_asset.get(asset["id"]), "cover": asset["id"] in cover}
-            for asset in gallery["assets"]
-        ]
-
-    @router.get("/galleries/{gallery_id}", response_class=HTMLResponse)
-    async def gallery_page(gallery_id: str, request: Request) -> Response:
-        me = await ui.signed_in(request)
-        gallery = await gallery_or_404(me, gallery_id)
-        locale = ui.locale(request, me)
-        texts = {key: translate(f"upload.{key}", locale) for key in UPLOAD_TEXTS}
-        base = f"/galleries/{quote(gallery_id, safe='')}"
-        targets = await ui.json(
-            await backend.call("GET", "export", f"{base}/crm-targets", identity=me), []
-        )
-        pushes = await ui.json(
-            await backend.call("GET", "export", f"{base}/crm-pushes", identity=me), []
-        )
-        shown = await photos(me, gallery_id)
-        exports = await exports_of(me, gallery_id)
-        delivery = await delivery_of(me, gallery_id)
-        return ui.render(
-            request,
-            "gallery.html",
-            me,
-            page="orders",
-            gallery=gallery,
-            photos=shown,
-            photos_busy=photos_busy(shown),
-            upload_texts=json.dumps(texts),
-            exports=exports,
-            exports_busy=exports_busy(exports, shown),
-            crm_targets={t["crm"]: t["record_id"] for t in targets},
-            crm_pushes=pushes[:10],
-            delivery=delivery,
-            delivery_busy=delivery_busy(delivery),
-            delivery_error=request.query_params.get("delivery_error"),
-        )
-
-    async def delivery_of(me: Identity, gallery_id: str) -> dict[str, Any] | None:
-        """Media's view of the photo set: complete or not, delivered or not."""
-        state: dict[str, Any] | None = await ui.json(
-            await backend.call(
-                "GET", "media", f"/galleries/{quote(gallery_id, safe='')}/delivery", identity=me
-            ),
-            None,
-        )
-        return state
-
-    @router.get("/galleries/{gallery_id}/delivery", response_class=HTMLResponse)
-    async def delivery_panel(gallery_id: str, request: Request) -> Response:
-        me = await ui.signed_in(request)
-        delivery = await delivery_of(me, gallery_id)
-        return ui.render(
-            request,
-            "partials/delivery_panel.html",
-            me,
-            gallery={"id": gallery_id},
-            delivery=delivery,
-            delivery_busy=delivery_busy(delivery),
-            delivery_error=None,
-        )
-
-    @router.post("/galleries/{gallery_id}/deliver")
-    async def deliver(gallery_id: str, request: Request) -> Response:
-        """One click: the gallery goes to the client (and its order becomes delivered)."""
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        response = await backend.call(
-            "POST", "media", f"/galleries/{quote(gallery_id, safe='')}/deliver", identity=me
-        )
-        target = f"/galleries/{quote(gallery_id, safe='')}"
-        if not response.is_success:
-            try:
-                code = str(response.json()["error"]["code"])
-            except (ValueError, KeyError, TypeError):
-                code = "unavailable"
-            target += f"?delivery_error={quote(code, safe='')}"
-        return RedirectResponse(target, status_code=303)
-
-    @router.post("/galleries/{gallery_id}/crm/{crm}")
-    async def set_crm_target(gallery_id: str, crm: str, request: Request) -> Response:
-        form = await ui.form_of(request)
-        me = await ui.signed_in(request)
-        record = form.get("record_id", "").strip()
-        path = f"/galleries/{quote(gallery_id, safe='')}/crm-targets/{quote(crm, safe='')}"
-        if record:
-            await backend.call("PUT", "export", path, identity=me, json={"record_id": record})
-        else:
-            await backend.call("DELETE", "export", path, identity=me)
-        return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
-
-    @router.get("/galleries/{gallery_id}/photos", response_class=HTMLResponse)
-    async def photo_grid(gallery_id: str, request: Request) -> Response:
-        me = await ui.signed_in(request)
-        shown = await photos(me, gallery_id)
-        busy = photos_busy(shown)
-        response = ui.render(
-            request,
-            "partials/photo_panel.html",
-            me,
-            gallery={"id": gallery_id},
-            photos=shown,
-            photos_busy=busy,
-        )
-        if not busy:
-            # The delivery and downloads panels, at rest too, look once more now.
-            response.headers["hx-trigger"] = "pix:photos-settled"
-        return response
-
-    async def photo_card(
-        request: Request, me: Identity, gallery_id: str, asset_id: str, **ctx: Any
-    ) -> Response:
-        found = [p for p in await photos(me, gallery_id) if p["id"] == asset_id]
-        if not found:
-            raise PageError(404, "error.404")
-        return ui.render(
-            request, "partials/photo.html", me, gallery={"id": gallery_id}, photo=found[0], **ctx
-        )
-
-    @router.get("/galleries/{gallery_id}/photos/{asset_id}/edit", response_class=HTMLResponse)
-    async def edit_caption(gallery_id: str, asset_id: str, request: Request) -> Response:
-        me = await ui.signed_in(request)
-        return await photo_card(request, me, gallery_id, asset_id, editing=True)
-
-    @router.get("/galleries/{gallery_id}/photos/{asset_id}", response_class=HTMLResponse)
-    async def show_photo(gallery_id: str, asset_id: str, request: Request) -> Response:
-        me = await ui.signed_in(request)
-        return await photo_card(request, me, gallery_id, asset_id)
-
-    @router.post("/galleries/{gallery_id}/photos/{asset_id}/caption", response_class=HTMLResponse)
-    async def save_caption(gallery_id: str, asset_id: str, request: Request) -> Response:
-        form = await ui.form_of(request)
-        me = await ui.signed_in(request)
-        edit = {k: form[k].strip() for k in CAPTION_FIELDS if form.get(k, "").strip()}
-        response = await backend.call(
-            "PATCH",
-            "captioning",
-            f"/assets/{quote(asset_id, safe='')}/caption",
-            identity=me,
-            json=edit,
-        )
-        if not response.is_success:
-            _, message = ui.field_errors(request, me, response, "title_de")
-            return await photo_card(
-                request,
-                me,
-                gallery_id,
-                asset_id,
-                editing=True,
-                error=message or translate("error.invalid", ui.locale(request, me)),
-                draft=form,
-            )
-        return caption_changed(await photo_card(request, me, gallery_id, asset_id))
-
-    @router.post(
-        "/galleries/{gallery_id}/photos/{asset_id}/regenerate", response_class=HTMLResponse
+async def gallery_or_404(ui: UI, me: Identity, gallery_id: str) -> dict[str, Any]:
+    response = await ui.backend.call(
+        "GET", "media", f"/galleries/{quote(gallery_id, safe='')}", identity=me
     )
-    async def regenerate(gallery_id: str, asset_id: str, request: Request) -> Response:
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        locale = ui.locale(request, me)
-        before = [p for p in await photos(me, gallery_id) if p["id"] == asset_id]
-        response = await backend.call(
-            "POST",
+    # Unknown, another organisation's, or not an id at all: for the visitor, not found.
+    if response.status_code in (403, 404, 422):
+        raise PageError(404, "error.404")
+    if not response.is_success:
+        raise PageError(503, "error.503")
+    gallery: dict[str, Any] = response.json()
+    return gallery
+
+
+async def photos(ui: UI, me: Identity, gallery_id: str) -> list[dict[str, Any]]:
+    """Media's photos with their current captions and export state side by side."""
+    gallery = await gallery_or_404(ui, me, gallery_id)
+    captions = await ui.json(
+        await ui.backend.call(
+            "GET",
             "captioning",
-            f"/assets/{quote(asset_id, safe='')}/caption/regenerate",
+            f"/galleries/{quote(gallery_id, safe='')}/captions",
             identity=me,
-        )
-        if not response.is_success:
-            return await photo_card(
-                request, me, gallery_id, asset_id, error=translate("error.503", locale)
-            )
-        fresh = response.json()
-        old = (before[0].get("caption") or {}).get("caption") if before else None
-        # The model may well say the same again (the offline one always does): say so, rather
-        # than leave the person wondering whether anything happened.
-        key = "gallery.regenerated_same" if fresh["caption"] == old else "gallery.regenerated"
-        notice = translate(key, locale, version=fresh["caption_version"])
-        return caption_changed(await photo_card(request, me, gallery_id, asset_id, notice=notice))
+        ),
+        [],
+    )
+    by_asset = {c["asset_id"]: c for c in captions}
+    exported = await ui.json(
+        await ui.backend.call(
+            "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/photos", identity=me
+        ),
+        {"photos": []},
+    )
+    cover = {p["asset_id"] for p in exported.get("photos", []) if p.get("cover")}
+    return [
+        {**asset, "caption": by_asset.get(asset["id"]), "cover": asset["id"] in cover}
+        for asset in gallery["assets"]
+    ]
 
-    @router.post("/galleries/{gallery_id}/photos/{asset_id}/cover", response_class=HTMLResponse)
-    async def choose_cover(gallery_id: str, asset_id: str, request: Request) -> Response:
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        await backend.call(
-            "PUT",
-            "export",
-            f"/galleries/{quote(gallery_id, safe='')}/cover",
-            identity=me,
-            json={"asset_id": asset_id},
-        )
-        return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
 
-    @router.post("/galleries/{gallery_id}/photos/{asset_id}/delete")
-    async def delete_photo(gallery_id: str, asset_id: str, request: Request) -> Response:
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        await backend.call("DELETE", "media", f"/assets/{quote(asset_id, safe='')}", identity=me)
-        return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
+@router.get("/galleries/{gallery_id}", response_class=HTMLResponse)
+async def gallery_page(gallery_id: str, request: Request, ui: PageUI) -> Response:
+    me = await ui.signed_in(request)
+    gallery = await gallery_or_404(ui, me, gallery_id)
+    locale = ui.locale(request, me)
+    texts = {key: translate(f"upload.{key}", locale) for key in UPLOAD_TEXTS}
+    base = f"/galleries/{quote(gallery_id, safe='')}"
+    targets = await ui.json(
+        await ui.backend.call("GET", "export", f"{base}/crm-targets", identity=me), []
+    )
+    pushes = await ui.json(
+        await ui.backend.call("GET", "export", f"{base}/crm-pushes", identity=me), []
+    )
+    shown = await photos(ui, me, gallery_id)
+    exports = await exports_of(ui, me, gallery_id)
+    delivery = await delivery_of(ui, me, gallery_id)
+    return ui.render(
+        request,
+        "gallery.html",
+        me,
+        page="orders",
+        gallery=gallery,
+        photos=shown,
+        photos_busy=photos_busy(shown),
+        upload_texts=json.dumps(texts),
+        exports=exports,
+        exports_busy=exports_busy(exports, shown),
+        crm_targets={t["crm"]: t["record_id"] for t in targets},
+        crm_pushes=pushes[:10],
+        delivery=delivery,
+        delivery_busy=delivery_busy(delivery),
+        delivery_error=request.query_params.get("delivery_error"),
+    )
 
-    async def exports_of(me: Identity, gallery_id: str) -> list[dict[str, Any]]:
-        versions: list[dict[str, Any]] = await ui.json(
-            await backend.call(
-                "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/exports", identity=me
-            ),
-            [],
-        )
-        return versions
 
-    @router.get("/galleries/{gallery_id}/exports", response_class=HTMLResponse)
-    async def exports_panel(gallery_id: str, request: Request) -> Response:
-        me = await ui.signed_in(request)
-        exports = await exports_of(me, gallery_id)
-        shown = await photos(me, gallery_id)
-        return ui.render(
+async def delivery_of(ui: UI, me: Identity, gallery_id: str) -> dict[str, Any] | None:
+    """Media's view of the photo set: complete or not, delivered or not."""
+    state: dict[str, Any] | None = await ui.json(
+        await ui.backend.call(
+            "GET", "media", f"/galleries/{quote(gallery_id, safe='')}/delivery", identity=me
+        ),
+        None,
+    )
+    return state
+
+
+@router.get("/galleries/{gallery_id}/delivery", response_class=HTMLResponse)
+async def delivery_panel(gallery_id: str, request: Request, ui: PageUI) -> Response:
+    me = await ui.signed_in(request)
+    delivery = await delivery_of(ui, me, gallery_id)
+    return ui.render(
+        request,
+        "partials/delivery_panel.html",
+        me,
+        gallery={"id": gallery_id},
+        delivery=delivery,
+        delivery_busy=delivery_busy(delivery),
+        delivery_error=None,
+    )
+
+
+@router.post("/galleries/{gallery_id}/deliver")
+async def deliver(gallery_id: str, request: Request, ui: PageUI) -> Response:
+    """One click: the gallery goes to the client (and its order becomes delivered)."""
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    response = await ui.backend.call(
+        "POST", "media", f"/galleries/{quote(gallery_id, safe='')}/deliver", identity=me
+    )
+    target = f"/galleries/{quote(gallery_id, safe='')}"
+    if not response.is_success:
+        try:
+            code = str(response.json()["error"]["code"])
+        except (ValueError, KeyError, TypeError):
+            code = "unavailable"
+        target += f"?delivery_error={quote(code, safe='')}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/galleries/{gallery_id}/crm/{crm}")
+async def set_crm_target(gallery_id: str, crm: str, request: Request, ui: PageUI) -> Response:
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    record = form.get("record_id", "").strip()
+    path = f"/galleries/{quote(gallery_id, safe='')}/crm-targets/{quote(crm, safe='')}"
+    if record:
+        await ui.backend.call("PUT", "export", path, identity=me, json={"record_id": record})
+    else:
+        await ui.backend.call("DELETE", "export", path, identity=me)
+    return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
+
+
+@router.get("/galleries/{gallery_id}/photos", response_class=HTMLResponse)
+async def photo_grid(gallery_id: str, request: Request, ui: PageUI) -> Response:
+    me = await ui.signed_in(request)
+    shown = await photos(ui, me, gallery_id)
+    busy = photos_busy(shown)
+    response = ui.render(
+        request,
+        "partials/photo_panel.html",
+        me,
+        gallery={"id": gallery_id},
+        photos=shown,
+        photos_busy=busy,
+    )
+    if not busy:
+        # The delivery and downloads panels, at rest too, look once more now.
+        response.headers["hx-trigger"] = "pix:photos-settled"
+    return response
+
+
+async def photo_card(
+    ui: UI, request: Request, me: Identity, gallery_id: str, asset_id: str, **ctx: Any
+) -> Response:
+    found = [p for p in await photos(ui, me, gallery_id) if p["id"] == asset_id]
+    if not found:
+        raise PageError(404, "error.404")
+    return ui.render(
+        request, "partials/photo.html", me, gallery={"id": gallery_id}, photo=found[0], **ctx
+    )
+
+
+@router.get("/galleries/{gallery_id}/photos/{asset_id}/edit", response_class=HTMLResponse)
+async def edit_caption(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
+    me = await ui.signed_in(request)
+    return await photo_card(ui, request, me, gallery_id, asset_id, editing=True)
+
+
+@router.get("/galleries/{gallery_id}/photos/{asset_id}", response_class=HTMLResponse)
+async def show_photo(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
+    me = await ui.signed_in(request)
+    return await photo_card(ui, request, me, gallery_id, asset_id)
+
+
+@router.post("/galleries/{gallery_id}/photos/{asset_id}/caption", response_class=HTMLResponse)
+async def save_caption(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    edit = {k: form[k].strip() for k in CAPTION_FIELDS if form.get(k, "").strip()}
+    response = await ui.backend.call(
+        "PATCH",
+        "captioning",
+        f"/assets/{quote(asset_id, safe='')}/caption",
+        identity=me,
+        json=edit,
+    )
+    if not response.is_success:
+        _, message = ui.field_errors(request, me, response, "title_de")
+        return await photo_card(
+            ui,
             request,
-            "partials/exports_panel.html",
             me,
-            gallery={"id": gallery_id},
-            exports=exports,
-            exports_busy=exports_busy(exports, shown),
+            gallery_id,
+            asset_id,
+            editing=True,
+            error=message or translate("error.invalid", ui.locale(request, me)),
+            draft=form,
         )
+    return caption_changed(await photo_card(ui, request, me, gallery_id, asset_id))
 
-    @router.post("/galleries/{gallery_id}/exports/{version}/originals")
-    async def original_bundle(gallery_id: str, version: int, request: Request) -> Response:
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        response = await backend.call(
-            "POST",
-            "export",
-            f"/galleries/{quote(gallery_id, safe='')}/exports/{version}/bundle?size=original",
-            identity=me,
+
+@router.post("/galleries/{gallery_id}/photos/{asset_id}/regenerate", response_class=HTMLResponse)
+async def regenerate(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    locale = ui.locale(request, me)
+    before = [p for p in await photos(ui, me, gallery_id) if p["id"] == asset_id]
+    response = await ui.backend.call(
+        "POST",
+        "captioning",
+        f"/assets/{quote(asset_id, safe='')}/caption/regenerate",
+        identity=me,
+    )
+    if not response.is_success:
+        return await photo_card(
+            ui, request, me, gallery_id, asset_id, error=translate("error.503", locale)
         )
-        if not response.is_success:
-            raise PageError(503, "error.503")
-        return RedirectResponse(response.json()["download_url"], status_code=303)
+    fresh = response.json()
+    old = (before[0].get("caption") or {}).get("caption") if before else None
+    # The model may well say the same again (the offline one always does): say so, rather
+    # than leave the person wondering whether anything happened.
+    key = "gallery.regenerated_same" if fresh["caption"] == old else "gallery.regenerated"
+    notice = translate(key, locale, version=fresh["caption_version"])
+    return caption_changed(await photo_card(ui, request, me, gallery_id, asset_id, notice=notice))
 
-    return router
+
+@router.post("/galleries/{gallery_id}/photos/{asset_id}/cover", response_class=HTMLResponse)
+async def choose_cover(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    await ui.backend.call(
+        "PUT",
+        "export",
+        f"/galleries/{quote(gallery_id, safe='')}/cover",
+        identity=me,
+        json={"asset_id": asset_id},
+    )
+    return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
+
+
+@router.post("/galleries/{gallery_id}/photos/{asset_id}/delete")
+async def delete_photo(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    await ui.backend.call("DELETE", "media", f"/assets/{quote(asset_id, safe='')}", identity=me)
+    return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
+
+
+async def exports_of(ui: UI, me: Identity, gallery_id: str) -> list[dict[str, Any]]:
+    versions: list[dict[str, Any]] = await ui.json(
+        await ui.backend.call(
+            "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/exports", identity=me
+        ),
+        [],
+    )
+    return versions
+
+
+@router.get("/galleries/{gallery_id}/exports", response_class=HTMLResponse)
+async def exports_panel(gallery_id: str, request: Request, ui: PageUI) -> Response:
+    me = await ui.signed_in(request)
+    exports = await exports_of(ui, me, gallery_id)
+    shown = await photos(ui, me, gallery_id)
+    return ui.render(
+        request,
+        "partials/exports_panel.html",
+        me,
+        gallery={"id": gallery_id},
+        exports=exports,
+        exports_busy=exports_busy(exports, shown),
+    )
+
+
+@router.post("/galleries/{gallery_id}/exports/{version}/originals")
+async def original_bundle(gallery_id: str, version: int, request: Request, ui: PageUI) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    response = await ui.backend.call(
+        "POST",
+        "export",
+        f"/galleries/{quote(gallery_id, safe='')}/exports/{version}/bundle?size=original",
+        identity=me,
+    )
+    if not response.is_success:
+        raise PageError(503, "error.503")
+    return RedirectResponse(response.json()["download_url"], status_code=303)

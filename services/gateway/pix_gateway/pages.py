@@ -4,11 +4,11 @@ Every page talks to the services through `Backend` with the visitor's signed ide
 services' own authorisation applies to the UI exactly as to the API.
 """
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pix_runtime.identity import Identity
@@ -187,6 +187,15 @@ async def read_form(request: Request) -> dict[str, str]:
     if len(body) > FORM_LIMIT:
         raise PageError(413, "error.invalid")
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+def current_ui(request: Request) -> UI:
+    ui: UI = request.app.state.ui
+    return ui
+
+
+# The page toolkit (backend, templates, the signed-in user): `ui: PageUI` in a page route.
+PageUI = Annotated[UI, Depends(current_ui)]
 
 
 def client_ip(request: Request) -> str:
