@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 ACTION_DO = "urn:onoffice-de-ns:smart:2.5:smartml:action:do"
+ACTION_MODIFY = "urn:onoffice-de-ns:smart:2.5:smartml:action:modify"
 ONOFFICE_PATH = "/api/stable/api.php"
 PICTURE_TYPES = {"Titelbild", "Foto", "Foto_gross", "Grundriss", "Lageplan", "Panorama"}
 
@@ -67,6 +68,7 @@ class FakeOnOffice:
         self.fail_next: list[int] = []
         self.tmp: dict[str, bytes] = {}
         self.files: list[dict[str, Any]] = []
+        self.estate_fields: dict[int, dict[str, Any]] = {}
         self.rejected: list[str] = []
         self.problems: list[str] = []
         self.app = Starlette(routes=[Route(ONOFFICE_PATH, self.endpoint, methods=["POST"])])
@@ -122,6 +124,18 @@ class FakeOnOffice:
             parameters: dict[str, Any] = action["parameters"]
             if list(parameters) != sorted(parameters):
                 self.problems.append(f"parameters not sorted: {list(parameters)}")
+            if action["actionid"] == ACTION_MODIFY and action["resourcetype"] == "estate":
+                # "Modify estate": resourceid the estate, parameters.data its fields.
+                estate = int(action.get("resourceid") or 0)
+                if estate not in self.estates:
+                    return self._answer(
+                        200, 97, "Error in action", [self._result(action, {}, 137, "?")]
+                    )
+                if set(parameters) != {"data"} or not isinstance(parameters["data"], dict):
+                    self.problems.append(f"bad estate modify {parameters}")
+                self.estate_fields.setdefault(estate, {}).update(parameters["data"])
+                results.append(self._result(action, {"success": "success"}))
+                continue
             if action["actionid"] != ACTION_DO or action["resourcetype"] != "uploadfile":
                 self.problems.append(f"unexpected action {action['actionid']}")
             if "data" in parameters:
@@ -154,9 +168,33 @@ class FakePropstack:
         self.api_key, self.properties = api_key, properties
         self.fail_next: list[int] = []
         self.images: list[dict[str, Any]] = []
+        self.units: dict[int, dict[str, Any]] = {}
         self.rejected = 0
         self.problems: list[str] = []
-        self.app = Starlette(routes=[Route("/v1/images", self.create_image, methods=["POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/images", self.create_image, methods=["POST"]),
+                Route("/v1/units/{unit_id:int}", self.update_unit, methods=["PUT"]),
+            ]
+        )
+
+    async def update_unit(self, request: Request) -> Response:
+        if request.headers.get("X-API-KEY") != self.api_key:
+            self.rejected += 1
+            return JSONResponse({"errors": ["Unauthorized"]}, status_code=401)
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+            return JSONResponse(
+                {"errors": ["busy"]}, status_code=status, headers={"Retry-After": "0"}
+            )
+        unit_id: int = request.path_params["unit_id"]
+        if unit_id not in self.properties:
+            return JSONResponse({"errors": ["Not found"]}, status_code=404)
+        body = await request.json()
+        if set(body) != {"property"} or not isinstance(body["property"], dict):
+            self.problems.append(f"unit body not wrapped in property: {list(body)}")
+        self.units.setdefault(unit_id, {}).update(body.get("property") or {})
+        return JSONResponse({"id": unit_id, **self.units[unit_id]})
 
     async def create_image(self, request: Request) -> Response:
         if request.headers.get("X-API-KEY") != self.api_key:

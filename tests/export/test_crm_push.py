@@ -10,7 +10,14 @@ from typing import Any
 
 import httpx
 from crm_fakes import ACTION_DO, ONOFFICE_PATH, FakeOnOffice, FakePropstack, serve
-from export_testkit import TITLES, Service, caption_ready, export_service, uploaded
+from export_testkit import (
+    TITLES,
+    Service,
+    caption_ready,
+    export_service,
+    order_placed,
+    uploaded,
+)
 from pix_export.models import crm_connections
 from sqlalchemy import select
 
@@ -19,6 +26,18 @@ SECRET = "S3cr3t-x" * 8
 API_KEY = "ps-key-" + "k" * 30
 ESTATE = 4711
 PROPERTY = 815
+FACTS = {
+    "street": "Lindenallee",
+    "house_number": "5a",
+    "postcode": "10115",
+    "city": "Berlin",
+    "country": "DE",
+    "property_type": "house",
+    "marketing": "sale",
+    "living_area_m2": 160.0,
+    "rooms": 5.0,
+}
+TITLE = "5-Zimmer-Haus in Berlin, 160 m²"
 
 
 async def complete_gallery(svc: Service, gallery_id: uuid.UUID, org_id: uuid.UUID) -> None:
@@ -58,6 +77,7 @@ async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[
                 )
                 assert saved.status_code == 200, saved.text
                 assert saved.json()["hint"] == "…" + TOKEN[-4:]
+                await svc.publish(order_placed(gallery_id, org_id, "PIX-004711", **FACTS))
                 assert TOKEN not in saved.text
                 assert SECRET not in saved.text
                 listed = await http.get("/crm/connections", headers=svc.headers(org_id))
@@ -143,6 +163,21 @@ async def test_onoffice_push_is_signed_retried_and_never_repeated(migrated: set[
                 log = await push_log(http, svc, gallery_id, org_id)
                 assert [(p["version"], p["status"]) for p in log] == [(2, "pushed"), (1, "pushed")]
                 assert len(fake.files) == 4
+                # The estate's own fields: the order's facts in onOffice's names.
+                assert fake.estate_fields[ESTATE] == {
+                    "objekttitel": TITLE,
+                    "objektart": "haus",
+                    "nutzungsart": "wohnen",
+                    "vermarktungsart": "kauf",
+                    "wohnflaeche": 160.0,
+                    "anzahl_zimmer": 5.0,
+                    "strasse": "Lindenallee",
+                    "hausnummer": "5a",
+                    "plz": "10115",
+                    "ort": "Berlin",
+                    "land": "DEU",
+                    "ausstatt_beschr": "Hell, Küche",
+                }
                 assert fake.problems == []
                 assert fake.rejected == []
 
@@ -239,6 +274,7 @@ async def test_propstack_push_with_api_key_admin_setup_and_rate_limit(migrated: 
                 )
                 assert wrong.status_code == 200
                 assert wrong.json()["org_id"] == str(org_id)
+                await svc.publish(order_placed(gallery_id, org_id, "PIX-000815", **FACTS))
 
                 await complete_gallery(svc, gallery_id, org_id)
                 await http.put(
@@ -283,4 +319,18 @@ async def test_propstack_push_with_api_key_admin_setup_and_rate_limit(migrated: 
             ]
             assert all(i["is_private"] is False for i in fake.images)
             assert fake.images[0]["photo"] == b"\xff\xd8\xff\xe0web-Kitchen_01"
+            assert fake.units[PROPERTY] == {
+                "title": TITLE,
+                "marketing_type": "BUY",
+                "object_type": "LIVING",
+                "rs_type": "HOUSE",
+                "living_space": 160.0,
+                "number_of_rooms": 5.0,
+                "street": "Lindenallee",
+                "house_number": "5a",
+                "zip_code": "10115",
+                "city": "Berlin",
+                "country": "DE",
+                "furnishing_note": "Hell, Küche",
+            }
             assert fake.problems == []

@@ -10,13 +10,16 @@ onOffice apiv2 (https://apidoc.onoffice.de):
   estate. A temporary id can be used once, so a retry after a failed link step uploads again.
 - errors: the body's `status.code` 400 is "not authenticated", 500 a server error; errorcode 97
   means the action failed and the action's own `status` says why.
+- the estate's own fields (the order's facts) change with a `modify` action on resourcetype
+  `estate` (`resourceid` the estate id, `parameters.data` the fields).
 Not verifiable from the documentation found: the exact place of `tmpUploadId` in the answer. We
 read it from `response.results[0].data.records[0].elements.tmpUploadId` (the documented
 result/record/elements structure of every answer) and fail with a clear error if it is not there.
 
 Propstack API v1 (https://docs.propstack.de, "Objekte › Bilder"): `POST /v1/images` with the
 header `X-API-KEY`, JSON `{"image": {imageable_id, imageable_type "Property", photo, title,
-is_floorplan, position, is_private}}`; `photo` is sent as a base64 data URL.
+is_floorplan, position, is_private}}`; `photo` is sent as a base64 data URL. The property's
+own fields: `PUT /v1/units/{id}` with `{"property": {…}}` ("Objekte").
 
 Both clients raise `CrmError`: `retryable` for 429, 5xx and network errors/timeouts (the push
 is tried again later), not retryable for what a retry cannot fix (bad credentials, unknown
@@ -35,6 +38,7 @@ from typing import Any, Protocol
 import httpx
 
 ACTION_DO = "urn:onoffice-de-ns:smart:2.5:smartml:action:do"
+ACTION_MODIFY = "urn:onoffice-de-ns:smart:2.5:smartml:action:modify"
 UPLOADFILE = "uploadfile"
 ERROR_TEXT_MAX = 300
 
@@ -65,6 +69,10 @@ class Upload:
 
 
 class CrmClient(Protocol):
+    async def update_record(self, record_id: str, fields: dict[str, Any]) -> None:
+        """Set the record's own fields (the order's facts); the same fields again change
+        nothing, so a retried push may send them again."""
+
     async def upload(self, record_id: str, upload: Upload) -> None: ...
 
 
@@ -89,8 +97,14 @@ def _check_http(response: httpx.Response, crm: str) -> None:
 
 
 async def _post(client: httpx.AsyncClient, crm: str, url: str, **kwargs: Any) -> httpx.Response:
+    return await _send(client, crm, "POST", url, **kwargs)
+
+
+async def _send(
+    client: httpx.AsyncClient, crm: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
     try:
-        return await client.post(url, **kwargs)
+        return await client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise CrmError(f"{crm} did not answer in time", retryable=True) from exc
     except httpx.TransportError as exc:
@@ -115,24 +129,34 @@ class OnOfficeClient:
         self._token = token
         self._secret = secret
 
-    def action(self, parameters: dict[str, Any], *, identifier: str = "") -> dict[str, Any]:
+    def action(
+        self,
+        parameters: dict[str, Any],
+        *,
+        identifier: str = "",
+        actionid: str = ACTION_DO,
+        resourcetype: str = UPLOADFILE,
+        resourceid: str = "",
+    ) -> dict[str, Any]:
         timestamp = str(int(time.time()))
         return {
-            "actionid": ACTION_DO,
-            "resourceid": "",
-            "resourcetype": UPLOADFILE,
+            "actionid": actionid,
+            "resourceid": resourceid,
+            "resourcetype": resourcetype,
             "identifier": identifier,
             "timestamp": timestamp,
-            "hmac": onoffice_hmac(self._secret, timestamp, self._token, UPLOADFILE, ACTION_DO),
+            "hmac": onoffice_hmac(self._secret, timestamp, self._token, resourcetype, actionid),
             "hmac_version": "2",
             # The documentation requires the first level sorted by key.
             "parameters": dict(sorted(parameters.items())),
         }
 
-    async def _call(self, parameters: dict[str, Any], identifier: str) -> dict[str, Any]:
+    async def _call(
+        self, parameters: dict[str, Any], identifier: str, **action: str
+    ) -> dict[str, Any]:
         body = {
             "token": self._token,
-            "request": {"actions": [self.action(parameters, identifier=identifier)]},
+            "request": {"actions": [self.action(parameters, identifier=identifier, **action)]},
         }
         response = await _post(self._client, self.crm, self._url, json=body)
         _check_http(response, self.crm)
@@ -165,11 +189,20 @@ class OnOfficeClient:
         if code != 200 or status.get("errorcode", 0) or action_status.get("errorcode", 0):
             message = action_status.get("message") or status.get("message") or "unknown error"
             raise CrmError(
-                f"onOffice refused the upload: {str(message)[:ERROR_TEXT_MAX]}",
+                f"onOffice refused the request: {str(message)[:ERROR_TEXT_MAX]}",
                 retryable=False,
                 status_code=response.status_code,
             )
         return dict(result)
+
+    async def update_record(self, record_id: str, fields: dict[str, Any]) -> None:
+        await self._call(
+            {"data": fields},
+            "estate",
+            actionid=ACTION_MODIFY,
+            resourcetype="estate",
+            resourceid=record_id,
+        )
 
     async def upload(self, record_id: str, upload: Upload) -> None:
         first = await self._call({"data": base64.b64encode(upload.data).decode()}, upload.name)
@@ -199,8 +232,24 @@ class PropstackClient:
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str) -> None:
         self._client = client
-        self._url = base_url.rstrip("/") + "/images"
+        self._base = base_url.rstrip("/")
+        self._url = self._base + "/images"
         self._api_key = api_key
+
+    async def update_record(self, record_id: str, fields: dict[str, Any]) -> None:
+        response = await _send(
+            self._client,
+            self.crm,
+            "PUT",
+            f"{self._base}/units/{int(record_id)}",
+            json={"property": fields},
+            headers={"X-API-KEY": self._api_key, "Accept": "application/json"},
+        )
+        if response.status_code == 404:
+            raise CrmError(
+                f"Propstack does not know property {record_id}", retryable=False, status_code=404
+            )
+        _check_http(response, self.crm)
 
     async def upload(self, record_id: str, upload: Upload) -> None:
         photo = "data:image/jpeg;base64," + base64.b64encode(upload.data).decode()

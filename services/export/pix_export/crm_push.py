@@ -8,7 +8,9 @@ crm) key means a redelivered event, a second replica or a restart never pushes a
 
 Each row is written with its `export.push-crm` job (key: the push id). The job marks the row
 "sending" (committed before any request), uploads the version's photos with the fields of its
-stored `onoffice`/`propstack` format file, records each accepted image in `progress` (a retry
+stored `onoffice`/`propstack` format file (first setting the record's own fields to the order's
+facts stored with them: onOffice's `estate` action, Propstack's unit body), records each
+accepted image in `progress` (a retry
 resumes after it), and ends "pushed", "retrying" (429, 5xx, timeouts: the job layer tries again
 with the kind's `RetryPolicy`, a CRM's Retry-After honoured, for `crm_give_up_hours`) or
 "failed" (bad credentials, unknown record: a retry cannot help until someone fixes them; the API
@@ -50,6 +52,8 @@ Crm = Literal["onoffice", "propstack"]
 CRMS: tuple[Crm, ...] = ("onoffice", "propstack")
 # The format file of a version that carries each CRM's per-image fields.
 FORMAT_FILE = {"onoffice": "onoffice-uploadfile.json", "propstack": "propstack-images.json"}
+# Propstack's unit fields travel in a file of their own (its images file is a list).
+RECORD_FILE = {"onoffice": "onoffice-uploadfile.json", "propstack": "propstack-unit.json"}
 CREDENTIAL_FIELDS: dict[Crm, tuple[str, ...]] = {
     "onoffice": ("token", "secret"),
     "propstack": ("api_key",),
@@ -430,8 +434,10 @@ class CrmDesk:
             try:
                 record_id, client = await self._prepare(row, http)
                 values["record_id"] = record_id
-                uploads = await self._uploads(row)
+                record_fields, uploads = await self._uploads(row)
                 values["image_count"] = len(uploads)
+                if record_fields:
+                    await client.update_record(record_id, record_fields)
                 done: list[str] = list(row["progress"] or [])
                 for upload in uploads:
                     if upload.name in done:
@@ -532,8 +538,10 @@ class CrmDesk:
         credentials: dict[str, str] = json.loads(opened)
         return record_id, self._client_factory(row["crm"], credentials, http)
 
-    async def _uploads(self, row: RowMapping) -> list[Upload]:
-        """The version's photos with the CRM's fields, from the files stored for that version."""
+    async def _uploads(self, row: RowMapping) -> tuple[dict[str, Any], list[Upload]]:
+        """The record's fields and the version's photos with the CRM's fields for each, from
+        the files stored for that version (versions built before the facts travelled have no
+        record fields)."""
         async with self._db.sessions() as session:
             export = (
                 (
@@ -552,6 +560,15 @@ class CrmDesk:
         if stored is None:
             raise CrmError(f"the export version has no {wanted}", retryable=False)
         document = json.loads(await self._storage.get_bytes(stored["storage_key"]))
+        record_fields: dict[str, Any] = {}
+        if row["crm"] == "onoffice":
+            estate = (document.get("estate") or {}).get("parameters") or {}
+            record_fields = estate.get("data") or {}
+        else:
+            unit = next((f for f in export["files"] if f["name"] == RECORD_FILE["propstack"]), None)
+            if unit is not None:
+                stored_unit = json.loads(await self._storage.get_bytes(unit["storage_key"]))
+                record_fields = stored_unit.get("property") or {}
         keys = {f"{p['pseudonym']}.jpg": p["web_key"] for p in export["photos"] or []}
         if row["crm"] == "onoffice":
             items = [
@@ -571,7 +588,7 @@ class CrmDesk:
             if name not in keys:
                 raise CrmError(f"photo {name} of the version is missing", retryable=False)
             uploads.append(Upload(name, await self._storage.get_bytes(keys[name]), fields))
-        return uploads
+        return record_fields, uploads
 
 
 def _without(fields: dict[str, Any], *names: str) -> dict[str, Any]:
