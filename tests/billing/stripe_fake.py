@@ -562,6 +562,12 @@ class FakeStripe:
                 invoice = self._get(iid, "invoice")
                 self._finalize(invoice)
                 return 200, invoice
+            case ("POST", ["invoices", iid, "send"]):
+                invoice = self._get(iid, "invoice")
+                self._finalize(invoice)
+                invoice["sent_to"] = invoice["customer_email"]
+                self.emit("invoice.sent", invoice)
+                return 200, invoice
             case ("POST", ["invoices", iid, "pay"]):
                 invoice = self._get(iid, "invoice")
                 if invoice["status"] == "paid":

@@ -129,6 +129,7 @@ async def test_german_and_french_business_invoices(billing: BillingApp) -> None:
         o for o in fake.objects.values() if o["object"] == "invoice" and o["number"] == de["number"]
     )
     assert stripe_de["total"] == 37800
+    assert stripe_de["sent_to"] == GERMAN["email"]  # Stripe mailed it with its payment link
     assert sum(t["amount"] for t in stripe_de["total_taxes"]) == 6035
     assert stripe_de["customer_tax_ids"] == [{"type": "eu_vat", "value": "DE123456789"}]
     stripe_fr = next(

@@ -295,3 +295,29 @@ async def test_only_the_owner_manages_billing(billing: BillingApp) -> None:
         "/account/checkout", json={"seats": 1}, headers=billing.headers(owner)
     )
     assert allowed.status_code == 200
+
+
+async def test_switching_billing_off_releases_locked_organisations(
+    billing: BillingApp, billing_off: BillingApp
+) -> None:
+    owner = person()
+    assert (await billing.client.get("/account", headers=billing.headers(owner))).json()["licensed"]
+    billing.runtime.clock.advance(timedelta(days=15))
+    try:
+        await billing.app.state.billing.end_trials(_ctx(billing))
+    finally:
+        billing.runtime.clock.advance(timedelta(days=-15))
+    await billing_off.app.state.billing.release_when_off()
+    await billing_off.app.state.billing.release_when_off()  # once is enough
+    statuses = [
+        e.status
+        for e in await outbox_events(billing.runtime, SubscriptionChanged, org_id=owner.org_id)
+    ]
+    assert statuses == ["trialing", "expired", "active"]
+    # On again: the stored state is announced afresh.
+    await billing.client.get("/account", headers=billing.headers(owner))
+    statuses = [
+        e.status
+        for e in await outbox_events(billing.runtime, SubscriptionChanged, org_id=owner.org_id)
+    ]
+    assert statuses == ["trialing", "expired", "active", "expired"]

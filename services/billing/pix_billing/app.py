@@ -50,6 +50,8 @@ def create_app(settings: BillingSettings | None = None) -> tuple[FastAPI, Servic
     )
     if billing.enabled:
         runtime.jobs.every(END_TRIALS, timedelta(minutes=15), billing.end_trials)
+    else:
+        runtime.on_start(billing.release_when_off)
     register_handlers(runtime.broker, billing, invoicing)
     declare_publishers(runtime.broker, *BILLING_EVENTS)
 

@@ -134,7 +134,8 @@ class Billing:
                 .returning(m.accounts)
             )
             row = result.mappings().one()
-            await self._announce(session, row)
+        # Announced while billing was off (or not at all): say how things stand now.
+        await self._announce(session, row)
         return row
 
     def _licence(self, row: RowMapping) -> Licence:
@@ -381,6 +382,41 @@ class Billing:
             ),
             source=SOURCE,
         )
+
+    async def release_when_off(self) -> None:
+        """Billing switched off: organisations it had announced without a licence are told
+        they have one again (everything is free and unlocked while billing is off)."""
+        if self.enabled:
+            return
+        async with self._db.transaction() as session:
+            rows = await session.execute(
+                select(m.accounts)
+                .where(
+                    m.accounts.c.announced.is_not(None),
+                    m.accounts.c.announced["status"].astext.not_in(sorted(LIVE)),
+                )
+                .with_for_update()
+            )
+            for row in rows.mappings().all():
+                state = {**_announced(row), "status": "active"}
+                await session.execute(
+                    update(m.accounts)
+                    .where(m.accounts.c.org_id == row["org_id"])
+                    .values(announced=state)
+                )
+                await enqueue(
+                    session,
+                    m.outbox,
+                    SubscriptionChanged(
+                        org_id=row["org_id"],
+                        status="active",
+                        plan=row["plan"],
+                        seats=row["seats"],
+                        current_period_end=row["current_period_end"],
+                        occurred_at=self._clock.now(),
+                    ),
+                    source=SOURCE,
+                )
 
     async def end_trials(self, ctx: JobContext) -> None:
         """Trials that ran out without a subscription make the CRM read-only."""

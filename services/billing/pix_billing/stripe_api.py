@@ -349,6 +349,10 @@ class StripeApi:
                     {"idempotency_key": f"invoice-{invoice_id}-line-{index}"},
                 )
             draft = await self._client.v1.invoices.finalize_invoice_async(draft.id)
+            # Stripe emails the customer the invoice with its payment link.
+            draft = await self._client.v1.invoices.send_invoice_async(
+                draft.id, options={"idempotency_key": f"invoice-{invoice_id}-send"}
+            )
         return _invoice(draft.to_dict())
 
     async def paid_out_of_band(self, stripe_invoice_id: str) -> Invoice:
