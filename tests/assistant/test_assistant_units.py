@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+from pix_assistant.api import HEARTBEAT, with_heartbeats
 from pix_assistant.listing_import import number
 from pix_assistant.llm import AnswerFilter
+from pix_assistant.platform import Caller
 from pix_assistant.service import for_model, parse_intent
 from pix_assistant.store import StoredMessage
+from pix_runtime.identity import Identity, sign_identity, verify_identity
 
 
 def _message(i: int, role: str, content: str = "", **kw: Any) -> StoredMessage:
@@ -78,3 +84,36 @@ def test_numbers_in_german_and_english_notation() -> None:
     assert number("3.5") == 3.5
     assert number("1,200") == 1200
     assert number("k. A.") is None
+
+
+async def test_a_quiet_answer_sends_heartbeats_until_the_next_event() -> None:
+    release = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield b"first"
+        await release.wait()
+        yield b"second"
+
+    stream = with_heartbeats(slow(), 0.01)
+    assert await anext(stream) == b"first"
+    assert await anext(stream) == HEARTBEAT
+    release.set()
+    rest = [chunk async for chunk in stream]
+    assert rest[-1] == b"second"
+    assert set(rest[:-1]) <= {HEARTBEAT}
+
+
+def test_the_callers_identity_is_passed_on_as_it_came_and_renewed_only_near_its_end() -> None:
+    key = b"k" * 32
+    who = Identity(
+        user_id=uuid.uuid4(), org_id=uuid.uuid4(), role="client", email="a@b.de", name="A"
+    )
+    fresh = sign_identity(who, key, ttl=60)
+    assert Caller(verify_identity(fresh, key), fresh).header(key) == fresh
+    ending = sign_identity(who, key, ttl=5)
+    verified = verify_identity(ending, key)
+    renewed = Caller(verified, ending).header(key)
+    assert renewed != ending
+    again = verify_identity(renewed, key)
+    assert again.exp > verified.exp
+    assert again.model_dump(exclude={"exp"}) == verified.model_dump(exclude={"exp"})

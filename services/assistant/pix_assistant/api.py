@@ -4,6 +4,8 @@ server-sent events (`event: <type>`, `data: <json>`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -147,6 +149,41 @@ async def conversation_audit(
     return await assistant.accounts.trail(conversation_id)
 
 
+HEARTBEAT = b": still working\n\n"
+
+
+async def with_heartbeats(events: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """The events, and an SSE comment whenever none came for `seconds`: a model thinking or a
+    slow tool must not look like a dead connection to a proxy's read timeout (the gateway's
+    is 30 s). Browsers ignore comments."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def produce() -> None:
+        try:
+            async for chunk in events:
+                await queue.put(chunk)
+        finally:
+            await queue.put(None)
+
+    producer = asyncio.create_task(produce())
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(queue.get(), seconds)
+            except TimeoutError:
+                yield HEARTBEAT
+                continue
+            if chunk is None:
+                break
+            yield chunk
+        await producer
+    finally:
+        # The client went away: the answer stops with it.
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
+
+
 def _sse(event: ChatEvent) -> bytes:
     return f"event: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
 
@@ -157,7 +194,11 @@ def _sse(event: ChatEvent) -> bytes:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def send_message(
-    assistant: AssistantDep, caller: CallerDep, conversation_id: uuid.UUID, body: UserMessage
+    request: Request,
+    assistant: AssistantDep,
+    caller: CallerDep,
+    conversation_id: uuid.UUID,
+    body: UserMessage,
 ) -> StreamingResponse:
     assistant.ready()
     await assistant.conversations.get(caller, conversation_id)
@@ -172,7 +213,7 @@ async def send_message(
             yield _sse(AnswerFailed(code="internal", message="internal error"))
 
     return StreamingResponse(
-        events(),
+        with_heartbeats(events(), request.app.state.settings.heartbeat_seconds),
         media_type="text/event-stream",
         # No proxy may hold the stream back (nginx honours X-Accel-Buffering).
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},

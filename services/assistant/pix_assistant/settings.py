@@ -51,6 +51,8 @@ class AssistantSettings(ServiceSettings):
     # The seed's limit: at most this many tool rounds for one answer.
     max_rounds: int = Field(default=8, ge=1, le=20)
     timeout_seconds: float = 60.0
+    # A streamed answer sends an SSE comment after this long without an event.
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
 
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     # An organisation's monthly spend (euros) after which the assistant stops calling a model;
