@@ -97,6 +97,9 @@
     }
   }
 
+  for (const earlier of log.querySelectorAll(".bubble.assistant")) linkify(earlier);
+  log.scrollTop = log.scrollHeight;
+
   log.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-decide]");
     if (button) decide(button.closest("[data-action]"), button.dataset.decide);
