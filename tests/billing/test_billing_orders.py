@@ -12,11 +12,13 @@ from typing import Any
 
 import httpx
 from billing_helpers import BillingApp, outbox_events, person
-from pix_billing.invoicing import OrderRef
+from pix_billing.invoicing import ISSUE_INVOICE, OrderRef
+from pix_billing.models import jobs
 from pix_contracts import GalleryDelivered, OrderPlaced
 from pix_contracts.billing import OrderPaid, OrderPaymentRequired
 from pix_contracts.events import OrderedService
 from pix_runtime.identity import Identity
+from sqlalchemy import func, select
 
 GERMAN = {
     "company": "Makler Berlin GmbH",
@@ -246,7 +248,7 @@ async def test_billing_off_orders_are_free(billing_off: BillingApp) -> None:
     order = placed(client.org_id, {"photos": 22900})
     await billing_off.app.state.invoicing.order_placed(order)
     await billing_off.app.state.invoicing.gallery_delivered(delivered(order))
-    assert await billing_off.runtime.jobs.run_due() == 0
+    assert await invoice_jobs(billing_off.runtime, order) == 0
     payment = await invoice_of(billing_off, client, order)
     assert payment["payment"] == "free"
     assert payment["invoice"] is None
@@ -254,3 +256,38 @@ async def test_billing_off_orders_are_free(billing_off: BillingApp) -> None:
         await outbox_events(billing_off.runtime, OrderPaymentRequired, order_id=order.order_id)
         == []
     )
+
+
+async def test_invoiced_at_ordering_when_set(billing: BillingApp) -> None:
+    from conftest import billing_settings
+    from pix_billing.app import create_app
+
+    assert billing.stripe is not None
+    app, runtime = create_app(billing_settings(billing.stripe, invoice_orders_at="ordering"))
+    try:
+        at_ordering = BillingApp(billing.client, runtime, runtime.settings, app, billing.stripe)  # type: ignore[arg-type]
+        client = person()
+        order = placed(client.org_id, {"photos": 22900})
+        await app.state.invoicing.order_placed(order)
+        await at_ordering.handled()
+        payment = await app.state.invoicing.order_payment(order.order_id, None)
+        assert payment.payment == "invoiced"
+        assert payment.invoice is not None
+        assert payment.invoice.status == "open"
+        assert payment.invoice.gross_cents == 22900
+        # The delivery later issues nothing more: the one job is the one from ordering.
+        await app.state.invoicing.gallery_delivered(delivered(order))
+        assert await invoice_jobs(runtime, order) == 1
+    finally:
+        await runtime.db.dispose()
+
+
+async def invoice_jobs(runtime: Any, order: OrderPlaced) -> int:
+    """Invoice jobs ever queued for the order (the jobs table is shared by the session)."""
+    async with runtime.db.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).where(
+                jobs.c.kind == ISSUE_INVOICE, jobs.c.key == str(order.order_id)
+            )
+        )
+    return int(count or 0)
