@@ -12,15 +12,18 @@ from pix_runtime.storage import browser_origins
 from prometheus_client import start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pix_gateway import assistant_pages, gallery_pages
-from pix_gateway.account_pages import create_account_pages
-from pix_gateway.admin_pages import create_admin_pages
+from pix_gateway import (
+    account_pages,
+    admin_pages,
+    assistant_pages,
+    gallery_pages,
+    integrations_pages,
+    leads_pages,
+    listings_pages,
+)
 from pix_gateway.api import create_router
 from pix_gateway.billing_pages import router as billing_pages
-from pix_gateway.integrations_pages import create_integration_pages
-from pix_gateway.leads_pages import create_lead_pages
 from pix_gateway.legal_pages import router as legal_router
-from pix_gateway.listings_pages import create_listing_pages
 from pix_gateway.orders_pages import create_order_pages
 from pix_gateway.pages import UI, create_pages, install_page_errors
 from pix_gateway.service import Backend, SessionChecker, security_headers
@@ -102,12 +105,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(create_router(settings, client, sessions))
     app.include_router(create_order_pages(ui))
-    app.include_router(create_listing_pages(ui))
-    app.include_router(create_lead_pages(ui))
+    app.include_router(listings_pages.router)
+    app.include_router(leads_pages.router)
     app.include_router(gallery_pages.router)
-    app.include_router(create_account_pages(ui))
-    app.include_router(create_admin_pages(ui))
-    app.include_router(create_integration_pages(ui))
+    app.include_router(account_pages.router)
+    app.include_router(admin_pages.router)
+    app.include_router(integrations_pages.router)
     app.include_router(assistant_pages.router)
     app.include_router(billing_pages)
     app.include_router(legal_router)

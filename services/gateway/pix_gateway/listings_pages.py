@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
-from pix_gateway.pages import UI, PageError, error_of
+from pix_gateway.pages import UI, PageError, PageUI, error_of
 
 PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
 ENERGY_CLASSES = ("A+", "A", "B", "C", "D", "E", "F", "G", "H")
@@ -91,249 +91,262 @@ def listing_body(form: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def create_listing_pages(ui: UI) -> APIRouter:
-    router = APIRouter()
-    backend = ui.backend
+router = APIRouter()
 
-    async def api(me: Identity, method: str, path: str, json: object = None) -> tuple[int, Any]:
-        response = await backend.call(method, "listings", path, identity=me, json=json)
-        if response.status_code >= 500:
-            raise PageError(503, "error.503")
+
+async def api(ui: UI, me: Identity, method: str, path: str, json: object = None) -> tuple[int, Any]:
+    response = await ui.backend.call(method, "listings", path, identity=me, json=json)
+    if response.status_code >= 500:
+        raise PageError(503, "error.503")
+    try:
+        body = response.json()  # errors too: their fields go under the form's inputs
+    except ValueError:
+        body = {}
+    return response.status_code, body
+
+
+async def load(ui: UI, me: Identity, listing_id: uuid.UUID) -> dict[str, Any]:
+    status, listing = await api(ui, me, "GET", f"/listings/{listing_id}")
+    if status == 404:
+        raise PageError(404, "error.404")
+    return dict(listing)
+
+
+async def lead_names(ui: UI, me: Identity, ids: list[str]) -> dict[str, str]:
+    """Names come from the leads API (events carry none); without it, short ids."""
+    names: dict[str, str] = {}
+    for lead_id in ids:
         try:
-            body = response.json()  # errors too: their fields go under the form's inputs
-        except ValueError:
-            body = {}
-        return response.status_code, body
+            response = await ui.backend.call("GET", "leads", f"/leads/{lead_id}", identity=me)
+            lead = response.json() if response.status_code == 200 else {}
+        except Exception:
+            lead = {}
+        names[lead_id] = str(lead.get("name") or lead.get("display_name") or lead_id[:8])
+    return names
 
-    async def load(me: Identity, listing_id: uuid.UUID) -> dict[str, Any]:
-        status, listing = await api(me, "GET", f"/listings/{listing_id}")
-        if status == 404:
-            raise PageError(404, "error.404")
-        return dict(listing)
 
-    async def lead_names(me: Identity, ids: list[str]) -> dict[str, str]:
-        """Names come from the leads API (events carry none); without it, short ids."""
-        names: dict[str, str] = {}
-        for lead_id in ids:
+async def edit_page(
+    ui: UI,
+    request: Request,
+    me: Identity,
+    listing_id: uuid.UUID,
+    *,
+    status: int = 200,
+    form: dict[str, Any] | None = None,
+    **ctx: Any,
+) -> Response:
+    listing = await load(ui, me, listing_id)
+    locale = ui.locale(request, me)
+    _, leads = await api(ui, me, "GET", f"/listings/{listing_id}/leads?limit=5&locale={locale}")
+    matches = (leads or {}).get("matches", [])
+    names = await lead_names(ui, me, [m["id"] for m in matches])
+    _, exposes = await api(ui, me, "GET", f"/listings/{listing_id}/exposes")
+    return ui.render(
+        request,
+        "listings/edit.html",
+        me,
+        status=status,
+        page="listings",
+        listing=listing,
+        form=form or {k: shown(v, locale) for k, v in listing.items()},
+        lead_count=(leads or {}).get("count", 0),
+        matches=matches,
+        names=names,
+        exposes=exposes or [],
+        property_types=PROPERTY_TYPES,
+        energy_classes=ENERGY_CLASSES,
+        **ctx,
+    )
+
+
+@router.get("/listings", response_class=HTMLResponse)
+async def listing_list(ui: PageUI, request: Request, q: str = "", status: str = "") -> Response:
+    me = await ui.signed_in(request)
+    hits: list[Any] | None = None
+    message = None
+    if q.strip():
+        code, found = await api(ui, me, "GET", "/search?" + urlencode({"q": q[:200]}))
+        hits = found if code == 200 else []
+        if code != 200:
+            message = ui.field_errors(request, me, httpx_stub(code, found), "q")[1]
+    query = "/listings" + (f"?{urlencode({'status': status})}" if status else "")
+    _, listings = await api(ui, me, "GET", query)
+    return ui.render(
+        request,
+        "listings/list.html",
+        me,
+        page="listings",
+        listings=listings or [],
+        shown=shown,
+        q=q,
+        hits=hits,
+        status_filter=status,
+        message=message,
+        message_kind="error",
+    )
+
+
+@router.post("/listings", response_class=HTMLResponse)
+async def create_listing(ui: PageUI, request: Request) -> Response:
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    code, created = await api(ui, me, "POST", "/listings", listing_body(form))
+    if code == 201:
+        return RedirectResponse(f"/listings/{created['id']}", status_code=303)
+    _, listings = await api(ui, me, "GET", "/listings")
+    _, text = ui.field_errors(request, me, httpx_stub(code, created), "title")
+    return ui.render(
+        request,
+        "listings/list.html",
+        me,
+        status=code,
+        page="listings",
+        listings=listings or [],
+        shown=shown,
+        q="",
+        hits=None,
+        status_filter="",
+        message=text or ui_text(ui, request, me, "listings.check_fields"),
+        message_kind="error",
+    )
+
+
+@router.get("/listings/{listing_id}", response_class=HTMLResponse)
+async def listing_edit(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    me = await ui.signed_in(request)
+    saved = request.query_params.get("saved")
+    message = ui_text(ui, request, me, f"listings.{saved}") if saved else None
+    return await edit_page(ui, request, me, listing_id, message=message, message_kind="ok")
+
+
+@router.post("/listings/{listing_id}", response_class=HTMLResponse)
+async def listing_save(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    code, body = await api(ui, me, "PATCH", f"/listings/{listing_id}", listing_body(form))
+    if code == 200:
+        return RedirectResponse(f"/listings/{listing_id}?saved=saved", status_code=303)
+    if code == 404:
+        raise PageError(404, "error.404")
+    errors, text = ui.field_errors(request, me, httpx_stub(code, body), "title")
+    return await edit_page(
+        ui,
+        request,
+        me,
+        listing_id,
+        status=422,
+        form=form,
+        errors=errors,
+        message=text or ui_text(ui, request, me, "listings.check_fields"),
+        message_kind="error",
+    )
+
+
+@router.post("/listings/{listing_id}/publish", response_class=HTMLResponse)
+async def listing_publish(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    code, body = await api(ui, me, "POST", f"/listings/{listing_id}/publish")
+    if code == 200:
+        return RedirectResponse(f"/listings/{listing_id}?saved=published", status_code=303)
+    missing = (body.get("error") or {}).get("fields") or {}
+    errors = {f: ui_text(ui, request, me, f"listings.missing.{c}") for f, c in missing.items()}
+    return await edit_page(
+        ui,
+        request,
+        me,
+        listing_id,
+        status=code,
+        errors=errors,
+        message=ui_text(ui, request, me, "listings.incomplete"),
+        message_kind="error",
+    )
+
+
+@router.post("/listings/{listing_id}/withdraw", response_class=HTMLResponse)
+async def listing_withdraw(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    await api(
+        ui,
+        me,
+        "POST",
+        f"/listings/{listing_id}/withdraw",
+        {"reason": form.get("reason", "").strip()[:300] or None},
+    )
+    return RedirectResponse(f"/listings/{listing_id}?saved=withdrawn", status_code=303)
+
+
+@router.post("/listings/{listing_id}/media", response_class=HTMLResponse)
+async def listing_media(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    positions = []
+    for key, value in form.items():
+        if key.startswith("position_"):
             try:
-                response = await backend.call("GET", "leads", f"/leads/{lead_id}", identity=me)
-                lead = response.json() if response.status_code == 200 else {}
-            except Exception:
-                lead = {}
-            names[lead_id] = str(lead.get("name") or lead.get("display_name") or lead_id[:8])
-        return names
+                positions.append((float(value.replace(",", ".")), key.removeprefix("position_")))
+            except ValueError:
+                positions.append((1e9, key.removeprefix("position_")))
+    order = [media_id for _, media_id in sorted(positions)]
+    body: dict[str, Any] = {"order": order}
+    if form.get("title_media_id"):
+        body["title_media_id"] = form["title_media_id"]
+    await api(ui, me, "PUT", f"/listings/{listing_id}/media", body)
+    return RedirectResponse(f"/listings/{listing_id}?saved=media_saved#media", status_code=303)
 
-    async def edit_page(
-        request: Request,
-        me: Identity,
-        listing_id: uuid.UUID,
-        *,
-        status: int = 200,
-        form: dict[str, Any] | None = None,
-        **ctx: Any,
-    ) -> Response:
-        listing = await load(me, listing_id)
-        locale = ui.locale(request, me)
-        _, leads = await api(me, "GET", f"/listings/{listing_id}/leads?limit=5&locale={locale}")
-        matches = (leads or {}).get("matches", [])
-        names = await lead_names(me, [m["id"] for m in matches])
-        _, exposes = await api(me, "GET", f"/listings/{listing_id}/exposes")
-        return ui.render(
-            request,
-            "listings/edit.html",
-            me,
-            status=status,
-            page="listings",
-            listing=listing,
-            form=form or {k: shown(v, locale) for k, v in listing.items()},
-            lead_count=(leads or {}).get("count", 0),
-            matches=matches,
-            names=names,
-            exposes=exposes or [],
-            property_types=PROPERTY_TYPES,
-            energy_classes=ENERGY_CLASSES,
-            **ctx,
-        )
 
-    @router.get("/listings", response_class=HTMLResponse)
-    async def listing_list(request: Request, q: str = "", status: str = "") -> Response:
-        me = await ui.signed_in(request)
-        hits: list[Any] | None = None
-        message = None
-        if q.strip():
-            code, found = await api(me, "GET", "/search?" + urlencode({"q": q[:200]}))
-            hits = found if code == 200 else []
-            if code != 200:
-                message = ui.field_errors(request, me, httpx_stub(code, found), "q")[1]
-        query = "/listings" + (f"?{urlencode({'status': status})}" if status else "")
-        _, listings = await api(me, "GET", query)
-        return ui.render(
-            request,
-            "listings/list.html",
-            me,
-            page="listings",
-            listings=listings or [],
-            shown=shown,
-            q=q,
-            hits=hits,
-            status_filter=status,
-            message=message,
-            message_kind="error",
-        )
+@router.post("/listings/{listing_id}/draft", response_class=HTMLResponse)
+async def listing_draft(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    code, _ = await api(ui, me, "POST", f"/listings/{listing_id}/draft")
+    outcome = "drafted" if code == 200 else "draft_failed"
+    return RedirectResponse(f"/listings/{listing_id}?saved={outcome}#texts", status_code=303)
 
-    @router.post("/listings", response_class=HTMLResponse)
-    async def create_listing(request: Request) -> Response:
-        form = await ui.form_of(request)
-        me = await ui.signed_in(request)
-        code, created = await api(me, "POST", "/listings", listing_body(form))
-        if code == 201:
-            return RedirectResponse(f"/listings/{created['id']}", status_code=303)
-        _, listings = await api(me, "GET", "/listings")
-        _, text = ui.field_errors(request, me, httpx_stub(code, created), "title")
-        return ui.render(
-            request,
-            "listings/list.html",
-            me,
-            status=code,
-            page="listings",
-            listings=listings or [],
-            shown=shown,
-            q="",
-            hits=None,
-            status_filter="",
-            message=text or ui_text(ui, request, me, "listings.check_fields"),
-            message_kind="error",
-        )
 
-    @router.get("/listings/{listing_id}", response_class=HTMLResponse)
-    async def listing_edit(request: Request, listing_id: uuid.UUID) -> Response:
-        me = await ui.signed_in(request)
-        saved = request.query_params.get("saved")
-        message = ui_text(ui, request, me, f"listings.{saved}") if saved else None
-        return await edit_page(request, me, listing_id, message=message, message_kind="ok")
+@router.post("/listings/{listing_id}/take-draft", response_class=HTMLResponse)
+async def listing_take_draft(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    listing = await load(ui, me, listing_id)
+    await api(
+        ui,
+        me,
+        "PATCH",
+        f"/listings/{listing_id}",
+        {
+            "description_de": listing.get("draft_de") or listing.get("description_de", ""),
+            "description_en": listing.get("draft_en") or listing.get("description_en", ""),
+        },
+    )
+    return RedirectResponse(f"/listings/{listing_id}?saved=draft_taken#texts", status_code=303)
 
-    @router.post("/listings/{listing_id}", response_class=HTMLResponse)
-    async def listing_save(request: Request, listing_id: uuid.UUID) -> Response:
-        form = await ui.form_of(request)
-        me = await ui.signed_in(request)
-        code, body = await api(me, "PATCH", f"/listings/{listing_id}", listing_body(form))
-        if code == 200:
-            return RedirectResponse(f"/listings/{listing_id}?saved=saved", status_code=303)
-        if code == 404:
-            raise PageError(404, "error.404")
-        errors, text = ui.field_errors(request, me, httpx_stub(code, body), "title")
-        return await edit_page(
-            request,
-            me,
-            listing_id,
-            status=422,
-            form=form,
-            errors=errors,
-            message=text or ui_text(ui, request, me, "listings.check_fields"),
-            message_kind="error",
-        )
 
-    @router.post("/listings/{listing_id}/publish", response_class=HTMLResponse)
-    async def listing_publish(request: Request, listing_id: uuid.UUID) -> Response:
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        code, body = await api(me, "POST", f"/listings/{listing_id}/publish")
-        if code == 200:
-            return RedirectResponse(f"/listings/{listing_id}?saved=published", status_code=303)
-        missing = (body.get("error") or {}).get("fields") or {}
-        errors = {f: ui_text(ui, request, me, f"listings.missing.{c}") for f, c in missing.items()}
-        return await edit_page(
-            request,
-            me,
-            listing_id,
-            status=code,
-            errors=errors,
-            message=ui_text(ui, request, me, "listings.incomplete"),
-            message_kind="error",
-        )
+@router.post("/listings/{listing_id}/exposes", response_class=HTMLResponse)
+async def listing_expose(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    locale = "en" if form.get("locale") == "en" else "de"
+    await api(ui, me, "POST", f"/listings/{listing_id}/exposes", {"locale": locale})
+    return RedirectResponse(f"/listings/{listing_id}#exposes", status_code=303)
 
-    @router.post("/listings/{listing_id}/withdraw", response_class=HTMLResponse)
-    async def listing_withdraw(request: Request, listing_id: uuid.UUID) -> Response:
-        form = await ui.form_of(request)
-        me = await ui.signed_in(request)
-        await api(
-            me,
-            "POST",
-            f"/listings/{listing_id}/withdraw",
-            {"reason": form.get("reason", "").strip()[:300] or None},
-        )
-        return RedirectResponse(f"/listings/{listing_id}?saved=withdrawn", status_code=303)
 
-    @router.post("/listings/{listing_id}/media", response_class=HTMLResponse)
-    async def listing_media(request: Request, listing_id: uuid.UUID) -> Response:
-        form = await ui.form_of(request)
-        me = await ui.signed_in(request)
-        positions = []
-        for key, value in form.items():
-            if key.startswith("position_"):
-                try:
-                    positions.append(
-                        (float(value.replace(",", ".")), key.removeprefix("position_"))
-                    )
-                except ValueError:
-                    positions.append((1e9, key.removeprefix("position_")))
-        order = [media_id for _, media_id in sorted(positions)]
-        body: dict[str, Any] = {"order": order}
-        if form.get("title_media_id"):
-            body["title_media_id"] = form["title_media_id"]
-        await api(me, "PUT", f"/listings/{listing_id}/media", body)
-        return RedirectResponse(f"/listings/{listing_id}?saved=media_saved#media", status_code=303)
+@router.get("/listings/{listing_id}/exposes", response_class=HTMLResponse)
+async def listing_exposes(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    me = await ui.signed_in(request)
+    _, exposes = await api(ui, me, "GET", f"/listings/{listing_id}/exposes")
+    return ui.render(
+        request, "listings/exposes.html", me, listing={"id": listing_id}, exposes=exposes or []
+    )
 
-    @router.post("/listings/{listing_id}/draft", response_class=HTMLResponse)
-    async def listing_draft(request: Request, listing_id: uuid.UUID) -> Response:
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        code, _ = await api(me, "POST", f"/listings/{listing_id}/draft")
-        outcome = "drafted" if code == 200 else "draft_failed"
-        return RedirectResponse(f"/listings/{listing_id}?saved={outcome}#texts", status_code=303)
 
-    @router.post("/listings/{listing_id}/take-draft", response_class=HTMLResponse)
-    async def listing_take_draft(request: Request, listing_id: uuid.UUID) -> Response:
-        await ui.form_of(request)
-        me = await ui.signed_in(request)
-        listing = await load(me, listing_id)
-        await api(
-            me,
-            "PATCH",
-            f"/listings/{listing_id}",
-            {
-                "description_de": listing.get("draft_de") or listing.get("description_de", ""),
-                "description_en": listing.get("draft_en") or listing.get("description_en", ""),
-            },
-        )
-        return RedirectResponse(f"/listings/{listing_id}?saved=draft_taken#texts", status_code=303)
-
-    @router.post("/listings/{listing_id}/exposes", response_class=HTMLResponse)
-    async def listing_expose(request: Request, listing_id: uuid.UUID) -> Response:
-        form = await ui.form_of(request)
-        me = await ui.signed_in(request)
-        locale = "en" if form.get("locale") == "en" else "de"
-        await api(me, "POST", f"/listings/{listing_id}/exposes", {"locale": locale})
-        return RedirectResponse(f"/listings/{listing_id}#exposes", status_code=303)
-
-    @router.get("/listings/{listing_id}/exposes", response_class=HTMLResponse)
-    async def listing_exposes(request: Request, listing_id: uuid.UUID) -> Response:
-        me = await ui.signed_in(request)
-        _, exposes = await api(me, "GET", f"/listings/{listing_id}/exposes")
-        return ui.render(
-            request, "listings/exposes.html", me, listing={"id": listing_id}, exposes=exposes or []
-        )
-
-    @router.get("/listings/for-lead/{lead_id}", response_class=HTMLResponse)
-    async def listings_for_lead(request: Request, lead_id: uuid.UUID) -> Response:
-        me = await ui.signed_in(request)
-        locale = ui.locale(request, me)
-        code, matches = await api(me, "GET", f"/leads/{lead_id}/listings?limit=5&locale={locale}")
-        return ui.render(
-            request, "listings/for_lead.html", me, matches=matches if code == 200 else []
-        )
-
-    return router
+@router.get("/listings/for-lead/{lead_id}", response_class=HTMLResponse)
+async def listings_for_lead(ui: PageUI, request: Request, lead_id: uuid.UUID) -> Response:
+    me = await ui.signed_in(request)
+    locale = ui.locale(request, me)
+    code, matches = await api(ui, me, "GET", f"/leads/{lead_id}/listings?limit=5&locale={locale}")
+    return ui.render(request, "listings/for_lead.html", me, matches=matches if code == 200 else [])
 
 
 class _Stub:
@@ -357,4 +370,4 @@ def ui_text(ui: UI, request: Request, me: Identity, key: str) -> str:
     return translate(key, ui.locale(request, me))
 
 
-__all__ = ["create_listing_pages", "error_of"]
+__all__ = ["error_of", "router"]
