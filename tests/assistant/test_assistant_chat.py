@@ -411,3 +411,24 @@ async def test_unknown_conversation_and_bad_input(stack: AssistantStack) -> None
     assert empty.json()["error"]["field"] == "text"
     unsigned = await stack.client.get("/conversations")
     assert unsigned.status_code == 401
+
+
+async def test_a_tool_outside_the_routed_subset_is_refused_to_the_model(
+    stack: AssistantStack,
+) -> None:
+    agent = person()
+    stack.chat.script(
+        "merk dir nebenbei meinen lieblingskaffee",
+        Round(calls=[tool_call("remember", fact="Espresso"), tool_call("no_such_tool")]),
+        Round(text="Das kann ich hier nicht."),
+        intent="crm",
+    )
+    conversation = await stack.conversation(agent)
+
+    answer = await stack.ask(agent, conversation, "Merk dir nebenbei meinen Lieblingskaffee")
+
+    assert answer.of("tool_start") == []
+    assert answer.text == "Das kann ich hier nicht."
+    results = [m for m in stack.chat.chats[-1]["messages"] if m["role"] == "tool"]
+    assert [json.loads(m["content"])["error"] for m in results] == ["unknown_tool"] * 2
+    assert (await stack.call(agent, "GET", "/memories")).json() == []

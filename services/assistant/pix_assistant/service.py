@@ -296,7 +296,9 @@ class Assistant:
                 yield TextDelta(text=tail)
             await self._book(caller, conversation_id, feature, chosen_model, result, "ok")
             spoken = "".join(said).strip()
-            calls = [call for call in result.calls if call.name in BY_NAME and tools]
+            # Without tools on offer (smalltalk) a call is ignored; a call of a tool outside the
+            # offered subset gets an error result, so the model can choose again.
+            calls = result.calls if tools else []
             if not calls:
                 if not spoken:
                     spoken = words["empty"]
@@ -311,7 +313,17 @@ class Assistant:
                 spoken,
                 tool_calls=[call.as_message() for call in calls],
             )
+            offered = {tool.name for tool in tools}
             for call in calls:
+                if call.name not in offered:
+                    await self.conversations.append(
+                        caller,
+                        conversation_id,
+                        "tool",
+                        result_text({"error": "unknown_tool", "offered": sorted(offered)}),
+                        tool_call_id=call.id,
+                    )
+                    continue
                 async for event in self._run_tool(caller, conversation_id, call):
                     yield event
         else:
