@@ -44,6 +44,9 @@ GDPR_CONSUMER = "orders.user-deleted"
 DELIVERY_CONSUMER = "orders.gallery-delivered"
 DELETED_NAME = "gelöscht"
 MAX_NOTE = 2000
+# Roles of an organisation's own people ("client" in history rows from before the roles split);
+# platform staff (admin, photographer) and the system are not named to clients.
+MEMBER_ROLES = frozenset({"owner", "agent", "client"})
 
 
 class EmailUnverified(DomainError):
@@ -217,7 +220,7 @@ class OrderBook:
                 by=row["changed_by"],
                 # Clients see who at their agency acted; staff names stay internal.
                 by_name=row["changed_by_name"]
-                if viewer.is_admin or row["changed_by_role"] == "client"
+                if viewer.is_admin or row["changed_by_role"] in MEMBER_ROLES
                 else None,
                 at=row["at"],
                 note=row["note"],
