@@ -25,10 +25,11 @@ import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware, ContextRepo
@@ -50,6 +51,13 @@ E = TypeVar("E", bound=Event)
 # 500 ms costs no latency; Tansu answers only when the wait runs out, so `make run` sets 20 ms.
 FETCH_MAX_WAIT_MS = int(os.environ.get("PIX_KAFKA_FETCH_MAX_WAIT_MS", "500"))
 RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
+# With short fetch waits (a broker like Tansu that does not end a long poll when data arrives),
+# an idle consumer pauses its partitions and sends no fetches; a published event wakes it (the
+# `Doorbell` below), and it looks for itself every this many seconds in case no bell reached it.
+# 0: never pause (Kafka's long polls cost nothing while idle).
+IDLE_POLL_SECONDS = float(
+    os.environ.get("PIX_KAFKA_IDLE_POLL_SECONDS", "3" if FETCH_MAX_WAIT_MS < 100 else "0")
+)
 
 
 OUTAGE_RETRY_MAX_SECONDS = 30.0
@@ -69,10 +77,12 @@ class DeadLetterMiddleware(BaseMiddleware):
         store: DeadLetterStore | None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
         outage_retry_max: float = OUTAGE_RETRY_MAX_SECONDS,
+        doorbell: Doorbell | None = None,
     ) -> None:
         super().__init__(msg, context=context)
         self._broker = broker
         self._store = store
+        self._doorbell = doorbell
         self._retry_delays = retry_delays or (0.2,)
         self._outage_retry_max = outage_retry_max
 
@@ -85,7 +95,22 @@ class DeadLetterMiddleware(BaseMiddleware):
         )
         await asyncio.sleep(min(self._outage_retry_max, self._retry_delays[0] * 2**outages))
 
+    async def publish_scope(self, call_next: Callable[[Any], Awaitable[Any]], cmd: Any) -> Any:
+        result = await call_next(cmd)
+        if self._doorbell is not None:
+            self._doorbell.ring(str(cmd.destination))
+        return result
+
     async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        if self._doorbell is None:
+            return await self._consume(call_next, msg)
+        subscriber = self.context.get_local("handler_")
+        with self._doorbell.busy(subscriber):
+            return await self._consume(call_next, msg)
+
+    async def _consume(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
         headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
@@ -181,6 +206,8 @@ class Broker(KafkaBroker):
     after another, a service with six subscriptions would need half a minute to come up.
     """
 
+    doorbell: Doorbell
+
     async def start(self) -> None:
         await self.connect()
         results = await asyncio.gather(
@@ -217,8 +244,10 @@ def create_broker(
     client_id: str,
     retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
     dead_letters: DeadLetterStore | None = None,
-) -> KafkaBroker:
-    """The service's broker; events its handlers give up on go to `dead_letters`."""
+    doorbell: Doorbell | None = None,
+) -> Broker:
+    """The service's broker; events its handlers give up on go to `dead_letters`; with a
+    `doorbell`, idle consumers pause and events published through it wake them."""
     broker = Broker(
         bootstrap,
         client_id=client_id,
@@ -227,12 +256,174 @@ def create_broker(
         # Our own logger, so FastStream's lines go through structlog like everything else.
         logger=logging.getLogger("pix.broker"),
     )
+    doorbell = doorbell or Doorbell()
+    doorbell.attach(broker)
+    broker.doorbell = doorbell
     broker.add_middleware(
         functools.partial(
-            DeadLetterMiddleware, broker=broker, store=dead_letters, retry_delays=retry_delays
+            DeadLetterMiddleware,
+            broker=broker,
+            store=dead_letters,
+            retry_delays=retry_delays,
+            doorbell=doorbell,
         )
     )
     return broker
+
+
+def subscriber_consumer(subscriber: Any) -> AIOKafkaConsumer | None:
+    """The aiokafka consumer behind a started FastStream subscriber (None before its start).
+
+    FastStream keeps it as `subscriber.consumer` without documenting it: this is the one place
+    that reads it, and `tests/runtime/test_doorbell.py` fails when a FastStream upgrade moves it.
+    """
+    consumer = getattr(subscriber, "consumer", None)
+    return consumer if isinstance(consumer, AIOKafkaConsumer) else None
+
+
+class Doorbell:
+    """Idle consumers send no fetches; a published event wakes the consumers of its topic.
+
+    Tansu answers a fetch only when its wait runs out, so consumers there fetch with a short
+    wait (20 ms) to keep latency low: fifty fetches a second per consumer, some thirty consumers
+    in the stack, most of an idle core. Instead a consumer that handled nothing for
+    `awake_seconds` pauses its partitions (aiokafka's `pause`: no fetches, heartbeats go on) and
+    resumes them (a fetch that finds data is answered at once) when
+
+    - this process publishes to one of its topics (the outbox relay, a dead-letter notice),
+    - another process announces a publish (`announce`, e.g. PostgreSQL NOTIFY, delivered here
+      through `wake`), or
+    - every `poll_seconds`, for a fetch or two, so an event no bell announced (another
+      producer, a lost notification) still arrives, only later.
+    """
+
+    TICK_SECONDS = 0.25
+
+    def __init__(
+        self,
+        *,
+        poll_seconds: float = IDLE_POLL_SECONDS,
+        awake_seconds: float = 2.0,
+        probe_seconds: float = 0.1,
+    ) -> None:
+        self._subscribers: Callable[[], Iterable[Any]] = tuple
+        self.poll_seconds = poll_seconds
+        self._awake_seconds = awake_seconds
+        self._probe_seconds = probe_seconds
+        self._awake_until: dict[int, float] = {}
+        self._busy: dict[int, int] = {}
+        self._to_announce: set[str] = set()
+        self._announcing: asyncio.Task[None] | None = None
+        self._announce: Callable[[list[str]], Awaitable[None]] | None = None
+        self._watching: asyncio.Task[None] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.poll_seconds > 0
+
+    def attach(self, broker: KafkaBroker) -> None:
+        self._subscribers = lambda: broker.subscribers
+
+    def start(self, announce: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
+        """Start pausing idle consumers; `announce(topics)` tells other processes."""
+        self._announce = announce
+        if self.enabled and self._watching is None:
+            self._watching = asyncio.create_task(self._watch(), name="doorbell")
+
+    async def stop(self) -> None:
+        for task in (self._watching, self._announcing):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._watching = self._announcing = None
+        # Resumed, so a consumer left running after us is not stuck.
+        for subscriber in self._subscribers():
+            consumer = subscriber_consumer(subscriber)
+            if consumer is not None and consumer.paused():
+                consumer.resume(*consumer.paused())
+
+    @contextlib.contextmanager
+    def busy(self, subscriber: Any) -> Iterator[None]:
+        """A handler runs: its consumer stays awake, and for `awake_seconds` after it."""
+        key = id(subscriber)
+        self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._busy[key] -= 1
+            self._awake_until[key] = time.monotonic() + self._awake_seconds
+
+    def ring(self, topic: str) -> None:
+        """This process published to `topic`: wake its consumers here, and tell the others."""
+        if not self.enabled:
+            return
+        self.wake([topic])
+        if self._announce is None:
+            return
+        self._to_announce.add(topic)
+        if self._announcing is None or self._announcing.done():
+            # After the current step: the relay's batch of publishes goes out as one notice.
+            self._announcing = asyncio.get_running_loop().create_task(self._announce_rung())
+
+    async def _announce_rung(self) -> None:
+        await asyncio.sleep(0)
+        # Until nothing is left: topics rung while a notice is on its way go out in the next.
+        while self._to_announce and self._announce is not None:
+            topics, self._to_announce = sorted(self._to_announce), set()
+            try:
+                await self._announce(topics)
+            except Exception as exc:
+                # Best effort: the consumers elsewhere look for themselves soon anyway.
+                log.warning("doorbell.announce_failed", error=repr(exc))
+
+    def wake(self, topics: list[str]) -> None:
+        """Events were published to `topics`: the consumers reading them fetch now."""
+        wanted = set(topics)
+        until = time.monotonic() + self._awake_seconds
+        for subscriber in self._subscribers():
+            consumer = subscriber_consumer(subscriber)
+            if consumer is None or not wanted & consumer.subscription():
+                continue
+            self._awake_until[id(subscriber)] = until
+            if consumer.paused():
+                consumer.resume(*consumer.paused())
+
+    def _sleep_if_idle(self, subscriber: Any) -> None:
+        consumer = subscriber_consumer(subscriber)
+        key = id(subscriber)
+        awake = time.monotonic() < self._awake_until.get(key, 0.0)
+        if consumer is None or awake or self._busy.get(key):
+            return
+        if assigned := consumer.assignment():
+            consumer.pause(*assigned)
+
+    async def _watch(self) -> None:
+        next_probe = time.monotonic() + self.poll_seconds
+        while True:
+            await asyncio.sleep(self.TICK_SECONDS)
+            now = time.monotonic()
+            probing = now >= next_probe
+            if probing:
+                next_probe = now + self.poll_seconds
+            for subscriber in self._subscribers():
+                consumer = subscriber_consumer(subscriber)
+                if consumer is None:
+                    continue
+                key = id(subscriber)
+                if probing and consumer.paused():
+                    # A fetch or two, then asleep again (sooner than the next tick).
+                    consumer.resume(*consumer.paused())
+                    asyncio.get_running_loop().call_later(
+                        self._probe_seconds, self._sleep_if_idle, subscriber
+                    )
+                    continue
+                assigned = consumer.assignment()
+                paused = consumer.paused()
+                if self._busy.get(key) or now < self._awake_until.get(key, 0.0):
+                    if paused:
+                        consumer.resume(*paused)
+                elif assigned - paused:
+                    consumer.pause(*assigned)
 
 
 # A restarted static member gets its partitions back once the broker gives up on its old

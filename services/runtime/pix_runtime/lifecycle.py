@@ -14,12 +14,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TypeVar
 
+import asyncpg
 import uvicorn
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 from sqlalchemy import Table
+from sqlalchemy.engine import make_url
 
-from pix_runtime.broker import create_broker
+from pix_runtime.broker import Broker, create_broker
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.dead_letters import DeadLetterBoard, DeadLetterStore
@@ -46,6 +47,9 @@ STORAGE_PROBE_KEY = "pix-readyz-probe"
 # A start-up step still running after this long logs a warning naming it: a service that hangs
 # on its way up (no error, port never open) says where it waits.
 SLOW_START_SECONDS = 20.0
+# PostgreSQL NOTIFY channel on which a process announces the topics it just published to, so
+# that idle consumers in the other processes wake at once (`pix_runtime.broker.Doorbell`).
+DOORBELL_CHANNEL = "pix_events_published"
 
 _T = TypeVar("_T")
 
@@ -121,7 +125,7 @@ class ServiceRuntime:
         )
         letters = dead_letters if dead_letters is not None else _dead_letters_beside(outbox, jobs)
         self.dead_letters = DeadLetterStore(self.db, letters) if letters is not None else None
-        self.broker: KafkaBroker = create_broker(
+        self.broker: Broker = create_broker(
             platform.kafka_bootstrap,
             client_id=f"pix-{settings.service_name}",
             dead_letters=self.dead_letters,
@@ -160,6 +164,7 @@ class ServiceRuntime:
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._joining: asyncio.Task[None] | None = None
+        self._listening: asyncio.Task[None] | None = None
 
     @property
     def storage(self) -> LocalStorage | S3Storage:
@@ -224,9 +229,47 @@ class ServiceRuntime:
     async def _join_broker(self) -> None:
         started = asyncio.get_running_loop().time()
         await watched("broker", self._connect_broker())
+        if self.broker.doorbell.enabled:
+            self.broker.doorbell.start(announce=self._announce_published)
+            self._listening = asyncio.create_task(self._listen_for_published(), name="doorbell")
         if self.relay:
             self.relay.start()
         log.info("broker.joined", seconds=round(asyncio.get_running_loop().time() - started, 2))
+
+    async def _announce_published(self, topics: list[str]) -> None:
+        async with self.db.driver_connection() as driver:
+            await driver.execute("SELECT pg_notify($1, $2)", DOORBELL_CHANNEL, ",".join(topics))
+
+    async def _listen_for_published(self) -> None:
+        """Wake this process's idle consumers when another process announces a publish. One
+        connection of its own, held open; while it is down, consumers look for themselves
+        every few seconds (the doorbell's poll)."""
+        url = make_url(self.settings.effective_database_url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        doorbell = self.broker.doorbell
+
+        def published(connection: object, pid: int, channel: str, payload: str) -> None:
+            doorbell.wake(payload.split(","))
+
+        delay = 1.0
+        while True:
+            try:
+                connection = await asyncpg.connect(
+                    dsn,
+                    server_settings={"application_name": f"pix-{self.settings.service_name}"},
+                )
+                closed = asyncio.Event()
+                connection.add_termination_listener(lambda _, closed=closed: closed.set())
+                try:
+                    await connection.add_listener(DOORBELL_CHANNEL, published)
+                    delay = 1.0
+                    await closed.wait()
+                finally:
+                    await connection.close(timeout=2)
+            except Exception as exc:
+                log.debug("doorbell.listen_failed", error=repr(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def _create_topics(self) -> None:
         """For a broker that came back empty (the outbox relay notices it)."""
@@ -262,9 +305,13 @@ class ServiceRuntime:
         if self._joining is not None and not self._joining.done():
             self._joining.cancel()
             await asyncio.gather(self._joining, return_exceptions=True)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in (*self._tasks, self._listening):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *self._tasks, *([self._listening] if self._listening else []), return_exceptions=True
+        )
+        await self.broker.doorbell.stop()
         if self._jobs is not None:
             await self._jobs.stop()
         if self.relay:

@@ -1,0 +1,128 @@
+"""Idle consumers pause their partitions; a publish wakes them (pix_runtime.broker.Doorbell).
+
+Also the one place where FastStream's undocumented `subscriber.consumer` is read: if an
+upgrade moves it, the first test here fails by name instead of the stack idling at full CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import ClassVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pix_contracts import Event
+from pix_runtime.broker import (
+    Doorbell,
+    create_broker,
+    ensure_topics,
+    subscribe,
+    subscriber_consumer,
+)
+from pix_stack.embedded import Tansu
+
+
+class BellRung(Event):
+    topic: ClassVar[str] = "doorbell-test.bell.rung.v1"
+    key_field: ClassVar[str] = "bell_id"
+
+    bell_id: uuid.UUID
+
+
+async def until(condition: object, *, timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.02)
+
+
+async def test_faststream_keeps_the_started_consumer_where_the_doorbell_reads_it(
+    tansu: Tansu,
+) -> None:
+    await ensure_topics(tansu.bootstrap, names=[BellRung.topic])
+    broker = create_broker(tansu.bootstrap, client_id="test-doorbell-shape")
+
+    @subscribe(broker, BellRung, group=f"doorbell-shape-{uuid.uuid4().hex[:6]}")
+    async def handle(event: BellRung) -> None:
+        pass
+
+    (subscriber,) = broker.subscribers
+    assert subscriber_consumer(subscriber) is None
+    await broker.start()
+    try:
+        consumer = subscriber_consumer(subscriber)
+        assert isinstance(consumer, AIOKafkaConsumer), (
+            "FastStream no longer keeps the aiokafka consumer as `subscriber.consumer`: "
+            "pix_runtime.broker.subscriber_consumer must find it elsewhere"
+        )
+        assert consumer.subscription() == {BellRung.topic}
+        assert broker.running
+    finally:
+        await broker.stop()
+
+
+async def test_an_idle_consumer_pauses_and_wakes_for_a_publish_here_or_elsewhere(
+    tansu: Tansu,
+) -> None:
+    """Its own poll is set far beyond the test's waits: only the bell can wake it in time."""
+    await ensure_topics(tansu.bootstrap, names=[BellRung.topic])
+    doorbell = Doorbell(poll_seconds=300, awake_seconds=0.3)
+    broker = create_broker(tansu.bootstrap, client_id="test-doorbell", doorbell=doorbell)
+    seen: list[uuid.UUID] = []
+
+    @subscribe(broker, BellRung, group=f"doorbell-{uuid.uuid4().hex[:6]}")
+    async def handle(event: BellRung) -> None:
+        seen.append(event.bell_id)
+
+    (subscriber,) = broker.subscribers
+    await broker.start()
+    doorbell.start()
+    producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap)
+    await producer.start()
+    try:
+        consumer = subscriber_consumer(subscriber)
+        assert consumer is not None
+
+        def asleep() -> bool:
+            assigned = consumer.assignment()
+            return bool(assigned) and consumer.paused() == assigned
+
+        await until(asleep)
+        # Published in this process: its consumers wake at once.
+        here = BellRung(bell_id=uuid.uuid4())
+        await broker.publish(here.model_dump_json().encode(), BellRung.topic)
+        await until(lambda: here.bell_id in seen)
+
+        await until(asleep)
+        # Published by another process, which announced it (PostgreSQL NOTIFY in a service).
+        elsewhere = BellRung(bell_id=uuid.uuid4())
+        await producer.send_and_wait(BellRung.topic, elsewhere.model_dump_json().encode())
+        assert asleep()
+        doorbell.wake([BellRung.topic])
+        await until(lambda: elsewhere.bell_id in seen)
+    finally:
+        await producer.stop()
+        await doorbell.stop()
+        await broker.stop()
+
+
+async def test_topics_rung_while_a_notice_is_on_its_way_are_announced_next() -> None:
+    announced: list[list[str]] = []
+    first_sent = asyncio.Event()
+    release = asyncio.Event()
+
+    async def announce(topics: list[str]) -> None:
+        announced.append(topics)
+        first_sent.set()
+        await release.wait()  # a slow database
+
+    doorbell = Doorbell(poll_seconds=300)
+    doorbell.start(announce=announce)
+    try:
+        doorbell.ring("media.gallery.state-changed.v1")
+        await first_sent.wait()
+        doorbell.ring("media.gallery.delivered.v1")
+        release.set()
+        await until(lambda: len(announced) == 2)
+    finally:
+        await doorbell.stop()
+    assert announced == [["media.gallery.state-changed.v1"], ["media.gallery.delivered.v1"]]
