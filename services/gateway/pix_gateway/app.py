@@ -25,7 +25,8 @@ from pix_gateway.api import create_router
 from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.legal_pages import router as legal_router
 from pix_gateway.orders_pages import create_order_pages
-from pix_gateway.pages import UI, create_pages, install_page_errors
+from pix_gateway.pages import UI, install_page_errors
+from pix_gateway.pages import router as site_pages
 from pix_gateway.service import Backend, SessionChecker, security_headers
 from pix_gateway.settings import GatewaySettings
 
@@ -114,7 +115,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(assistant_pages.router)
     app.include_router(billing_pages)
     app.include_router(legal_router)
-    app.include_router(create_pages(ui))
+    app.include_router(site_pages)
     return app
 
 

@@ -204,260 +204,270 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def create_pages(ui: UI) -> APIRouter:
-    router = APIRouter()
-    settings = ui.settings
-    backend = ui.backend
+router = APIRouter()
 
-    form_of = ui.form_of
-    signed_in = ui.signed_in
 
-    def set_session_cookie(response: Response, token: str) -> None:
+def set_session_cookie(ui: UI, response: Response, token: str) -> None:
+    response.set_cookie(
+        ui.settings.cookie_name,
+        token,
+        httponly=True,
+        secure=True,
+        samesite="lax",
+        path="/",
+        max_age=SESSION_COOKIE_SECONDS,
+    )
+
+
+# --- public pages -------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(ui: PageUI, request: Request) -> Response:
+    return ui.render(request, "home.html", await ui.me(request), page="home")
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+async def privacy(ui: PageUI, request: Request) -> Response:
+    return ui.render(request, "privacy.html", await ui.me(request), page="privacy")
+
+
+@router.get("/lang/{locale}")
+async def switch_language(ui: PageUI, locale: str, request: Request, next: str = "/") -> Response:
+    response = RedirectResponse(safe_next(next) if next != "/" else "/", status_code=303)
+    if locale in LOCALES:
         response.set_cookie(
-            settings.cookie_name,
-            token,
-            httponly=True,
-            secure=True,
-            samesite="lax",
-            path="/",
-            max_age=SESSION_COOKIE_SECONDS,
+            "lang", locale, max_age=365 * 24 * 3600, samesite="lax", secure=True, path="/"
         )
+    return response
 
-    # --- public pages -------------------------------------------------------------------------
 
-    @router.get("/", response_class=HTMLResponse)
-    async def home(request: Request) -> Response:
-        return ui.render(request, "home.html", await ui.me(request), page="home")
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(ui: PageUI, request: Request, next: str = "/dashboard") -> Response:
+    me = await ui.me(request)
+    if me is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return ui.render(request, "login.html", None, page="login", next=safe_next(next), email="")
 
-    @router.get("/privacy", response_class=HTMLResponse)
-    async def privacy(request: Request) -> Response:
-        return ui.render(request, "privacy.html", await ui.me(request), page="privacy")
 
-    @router.get("/lang/{locale}")
-    async def switch_language(locale: str, request: Request, next: str = "/") -> Response:
-        response = RedirectResponse(safe_next(next) if next != "/" else "/", status_code=303)
-        if locale in LOCALES:
-            response.set_cookie(
-                "lang", locale, max_age=365 * 24 * 3600, samesite="lax", secure=True, path="/"
-            )
-        return response
-
-    @router.get("/login", response_class=HTMLResponse)
-    async def login_page(request: Request, next: str = "/dashboard") -> Response:
-        me = await ui.me(request)
-        if me is not None:
-            return RedirectResponse(safe_next(next), status_code=303)
-        return ui.render(request, "login.html", None, page="login", next=safe_next(next), email="")
-
-    @router.post("/login", response_class=HTMLResponse)
-    async def login(request: Request) -> Response:
-        form = await form_of(request)
-        response = await backend.call(
-            "POST",
-            "auth",
-            "/login",
-            json={"email": form.get("email", ""), "password": form.get("password", "")},
-            client_ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
-            headers={DEVICE_HEADER: request.cookies.get(DEVICE_COOKIE, "")},
+@router.post("/login", response_class=HTMLResponse)
+async def login(ui: PageUI, request: Request) -> Response:
+    form = await ui.form_of(request)
+    response = await ui.backend.call(
+        "POST",
+        "auth",
+        "/login",
+        json={"email": form.get("email", ""), "password": form.get("password", "")},
+        client_ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        headers={DEVICE_HEADER: request.cookies.get(DEVICE_COOKIE, "")},
+    )
+    if not response.is_success:
+        _, message = ui.field_errors(request, None, response, "password")
+        return ui.render(
+            request,
+            "login.html",
+            None,
+            status=response.status_code,
+            page="login",
+            next=safe_next(form.get("next")),
+            email=form.get("email", ""),
+            message=message,
+            message_kind="error",
         )
-        if not response.is_success:
-            _, message = ui.field_errors(request, None, response, "password")
-            return ui.render(
-                request,
-                "login.html",
-                None,
-                status=response.status_code,
-                page="login",
-                next=safe_next(form.get("next")),
-                email=form.get("email", ""),
-                message=message,
-                message_kind="error",
-            )
-        redirect = RedirectResponse(safe_next(form.get("next")), status_code=303)
-        set_session_cookie(redirect, response.json()["token"])
-        set_device_cookie(redirect, response.json()["device_token"])
-        return redirect
+    redirect = RedirectResponse(safe_next(form.get("next")), status_code=303)
+    set_session_cookie(ui, redirect, response.json()["token"])
+    set_device_cookie(redirect, response.json()["device_token"])
+    return redirect
 
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        await form_of(request)
-        token = request.cookies.get(settings.cookie_name)
-        if token:
-            ui.sessions.forget(token)
-            await backend.call("POST", "auth", "/sessions/revoke", json={"token": token})
-        redirect = RedirectResponse("/", status_code=303)
-        redirect.delete_cookie(settings.cookie_name, path="/", secure=True, httponly=True)
-        return redirect
 
-    @router.get("/register", response_class=HTMLResponse)
-    async def register_page(request: Request) -> Response:
-        return ui.render(request, "register.html", await ui.me(request), page="register", form={})
+@router.post("/logout")
+async def logout(ui: PageUI, request: Request) -> Response:
+    await ui.form_of(request)
+    token = request.cookies.get(ui.settings.cookie_name)
+    if token:
+        ui.sessions.forget(token)
+        await ui.backend.call("POST", "auth", "/sessions/revoke", json={"token": token})
+    redirect = RedirectResponse("/", status_code=303)
+    redirect.delete_cookie(ui.settings.cookie_name, path="/", secure=True, httponly=True)
+    return redirect
 
-    @router.post("/register", response_class=HTMLResponse)
-    async def register(request: Request) -> Response:
-        form = await form_of(request)
-        fields = {k: form.get(k, "") for k in ("name", "company", "email", "password")}
-        locale = form.get("locale") if form.get("locale") in LOCALES else "de"
-        response = await backend.call(
-            "POST",
-            "auth",
-            "/register",
-            json={**fields, "locale": locale},
-            client_ip=client_ip(request),
-        )
-        if not response.is_success:
-            errors, message = ui.field_errors(request, None, response, "password")
-            return ui.render(
-                request,
-                "register.html",
-                None,
-                status=response.status_code,
-                page="register",
-                form=fields,
-                errors=errors,
-                message=message,
-                message_kind="error",
-            )
+
+@router.get("/register", response_class=HTMLResponse)
+async def register_page(ui: PageUI, request: Request) -> Response:
+    return ui.render(request, "register.html", await ui.me(request), page="register", form={})
+
+
+@router.post("/register", response_class=HTMLResponse)
+async def register(ui: PageUI, request: Request) -> Response:
+    form = await ui.form_of(request)
+    fields = {k: form.get(k, "") for k in ("name", "company", "email", "password")}
+    locale = form.get("locale") if form.get("locale") in LOCALES else "de"
+    response = await ui.backend.call(
+        "POST",
+        "auth",
+        "/register",
+        json={**fields, "locale": locale},
+        client_ip=client_ip(request),
+    )
+    if not response.is_success:
+        errors, message = ui.field_errors(request, None, response, "password")
         return ui.render(
             request,
             "register.html",
             None,
-            page="register",
-            form={},
-            done=True,
-            message=translate("register.done", ui.locale(request, None)),
-            message_kind="ok",
-        )
-
-    @router.get("/verify-email", response_class=HTMLResponse)
-    async def verify_email(request: Request, token: str = "") -> Response:
-        me = await ui.me(request)
-        response = await backend.call("POST", "auth", "/verify-email", json={"token": token})
-        ok = response.is_success
-        key = "verify.done" if ok else "link.invalid"
-        return ui.render(
-            request,
-            "verify.html",
-            me,
-            status=200 if ok else 400,
-            message=translate(key, ui.locale(request, me)),
-            message_kind="ok" if ok else "error",
-        )
-
-    @router.post("/verify-email/resend")
-    async def resend_verification(request: Request) -> Response:
-        await form_of(request)
-        me = await signed_in(request)
-        await backend.call("POST", "auth", "/verify-email/resend", identity=me)
-        return RedirectResponse("/dashboard?resent=1", status_code=303)
-
-    @router.get("/forgot-password", response_class=HTMLResponse)
-    async def forgot_page(request: Request) -> Response:
-        return ui.render(request, "forgot.html", await ui.me(request), page="login")
-
-    @router.post("/forgot-password", response_class=HTMLResponse)
-    async def forgot(request: Request) -> Response:
-        form = await form_of(request)
-        response = await backend.call(
-            "POST",
-            "auth",
-            "/password/forgot",
-            json={"email": form.get("email", "")},
-            client_ip=client_ip(request),
-        )
-        locale = ui.locale(request, None)
-        if response.status_code == 429:
-            return ui.render(
-                request,
-                "forgot.html",
-                None,
-                status=429,
-                page="login",
-                message=translate("error.rate_limited", locale),
-                message_kind="error",
-            )
-        # The same answer whether or not the address has an account.
-        return ui.render(
-            request,
-            "forgot.html",
-            None,
-            page="login",
-            done=True,
-            message=translate("forgot.done", locale),
-            message_kind="ok",
-        )
-
-    async def new_password_page(request: Request, action: str, title_key: str) -> Response:
-        token = request.query_params.get("token", "")
-        return ui.render(
-            request, "reset.html", None, action=action, title_key=title_key, token=token
-        )
-
-    async def set_new_password(request: Request, action: str, title_key: str) -> Response:
-        form = await form_of(request)
-        response = await backend.call(
-            "POST",
-            "auth",
-            "/password/reset",
-            json={"token": form.get("token", ""), "password": form.get("password", "")},
-        )
-        locale = ui.locale(request, None)
-        if response.is_success:
-            return ui.render(
-                request,
-                "reset.html",
-                None,
-                action=action,
-                title_key=title_key,
-                done=True,
-                message=translate("reset.done", locale),
-                message_kind="ok",
-            )
-        code, _ = error_of(response)
-        if code == "link_invalid":
-            return ui.render(
-                request,
-                "reset.html",
-                None,
-                status=400,
-                action=action,
-                title_key=title_key,
-                done=True,
-                message=translate("link.invalid", locale),
-                message_kind="error",
-            )
-        errors, message = ui.field_errors(request, None, response, "password")
-        return ui.render(
-            request,
-            "reset.html",
-            None,
             status=response.status_code,
-            action=action,
-            title_key=title_key,
-            token=form.get("token", ""),
+            page="register",
+            form=fields,
             errors=errors,
             message=message,
             message_kind="error",
         )
+    return ui.render(
+        request,
+        "register.html",
+        None,
+        page="register",
+        form={},
+        done=True,
+        message=translate("register.done", ui.locale(request, None)),
+        message_kind="ok",
+    )
 
-    @router.get("/reset-password", response_class=HTMLResponse)
-    async def reset_page(request: Request) -> Response:
-        return await new_password_page(request, "/reset-password", "reset.title")
 
-    @router.post("/reset-password", response_class=HTMLResponse)
-    async def reset(request: Request) -> Response:
-        return await set_new_password(request, "/reset-password", "reset.title")
+@router.get("/verify-email", response_class=HTMLResponse)
+async def verify_email(ui: PageUI, request: Request, token: str = "") -> Response:
+    me = await ui.me(request)
+    response = await ui.backend.call("POST", "auth", "/verify-email", json={"token": token})
+    ok = response.is_success
+    key = "verify.done" if ok else "link.invalid"
+    return ui.render(
+        request,
+        "verify.html",
+        me,
+        status=200 if ok else 400,
+        message=translate(key, ui.locale(request, me)),
+        message_kind="ok" if ok else "error",
+    )
 
-    @router.get("/accept-invitation", response_class=HTMLResponse)
-    async def invitation_page(request: Request) -> Response:
-        return await new_password_page(request, "/accept-invitation", "invite.title")
 
-    @router.post("/accept-invitation", response_class=HTMLResponse)
-    async def accept_invitation(request: Request) -> Response:
-        return await set_new_password(request, "/accept-invitation", "invite.title")
+@router.post("/verify-email/resend")
+async def resend_verification(ui: PageUI, request: Request) -> Response:
+    await ui.form_of(request)
+    me = await ui.signed_in(request)
+    await ui.backend.call("POST", "auth", "/verify-email/resend", identity=me)
+    return RedirectResponse("/dashboard?resent=1", status_code=303)
 
-    return router
+
+@router.get("/forgot-password", response_class=HTMLResponse)
+async def forgot_page(ui: PageUI, request: Request) -> Response:
+    return ui.render(request, "forgot.html", await ui.me(request), page="login")
+
+
+@router.post("/forgot-password", response_class=HTMLResponse)
+async def forgot(ui: PageUI, request: Request) -> Response:
+    form = await ui.form_of(request)
+    response = await ui.backend.call(
+        "POST",
+        "auth",
+        "/password/forgot",
+        json={"email": form.get("email", "")},
+        client_ip=client_ip(request),
+    )
+    locale = ui.locale(request, None)
+    if response.status_code == 429:
+        return ui.render(
+            request,
+            "forgot.html",
+            None,
+            status=429,
+            page="login",
+            message=translate("error.rate_limited", locale),
+            message_kind="error",
+        )
+    # The same answer whether or not the address has an account.
+    return ui.render(
+        request,
+        "forgot.html",
+        None,
+        page="login",
+        done=True,
+        message=translate("forgot.done", locale),
+        message_kind="ok",
+    )
+
+
+async def new_password_page(ui: UI, request: Request, action: str, title_key: str) -> Response:
+    token = request.query_params.get("token", "")
+    return ui.render(request, "reset.html", None, action=action, title_key=title_key, token=token)
+
+
+async def set_new_password(ui: UI, request: Request, action: str, title_key: str) -> Response:
+    form = await ui.form_of(request)
+    response = await ui.backend.call(
+        "POST",
+        "auth",
+        "/password/reset",
+        json={"token": form.get("token", ""), "password": form.get("password", "")},
+    )
+    locale = ui.locale(request, None)
+    if response.is_success:
+        return ui.render(
+            request,
+            "reset.html",
+            None,
+            action=action,
+            title_key=title_key,
+            done=True,
+            message=translate("reset.done", locale),
+            message_kind="ok",
+        )
+    code, _ = error_of(response)
+    if code == "link_invalid":
+        return ui.render(
+            request,
+            "reset.html",
+            None,
+            status=400,
+            action=action,
+            title_key=title_key,
+            done=True,
+            message=translate("link.invalid", locale),
+            message_kind="error",
+        )
+    errors, message = ui.field_errors(request, None, response, "password")
+    return ui.render(
+        request,
+        "reset.html",
+        None,
+        status=response.status_code,
+        action=action,
+        title_key=title_key,
+        token=form.get("token", ""),
+        errors=errors,
+        message=message,
+        message_kind="error",
+    )
+
+
+@router.get("/reset-password", response_class=HTMLResponse)
+async def reset_page(ui: PageUI, request: Request) -> Response:
+    return await new_password_page(ui, request, "/reset-password", "reset.title")
+
+
+@router.post("/reset-password", response_class=HTMLResponse)
+async def reset(ui: PageUI, request: Request) -> Response:
+    return await set_new_password(ui, request, "/reset-password", "reset.title")
+
+
+@router.get("/accept-invitation", response_class=HTMLResponse)
+async def invitation_page(ui: PageUI, request: Request) -> Response:
+    return await new_password_page(ui, request, "/accept-invitation", "invite.title")
+
+
+@router.post("/accept-invitation", response_class=HTMLResponse)
+async def accept_invitation(ui: PageUI, request: Request) -> Response:
+    return await set_new_password(ui, request, "/accept-invitation", "invite.title")
 
 
 def install_page_errors(app: Any, ui: UI) -> None:
