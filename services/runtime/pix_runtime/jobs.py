@@ -371,9 +371,13 @@ class JobQueue:
                     self._running.add(task)
                     task.add_done_callback(self._finished)
                 await self._update_metrics()
-                if claimed and len(claimed) == free:
+                if len(self._running) >= self.concurrency:
+                    # Every slot busy: the next one to finish wakes the loop (no statement).
+                    wait = self.idle_poll_seconds
+                elif claimed and len(claimed) == free:
                     continue
-                wait = await self._seconds_until_due()
+                else:
+                    wait = await self._seconds_until_due()
             except Exception as exc:
                 # Database away: the rows stay; try again shortly (an outage is one line, not
                 # a traceback every two seconds).
