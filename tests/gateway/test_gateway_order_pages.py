@@ -177,6 +177,8 @@ async def test_an_order_with_sale_or_rent_and_a_german_decimal_is_placed(
     order = await browser.get(f"/api/orders/orders/{order_id}")
     assert order.status_code == 200, order.text
     assert (order.json()["marketing"], order.json()["living_area_m2"]) == ("rent", 94.5)
+    detail = await browser.get(f"/orders/{order_id}")
+    assert "Wohnung · Miete" in detail.text
 
 
 async def test_the_booking_page_without_a_calendar_helps_customers_and_tells_admins(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pix_gateway.pages import UI
@@ -25,7 +26,8 @@ class ImpressumSettings(BaseSettings):
     address: str = ""
     email: str = ""
     phone: str = ""
-    register: str = ""
+    # Not `register`: pydantic's BaseSettings has an attribute of that name.
+    register_entry: str = Field(default="", validation_alias="PIX_IMPRESSUM_REGISTER")
     vat_id: str = ""
     responsible: str = ""
 
