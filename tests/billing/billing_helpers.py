@@ -15,10 +15,13 @@ from pix_billing.models import outbox
 from pix_billing.settings import BillingSettings
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.lifecycle import ServiceRuntime
+from pydantic import SecretStr
 from sqlalchemy import select
 from stripe_fake import FakeStripe
 
 T = TypeVar("T")
+API_KEY = "sk_test_pix_billing"
+WEBHOOK_SECRET = "whsec_pix_billing_test"
 
 
 @dataclass
@@ -78,3 +81,14 @@ async def outbox_events(runtime: ServiceRuntime, kind: type[T], **match: object)
         )
         found = [kind.model_validate_json(p) for p in rows.scalars()]  # type: ignore[attr-defined]
     return [e for e in found if all(str(getattr(e, k)) == str(v) for k, v in match.items())]
+
+
+def billing_settings(fake: FakeStripe | None, **overrides: object) -> BillingSettings:
+    if fake is None:
+        return BillingSettings(stripe_api_key=None, **overrides)  # type: ignore[arg-type]
+    return BillingSettings(
+        stripe_api_key=SecretStr(API_KEY),
+        stripe_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        stripe_api_base=fake.base,
+        **overrides,  # type: ignore[arg-type]
+    )

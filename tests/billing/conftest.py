@@ -7,16 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from billing_helpers import BillingApp
+from billing_helpers import API_KEY, WEBHOOK_SECRET, BillingApp, billing_settings
 from pix_billing.app import create_app
-from pix_billing.settings import BillingSettings
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres, free_port
-from pydantic import SecretStr
 from stripe_fake import FakeStripe, FakeStripeServer
-
-API_KEY = "sk_test_pix_billing"
-WEBHOOK_SECRET = "whsec_pix_billing_test"
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +27,6 @@ async def stripe_fake() -> AsyncIterator[FakeStripe]:
     await server.start()
     yield fake
     await server.stop()
-
-
-def billing_settings(fake: FakeStripe | None, **overrides: object) -> BillingSettings:
-    if fake is None:
-        return BillingSettings(stripe_api_key=None, **overrides)  # type: ignore[arg-type]
-    return BillingSettings(
-        stripe_api_key=SecretStr(API_KEY),
-        stripe_webhook_secret=SecretStr(WEBHOOK_SECRET),
-        stripe_api_base=fake.base,
-        **overrides,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture

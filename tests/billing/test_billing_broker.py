@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from billing_helpers import person, until
-from conftest import billing_settings
+from billing_helpers import billing_settings, person, until
 from pix_billing.app import create_app as billing_app
 from pix_leads.app import create_app as leads_app
 from pix_leads.settings import LeadsSettings

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from billing_helpers import BillingApp, outbox_events, person
+from billing_helpers import BillingApp, billing_settings, outbox_events, person
 from pix_billing.invoicing import ISSUE_INVOICE, OrderRef
 from pix_billing.models import jobs
 from pix_contracts import GalleryDelivered, OrderPlaced
@@ -259,7 +259,6 @@ async def test_billing_off_orders_are_free(billing_off: BillingApp) -> None:
 
 
 async def test_invoiced_at_ordering_when_set(billing: BillingApp) -> None:
-    from conftest import billing_settings
     from pix_billing.app import create_app
 
     assert billing.stripe is not None

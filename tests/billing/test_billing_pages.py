@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from billing_helpers import until
-from conftest import billing_settings
+from billing_helpers import billing_settings, until
 from pix_auth.app import create_app as auth_app
 from pix_auth.settings import AuthSettings
 from pix_billing.app import create_app as billing_app

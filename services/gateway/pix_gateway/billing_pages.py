@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pix_runtime.identity import Identity
 
-from pix_gateway.pages import UI, PageError
+from pix_gateway.pages import UI, PageError, PageUI
 
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("Abrechnung", "Billing"),
@@ -125,11 +125,6 @@ OFF_SETTINGS = {
 router = APIRouter()
 
 
-def _ui(request: Request) -> UI:
-    ui: UI = request.app.state.ui
-    return ui
-
-
 def _texts(ui: UI, request: Request, me: Identity | None) -> dict[str, str]:
     index = 0 if ui.locale(request, me) == "de" else 1
     return {key: pair[index] for key, pair in TEXTS.items()}
@@ -182,15 +177,13 @@ async def _billing_page(request: Request, ui: UI, me: Identity, **extra: Any) ->
 
 
 @router.get("/billing", response_class=HTMLResponse)
-async def billing_page(request: Request) -> Response:
-    ui = _ui(request)
+async def billing_page(ui: PageUI, request: Request) -> Response:
     me = await ui.signed_in(request)
     return await _billing_page(request, ui, me)
 
 
 @router.post("/billing/profile", response_class=HTMLResponse)
-async def save_profile(request: Request) -> Response:
-    ui = _ui(request)
+async def save_profile(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     x = _texts(ui, request, me)
@@ -215,8 +208,7 @@ async def save_profile(request: Request) -> Response:
     )
 
 
-async def _to_stripe(request: Request, path: str, json: object) -> Response:
-    ui = _ui(request)
+async def _to_stripe(ui: UI, request: Request, path: str, json: object) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     if path.endswith("checkout"):
@@ -242,19 +234,18 @@ async def _to_stripe(request: Request, path: str, json: object) -> Response:
 
 
 @router.post("/billing/checkout", response_class=HTMLResponse)
-async def checkout(request: Request) -> Response:
-    return await _to_stripe(request, "/account/checkout", {})
+async def checkout(ui: PageUI, request: Request) -> Response:
+    return await _to_stripe(ui, request, "/account/checkout", {})
 
 
 @router.post("/billing/portal", response_class=HTMLResponse)
-async def portal(request: Request) -> Response:
-    return await _to_stripe(request, "/account/portal", None)
+async def portal(ui: PageUI, request: Request) -> Response:
+    return await _to_stripe(ui, request, "/account/portal", None)
 
 
 @router.get("/billing/banner", response_class=HTMLResponse)
-async def banner(request: Request) -> Response:
+async def banner(ui: PageUI, request: Request) -> Response:
     """Empty unless the organisation's CRM licence is inactive (and billing answers)."""
-    ui = _ui(request)
     me = await ui.me(request)
     if me is None or me.is_admin:
         return HTMLResponse("", headers={"cache-control": "no-store"})
@@ -265,8 +256,7 @@ async def banner(request: Request) -> Response:
 
 
 @router.get("/admin/billing", response_class=HTMLResponse)
-async def admin_billing(request: Request) -> Response:
-    ui = _ui(request)
+async def admin_billing(ui: PageUI, request: Request) -> Response:
     me = await ui.signed_in(request)
     if not me.is_admin:
         raise PageError(404, "error.404")
@@ -286,8 +276,7 @@ async def admin_billing(request: Request) -> Response:
 
 
 @router.post("/admin/billing/orders/{order_id}/{via}", response_class=HTMLResponse)
-async def settle(request: Request, order_id: str, via: str) -> Response:
-    ui = _ui(request)
+async def settle(ui: PageUI, request: Request, order_id: str, via: str) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
     if not me.is_admin or via not in ("bank_transfer", "waived"):
@@ -297,4 +286,4 @@ async def settle(request: Request, order_id: str, via: str) -> Response:
         raise PageError(503, "error.503")
     if code == 404:
         raise PageError(404, "error.404")
-    return await admin_billing(request)
+    return await admin_billing(ui, request)
