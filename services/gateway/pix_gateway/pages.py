@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from pix_runtime.identity import Identity
 from pix_runtime.logging import current_correlation_id, get_logger
 
+from pix_gateway import formats
 from pix_gateway.i18n import LOCALES, Locale, translate
 from pix_gateway.service import AuthUnavailable, Backend, SessionChecker, csrf_allowed
 from pix_gateway.settings import GatewaySettings
@@ -117,6 +118,13 @@ class UI:
             "me": me,
             "locale": locale,
             "t": t,
+            # Numbers, money, dates and times in the page's language (pix_gateway.formats).
+            "money": lambda cents: formats.money_cents(cents, locale),
+            "eur": lambda euros: formats.money(euros, locale),
+            "num": lambda value: formats.number(value, locale),
+            "area": lambda m2: formats.area(m2, locale),
+            "day": lambda value: formats.day(value, locale),
+            "when": lambda value: formats.when(value, locale),
             "request_path": quote(request.url.path),
             "errors": {},
             "message": None,
