@@ -16,11 +16,17 @@ from assistant_helpers import AssistantStack, serve_in_loop
 from chat_fake import ChatFake, ServerThread
 from pix_assistant.app import create_app
 from pix_assistant.settings import AssistantSettings, Price
+from pix_captioning.app import create_app as create_captioning
+from pix_captioning.settings import CaptioningSettings
 from pix_leads.app import create_app as create_leads
 from pix_leads.settings import LeadsSettings
 from pix_listings.app import create_app as create_listings
 from pix_listings.embeddings import LocalEmbedder
 from pix_listings.settings import ListingsSettings
+from pix_media.app import create_app as create_media
+from pix_media.settings import MediaSettings
+from pix_orders.app import create_app as create_orders
+from pix_orders.settings import OrdersSettings
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres
 
@@ -63,9 +69,15 @@ async def stack(assistant_schemas: None, chat: ChatFake) -> AsyncIterator[Assist
     leads_app, leads_runtime = create_leads(LeadsSettings(smtp_port=0))
     listings_app, listings_runtime = create_listings(ListingsSettings(), embedder=LocalEmbedder())
     await listings_app.state.vectors.ensure_indexes()
-    transports = {
+    orders_app, orders_runtime = create_orders(OrdersSettings())
+    media_app, media_runtime = create_media(MediaSettings())
+    captioning_app, captioning_runtime = create_captioning(CaptioningSettings())
+    transports: dict[str, httpx.AsyncBaseTransport] = {
         "leads": httpx.ASGITransport(app=leads_app),
         "listings": httpx.ASGITransport(app=listings_app),
+        "orders": httpx.ASGITransport(app=orders_app),
+        "media": httpx.ASGITransport(app=media_app),
+        "captioning": httpx.ASGITransport(app=captioning_app),
     }
     app, runtime = create_app(model_settings(chat), transports=transports)
     async with (
@@ -77,5 +89,6 @@ async def stack(assistant_schemas: None, chat: ChatFake) -> AsyncIterator[Assist
         yield AssistantStack(
             client, runtime, leads, leads_runtime, listings, listings_runtime, chat, transports
         )
-    await leads_runtime.db.dispose()
-    await listings_runtime.db.dispose()
+    for other in (leads_runtime, listings_runtime, orders_runtime, media_runtime):
+        await other.db.dispose()
+    await captioning_runtime.db.dispose()

@@ -432,3 +432,32 @@ async def test_a_tool_outside_the_routed_subset_is_refused_to_the_model(
     results = [m for m in stack.chat.chats[-1]["messages"] if m["role"] == "tool"]
     assert [json.loads(m["content"])["error"] for m in results] == ["unknown_tool"] * 2
     assert (await stack.call(agent, "GET", "/memories")).json() == []
+
+
+async def test_orders_galleries_and_captions_through_their_services(stack: AssistantStack) -> None:
+    agent = person()
+    stranger_gallery = str(uuid.uuid4())
+    stack.chat.script(
+        "welche aufträge und galerien habe ich",
+        Round(
+            calls=[
+                tool_call("list_orders"),
+                tool_call("list_galleries"),
+                tool_call("gallery_captions", gallery_id=stranger_gallery),
+            ]
+        ),
+        Round(text="Noch keine Aufträge."),
+        intent="expose",
+    )
+    conversation = await stack.conversation(agent)
+
+    answer = await stack.ask(agent, conversation, "Welche Aufträge und Galerien habe ich?")
+
+    assert [(e["name"], e["ok"]) for e in answer.of("tool_end")] == [
+        ("list_orders", True),
+        ("list_galleries", True),
+        ("gallery_captions", False),
+    ]
+    results = [m["content"] for m in stack.chat.chats[-1]["messages"] if m["role"] == "tool"]
+    assert results[:2] == ["[]", "[]"]
+    assert json.loads(results[2])["status"] == 404
