@@ -21,11 +21,11 @@ from pix_gateway import (
     integrations_pages,
     leads_pages,
     listings_pages,
+    orders_pages,
 )
 from pix_gateway.api import create_router
 from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.legal_pages import router as legal_router
-from pix_gateway.orders_pages import create_order_pages
 from pix_gateway.pages import UI, install_page_errors
 from pix_gateway.pages import router as site_pages
 from pix_gateway.service import Backend, SessionChecker, security_headers
@@ -106,7 +106,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.ui = ui  # module-level page routers (assistant_pages) take it from here
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(create_router(settings, client, sessions))
-    app.include_router(create_order_pages(ui))
+    app.include_router(orders_pages.router)
     app.include_router(listings_pages.router)
     app.include_router(leads_pages.router)
     app.include_router(gallery_pages.router)
