@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.formats import money_cents
 from pix_gateway.pages import UI, PageError, PageUI
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -130,15 +131,6 @@ def _texts(ui: UI, request: Request, me: Identity | None) -> dict[str, str]:
     return {key: pair[index] for key, pair in TEXTS.items()}
 
 
-def euros(cents: int | None, locale: str) -> str:
-    if cents is None:
-        return ""
-    text = f"{cents / 100:,.2f}"
-    if locale == "de":
-        text = text.replace(",", "\u2009").replace(".", ",")
-    return f"{text} €"
-
-
 async def _api(
     ui: UI, me: Identity, method: str, path: str, json: object = None
 ) -> tuple[int, Any]:
@@ -167,7 +159,7 @@ async def _billing_page(request: Request, ui: UI, me: Identity, **extra: Any) ->
         "licence": licence,
         "invoices": invoices if isinstance(invoices, list) else [],
         "profile": licence.get("profile", {}),
-        "euros": lambda cents: euros(cents, ui.locale(request, me)),
+        "euros": lambda cents: money_cents(cents, ui.locale(request, me)),
         "off_settings": OFF_SETTINGS,
         "message": message,
         "message_kind": "ok" if checkout == "done" else "info",
@@ -270,7 +262,7 @@ async def admin_billing(ui: PageUI, request: Request) -> Response:
         page="admin",
         x=_texts(ui, request, me),
         summary=summary,
-        euros=lambda cents: euros(cents, ui.locale(request, me)),
+        euros=lambda cents: money_cents(cents, ui.locale(request, me)),
         off_settings=OFF_SETTINGS,
     )
 
