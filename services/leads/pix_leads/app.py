@@ -21,6 +21,7 @@ from pix_contracts import (
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
 from pix_runtime.broker import declare_publishers
 from pix_runtime.jobs import RetryPolicy
+from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.sealing import derive_key
 
@@ -30,10 +31,10 @@ from pix_leads.desk import LeadDesk
 from pix_leads.handlers import register_handlers
 from pix_leads.insights import Insights
 from pix_leads.intake import PROCESS, Intake, RawRef
-from pix_leads.licence import LicenceRequired, Licences, register_licence_handler
 from pix_leads.listing_mirror import ListingMirror
 from pix_leads.messages import Messenger
-from pix_leads.models import jobs, outbox
+from pix_leads.models import inbox, jobs, outbox
+from pix_leads.models import licences as licence_table
 from pix_leads.organisation import OrgSettings
 from pix_leads.sentiment import SentimentModel
 from pix_leads.service import (
@@ -124,7 +125,13 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
     )
     register_handlers(runtime.broker, ListingMirror(runtime.db))
     billing_url = f"{settings.platform.public_url.rstrip('/')}/billing"
-    licences = Licences(runtime.db, billing_url=billing_url)
+    licences = Licences(
+        runtime.db,
+        table=licence_table,
+        inbox=inbox,
+        consumer="leads.licences",
+        billing_url=billing_url,
+    )
     register_licence_handler(runtime.broker, licences)
     declare_publishers(
         runtime.broker,

@@ -6,6 +6,7 @@ Every client table carries `org_id`, and every query of client data filters on i
 from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
+from pix_runtime.licences import licences_table
 from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
@@ -226,15 +227,8 @@ webhook_tokens = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# The CRM licence per organisation, as billing last announced it (pix_leads.licence).
-licences = Table(
-    "licences",
-    metadata,
-    Column("org_id", Uuid, primary_key=True),
-    Column("status", String(20), nullable=False),
-    Column("plan", String(40), nullable=False),
-    Column("changed_at", DateTime(timezone=True), nullable=False),
-)
+# The CRM licence per organisation, as billing last announced it (pix_runtime.licences).
+licences = licences_table(metadata)
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from pix_runtime.jobs import RetryPolicy
+from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.sealing import derive_key
 
@@ -18,9 +19,9 @@ from pix_listings.exposes import RENDER_EXPOSE, Exposes, RenderExpose
 from pix_listings.facts import ExposeLinks
 from pix_listings.gallery import GalleryImport
 from pix_listings.handlers import register_handlers
-from pix_listings.licence import LicenceRequired, Licences, register_licence_handler
 from pix_listings.matching import Matching, Tuning
-from pix_listings.models import jobs, outbox
+from pix_listings.models import inbox, jobs, outbox
+from pix_listings.models import licences as licence_table
 from pix_listings.pricing import PriceEstimator
 from pix_listings.search import Search
 from pix_listings.service import EMBED_LISTING, ListingJob, Listings
@@ -57,7 +58,15 @@ def create_app(
     gallery = GalleryImport(runtime.db, runtime.storage, listings)
     register_handlers(runtime.broker, listings, gallery, matching)
     billing_url = f"{settings.platform.public_url.rstrip('/')}/billing"
-    licences = Licences(runtime.db, billing_url=billing_url)
+    licences = Licences(
+        runtime.db,
+        table=licence_table,
+        inbox=inbox,
+        consumer="listings.licences",
+        billing_url=billing_url,
+        # Taking a listing off the portals stays possible without a licence.
+        always_allowed=lambda request: request.url.path.endswith("/withdraw"),
+    )
     register_licence_handler(runtime.broker, licences)
 
     runtime.jobs.register(EMBED_LISTING, ListingJob, vectors.listing_job, policy=EMBED_POLICY)

@@ -10,6 +10,7 @@ from pgvector.sqlalchemy import Vector
 from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
+from pix_runtime.licences import licences_table
 from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
     Boolean,
@@ -215,15 +216,8 @@ exposes = Table(
     UniqueConstraint("listing_id", "version", name="exposes_listing_version"),
 )
 
-# The CRM licence per organisation, as billing last announced it (pix_listings.licence).
-licences = Table(
-    "licences",
-    metadata,
-    Column("org_id", Uuid, primary_key=True),
-    Column("status", String(20), nullable=False),
-    Column("plan", String(40), nullable=False),
-    Column("changed_at", DateTime(timezone=True), nullable=False),
-)
+# The CRM licence per organisation, as billing last announced it (pix_runtime.licences).
+licences = licences_table(metadata)
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

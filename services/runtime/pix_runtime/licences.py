@@ -1,30 +1,41 @@
-"""The organisation's CRM licence, from billing's `billing.subscription.changed.v1`.
-
-While it is not active (or in its trial) the listings API refuses new work with 403
-`licence_inactive` and a link to the billing page; reading, deleting and withdrawing a listing
-from the portals go on, published exposé links keep working, and nothing is deleted. An
-organisation billing never announced is in its trial (and with billing off billing announces
+"""The organisation's CRM licence, from billing's `billing.subscription.changed.v1`, for the CRM
+services (leads, listings): each keeps the newest announcement per organisation in its own
+schema and refuses a member's new work with 403 `licence_inactive` (and a link to the billing
+page) while the licence is not active or in its trial. Reading and taking something away
+(DELETE, and what a service names as always allowed) go on, and nothing is deleted. An
+organisation billing never announced is in its trial (with billing off billing announces
 nothing): it is licensed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Depends, Request
 from faststream.kafka import KafkaBroker
 from pix_contracts.billing import LICENSED_STATUSES, SubscriptionChanged
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, select
+from sqlalchemy.dialects.postgresql import insert
+
 from pix_runtime.broker import subscribe
 from pix_runtime.db import Database
 from pix_runtime.errors import DomainError
 from pix_runtime.identity import IDENTITY_HEADER, InvalidIdentity, verify_identity
 from pix_runtime.inbox import first_delivery
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
-from pix_listings import models as m
-
-CONSUMER = "listings.licences"
-# Writes that take something away stay possible without a licence.
 ALWAYS_ALLOWED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+def licences_table(metadata: MetaData) -> Table:
+    """The CRM licence per organisation, as billing last announced it."""
+    return Table(
+        "licences",
+        metadata,
+        Column("org_id", Uuid, primary_key=True),
+        Column("status", String(20), nullable=False),
+        Column("plan", String(40), nullable=False),
+        Column("changed_at", DateTime(timezone=True), nullable=False),
+    )
 
 
 class LicenceInactive(DomainError):
@@ -32,32 +43,46 @@ class LicenceInactive(DomainError):
 
 
 class Licences:
-    def __init__(self, db: Database, *, billing_url: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        table: Table,
+        inbox: Table,
+        consumer: str,
+        billing_url: str,
+        always_allowed: Callable[[Request], bool] = lambda request: False,
+    ) -> None:
         self._db = db
+        self._table = table
+        self._inbox = inbox
+        self.consumer = consumer
         self._billing_url = billing_url
+        self._always_allowed = always_allowed
 
     async def licence_changed(self, event: SubscriptionChanged) -> None:
         values = {"status": event.status, "plan": event.plan, "changed_at": event.occurred_at}
+        t = self._table
         async with self._db.transaction() as session:
             if not await first_delivery(
-                session, m.inbox, consumer=CONSUMER, event_id=event.event_id
+                session, self._inbox, consumer=self.consumer, event_id=event.event_id
             ):
                 return
             # The newest announcement wins, whatever order they arrive in.
             await session.execute(
-                insert(m.licences)
+                insert(t)
                 .values(org_id=event.org_id, **values)
                 .on_conflict_do_update(
-                    index_elements=[m.licences.c.org_id],
+                    index_elements=[t.c.org_id],
                     set_=values,
-                    where=m.licences.c.changed_at < event.occurred_at,
+                    where=t.c.changed_at < event.occurred_at,
                 )
             )
 
     async def refusal(self, org_id: object) -> LicenceInactive | None:
         async with self._db.sessions() as session:
             status = await session.scalar(
-                select(m.licences.c.status).where(m.licences.c.org_id == org_id)
+                select(self._table.c.status).where(self._table.c.org_id == org_id)
             )
         if status is None or status in LICENSED_STATUSES:
             return None
@@ -67,16 +92,20 @@ class Licences:
             f"readable, new work needs an active licence. Billing: {self._billing_url}",
         )
 
+    def always_allowed(self, request: Request) -> bool:
+        return request.method in ALWAYS_ALLOWED_METHODS or self._always_allowed(request)
+
 
 def register_licence_handler(broker: KafkaBroker, licences: Licences) -> None:
-    @subscribe(broker, SubscriptionChanged, group=CONSUMER)
+    @subscribe(broker, SubscriptionChanged, group=licences.consumer)
     async def licence_changed(event: SubscriptionChanged) -> None:
         await licences.licence_changed(event)
 
 
 async def _licensed(request: Request) -> None:
     """Router dependency: a member's write needs the organisation's licence."""
-    if request.method in ALWAYS_ALLOWED_METHODS or request.url.path.endswith("/withdraw"):
+    licences: Licences = request.app.state.licences
+    if licences.always_allowed(request):
         return
     header = request.headers.get(IDENTITY_HEADER)
     if not header:
@@ -87,7 +116,6 @@ async def _licensed(request: Request) -> None:
         return
     if identity.is_admin:
         return
-    licences: Licences = request.app.state.licences
     refusal = await licences.refusal(identity.org_id)
     if refusal is not None:
         raise refusal
