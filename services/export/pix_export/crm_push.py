@@ -366,7 +366,10 @@ class CrmDesk:
         )
         latest = await session.scalar(
             select(func.max(exports.c.version)).where(
-                exports.c.gallery_id == gallery_id, exports.c.complete.is_(True)
+                exports.c.gallery_id == gallery_id,
+                exports.c.complete.is_(True),
+                # A version held for its order's payment is pushed when it is released.
+                exports.c.held.is_(False),
             )
         )
         if connected is not None and latest is not None:

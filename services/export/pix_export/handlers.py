@@ -1,5 +1,6 @@
 from faststream.kafka import KafkaBroker
 from pix_contracts import AssetUploaded, CaptionFailed, CaptionReady, OrderPlaced
+from pix_contracts.billing import OrderPaid, OrderPaymentRequired
 from pix_contracts.events import AssetDeleted, GalleryDelivered
 from pix_runtime.broker import subscribe
 
@@ -33,3 +34,11 @@ def register_handlers(broker: KafkaBroker, desk: ExportDesk) -> None:
     @subscribe(broker, GalleryDelivered, group=f"{GROUP}.deliveries")
     async def take_delivery(event: GalleryDelivered) -> None:
         await desk.take_delivery(event)
+
+    @subscribe(broker, OrderPaymentRequired, group=f"{GROUP}.payments-required")
+    async def take_payment_required(event: OrderPaymentRequired) -> None:
+        await desk.take_payment_required(event)
+
+    @subscribe(broker, OrderPaid, group=f"{GROUP}.payments")
+    async def take_payment(event: OrderPaid) -> None:
+        await desk.take_payment(event)

@@ -107,8 +107,30 @@ exports = Table(
     Column("files", JSONB, nullable=False),
     # Photo keys of this version, so a later "original size" bundle packs exactly these.
     Column("photos", JSONB, nullable=True),
+    # A delivered version built while its order waits for payment: files written, but not
+    # announced, sent to webhooks or pushed to CRMs until `billing.order.paid.v1`.
+    Column("held", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("gallery_id", "version"),
+)
+
+# Billing's word on an order: `required_at` from `billing.order.payment-required.v1`, `paid_at`
+# from `billing.order.paid.v1`, whichever arrives first. A gallery is locked while one of its
+# orders is required and not paid; an order billing never asked payment for never locks it.
+order_payments = Table(
+    "order_payments",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("gallery_id", Uuid, nullable=False),
+    Column("org_id", Uuid, nullable=False),
+    Column("required_at", DateTime(timezone=True), nullable=True),
+    Column("gross_cents", Integer, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("paid_via", String(20), nullable=True),
+    Column("invoice_number", String(40), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_export_order_payments_gallery", "gallery_id"),
 )
 
 webhooks = Table(

@@ -37,6 +37,7 @@ from pix_contracts import (
     OrderPlaced,
     PhotoInSet,
 )
+from pix_contracts.billing import OrderPaid, OrderPaymentRequired
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Invalid, NotFound
@@ -60,7 +61,16 @@ from pix_export.formats.base import (
     RenderedFile,
     Snapshot,
 )
-from pix_export.models import deleted_assets, entries, exports, galleries, inbox, outbox
+from pix_export.models import (
+    deleted_assets,
+    entries,
+    exports,
+    galleries,
+    inbox,
+    order_payments,
+    outbox,
+)
+from pix_export.payments import PaymentRequired, gallery_locked
 from pix_export.settings import ExportSettings
 from pix_export.webhooks import WebhookDesk
 
@@ -297,6 +307,124 @@ class ExportDesk:
                 return
             await self._try_delivery(session, event.gallery_id)
 
+    async def take_payment_required(self, event: OrderPaymentRequired) -> None:
+        """Billing wants the order paid: its gallery's downloads wait (unless paid already)."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            await self._ensure_gallery(session, event.gallery_id, event.org_id)
+            # Taken in the order builds take it: a build sees the state before or after this.
+            await self._locked_gallery(session, event.gallery_id)
+            values = {
+                "required_at": event.occurred_at,
+                "gross_cents": event.gross_cents,
+                "currency": event.currency,
+                "updated_at": func.now(),
+            }
+            await session.execute(
+                insert(order_payments)
+                .values(
+                    order_id=event.order_id,
+                    gallery_id=event.gallery_id,
+                    org_id=event.org_id,
+                    **values,
+                )
+                .on_conflict_do_update(index_elements=[order_payments.c.order_id], set_=values)
+            )
+            log.info(
+                "export.payment_required",
+                gallery_id=str(event.gallery_id),
+                order_id=str(event.order_id),
+                paid_before=not await gallery_locked(session, event.gallery_id),
+            )
+
+    async def take_payment(self, event: OrderPaid) -> None:
+        """The order is paid (or waived): release what its gallery held, in version order."""
+        async with self._db.transaction() as session:
+            if not await first_delivery(session, inbox, consumer=CONSUMER, event_id=event.event_id):
+                return
+            await self._ensure_gallery(session, event.gallery_id, event.org_id)
+            gallery = await self._locked_gallery(session, event.gallery_id)
+            values = {
+                "paid_at": event.paid_at,
+                "paid_via": event.via,
+                "invoice_number": event.invoice_number,
+                "updated_at": func.now(),
+            }
+            await session.execute(
+                insert(order_payments)
+                .values(
+                    order_id=event.order_id,
+                    gallery_id=event.gallery_id,
+                    org_id=event.org_id,
+                    **values,
+                )
+                .on_conflict_do_update(index_elements=[order_payments.c.order_id], set_=values)
+            )
+            if gallery is None or await gallery_locked(session, event.gallery_id):
+                return  # another order of the gallery still waits for its payment
+            released = await self._release_held(session, gallery)
+            log.info(
+                "export.payment_received",
+                gallery_id=str(event.gallery_id),
+                order_id=str(event.order_id),
+                via=event.via,
+                released=released,
+            )
+
+    async def _release_held(self, session: AsyncSession, gallery: RowMapping) -> list[int]:
+        """Announce, send and push every held version (their links signed afresh now)."""
+        gallery_id = gallery["gallery_id"]
+        held = (
+            (
+                await session.execute(
+                    select(exports)
+                    .where(exports.c.gallery_id == gallery_id, exports.c.held.is_(True))
+                    .order_by(exports.c.version)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        for row in held:
+            files = [
+                await self._export_file(
+                    f["storage_key"],
+                    **{k: f[k] for k in ("name", "format", "media_type", "sha256", "byte_size")},
+                )
+                for f in row["files"]
+            ]
+            exported = GalleryExported(
+                gallery_id=gallery_id,
+                org_id=row["org_id"],
+                version=row["version"],
+                asset_count=row["asset_count"],
+                files=files,
+                reference=gallery["reference"],
+                complete=row["complete"],
+                failed_count=row["failed_count"],
+                delivery=row["delivery"],
+            )
+            await session.execute(
+                update(exports)
+                .where(exports.c.gallery_id == gallery_id, exports.c.version == row["version"])
+                .values(held=False, event_id=exported.event_id)
+            )
+            await self._send_out(session, exported)
+        return [row["version"] for row in held]
+
+    async def _send_out(self, session: AsyncSession, exported: GalleryExported) -> None:
+        """Announce a version; a delivered one also goes to webhooks and CRMs (as jobs)."""
+        await enqueue(session, outbox, exported, source=SOURCE)
+        if exported.delivery is not None:
+            # Only delivered versions leave the platform: a half-captioned gallery would land
+            # in a CRM as photos without their later siblings.
+            await self._webhooks.enqueue_deliveries(session, exported)
+            if self._crm is not None:
+                await self._crm.enqueue_for_export(
+                    session, exported.gallery_id, exported.org_id, exported.version
+                )
+
     async def _admit(
         self, session: AsyncSession, event: AssetUploaded | CaptionReady | CaptionFailed
     ) -> bool:
@@ -512,6 +640,8 @@ class ExportDesk:
             delivery=delivery,
         )
         originals = {r["asset_id"]: r["original_sha256"] for r in ready}
+        # The caller holds the gallery's row lock, which the payment events take too.
+        held = delivery is not None and await gallery_locked(session, gallery_id)
         await session.execute(
             exports.insert().values(
                 gallery_id=gallery_id,
@@ -521,7 +651,8 @@ class ExportDesk:
                 failed_count=len(failed),
                 complete=snapshot.complete,
                 delivery=delivery,
-                event_id=exported.event_id,
+                event_id=None if held else exported.event_id,
+                held=held,
                 files=[f.model_dump(mode="json") for f in files],
                 photos=[
                     {
@@ -534,19 +665,15 @@ class ExportDesk:
                 ],
             )
         )
-        await enqueue(session, outbox, exported, source=SOURCE)
-        if delivery is not None:
-            # Only delivered versions leave the platform: a half-captioned gallery would land
-            # in a CRM as photos without their later siblings.
-            await self._webhooks.enqueue_deliveries(session, exported)
-            if self._crm is not None:
-                await self._crm.enqueue_for_export(session, gallery_id, gallery["org_id"], version)
+        if not held:
+            await self._send_out(session, exported)
         log.info(
             "export.published",
             gallery_id=str(gallery_id),
             version=version,
             photos=len(ready),
             delivery=delivery,
+            held=held,
         )
         return True
 
@@ -656,10 +783,18 @@ class ExportDesk:
             raise NotFound("gallery")
         return row
 
+    async def _downloadable(
+        self, session: AsyncSession, gallery_id: uuid.UUID, viewer: Identity
+    ) -> None:
+        """The viewer may see the gallery, and its downloads are not waiting for a payment."""
+        await self._gallery_of(session, gallery_id, viewer)
+        if await gallery_locked(session, gallery_id):
+            raise PaymentRequired()
+
     async def exports_of(self, gallery_id: uuid.UUID, viewer: Identity) -> list[dict[str, Any]]:
         """Every export version of a gallery, newest first, with fresh download links."""
         async with self._db.sessions() as session:
-            await self._gallery_of(session, gallery_id, viewer)
+            await self._downloadable(session, gallery_id, viewer)
             rows = (
                 (
                     await session.execute(
@@ -678,7 +813,7 @@ class ExportDesk:
     ) -> dict[str, Any]:
         """One version (None: the latest)."""
         async with self._db.sessions() as session:
-            await self._gallery_of(session, gallery_id, viewer)
+            await self._downloadable(session, gallery_id, viewer)
             query = select(exports).where(exports.c.gallery_id == gallery_id)
             query = (
                 query.where(exports.c.version == version)
@@ -716,7 +851,7 @@ class ExportDesk:
     ) -> ExportFile:
         """The all-in-one ZIP; the original-size one is built on first request and kept."""
         async with self._db.sessions() as session:
-            await self._gallery_of(session, gallery_id, viewer)
+            await self._downloadable(session, gallery_id, viewer)
             row = (
                 (
                     await session.execute(
