@@ -13,7 +13,10 @@ import pytest
 from assistant_helpers import AssistantStack, person
 from chat_fake import Round, tool_call
 from conftest import MODEL, ROUTER
+from pix_assistant.models import inbox, licences
+from pix_contracts.billing import SubscriptionChanged
 from pix_runtime.identity import Identity
+from pix_runtime.licences import Licences
 
 
 def _of(who: Identity) -> dict[str, str]:
@@ -461,3 +464,31 @@ async def test_orders_galleries_and_captions_through_their_services(stack: Assis
     results = [m["content"] for m in stack.chat.chats[-1]["messages"] if m["role"] == "tool"]
     assert results[:2] == ["[]", "[]"]
     assert json.loads(results[2])["status"] == 404
+
+
+async def test_without_an_active_crm_licence_the_chat_refuses_new_work_but_reads(
+    stack: AssistantStack,
+) -> None:
+    agent = person()
+    conversation = await stack.conversation(agent)
+    # Billing announces a failed renewal (what its consumer does with the event, done here).
+    gate = Licences(
+        stack.runtime.db,
+        table=licences,
+        inbox=inbox,
+        consumer="assistant.licences",
+        billing_url="http://pix.test/billing",
+    )
+    await gate.licence_changed(
+        SubscriptionChanged(org_id=agent.org_id, status="past_due", plan="crm")
+    )
+    refused = await stack.call(
+        agent, "POST", f"/conversations/{conversation}/messages", {"text": "Neue Leads?"}
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "licence_inactive"
+    assert "/billing" in refused.json()["error"]["message"]
+    assert (await stack.call(agent, "GET", "/conversations")).status_code == 200
+    # Another organisation is not affected.
+    other = person()
+    assert (await stack.call(other, "POST", "/conversations", {})).status_code == 201

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
 from pix_assistant import api
@@ -21,7 +22,7 @@ from pix_assistant.handlers import register_handlers
 from pix_assistant.imports import IMPORT_LEADS, execute_import, undo_import
 from pix_assistant.listing_import import IMPORT_LISTINGS, execute_listing_import
 from pix_assistant.llm import ModelClient
-from pix_assistant.models import jobs, outbox
+from pix_assistant.models import inbox, jobs, licences, outbox
 from pix_assistant.platform import PlatformApis
 from pix_assistant.service import Assistant
 from pix_assistant.settings import AssistantSettings
@@ -117,9 +118,18 @@ def create_app(
     )
     runtime.jobs.every(EXPIRE, timedelta(minutes=5), actions.expire)
     register_handlers(runtime.broker)
+    gate = Licences(
+        runtime.db,
+        table=licences,
+        inbox=inbox,
+        consumer="assistant.licences",
+        billing_url=f"{settings.platform.public_url.rstrip('/')}/billing",
+    )
+    register_licence_handler(runtime.broker, gate)
 
     app = runtime.create_app(title="pix.immo assistant")
-    app.include_router(api.router)
+    app.include_router(api.router, dependencies=[LicenceRequired])
+    app.state.licences = gate
     app.state.settings = settings
     app.state.assistant = assistant
 

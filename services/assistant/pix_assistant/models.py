@@ -8,6 +8,7 @@ Nothing here copies another service's data beyond what a conversation quoted.
 from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
+from pix_runtime.licences import licences_table
 from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
@@ -153,5 +154,7 @@ budgets = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+# The CRM licence per organisation: the assistant is part of the CRM (pix_runtime.licences).
+licences = licences_table(metadata)
 jobs = jobs_table(metadata)
 dead_letters = dead_letters_table(metadata)
