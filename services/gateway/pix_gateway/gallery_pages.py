@@ -46,9 +46,14 @@ def delivery_busy(delivery: dict[str, Any] | None) -> bool:
     return bool(delivery.get("in_flight")) or bool(waiting and delivery.get("photo_count"))
 
 
-def exports_busy(exports: list[dict[str, Any]], photos: list[dict[str, Any]]) -> bool:
+def exports_busy(
+    exports: list[dict[str, Any]], photos: list[dict[str, Any]], locked: bool = False
+) -> bool:
     """An export is still to come: photos exist but the latest version is not the final one,
-    or a caption changed after it was built (an edit is exported a few seconds later)."""
+    or a caption changed after it was built (an edit is exported a few seconds later). A panel
+    whose downloads wait for the order's payment asks too, so it unlocks by itself once paid."""
+    if locked:
+        return True
     if not photos:
         return False
     if not exports or not exports[0].get("complete"):
@@ -117,7 +122,7 @@ async def gallery_page(gallery_id: str, request: Request, ui: PageUI) -> Respons
         await ui.backend.call("GET", "export", f"{base}/crm-pushes", identity=me), []
     )
     shown = await photos(ui, me, gallery_id)
-    exports = await exports_of(ui, me, gallery_id)
+    exports, locked = await exports_of(ui, me, gallery_id)
     delivery = await delivery_of(ui, me, gallery_id)
     return ui.render(
         request,
@@ -129,7 +134,8 @@ async def gallery_page(gallery_id: str, request: Request, ui: PageUI) -> Respons
         photos_busy=photos_busy(shown),
         upload_texts=json.dumps(texts),
         exports=exports,
-        exports_busy=exports_busy(exports, shown),
+        exports_locked=locked,
+        exports_busy=exports_busy(exports, shown, locked),
         crm_targets={t["crm"]: t["record_id"] for t in targets},
         crm_pushes=pushes[:10],
         delivery=delivery,
@@ -311,20 +317,21 @@ async def delete_photo(gallery_id: str, asset_id: str, request: Request, ui: Pag
     return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
 
 
-async def exports_of(ui: UI, me: Identity, gallery_id: str) -> list[dict[str, Any]]:
-    versions: list[dict[str, Any]] = await ui.json(
-        await ui.backend.call(
-            "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/exports", identity=me
-        ),
-        [],
+async def exports_of(ui: UI, me: Identity, gallery_id: str) -> tuple[list[dict[str, Any]], bool]:
+    """The export versions, newest first, and whether they wait for the order's payment (402)."""
+    response = await ui.backend.call(
+        "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/exports", identity=me
     )
-    return versions
+    if response.status_code == 402:
+        return [], True
+    versions: list[dict[str, Any]] = await ui.json(response, [])
+    return versions, False
 
 
 @router.get("/galleries/{gallery_id}/exports", response_class=HTMLResponse)
 async def exports_panel(gallery_id: str, request: Request, ui: PageUI) -> Response:
     me = await ui.signed_in(request)
-    exports = await exports_of(ui, me, gallery_id)
+    exports, locked = await exports_of(ui, me, gallery_id)
     shown = await photos(ui, me, gallery_id)
     return ui.render(
         request,
@@ -332,7 +339,8 @@ async def exports_panel(gallery_id: str, request: Request, ui: PageUI) -> Respon
         me,
         gallery={"id": gallery_id},
         exports=exports,
-        exports_busy=exports_busy(exports, shown),
+        exports_locked=locked,
+        exports_busy=exports_busy(exports, shown, locked),
     )
 
 

@@ -376,6 +376,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Sobald die ersten Bildtexte fertig sind, erscheinen hier die Downloads.",
         "Downloads appear here as soon as the first captions are ready.",
     ),
+    "gallery.exports_locked": (
+        "Die Downloads werden freigeschaltet, sobald die Rechnung bezahlt ist.",
+        "The downloads are unlocked as soon as the invoice is paid.",
+    ),
+    "gallery.exports_locked_link": ("Zur Rechnung", "To the invoice"),
     "gallery.version": ("Version {version}", "Version {version}"),
     "gallery.final": ("vollständig", "complete"),
     "gallery.interim": ("Zwischenstand", "interim"),
