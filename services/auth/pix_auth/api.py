@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pix_runtime.errors import DomainError
-from pix_runtime.http import client_address
+from pix_runtime.http import CurrentIdentity, client_address
 from pix_runtime.identity import Identity, Role
 from pydantic import BaseModel, EmailStr, Field
 
@@ -107,152 +107,189 @@ def client_ip(request: Request) -> str:
     return client_address(request)
 
 
-def create_router(accounts: Accounts, current_identity: Any) -> APIRouter:
-    router = APIRouter()
-    Caller = Annotated[Identity, Depends(current_identity)]
+def accounts_of(request: Request) -> Accounts:
+    accounts: Accounts = request.app.state.accounts
+    return accounts
 
-    @router.post("/register", status_code=201)
-    async def register(body: RegisterRequest, request: Request) -> Identity:
-        return await accounts.register(
-            name=body.name,
-            email=str(body.email),
-            password=body.password,
-            company=body.company,
-            locale=body.locale,
-            ip=client_ip(request),
-        )
 
-    @router.post("/verify-email")
-    async def verify_email(body: TokenRequest) -> dict[str, str]:
-        await accounts.verify_email(body.token)
-        return {"status": "verified"}
+AccountsDep = Annotated[Accounts, Depends(accounts_of)]
+router = APIRouter()
 
-    @router.post("/verify-email/resend", status_code=202)
-    async def resend_verification(caller: Caller) -> dict[str, str]:
-        await accounts.resend_verification(caller)
-        return {"status": "sent"}
 
-    @router.post("/login")
-    async def login(body: LoginRequest, request: Request) -> SessionView:
-        signed_in = await accounts.login(
-            body.email,
-            body.password,
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
-            device_token=request.headers.get(DEVICE_HEADER),
-        )
-        return SessionView(
-            token=signed_in.session.token,
-            expires_at=signed_in.session.expires_at,
-            identity=signed_in.identity,
-            device_token=signed_in.device_token,
-        )
+@router.post("/register", status_code=201)
+async def register(accounts: AccountsDep, body: RegisterRequest, request: Request) -> Identity:
+    return await accounts.register(
+        name=body.name,
+        email=str(body.email),
+        password=body.password,
+        company=body.company,
+        locale=body.locale,
+        ip=client_ip(request),
+    )
 
-    # Called by the gateway: knowing the token is the credential.
-    @router.post("/sessions/validate")
-    async def validate(body: TokenRequest) -> Identity:
-        identity = await accounts.validate(body.token)
-        if identity is None:
-            raise SessionInvalid()
-        return identity
 
-    @router.post("/sessions/revoke", status_code=204)
-    async def revoke(body: TokenRequest) -> None:
-        await accounts.revoke(body.token)
+@router.post("/verify-email")
+async def verify_email(accounts: AccountsDep, body: TokenRequest) -> dict[str, str]:
+    await accounts.verify_email(body.token)
+    return {"status": "verified"}
 
-    @router.post("/sessions/revoke-all")
-    async def revoke_all(caller: Caller) -> dict[str, int]:
-        return {"revoked": await accounts.revoke_all(caller.user_id)}
 
-    @router.get("/sessions")
-    async def list_sessions(caller: Caller) -> list[dict[str, Any]]:
-        return await accounts.list_sessions(caller)
+@router.post("/verify-email/resend", status_code=202)
+async def resend_verification(accounts: AccountsDep, caller: CurrentIdentity) -> dict[str, str]:
+    await accounts.resend_verification(caller)
+    return {"status": "sent"}
 
-    @router.delete("/sessions/{session_id}", status_code=204)
-    async def revoke_session(session_id: str, caller: Caller) -> None:
-        await accounts.revoke_session(caller, session_id)
 
-    @router.post("/password/forgot", status_code=202)
-    async def forgot_password(body: EmailRequest, request: Request) -> dict[str, str]:
-        await accounts.request_password_reset(body.email, ip=client_ip(request))
-        return {"status": "if the account exists, an email is on its way"}
+@router.post("/login")
+async def login(accounts: AccountsDep, body: LoginRequest, request: Request) -> SessionView:
+    signed_in = await accounts.login(
+        body.email,
+        body.password,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        device_token=request.headers.get(DEVICE_HEADER),
+    )
+    return SessionView(
+        token=signed_in.session.token,
+        expires_at=signed_in.session.expires_at,
+        identity=signed_in.identity,
+        device_token=signed_in.device_token,
+    )
 
-    @router.post("/password/reset")
-    async def reset_password(body: ResetRequest) -> dict[str, str]:
-        await accounts.reset_password(body.token, body.password)
-        return {"status": "password changed"}
 
-    @router.post("/password/change")
-    async def change_password(body: ChangePasswordRequest, caller: Caller) -> dict[str, str]:
-        await accounts.change_password(caller, body.current_password, body.new_password)
-        return {"status": "password changed"}
+# Called by the gateway: knowing the token is the credential.
+@router.post("/sessions/validate")
+async def validate(accounts: AccountsDep, body: TokenRequest) -> Identity:
+    identity = await accounts.validate(body.token)
+    if identity is None:
+        raise SessionInvalid()
+    return identity
 
-    @router.get("/me")
-    async def me(caller: Caller) -> dict[str, Any]:
-        return await accounts.profile(caller)
 
-    @router.patch("/me")
-    async def update_me(body: ProfileUpdate, caller: Caller) -> dict[str, Any]:
-        await accounts.update_profile(caller, name=body.name, locale=body.locale)
-        return await accounts.profile(caller)
+@router.post("/sessions/revoke", status_code=204)
+async def revoke(accounts: AccountsDep, body: TokenRequest) -> None:
+    await accounts.revoke(body.token)
 
-    @router.get("/me/export")
-    async def export_me(caller: Caller) -> JSONResponse:
-        return JSONResponse(
-            await accounts.export_data(caller),
-            headers={
-                "content-disposition": 'attachment; filename="pix-immo-my-data.json"',
-                "cache-control": "no-store",
-            },
-        )
 
-    @router.post("/me/delete", status_code=204)
-    async def delete_me(body: DeleteRequest, caller: Caller) -> None:
-        await accounts.delete_account(caller, body.password)
+@router.post("/sessions/revoke-all")
+async def revoke_all(accounts: AccountsDep, caller: CurrentIdentity) -> dict[str, int]:
+    return {"revoked": await accounts.revoke_all(caller.user_id)}
 
-    @router.get("/admin/users")
-    async def admin_users(caller: Caller) -> list[dict[str, Any]]:
-        return await accounts.list_users(caller)
 
-    @router.get("/admin/organisations")
-    async def admin_organisations(caller: Caller) -> list[dict[str, Any]]:
-        return await accounts.list_organisations(caller)
+@router.get("/sessions")
+async def list_sessions(accounts: AccountsDep, caller: CurrentIdentity) -> list[dict[str, Any]]:
+    return await accounts.list_sessions(caller)
 
-    @router.post("/admin/invitations", status_code=201)
-    async def invite(body: InviteRequest, caller: Caller) -> Identity:
-        return await accounts.invite(
-            caller, org_id=body.org_id, email=str(body.email), name=body.name, role=body.role
-        )
 
-    @router.patch("/admin/users/{user_id}")
-    async def set_role(user_id: uuid.UUID, body: RoleUpdate, caller: Caller) -> dict[str, str]:
-        await accounts.set_role(caller, user_id, body.role)
-        return {"role": body.role}
+@router.delete("/sessions/{session_id}", status_code=204)
+async def revoke_session(accounts: AccountsDep, session_id: str, caller: CurrentIdentity) -> None:
+    await accounts.revoke_session(caller, session_id)
 
-    @router.get("/organisation/members")
-    async def members(caller: Caller) -> list[Member]:
-        return [
-            Member(user_id=m.user_id, name=m.name, email=m.email, role=m.role)
-            for m in await accounts.members(caller)
-        ]
 
-    @router.post("/organisation/invitations", status_code=201)
-    async def invite_colleague(body: ColleagueInvitation, caller: Caller) -> Member:
-        invited = await accounts.invite(
-            caller, org_id=caller.org_id, email=str(body.email), name=body.name, role=body.role
-        )
-        return Member(
-            user_id=invited.user_id, name=invited.name, email=invited.email, role=invited.role
-        )
+@router.post("/password/forgot", status_code=202)
+async def forgot_password(
+    accounts: AccountsDep, body: EmailRequest, request: Request
+) -> dict[str, str]:
+    await accounts.request_password_reset(body.email, ip=client_ip(request))
+    return {"status": "if the account exists, an email is on its way"}
 
-    @router.patch("/organisation/members/{user_id}")
-    async def set_member_role(
-        user_id: uuid.UUID, body: MemberRole, caller: Caller
-    ) -> dict[str, str]:
-        await accounts.set_role(caller, user_id, body.role)
-        return {"role": body.role}
 
-    return router
+@router.post("/password/reset")
+async def reset_password(accounts: AccountsDep, body: ResetRequest) -> dict[str, str]:
+    await accounts.reset_password(body.token, body.password)
+    return {"status": "password changed"}
+
+
+@router.post("/password/change")
+async def change_password(
+    accounts: AccountsDep, body: ChangePasswordRequest, caller: CurrentIdentity
+) -> dict[str, str]:
+    await accounts.change_password(caller, body.current_password, body.new_password)
+    return {"status": "password changed"}
+
+
+@router.get("/me")
+async def me(accounts: AccountsDep, caller: CurrentIdentity) -> dict[str, Any]:
+    return await accounts.profile(caller)
+
+
+@router.patch("/me")
+async def update_me(
+    accounts: AccountsDep, body: ProfileUpdate, caller: CurrentIdentity
+) -> dict[str, Any]:
+    await accounts.update_profile(caller, name=body.name, locale=body.locale)
+    return await accounts.profile(caller)
+
+
+@router.get("/me/export")
+async def export_me(accounts: AccountsDep, caller: CurrentIdentity) -> JSONResponse:
+    return JSONResponse(
+        await accounts.export_data(caller),
+        headers={
+            "content-disposition": 'attachment; filename="pix-immo-my-data.json"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+@router.post("/me/delete", status_code=204)
+async def delete_me(accounts: AccountsDep, body: DeleteRequest, caller: CurrentIdentity) -> None:
+    await accounts.delete_account(caller, body.password)
+
+
+@router.get("/admin/users")
+async def admin_users(accounts: AccountsDep, caller: CurrentIdentity) -> list[dict[str, Any]]:
+    return await accounts.list_users(caller)
+
+
+@router.get("/admin/organisations")
+async def admin_organisations(
+    accounts: AccountsDep, caller: CurrentIdentity
+) -> list[dict[str, Any]]:
+    return await accounts.list_organisations(caller)
+
+
+@router.post("/admin/invitations", status_code=201)
+async def invite(accounts: AccountsDep, body: InviteRequest, caller: CurrentIdentity) -> Identity:
+    return await accounts.invite(
+        caller, org_id=body.org_id, email=str(body.email), name=body.name, role=body.role
+    )
+
+
+@router.patch("/admin/users/{user_id}")
+async def set_role(
+    accounts: AccountsDep, user_id: uuid.UUID, body: RoleUpdate, caller: CurrentIdentity
+) -> dict[str, str]:
+    await accounts.set_role(caller, user_id, body.role)
+    return {"role": body.role}
+
+
+@router.get("/organisation/members")
+async def members(accounts: AccountsDep, caller: CurrentIdentity) -> list[Member]:
+    return [
+        Member(user_id=m.user_id, name=m.name, email=m.email, role=m.role)
+        for m in await accounts.members(caller)
+    ]
+
+
+@router.post("/organisation/invitations", status_code=201)
+async def invite_colleague(
+    accounts: AccountsDep, body: ColleagueInvitation, caller: CurrentIdentity
+) -> Member:
+    invited = await accounts.invite(
+        caller, org_id=caller.org_id, email=str(body.email), name=body.name, role=body.role
+    )
+    return Member(
+        user_id=invited.user_id, name=invited.name, email=invited.email, role=invited.role
+    )
+
+
+@router.patch("/organisation/members/{user_id}")
+async def set_member_role(
+    accounts: AccountsDep, user_id: uuid.UUID, body: MemberRole, caller: CurrentIdentity
+) -> dict[str, str]:
+    await accounts.set_role(caller, user_id, body.role)
+    return {"role": body.role}
 
 
 async def rate_limited_handler(request: Request, exc: Exception) -> JSONResponse:

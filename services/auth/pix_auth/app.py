@@ -13,7 +13,7 @@ from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.sealing import derive_key
 
-from pix_auth.api import create_router, rate_limited_handler
+from pix_auth.api import rate_limited_handler, router
 from pix_auth.devices import DeviceTokens
 from pix_auth.hashing import HashingBusy, PasswordHashing
 from pix_auth.models import jobs, outbox
@@ -61,7 +61,8 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
     app.add_exception_handler(RateLimited, rate_limited_handler)
     app.add_exception_handler(HashingBusy, rate_limited_handler)
     app.state.password_hashing = hashing
-    app.include_router(create_router(accounts, runtime.current_identity))
+    app.state.accounts = accounts
+    app.include_router(router)
     return app, runtime
 
 
