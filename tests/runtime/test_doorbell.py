@@ -1,7 +1,9 @@
 """Idle consumers pause their partitions; a publish wakes them (pix_runtime.broker.Doorbell).
 
-Also the one place where FastStream's undocumented `subscriber.consumer` is read: if an
-upgrade moves it, the first test here fails by name instead of the stack idling at full CPU.
+Also where the runtime's reach into FastStream is pinned: `subscriber.consumer` (undocumented,
+read by the doorbell) and `Broker.start` (overridden to start subscribers side by side, with
+FastStream's `connect`, `subscriber.start` and `running`). If an upgrade moves either, the
+first test here fails by name instead of the stack idling at full CPU or not consuming.
 """
 
 from __future__ import annotations
