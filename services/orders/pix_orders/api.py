@@ -2,12 +2,12 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pix_contracts.events import OrderStatus
-from pix_runtime.identity import Identity
+from pix_runtime.http import CurrentIdentity
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from pix_orders.export import orders_csv
@@ -220,79 +220,95 @@ def order_filter(
     )
 
 
-def create_router(book: OrderBook, places: PlacesClient, current_identity: Any) -> APIRouter:
-    router = APIRouter()
-    Caller = Annotated[Identity, Depends(current_identity)]
-    Filter = Annotated[OrderFilter, Depends(order_filter)]
-    SessionToken = Annotated[str | None, Query(max_length=100)]
+def book_of(request: Request) -> OrderBook:
+    book: OrderBook = request.app.state.book
+    return book
 
-    @router.get("/price-list")
-    async def get_price_list(caller: Caller) -> list[PriceView]:
-        return [PriceView.model_validate(p, from_attributes=True) for p in book.price_list()]
 
-    @router.post("/orders", status_code=201)
-    async def place_order(
-        body: OrderRequest,
-        caller: Caller,
-        response: Response,
-        idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
-    ) -> OrderView:
-        order, created = await book.place(
-            body.form(), caller, idempotency_key=idempotency_key or None
-        )
-        if not created:
-            response.status_code = 200
-        return OrderView.of(order)
+def places_of(request: Request) -> PlacesClient:
+    places: PlacesClient = request.app.state.places
+    return places
 
-    @router.get("/orders")
-    async def list_orders(caller: Caller, wanted: Filter) -> list[OrderView]:
-        return [OrderView.of(order) for order in await book.list_for(caller, wanted)]
 
-    @router.get("/orders.csv", response_class=Response)
-    async def export_orders(caller: Caller, wanted: Filter) -> Response:
-        rows = await book.all_for_export(caller, wanted)
-        stamp = datetime.now().strftime("%Y-%m-%d")
-        return Response(
-            orders_csv(rows).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="pix-auftraege-{stamp}.csv"'},
-        )
+Book = Annotated[OrderBook, Depends(book_of)]
+Places = Annotated[PlacesClient, Depends(places_of)]
+router = APIRouter()
+Filter = Annotated[OrderFilter, Depends(order_filter)]
+SessionToken = Annotated[str | None, Query(max_length=100)]
 
-    @router.get("/orders/{order_id}", response_model=OrderDetailView)
-    async def get_order(order_id: uuid.UUID, caller: Caller) -> JSONResponse:
-        return OrderDetailView.of_detail(await book.detail(order_id, caller))
 
-    @router.post("/orders/{order_id}/status", response_model=OrderDetailView)
-    async def change_status(
-        order_id: uuid.UUID, body: StatusRequest, caller: Caller
-    ) -> JSONResponse:
-        detail = await book.change_status(order_id, body.status, caller, note=body.note)
-        return OrderDetailView.of_detail(detail)
+@router.get("/price-list")
+async def get_price_list(book: Book, caller: CurrentIdentity) -> list[PriceView]:
+    return [PriceView.model_validate(p, from_attributes=True) for p in book.price_list()]
 
-    @router.post("/orders/{order_id}/notes", status_code=201)
-    async def add_note(order_id: uuid.UUID, body: NoteRequest, caller: Caller) -> NoteView:
-        return NoteView.of(await book.add_note(order_id, body.text, caller))
 
-    @router.get("/places/autocomplete")
-    async def autocomplete(
-        caller: Caller,
-        input: Annotated[str, Query(max_length=200)],
-        session_token: SessionToken = None,
-    ) -> list[SuggestionView]:
-        found = await places.autocomplete(
-            input, language=caller.locale, session_token=session_token
-        )
-        return [SuggestionView.model_validate(s, from_attributes=True) for s in found]
+@router.post("/orders", status_code=201)
+async def place_order(
+    book: Book,
+    body: OrderRequest,
+    caller: CurrentIdentity,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+) -> OrderView:
+    order, created = await book.place(body.form(), caller, idempotency_key=idempotency_key or None)
+    if not created:
+        response.status_code = 200
+    return OrderView.of(order)
 
-    @router.get("/places/{place_id}")
-    async def place_details(
-        place_id: Annotated[str, Path(max_length=512)],
-        caller: Caller,
-        session_token: SessionToken = None,
-    ) -> AddressView:
-        address = await places.address(
-            place_id, language=caller.locale, session_token=session_token
-        )
-        return AddressView.model_validate(address, from_attributes=True)
 
-    return router
+@router.get("/orders")
+async def list_orders(book: Book, caller: CurrentIdentity, wanted: Filter) -> list[OrderView]:
+    return [OrderView.of(order) for order in await book.list_for(caller, wanted)]
+
+
+@router.get("/orders.csv", response_class=Response)
+async def export_orders(book: Book, caller: CurrentIdentity, wanted: Filter) -> Response:
+    rows = await book.all_for_export(caller, wanted)
+    stamp = datetime.now().strftime("%Y-%m-%d")
+    return Response(
+        orders_csv(rows).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="pix-auftraege-{stamp}.csv"'},
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderDetailView)
+async def get_order(book: Book, order_id: uuid.UUID, caller: CurrentIdentity) -> JSONResponse:
+    return OrderDetailView.of_detail(await book.detail(order_id, caller))
+
+
+@router.post("/orders/{order_id}/status", response_model=OrderDetailView)
+async def change_status(
+    book: Book, order_id: uuid.UUID, body: StatusRequest, caller: CurrentIdentity
+) -> JSONResponse:
+    detail = await book.change_status(order_id, body.status, caller, note=body.note)
+    return OrderDetailView.of_detail(detail)
+
+
+@router.post("/orders/{order_id}/notes", status_code=201)
+async def add_note(
+    book: Book, order_id: uuid.UUID, body: NoteRequest, caller: CurrentIdentity
+) -> NoteView:
+    return NoteView.of(await book.add_note(order_id, body.text, caller))
+
+
+@router.get("/places/autocomplete")
+async def autocomplete(
+    places: Places,
+    caller: CurrentIdentity,
+    input: Annotated[str, Query(max_length=200)],
+    session_token: SessionToken = None,
+) -> list[SuggestionView]:
+    found = await places.autocomplete(input, language=caller.locale, session_token=session_token)
+    return [SuggestionView.model_validate(s, from_attributes=True) for s in found]
+
+
+@router.get("/places/{place_id}")
+async def place_details(
+    places: Places,
+    place_id: Annotated[str, Path(max_length=512)],
+    caller: CurrentIdentity,
+    session_token: SessionToken = None,
+) -> AddressView:
+    address = await places.address(place_id, language=caller.locale, session_token=session_token)
+    return AddressView.model_validate(address, from_attributes=True)

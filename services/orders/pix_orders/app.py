@@ -7,7 +7,7 @@ from pix_contracts import OrderPlaced, OrderStatusChanged
 from pix_runtime.broker import declare_publishers
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
-from pix_orders.api import create_router
+from pix_orders.api import router
 from pix_orders.handlers import register_handlers
 from pix_orders.models import jobs, outbox
 from pix_orders.places import PlacesClient
@@ -27,7 +27,9 @@ def create_app(settings: OrdersSettings | None = None) -> tuple[FastAPI, Service
     register_handlers(runtime.broker, book)
     declare_publishers(runtime.broker, OrderPlaced, OrderStatusChanged)
     app = runtime.create_app(title="pix.immo orders")
-    app.include_router(create_router(book, places, runtime.current_identity))
+    app.state.book = book
+    app.state.places = places
+    app.include_router(router)
     # Close the Places connection pool after the runtime has stopped.
     runtime_lifespan = app.router.lifespan_context
 
