@@ -163,14 +163,14 @@ async def event_latencies(stack: Stack) -> list[tuple[float, float]]:
                     http, agent, gallery_id, f"Wohnzimmer_{n + 1:02}.jpg", small_photo(n)
                 )
                 assert done.status_code == 200, done.text
-                uploaded = (AssetUploaded.topic, gallery_id)
-                exported = (GalleryExported.topic, gallery_id)
+                uploaded, captioned, exported = (
+                    arrivals.setdefault((topic, gallery_id), [])
+                    for topic in (AssetUploaded.topic, CaptionReady.topic, GalleryExported.topic)
+                )
                 async with asyncio.timeout(60):
-                    while (
-                        len(arrivals.get(exported, [])) <= n or len(arrivals.get(uploaded, [])) <= n
-                    ):
+                    while min(len(uploaded), len(captioned), len(exported)) <= n:
                         await asyncio.sleep(0.01)
-                latencies.append(arrivals[exported][n] - arrivals[uploaded][n])
+                latencies.append((captioned[n] - uploaded[n], exported[n] - captioned[n]))
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
