@@ -132,6 +132,12 @@ class CrmPushView(BaseModel):
     created_at: datetime
 
 
+# A gallery whose order waits for its payment (billing.order.payment-required.v1, not yet paid).
+LOCKED: dict[int | str, dict[str, Any]] = {
+    402: {"description": "payment_required: the downloads wait until the order is paid"}
+}
+
+
 def create_router(
     desk: ExportDesk, hooks: WebhookDesk, crm: CrmDesk, current_identity: Any
 ) -> APIRouter:
@@ -139,19 +145,19 @@ def create_router(
     Caller = Annotated[Identity, Depends(current_identity)]
     ForOrg = Annotated[uuid.UUID | None, Query(description="admins: act for this organisation")]
 
-    @router.get("/galleries/{gallery_id}/exports")
+    @router.get("/galleries/{gallery_id}/exports", responses=LOCKED)
     async def list_exports(gallery_id: uuid.UUID, caller: Caller) -> list[ExportView]:
         return [ExportView.model_validate(e) for e in await desk.exports_of(gallery_id, caller)]
 
-    @router.get("/galleries/{gallery_id}/exports/latest")
+    @router.get("/galleries/{gallery_id}/exports/latest", responses=LOCKED)
     async def latest_export(gallery_id: uuid.UUID, caller: Caller) -> ExportView:
         return ExportView.model_validate(await desk.export_of(gallery_id, None, caller))
 
-    @router.get("/galleries/{gallery_id}/exports/{version}")
+    @router.get("/galleries/{gallery_id}/exports/{version}", responses=LOCKED)
     async def get_export(gallery_id: uuid.UUID, version: int, caller: Caller) -> ExportView:
         return ExportView.model_validate(await desk.export_of(gallery_id, version, caller))
 
-    @router.post("/galleries/{gallery_id}/exports/{version}/bundle")
+    @router.post("/galleries/{gallery_id}/exports/{version}/bundle", responses=LOCKED)
     async def bundle(
         gallery_id: uuid.UUID,
         version: int,
