@@ -25,7 +25,7 @@ from typing import Any
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
 from pix_runtime.clock import Clock
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database, NamedRow
-from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
+from pix_runtime.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
@@ -67,13 +67,6 @@ def _ready_params(row: dict[str, Any], ready: CaptionReady) -> dict[str, Any]:
         **{f"c_{k}": v for k, v in row.items()},
         **{f"o_{k}": v for k, v in outbox_values(ready, source=SOURCE).items()},
     }
-
-
-class Forbidden(Invalid):
-    status = 403
-
-    def __init__(self) -> None:
-        super().__init__("forbidden", "admins only")
 
 
 class CaptionDesk:
@@ -472,12 +465,8 @@ class CaptionDesk:
 
     # --- reads --------------------------------------------------------------------------------
 
-    async def _latest(
-        self, asset_id: uuid.UUID, *, asset_version: int | None = None
-    ) -> RowMapping | None:
+    async def _latest(self, asset_id: uuid.UUID) -> RowMapping | None:
         query = select(captions).where(captions.c.asset_id == asset_id)
-        if asset_version is not None:
-            query = query.where(captions.c.asset_version == asset_version)
         async with self._db.sessions() as session:
             result = await session.execute(
                 query.order_by(captions.c.caption_version.desc()).limit(1)
