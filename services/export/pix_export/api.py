@@ -4,8 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
-from pix_runtime.identity import Identity
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pix_runtime.http import CurrentIdentity
 from pydantic import BaseModel, Field, SecretStr
 
 from pix_export.crm_push import Crm, CrmDesk
@@ -138,112 +138,158 @@ LOCKED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_router(
-    desk: ExportDesk, hooks: WebhookDesk, crm: CrmDesk, current_identity: Any
-) -> APIRouter:
-    router = APIRouter()
-    Caller = Annotated[Identity, Depends(current_identity)]
-    ForOrg = Annotated[uuid.UUID | None, Query(description="admins: act for this organisation")]
+def desk_of(request: Request) -> ExportDesk:
+    desk: ExportDesk = request.app.state.desk
+    return desk
 
-    @router.get("/galleries/{gallery_id}/exports", responses=LOCKED)
-    async def list_exports(gallery_id: uuid.UUID, caller: Caller) -> list[ExportView]:
-        return [ExportView.model_validate(e) for e in await desk.exports_of(gallery_id, caller)]
 
-    @router.get("/galleries/{gallery_id}/exports/latest", responses=LOCKED)
-    async def latest_export(gallery_id: uuid.UUID, caller: Caller) -> ExportView:
-        return ExportView.model_validate(await desk.export_of(gallery_id, None, caller))
+def hooks_of(request: Request) -> WebhookDesk:
+    hooks: WebhookDesk = request.app.state.webhooks
+    return hooks
 
-    @router.get("/galleries/{gallery_id}/exports/{version}", responses=LOCKED)
-    async def get_export(gallery_id: uuid.UUID, version: int, caller: Caller) -> ExportView:
-        return ExportView.model_validate(await desk.export_of(gallery_id, version, caller))
 
-    @router.post("/galleries/{gallery_id}/exports/{version}/bundle", responses=LOCKED)
-    async def bundle(
-        gallery_id: uuid.UUID,
-        version: int,
-        caller: Caller,
-        size: Annotated[Literal["web", "original"], Query()] = "web",
-    ) -> ExportFileView:
-        file = await desk.bundle(gallery_id, version, size, caller)
-        return ExportFileView.model_validate(file.model_dump())
+def crm_of(request: Request) -> CrmDesk:
+    crm: CrmDesk = request.app.state.crm
+    return crm
 
-    @router.get("/galleries/{gallery_id}/photos")
-    async def photos(gallery_id: uuid.UUID, caller: Caller) -> PhotosView:
-        return PhotosView.model_validate(await desk.photos_of(gallery_id, caller))
 
-    @router.put("/galleries/{gallery_id}/cover")
-    async def choose_cover(
-        gallery_id: uuid.UUID, choice: CoverChoice, caller: Caller
-    ) -> PhotosView:
-        return PhotosView.model_validate(
-            await desk.choose_cover(gallery_id, choice.asset_id, caller)
-        )
+Desk = Annotated[ExportDesk, Depends(desk_of)]
+Hooks = Annotated[WebhookDesk, Depends(hooks_of)]
+Crms = Annotated[CrmDesk, Depends(crm_of)]
+router = APIRouter()
+ForOrg = Annotated[uuid.UUID | None, Query(description="admins: act for this organisation")]
 
-    @router.post("/webhooks", status_code=201)
-    async def register_webhook(body: WebhookCreate, caller: Caller) -> WebhookCreated:
-        return WebhookCreated.model_validate(
-            await hooks.register(caller, body.url, body.description)
-        )
 
-    @router.get("/webhooks")
-    async def list_webhooks(caller: Caller) -> list[WebhookView]:
-        return [WebhookView.model_validate(w) for w in await hooks.listed(caller)]
+@router.get("/galleries/{gallery_id}/exports", responses=LOCKED)
+async def list_exports(
+    desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity
+) -> list[ExportView]:
+    return [ExportView.model_validate(e) for e in await desk.exports_of(gallery_id, caller)]
 
-    @router.delete("/webhooks/{webhook_id}", status_code=204)
-    async def delete_webhook(webhook_id: uuid.UUID, caller: Caller) -> Response:
-        await hooks.delete(webhook_id, caller)
-        return Response(status_code=204)
 
-    @router.get("/webhooks/{webhook_id}/deliveries")
-    async def deliveries(webhook_id: uuid.UUID, caller: Caller) -> list[DeliveryView]:
-        return [DeliveryView.model_validate(d) for d in await hooks.deliveries(webhook_id, caller)]
+@router.get("/galleries/{gallery_id}/exports/latest", responses=LOCKED)
+async def latest_export(desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity) -> ExportView:
+    return ExportView.model_validate(await desk.export_of(gallery_id, None, caller))
 
-    @router.post("/webhooks/{webhook_id}/test")
-    async def send_test(webhook_id: uuid.UUID, caller: Caller) -> DeliveryView:
-        return DeliveryView.model_validate(await hooks.send_test(webhook_id, caller))
 
-    @router.get("/crm/connections")
-    async def crm_connections(caller: Caller, org_id: ForOrg = None) -> list[CrmConnectionView]:
-        return [CrmConnectionView.model_validate(c) for c in await crm.connections(caller, org_id)]
+@router.get("/galleries/{gallery_id}/exports/{version}", responses=LOCKED)
+async def get_export(
+    desk: Desk, gallery_id: uuid.UUID, version: int, caller: CurrentIdentity
+) -> ExportView:
+    return ExportView.model_validate(await desk.export_of(gallery_id, version, caller))
 
-    @router.put("/crm/connections/{name}")
-    async def save_crm_connection(
-        name: Crm, body: CrmCredentials, caller: Caller, org_id: ForOrg = None
-    ) -> CrmConnectionView:
-        return CrmConnectionView.model_validate(
-            await crm.save_connection(caller, name, body.plain(), org_id)
-        )
 
-    @router.delete("/crm/connections/{name}", status_code=204)
-    async def delete_crm_connection(name: Crm, caller: Caller, org_id: ForOrg = None) -> Response:
-        await crm.delete_connection(caller, name, org_id)
-        return Response(status_code=204)
+@router.post("/galleries/{gallery_id}/exports/{version}/bundle", responses=LOCKED)
+async def bundle(
+    desk: Desk,
+    gallery_id: uuid.UUID,
+    version: int,
+    caller: CurrentIdentity,
+    size: Annotated[Literal["web", "original"], Query()] = "web",
+) -> ExportFileView:
+    file = await desk.bundle(gallery_id, version, size, caller)
+    return ExportFileView.model_validate(file.model_dump())
 
-    @router.get("/galleries/{gallery_id}/crm-targets")
-    async def crm_targets(gallery_id: uuid.UUID, caller: Caller) -> list[CrmTargetView]:
-        return [CrmTargetView.model_validate(t) for t in await crm.targets(caller, gallery_id)]
 
-    @router.put("/galleries/{gallery_id}/crm-targets/{name}")
-    async def set_crm_target(
-        gallery_id: uuid.UUID, name: Crm, body: CrmTargetSet, caller: Caller
-    ) -> CrmTargetView:
-        return CrmTargetView.model_validate(
-            await crm.set_target(caller, gallery_id, name, str(body.record_id))
-        )
+@router.get("/galleries/{gallery_id}/photos")
+async def photos(desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity) -> PhotosView:
+    return PhotosView.model_validate(await desk.photos_of(gallery_id, caller))
 
-    @router.delete("/galleries/{gallery_id}/crm-targets/{name}", status_code=204)
-    async def delete_crm_target(gallery_id: uuid.UUID, name: Crm, caller: Caller) -> Response:
-        await crm.delete_target(caller, gallery_id, name)
-        return Response(status_code=204)
 
-    @router.get("/galleries/{gallery_id}/crm-pushes")
-    async def crm_pushes(gallery_id: uuid.UUID, caller: Caller) -> list[CrmPushView]:
-        return [CrmPushView.model_validate(p) for p in await crm.pushes(caller, gallery_id)]
+@router.put("/galleries/{gallery_id}/cover")
+async def choose_cover(
+    desk: Desk, gallery_id: uuid.UUID, choice: CoverChoice, caller: CurrentIdentity
+) -> PhotosView:
+    return PhotosView.model_validate(await desk.choose_cover(gallery_id, choice.asset_id, caller))
 
-    @router.post("/galleries/{gallery_id}/crm-pushes/{push_id}/retry")
-    async def retry_crm_push(
-        gallery_id: uuid.UUID, push_id: uuid.UUID, caller: Caller
-    ) -> CrmPushView:
-        return CrmPushView.model_validate(await crm.retry(caller, gallery_id, push_id))
 
-    return router
+@router.post("/webhooks", status_code=201)
+async def register_webhook(
+    hooks: Hooks, body: WebhookCreate, caller: CurrentIdentity
+) -> WebhookCreated:
+    return WebhookCreated.model_validate(await hooks.register(caller, body.url, body.description))
+
+
+@router.get("/webhooks")
+async def list_webhooks(hooks: Hooks, caller: CurrentIdentity) -> list[WebhookView]:
+    return [WebhookView.model_validate(w) for w in await hooks.listed(caller)]
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+async def delete_webhook(hooks: Hooks, webhook_id: uuid.UUID, caller: CurrentIdentity) -> Response:
+    await hooks.delete(webhook_id, caller)
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+async def deliveries(
+    hooks: Hooks, webhook_id: uuid.UUID, caller: CurrentIdentity
+) -> list[DeliveryView]:
+    return [DeliveryView.model_validate(d) for d in await hooks.deliveries(webhook_id, caller)]
+
+
+@router.post("/webhooks/{webhook_id}/test")
+async def send_test(hooks: Hooks, webhook_id: uuid.UUID, caller: CurrentIdentity) -> DeliveryView:
+    return DeliveryView.model_validate(await hooks.send_test(webhook_id, caller))
+
+
+@router.get("/crm/connections")
+async def crm_connections(
+    crm: Crms, caller: CurrentIdentity, org_id: ForOrg = None
+) -> list[CrmConnectionView]:
+    return [CrmConnectionView.model_validate(c) for c in await crm.connections(caller, org_id)]
+
+
+@router.put("/crm/connections/{name}")
+async def save_crm_connection(
+    crm: Crms, name: Crm, body: CrmCredentials, caller: CurrentIdentity, org_id: ForOrg = None
+) -> CrmConnectionView:
+    return CrmConnectionView.model_validate(
+        await crm.save_connection(caller, name, body.plain(), org_id)
+    )
+
+
+@router.delete("/crm/connections/{name}", status_code=204)
+async def delete_crm_connection(
+    crm: Crms, name: Crm, caller: CurrentIdentity, org_id: ForOrg = None
+) -> Response:
+    await crm.delete_connection(caller, name, org_id)
+    return Response(status_code=204)
+
+
+@router.get("/galleries/{gallery_id}/crm-targets")
+async def crm_targets(
+    crm: Crms, gallery_id: uuid.UUID, caller: CurrentIdentity
+) -> list[CrmTargetView]:
+    return [CrmTargetView.model_validate(t) for t in await crm.targets(caller, gallery_id)]
+
+
+@router.put("/galleries/{gallery_id}/crm-targets/{name}")
+async def set_crm_target(
+    crm: Crms, gallery_id: uuid.UUID, name: Crm, body: CrmTargetSet, caller: CurrentIdentity
+) -> CrmTargetView:
+    return CrmTargetView.model_validate(
+        await crm.set_target(caller, gallery_id, name, str(body.record_id))
+    )
+
+
+@router.delete("/galleries/{gallery_id}/crm-targets/{name}", status_code=204)
+async def delete_crm_target(
+    crm: Crms, gallery_id: uuid.UUID, name: Crm, caller: CurrentIdentity
+) -> Response:
+    await crm.delete_target(caller, gallery_id, name)
+    return Response(status_code=204)
+
+
+@router.get("/galleries/{gallery_id}/crm-pushes")
+async def crm_pushes(
+    crm: Crms, gallery_id: uuid.UUID, caller: CurrentIdentity
+) -> list[CrmPushView]:
+    return [CrmPushView.model_validate(p) for p in await crm.pushes(caller, gallery_id)]
+
+
+@router.post("/galleries/{gallery_id}/crm-pushes/{push_id}/retry")
+async def retry_crm_push(
+    crm: Crms, gallery_id: uuid.UUID, push_id: uuid.UUID, caller: CurrentIdentity
+) -> CrmPushView:
+    return CrmPushView.model_validate(await crm.retry(caller, gallery_id, push_id))

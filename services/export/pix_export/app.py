@@ -5,7 +5,7 @@ from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import SecretBox
 
-from pix_export.api import create_router
+from pix_export.api import router
 from pix_export.crm_push import CrmDesk
 from pix_export.handlers import register_handlers
 from pix_export.models import jobs, outbox
@@ -34,7 +34,7 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
     hooks.register_jobs(runtime.jobs)
     crm.register_jobs(runtime.jobs)
     app = runtime.create_app(title="pix.immo export")
-    app.include_router(create_router(desk, hooks, crm, runtime.current_identity))
+    app.include_router(router)
     app.state.desk = desk
     app.state.webhooks = hooks
     app.state.crm = crm
