@@ -9,8 +9,8 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pix_runtime.errors import Unavailable
-from pix_runtime.http import CurrentIdentity
+from pix_runtime.errors import Invalid, Unavailable
+from pix_runtime.http import CurrentIdentity, read_limited_body
 
 from pix_listings.drafts import DraftError, DraftWriter
 from pix_listings.exposes import Exposes
@@ -24,12 +24,15 @@ from pix_listings.records import (
     ListingChanges,
     ListingSummary,
     Locale,
+    MediaItem,
     MediaOrder,
     NewListing,
+    StagingStyle,
     Withdrawal,
 )
 from pix_listings.search import Search, SearchHit
 from pix_listings.service import Listings
+from pix_listings.staging import MAX_STAGED_BYTES
 
 router = APIRouter()
 public_router = APIRouter(prefix="/public")
@@ -134,6 +137,38 @@ async def arrange_media(
     listings: ListingsService,
 ) -> Listing:
     return await listings.arrange_media(viewer, listing_id, body)
+
+
+# Outside the request guard's 1 MB JSON limit (app.state.streamed_body_prefixes): the route
+# reads the picture itself with its own limit.
+STAGED_PHOTOS_PREFIX = "/staged-photos/"
+
+
+@router.post(
+    STAGED_PHOTOS_PREFIX + "{listing_id}/{photo_id}",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+        }
+    },
+)
+async def add_staged_photo(
+    listing_id: uuid.UUID,
+    photo_id: uuid.UUID,
+    request: Request,
+    viewer: CurrentIdentity,
+    listings: ListingsService,
+    style: StagingStyle = "modern",
+) -> MediaItem:
+    """A virtually furnished copy of the listing's photo `photo_id` (the picture as the raw
+    body): a new photo of the listing right after it, marked `staged` and labelled
+    "Virtuell eingerichtet" in its corner; the photo itself stays as it was."""
+    data = await read_limited_body(request, MAX_STAGED_BYTES)
+    if not data:
+        raise Invalid("empty", "the picture is missing (send it as the request body)")
+    return await listings.add_staged_photo(viewer, listing_id, photo_id, data, style)
 
 
 @router.post("/listings/{listing_id}/draft")

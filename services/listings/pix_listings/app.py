@@ -12,7 +12,7 @@ from pix_runtime.licences import LicenceRequired, Licences, register_licence_han
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.sealing import derive_key
 
-from pix_listings.api import public_router, router
+from pix_listings.api import STAGED_PHOTOS_PREFIX, public_router, router
 from pix_listings.drafts import build_drafts
 from pix_listings.embeddings import Embedder, build_embedder
 from pix_listings.exposes import RENDER_EXPOSE, Exposes, RenderExpose
@@ -87,6 +87,7 @@ def create_app(
     app = runtime.create_app(title="pix.immo listings")
     app.include_router(router, dependencies=[LicenceRequired])
     app.include_router(public_router)
+    app.state.streamed_body_prefixes = (STAGED_PHOTOS_PREFIX,)
     app.state.runtime = runtime
     app.state.listings = listings
     app.state.licences = licences

@@ -145,6 +145,8 @@ def render_expose(
     pdf.ln(9)
     if cover is not None:
         _image(pdf, cover, width, 120)
+        if cover.item.staged:
+            _staged_note(pdf, w)
     pdf.ln(5)
     _facts_table(pdf, listing, w, locale)
     pdf.ln(2)
@@ -184,6 +186,8 @@ def render_expose(
         pdf.set_font("helvetica", style="B", size=10)
         pdf.set_text_color(*INK)
         pdf.cell(0, 5, safe(caption_title or photo.item.name), new_x="LMARGIN", new_y="NEXT")
+        if photo.item.staged:
+            _staged_note(pdf, w)
         pdf.set_font("helvetica", size=9)
         pdf.set_text_color(*MUTED)
         pdf.multi_cell(0, 4.4, safe(_shorten(caption, 260)), new_x="LMARGIN", new_y="NEXT")
@@ -231,6 +235,14 @@ def render_expose(
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _staged_note(pdf: FPDF, w: dict[str, str]) -> None:
+    """The marking a virtually furnished photo needs beside it (besides the one in its
+    corner)."""
+    pdf.set_font("helvetica", style="B", size=9)
+    pdf.set_text_color(*BRAND)
+    pdf.cell(0, 4.6, safe(w["staged"]), new_x="LMARGIN", new_y="NEXT")
 
 
 def _heading(pdf: FPDF, text: str) -> None:

@@ -26,6 +26,7 @@ WORDS = {
         "description": "Objektbeschreibung",
         "features": "Ausstattung",
         "photos": "Impressionen",
+        "staged": "Virtuell eingerichtet",
         "floor_plan": "Grundriss",
         "contact": "Ihr Ansprechpartner",
         "video": "Video ansehen",
@@ -64,6 +65,8 @@ WORDS = {
         "description": "Description",
         "features": "Features",
         "photos": "Impressions",
+        # The German marking stays: the photo may be shown to German buyers as it is.
+        "staged": "Virtually staged (Virtuell eingerichtet)",
         "floor_plan": "Floor plan",
         "contact": "Your contact",
         "video": "Watch the video",

@@ -106,14 +106,25 @@ class GalleryImport:
             existing = {
                 r["asset_id"]: r
                 for r in (
-                    await session.execute(select(media).where(media.c.listing_id == listing_id))
+                    await session.execute(
+                        # Staged photos are the agent's, not the gallery's: an export leaves
+                        # them alone (they go only with their source photo).
+                        select(media).where(media.c.listing_id == listing_id, ~media.c.staged)
+                    )
                 ).mappings()
             }
             newest = max((r["gallery_version"] for r in existing.values()), default=0)
             if event.version < newest:
                 return  # an older version arriving late changes nothing
-            next_position = max((r["position"] for r in existing.values()), default=-1) + 1
-            has_title = any(r["is_title"] for r in existing.values())
+            last = await session.scalar(
+                select(func.max(media.c.position)).where(media.c.listing_id == listing_id)
+            )
+            next_position = 0 if last is None else int(last) + 1
+            has_title = bool(
+                await session.scalar(
+                    select(func.count()).where(media.c.listing_id == listing_id, media.c.is_title)
+                )
+            )
             for photo in photos:
                 key = f"listings/{listing_id}/media/{photo.asset_id}.jpg"
                 data = images.get(photo.file)
@@ -158,7 +169,11 @@ class GalleryImport:
                     )
             kept = [p.asset_id for p in photos]
             await session.execute(
-                delete(media).where(media.c.listing_id == listing_id, media.c.asset_id.not_in(kept))
+                delete(media).where(
+                    media.c.listing_id == listing_id,
+                    ~media.c.staged,
+                    media.c.asset_id.not_in(kept),
+                )
             )
             if not has_title:
                 await self._first_photo_is_title(session, listing_id)
@@ -180,6 +195,7 @@ class GalleryImport:
             .where(
                 media.c.listing_id == listing_id,
                 media.c.room_type.is_distinct_from(RoomType.FLOOR_PLAN.value),
+                ~media.c.staged,
             )
             .order_by(media.c.position)
             .limit(1)

@@ -110,14 +110,16 @@ Index(
     listings.c.postcode,
 )
 
-# A listing's photos and floor plans, in the agent's order; one title picture.
+# A listing's photos and floor plans, in the agent's order; one title picture. A staged photo
+# (virtually furnished, `staged`) is a copy of another photo (`source_photo_id`) with no asset of
+# its own; exports of the gallery never touch it, and it goes when its source goes.
 media = Table(
     "media",
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("listing_id", Uuid, ForeignKey("listings.listings.id", ondelete="CASCADE")),
     Column("org_id", Uuid, nullable=False),
-    Column("asset_id", Uuid, nullable=False),
+    Column("asset_id", Uuid, nullable=True),
     Column("name", String(100), nullable=False),
     Column("room_type", String(30), nullable=True),
     Column("title_de", String(100), nullable=False, server_default=""),
@@ -129,6 +131,14 @@ media = Table(
     Column("position", Integer, nullable=False),
     Column("is_title", Boolean, nullable=False, server_default="false"),
     Column("gallery_version", Integer, nullable=False, server_default="0"),
+    Column("staged", Boolean, nullable=False, server_default="false"),
+    Column(
+        "source_photo_id",
+        Uuid,
+        ForeignKey("listings.media.id", ondelete="CASCADE", name="media_source_photo"),
+        nullable=True,
+    ),
+    Column("staging_style", String(30), nullable=True),
     UniqueConstraint("listing_id", "asset_id", name="media_listing_asset"),
 )
 Index("media_listing", media.c.listing_id, media.c.position)

@@ -89,9 +89,15 @@ class NewListing(ListingChanges):
     )
 
 
+# In Germany a virtually furnished photo must be marked as such, in any language.
+STAGED_LABEL = "Virtuell eingerichtet"
+StagingStyle = Literal["modern", "scandinavian", "classic", "industrial", "cosy"]
+
+
 class MediaItem(BaseModel):
     id: uuid.UUID
-    asset_id: uuid.UUID
+    # None for a staged photo: it is a copy of another photo, not an asset of the gallery.
+    asset_id: uuid.UUID | None
     name: str
     room_type: str | None
     title_de: str
@@ -104,6 +110,11 @@ class MediaItem(BaseModel):
     is_floor_plan: bool
     url: str | None = None
     storage_key: str
+    staged: bool = False
+    source_photo_id: uuid.UUID | None = None
+    staging_style: StagingStyle | None = None
+    # "Virtuell eingerichtet" for a staged photo: what every view and export shows beside it.
+    label: str | None = None
 
 
 class Listing(BaseModel):

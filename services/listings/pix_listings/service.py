@@ -6,6 +6,7 @@ Matching, search, price estimates, media import and exposés live beside it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -40,13 +41,16 @@ from pix_listings.facts import (
 from pix_listings.models import inbox, listings, media, outbox
 from pix_listings.models import jobs as jobs_table
 from pix_listings.records import (
+    STAGED_LABEL,
     Listing,
     ListingChanges,
     ListingSummary,
     MediaItem,
     MediaOrder,
     NewListing,
+    StagingStyle,
 )
+from pix_listings.staging import labelled_jpeg
 
 log = get_logger(__name__)
 SOURCE = "pix.immo/listings"
@@ -110,6 +114,7 @@ class Listings:
             MediaItem(
                 **{k: r[k] for k in MediaItem.model_fields if k in r},
                 is_floor_plan=r["room_type"] == RoomType.FLOOR_PLAN,
+                label=STAGED_LABEL if r["staged"] else None,
                 url=await self._storage.signed_url(
                     r["storage_key"], "GET", expires_in=MEDIA_URL_SECONDS
                 ),
@@ -259,6 +264,80 @@ class Listings:
             )
             row = await self.owned(session, viewer, listing_id)
             return await self._view(session, row)
+
+    async def add_staged_photo(
+        self,
+        viewer: Identity,
+        listing_id: uuid.UUID,
+        source_photo_id: uuid.UUID,
+        image: bytes,
+        style: StagingStyle,
+    ) -> MediaItem:
+        """A virtually furnished copy of one of the listing's photos, as a new photo right
+        after it, marked as staged and labelled in its corner; the source photo stays as it
+        was."""
+        async with self._db.transaction() as session:
+            await self.owned(session, viewer, listing_id, lock=True)
+            # Decoded only for a listing the caller may change (CPU: off the event loop).
+            image = await asyncio.to_thread(labelled_jpeg, image)
+            source = (
+                (
+                    await session.execute(
+                        select(media).where(
+                            media.c.id == source_photo_id, media.c.listing_id == listing_id
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if source is None:
+                raise NotFound("photo")
+            if source["staged"]:
+                raise Invalid("staged_source", "a staged photo cannot be staged again")
+            if source["room_type"] == RoomType.FLOOR_PLAN:
+                raise Invalid("floor_plan", "a floor plan cannot be staged")
+            staged_id = uuid.uuid4()
+            key = f"listings/{listing_id}/media/staged/{staged_id}.jpg"
+            await self._storage.put_bytes(key, image, "image/jpeg")
+            # Right after its source: the agent sees both side by side and can reorder.
+            await session.execute(
+                update(media)
+                .where(media.c.listing_id == listing_id, media.c.position > source["position"])
+                .values(position=media.c.position + 1)
+            )
+            await session.execute(
+                media.insert().values(
+                    id=staged_id,
+                    listing_id=listing_id,
+                    org_id=source["org_id"],
+                    asset_id=None,
+                    name=f"{source['name']}_eingerichtet"[:100],
+                    room_type=source["room_type"],
+                    title_de=source["title_de"],
+                    title_en=source["title_en"],
+                    caption_de=source["caption_de"],
+                    caption_en=source["caption_en"],
+                    features=source["features"],
+                    storage_key=key,
+                    position=source["position"] + 1,
+                    is_title=False,
+                    gallery_version=source["gallery_version"],
+                    staged=True,
+                    source_photo_id=source_photo_id,
+                    staging_style=style,
+                )
+            )
+            await session.execute(
+                update(listings)
+                .where(listings.c.id == listing_id)
+                .values(updated_at=self._clock.now())
+            )
+            await self.announce_change(session, listing_id)
+            row = await self.owned(session, viewer, listing_id)
+            view = await self._view(session, row)
+        log.info("media.staged", listing_id=str(listing_id), source=str(source_photo_id))
+        return next(item for item in view.media if item.id == staged_id)
 
     async def _announce(
         self,
