@@ -1,6 +1,7 @@
 """Virtual staging: an empty room of a listing furnished by the image model (OpenAI's Images edit
 through the chat, Gemini's generateContent through the gallery's endpoint), fed the listing's
-anonymised rendition, stored as a new picture labelled in its corner; the real photo stays."""
+anonymised rendition, stored through the real listings app as a new photo of the listing, marked
+as staged and labelled in its corner; the real photo stays."""
 
 from __future__ import annotations
 
@@ -130,17 +131,30 @@ async def test_the_chat_stages_an_empty_room_as_a_new_labelled_picture(
     assert [d["ok"] for k, d in events if k == "tool_end"] == [True]
     text = "".join(d["text"] for k, d in events if k == "delta")
     url = text.splitlines()[-1]
-    assert url.startswith("http://testserver/api/media/storage/assistant/staging/")
+    assert url.startswith("http://testserver/api/media/storage/listings/")
     # The model got the listing's rendition (scaled, as PNG) and a prompt with the style.
     [edit] = stack.chat.image_edits[before:]
     assert edit["model"] == "image-edit-1"
     assert "Scandinavian" in edit["prompt"]
     with Image.open(io.BytesIO(edit["image"])) as sent, Image.open(io.BytesIO(rendition)) as own:
         assert sent.size == own.size
-    # Stored apart, labelled in its lower left corner; the real photo is unchanged.
-    key = url.split("/api/media/storage/")[1].split("?")[0]
-    staged = await runtime.storage.get_bytes(key)
-    with Image.open(io.BytesIO(staged)) as picture, Image.open(io.BytesIO(edit["image"])) as room:
+    # A new photo of the listing, through the real listings app: right after the living room,
+    # marked as staged, labelled in its lower left corner; the real photo is unchanged.
+    again = await stack.listings.get(f"/listings/{listing['id']}", headers=stack.headers(agent))
+    media = again.json()["media"]
+    ids = [m["id"] for m in media]
+    [staged] = [m for m in media if m["staged"]]
+    assert staged["source_photo_id"] == living["id"]
+    assert staged["staging_style"] == "scandinavian"
+    assert staged["label"] == "Virtuell eingerichtet"
+    assert ids.index(staged["id"]) == ids.index(living["id"]) + 1
+    assert [i for i in ids if i != staged["id"]] == [m["id"] for m in listing["media"]]
+    assert url.split("?")[0].endswith(staged["storage_key"])
+    picture_bytes = await stack.listings_runtime.storage.get_bytes(staged["storage_key"])
+    with (
+        Image.open(io.BytesIO(picture_bytes)) as picture,
+        Image.open(io.BytesIO(edit["image"])) as room,
+    ):
         box = (0, picture.height * 9 // 10, picture.width // 4, picture.height)
         corner = list(picture.convert("L").crop(box).tobytes())
         before_label = list(room.convert("L").crop(box).tobytes())
@@ -148,8 +162,6 @@ async def test_the_chat_stages_an_empty_room_as_a_new_labelled_picture(
         assert sum(corner) / len(corner) < 0.75 * sum(before_label) / len(before_label)
         assert max(corner) > 230
     assert await stack.listings_runtime.storage.get_bytes(living["storage_key"]) == rendition
-    again = await stack.listings.get(f"/listings/{listing['id']}", headers=stack.headers(agent))
-    assert [m["id"] for m in again.json()["media"]] == [m["id"] for m in listing["media"]]
     # On the books at the image price.
     admin = person("admin")
     calls = await client.get(
@@ -183,6 +195,12 @@ async def test_the_gallery_endpoint_stages_with_gemini_and_only_the_users_own_ph
     assert staged.status_code == 201, staged.text
     assert staged.json()["label"] == "Virtuell eingerichtet"
     assert staged.json()["model"] == "gemini-image-1"
+    assert staged.json()["media_id"] == kitchen["id"]
+    again = await stack.listings.get(f"/listings/{listing['id']}", headers=stack.headers(agent))
+    [stored] = [m for m in again.json()["media"] if m["staged"]]
+    assert stored["id"] == staged.json()["id"]
+    assert stored["source_photo_id"] == kitchen["id"]
+    assert stored["staging_style"] == "cosy"
     [edit] = stack.chat.image_edits[before:]
     assert edit["model"] == "gemini-image-1"
     assert edit["key"] == "image-key"
@@ -195,7 +213,14 @@ async def test_the_gallery_endpoint_stages_with_gemini_and_only_the_users_own_ph
         "/staging", json={"listing_id": listing["id"], "media_id": kitchen["id"]}, headers=stranger
     )
     assert theirs.status_code == 404
+    # A staged photo is not staged again (refused before the model is asked).
+    restaged = await client.post(
+        "/staging", json={"listing_id": listing["id"], "media_id": stored["id"]}, headers=mine
+    )
+    assert restaged.status_code == 422
     assert len(stack.chat.image_edits) == before + 1
+    after = await stack.listings.get(f"/listings/{listing['id']}", headers=stack.headers(agent))
+    assert len(after.json()["media"]) == len(listing["media"]) + 1
 
 
 async def test_staging_is_off_unless_configured(stack: AssistantStack) -> None:

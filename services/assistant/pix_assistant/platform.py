@@ -81,15 +81,20 @@ class PlatformApis:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> Any:
+        """`json`, or `content` as the raw body (a picture) with its `content_type`."""
         headers = {
             IDENTITY_HEADER: caller.header(self._internal_key),
             "x-request-id": current_correlation_id() or "",
         }
+        if content_type:
+            headers["content-type"] = content_type
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = await self._clients[service].request(
-                method, path, params=clean, json=json, headers=headers
+                method, path, params=clean, json=json, content=content, headers=headers
             )
         except httpx.HTTPError as exc:
             raise ServiceError(service, 503, "unavailable", f"{service} is unavailable") from exc

@@ -1,6 +1,8 @@
-"""Virtual staging: an empty room photo furnished by an image-edit model, stored as a new,
-separate picture labelled "Virtuell eingerichtet" in its corner (in Germany a staged photo must
-be marked as such); the real photo is never replaced.
+"""Virtual staging: an empty room photo furnished by an image-edit model, stored through the
+listings API (as the user) as a new, separate photo of the listing, marked as staged and
+labelled "Virtuell eingerichtet" in its corner by listings (in Germany a staged photo must be
+marked as such, so the service that keeps the media stamps it); the real photo is never
+replaced.
 
 The model is fed the listing's own copy of the photo, which is the anonymised web rendition
 (listings takes its photos from delivered exports, never the originals). The listing is read
@@ -21,15 +23,13 @@ from typing import Literal, Protocol
 
 import httpx
 from openai import AsyncOpenAI
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from pydantic import BaseModel
 
 from pix_assistant.accounts import Accounts, ModelCall, Outcome
 from pix_assistant.platform import Caller, PlatformApis, ServiceError
 
 Style = Literal["modern", "scandinavian", "classic", "industrial", "cosy"]
-# German law wants the marking for the German market, whatever the agent's own language.
-LABEL = "Virtuell eingerichtet"
 STYLE_WORDS = {
     "modern": "modern, clean lines, neutral colours",
     "scandinavian": "Scandinavian, light wood, white and soft textiles",
@@ -110,6 +110,8 @@ class GeminiImageEditor:
 
 
 class StagedPhoto(BaseModel):
+    """The new photo of the listing (`id` is its media id there; `media_id` the source)."""
+
     id: uuid.UUID
     listing_id: uuid.UUID
     media_id: uuid.UUID
@@ -137,30 +139,8 @@ def scaled_png(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def labelled(data: bytes, label: str) -> bytes:
-    """The staged picture as JPEG with the label in its lower left corner, on a dark band
-    legible on any picture."""
-    with Image.open(io.BytesIO(data)) as image:
-        picture = image.convert("RGB")
-    draw = ImageDraw.Draw(picture, "RGBA")
-    size = max(14, picture.width // 40)
-    font = ImageFont.load_default(size=size)
-    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
-    pad = size // 2
-    box = (0, picture.height - (bottom - top) - 2 * pad, right - left + 2 * pad, picture.height)
-    draw.rectangle(box, fill=(0, 0, 0, 170))
-    draw.text((pad - left, box[1] + pad - top), label, font=font, fill=(255, 255, 255, 255))
-    out = io.BytesIO()
-    picture.save(out, "JPEG", quality=88)
-    return out.getvalue()
-
-
 class Storage(Protocol):
     async def get_bytes(self, key: str) -> bytes: ...
-
-    async def put_bytes(self, key: str, data: bytes, content_type: str) -> object: ...
-
-    async def signed_url(self, key: str, method: Literal["GET"], *, expires_in: int) -> str: ...
 
 
 class Stager:
@@ -185,8 +165,9 @@ class Stager:
             raise ServiceError("listings", 404, "not_found", "photo not found")
         if media.get("is_floor_plan"):
             raise ServiceError("assistant", 422, "invalid", "a floor plan cannot be staged")
+        if media.get("staged"):
+            raise ServiceError("assistant", 422, "invalid", "this photo is already staged")
         original = await self._storage.get_bytes(media["storage_key"])
-        who = caller.identity
         started = time.monotonic()
         try:
             furnished = await self.editor.furnish(scaled_png(original), prompt_for(style))
@@ -196,19 +177,25 @@ class Stager:
                 "assistant", 502, "staging_failed", "the image model failed"
             ) from exc
         await self._book(caller, started, "ok", None)
-        label = LABEL
-        staged_id = uuid.uuid4()
-        key = f"assistant/staging/{who.org_id}/{listing_id}/{staged_id}.jpg"
-        await self._storage.put_bytes(key, labelled(furnished, label), "image/jpeg")
-        url = await self._storage.signed_url(key, "GET", expires_in=7 * 24 * 3600)
+        # Listings checks the listing and photo again, stamps the label and keeps the copy
+        # beside the photo; the assistant keeps no copy of its own.
+        item = await self._apis.call(
+            caller,
+            "listings",
+            "POST",
+            f"/staged-photos/{listing_id}/{media_id}",
+            params={"style": style},
+            content=furnished,
+            content_type="application/octet-stream",
+        )
         return StagedPhoto(
-            id=staged_id,
+            id=uuid.UUID(item["id"]),
             listing_id=listing_id,
             media_id=media_id,
             style=style,
-            label=label,
-            storage_key=key,
-            url=url,
+            label=item["label"],
+            storage_key=item["storage_key"],
+            url=item["url"],
             model=self.editor.model,
         )
 

@@ -406,8 +406,10 @@ async def virtual_staging(ctx: ToolContext, args: Staging) -> Any:
     return {
         "image_url": staged.url,
         "label": staged.label,
-        "note": "A new, separate picture marked as virtually staged; the real photo is "
-        "unchanged. Give the user the image_url on a line of its own.",
+        "staged_media_id": str(staged.id),
+        "note": "A new, separate photo of the listing, marked as virtually staged (also in "
+        "its exposé); the real photo is unchanged. Give the user the image_url on a line of "
+        "its own.",
     }
 
 
