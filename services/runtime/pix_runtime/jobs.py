@@ -60,6 +60,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -264,9 +265,28 @@ class JobQueue:
     _metrics_at: float = 0.0
     # Claims and the look for the next due time are single statements: no BEGIN/COMMIT.
     _statements: AsyncEngine = field(init=False)
+    _claim_sql: Any = None
+    _done: Any = None
+    _requeued: Any = None
+    _claim_for: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._statements = self.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # A job's completion, only while this process holds it (built once: every job runs it).
+        t = self.table
+        held = update(t).where(
+            t.c.id == bindparam("job_id"),
+            t.c.status == "running",
+            t.c.locked_by == bindparam("worker"),
+        )
+        self._done = held.values(status="done", finished_at=func.now(), locked_until=None)
+        self._requeued = held.values(
+            status="queued",
+            attempts=0,
+            run_at=bindparam("run_at"),
+            locked_by=None,
+            locked_until=None,
+        )
         self.db.on_commit(self.wake, flag=JOBS_AFTER_COMMIT)
         self.every("jobs.cleanup", timedelta(hours=1), self._cleanup)
 
@@ -402,46 +422,57 @@ class JobQueue:
             ran += 1
         return ran
 
-    async def _claim(self, limit: int) -> list[Any]:
-        t = self.table
-        now = self.clock.now()
-        due = (
-            select(t.c.id)
-            .where(
-                t.c.kind.in_(list(self._kinds)),
-                or_(
-                    and_(t.c.status == "queued", t.c.run_at <= now),
-                    # A lease that ran out: its process died mid-job.
-                    and_(t.c.status == "running", t.c.locked_until < now),
-                ),
+    def _claim_statement(self) -> Any:
+        """The claim, built once for the kinds registered (building it per claim cost more CPU
+        than running it); `now`, `limit` and each kind's lease are its parameters."""
+        kinds = list(self._kinds)
+        if self._claim_for != kinds:
+            t = self.table
+            now = bindparam("now", type_=t.c.run_at.type)
+            due = (
+                select(t.c.id)
+                .where(
+                    t.c.kind.in_(kinds),
+                    or_(
+                        and_(t.c.status == "queued", t.c.run_at <= now),
+                        # A lease that ran out: its process died mid-job.
+                        and_(t.c.status == "running", t.c.locked_until < now),
+                    ),
+                )
+                .order_by(t.c.run_at)
+                .limit(bindparam("limit", type_=Integer))
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
             )
-            .order_by(t.c.run_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        # The lease: each kind's timeout; a job still running after it is taken over.
-        lease = case(
-            {kind: now + spec.timeout for kind, spec in self._kinds.items()},
-            value=t.c.kind,
-            else_=now + timedelta(minutes=5),
-        )
+            # The lease: each kind's timeout; a job still running after it is taken over.
+            leases = {
+                kind: bindparam(f"lease_{i}", type_=t.c.run_at.type) for i, kind in enumerate(kinds)
+            }
+            lease = case(leases, value=t.c.kind)
+            self._claim_sql = (
+                update(t)
+                .where(t.c.id.in_(due))
+                .values(
+                    status="running",
+                    attempts=t.c.attempts + 1,
+                    locked_by=bindparam("worker", type_=t.c.locked_by.type),
+                    locked_until=lease,
+                )
+                .returning(*t.c)
+            )
+            self._claim_for = kinds
+        return self._claim_sql
+
+    async def _claim(self, limit: int) -> list[Any]:
+        statement = self._claim_statement()
+        now = self.clock.now()
+        params: dict[str, Any] = {"now": now, "limit": limit, "worker": self.worker}
+        for i, spec in enumerate(self._kinds.values()):
+            params[f"lease_{i}"] = now + spec.timeout
         # One statement is atomic on its own: no BEGIN/COMMIT round trips for the claim every
         # job and every wake-up runs.
         async with self._statements.connect() as conn:
-            rows = (
-                await conn.execute(
-                    update(t)
-                    .where(t.c.id.in_(due))
-                    .values(
-                        status="running",
-                        attempts=t.c.attempts + 1,
-                        locked_by=self.worker,
-                        locked_until=lease,
-                    )
-                    .returning(*t.c)
-                )
-            ).all()
+            rows = (await conn.execute(statement, params)).all()
         return list(rows)
 
     async def _seconds_until_due(self) -> float:
@@ -499,19 +530,12 @@ class JobQueue:
         )
 
     async def _complete(self, session: AsyncSession, row: Any) -> None:
-        t = self.table
-        mine = and_(t.c.id == row.id, t.c.status == "running", t.c.locked_by == self.worker)
-        if row.every_seconds is not None:
-            values: dict[str, Any] = {
-                "status": "queued",
-                "attempts": 0,
-                "run_at": self.clock.now() + timedelta(seconds=row.every_seconds),
-                "locked_by": None,
-                "locked_until": None,
-            }
-        else:
-            values = {"status": "done", "finished_at": func.now(), "locked_until": None}
-        await session.execute(update(t).where(mine).values(**values))
+        mine = {"job_id": row.id, "worker": self.worker}
+        if row.every_seconds is None:
+            await session.execute(self._done, mine)
+            return
+        run_at = self.clock.now() + timedelta(seconds=row.every_seconds)
+        await session.execute(self._requeued, {**mine, "run_at": run_at})
 
     async def _failed(self, row: Any, spec: _Kind[Any], exc: Exception) -> None:
 
