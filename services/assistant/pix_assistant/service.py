@@ -86,6 +86,9 @@ class Status(BaseModel):
     router_model: str | None
     base_url: str | None
     missing: list[str]
+    # Virtual staging has its own image model (PIX_ASSISTANT_STAGING_PROVIDER and friends).
+    staging: bool = False
+    staging_model: str | None = None
 
 
 WORDS = {
@@ -186,6 +189,8 @@ class Assistant:
             router_model=settings.effective_router_model or None,
             base_url=settings.base_url,
             missing=missing,
+            staging=self.stager is not None,
+            staging_model=self.stager.editor.model if self.stager else None,
         )
 
     def ready(self) -> ModelClient:

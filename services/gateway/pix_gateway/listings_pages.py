@@ -3,10 +3,12 @@ media order and title picture, description drafts, publish/withdraw), the leads 
 a listing, and exposés with their progress. A lead's page can embed its matching listings
 (`/listings/for-lead/{lead_id}`, an HTMX fragment)."""
 
+import re
 import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
@@ -93,6 +95,61 @@ def listing_body(form: dict[str, str]) -> dict[str, Any]:
 
 router = APIRouter()
 
+# Virtual staging runs in the assistant (its image model); the listing gets the result as a new
+# photo, marked and labelled by listings.
+STAGING_STYLES = ("modern", "scandinavian", "classic", "industrial", "cosy")
+STAGING_TEXTS = {
+    "stage": ("Virtuell einrichten", "Stage virtually"),
+    "style": ("Stil", "Style"),
+    "modern": ("modern", "modern"),
+    "scandinavian": ("skandinavisch", "Scandinavian"),
+    "classic": ("klassisch", "classic"),
+    "industrial": ("industriell", "industrial"),
+    "cosy": ("gemütlich", "cosy"),
+    "running": (
+        "Wird eingerichtet … das Bildmodell braucht oft eine halbe Minute.",
+        "Staging … the image model often takes half a minute.",
+    ),
+    "staged": ("Virtuell eingerichtet", "Virtually staged (Virtuell eingerichtet)"),
+    "source": ("aus {name}", "from {name}"),
+    "done": (
+        "Das eingerichtete Foto steht neben dem Original; das Original bleibt unverändert.",
+        "The staged photo is beside the original; the original stays unchanged.",
+    ),
+    "off": (
+        "Virtuell einrichten ist aus: für den Assistenten PIX_ASSISTANT_STAGING_PROVIDER "
+        "(openai oder gemini) und PIX_ASSISTANT_STAGING_API_KEY setzen, "
+        "optional _STAGING_MODEL und _STAGING_BASE_URL.",
+        "Virtual staging is off: set PIX_ASSISTANT_STAGING_PROVIDER (openai or gemini) and "
+        "PIX_ASSISTANT_STAGING_API_KEY for the assistant, optionally _STAGING_MODEL and "
+        "_STAGING_BASE_URL.",
+    ),
+    "unreachable": (
+        "Virtuell einrichten: der Assistent ist gerade nicht erreichbar.",
+        "Virtual staging: the assistant is not reachable right now.",
+    ),
+    "failed": (
+        "Das Einrichten hat nicht geklappt ({code}). Bitte später noch einmal versuchen.",
+        "Staging did not work ({code}). Please try again later.",
+    ),
+}
+
+
+def staging_texts(locale: str) -> dict[str, str]:
+    return {key: de if locale == "de" else en for key, (de, en) in STAGING_TEXTS.items()}
+
+
+async def staging_state(ui: UI, me: Identity) -> str:
+    """ "on", "off" (no image model configured) or "unreachable"."""
+    try:
+        response = await ui.backend.call("GET", "assistant", "/status", identity=me)
+        status = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        status = None
+    if not isinstance(status, dict):
+        return "unreachable"
+    return "on" if status.get("staging") else "off"
+
 
 async def api(ui: UI, me: Identity, method: str, path: str, json: object = None) -> tuple[int, Any]:
     response = await ui.backend.call(method, "listings", path, identity=me, json=json)
@@ -141,6 +198,7 @@ async def edit_page(
     matches = (leads or {}).get("matches", [])
     names = await lead_names(ui, me, [m["id"] for m in matches])
     _, exposes = await api(ui, me, "GET", f"/listings/{listing_id}/exposes")
+    sources = {m["id"]: m["name"] for m in listing.get("media", [])}
     return ui.render(
         request,
         "listings/edit.html",
@@ -155,6 +213,13 @@ async def edit_page(
         exposes=exposes or [],
         property_types=PROPERTY_TYPES,
         energy_classes=ENERGY_CLASSES,
+        staging=await staging_state(ui, me),
+        st=staging_texts(locale),
+        staging_styles=STAGING_STYLES,
+        sources=sources,
+        staged_now=request.query_params.get("staged", ""),
+        # Only a code travels in the link (a message there could be anyone's words).
+        staging_error=re.sub(r"[^a-z_]", "", request.query_params.get("staging_error", ""))[:40],
         **ctx,
     )
 
@@ -294,6 +359,29 @@ async def listing_media(ui: PageUI, request: Request, listing_id: uuid.UUID) -> 
         body["title_media_id"] = form["title_media_id"]
     await api(ui, me, "PUT", f"/listings/{listing_id}/media", body)
     return RedirectResponse(f"/listings/{listing_id}?saved=media_saved#media", status_code=303)
+
+
+@router.post("/listings/{listing_id}/stage", response_class=HTMLResponse)
+async def listing_stage(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
+    """ "Virtuell einrichten": the assistant furnishes the photo and stores the result as a new
+    photo of the listing; back to the media with it (or the reason it failed)."""
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    style = form.get("style") if form.get("style") in STAGING_STYLES else "modern"
+    body = {"listing_id": str(listing_id), "media_id": form.get("media_id", ""), "style": style}
+    try:
+        response = await ui.backend.call("POST", "assistant", "/staging", identity=me, json=body)
+        answer = response.json()
+    except (httpx.HTTPError, ValueError):
+        return RedirectResponse(
+            f"/listings/{listing_id}?staging_error=unavailable#media", status_code=303
+        )
+    if response.status_code == 201:
+        query = urlencode({"staged": answer.get("id", "")})
+        return RedirectResponse(f"/listings/{listing_id}?{query}#media", status_code=303)
+    error = answer.get("error", {}) if isinstance(answer, dict) else {}
+    query = urlencode({"staging_error": str(error.get("code") or "error")})
+    return RedirectResponse(f"/listings/{listing_id}?{query}#media", status_code=303)
 
 
 @router.post("/listings/{listing_id}/draft", response_class=HTMLResponse)
