@@ -91,6 +91,14 @@ async def test_a_staged_photo_is_a_new_marked_photo_beside_its_untouched_source(
     assert source["is_title"] == living["is_title"]
     assert await api.runtime.storage.get_bytes(living["storage_key"]) == original
 
+    # The list marks a staged title picture.
+    [before] = [x for x in (await api.get(agent, "/listings")).json() if x["id"] == lid]
+    assert before["title_picture_label"] is None
+    await api.put(agent, f"/listings/{lid}/media", {"order": ids, "title_media_id": staged["id"]})
+    [titled] = [x for x in (await api.get(agent, "/listings")).json() if x["id"] == lid]
+    assert titled["title_picture_label"] == "Virtuell eingerichtet"
+    await api.put(agent, f"/listings/{lid}/media", {"order": ids, "title_media_id": living["id"]})
+
     # A later export of the gallery keeps the staged photo (it is not the gallery's) ...
     await api.publish(
         await stage_export(

@@ -183,6 +183,8 @@ class ListingSummary(BaseModel):
     city: str | None
     updated_at: datetime
     title_picture_url: str | None = None
+    # "Virtuell eingerichtet" when the agent made a staged photo the title picture.
+    title_picture_label: str | None = None
 
 
 class MediaOrder(BaseModel):

@@ -128,15 +128,21 @@ class Listings:
     async def list_for(
         self, viewer: Identity, *, status: str | None = None, limit: int = 200
     ) -> list[ListingSummary]:
-        title_key = (
-            select(media.c.storage_key)
-            .where(media.c.listing_id == listings.c.id)
-            .order_by(media.c.is_title.desc(), media.c.position)
-            .limit(1)
-            .scalar_subquery()
-        )
+        def title_picture(column: Any) -> Any:
+            return (
+                select(column)
+                .where(media.c.listing_id == listings.c.id)
+                .order_by(media.c.is_title.desc(), media.c.position)
+                .limit(1)
+                .scalar_subquery()
+            )
+
         query = (
-            select(listings, title_key.label("title_key"))
+            select(
+                listings,
+                title_picture(media.c.storage_key).label("title_key"),
+                title_picture(media.c.staged).label("title_staged"),
+            )
             .where(scoped(viewer))
             .order_by(listings.c.updated_at.desc())
             .limit(max(1, min(limit, 500)))
@@ -152,6 +158,8 @@ class Listings:
                 summary.title_picture_url = await self._storage.signed_url(
                     row["title_key"], "GET", expires_in=MEDIA_URL_SECONDS
                 )
+                if row["title_staged"]:
+                    summary.title_picture_label = STAGED_LABEL
             found.append(summary)
         return found
 
