@@ -67,7 +67,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
                 accepts_upload=library.accepts_upload,
             )
         )
-    # Stop the render threads after the runtime stopped the job queue that feeds them.
+    # Stop the job queue that feeds the render threads (its jobs handed back), then them.
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -76,6 +76,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
             try:
                 yield state
             finally:
+                await runtime.jobs.stop()
                 await processing.stop()
 
     app.router.lifespan_context = lifespan
