@@ -9,8 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pix_runtime.db import NamedRow
 from pix_runtime.errors import NotFound
-from pix_runtime.http import read_limited_body
-from pix_runtime.identity import Identity
+from pix_runtime.http import CurrentIdentity, read_limited_body
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_captioning.service import CaptionDesk
@@ -76,47 +75,67 @@ class FailureView(BaseModel):
     resolved_at: datetime | None
 
 
-def create_router(desk: CaptionDesk, current_identity: Any) -> APIRouter:
-    router = APIRouter()
-    Caller = Annotated[Identity, Depends(current_identity)]
+def desk_of(request: Request) -> CaptionDesk:
+    desk: CaptionDesk = request.app.state.desk
+    return desk
 
-    @router.get("/galleries/{gallery_id}/captions")
-    async def gallery_captions(gallery_id: uuid.UUID, caller: Caller) -> list[CaptionView]:
-        return [CaptionView.of(r) for r in await desk.gallery(gallery_id, caller)]
 
-    @router.get("/assets/{asset_id}/caption")
-    async def current_caption(asset_id: uuid.UUID, caller: Caller) -> CaptionView:
-        return CaptionView.of(await desk.current(asset_id, caller))
+Desk = Annotated[CaptionDesk, Depends(desk_of)]
+router = APIRouter()
 
-    @router.get("/assets/{asset_id}/captions")
-    async def caption_history(asset_id: uuid.UUID, caller: Caller) -> list[CaptionView]:
-        return [CaptionView.of(r) for r in await desk.history(asset_id, caller)]
 
-    @router.patch("/assets/{asset_id}/caption")
-    async def edit_caption(asset_id: uuid.UUID, body: CaptionEdit, caller: Caller) -> CaptionView:
-        changes = body.model_dump(exclude_none=True)
-        return CaptionView.of(await desk.edit(asset_id, changes, caller))
+@router.get("/galleries/{gallery_id}/captions")
+async def gallery_captions(
+    desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity
+) -> list[CaptionView]:
+    return [CaptionView.of(r) for r in await desk.gallery(gallery_id, caller)]
 
-    @router.post("/assets/{asset_id}/caption/regenerate", status_code=201)
-    async def regenerate_caption(asset_id: uuid.UUID, caller: Caller) -> CaptionView:
-        return CaptionView.of(await desk.regenerate(asset_id, caller))
 
-    @router.get("/admin/failures")
-    async def list_failures(caller: Caller, resolved: bool = False) -> list[FailureView]:
-        rows = await desk.failures(caller, include_resolved=resolved)
-        return [FailureView.model_validate(dict(r)) for r in rows]
+@router.get("/assets/{asset_id}/caption")
+async def current_caption(desk: Desk, asset_id: uuid.UUID, caller: CurrentIdentity) -> CaptionView:
+    return CaptionView.of(await desk.current(asset_id, caller))
 
-    @router.post("/admin/failures/{failure_id}/retry")
-    async def retry_failure(failure_id: uuid.UUID, caller: Caller) -> CaptionView:
-        return CaptionView.of(await desk.retry_failure(failure_id, caller))
 
-    # No identity: Replicate calls it (through the gateway's public route); the Standard
-    # Webhooks signature is checked by the replicate client in `PredictionDesk.receive_webhook`.
-    @router.post("/webhooks/replicate")
-    async def replicate_webhook(request: Request) -> dict[str, str]:
-        body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
-        if desk.predictions is None:  # not Replicate with a webhook URL: no webhook expected
-            raise NotFound("webhook")
-        return {"status": await desk.predictions.receive_webhook(request.headers, body)}
+@router.get("/assets/{asset_id}/captions")
+async def caption_history(
+    desk: Desk, asset_id: uuid.UUID, caller: CurrentIdentity
+) -> list[CaptionView]:
+    return [CaptionView.of(r) for r in await desk.history(asset_id, caller)]
 
-    return router
+
+@router.patch("/assets/{asset_id}/caption")
+async def edit_caption(
+    desk: Desk, asset_id: uuid.UUID, body: CaptionEdit, caller: CurrentIdentity
+) -> CaptionView:
+    changes = body.model_dump(exclude_none=True)
+    return CaptionView.of(await desk.edit(asset_id, changes, caller))
+
+
+@router.post("/assets/{asset_id}/caption/regenerate", status_code=201)
+async def regenerate_caption(
+    desk: Desk, asset_id: uuid.UUID, caller: CurrentIdentity
+) -> CaptionView:
+    return CaptionView.of(await desk.regenerate(asset_id, caller))
+
+
+@router.get("/admin/failures")
+async def list_failures(
+    desk: Desk, caller: CurrentIdentity, resolved: bool = False
+) -> list[FailureView]:
+    rows = await desk.failures(caller, include_resolved=resolved)
+    return [FailureView.model_validate(dict(r)) for r in rows]
+
+
+@router.post("/admin/failures/{failure_id}/retry")
+async def retry_failure(desk: Desk, failure_id: uuid.UUID, caller: CurrentIdentity) -> CaptionView:
+    return CaptionView.of(await desk.retry_failure(failure_id, caller))
+
+
+# No identity: Replicate calls it (through the gateway's public route); the Standard
+# Webhooks signature is checked by the replicate client in `PredictionDesk.receive_webhook`.
+@router.post("/webhooks/replicate")
+async def replicate_webhook(desk: Desk, request: Request) -> dict[str, str]:
+    body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
+    if desk.predictions is None:  # not Replicate with a webhook URL: no webhook expected
+        raise NotFound("webhook")
+    return {"status": await desk.predictions.receive_webhook(request.headers, body)}

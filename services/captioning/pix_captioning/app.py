@@ -6,7 +6,7 @@ from pix_runtime.broker import declare_publishers
 from pix_runtime.jobs import RetryPolicy as JobPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
-from pix_captioning.api import create_router
+from pix_captioning.api import router
 from pix_captioning.handlers import register_handlers, update_lag
 from pix_captioning.models import jobs, outbox
 from pix_captioning.predictions import RETRY, PredictionRetry
@@ -59,7 +59,7 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
         runtime.every(settings.reconcile_every_seconds, desk.predictions.reconcile)
     declare_publishers(runtime.broker, CaptionReady, CaptionFailed)
     app = runtime.create_app(title="pix.immo captioning")
-    app.include_router(create_router(desk, runtime.current_identity))
+    app.include_router(router)
     app.state.desk = desk
     return app, runtime
 

@@ -2,11 +2,10 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pix_runtime.http import CurrentIdentity
-from pix_runtime.identity import Identity
 from pix_runtime.storage import UploadedPart
 from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping
@@ -112,78 +111,102 @@ class GalleryStatusView(BaseModel):
     assets: list[AssetView] = Field(description="Assets changed since `since` (may repeat)")
 
 
-def create_router(library: MediaLibrary, uploads: Uploads, current_identity: Any) -> APIRouter:
-    router = APIRouter()
-    Caller = Annotated[Identity, Depends(current_identity)]
+def library_of(request: Request) -> MediaLibrary:
+    library: MediaLibrary = request.app.state.library
+    return library
 
-    @router.get("/galleries")
-    async def list_galleries(caller: Caller) -> list[GalleryView]:
-        return [GalleryView.model_validate(dict(r)) for r in await library.list_galleries(caller)]
 
-    @router.get("/galleries/{gallery_id}")
-    async def get_gallery(gallery_id: uuid.UUID, caller: Caller) -> GalleryDetail:
-        gallery = await library.gallery(gallery_id, caller)
-        rows = await library.gallery_assets(gallery_id, caller)
-        return GalleryDetail(
-            **dict(gallery),
-            assets=[AssetView.of(r, await library.preview_urls(r)) for r in rows],
-        )
+def uploads_of(request: Request) -> Uploads:
+    uploads: Uploads = request.app.state.uploads
+    return uploads
 
-    @router.get("/galleries/{gallery_id}/status")
-    async def gallery_status(
-        gallery_id: uuid.UUID,
-        caller: Caller,
-        since: Annotated[datetime | None, Query()] = None,
-    ) -> GalleryStatusView:
-        page = await library.gallery_status(gallery_id, caller, since)
-        return GalleryStatusView(
-            gallery_id=gallery_id,
-            cursor=page.cursor,
-            counts=page.counts,
-            assets=[AssetView.of(r, await library.preview_urls(r)) for r in page.assets],
-        )
 
-    @router.post("/galleries/{gallery_id}/uploads", status_code=201)
-    async def start_upload(
-        gallery_id: uuid.UUID, body: UploadRequest, caller: Caller
-    ) -> UploadTicketView:
-        ticket = await uploads.start(
-            gallery_id, file_name=body.file_name, byte_size=body.byte_size, by=caller
-        )
-        return UploadTicketView(
-            asset_id=ticket.asset_id,
-            upload_url=ticket.upload_url,
-            method=ticket.method,
-            expires_at=ticket.expires_at,
-            max_bytes=ticket.max_bytes,
-            multipart=MultipartView.of(ticket.multipart) if ticket.multipart else None,
-        )
+Library = Annotated[MediaLibrary, Depends(library_of)]
+UploadDesk = Annotated[Uploads, Depends(uploads_of)]
+router = APIRouter()
 
-    @router.get("/assets/{asset_id}/parts")
-    async def upload_parts(asset_id: uuid.UUID, caller: Caller) -> MultipartView:
-        return MultipartView.of(await uploads.parts(asset_id, caller))
 
-    @router.post("/assets/{asset_id}/complete", status_code=202)
-    async def complete_upload(
-        asset_id: uuid.UUID, caller: Caller, body: CompleteRequest | None = None
-    ) -> AssetView:
-        parts = (
-            [UploadedPart(p.part_number, 0, p.etag) for p in body.parts]
-            if body and body.parts is not None
-            else None
-        )
-        return AssetView.of(await uploads.complete(asset_id, caller, parts))
+@router.get("/galleries")
+async def list_galleries(library: Library, caller: CurrentIdentity) -> list[GalleryView]:
+    return [GalleryView.model_validate(dict(r)) for r in await library.list_galleries(caller)]
 
-    @router.get("/assets/{asset_id}")
-    async def get_asset(asset_id: uuid.UUID, caller: Caller) -> AssetView:
-        return AssetView.of(await library.asset(asset_id, caller))
 
-    @router.delete("/assets/{asset_id}", status_code=204)
-    async def delete_asset(asset_id: uuid.UUID, caller: Caller) -> Response:
-        await library.delete_asset(asset_id, caller)
-        return Response(status_code=204)
+@router.get("/galleries/{gallery_id}")
+async def get_gallery(
+    library: Library, gallery_id: uuid.UUID, caller: CurrentIdentity
+) -> GalleryDetail:
+    gallery = await library.gallery(gallery_id, caller)
+    rows = await library.gallery_assets(gallery_id, caller)
+    return GalleryDetail(
+        **dict(gallery),
+        assets=[AssetView.of(r, await library.preview_urls(r)) for r in rows],
+    )
 
-    return router
+
+@router.get("/galleries/{gallery_id}/status")
+async def gallery_status(
+    library: Library,
+    gallery_id: uuid.UUID,
+    caller: CurrentIdentity,
+    since: Annotated[datetime | None, Query()] = None,
+) -> GalleryStatusView:
+    page = await library.gallery_status(gallery_id, caller, since)
+    return GalleryStatusView(
+        gallery_id=gallery_id,
+        cursor=page.cursor,
+        counts=page.counts,
+        assets=[AssetView.of(r, await library.preview_urls(r)) for r in page.assets],
+    )
+
+
+@router.post("/galleries/{gallery_id}/uploads", status_code=201)
+async def start_upload(
+    uploads: UploadDesk, gallery_id: uuid.UUID, body: UploadRequest, caller: CurrentIdentity
+) -> UploadTicketView:
+    ticket = await uploads.start(
+        gallery_id, file_name=body.file_name, byte_size=body.byte_size, by=caller
+    )
+    return UploadTicketView(
+        asset_id=ticket.asset_id,
+        upload_url=ticket.upload_url,
+        method=ticket.method,
+        expires_at=ticket.expires_at,
+        max_bytes=ticket.max_bytes,
+        multipart=MultipartView.of(ticket.multipart) if ticket.multipart else None,
+    )
+
+
+@router.get("/assets/{asset_id}/parts")
+async def upload_parts(
+    uploads: UploadDesk, asset_id: uuid.UUID, caller: CurrentIdentity
+) -> MultipartView:
+    return MultipartView.of(await uploads.parts(asset_id, caller))
+
+
+@router.post("/assets/{asset_id}/complete", status_code=202)
+async def complete_upload(
+    uploads: UploadDesk,
+    asset_id: uuid.UUID,
+    caller: CurrentIdentity,
+    body: CompleteRequest | None = None,
+) -> AssetView:
+    parts = (
+        [UploadedPart(p.part_number, 0, p.etag) for p in body.parts]
+        if body and body.parts is not None
+        else None
+    )
+    return AssetView.of(await uploads.complete(asset_id, caller, parts))
+
+
+@router.get("/assets/{asset_id}")
+async def get_asset(library: Library, asset_id: uuid.UUID, caller: CurrentIdentity) -> AssetView:
+    return AssetView.of(await library.asset(asset_id, caller))
+
+
+@router.delete("/assets/{asset_id}", status_code=204)
+async def delete_asset(library: Library, asset_id: uuid.UUID, caller: CurrentIdentity) -> Response:
+    await library.delete_asset(asset_id, caller)
+    return Response(status_code=204)
 
 
 class DeliveryStateView(BaseModel):

@@ -13,7 +13,7 @@ from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.storage import LocalStorage
 from pix_runtime.storage_routes import local_storage_router
 
-from pix_media.api import create_router, delivery_router
+from pix_media.api import delivery_router, router
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
 from pix_media.models import assets, jobs, outbox
@@ -55,7 +55,9 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
         runtime.broker, AssetUploaded, AssetDeleted, GalleryStateChanged, GalleryDelivered
     )
     app = runtime.create_app(title="pix.immo media")
-    app.include_router(create_router(library, uploads, runtime.current_identity))
+    app.state.library = library
+    app.state.uploads = uploads
+    app.include_router(router)
     app.include_router(delivery_router)
     app.state.deliveries = deliveries
     app.state.photo_set = photo_set
