@@ -25,9 +25,10 @@ from pix_contracts import (
 from pix_contracts.events import OrderedService
 from pix_export.app import create_app as export_app
 from pix_export.models import exports, outbox
+from pix_export.models import jobs as export_jobs
 from pix_export.settings import ExportSettings
 from pix_runtime.identity import IDENTITY_HEADER, sign_identity
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from stripe_fake import FakeStripe
 
 
@@ -42,6 +43,10 @@ async def running(billing_schema: str, tansu: Any, stripe_fake: FakeStripe) -> A
         export.router.lifespan_context(export),
     ):
         yield billing, billing_runtime, export, export_runtime
+    # The lifespan put export's periodic jobs (and what this test queued) in the session's
+    # export schema: gone again, so the export tests' job counts see only their own.
+    async with export_runtime.db.transaction() as session:
+        await session.execute(delete(export_jobs))
     await billing_runtime.db.dispose()
     await export_runtime.db.dispose()
 
