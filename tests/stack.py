@@ -26,10 +26,24 @@ EMBEDDED_SETTINGS = frozenset(
 )
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel hands out as source ports of outgoing connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port_base() -> int:
-    """A base port with the seven ports above it free."""
+    """A base port with every port the stack takes above it free, below the ephemeral range:
+    a port checked free there can be taken a moment later by any outgoing connection (a
+    service's to PostgreSQL over TCP took leads' port once)."""
+    top = max((*SERVICE_OFFSETS, *OTHER_OFFSETS))
+    low, _ = ephemeral_ports()
+    first, last = (10000, low - top - 1) if low - top - 1 > 10000 else (20000, 50000)
     for _ in range(50):
-        base = 20000 + secrets.randbelow(30000)
+        base = first + secrets.randbelow(last - first)
         try:
             for offset in (*SERVICE_OFFSETS, *OTHER_OFFSETS):
                 with socket.socket() as sock:
