@@ -17,6 +17,7 @@ from typing import Final
 __all__ = [
     "ROOM_LABELS",
     "RoomType",
+    "cover_rank",
     "normalise_token_text",
     "pseudonym_stem",
     "room_from_filename",
@@ -48,6 +49,32 @@ class RoomType(StrEnum):
     VIEW = "view"
     FLOOR_PLAN = "floor_plan"
     POOL = "pool"
+
+
+#: What an agent puts on a listing's title picture, best first: the house from outside, then
+#: the rooms that sell a home. Floor plans and anything unlisted come after these.
+COVER_PREFERENCE: Final[tuple[RoomType, ...]] = (
+    RoomType.EXTERIOR,
+    RoomType.LIVING_ROOM,
+    RoomType.GARDEN,
+    RoomType.TERRACE,
+    RoomType.VIEW,
+    RoomType.KITCHEN,
+    RoomType.DINING_ROOM,
+    RoomType.BALCONY,
+    RoomType.POOL,
+    RoomType.BEDROOM,
+)
+
+
+def cover_rank(room_type: str | None) -> int:
+    """Sort key for the default cover: lower is a better title picture; floor plans last."""
+    if room_type == RoomType.FLOOR_PLAN:
+        return len(COVER_PREFERENCE) + 1
+    for rank, preferred in enumerate(COVER_PREFERENCE):
+        if room_type == preferred:
+            return rank
+    return len(COVER_PREFERENCE)
 
 
 #: German and English display labels, ``(de, en)``.

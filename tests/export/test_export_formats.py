@@ -48,13 +48,14 @@ async def test_openimmo_onoffice_propstack_and_bundles(migrated: set[str]) -> No
         await svc.deliver(gallery_id, org_id, NAMES)
         assert await svc.versions(gallery_id) == [1]
 
-        # Default cover: the first photo that is not a floor plan.
+        # Default cover: the house from outside, not the first name in the alphabet (Bathroom).
         files = await files_of(svc, gallery_id, org_id)
         root = ElementTree.fromstring(  # noqa: S314 (our own output)
             zipfile.ZipFile(io.BytesIO(files["openimmo.zip"])).read("openimmo.xml")
         )
         groups = {a.findtext("daten/pfad"): a.get("gruppe") for a in root.iter("anhang")}
-        assert groups["Bathroom_01.jpg"] == "TITELBILD"
+        assert groups["Exterior_01.jpg"] == "TITELBILD"
+        assert groups["Bathroom_01.jpg"] != "TITELBILD"
 
         # The agent chooses the kitchen; the next (debounced) version uses it.
         kitchen = uuid.uuid5(gallery_id, "Kitchen_01")
@@ -182,6 +183,47 @@ async def test_openimmo_onoffice_propstack_and_bundles(migrated: set[str]) -> No
         assert original.read("originals/Kitchen_01.png").startswith(b"\x89PNG")
         assert "images/Kitchen_01.jpg" not in original.namelist()
         assert made.json()["byte_size"] == original.fp.getbuffer().nbytes  # type: ignore[union-attr]
+
+
+async def test_a_chosen_cover_stays_when_better_photos_arrive(migrated: set[str]) -> None:
+    async with export_service() as svc:
+        gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+        await svc.publish(order_placed(gallery_id, org_id, "PX-2026-0043"))
+        for name in ("Bathroom_01", "Kitchen_01"):
+            await svc.publish(await uploaded(svc, gallery_id, org_id, name))
+            await svc.publish(caption_ready(gallery_id, org_id, name))
+
+        async def cover() -> tuple[str | None, bool]:
+            async with svc.client() as http:
+                view = (
+                    await http.get(f"/galleries/{gallery_id}/photos", headers=svc.headers(org_id))
+                ).json()
+            names = {p["asset_id"]: p["name"] for p in view["photos"]}
+            return names.get(view["cover_asset_id"]), view["cover_chosen"]
+
+        assert await cover() == ("Kitchen_01", False)  # a kitchen sells better than a bathroom
+        bathroom = uuid.uuid5(gallery_id, "Bathroom_01")
+        async with svc.client() as http:
+            chosen = await http.put(
+                f"/galleries/{gallery_id}/cover",
+                json={"asset_id": str(bathroom)},
+                headers=svc.headers(org_id),
+            )
+            assert chosen.status_code == 200
+
+        # The last upload is the best default picture, yet the agent's choice stays.
+        await svc.publish(await uploaded(svc, gallery_id, org_id, "Exterior_01"))
+        await svc.publish(caption_ready(gallery_id, org_id, "Exterior_01"))
+        assert await cover() == ("Bathroom_01", True)
+
+        async with svc.client() as http:
+            reset = await http.put(
+                f"/galleries/{gallery_id}/cover",
+                json={"asset_id": None},
+                headers=svc.headers(org_id),
+            )
+            assert reset.status_code == 200
+        assert await cover() == ("Exterior_01", False)
 
 
 async def test_an_original_replaced_after_its_check_never_leaves(migrated: set[str]) -> None:

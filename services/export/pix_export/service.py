@@ -38,6 +38,7 @@ from pix_contracts import (
     PhotoInSet,
 )
 from pix_contracts.billing import OrderPaid, OrderPaymentRequired
+from pix_contracts.rooms import cover_rank
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Invalid, NotFound
@@ -931,9 +932,7 @@ class ExportDesk:
         cover_id = gallery["cover_asset_id"] if gallery is not None else None
         cover = next((r for r in ready if r["asset_id"] == cover_id), None)
         if cover is None:
-            cover = next((r for r in ready if r["room_type"] != "floor_plan"), None) or (
-                ready[0] if ready else None
-            )
+            cover = min(ready, key=lambda r: cover_rank(r["room_type"]), default=None)
         return {
             "gallery_id": gallery_id,
             "reference": gallery["reference"] if gallery is not None else None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from pix_contracts.rooms import RoomType
+from pix_contracts.rooms import RoomType, cover_rank
 
 # Room types shown as outside views in CRMs (OpenImmo AUSSENANSICHTEN and the like).
 OUTSIDE_ROOMS = frozenset(
@@ -106,13 +106,11 @@ class Snapshot:
 
     @property
     def cover(self) -> Photo | None:
-        """The chosen cover, else the first photo that is not a floor plan, else the first."""
+        """The chosen cover, else the best title picture (`cover_rank`), in name order."""
         chosen = [p for p in self.photos if p.asset_id == self.cover_asset_id]
         if chosen:
             return chosen[0]
-        rooms = [p for p in self.photos if not p.is_floor_plan]
-        candidates = rooms or self.photos
-        return candidates[0] if candidates else None
+        return min(self.photos, key=lambda p: cover_rank(p.room_type), default=None)
 
 
 @dataclass(frozen=True)
