@@ -1,0 +1,94 @@
+"""One way to say things in German and English: gettext catalogues, read with Babel.
+
+Each package ships its texts as `<package>/locale/<lang>/LC_MESSAGES/<domain>.po`. The catalogues
+are read once at start (`babel.messages.pofile.read_po`): no compile step and no `.mo` files in
+git, and a translator edits the `.po` files with any gettext tool. A msgid is a stable key
+("nav.dashboard", "mail.order_status.subject") so code and templates never change when a
+wording does.
+
+Lookup: the locale's text, else the fallback locale's (English), else the msgid itself: a page
+never breaks for a missing translation, and a test (per package) keeps the catalogues complete.
+Placeholders are `str.format` fields (`{reference}`), filled only when values are given, so a
+text that shows braces literally ("Platzhalter: {name}") is left as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Final
+
+from babel.messages.pofile import read_po
+
+DEFAULT_LOCALE: Final = "de"
+FALLBACK_LOCALE: Final = "en"
+
+
+class Catalogue:
+    """The texts of one package (one gettext domain) in every language it ships."""
+
+    def __init__(
+        self,
+        messages: Mapping[str, Mapping[str, str]],
+        *,
+        default_locale: str = DEFAULT_LOCALE,
+        fallback_locale: str = FALLBACK_LOCALE,
+    ) -> None:
+        self._messages = {locale: dict(texts) for locale, texts in messages.items()}
+        self.default_locale = default_locale
+        self.fallback_locale = fallback_locale
+
+    @classmethod
+    def load(
+        cls,
+        package: str,
+        *,
+        domain: str = "messages",
+        locales: Iterable[str] = (DEFAULT_LOCALE, FALLBACK_LOCALE),
+        default_locale: str = DEFAULT_LOCALE,
+        fallback_locale: str = FALLBACK_LOCALE,
+    ) -> Catalogue:
+        """Read `<package>/locale/<lang>/LC_MESSAGES/<domain>.po` for each locale."""
+        root = resources.files(package).joinpath("locale")
+        messages: dict[str, dict[str, str]] = {}
+        for locale in locales:
+            po = root.joinpath(locale, "LC_MESSAGES", f"{domain}.po")
+            with po.open("rb") as fileobj:
+                catalog = read_po(fileobj, locale=locale, domain=domain)
+            messages[locale] = {
+                message.id: message.string
+                for message in catalog
+                # The header has the empty msgid; a fuzzy entry is a guess nobody confirmed.
+                if isinstance(message.id, str)
+                and message.id
+                and isinstance(message.string, str)
+                and message.string
+                and not message.fuzzy
+            }
+        return cls(messages, default_locale=default_locale, fallback_locale=fallback_locale)
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return tuple(self._messages)
+
+    def msgids(self, locale: str) -> frozenset[str]:
+        return frozenset(self._messages.get(locale, {}))
+
+    def has(self, msgid: str) -> bool:
+        """Whether any language knows the msgid."""
+        return any(msgid in texts for texts in self._messages.values())
+
+    def lookup(self, locale: str, msgid: str) -> str | None:
+        """The text in the locale (or the fallback locale), None when nobody has it."""
+        if locale not in self._messages:
+            locale = self.default_locale
+        text = self._messages.get(locale, {}).get(msgid)
+        if text is None:
+            text = self._messages.get(self.fallback_locale, {}).get(msgid)
+        return text
+
+    def gettext(self, locale: str, msgid: str, **values: object) -> str:
+        text = self.lookup(locale, msgid)
+        if text is None:
+            text = msgid
+        return text.format(**values) if values else text
