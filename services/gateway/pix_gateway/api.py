@@ -1,7 +1,12 @@
 """Gateway routes: login/logout (cookie handling), the authenticated reverse proxy, home page."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated
+
 import httpx
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pix_runtime.http import (
     FORWARDED_FOR_HEADER,
@@ -59,6 +64,55 @@ WEBHOOK_BODY_LIMIT = 1 << 20  # a completed prediction is a few KB
 SMALL_ANSWER_BYTES = 256 * 1024
 
 
+# The public API prefix of a service, where it is not the service's own name.
+API_PREFIXES = {"export": "exports"}
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """What the API routes share: the services behind the gateway and how to reach them."""
+
+    settings: GatewaySettings
+    client: httpx.AsyncClient
+    sessions: SessionChecker
+    upstreams: Mapping[str, str]
+    """Public API prefix (`/api/<prefix>/...`) -> the service's base URL."""
+
+    @classmethod
+    def of(
+        cls,
+        settings: GatewaySettings,
+        client: httpx.AsyncClient,
+        sessions: SessionChecker,
+        service_urls: Mapping[str, str],
+    ) -> "Proxy":
+        upstreams = {API_PREFIXES.get(name, name): url for name, url in service_urls.items()}
+        return cls(settings, client, sessions, upstreams)
+
+    @cached_property
+    def internal_key(self) -> bytes:
+        return self.settings.platform.internal_key.get_secret_value().encode()
+
+    def session_token(self, request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            return auth.removeprefix("Bearer ").strip()
+        return request.cookies.get(self.settings.cookie_name)
+
+    async def caller(self, request: Request) -> Identity | None:
+        token = self.session_token(request)
+        return await self.sessions.identity(token) if token else None
+
+
+async def current_proxy(request: Request) -> Proxy:
+    proxy: Proxy = request.app.state.proxy
+    return proxy
+
+
+ApiProxy = Annotated[Proxy, Depends(current_proxy)]
+router = APIRouter()
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status)
 
@@ -68,176 +122,142 @@ def _has_body(request: Request) -> bool:
     return (length.isdigit() and int(length) > 0) or "transfer-encoding" in request.headers
 
 
-def create_router(
-    settings: GatewaySettings, client: httpx.AsyncClient, sessions: SessionChecker
-) -> APIRouter:
-    router = APIRouter()
-    platform = settings.platform
-    internal_key = platform.internal_key.get_secret_value().encode()
-    upstreams = {
-        "auth": platform.auth_url,
-        "orders": platform.orders_url,
-        "media": platform.media_url,
-        "captioning": platform.captioning_url,
-        "exports": platform.export_url,
-        "notify": platform.notify_url,
-        "leads": platform.leads_url,
-        "listings": platform.listings_url,
-        "billing": platform.billing_url,
-        "assistant": platform.assistant_url,
+@router.post("/api/auth/login")
+async def login(proxy: ApiProxy, request: Request) -> Response:
+    platform = proxy.settings.platform
+    if not csrf_allowed(request.method, request.headers, platform.public_url):
+        return _error(403, "csrf", "cross-site request refused")
+    headers = {
+        "content-type": "application/json",
+        # Rate limits count per client, so auth must see the client, not us.
+        FORWARDED_FOR_HEADER: sign_forwarded_for(client_ip(request), proxy.internal_key),
+        "user-agent": request.headers.get("user-agent", ""),
+        "x-request-id": current_correlation_id() or "",
     }
-
-    def session_token(request: Request) -> str | None:
-        auth = request.headers.get("authorization", "")
-        if auth.startswith("Bearer "):
-            return auth.removeprefix("Bearer ").strip()
-        return request.cookies.get(settings.cookie_name)
-
-    async def caller(request: Request) -> Identity | None:
-        token = session_token(request)
-        return await sessions.identity(token) if token else None
-
-    @router.post("/api/auth/login")
-    async def login(request: Request) -> Response:
-        if not csrf_allowed(request.method, request.headers, platform.public_url):
-            return _error(403, "csrf", "cross-site request refused")
-        headers = {
-            "content-type": "application/json",
-            # Rate limits count per client, so auth must see the client, not us.
-            FORWARDED_FOR_HEADER: sign_forwarded_for(client_ip(request), internal_key),
-            "user-agent": request.headers.get("user-agent", ""),
-            "x-request-id": current_correlation_id() or "",
-        }
-        if device := request.cookies.get(DEVICE_COOKIE):
-            headers[DEVICE_HEADER] = device
-        try:
-            upstream = await client.post(
-                f"{platform.auth_url}/login", content=await request.body(), headers=headers
-            )
-        except httpx.HTTPError:
-            return _error(503, "unavailable", "sign-in is unavailable, please retry")
-        if not upstream.is_success:
-            return Response(
-                upstream.content,
-                upstream.status_code,
-                media_type="application/json",
-                headers={
-                    k: upstream.headers[k] for k in PASSED_ERROR_HEADERS if k in upstream.headers
-                },
-            )
-        session = upstream.json()
-        response = JSONResponse(
-            {"identity": session["identity"], "expires_at": session["expires_at"]}
+    if device := request.cookies.get(DEVICE_COOKIE):
+        headers[DEVICE_HEADER] = device
+    try:
+        upstream = await proxy.client.post(
+            f"{platform.auth_url}/login", content=await request.body(), headers=headers
         )
-        response.set_cookie(
-            settings.cookie_name,
-            session["token"],
-            httponly=True,
-            secure=True,
-            samesite="lax",
-            path="/",
-            max_age=SESSION_COOKIE_SECONDS,
+    except httpx.HTTPError:
+        return _error(503, "unavailable", "sign-in is unavailable, please retry")
+    if not upstream.is_success:
+        return Response(
+            upstream.content,
+            upstream.status_code,
+            media_type="application/json",
+            headers={k: upstream.headers[k] for k in PASSED_ERROR_HEADERS if k in upstream.headers},
         )
-        set_device_cookie(response, session["device_token"])
-        response.headers["cache-control"] = "no-store"
-        return response
-
-    @router.post("/api/auth/logout")
-    async def logout(request: Request) -> Response:
-        if not csrf_allowed(request.method, request.headers, platform.public_url):
-            return _error(403, "csrf", "cross-site request refused")
-        token = session_token(request)
-        if token:
-            sessions.forget(token)
-            try:
-                await client.post(f"{platform.auth_url}/sessions/revoke", json={"token": token})
-            except httpx.HTTPError:
-                return _error(503, "unavailable", "sign-out is unavailable, please retry")
-        response = Response(status_code=204)
-        response.delete_cookie(settings.cookie_name, path="/", secure=True, httponly=True)
-        return response
-
-    # Replicate calls it without a session: the signature is the credential, checked by
-    # captioning, so the body goes through byte for byte — and only up to a limit.
-    @router.post("/api/captioning/webhooks/replicate")
-    async def replicate_webhook(request: Request) -> Response:
-        body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
-        headers = {k: request.headers[k] for k in REPLICATE_WEBHOOK_HEADERS if k in request.headers}
-        headers["x-request-id"] = current_correlation_id() or ""
-        headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip(request), internal_key)
-        try:
-            upstream = await client.post(
-                f"{platform.captioning_url}/webhooks/replicate",
-                content=body,
-                headers=headers,
-            )
-        except httpx.HTTPError:
-            return _error(503, "unavailable", "the captioning service is unavailable")
-        return Response(upstream.content, upstream.status_code, media_type="application/json")
-
-    @router.api_route(
-        "/api/{service}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+    session = upstream.json()
+    response = JSONResponse({"identity": session["identity"], "expires_at": session["expires_at"]})
+    response.set_cookie(
+        proxy.settings.cookie_name,
+        session["token"],
+        httponly=True,
+        secure=True,
+        samesite="lax",
+        path="/",
+        max_age=SESSION_COOKIE_SECONDS,
     )
-    async def proxy(service: str, path: str, request: Request) -> Response:
-        base = upstreams.get(service)
-        if base is None or not routable(service, path):
-            return _error(404, "not_found", "no such API")
-        cross_site = is_cross_site(f"{service}/{path}")
-        if not cross_site and not csrf_allowed(
-            request.method, request.headers, platform.public_url
-        ):
-            return _error(403, "csrf", "cross-site request refused")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in DROP_REQUEST}
+    set_device_cookie(response, session["device_token"])
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.post("/api/auth/logout")
+async def logout(proxy: ApiProxy, request: Request) -> Response:
+    platform = proxy.settings.platform
+    if not csrf_allowed(request.method, request.headers, platform.public_url):
+        return _error(403, "csrf", "cross-site request refused")
+    token = proxy.session_token(request)
+    if token:
+        proxy.sessions.forget(token)
         try:
-            identity = None if cross_site else await caller(request)
-        except AuthUnavailable:
-            return _error(503, "unavailable", "authentication is unavailable, please retry")
-        headers["x-request-id"] = current_correlation_id() or ""
-        headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip(request), internal_key)
-        if identity is not None:
-            headers[IDENTITY_HEADER] = sign_identity(identity, internal_key)
-        elif not is_public(f"{service}/{path}"):
-            return _error(401, "unauthenticated", "please sign in")
-        has_body = _has_body(request)
-        if has_body and request.method in NO_BODY_METHODS:
-            return _error(400, "body_not_allowed", f"a {request.method} request takes no body")
-        if not has_body:
-            # Forwarding a Content-Length without its body would leave the upstream waiting.
-            headers.pop("content-length", None)
-        upstream_request = client.build_request(
-            request.method,
-            f"{base}/{path}",
-            params=request.query_params,
+            await proxy.client.post(f"{platform.auth_url}/sessions/revoke", json={"token": token})
+        except httpx.HTTPError:
+            return _error(503, "unavailable", "sign-out is unavailable, please retry")
+    response = Response(status_code=204)
+    response.delete_cookie(proxy.settings.cookie_name, path="/", secure=True, httponly=True)
+    return response
+
+
+# Replicate calls it without a session: the signature is the credential, checked by
+# captioning, so the body goes through byte for byte — and only up to a limit.
+@router.post("/api/captioning/webhooks/replicate")
+async def replicate_webhook(proxy: ApiProxy, request: Request) -> Response:
+    platform = proxy.settings.platform
+    body = await read_limited_body(request, WEBHOOK_BODY_LIMIT)
+    headers = {k: request.headers[k] for k in REPLICATE_WEBHOOK_HEADERS if k in request.headers}
+    headers["x-request-id"] = current_correlation_id() or ""
+    headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip(request), proxy.internal_key)
+    try:
+        upstream = await proxy.client.post(
+            f"{platform.captioning_url}/webhooks/replicate",
+            content=body,
             headers=headers,
-            # Streamed through: an upload is never held whole in the gateway's memory.
-            content=request.stream() if has_body else None,
         )
+    except httpx.HTTPError:
+        return _error(503, "unavailable", "the captioning service is unavailable")
+    return Response(upstream.content, upstream.status_code, media_type="application/json")
+
+
+@router.api_route("/api/{service}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def forward(proxy: ApiProxy, service: str, path: str, request: Request) -> Response:
+    platform = proxy.settings.platform
+    base = proxy.upstreams.get(service)
+    if base is None or not routable(service, path):
+        return _error(404, "not_found", "no such API")
+    cross_site = is_cross_site(f"{service}/{path}")
+    if not cross_site and not csrf_allowed(request.method, request.headers, platform.public_url):
+        return _error(403, "csrf", "cross-site request refused")
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in DROP_REQUEST}
+    try:
+        identity = None if cross_site else await proxy.caller(request)
+    except AuthUnavailable:
+        return _error(503, "unavailable", "authentication is unavailable, please retry")
+    headers["x-request-id"] = current_correlation_id() or ""
+    headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip(request), proxy.internal_key)
+    if identity is not None:
+        headers[IDENTITY_HEADER] = sign_identity(identity, proxy.internal_key)
+    elif not is_public(f"{service}/{path}"):
+        return _error(401, "unauthenticated", "please sign in")
+    has_body = _has_body(request)
+    if has_body and request.method in NO_BODY_METHODS:
+        return _error(400, "body_not_allowed", f"a {request.method} request takes no body")
+    if not has_body:
+        # Forwarding a Content-Length without its body would leave the upstream waiting.
+        headers.pop("content-length", None)
+    upstream_request = proxy.client.build_request(
+        request.method,
+        f"{base}/{path}",
+        params=request.query_params,
+        headers=headers,
+        # Streamed through: an upload is never held whole in the gateway's memory.
+        content=request.stream() if has_body else None,
+    )
+    try:
+        upstream = await proxy.client.send(upstream_request, stream=True)
+    except httpx.HTTPError:
+        return _error(503, "unavailable", f"the {service} service is unavailable")
+    answer_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE}
+    if identity is not None and "cache-control" not in upstream.headers:
+        # A signed-in answer is the user's own data: no shared or browser cache keeps it.
+        answer_headers["cache-control"] = "no-store"
+    length = upstream.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= SMALL_ANSWER_BYTES:
+        # Most API answers: passed on whole, without the streaming response's task group and
+        # background close per request (about a tenth of the gateway's samples under load).
         try:
-            upstream = await client.send(upstream_request, stream=True)
+            content = b"".join([chunk async for chunk in upstream.aiter_raw()])
         except httpx.HTTPError:
             return _error(503, "unavailable", f"the {service} service is unavailable")
-        answer_headers = {
-            k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE
-        }
-        if identity is not None and "cache-control" not in upstream.headers:
-            # A signed-in answer is the user's own data: no shared or browser cache keeps it.
-            answer_headers["cache-control"] = "no-store"
-        length = upstream.headers.get("content-length", "")
-        if length.isdigit() and int(length) <= SMALL_ANSWER_BYTES:
-            # Most API answers: passed on whole, without the streaming response's task group and
-            # background close per request (about a tenth of the gateway's samples under load).
-            try:
-                content = b"".join([chunk async for chunk in upstream.aiter_raw()])
-            except httpx.HTTPError:
-                return _error(503, "unavailable", f"the {service} service is unavailable")
-            finally:
-                await upstream.aclose()
-            return Response(content, status_code=upstream.status_code, headers=answer_headers)
-        return StreamingResponse(
-            upstream.aiter_raw(),
-            status_code=upstream.status_code,
-            headers=answer_headers,
-            background=BackgroundTask(upstream.aclose),
-        )
-
-    return router
+        finally:
+            await upstream.aclose()
+        return Response(content, status_code=upstream.status_code, headers=answer_headers)
+    return StreamingResponse(
+        upstream.aiter_raw(),
+        status_code=upstream.status_code,
+        headers=answer_headers,
+        background=BackgroundTask(upstream.aclose),
+    )

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pix_gateway import (
     account_pages,
     admin_pages,
+    api,
     assistant_pages,
     gallery_pages,
     integrations_pages,
@@ -23,7 +24,7 @@ from pix_gateway import (
     listings_pages,
     orders_pages,
 )
-from pix_gateway.api import create_router
+from pix_gateway.api import Proxy
 from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.legal_pages import router as legal_router
 from pix_gateway.pages import UI, install_page_errors
@@ -61,22 +62,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     sessions = SessionChecker(
         client, platform.auth_url, cache_seconds=settings.session_cache_seconds
     )
-    backend = Backend(
-        client,
-        {
-            "auth": platform.auth_url,
-            "orders": platform.orders_url,
-            "media": platform.media_url,
-            "captioning": platform.captioning_url,
-            "export": platform.export_url,
-            "notify": platform.notify_url,
-            "leads": platform.leads_url,
-            "listings": platform.listings_url,
-            "billing": platform.billing_url,
-            "assistant": platform.assistant_url,
-        },
-        platform.internal_key.get_secret_value().encode(),
-    )
+    service_urls = {
+        "auth": platform.auth_url,
+        "orders": platform.orders_url,
+        "media": platform.media_url,
+        "captioning": platform.captioning_url,
+        "export": platform.export_url,
+        "notify": platform.notify_url,
+        "leads": platform.leads_url,
+        "listings": platform.listings_url,
+        "billing": platform.billing_url,
+        "assistant": platform.assistant_url,
+    }
+    backend = Backend(client, service_urls, platform.internal_key.get_secret_value().encode())
 
     async def auth_ready() -> None:
         response = await client.get(f"{platform.auth_url}/healthz", timeout=2.0)
@@ -105,7 +103,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_page_errors(app, ui)
     app.state.ui = ui  # module-level page routers (assistant_pages) take it from here
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(create_router(settings, client, sessions))
+    app.state.proxy = Proxy.of(settings, client, sessions, service_urls)
+    app.include_router(api.router)
     app.include_router(orders_pages.router)
     app.include_router(listings_pages.router)
     app.include_router(leads_pages.router)

@@ -197,7 +197,7 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
-def current_ui(request: Request) -> UI:
+async def current_ui(request: Request) -> UI:
     ui: UI = request.app.state.ui
     return ui
 
