@@ -9,10 +9,12 @@ first test here fails by name instead of the stack idling at full CPU or not con
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from typing import ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream._internal.broker.broker import BrokerUsecase
 from pix_contracts import Event
 from pix_runtime.broker import (
     Doorbell,
@@ -60,6 +62,25 @@ async def test_faststream_keeps_the_started_consumer_where_the_doorbell_reads_it
         assert broker.running
     finally:
         await broker.stop()
+
+
+def test_the_faststream_start_our_broker_replaces_is_still_the_sequential_loop() -> None:
+    """`Broker.start` repeats FastStream's start with the subscribers side by side. Should
+    FastStream's start do more (or start them concurrently itself), this fails: then take the
+    new steps over, or drop the override."""
+    source = inspect.getsource(BrokerUsecase.start)
+    steps = [
+        line.strip()
+        for line in source.splitlines()[1:]
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    assert steps == [
+        "for sub in self.subscribers:",
+        "await sub.start()",
+        "for pub in self.publishers:",
+        "await pub.start()",
+        "self.running = True",
+    ], "FastStream's BrokerUsecase.start changed: revisit pix_runtime.broker.Broker.start"
 
 
 async def test_an_idle_consumer_pauses_and_wakes_for_a_publish_here_or_elsewhere(
