@@ -120,7 +120,9 @@ class PublicNetworkBackend(httpcore.AsyncNetworkBackend):
 def public_only_transport() -> httpx.AsyncHTTPTransport:
     """httpx's own transport, connecting through `PublicNetworkBackend`."""
     transport = httpx.AsyncHTTPTransport(trust_env=False)
-    # httpx has no public parameter for the network backend; its pool is httpcore's, which has.
+    # httpx has no public parameter for the network backend (asked for upstream in
+    # encode/httpx discussion #3180, pull request #3749); its pool is httpcore's, which has.
+    # `test_webhooks_never_connect_into_our_own_network` fails by name if httpx stops using it.
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(trust_env=False),
         network_backend=PublicNetworkBackend(),
