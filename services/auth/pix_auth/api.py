@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -11,7 +11,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from pix_auth.devices import DEVICE_HEADER
 from pix_auth.hashing import HashingBusy
-from pix_auth.service import Accounts
+from pix_auth.service import Accounts, OrganisationSummary, Profile, SessionInfo, UserSummary
 from pix_auth.throttle import RateLimited
 
 Password = Annotated[str, Field(max_length=1024)]
@@ -177,7 +177,7 @@ async def revoke_all(accounts: AccountsDep, caller: CurrentIdentity) -> dict[str
 
 
 @router.get("/sessions")
-async def list_sessions(accounts: AccountsDep, caller: CurrentIdentity) -> list[dict[str, Any]]:
+async def list_sessions(accounts: AccountsDep, caller: CurrentIdentity) -> list[SessionInfo]:
     return await accounts.list_sessions(caller)
 
 
@@ -209,14 +209,12 @@ async def change_password(
 
 
 @router.get("/me")
-async def me(accounts: AccountsDep, caller: CurrentIdentity) -> dict[str, Any]:
+async def me(accounts: AccountsDep, caller: CurrentIdentity) -> Profile:
     return await accounts.profile(caller)
 
 
 @router.patch("/me")
-async def update_me(
-    accounts: AccountsDep, body: ProfileUpdate, caller: CurrentIdentity
-) -> dict[str, Any]:
+async def update_me(accounts: AccountsDep, body: ProfileUpdate, caller: CurrentIdentity) -> Profile:
     await accounts.update_profile(caller, name=body.name, locale=body.locale)
     return await accounts.profile(caller)
 
@@ -224,7 +222,7 @@ async def update_me(
 @router.get("/me/export")
 async def export_me(accounts: AccountsDep, caller: CurrentIdentity) -> JSONResponse:
     return JSONResponse(
-        await accounts.export_data(caller),
+        (await accounts.export_data(caller)).model_dump(mode="json"),
         headers={
             "content-disposition": 'attachment; filename="pix-immo-my-data.json"',
             "cache-control": "no-store",
@@ -238,14 +236,14 @@ async def delete_me(accounts: AccountsDep, body: DeleteRequest, caller: CurrentI
 
 
 @router.get("/admin/users")
-async def admin_users(accounts: AccountsDep, caller: CurrentIdentity) -> list[dict[str, Any]]:
+async def admin_users(accounts: AccountsDep, caller: CurrentIdentity) -> list[UserSummary]:
     return await accounts.list_users(caller)
 
 
 @router.get("/admin/organisations")
 async def admin_organisations(
     accounts: AccountsDep, caller: CurrentIdentity
-) -> list[dict[str, Any]]:
+) -> list[OrganisationSummary]:
     return await accounts.list_organisations(caller)
 
 

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal
@@ -105,6 +105,104 @@ class LinkSettings:
     sealing_key: bytes
 
 
+Locale = Literal["de", "en"]
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A row of auth.users, password hash included: stays inside this module."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    name: str
+    password_hash: str
+    role: Role
+    locale: Locale
+    email_verified_at: datetime | None
+    password_changed_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> UserRecord:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    def identity(self, session_id: str | None = None) -> Identity:
+        return Identity(
+            user_id=self.id,
+            org_id=self.org_id,
+            role=self.role,
+            email=self.email,
+            name=self.name,
+            locale=self.locale,
+            session_id=session_id,
+            email_verified=self.email_verified_at is not None,
+        )
+
+
+@dataclass(frozen=True)
+class UsedToken:
+    user_id: uuid.UUID
+    purpose: TokenPurpose
+
+
+class SessionInfo(BaseModel):
+    """One of the user's signed-in devices."""
+
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    user_agent: str | None
+    current: bool
+
+
+class Profile(BaseModel):
+    id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+    locale: Locale
+    organisation: str | None
+    email_verified: bool
+    created_at: datetime
+
+
+class ExportedSession(BaseModel):
+    created_at: datetime
+    last_seen_at: datetime
+    user_agent: str | None
+
+
+class DataExport(BaseModel):
+    """Everything auth holds about a user (GDPR Art. 15/20)."""
+
+    exported_at: datetime
+    profile: Profile
+    sessions: list[ExportedSession]
+    note: str
+
+
+class UserSummary(BaseModel):
+    """A user as the platform's administrators see them."""
+
+    id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+    locale: Locale
+    email_verified_at: datetime | None
+    created_at: datetime
+    organisation: str
+    org_id: uuid.UUID
+
+
+class OrganisationSummary(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    members: int
+
+
 def check_password_policy(password: str) -> None:
     """NIST 800-63B style: length, and not a known common password; no composition rules."""
     if len(password) < MIN_PASSWORD:
@@ -117,19 +215,6 @@ def check_password_policy(password: str) -> None:
 
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
-
-
-def identity_of(user: RowMapping | dict[str, Any], session_id: str | None = None) -> Identity:
-    return Identity(
-        user_id=user["id"],
-        org_id=user["org_id"],
-        role=user["role"],
-        email=user["email"],
-        name=user["name"],
-        locale=user["locale"],
-        session_id=session_id,
-        email_verified=user.get("email_verified_at") is not None,
-    )
 
 
 class Accounts:
@@ -191,7 +276,7 @@ class Accounts:
         try:
             async with self._db.transaction() as session:
                 await session.execute(organisations.insert().values(id=org_id, name=company))
-                user = (
+                user = UserRecord.from_row(
                     (
                         await session.execute(
                             users.insert()
@@ -217,10 +302,10 @@ class Accounts:
                     UserRegistered(
                         user_id=user_id,
                         org_id=org_id,
-                        email=user["email"],
-                        name=user["name"],
-                        role=user["role"],
-                        locale=user["locale"],
+                        email=user.email,
+                        name=user.name,
+                        role=user.role,
+                        locale=user.locale,
                     ),
                     source=SOURCE,
                 )
@@ -228,7 +313,7 @@ class Accounts:
                     await self._send_verification(session, user)
         except IntegrityError as exc:
             raise Conflict("email_taken", "an account with this email exists", "email") from exc
-        return identity_of(user)
+        return user.identity()
 
     async def _issue_token(
         self, session: AsyncSession, user_id: uuid.UUID, purpose: TokenPurpose
@@ -246,16 +331,16 @@ class Accounts:
         url = f"{self._links.public_url.rstrip('/')}{path}?token={secret}"
         return seal(url, self._links.sealing_key, context="email-link")
 
-    async def _send_verification(self, session: AsyncSession, user: RowMapping) -> None:
-        secret, expires = await self._issue_token(session, user["id"], "verify")
+    async def _send_verification(self, session: AsyncSession, user: UserRecord) -> None:
+        secret, expires = await self._issue_token(session, user.id, "verify")
         await enqueue(
             session,
             outbox,
             EmailVerificationRequested(
-                user_id=user["id"],
-                email=user["email"],
-                name=user["name"],
-                locale=user["locale"],
+                user_id=user.id,
+                email=user.email,
+                name=user.name,
+                locale=user.locale,
                 sealed_verify_url=self._sealed_link("/verify-email", secret),
                 expires_at=expires,
             ),
@@ -266,12 +351,12 @@ class Accounts:
         self.throttle.hit("reset-account", str(who.user_id))
         async with self._db.transaction() as session:
             user = await self._user(session, who.user_id)
-            if user["email_verified_at"] is None:
+            if user.email_verified_at is None:
                 await self._send_verification(session, user)
 
     async def _use_token(
         self, session: AsyncSession, secret: str, purposes: tuple[TokenPurpose, ...]
-    ) -> RowMapping:
+    ) -> UsedToken:
         """Consume a single-use token (row-locked, so two clicks cannot both succeed)."""
         row = (
             (
@@ -291,14 +376,14 @@ class Accounts:
             .where(tokens.c.token_hash == row["token_hash"])
             .values(used_at=func.now())
         )
-        return row
+        return UsedToken(user_id=row["user_id"], purpose=row["purpose"])
 
     async def verify_email(self, secret: str) -> None:
         async with self._db.transaction() as session:
             token = await self._use_token(session, secret, ("verify",))
             await session.execute(
                 update(users)
-                .where(users.c.id == token["user_id"], users.c.email_verified_at.is_(None))
+                .where(users.c.id == token.user_id, users.c.email_verified_at.is_(None))
                 .values(email_verified_at=func.now())
             )
 
@@ -320,19 +405,15 @@ class Accounts:
         self.throttle.hit("login-ip", ip)
         self.throttle.begin_login(address, device.client, trusted=device.trusted)
         async with self._db.sessions() as session:
-            user = (
-                (await session.execute(select(users).where(func.lower(users.c.email) == address)))
-                .mappings()
-                .first()
-            )
-        matches = await self._hashing.verify(user["password_hash"] if user else None, password)
+            user = await self._user_by_email(session, address)
+        matches = await self._hashing.verify(user.password_hash if user else None, password)
         if user is None or not matches:
             raise LoginFailed()
         self.throttle.login_succeeded(address, device.client)
-        token = await self._new_session(user["id"], user_agent)
+        token = await self._new_session(user.id, user_agent)
         return SignedIn(
             session=token,
-            identity=identity_of(user, token.token.partition(".")[0]),
+            identity=user.identity(token.token.partition(".")[0]),
             device_token=self._devices.issue(address),
         )
 
@@ -364,7 +445,13 @@ class Accounts:
             row = (
                 (
                     await db.execute(
-                        select(sessions, users)
+                        select(
+                            sessions.c.secret_hash,
+                            sessions.c.last_seen_at,
+                            sessions.c.expires_at,
+                            sessions.c.absolute_expires_at,
+                            users,
+                        )
                         .join(users, users.c.id == sessions.c.user_id)
                         .where(sessions.c.id == session_id)
                     )
@@ -387,10 +474,7 @@ class Accounts:
                         expires_at=min(now + self._idle, row["absolute_expires_at"]),
                     )
                 )
-        user = {
-            k: row[k] for k in ("org_id", "role", "email", "name", "locale", "email_verified_at")
-        }
-        return identity_of({"id": row["user_id"], **user}, session_id)
+        return UserRecord.from_row(row).identity(session_id)
 
     async def _delete_sessions(self, *where: Any) -> int:
         async with self._db.transaction() as db:
@@ -414,7 +498,7 @@ class Accounts:
         if not removed:
             raise NotFound("session")
 
-    async def list_sessions(self, who: Identity) -> list[dict[str, Any]]:
+    async def list_sessions(self, who: Identity) -> list[SessionInfo]:
         async with self._db.sessions() as db:
             rows = await db.execute(
                 select(
@@ -426,7 +510,7 @@ class Accounts:
                 .where(sessions.c.user_id == who.user_id)
                 .order_by(sessions.c.last_seen_at.desc())
             )
-            return [{**dict(r), "current": r["id"] == who.session_id} for r in rows.mappings()]
+            return [SessionInfo(**r, current=r["id"] == who.session_id) for r in rows.mappings()]
 
     # --- passwords ----------------------------------------------------------------------------
 
@@ -445,32 +529,24 @@ class Accounts:
     async def send_password_reset(self, job: PasswordResetJob, ctx: JobContext) -> None:
         """The job behind a reset request: a link if the account exists, else nothing."""
         async with self._db.transaction() as session:
-            user = (
-                (
-                    await session.execute(
-                        select(users).where(func.lower(users.c.email) == job.address)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            user = await self._user_by_email(session, job.address)
             if user is not None:
                 await self._send_reset(session, user, "reset")
             await ctx.finish(session)
 
     async def _send_reset(
-        self, session: AsyncSession, user: RowMapping, purpose: Literal["reset", "invite"]
+        self, session: AsyncSession, user: UserRecord, purpose: Literal["reset", "invite"]
     ) -> None:
-        secret, expires = await self._issue_token(session, user["id"], purpose)
+        secret, expires = await self._issue_token(session, user.id, purpose)
         path = "/reset-password" if purpose == "reset" else "/accept-invitation"
         await enqueue(
             session,
             outbox,
             PasswordResetRequested(
-                user_id=user["id"],
-                email=user["email"],
-                name=user["name"],
-                locale=user["locale"],
+                user_id=user.id,
+                email=user.email,
+                name=user.name,
+                locale=user.locale,
                 sealed_reset_url=self._sealed_link(path, secret),
                 expires_at=expires,
                 purpose="reset" if purpose == "reset" else "invitation",
@@ -484,22 +560,22 @@ class Accounts:
         password_hash = await self._hashing.hash(new_password)
         async with self._db.transaction() as session:
             token = await self._use_token(session, secret, ("reset", "invite"))
-            user = await self._set_password(session, token["user_id"], password_hash)
-            if token["purpose"] == "invite":
+            user = await self._set_password(session, token.user_id, password_hash)
+            if token.purpose == "invite":
                 # The invitation reached the inbox, which proves the address.
                 await session.execute(
                     update(users)
-                    .where(users.c.id == user["id"], users.c.email_verified_at.is_(None))
+                    .where(users.c.id == user.id, users.c.email_verified_at.is_(None))
                     .values(email_verified_at=func.now())
                 )
-            await session.execute(delete(sessions).where(sessions.c.user_id == user["id"]))
+            await session.execute(delete(sessions).where(sessions.c.user_id == user.id))
             await self._announce_password_change(session, user, "reset")
 
     async def change_password(self, who: Identity, current: str, new_password: str) -> None:
         """Change with the current password; every other session of the user ends."""
         check_password_policy(new_password)
         async with self._db.sessions() as session:
-            current_hash = (await self._user(session, who.user_id))["password_hash"]
+            current_hash = (await self._user(session, who.user_id)).password_hash
         if not await self._hashing.verify(current_hash, current):
             raise Invalid("wrong_password", "the current password is wrong", "current_password")
         password_hash = await self._hashing.hash(new_password)
@@ -515,8 +591,8 @@ class Accounts:
 
     async def _set_password(
         self, session: AsyncSession, user_id: uuid.UUID, password_hash: str
-    ) -> RowMapping:
-        return (
+    ) -> UserRecord:
+        return UserRecord.from_row(
             (
                 await session.execute(
                     update(users)
@@ -530,16 +606,16 @@ class Accounts:
         )
 
     async def _announce_password_change(
-        self, session: AsyncSession, user: RowMapping, via: Literal["reset", "account"]
+        self, session: AsyncSession, user: UserRecord, via: Literal["reset", "account"]
     ) -> None:
         await enqueue(
             session,
             outbox,
             PasswordChanged(
-                user_id=user["id"],
-                email=user["email"],
-                name=user["name"],
-                locale=user["locale"],
+                user_id=user.id,
+                email=user.email,
+                name=user.name,
+                locale=user.locale,
                 via=via,
             ),
             source=SOURCE,
@@ -547,30 +623,39 @@ class Accounts:
 
     # --- profile and GDPR ---------------------------------------------------------------------
 
-    async def _user(self, session: AsyncSession, user_id: uuid.UUID) -> RowMapping:
+    async def _user(self, session: AsyncSession, user_id: uuid.UUID) -> UserRecord:
         user = (
             (await session.execute(select(users).where(users.c.id == user_id))).mappings().first()
         )
         if user is None:
             raise NotFound("user")
-        return user
+        return UserRecord.from_row(user)
 
-    async def profile(self, who: Identity) -> dict[str, Any]:
+    async def _user_by_email(self, session: AsyncSession, address: str) -> UserRecord | None:
+        """The account of a lower-cased address, whatever the case it was registered in."""
+        user = (
+            (await session.execute(select(users).where(func.lower(users.c.email) == address)))
+            .mappings()
+            .first()
+        )
+        return None if user is None else UserRecord.from_row(user)
+
+    async def profile(self, who: Identity) -> Profile:
         async with self._db.sessions() as session:
             user = await self._user(session, who.user_id)
             org = await session.scalar(
-                select(organisations.c.name).where(organisations.c.id == user["org_id"])
+                select(organisations.c.name).where(organisations.c.id == user.org_id)
             )
-        return {
-            "id": user["id"],
-            "name": user["name"],
-            "email": user["email"],
-            "role": user["role"],
-            "locale": user["locale"],
-            "organisation": org,
-            "email_verified": user["email_verified_at"] is not None,
-            "created_at": user["created_at"],
-        }
+        return Profile(
+            id=user.id,
+            name=user.name,
+            email=user.email,
+            role=user.role,
+            locale=user.locale,
+            organisation=org,
+            email_verified=user.email_verified_at is not None,
+            created_at=user.created_at,
+        )
 
     async def update_profile(self, who: Identity, *, name: str | None, locale: str | None) -> None:
         values = {k: v for k, v in {"name": name, "locale": locale}.items() if v}
@@ -578,51 +663,45 @@ class Accounts:
             async with self._db.transaction() as session:
                 await session.execute(update(users).where(users.c.id == who.user_id).values(values))
 
-    async def export_data(self, who: Identity) -> dict[str, Any]:
-        """Everything auth holds about the user (GDPR Art. 15/20), as JSON-ready data."""
-        profile = await self.profile(who)
-        own_sessions = await self.list_sessions(who)
-        return {
-            "exported_at": datetime.now(UTC).isoformat(),
-            "profile": {
-                k: str(v) if isinstance(v, uuid.UUID | datetime) else v for k, v in profile.items()
-            },
-            "sessions": [
-                {
-                    "created_at": s["created_at"].isoformat(),
-                    "last_seen_at": s["last_seen_at"].isoformat(),
-                    "user_agent": s["user_agent"],
-                }
-                for s in own_sessions
+    async def export_data(self, who: Identity) -> DataExport:
+        """Everything auth holds about the user (GDPR Art. 15/20)."""
+        return DataExport(
+            exported_at=datetime.now(UTC),
+            profile=await self.profile(who),
+            sessions=[
+                ExportedSession(
+                    created_at=s.created_at, last_seen_at=s.last_seen_at, user_agent=s.user_agent
+                )
+                for s in await self.list_sessions(who)
             ],
-            "note": "Orders, photos and exports of your organisation stay with the organisation.",
-        }
+            note="Orders, photos and exports of your organisation stay with the organisation.",
+        )
 
     async def delete_account(self, who: Identity, password: str) -> None:
         """Erase the user (GDPR Art. 17); other services react to `auth.user.deleted.v1`."""
         async with self._db.sessions() as session:
-            stored_hash = (await self._user(session, who.user_id))["password_hash"]
+            stored_hash = (await self._user(session, who.user_id)).password_hash
         if not await self._hashing.verify(stored_hash, password):
             raise Invalid("wrong_password", "the password is wrong", "password")
         async with self._db.transaction() as session:
             user = await self._user(session, who.user_id)
-            if user["role"] == "admin":
+            if user.role == "admin":
                 others = await session.scalar(
-                    select(func.count()).where(users.c.role == "admin", users.c.id != user["id"])
+                    select(func.count()).where(users.c.role == "admin", users.c.id != user.id)
                 )
                 if not others:
                     raise Conflict("last_admin", "the last administrator cannot be deleted")
-            await session.execute(delete(users).where(users.c.id == user["id"]))
+            await session.execute(delete(users).where(users.c.id == user.id))
             await enqueue(
                 session,
                 outbox,
-                UserDeleted(user_id=user["id"], org_id=user["org_id"], email=user["email"]),
+                UserDeleted(user_id=user.id, org_id=user.org_id, email=user.email),
                 source=SOURCE,
             )
 
     # --- administration -----------------------------------------------------------------------
 
-    async def list_users(self, who: Identity) -> list[dict[str, Any]]:
+    async def list_users(self, who: Identity) -> list[UserSummary]:
         if not who.is_admin:
             raise Forbidden()
         async with self._db.sessions() as session:
@@ -642,9 +721,9 @@ class Accounts:
                 .order_by(users.c.created_at.desc())
                 .limit(500)
             )
-            return [dict(r) for r in rows.mappings()]
+            return [UserSummary.model_validate(r) for r in rows.mappings()]
 
-    async def list_organisations(self, who: Identity) -> list[dict[str, Any]]:
+    async def list_organisations(self, who: Identity) -> list[OrganisationSummary]:
         if not who.is_admin:
             raise Forbidden()
         async with self._db.sessions() as session:
@@ -659,7 +738,7 @@ class Accounts:
                 .group_by(organisations.c.id)
                 .order_by(organisations.c.created_at.desc())
             )
-            return [dict(r) for r in rows.mappings()]
+            return [OrganisationSummary.model_validate(r) for r in rows.mappings()]
 
     async def invite(
         self, who: Identity, *, org_id: uuid.UUID, email: str, name: str, role: Role
@@ -675,7 +754,7 @@ class Accounts:
                     select(organisations.c.id).where(organisations.c.id == org_id)
                 ):
                     raise NotFound("organisation")
-                user = (
+                user = UserRecord.from_row(
                     (
                         await session.execute(
                             users.insert()
@@ -697,7 +776,7 @@ class Accounts:
                 await self._send_reset(session, user, "invite")
         except IntegrityError as exc:
             raise Conflict("email_taken", "an account with this email exists", "email") from exc
-        return identity_of(user)
+        return user.identity()
 
     async def set_role(self, who: Identity, user_id: uuid.UUID, role: Role) -> None:
         if user_id == who.user_id and role != who.role:
@@ -732,4 +811,4 @@ class Accounts:
             rows = await session.execute(
                 select(users).where(users.c.org_id == who.org_id).order_by(users.c.name)
             )
-            return [identity_of(row) for row in rows.mappings()]
+            return [UserRecord.from_row(row).identity() for row in rows.mappings()]
