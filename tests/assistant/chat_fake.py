@@ -90,6 +90,15 @@ class ChatFake(FakeOpenAI):
         self.intents: dict[str, str] = {}
         self.chats: list[dict[str, Any]] = []
         self.image_edits: list[dict[str, Any]] = []
+        # The image model made slow: while `image_gate` is set to an unset Event, an image
+        # request waits until the test sets it (`images_waiting` counts those held), like a
+        # provider that takes longer than any proxy's timeout.
+        self.image_gate: threading.Event | None = None
+        self.images_waiting = 0
+        # The image model failing: each request first takes the next HTTP status from here
+        # (e.g. 503 for a busy provider, 400 for a refusal) until the list is empty.
+        self.image_failures: list[int] = []
+        self.image_attempts = 0
 
     # --- scripting -----------------------------------------------------------------------------
 
@@ -137,7 +146,27 @@ class ChatFake(FakeOpenAI):
         picture.save(out, "PNG")
         return base64.b64encode(out.getvalue()).decode()
 
+    async def _image_turn(self) -> Response | None:
+        """A scripted failure, or None after waiting for the gate (if any)."""
+        self.image_attempts += 1
+        if self.image_failures:
+            status = self.image_failures.pop(0)
+            return JSONResponse(
+                {"error": {"message": f"scripted failure {status}", "type": "image_error"}},
+                status_code=status,
+            )
+        gate = self.image_gate
+        if gate is not None:
+            self.images_waiting += 1
+            try:
+                await asyncio.to_thread(gate.wait, 120)
+            finally:
+                self.images_waiting -= 1
+        return None
+
     async def image_edit(self, request: Request) -> Response:
+        if failed := await self._image_turn():
+            return failed
         form = await request.form()
         upload = form["image"]
         assert not isinstance(upload, str)
@@ -148,6 +177,8 @@ class ChatFake(FakeOpenAI):
         )
 
     async def gemini(self, request: Request) -> Response:
+        if failed := await self._image_turn():
+            return failed
         body = await request.json()
         parts = body["contents"][0]["parts"]
         image = base64.b64decode(

@@ -27,7 +27,7 @@ from pix_assistant.listing_import import IMPORT_LISTINGS
 from pix_assistant.platform import Caller
 from pix_assistant.service import AnswerFailed, Assistant, ChatEvent, Status
 from pix_assistant.settings import AssistantSettings
-from pix_assistant.staging import StagedPhoto, Style
+from pix_assistant.staging import Staging, StagingDesk, Style
 from pix_assistant.store import ChatMessage, Conversation, Memory
 
 log = get_logger(__name__)
@@ -261,16 +261,28 @@ class StagingOrder(BaseModel):
     style: Style = "modern"
 
 
-@router.post("/staging", status_code=201)
-async def stage_photo(
-    assistant: AssistantDep, caller: CallerDep, body: StagingOrder
-) -> StagedPhoto:
-    """Furnish a listing's empty room photo (the gallery's "Virtuell einrichten")."""
-    if assistant.stager is None:
+def _stagings(request: Request) -> StagingDesk:
+    found: StagingDesk | None = request.app.state.stagings
+    if found is None:
         raise Unavailable(
             "not_configured", "virtual staging is off: set PIX_ASSISTANT_STAGING_PROVIDER"
         )
-    return await assistant.stager.stage(caller, body.listing_id, body.media_id, body.style)
+    return found
+
+
+StagingsDep = Annotated[StagingDesk, Depends(_stagings)]
+
+
+@router.post("/staging", status_code=202)
+async def stage_photo(stagings: StagingsDep, caller: CallerDep, body: StagingOrder) -> Staging:
+    """Furnish a listing's empty room photo (the pages' "Virtuell einrichten"): the photo is
+    checked now, the image model runs in a job; poll GET /staging/{id} for the result."""
+    return await stagings.request(caller, body.listing_id, body.media_id, body.style)
+
+
+@router.get("/staging/{staging_id}")
+async def get_staging(stagings: StagingsDep, caller: CallerDep, staging_id: uuid.UUID) -> Staging:
+    return await stagings.get(caller, staging_id)
 
 
 # --- proposed actions --------------------------------------------------------------------------

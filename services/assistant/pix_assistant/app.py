@@ -26,7 +26,15 @@ from pix_assistant.models import inbox, jobs, licences, outbox
 from pix_assistant.platform import PlatformApis
 from pix_assistant.service import Assistant
 from pix_assistant.settings import AssistantSettings
-from pix_assistant.staging import GeminiImageEditor, ImageEditor, OpenAIImageEditor, Stager
+from pix_assistant.staging import (
+    STAGE_PHOTO,
+    GeminiImageEditor,
+    ImageEditor,
+    OpenAIImageEditor,
+    StagePhoto,
+    Stager,
+    StagingDesk,
+)
 from pix_assistant.store import Conversations, MemoryStore
 from pix_assistant.tools import WRITES
 
@@ -117,6 +125,17 @@ def create_app(
         stager=stager,
     )
     runtime.jobs.every(EXPIRE, timedelta(minutes=5), actions.expire)
+    stagings = None
+    if stager is not None:
+        stagings = StagingDesk(runtime.db, stager, clock=clock)
+        runtime.jobs.register(
+            STAGE_PHOTO,
+            StagePhoto,
+            stagings.run,
+            policy=stagings.policy,
+            # The model's own timeout ends an attempt first; this is the lease's backstop.
+            timeout=timedelta(seconds=settings.staging_timeout_seconds + 60),
+        )
     register_handlers(runtime.broker)
     gate = Licences(
         runtime.db,
@@ -132,6 +151,7 @@ def create_app(
     app.state.licences = gate
     app.state.settings = settings
     app.state.assistant = assistant
+    app.state.stagings = stagings
 
     runtime_lifespan = app.router.lifespan_context
 

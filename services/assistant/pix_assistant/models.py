@@ -152,6 +152,29 @@ budgets = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# A virtual staging asked for (the gallery's and the listing page's "Virtuell einrichten"): the
+# image model runs in a job, the page polls the row. status: queued -> running -> done | failed
+# (a refusal of the provider or of listings, or the retries used up; `error` says which).
+# `identity` is the caller as the gateway vouched for it: the job acts as that user.
+stagings = Table(
+    "stagings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("listing_id", Uuid, nullable=False),
+    Column("media_id", Uuid, nullable=False),
+    Column("style", String(20), nullable=False),
+    Column("status", String(20), nullable=False, server_default="queued"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("identity", JSONB, nullable=False),
+    Column("result", JSONB, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("stagings_org", stagings.c.org_id, stagings.c.created_at)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 # The CRM licence per organisation: the assistant is part of the CRM (pix_runtime.licences).

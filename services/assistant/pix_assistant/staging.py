@@ -11,6 +11,12 @@ through the listings API as the user, so only a photo the user may see can be st
 Providers (`PIX_ASSISTANT_STAGING_PROVIDER`): `openai` (the Images edit endpoint of any
 OpenAI-compatible API, e.g. gpt-image-1) or `gemini` (Gemini's generateContent with an image
 part, e.g. gemini-2.5-flash-image); `off` (default) leaves the tool out.
+
+The pages' "Virtuell einrichten" does not wait for the model inside the request (a provider
+slower than the gateway's 30 s would fail the page): `StagingDesk.request` checks the photo,
+keeps a `stagings` row and enqueues a job; the job calls the model with the job layer's retries
+(a provider's refusal fails the staging at once, with the reason); the page polls the row. The
+chat's `virtual_staging` tool still stages within its answer (the stream has heartbeats).
 """
 
 from __future__ import annotations
@@ -19,15 +25,28 @@ import base64
 import io
 import time
 import uuid
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 import httpx
+import openai
 from openai import AsyncOpenAI
 from PIL import Image
+from pix_runtime.clock import Clock
+from pix_runtime.db import Database
+from pix_runtime.errors import NotFound
+from pix_runtime.identity import Identity
+from pix_runtime.jobs import JobContext, PermanentJobError, RetryPolicy, enqueue_job
+from pix_runtime.logging import get_logger
 from pydantic import BaseModel
+from sqlalchemy import insert, select, update
 
+from pix_assistant import models as m
 from pix_assistant.accounts import Accounts, ModelCall, Outcome
 from pix_assistant.platform import Caller, PlatformApis, ServiceError
+
+log = get_logger(__name__)
 
 Style = Literal["modern", "scandinavian", "classic", "industrial", "cosy"]
 STYLE_WORDS = {
@@ -41,6 +60,35 @@ STYLE_WORDS = {
 MAX_SIDE = 1536
 
 
+class ProviderRefused(Exception):
+    """The image model said no (a bad request, a refused key, no picture in its answer):
+    asking again would get the same answer."""
+
+
+class ProviderBusy(Exception):
+    """The image model did not answer now (overloaded, rate-limited, a timeout, a 5xx): worth
+    another attempt, after `retry_after` seconds if it said so."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _status_failure(status: int, message: str, headers: Mapping[str, str] | None) -> Exception:
+    """A provider's HTTP error as busy (429, 408, 5xx) or refused (any other 4xx)."""
+    if status in (408, 409, 429) or status >= 500:
+        return ProviderBusy(f"HTTP {status}: {message}", _retry_after(headers))
+    return ProviderRefused(f"HTTP {status}: {message}")
+
+
 class ImageEditor(Protocol):
     model: str
 
@@ -52,15 +100,23 @@ class ImageEditor(Protocol):
 class OpenAIImageEditor:
     def __init__(self, *, base_url: str | None, api_key: str, model: str, timeout: float) -> None:
         self.model = model
-        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout)
+        # No retries of the client's own: the staging job's policy decides when to ask again.
+        self._client = AsyncOpenAI(
+            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0
+        )
 
     async def furnish(self, image: bytes, prompt: str) -> bytes:
-        result = await self._client.images.edit(
-            model=self.model, image=("room.png", image, "image/png"), prompt=prompt, n=1
-        )
+        try:
+            result = await self._client.images.edit(
+                model=self.model, image=("room.png", image, "image/png"), prompt=prompt, n=1
+            )
+        except openai.APIStatusError as exc:
+            raise _status_failure(exc.status_code, exc.message, exc.response.headers) from exc
+        except openai.APIConnectionError as exc:  # includes the timeout
+            raise ProviderBusy(f"no answer: {exc}") from exc
         data = result.data[0].b64_json if result.data else None
         if not data:
-            raise ValueError("the image model returned no image")
+            raise ProviderRefused("the image model returned no image")
         return base64.b64decode(data)
 
     async def aclose(self) -> None:
@@ -79,7 +135,21 @@ class GeminiImageEditor:
         )
 
     async def furnish(self, image: bytes, prompt: str) -> bytes:
-        response = await self._client.post(
+        try:
+            response = await self._post(image, prompt)
+        except httpx.TransportError as exc:  # includes the timeout
+            raise ProviderBusy(f"no answer: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise _status_failure(response.status_code, response.text[:300], response.headers)
+        for candidate in response.json().get("candidates", []):
+            for part in candidate.get("content", {}).get("parts", []):
+                inline = part.get("inlineData") or part.get("inline_data")
+                if inline and inline.get("data"):
+                    return base64.b64decode(inline["data"])
+        raise ProviderRefused("the image model returned no image")
+
+    async def _post(self, image: bytes, prompt: str) -> httpx.Response:
+        return await self._client.post(
             f"/models/{self.model}:generateContent",
             json={
                 "contents": [
@@ -97,13 +167,6 @@ class GeminiImageEditor:
                 ]
             },
         )
-        response.raise_for_status()
-        for candidate in response.json().get("candidates", []):
-            for part in candidate.get("content", {}).get("parts", []):
-                inline = part.get("inlineData") or part.get("inline_data")
-                if inline and inline.get("data"):
-                    return base64.b64decode(inline["data"])
-        raise ValueError("the image model returned no image")
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -156,9 +219,10 @@ class Stager:
         self._storage = storage
         self._accounts = accounts
 
-    async def stage(
-        self, caller: Caller, listing_id: uuid.UUID, media_id: uuid.UUID, style: Style
-    ) -> StagedPhoto:
+    async def check(
+        self, caller: Caller, listing_id: uuid.UUID, media_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """The photo as listings shows it to the caller, if it may be staged."""
         listing = await self._apis.call(caller, "listings", "GET", f"/listings/{listing_id}")
         media = next((m for m in listing.get("media", []) if m["id"] == str(media_id)), None)
         if media is None:
@@ -167,16 +231,30 @@ class Stager:
             raise ServiceError("assistant", 422, "invalid", "a floor plan cannot be staged")
         if media.get("staged"):
             raise ServiceError("assistant", 422, "invalid", "this photo is already staged")
+        found: dict[str, Any] = media
+        return found
+
+    async def furnish(self, caller: Caller, media: dict[str, Any], style: Style) -> bytes:
+        """The model's furnished room; every call on the books. Raises ProviderRefused or
+        ProviderBusy (or another exception of the model's client)."""
         original = await self._storage.get_bytes(media["storage_key"])
         started = time.monotonic()
         try:
             furnished = await self.editor.furnish(scaled_png(original), prompt_for(style))
         except Exception as exc:
             await self._book(caller, started, "error", str(exc))
-            raise ServiceError(
-                "assistant", 502, "staging_failed", "the image model failed"
-            ) from exc
+            raise
         await self._book(caller, started, "ok", None)
+        return furnished
+
+    async def store(
+        self,
+        caller: Caller,
+        listing_id: uuid.UUID,
+        media_id: uuid.UUID,
+        style: Style,
+        furnished: bytes,
+    ) -> StagedPhoto:
         # Listings checks the listing and photo again, stamps the label and keeps the copy
         # beside the photo; the assistant keeps no copy of its own.
         item = await self._apis.call(
@@ -199,6 +277,19 @@ class Stager:
             model=self.editor.model,
         )
 
+    async def stage(
+        self, caller: Caller, listing_id: uuid.UUID, media_id: uuid.UUID, style: Style
+    ) -> StagedPhoto:
+        """All at once, within the caller's wait (the chat's tool)."""
+        media = await self.check(caller, listing_id, media_id)
+        try:
+            furnished = await self.furnish(caller, media, style)
+        except Exception as exc:
+            raise ServiceError(
+                "assistant", 502, "staging_failed", "the image model failed"
+            ) from exc
+        return await self.store(caller, listing_id, media_id, style, furnished)
+
     async def _book(
         self, caller: Caller, started: float, outcome: Outcome, error: str | None
     ) -> None:
@@ -217,3 +308,163 @@ class Stager:
                 images=1 if outcome == "ok" else 0,
             )
         )
+
+
+# --- stagings as jobs --------------------------------------------------------------------------
+
+STAGE_PHOTO = "assistant.stage-photo"
+StagingStatus = Literal["queued", "running", "done", "failed"]
+# A provider that is busy is asked again after about 15 s, 30 s, 1 min: a few minutes in all,
+# which a page polling the staging waits for; beyond that the staging fails with the reason.
+STAGING_POLICY = RetryPolicy(max_attempts=4, base_seconds=15, max_seconds=120)
+
+
+class StagePhoto(BaseModel):
+    staging_id: uuid.UUID
+
+
+class Staging(BaseModel):
+    """A staging asked for: `result` once done, `error` (the reason) once failed; while a busy
+    provider is asked again the status is back to queued and `error` says why."""
+
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    media_id: uuid.UUID
+    style: Style
+    status: StagingStatus
+    attempts: int
+    error: str | None
+    result: StagedPhoto | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _staging(row: Any) -> Staging:
+    return Staging(
+        id=row.id,
+        listing_id=row.listing_id,
+        media_id=row.media_id,
+        style=row.style,
+        status=row.status,
+        attempts=row.attempts,
+        error=row.error,
+        result=StagedPhoto.model_validate(row.result) if row.result else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class StagingDesk:
+    def __init__(
+        self, db: Database, stager: Stager, *, clock: Clock, policy: RetryPolicy = STAGING_POLICY
+    ) -> None:
+        self.stager = stager
+        self.policy = policy
+        self._db = db
+        self._clock = clock
+
+    async def request(
+        self, caller: Caller, listing_id: uuid.UUID, media_id: uuid.UUID, style: Style
+    ) -> Staging:
+        """Check the photo now (a wrong one is refused at once) and leave the model to a job."""
+        await self.stager.check(caller, listing_id, media_id)
+        now = self._clock.now()
+        staging_id = uuid.uuid4()
+        async with self._db.transaction() as session:
+            # Without `exp`: the job signs the identity afresh whenever it calls as the user.
+            identity = caller.identity.model_dump(mode="json", exclude={"exp"})
+            await session.execute(
+                insert(m.stagings).values(
+                    id=staging_id,
+                    org_id=caller.identity.org_id,
+                    user_id=caller.identity.user_id,
+                    listing_id=listing_id,
+                    media_id=media_id,
+                    style=style,
+                    status="queued",
+                    identity=identity,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await enqueue_job(
+                session, m.jobs, STAGE_PHOTO, StagePhoto(staging_id=staging_id), key=str(staging_id)
+            )
+        return await self.get(caller, staging_id)
+
+    async def get(self, caller: Caller, staging_id: uuid.UUID) -> Staging:
+        """The organisation's own staging; another's is not found."""
+        async with self._db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(m.stagings).where(
+                        m.stagings.c.id == staging_id,
+                        m.stagings.c.org_id == caller.identity.org_id,
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFound("staging")
+        return _staging(row)
+
+    async def run(self, job: StagePhoto, ctx: JobContext) -> None:
+        """The job: furnish the room, store it through listings, mark the staging done."""
+        async with self._db.sessions() as session:
+            row = (
+                await session.execute(select(m.stagings).where(m.stagings.c.id == job.staging_id))
+            ).first()
+        if row is None or row.status in ("done", "failed"):
+            return
+        caller = Caller(identity=Identity.model_validate(row.identity), signed="")
+        await self._mark(row.id, status="running", attempts=ctx.attempt)
+        try:
+            media = await self.stager.check(caller, row.listing_id, row.media_id)
+            furnished = await self.stager.furnish(caller, media, row.style)
+            staged = await self.stager.store(
+                caller, row.listing_id, row.media_id, row.style, furnished
+            )
+        except ServiceError as exc:
+            if exc.status >= 500:
+                await self._again_or_fail(row.id, ctx, f"{exc.service}: {exc.message}", exc)
+                raise
+            await self._fail(row.id, f"{exc.service}: {exc.message} ({exc.code})")
+            raise PermanentJobError(exc.message) from exc
+        except ProviderRefused as exc:
+            await self._fail(row.id, f"the image model refused: {exc}")
+            raise PermanentJobError(str(exc)) from exc
+        except Exception as exc:
+            await self._again_or_fail(row.id, ctx, f"the image model did not answer: {exc}", exc)
+            raise
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(m.stagings)
+                .where(m.stagings.c.id == row.id)
+                .values(
+                    status="done",
+                    result=staged.model_dump(mode="json"),
+                    error=None,
+                    updated_at=self._clock.now(),
+                )
+            )
+            await ctx.finish(session)
+        log.info("staging.done", staging_id=str(row.id), attempt=ctx.attempt)
+
+    async def _again_or_fail(
+        self, staging_id: uuid.UUID, ctx: JobContext, reason: str, exc: Exception
+    ) -> None:
+        if ctx.attempt >= self.policy.max_attempts:
+            await self._fail(staging_id, f"{reason} (after {ctx.attempt} attempts)")
+            raise PermanentJobError(reason) from exc
+        await self._mark(staging_id, status="queued", error=f"{reason}; trying again")
+
+    async def _fail(self, staging_id: uuid.UUID, reason: str) -> None:
+        log.warning("staging.failed", staging_id=str(staging_id), reason=reason)
+        await self._mark(staging_id, status="failed", error=reason[:1000])
+
+    async def _mark(self, staging_id: uuid.UUID, **values: object) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(m.stagings)
+                .where(m.stagings.c.id == staging_id)
+                .values(**values, updated_at=self._clock.now())
+            )
