@@ -216,7 +216,14 @@ async def test_admins_export_orders_as_csv_for_german_excel(api: Api) -> None:
     assert row["Wohnfläche m²"] == "123,25"
     assert row["Vermarktung"] == "Miete"
     assert row["Summe EUR"] == "288,00"
-    assert row["Leistungen"] == "photos, floorplan"
+    # Words of the German catalogue, not keys; no organisation UUID (a spreadsheet cannot use it).
+    assert row["Status"] == "eingegangen"
+    assert row["Objektart"] == "Wohnung"
+    assert row["Leistungen"] == "Fotos, Grundriss"
+    assert row["Wunschtermine"].endswith("ganztags")
+    assert "vormittags" in row["Wunschtermine"]
+    assert "Organisation" not in row
+    assert str(order["org_id"]) not in raw.decode("utf-8-sig")
     assert row["Zugang"].startswith("'=")  # no formula runs when Excel opens it
     refused = await client.get("/orders.csv", headers=as_user(runtime, person()))
     assert refused.status_code == 403

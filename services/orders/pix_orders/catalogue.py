@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pix_orders.i18n import CATALOGUE
+
 # Gross prices in euro cents; PIX_ORDERS_PRICES overrides them per key.
 DEFAULT_PRICES_CENTS: dict[str, int] = {
     "photos": 19900,
@@ -11,14 +13,6 @@ DEFAULT_PRICES_CENTS: dict[str, int] = {
     "tour360": 17900,
     "floorplan": 8900,
     "video": 29900,
-}
-
-LABELS: dict[str, tuple[str, str]] = {
-    "photos": ("Fotos", "Photos"),
-    "drone": ("Drohne", "Drone"),
-    "tour360": ("360°-Tour", "360° tour"),
-    "floorplan": ("Grundriss", "Floor plan"),
-    "video": ("Video", "Video"),
 }
 
 PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
@@ -41,6 +35,11 @@ class PriceListEntry:
 def price_list(prices_cents: dict[str, int]) -> list[PriceListEntry]:
     """The services in their display order, with the configured prices."""
     return [
-        PriceListEntry(key, LABELS[key][0], LABELS[key][1], prices_cents[key])
+        PriceListEntry(
+            key,
+            CATALOGUE.gettext("de", f"service.{key}"),
+            CATALOGUE.gettext("en", f"service.{key}"),
+            prices_cents[key],
+        )
         for key in DEFAULT_PRICES_CENTS
     ]

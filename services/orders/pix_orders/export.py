@@ -1,7 +1,8 @@
 """Orders as CSV for spreadsheets: German Excel opens it by double-click.
 
 That means a UTF-8 byte-order mark (else Excel guesses Windows-1252 and mangles umlauts),
-semicolons (the list separator in a German locale) and decimal commas.
+semicolons (the list separator in a German locale) and decimal commas. Statuses, services,
+property types and marketing are words from the service's German catalogue, not keys.
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ import csv
 import io
 import re
 
+from pix_orders.i18n import CATALOGUE
 from pix_orders.records import Order
 from pix_orders.validation import BERLIN
 
 BOM = "\ufeff"
-MARKETING_DE = {"sale": "Kauf", "rent": "Miete"}
 HEADER = [
     "Auftrag",
     "Eingang",
     "Status",
-    "Organisation",
     "Ansprechpartner",
     "E-Mail",
     "Telefon",
@@ -53,8 +53,7 @@ def orders_csv(rows: list[Order]) -> str:
             [
                 order.reference,
                 order.created_at.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M"),
-                order.status,
-                str(order.org_id),
+                _word("status", order.status),
                 _safe(order.contact_name),
                 _safe(order.contact_email),
                 order.contact_phone
@@ -65,19 +64,26 @@ def orders_csv(rows: list[Order]) -> str:
                 _safe(order.postcode),
                 _safe(order.city),
                 order.country,
-                order.property_type,
-                MARKETING_DE.get(order.marketing or "", ""),
+                _word("type", order.property_type),
+                _word("marketing", order.marketing) if order.marketing else "",
                 _decimal(order.living_area_m2),
                 _decimal(order.rooms),
-                ", ".join(line.key for line in order.services),
+                ", ".join(_word("service", line.key) for line in order.services),
                 _decimal(order.total_cents / 100, places=2),
                 ", ".join(
-                    f"{s.date.strftime('%d.%m.%Y')} {s.window}" for s in order.preferred_slots
+                    f"{s.date.strftime('%d.%m.%Y')} {_word('window', s.window)}"
+                    for s in order.preferred_slots
                 ),
                 _safe(order.access_notes),
             ]
         )
     return out.getvalue()
+
+
+def _word(kind: str, key: str) -> str:
+    # The CSV is for German Excel; the organisation's UUID is no column of it (orders knows no
+    # organisation names, and a UUID means nothing in a spreadsheet).
+    return CATALOGUE.gettext("de", f"{kind}.{key}")
 
 
 def _safe(value: str) -> str:
