@@ -15,19 +15,23 @@ from pix_runtime.http import (
     sign_forwarded_for,
 )
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
-from pix_runtime.logging import current_correlation_id
+from pix_runtime.logging import current_correlation_id, get_logger
 from starlette.background import BackgroundTask
 
 from pix_gateway.pages import DEVICE_COOKIE, DEVICE_HEADER, client_ip, set_device_cookie
 from pix_gateway.service import (
+    IDEMPOTENT_METHODS,
     AuthUnavailable,
     SessionChecker,
     csrf_allowed,
+    describe,
     is_cross_site,
     is_public,
     routable,
 )
 from pix_gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and what the gateway alone decides.
 DROP_REQUEST = frozenset(
@@ -238,8 +242,17 @@ async def forward(proxy: ApiProxy, service: str, path: str, request: Request) ->
     )
     try:
         upstream = await proxy.client.send(upstream_request, stream=True)
-    except httpx.HTTPError:
-        return _error(503, "unavailable", f"the {service} service is unavailable")
+    except httpx.HTTPError as exc:
+        # Without a body the request can be sent again as it was (a streamed body is spent).
+        log.warning("upstream.failed", service=service, path=path, error=describe(exc))
+        retriable = isinstance(exc, httpx.TransportError) and request.method in IDEMPOTENT_METHODS
+        if has_body or not retriable:
+            return _error(503, "unavailable", f"the {service} service is unavailable")
+        try:
+            upstream = await proxy.client.send(upstream_request, stream=True)
+        except httpx.HTTPError as again:
+            log.warning("upstream.failed", service=service, path=path, error=describe(again))
+            return _error(503, "unavailable", f"the {service} service is unavailable")
     answer_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE}
     if identity is not None and "cache-control" not in upstream.headers:
         # A signed-in answer is the user's own data: no shared or browser cache keeps it.

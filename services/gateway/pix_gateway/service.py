@@ -13,7 +13,14 @@ from urllib.parse import urlparse
 import httpx
 from pix_runtime.http import FORWARDED_FOR_HEADER, sign_forwarded_for
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
-from pix_runtime.logging import current_correlation_id
+from pix_runtime.logging import current_correlation_id, get_logger
+
+log = get_logger(__name__)
+
+# Requests that may be sent twice with the effect of once (RFC 9110 9.2.2): a call that failed
+# on the way (a dropped connection, a service restarting, a read that timed out) is tried once
+# more before the user sees an error page.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 # Paths under /api that need no session: the signature or the form is the credential.
 PUBLIC_API_PATHS = frozenset(
@@ -189,6 +196,18 @@ class Backend:
             headers[FORWARDED_FOR_HEADER] = sign_forwarded_for(client_ip, self._internal_key)
         if user_agent:
             headers["user-agent"] = user_agent
-        return await self._client.request(
-            method, f"{self._urls[service]}{path}", json=json, headers=headers
-        )
+        url = f"{self._urls[service]}{path}"
+        try:
+            return await self._client.request(method, url, json=json, headers=headers)
+        except httpx.TransportError as exc:
+            if method not in IDEMPOTENT_METHODS:
+                raise
+            log.warning(
+                "upstream.retry", service=service, method=method, path=path, error=describe(exc)
+            )
+            return await self._client.request(method, url, json=json, headers=headers)
+
+
+def describe(exc: BaseException) -> str:
+    """The cause of a failed call for the log: httpx's message is often empty on its own."""
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
