@@ -20,7 +20,8 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from pix_contracts import AssetDeleted, AssetUploaded, CaptionFailed, CaptionReady, CaptionText
 from pix_runtime.clock import Clock
@@ -31,12 +32,8 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue, outbox_values
 from pix_runtime.storage import LocalStorage, S3Storage
-from sqlalchemy import (
-    RowMapping,
-    delete,
-    func,
-    select,
-)
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +58,85 @@ SOURCE = "/pix/captioning"
 log = get_logger(__name__)
 
 
+class CaptionVersion(BaseModel):
+    """One stored version of an asset's caption."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    pseudonym: str
+    asset_version: int
+    caption_version: int
+    # ready: files written and announced; needs_review: the guard holds it.
+    status: str
+    review_reason: str | None
+    content: CaptionText
+    model: str
+    provider: str
+    prompt_version: str
+    edited: bool
+    created_by: uuid.UUID | None
+    created_at: datetime
+    # The rendition the caption describes (None on versions from before regeneration).
+    web_key: str | None
+    txt_key: str
+    json_key: str
+
+    @classmethod
+    def from_row(cls, row: NamedRow) -> CaptionVersion:
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
+
+    def job(self) -> CaptionJob:
+        """The photo version this caption is for, to write another version of its caption."""
+        return CaptionJob(
+            asset_id=self.asset_id,
+            asset_version=self.asset_version,
+            gallery_id=self.gallery_id,
+            org_id=self.org_id,
+            pseudonym=self.pseudonym,
+            room_type=self.content.room_type,
+            web_key=self.web_key or "",
+        )
+
+
+class CaptionEdit(BaseModel):
+    """A human edit: only the fields that change; the rest is taken from the current version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title_de: str | None = Field(default=None, min_length=1, max_length=30)
+    title_en: str | None = Field(default=None, min_length=1, max_length=30)
+    description_de: str | None = Field(default=None, min_length=1, max_length=1000)
+    description_en: str | None = Field(default=None, min_length=1, max_length=1000)
+    alt_text_de: str | None = Field(default=None, min_length=1, max_length=300)
+    alt_text_en: str | None = Field(default=None, min_length=1, max_length=300)
+    features: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None, max_length=12
+    )
+
+
+class CaptionFailure(BaseModel):
+    """An asset the workers gave up on (provider failures, a caption held for review)."""
+
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    asset_version: int
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    pseudonym: str
+    kind: str
+    reason: str
+    attempts: int
+    provider: str
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+# Statement parameters (column name to value), not a value of the domain.
 def _ready_params(row: dict[str, Any], ready: CaptionReady) -> dict[str, Any]:
     """`STORE_READY`'s parameters: the version's row (`c_…`) and its outbox row (`o_…`)."""
     return {
@@ -240,7 +316,7 @@ class CaptionDesk:
         by: uuid.UUID | None,
         inbox_event: uuid.UUID | None = None,
         settles: Settle | None = None,
-    ) -> NamedRow:
+    ) -> CaptionVersion:
         """Write one caption version: files (unless held for review), row, event — or nothing.
 
         `inbox_event` / `settles`: the upload event or the prediction this version finishes;
@@ -267,7 +343,7 @@ class CaptionDesk:
                     result = await session.execute(statement)
                 else:
                     result = await session.execute(STORE_READY, _ready_params(row, ready))
-                stored: NamedRow = result.mappings().one()
+                stored = CaptionVersion.from_row(result.mappings().one())
             except IntegrityError as exc:
                 raise Conflict("concurrent_edit", "the caption changed meanwhile") from exc
             if findings:
@@ -279,12 +355,12 @@ class CaptionDesk:
             else:
                 session.info[WAKE_AFTER_COMMIT] = True
                 await self._write_files(job, produced, row)
-        CAPTIONS.labels(produced.provider, stored["status"]).inc()
+        CAPTIONS.labels(produced.provider, stored.status).inc()
         log.info(
             "caption.stored",
             asset_id=str(job.asset_id),
-            version=stored["caption_version"],
-            status=stored["status"],
+            version=stored.caption_version,
+            status=stored.status,
         )
         return stored
 
@@ -298,7 +374,8 @@ class CaptionDesk:
         edited: bool,
         by: uuid.UUID | None,
     ) -> tuple[dict[str, Any], CaptionReady]:
-        """The row of a new caption version, and the event that announces it once ready."""
+        """The row of a new caption version (the values to insert), and the event that announces
+        it once ready."""
         base = f"captions/{job.gallery_id}/{job.pseudonym}"
         row = {
             "id": uuid.uuid4(),
@@ -465,13 +542,14 @@ class CaptionDesk:
 
     # --- reads --------------------------------------------------------------------------------
 
-    async def _latest(self, asset_id: uuid.UUID) -> RowMapping | None:
+    async def _latest(self, asset_id: uuid.UUID) -> CaptionVersion | None:
         query = select(captions).where(captions.c.asset_id == asset_id)
         async with self._db.sessions() as session:
             result = await session.execute(
                 query.order_by(captions.c.caption_version.desc()).limit(1)
             )
-            return result.mappings().first()
+            row = result.mappings().first()
+        return None if row is None else CaptionVersion.from_row(row)
 
     async def _seen_and_latest(self, event: AssetUploaded) -> tuple[bool, NamedRow | None]:
         """Whether the event was handled before, else this asset version's latest caption.
@@ -489,13 +567,13 @@ class CaptionDesk:
             return True, None
         return False, row if row["id"] is not None else None
 
-    async def current(self, asset_id: uuid.UUID, by: Identity) -> RowMapping:
-        row = await self._latest(asset_id)
-        if row is None or not by.may_access(row["org_id"]):
+    async def current(self, asset_id: uuid.UUID, by: Identity) -> CaptionVersion:
+        latest = await self._latest(asset_id)
+        if latest is None or not by.may_access(latest.org_id):
             raise NotFound("caption")
-        return row
+        return latest
 
-    async def history(self, asset_id: uuid.UUID, by: Identity) -> list[RowMapping]:
+    async def history(self, asset_id: uuid.UUID, by: Identity) -> list[CaptionVersion]:
         await self.current(asset_id, by)
         async with self._db.sessions() as session:
             result = await session.execute(
@@ -503,9 +581,9 @@ class CaptionDesk:
                 .where(captions.c.asset_id == asset_id)
                 .order_by(captions.c.caption_version.desc())
             )
-            return list(result.mappings())
+            return [CaptionVersion.from_row(row) for row in result.mappings()]
 
-    async def gallery(self, gallery_id: uuid.UUID, by: Identity) -> list[RowMapping]:
+    async def gallery(self, gallery_id: uuid.UUID, by: Identity) -> list[CaptionVersion]:
         """The latest version of every captioned asset of a gallery; NotFound when the caller
         sees none (another organisation's gallery answers as an unknown one, never `[]`)."""
         newer = captions.alias("newer")
@@ -522,7 +600,8 @@ class CaptionDesk:
             query = query.where(captions.c.org_id == by.org_id)
         async with self._db.sessions() as session:
             found = sorted(
-                (await session.execute(query)).mappings(), key=lambda r: str(r["pseudonym"])
+                (CaptionVersion.from_row(row) for row in (await session.execute(query)).mappings()),
+                key=lambda version: version.pseudonym,
             )
         if not found:
             raise NotFound("gallery")
@@ -530,23 +609,10 @@ class CaptionDesk:
 
     # --- editing and regenerating ---------------------------------------------------------------
 
-    @staticmethod
-    def _job_of(row: RowMapping) -> CaptionJob:
-        """The photo version a caption row is for, to write another version of its caption."""
-        return CaptionJob(
-            asset_id=row["asset_id"],
-            asset_version=row["asset_version"],
-            gallery_id=row["gallery_id"],
-            org_id=row["org_id"],
-            pseudonym=row["pseudonym"],
-            room_type=row["content"].get("room_type"),
-            web_key=row["web_key"] or "",
-        )
-
-    async def edit(self, asset_id: uuid.UUID, changes: dict[str, Any], by: Identity) -> NamedRow:
+    async def edit(self, asset_id: uuid.UUID, changes: CaptionEdit, by: Identity) -> CaptionVersion:
         """A human edit: a new version with `edited=True`; it must pass shape and guard."""
-        row = await self.current(asset_id, by)
-        merged = {**row["content"], **changes}
+        current = await self.current(asset_id, by)
+        merged = {**current.content.model_dump(), **changes.model_dump(exclude_none=True)}
         try:
             caption = CaptionText.model_validate(merged)
             check_shape(caption)
@@ -555,17 +621,17 @@ class CaptionDesk:
         findings = guard_findings(caption)
         if findings:
             raise Invalid("caption_rejected", "captions must not contain " + ", ".join(findings))
-        produced = Produced(caption, row["model"], row["provider"], row["prompt_version"])
-        return await self._store(self._job_of(row), produced, edited=True, by=by.user_id)
+        produced = Produced(caption, current.model, current.provider, current.prompt_version)
+        return await self._store(current.job(), produced, edited=True, by=by.user_id)
 
-    async def regenerate(self, asset_id: uuid.UUID, by: Identity) -> NamedRow:
+    async def regenerate(self, asset_id: uuid.UUID, by: Identity) -> CaptionVersion:
         """Run the provider again on demand; the result is a new, unedited version."""
-        row = await self.current(asset_id, by)
-        if not row["web_key"]:
+        current = await self.current(asset_id, by)
+        if not current.web_key:
             raise Conflict("no_rendition", "this caption predates regeneration support")
-        return await self._run_now(self._job_of(row), by)
+        return await self._run_now(current.job(), by)
 
-    async def _run_now(self, job: CaptionJob, by: Identity) -> NamedRow:
+    async def _run_now(self, job: CaptionJob, by: Identity) -> CaptionVersion:
         # A person waits for the answer: fewer attempts than the background worker makes, and
         # a Replicate prediction is polled, not left to the webhook.
         try:
@@ -580,16 +646,19 @@ class CaptionDesk:
 
     # --- failures (admin) -----------------------------------------------------------------------
 
-    async def failures(self, by: Identity, *, include_resolved: bool = False) -> list[RowMapping]:
+    async def failures(
+        self, by: Identity, *, include_resolved: bool = False
+    ) -> list[CaptionFailure]:
         if not by.is_admin:
             raise Forbidden()
         query = select(failures).order_by(failures.c.updated_at.desc()).limit(500)
         if not include_resolved:
             query = query.where(failures.c.resolved_at.is_(None))
         async with self._db.sessions() as session:
-            return list((await session.execute(query)).mappings())
+            rows = (await session.execute(query)).mappings()
+            return [CaptionFailure.model_validate(row) for row in rows]
 
-    async def retry_failure(self, failure_id: uuid.UUID, by: Identity) -> NamedRow:
+    async def retry_failure(self, failure_id: uuid.UUID, by: Identity) -> CaptionVersion:
         if not by.is_admin:
             raise Forbidden()
         async with self._db.sessions() as session:
