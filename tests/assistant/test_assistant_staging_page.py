@@ -146,10 +146,25 @@ async def test_a_photo_is_staged_from_the_listing_page_and_shown_beside_its_orig
             headers=headers,
         )
 
+        # The assistant answers at once; the page follows the staging's job.
         assert staged.status_code == 303, staged.text
-        assert "?staged=" in staged.headers["location"]
-        staged = await browser.get(staged.headers["location"], headers=headers)
-        assert 'data-test="staged-done"' in staged.text
+        assert "?staging=" in staged.headers["location"]
+        staging_id = staged.headers["location"].split("?staging=")[1].split("#")[0]
+        back = await browser.get(staged.headers["location"], headers=headers)
+        assert f'hx-get="/staging/{staging_id}"' in back.text
+        async with asyncio.timeout(60):
+            while True:
+                card = await browser.get(f"/staging/{staging_id}", headers=headers)
+                assert card.status_code == 200, card.text
+                if 'data-status="done"' in card.text:
+                    break
+                # Busy: the card polls itself (and only while busy).
+                assert 'hx-trigger="every 1s"' in card.text
+                await asyncio.sleep(0.1)
+        assert 'hx-trigger="every' not in card.text
+        assert 'data-test="staged-done"' in card.text
+        assert 'data-test="staged-label">Virtuell eingerichtet<' in card.text
+        staged = await browser.get(f"/listings/{listing['id']}", headers=headers)
         after = (
             await stack.listings.get(
                 f"/listings/{listing['id']}", headers=stack.headers(person(org_id=org_id))

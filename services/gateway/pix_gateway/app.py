@@ -23,6 +23,7 @@ from pix_gateway import (
     leads_pages,
     listings_pages,
     orders_pages,
+    staging_pages,
 )
 from pix_gateway.api import Proxy
 from pix_gateway.billing_pages import router as billing_pages
@@ -109,6 +110,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(listings_pages.router)
     app.include_router(leads_pages.router)
     app.include_router(gallery_pages.router)
+    app.include_router(staging_pages.router)
     app.include_router(account_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(integrations_pages.router)

@@ -363,8 +363,9 @@ async def listing_media(ui: PageUI, request: Request, listing_id: uuid.UUID) -> 
 
 @router.post("/listings/{listing_id}/stage", response_class=HTMLResponse)
 async def listing_stage(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
-    """ "Virtuell einrichten": the assistant furnishes the photo and stores the result as a new
-    photo of the listing; back to the media with it (or the reason it failed)."""
+    """ "Virtuell einrichten": the assistant checks the photo and answers at once; its job
+    furnishes it and stores the result as a new photo of the listing; back to the media, where
+    the staging's card follows it (or with the reason it was refused)."""
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     style = form.get("style") if form.get("style") in STAGING_STYLES else "modern"
@@ -376,8 +377,9 @@ async def listing_stage(ui: PageUI, request: Request, listing_id: uuid.UUID) -> 
         return RedirectResponse(
             f"/listings/{listing_id}?staging_error=unavailable#media", status_code=303
         )
-    if response.status_code == 201:
-        query = urlencode({"staged": answer.get("id", "")})
+    if response.status_code == 202:
+        # The image model runs in the assistant's job; the page follows the staging.
+        query = urlencode({"staging": answer.get("id", "")})
         return RedirectResponse(f"/listings/{listing_id}?{query}#media", status_code=303)
     error = answer.get("error", {}) if isinstance(answer, dict) else {}
     query = urlencode({"staging_error": str(error.get("code") or "error")})
