@@ -101,6 +101,9 @@ class GalleryView(BaseModel):
 
 
 class GalleryDetail(GalleryView):
+    watermarked: bool = Field(
+        description="The order waits for payment: the links are to watermarked previews"
+    )
     assets: list[AssetView]
 
 
@@ -108,6 +111,9 @@ class GalleryStatusView(BaseModel):
     gallery_id: uuid.UUID
     cursor: datetime = Field(description="Pass back as `since` on the next poll")
     counts: dict[str, int] = Field(description="Assets per status in the whole gallery")
+    watermarked: bool = Field(
+        description="The order waits for payment: the links are to watermarked previews"
+    )
     assets: list[AssetView] = Field(description="Assets changed since `since` (may repeat)")
 
 
@@ -137,9 +143,11 @@ async def get_gallery(
 ) -> GalleryDetail:
     gallery = await library.gallery(gallery_id, caller)
     rows = await library.gallery_assets(gallery_id, caller)
+    marked = await library.watermarked(gallery_id, caller)
     return GalleryDetail(
         **dict(gallery),
-        assets=[AssetView.of(r, await library.preview_urls(r)) for r in rows],
+        watermarked=marked,
+        assets=[AssetView.of(r, await library.preview_urls(r, watermarked=marked)) for r in rows],
     )
 
 
@@ -151,11 +159,15 @@ async def gallery_status(
     since: Annotated[datetime | None, Query()] = None,
 ) -> GalleryStatusView:
     page = await library.gallery_status(gallery_id, caller, since)
+    marked = await library.watermarked(gallery_id, caller)
     return GalleryStatusView(
         gallery_id=gallery_id,
         cursor=page.cursor,
         counts=page.counts,
-        assets=[AssetView.of(r, await library.preview_urls(r)) for r in page.assets],
+        watermarked=marked,
+        assets=[
+            AssetView.of(r, await library.preview_urls(r, watermarked=marked)) for r in page.assets
+        ],
     )
 
 

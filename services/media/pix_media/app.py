@@ -17,6 +17,9 @@ from pix_media.api import delivery_router, router
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
 from pix_media.models import assets, jobs, outbox
+from pix_media.previews import POLICY as PREVIEW_POLICY
+from pix_media.previews import TIMEOUT as PREVIEW_TIMEOUT
+from pix_media.previews import WATERMARK, Previews, WatermarkPhotos
 from pix_media.processing import PROCESS, PhotoProcessing, ProcessPhoto
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
@@ -28,7 +31,11 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     photo_set = PhotoSet(settings, runtime.clock)
     library = MediaLibrary(runtime.db, runtime.storage, settings, photo_set)
-    processing = PhotoProcessing(runtime.db, runtime.storage, settings, photo_set)
+    previews = Previews(runtime.db, runtime.storage)
+    runtime.jobs.register(
+        WATERMARK, WatermarkPhotos, previews.render, policy=PREVIEW_POLICY, timeout=PREVIEW_TIMEOUT
+    )
+    processing = PhotoProcessing(runtime.db, runtime.storage, settings, photo_set, previews)
     runtime.jobs.register(
         PROCESS,
         ProcessPhoto,
@@ -44,7 +51,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
         policy=RetryPolicy(max_attempts=10, base_seconds=5, max_seconds=300),
     )
     uploads = Uploads(runtime.db, runtime.storage, settings, library)
-    register_handlers(runtime.broker, library)
+    register_handlers(runtime.broker, library, previews)
     runtime.on_start(processing.start)
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
     runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)
@@ -56,6 +63,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     )
     app = runtime.create_app(title="pix.immo media")
     app.state.library = library
+    app.state.previews = previews
     app.state.uploads = uploads
     app.include_router(router)
     app.include_router(delivery_router)

@@ -1,14 +1,16 @@
 from faststream.kafka import KafkaBroker
 from pix_contracts import CaptionFailed, CaptionReady, OrderPlaced
+from pix_contracts.billing import OrderPaid, OrderPaymentRequired
 from pix_runtime.broker import subscribe
 
+from pix_media.previews import Previews
 from pix_media.service import MediaLibrary
 
 # One consumer group per subscription: groups join independently instead of rebalancing
 # each other as every subscriber of a shared group comes up.
 
 
-def register_handlers(broker: KafkaBroker, library: MediaLibrary) -> None:
+def register_handlers(broker: KafkaBroker, library: MediaLibrary, previews: Previews) -> None:
     @subscribe(broker, OrderPlaced, group="media.galleries")
     async def open_gallery(event: OrderPlaced) -> None:
         await library.open_gallery(event)
@@ -20,3 +22,11 @@ def register_handlers(broker: KafkaBroker, library: MediaLibrary) -> None:
     @subscribe(broker, CaptionFailed, group="media.caption-failed")
     async def caption_failed(event: CaptionFailed) -> None:
         await library.record_caption(event)
+
+    @subscribe(broker, OrderPaymentRequired, group="media.payments-required")
+    async def payment_required(event: OrderPaymentRequired) -> None:
+        await previews.take_payment_required(event)
+
+    @subscribe(broker, OrderPaid, group="media.payments")
+    async def paid(event: OrderPaid) -> None:
+        await previews.take_payment(event)

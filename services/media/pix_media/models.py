@@ -73,6 +73,9 @@ assets = Table(
     Column("upload_id", String(1024), nullable=True),
     Column("part_size", BigInteger, nullable=True),
     Column("faces_blurred", Integer, nullable=True),
+    # Watermarked copies of web and thumb (previews.py), made while the order waits for payment.
+    Column("preview_web_key", String(300), nullable=True),
+    Column("preview_thumb_key", String(300), nullable=True),
     Column("error_message", String(500), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column(
@@ -110,4 +113,18 @@ room_sequences = Table(
     Column("gallery_id", Uuid, ForeignKey("media.galleries.id"), primary_key=True),
     Column("room", String(40), primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+# Billing's word on an order (previews.py): payment required, and whether it was paid. Either
+# event may come first, and the gallery may not exist yet (both follow the order's placement).
+order_payments = Table(
+    "order_payments",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("gallery_id", Uuid, nullable=False, index=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("required_at", DateTime(timezone=True), nullable=True),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("paid_via", String(20), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -42,6 +42,7 @@ from pix_media.delivery import PhotoSet
 from pix_media.faces import FaceScan, warm_up_detector
 from pix_media.imaging import ImageRejected, ProcessedImage, process_image
 from pix_media.models import assets, jobs, outbox, room_sequences
+from pix_media.previews import Previews
 from pix_media.service import SOURCE, uploaded_event
 from pix_media.settings import MediaSettings
 
@@ -144,11 +145,13 @@ class PhotoProcessing:
         storage: LocalStorage | S3Storage,
         settings: MediaSettings,
         photo_set: PhotoSet,
+        previews: Previews | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
         self._settings = settings
         self._photo_set = photo_set
+        self._previews = previews
         self._pool: ThreadPoolExecutor | None = None
         # A failed attempt is usually storage or the database away a moment: soon again.
         self.policy = RetryPolicy(
@@ -263,6 +266,8 @@ class PhotoProcessing:
             pseudonym=done["pseudonym"],
             faces=processed.faces_blurred,
         )
+        if self._previews is not None:
+            await self._previews.photo_processed(photo.gallery_id, photo.asset_id)
 
     async def _drop_renditions(self, photo: ProcessPhoto, keys: list[str]) -> None:
         """Remove renditions only if the asset is gone (deleted meanwhile) or rejected; another

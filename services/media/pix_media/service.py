@@ -24,10 +24,10 @@ from sqlalchemy import RowMapping, func, select, update
 
 from pix_media.delivery import PhotoSet
 from pix_media.models import assets, galleries, inbox, outbox
+from pix_media.previews import CONSUMER, gallery_unpaid
 from pix_media.settings import MediaSettings
 
 SOURCE = "/pix/media"
-CONSUMER = "media"
 log = get_logger(__name__)
 
 
@@ -123,10 +123,26 @@ class MediaLibrary:
             )
         return status == "pending"
 
-    async def preview_urls(self, row: RowMapping) -> dict[str, str | None]:
-        """Short-lived links to the anonymised renditions (never the original)."""
+    async def watermarked(self, gallery_id: uuid.UUID, viewer: Identity) -> bool:
+        """The viewer sees the gallery's watermarked copies: its order waits for payment
+        (previews.py). Platform staff see the clean renditions."""
+        if viewer.is_admin:
+            return False
+        async with self._db.sessions() as session:
+            return await gallery_unpaid(session, gallery_id)
+
+    async def preview_urls(
+        self, row: RowMapping, *, watermarked: bool = False
+    ) -> dict[str, str | None]:
+        """Short-lived links to the anonymised renditions (never the original); while the
+        order is unpaid to their watermarked copies, and none where no copy is made yet."""
         urls: dict[str, str | None] = {"thumb_url": None, "web_url": None}
-        for name, key in (("thumb_url", row["thumb_key"]), ("web_url", row["web_key"])):
+        keys = (
+            (("thumb_url", row["preview_thumb_key"]), ("web_url", row["preview_web_key"]))
+            if watermarked
+            else (("thumb_url", row["thumb_key"]), ("web_url", row["web_key"]))
+        )
+        for name, key in keys:
             if key:
                 urls[name] = await self._storage.signed_url(key, "GET", expires_in=900)
         return urls
@@ -212,7 +228,13 @@ class MediaLibrary:
             )
         if asset["upload_id"]:
             await self._storage.abort_multipart(asset["original_key"], asset["upload_id"])
-        for key in (row["original_key"], row["web_key"], row["thumb_key"]):
+        for key in (
+            row["original_key"],
+            row["web_key"],
+            row["thumb_key"],
+            row["preview_web_key"],
+            row["preview_thumb_key"],
+        ):
             if key:
                 await self._storage.delete(key)
         log.info("asset.deleted", asset_id=str(asset_id))
