@@ -19,6 +19,7 @@ from pix_runtime.logging import get_logger
 from pix_runtime.sealing import SealBroken, derive_key, unseal
 from pix_runtime.settings import PlatformSettings
 
+from pix_notify.i18n import html_helpers, text_helpers
 from pix_notify.providers import Mail
 
 log = get_logger(__name__)
@@ -56,8 +57,12 @@ class LeadMailer:
         return Mail(
             recipient=recipient,
             subject=context["subject"],
-            text=self._env.get_template(f"{KIND}.txt").render(context),
-            html=self._env.get_template(f"{KIND}.html").render(context),
+            text=self._env.get_template(f"{KIND}.txt").render(
+                context, **text_helpers(event.locale)
+            ),
+            html=self._env.get_template(f"{KIND}.html").render(
+                context, **html_helpers(event.locale)
+            ),
             sender_name=event.sender_name,
             reply_to=event.reply_to,
         )

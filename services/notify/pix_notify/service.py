@@ -32,42 +32,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GalleryMailer
+from pix_notify.i18n import gettext, html_helpers, text_helpers
 from pix_notify.models import admins, emails, inbox, recipients, suppressions
 from pix_notify.providers import Mail
 
 CONSUMER = "notify"
 log = get_logger(__name__)
-
-SUBJECTS = {
-    ("order_confirmation", "de"): "Ihr Auftrag {reference} ist eingegangen",
-    ("order_confirmation", "en"): "Your order {reference} has been received",
-    ("gallery_ready", "de"): "Ihre Galerie {reference} ist fertig",
-    ("gallery_ready", "en"): "Your gallery {reference} is ready",
-    ("gallery_updated", "de"): "Ihre Galerie {reference} wurde aktualisiert",
-    ("gallery_updated", "en"): "Your gallery {reference} was updated",
-    ("welcome_verify", "de"): "Willkommen bei pix.immo – bitte bestätigen Sie Ihre E-Mail",
-    ("welcome_verify", "en"): "Welcome to pix.immo – please confirm your email",
-    ("password_reset", "de"): "Ihr Link für ein neues Passwort",
-    ("password_reset", "en"): "Your link to set a new password",
-    ("invitation", "de"): "Sie wurden zu pix.immo eingeladen",
-    ("invitation", "en"): "You have been invited to pix.immo",
-    ("password_changed", "de"): "Ihr Passwort wurde geändert",
-    ("password_changed", "en"): "Your password was changed",
-    ("order_status", "de"): "Ihr Auftrag {reference}: {status}",
-    ("order_status", "en"): "Your order {reference}: {status}",
-    ("new_order_admin", "de"): "Neuer Auftrag {reference}",
-    ("new_order_admin", "en"): "New order {reference}",
-    ("caption_failed_admin", "de"): "Bildtext fehlgeschlagen: {pseudonym}",
-    ("caption_failed_admin", "en"): "Caption failed: {pseudonym}",
-}
-STATUS_LABELS = {
-    "received": ("eingegangen", "received"),
-    "confirmed": ("bestätigt", "confirmed"),
-    "scheduled": ("terminiert", "scheduled"),
-    "shot": ("fotografiert", "photographed"),
-    "delivered": ("geliefert", "delivered"),
-    "cancelled": ("storniert", "cancelled"),
-}
 
 
 def when(moment: datetime, locale: str) -> str:
@@ -84,13 +54,13 @@ class Templates:
 
     def render(self, kind: str, locale: str, recipient: str, **values: Any) -> Mail:
         locale = locale if locale in ("de", "en") else "de"
-        subject = SUBJECTS[(kind, locale)].format(**values)
+        subject = gettext(locale, f"subject.{kind}", **values)
         context = {"locale": locale, "subject": subject, **values}
         return Mail(
             recipient=recipient,
             subject=subject,
-            text=self._env.get_template(f"{kind}.txt").render(context),
-            html=self._env.get_template(f"{kind}.html").render(context),
+            text=self._env.get_template(f"{kind}.txt").render(context, **text_helpers(locale)),
+            html=self._env.get_template(f"{kind}.html").render(context, **html_helpers(locale)),
         )
 
 
@@ -234,16 +204,13 @@ class PostOffice:
                 .first()
             )
         name = who["name"] if who else ""
-        de, en = STATUS_LABELS.get(event.new_status, (event.new_status, event.new_status))
         mail = self._templates.render(
             "order_status",
             event.locale,
             str(event.contact_email),
             name=name,
             reference=event.reference,
-            status=de if event.locale == "de" else en,
-            status_de=de,
-            status_en=en,
+            status=gettext(event.locale, f"status.{event.new_status}"),
             note=getattr(event, "note", None),
         )
         await self.deliver(f"{event.event_id}:order_status", "order_status", mail, event.locale)
