@@ -7,6 +7,8 @@ outdoor, tones, orientation, resolution); model providers add free tags ("hardwo
 Room tags and the property traits models name are features of the property and get their German
 name here; photo traits (orientation, colour tones, resolution) describe the picture, not the
 property, and stay out of a listing. A tag nobody mapped yet is shown in a readable form.
+The words (feature names, type nouns, title patterns) are in export's gettext catalogue
+(pix_export/locale/<lang>/LC_MESSAGES/messages.po, read by pix_runtime.i18n).
 """
 
 from __future__ import annotations
@@ -16,14 +18,10 @@ import re
 from pix_contracts.rooms import ROOM_LABELS
 
 from pix_export.formats.base import PropertyFacts, Snapshot
+from pix_export.i18n import CATALOGUE
 
-# (German, English) nouns of the order form's property types.
-TYPE_NOUNS = {
-    "apartment": ("Wohnung", "apartment"),
-    "house": ("Haus", "house"),
-    "commercial": ("Gewerbefläche", "commercial space"),
-    "land": ("Grundstück", "plot"),
-}
+# The order form's property types; their nouns are in the catalogue (type.<kind>).
+PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
 # Types counted in rooms ("3-Zimmer-Wohnung"); commercial space and land are not.
 ROOMED_TYPES = frozenset({"apartment", "house"})
 
@@ -52,62 +50,8 @@ PHOTO_TAGS = frozenset(
 )
 
 # Room labels as the offline captioner writes them ("living room"), with their German names.
+# The property features models tag ("hardwood floor") are in the catalogue as feature.<tag>.
 _ROOM_FEATURES = {en[:1].lower() + en[1:]: (de, en) for de, en in ROOM_LABELS.values()}
-
-# What captioning models commonly tag (lowercase English) and the German a listing uses.
-_PROPERTY_FEATURES: dict[str, tuple[str, str]] = {
-    "bright": ("Helle Räume", "Bright rooms"),
-    "natural light": ("Viel Tageslicht", "Plenty of daylight"),
-    "hardwood floor": ("Parkett", "Hardwood floor"),
-    "hardwood floors": ("Parkett", "Hardwood floor"),
-    "parquet": ("Parkett", "Parquet"),
-    "parquet floor": ("Parkett", "Parquet"),
-    "wooden floor": ("Holzboden", "Wooden floor"),
-    "laminate": ("Laminat", "Laminate"),
-    "tiled floor": ("Fliesenboden", "Tiled floor"),
-    "tiles": ("Fliesen", "Tiles"),
-    "carpet": ("Teppichboden", "Carpet"),
-    "fitted kitchen": ("Einbauküche", "Fitted kitchen"),
-    "built-in kitchen": ("Einbauküche", "Fitted kitchen"),
-    "kitchen island": ("Kochinsel", "Kitchen island"),
-    "open kitchen": ("Offene Küche", "Open kitchen"),
-    "dishwasher": ("Geschirrspüler", "Dishwasher"),
-    "open plan": ("Offener Grundriss", "Open plan"),
-    "fireplace": ("Kamin", "Fireplace"),
-    "elevator": ("Aufzug", "Lift"),
-    "lift": ("Aufzug", "Lift"),
-    "underfloor heating": ("Fußbodenheizung", "Underfloor heating"),
-    "floor heating": ("Fußbodenheizung", "Underfloor heating"),
-    "high ceilings": ("Hohe Decken", "High ceilings"),
-    "stucco": ("Stuck", "Stucco"),
-    "large windows": ("Große Fenster", "Large windows"),
-    "floor-to-ceiling windows": ("Bodentiefe Fenster", "Floor-to-ceiling windows"),
-    "skylight": ("Dachfenster", "Skylight"),
-    "bathtub": ("Badewanne", "Bathtub"),
-    "shower": ("Dusche", "Shower"),
-    "walk-in shower": ("Ebenerdige Dusche", "Walk-in shower"),
-    "double sink": ("Doppelwaschbecken", "Double sink"),
-    "built-in wardrobe": ("Einbauschrank", "Built-in wardrobe"),
-    "walk-in closet": ("Ankleide", "Walk-in closet"),
-    "parking": ("Stellplatz", "Parking space"),
-    "parking space": ("Stellplatz", "Parking space"),
-    "carport": ("Carport", "Carport"),
-    "lawn": ("Rasenfläche", "Lawn"),
-    "patio": ("Terrasse", "Patio"),
-    "sea view": ("Meerblick", "Sea view"),
-    "lake view": ("Seeblick", "Lake view"),
-    "city view": ("Stadtblick", "City view"),
-    "garden view": ("Gartenblick", "Garden view"),
-    "renovated": ("Renoviert", "Renovated"),
-    "modern": ("Modern", "Modern"),
-    "new build": ("Neubau", "New build"),
-    "period building": ("Altbau", "Period building"),
-    "barrier-free": ("Barrierefrei", "Step-free"),
-    "air conditioning": ("Klimaanlage", "Air conditioning"),
-    "sauna": ("Sauna", "Sauna"),
-}
-
-FEATURE_NAMES: dict[str, tuple[str, str]] = {**_ROOM_FEATURES, **_PROPERTY_FEATURES}
 
 _ADDRESS = re.compile(
     r"^\s*(?P<strasse>.+?)\s+(?P<hausnummer>\d+\s*[a-zA-Z]?(?:\s*-\s*\d+\s*[a-zA-Z]?)?)\s*,"
@@ -126,8 +70,11 @@ def feature_name(tag: str, *, english: bool) -> str | None:
     key = " ".join(tag.strip().lower().replace("_", " ").split())
     if not key or key in PHOTO_TAGS:
         return None
-    if key in FEATURE_NAMES:
-        de, en = FEATURE_NAMES[key]
+    named = CATALOGUE.lookup("en" if english else "de", f"feature.{key}")
+    if named is not None:
+        return named
+    if key in _ROOM_FEATURES:
+        de, en = _ROOM_FEATURES[key]
         return en if english else de
     return key[:1].upper() + key[1:]
 
@@ -164,19 +111,19 @@ def listing_title(snapshot: Snapshot) -> str | None:
     the order's facts; None when the order said nothing about the property."""
     facts: PropertyFacts = snapshot.property_facts
     english = snapshot.locale == "en"
+    locale = "en" if english else "de"
     city = city_of(snapshot)
-    if facts.property_type not in TYPE_NOUNS:
+    if facts.property_type not in PROPERTY_TYPES:
         if city is None:
             return None
-        return f"Property in {city}" if english else f"Immobilie in {city}"
-    de, en = TYPE_NOUNS[facts.property_type]
-    noun = en if english else de
+        return CATALOGUE.gettext(locale, "title.property_in_city", city=city)
+    noun = CATALOGUE.gettext(locale, f"type.{facts.property_type}")
     if facts.rooms and facts.property_type in ROOMED_TYPES:
         rooms = number(facts.rooms, english=english)
-        noun = f"{rooms}-room {noun}" if english else f"{rooms}-Zimmer-{noun}"
-    elif english:
+        noun = CATALOGUE.gettext(locale, "title.rooms", rooms=rooms, noun=noun)
+    else:
         noun = noun[:1].upper() + noun[1:]
-    title = f"{noun} in {city}" if city else noun
+    title = CATALOGUE.gettext(locale, "title.in_city", noun=noun, city=city) if city else noun
     if facts.living_area_m2 and facts.property_type != "land":
         title += f", {number(facts.living_area_m2, english=english)} m²"
     return title

@@ -1,0 +1,8 @@
+"""Export's words in German and English (listing features, property types, title patterns):
+locale/<lang>/LC_MESSAGES/messages.po, read at start by pix_runtime.i18n."""
+
+from __future__ import annotations
+
+from pix_runtime.i18n import Catalogue
+
+CATALOGUE = Catalogue.load("pix_export")
