@@ -1,52 +1,15 @@
 """HTTP API (the gateway proxies /api/exports/... here): exports, cover, bundles, webhooks, CRM."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pix_runtime.http import CurrentIdentity
 from pydantic import BaseModel, Field, SecretStr
 
-from pix_export.crm_push import Crm, CrmDesk
-from pix_export.service import ExportDesk
-from pix_export.webhooks import WebhookDesk
-
-
-class ExportFileView(BaseModel):
-    name: str
-    format: str
-    media_type: str
-    download_url: str
-    sha256: str
-    byte_size: int
-
-
-class ExportView(BaseModel):
-    version: int
-    asset_count: int
-    failed_count: int = 0
-    complete: bool = False
-    delivery: int | None = None
-    created_at: datetime
-    files: list[ExportFileView]
-
-
-class PhotoView(BaseModel):
-    asset_id: uuid.UUID
-    name: str
-    status: Literal["pending", "ready", "failed"]
-    room_type: str | None
-    failure_reason: str | None
-    cover: bool
-
-
-class PhotosView(BaseModel):
-    gallery_id: uuid.UUID
-    reference: str | None
-    cover_asset_id: uuid.UUID | None
-    cover_chosen: bool
-    photos: list[PhotoView]
+from pix_export.crm_push import Crm, CrmConnection, CrmDesk, CrmPush, CrmTarget
+from pix_export.service import ExportDesk, ExportDownload, ExportVersion, GalleryPhotos
+from pix_export.webhooks import Webhook, WebhookCreated, WebhookDelivery, WebhookDesk
 
 
 class CoverChoice(BaseModel):
@@ -56,31 +19,6 @@ class CoverChoice(BaseModel):
 class WebhookCreate(BaseModel):
     url: str = Field(max_length=2000)
     description: str = Field(default="", max_length=200)
-
-
-class WebhookView(BaseModel):
-    id: uuid.UUID
-    url: str
-    description: str
-    active: bool
-    created_at: datetime
-
-
-class WebhookCreated(WebhookView):
-    secret: str = Field(description="Signing secret; shown only in this response")
-
-
-class DeliveryView(BaseModel):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    status: Literal["pending", "sending", "retrying", "delivered", "failed"]
-    attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
 
 
 class CrmCredentials(BaseModel):
@@ -96,40 +34,10 @@ class CrmCredentials(BaseModel):
         return {k: v.get_secret_value() for k, v in fields.items() if v is not None}
 
 
-class CrmConnectionView(BaseModel):
-    org_id: uuid.UUID
-    crm: Crm
-    hint: str = Field(description="The last characters of the token / API key, never more")
-    created_at: datetime
-    updated_at: datetime
-
-
 class CrmTargetSet(BaseModel):
     record_id: str | int = Field(
         description="onOffice estate id (relatedRecordId) or Propstack property id"
     )
-
-
-class CrmTargetView(BaseModel):
-    crm: Crm
-    record_id: str
-    updated_at: datetime
-
-
-class CrmPushView(BaseModel):
-    id: uuid.UUID
-    crm: Crm
-    version: int
-    record_id: str | None
-    status: Literal["pending", "sending", "retrying", "pushed", "failed"]
-    attempts: int
-    images_pushed: int
-    image_count: int | None
-    last_status_code: int | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    pushed_at: datetime | None
-    created_at: datetime
 
 
 # A gallery whose order waits for its payment (billing.order.payment-required.v1, not yet paid).
@@ -163,20 +71,22 @@ ForOrg = Annotated[uuid.UUID | None, Query(description="admins: act for this org
 @router.get("/galleries/{gallery_id}/exports", responses=LOCKED)
 async def list_exports(
     desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity
-) -> list[ExportView]:
-    return [ExportView.model_validate(e) for e in await desk.exports_of(gallery_id, caller)]
+) -> list[ExportVersion]:
+    return await desk.exports_of(gallery_id, caller)
 
 
 @router.get("/galleries/{gallery_id}/exports/latest", responses=LOCKED)
-async def latest_export(desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity) -> ExportView:
-    return ExportView.model_validate(await desk.export_of(gallery_id, None, caller))
+async def latest_export(
+    desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity
+) -> ExportVersion:
+    return await desk.export_of(gallery_id, None, caller)
 
 
 @router.get("/galleries/{gallery_id}/exports/{version}", responses=LOCKED)
 async def get_export(
     desk: Desk, gallery_id: uuid.UUID, version: int, caller: CurrentIdentity
-) -> ExportView:
-    return ExportView.model_validate(await desk.export_of(gallery_id, version, caller))
+) -> ExportVersion:
+    return await desk.export_of(gallery_id, version, caller)
 
 
 @router.post("/galleries/{gallery_id}/exports/{version}/bundle", responses=LOCKED)
@@ -186,33 +96,32 @@ async def bundle(
     version: int,
     caller: CurrentIdentity,
     size: Annotated[Literal["web", "original"], Query()] = "web",
-) -> ExportFileView:
-    file = await desk.bundle(gallery_id, version, size, caller)
-    return ExportFileView.model_validate(file.model_dump())
+) -> ExportDownload:
+    return ExportDownload.of(await desk.bundle(gallery_id, version, size, caller))
 
 
 @router.get("/galleries/{gallery_id}/photos")
-async def photos(desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity) -> PhotosView:
-    return PhotosView.model_validate(await desk.photos_of(gallery_id, caller))
+async def photos(desk: Desk, gallery_id: uuid.UUID, caller: CurrentIdentity) -> GalleryPhotos:
+    return await desk.photos_of(gallery_id, caller)
 
 
 @router.put("/galleries/{gallery_id}/cover")
 async def choose_cover(
     desk: Desk, gallery_id: uuid.UUID, choice: CoverChoice, caller: CurrentIdentity
-) -> PhotosView:
-    return PhotosView.model_validate(await desk.choose_cover(gallery_id, choice.asset_id, caller))
+) -> GalleryPhotos:
+    return await desk.choose_cover(gallery_id, choice.asset_id, caller)
 
 
 @router.post("/webhooks", status_code=201)
 async def register_webhook(
     hooks: Hooks, body: WebhookCreate, caller: CurrentIdentity
 ) -> WebhookCreated:
-    return WebhookCreated.model_validate(await hooks.register(caller, body.url, body.description))
+    return await hooks.register(caller, body.url, body.description)
 
 
 @router.get("/webhooks")
-async def list_webhooks(hooks: Hooks, caller: CurrentIdentity) -> list[WebhookView]:
-    return [WebhookView.model_validate(w) for w in await hooks.listed(caller)]
+async def list_webhooks(hooks: Hooks, caller: CurrentIdentity) -> list[Webhook]:
+    return await hooks.listed(caller)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
@@ -224,29 +133,29 @@ async def delete_webhook(hooks: Hooks, webhook_id: uuid.UUID, caller: CurrentIde
 @router.get("/webhooks/{webhook_id}/deliveries")
 async def deliveries(
     hooks: Hooks, webhook_id: uuid.UUID, caller: CurrentIdentity
-) -> list[DeliveryView]:
-    return [DeliveryView.model_validate(d) for d in await hooks.deliveries(webhook_id, caller)]
+) -> list[WebhookDelivery]:
+    return await hooks.deliveries(webhook_id, caller)
 
 
 @router.post("/webhooks/{webhook_id}/test")
-async def send_test(hooks: Hooks, webhook_id: uuid.UUID, caller: CurrentIdentity) -> DeliveryView:
-    return DeliveryView.model_validate(await hooks.send_test(webhook_id, caller))
+async def send_test(
+    hooks: Hooks, webhook_id: uuid.UUID, caller: CurrentIdentity
+) -> WebhookDelivery:
+    return await hooks.send_test(webhook_id, caller)
 
 
 @router.get("/crm/connections")
 async def crm_connections(
     crm: Crms, caller: CurrentIdentity, org_id: ForOrg = None
-) -> list[CrmConnectionView]:
-    return [CrmConnectionView.model_validate(c) for c in await crm.connections(caller, org_id)]
+) -> list[CrmConnection]:
+    return await crm.connections(caller, org_id)
 
 
 @router.put("/crm/connections/{name}")
 async def save_crm_connection(
     crm: Crms, name: Crm, body: CrmCredentials, caller: CurrentIdentity, org_id: ForOrg = None
-) -> CrmConnectionView:
-    return CrmConnectionView.model_validate(
-        await crm.save_connection(caller, name, body.plain(), org_id)
-    )
+) -> CrmConnection:
+    return await crm.save_connection(caller, name, body.plain(), org_id)
 
 
 @router.delete("/crm/connections/{name}", status_code=204)
@@ -258,19 +167,15 @@ async def delete_crm_connection(
 
 
 @router.get("/galleries/{gallery_id}/crm-targets")
-async def crm_targets(
-    crm: Crms, gallery_id: uuid.UUID, caller: CurrentIdentity
-) -> list[CrmTargetView]:
-    return [CrmTargetView.model_validate(t) for t in await crm.targets(caller, gallery_id)]
+async def crm_targets(crm: Crms, gallery_id: uuid.UUID, caller: CurrentIdentity) -> list[CrmTarget]:
+    return await crm.targets(caller, gallery_id)
 
 
 @router.put("/galleries/{gallery_id}/crm-targets/{name}")
 async def set_crm_target(
     crm: Crms, gallery_id: uuid.UUID, name: Crm, body: CrmTargetSet, caller: CurrentIdentity
-) -> CrmTargetView:
-    return CrmTargetView.model_validate(
-        await crm.set_target(caller, gallery_id, name, str(body.record_id))
-    )
+) -> CrmTarget:
+    return await crm.set_target(caller, gallery_id, name, str(body.record_id))
 
 
 @router.delete("/galleries/{gallery_id}/crm-targets/{name}", status_code=204)
@@ -282,14 +187,12 @@ async def delete_crm_target(
 
 
 @router.get("/galleries/{gallery_id}/crm-pushes")
-async def crm_pushes(
-    crm: Crms, gallery_id: uuid.UUID, caller: CurrentIdentity
-) -> list[CrmPushView]:
-    return [CrmPushView.model_validate(p) for p in await crm.pushes(caller, gallery_id)]
+async def crm_pushes(crm: Crms, gallery_id: uuid.UUID, caller: CurrentIdentity) -> list[CrmPush]:
+    return await crm.pushes(caller, gallery_id)
 
 
 @router.post("/galleries/{gallery_id}/crm-pushes/{push_id}/retry")
 async def retry_crm_push(
     crm: Crms, gallery_id: uuid.UUID, push_id: uuid.UUID, caller: CurrentIdentity
-) -> CrmPushView:
-    return CrmPushView.model_validate(await crm.retry(caller, gallery_id, push_id))
+) -> CrmPush:
+    return await crm.retry(caller, gallery_id, push_id)

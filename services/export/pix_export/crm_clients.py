@@ -65,10 +65,11 @@ class Upload:
 
     name: str
     data: bytes
-    fields: dict[str, Any]
+    fields: dict[str, Any]  # the CRM's JSON, passed through as the export wrote it
 
 
 class CrmClient(Protocol):
+    # `fields` are the CRM's own JSON (from the export format file), passed through.
     async def update_record(self, record_id: str, fields: dict[str, Any]) -> None:
         """Set the record's own fields (the order's facts); the same fields again change
         nothing, so a retried push may send them again."""
@@ -137,7 +138,7 @@ class OnOfficeClient:
         actionid: str = ACTION_DO,
         resourcetype: str = UPLOADFILE,
         resourceid: str = "",
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any]:  # one action of onOffice's request JSON
         timestamp = str(int(time.time()))
         return {
             "actionid": actionid,
@@ -153,7 +154,7 @@ class OnOfficeClient:
 
     async def _call(
         self, parameters: dict[str, Any], identifier: str, **action: str
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any]:  # onOffice's answer, JSON as it came
         body = {
             "token": self._token,
             "request": {"actions": [self.action(parameters, identifier=identifier, **action)]},

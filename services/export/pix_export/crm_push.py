@@ -24,6 +24,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -37,7 +38,7 @@ from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolic
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import SecretBox
 from pix_runtime.storage import LocalStorage, S3Storage
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping, Select, String, and_, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +69,76 @@ ClientFactory = Callable[[Crm, dict[str, str], httpx.AsyncClient], CrmClient]
 
 class CrmPushDue(BaseModel):
     push_id: uuid.UUID
+
+
+class CrmConnection(BaseModel):
+    """An organisation's stored credentials for one CRM, as far as anyone may see them."""
+
+    org_id: uuid.UUID
+    crm: Crm
+    hint: str = Field(description="The last characters of the token / API key, never more")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CrmTarget(BaseModel):
+    """The CRM record a gallery's photos belong to."""
+
+    crm: Crm
+    record_id: str
+    updated_at: datetime
+
+
+class CrmPush(BaseModel):
+    """One export version's push into one CRM, with its attempts so far."""
+
+    id: uuid.UUID
+    crm: Crm
+    version: int
+    record_id: str | None
+    status: Literal["pending", "sending", "retrying", "pushed", "failed"]
+    attempts: int
+    images_pushed: int
+    image_count: int | None
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    pushed_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> CrmPush:
+        """From a row of `_with_next_attempt()`."""
+        fields = {name: row[name] for name in cls.model_fields if name != "images_pushed"}
+        return cls.model_validate({**fields, "images_pushed": len(row["progress"] or [])})
+
+
+@dataclass(frozen=True)
+class Pushing:
+    """A push marked "sending", with what its attempt needs."""
+
+    id: uuid.UUID
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    crm: Crm
+    version: int
+    # The names of the images the CRM accepted in earlier attempts.
+    progress: list[str]
+    retry_until: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Pushing:
+        return cls(
+            id=row["id"],
+            gallery_id=row["gallery_id"],
+            org_id=row["org_id"],
+            crm=row["crm"],
+            version=row["version"],
+            progress=list(row["progress"] or []),
+            retry_until=row["retry_until"],
+            created_at=row["created_at"],
+        )
 
 
 class CrmPushFailed(Exception):
@@ -141,7 +212,7 @@ class CrmDesk:
         crm: Crm,
         credentials: dict[str, str],
         org_id: uuid.UUID | None = None,
-    ) -> dict[str, Any]:
+    ) -> CrmConnection:
         """Store (or replace) the organisation's credentials for one CRM."""
         org = self._org(viewer, org_id)
         clean: dict[str, str] = {}
@@ -190,14 +261,12 @@ class CrmDesk:
 
     async def connections(
         self, viewer: Identity, org_id: uuid.UUID | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[CrmConnection]:
         if viewer.is_admin and org_id is None:
             return await self._connection_rows(None, None)
         return await self._connection_rows(self._org(viewer, org_id), None)
 
-    async def _connection_rows(
-        self, org: uuid.UUID | None, crm: Crm | None
-    ) -> list[dict[str, Any]]:
+    async def _connection_rows(self, org: uuid.UUID | None, crm: Crm | None) -> list[CrmConnection]:
         c = crm_connections
         query = select(c.c.org_id, c.c.crm, c.c.hint, c.c.created_at, c.c.updated_at).order_by(
             c.c.org_id, c.c.crm
@@ -207,7 +276,8 @@ class CrmDesk:
         if crm is not None:
             query = query.where(c.c.crm == crm)
         async with self._db.sessions() as session:
-            return [dict(r) for r in (await session.execute(query)).mappings()]
+            rows = (await session.execute(query)).mappings()
+            return [CrmConnection.model_validate(r) for r in rows]
 
     async def delete_connection(
         self, viewer: Identity, crm: Crm, org_id: uuid.UUID | None = None
@@ -245,7 +315,7 @@ class CrmDesk:
 
     async def set_target(
         self, viewer: Identity, gallery_id: uuid.UUID, crm: Crm, record_id: str
-    ) -> dict[str, Any]:
+    ) -> CrmTarget:
         """Map a gallery to its CRM record; a complete version already built is pushed now."""
         record_id = record_id.strip()
         if not _RECORD_ID.match(record_id):
@@ -263,9 +333,9 @@ class CrmDesk:
                 )
             )
             await self._enqueue_latest(session, gallery_id, org, crm)
-        return next(t for t in await self.targets(viewer, gallery_id) if t["crm"] == crm)
+        return next(t for t in await self.targets(viewer, gallery_id) if t.crm == crm)
 
-    async def targets(self, viewer: Identity, gallery_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def targets(self, viewer: Identity, gallery_id: uuid.UUID) -> list[CrmTarget]:
         async with self._db.sessions() as session:
             await self._owned_gallery(session, gallery_id, viewer)
             rows = await session.execute(
@@ -273,7 +343,7 @@ class CrmDesk:
                 .where(crm_targets.c.gallery_id == gallery_id)
                 .order_by(crm_targets.c.crm)
             )
-            return [dict(r) for r in rows.mappings()]
+            return [CrmTarget.model_validate(r) for r in rows.mappings()]
 
     async def delete_target(self, viewer: Identity, gallery_id: uuid.UUID, crm: Crm) -> None:
         async with self._db.transaction() as session:
@@ -290,7 +360,7 @@ class CrmDesk:
 
     async def pushes(
         self, viewer: Identity, gallery_id: uuid.UUID, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> list[CrmPush]:
         async with self._db.sessions() as session:
             await self._owned_gallery(session, gallery_id, viewer)
             rows = await session.execute(
@@ -299,11 +369,9 @@ class CrmDesk:
                 .order_by(crm_pushes.c.created_at.desc(), crm_pushes.c.crm)
                 .limit(limit)
             )
-            return [_push_view(r) for r in rows.mappings()]
+            return [CrmPush.from_row(r) for r in rows.mappings()]
 
-    async def retry(
-        self, viewer: Identity, gallery_id: uuid.UUID, push_id: uuid.UUID
-    ) -> dict[str, Any]:
+    async def retry(self, viewer: Identity, gallery_id: uuid.UUID, push_id: uuid.UUID) -> CrmPush:
         """Queue a failed push again (after fixing credentials or the record id)."""
         async with self._db.transaction() as session:
             await self._owned_gallery(session, gallery_id, viewer)
@@ -329,7 +397,7 @@ class CrmDesk:
                 .mappings()
                 .one()
             )
-        return _push_view(row)
+        return CrmPush.from_row(row)
 
     # --- queueing -----------------------------------------------------------------------------
 
@@ -408,7 +476,7 @@ class CrmDesk:
         """The job: one attempt at pushing the version, its outcome on the row."""
         p = crm_pushes
         async with self._db.transaction() as session:
-            row = (
+            found = (
                 (
                     await session.execute(
                         select(p).where(
@@ -420,28 +488,29 @@ class CrmDesk:
                 .mappings()
                 .first()
             )
-            if row is None:
+            if found is None:
                 return  # pushed already
+            pushing = Pushing.from_row(found)
             # "sending" commits before any request leaves: a crash after one is seen.
             await session.execute(
                 update(p)
-                .where(p.c.id == row["id"])
+                .where(p.c.id == pushing.id)
                 .values(status="sending", attempts=p.c.attempts + 1, last_attempt_at=ctx.now)
             )
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {}  # the row's columns to update
         failure: tuple[str, bool, int | None, float | None] | None = None
         ours: Exception | None = None
         async with httpx.AsyncClient(
             timeout=self._settings.crm_timeout_seconds, follow_redirects=False
         ) as http:
             try:
-                record_id, client = await self._prepare(row, http)
+                record_id, client = await self._prepare(pushing, http)
                 values["record_id"] = record_id
-                record_fields, uploads = await self._uploads(row)
+                record_fields, uploads = await self._uploads(pushing)
                 values["image_count"] = len(uploads)
                 if record_fields:
                     await client.update_record(record_id, record_fields)
-                done: list[str] = list(row["progress"] or [])
+                done = list(pushing.progress)
                 for upload in uploads:
                     if upload.name in done:
                         continue
@@ -451,7 +520,7 @@ class CrmDesk:
                         # Each accepted image is remembered at once: a retry resumes after it.
                         await session.execute(
                             update(p)
-                            .where(p.c.id == row["id"])
+                            .where(p.c.id == pushing.id)
                             .values(progress=done, last_attempt_at=self._clock.now())
                         )
             except CrmError as exc:
@@ -476,18 +545,18 @@ class CrmDesk:
                 "last_status_code": None,
             }
             async with self._db.transaction() as session:
-                await session.execute(update(p).where(p.c.id == row["id"]).values(**values))
+                await session.execute(update(p).where(p.c.id == pushing.id).values(**values))
                 await ctx.finish(session)
             log.info(
                 "crm.pushed",
-                push=str(row["id"]),
-                crm=row["crm"],
-                gallery_id=str(row["gallery_id"]),
-                version=row["version"],
+                push=str(pushing.id),
+                crm=pushing.crm,
+                gallery_id=str(pushing.gallery_id),
+                version=pushing.version,
             )
             return
         message, retryable, status_code, retry_after = failure
-        until = row["retry_until"] or self._window(row["created_at"])
+        until = pushing.retry_until or self._window(pushing.created_at)
         give_up = not retryable or ctx.attempt >= self._policy.max_attempts or ctx.now >= until
         values |= {
             "last_error": message[:1000],
@@ -495,11 +564,11 @@ class CrmDesk:
             "status": "failed" if give_up else "retrying",
         }
         async with self._db.transaction() as session:
-            await session.execute(update(p).where(p.c.id == row["id"]).values(**values))
+            await session.execute(update(p).where(p.c.id == pushing.id).values(**values))
         log.warning(
             "crm.push_failed",
-            push=str(row["id"]),
-            crm=row["crm"],
+            push=str(pushing.id),
+            crm=pushing.crm,
             error=message,
             status=values["status"],
             attempt=ctx.attempt,
@@ -513,20 +582,21 @@ class CrmDesk:
             retry_after = min(retry_after, self._policy.max_seconds)
         raise CrmPushFailed(message, retry_after)
 
-    async def _prepare(self, row: RowMapping, http: httpx.AsyncClient) -> tuple[str, CrmClient]:
+    async def _prepare(self, pushing: Pushing, http: httpx.AsyncClient) -> tuple[str, CrmClient]:
         """The current record id and a client with the current credentials (both may change)."""
         async with self._db.sessions() as session:
             record_id = await session.scalar(
                 select(crm_targets.c.record_id).where(
-                    crm_targets.c.gallery_id == row["gallery_id"], crm_targets.c.crm == row["crm"]
+                    crm_targets.c.gallery_id == pushing.gallery_id,
+                    crm_targets.c.crm == pushing.crm,
                 )
             )
             connection = (
                 (
                     await session.execute(
                         select(crm_connections.c.id, crm_connections.c.credentials_sealed).where(
-                            crm_connections.c.org_id == row["org_id"],
-                            crm_connections.c.crm == row["crm"],
+                            crm_connections.c.org_id == pushing.org_id,
+                            crm_connections.c.crm == pushing.crm,
                         )
                     )
                 )
@@ -539,32 +609,32 @@ class CrmDesk:
             raise CrmError("the gallery is no longer mapped to a CRM record", retryable=False)
         opened = self._box.open(connection["credentials_sealed"], context=connection["id"].bytes)
         credentials: dict[str, str] = json.loads(opened)
-        return record_id, self._client_factory(row["crm"], credentials, http)
+        return record_id, self._client_factory(pushing.crm, credentials, http)
 
-    async def _uploads(self, row: RowMapping) -> tuple[dict[str, Any], list[Upload]]:
+    async def _uploads(self, pushing: Pushing) -> tuple[dict[str, Any], list[Upload]]:
         """The record's fields and the version's photos with the CRM's fields for each, from
         the files stored for that version (versions built before the facts travelled have no
-        record fields)."""
+        record fields). The fields are the CRM's own JSON, passed through as they are."""
         async with self._db.sessions() as session:
             export = (
                 (
                     await session.execute(
                         select(exports.c.files, exports.c.photos).where(
-                            exports.c.gallery_id == row["gallery_id"],
-                            exports.c.version == row["version"],
+                            exports.c.gallery_id == pushing.gallery_id,
+                            exports.c.version == pushing.version,
                         )
                     )
                 )
                 .mappings()
                 .one()
             )
-        wanted = FORMAT_FILE[row["crm"]]
+        wanted = FORMAT_FILE[pushing.crm]
         stored = next((f for f in export["files"] if f["name"] == wanted), None)
         if stored is None:
             raise CrmError(f"the export version has no {wanted}", retryable=False)
         document = json.loads(await self._storage.get_bytes(stored["storage_key"]))
         record_fields: dict[str, Any] = {}
-        if row["crm"] == "onoffice":
+        if pushing.crm == "onoffice":
             estate = (document.get("estate") or {}).get("parameters") or {}
             record_fields = estate.get("data") or {}
         else:
@@ -573,7 +643,7 @@ class CrmDesk:
                 stored_unit = json.loads(await self._storage.get_bytes(unit["storage_key"]))
                 record_fields = stored_unit.get("property") or {}
         keys = {f"{p['pseudonym']}.jpg": p["web_key"] for p in export["photos"] or []}
-        if row["crm"] == "onoffice":
+        if pushing.crm == "onoffice":
             items = [
                 (f["image"], _without(f["parameters"], "module", "relatedRecordId", "file"))
                 for f in document["files"]
@@ -594,6 +664,7 @@ class CrmDesk:
         return record_fields, uploads
 
 
+# A CRM's per-image fields: its own JSON, passed through.
 def _without(fields: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if k not in names}
 
@@ -610,21 +681,3 @@ def _with_next_attempt() -> Select[Any]:
         *(c for c in p.c if c.name != "next_attempt_at"),
         jobs.c.run_at.label("next_attempt_at"),
     ).select_from(p.outerjoin(jobs, waiting))
-
-
-def _push_view(row: RowMapping) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "crm": row["crm"],
-        "version": row["version"],
-        "record_id": row["record_id"],
-        "status": row["status"],
-        "attempts": row["attempts"],
-        "images_pushed": len(row["progress"] or []),
-        "image_count": row["image_count"],
-        "last_status_code": row["last_status_code"],
-        "last_error": row["last_error"],
-        "next_attempt_at": row["next_attempt_at"],
-        "pushed_at": row["pushed_at"],
-        "created_at": row["created_at"],
-    }

@@ -47,6 +47,7 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
+from pydantic import BaseModel
 from sqlalchemy import RowMapping, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,6 +81,50 @@ CONSUMER = "export"
 BUNDLE_WEB = "bundle-web.zip"
 BUNDLE_ORIGINAL = "bundle-original.zip"
 log = get_logger(__name__)
+
+
+class ExportDownload(BaseModel):
+    """One file of an export version, with a freshly signed download link."""
+
+    name: str
+    format: str
+    media_type: str
+    download_url: str
+    sha256: str
+    byte_size: int
+
+    @classmethod
+    def of(cls, file: ExportFile) -> ExportDownload:
+        return cls.model_validate(file, from_attributes=True)
+
+
+class ExportVersion(BaseModel):
+    version: int
+    asset_count: int
+    failed_count: int = 0
+    complete: bool = False
+    delivery: int | None = None
+    created_at: datetime
+    files: list[ExportDownload]
+
+
+class GalleryPhoto(BaseModel):
+    asset_id: uuid.UUID
+    name: str
+    status: Literal["pending", "ready", "failed"]
+    room_type: str | None
+    failure_reason: str | None
+    cover: bool
+
+
+class GalleryPhotos(BaseModel):
+    """A gallery's photos as export knows them, and which one is its cover."""
+
+    gallery_id: uuid.UUID
+    reference: str | None
+    cover_asset_id: uuid.UUID | None
+    cover_chosen: bool
+    photos: list[GalleryPhoto]
 
 
 class ExportDesk:
@@ -792,7 +837,7 @@ class ExportDesk:
         if await gallery_locked(session, gallery_id):
             raise PaymentRequired()
 
-    async def exports_of(self, gallery_id: uuid.UUID, viewer: Identity) -> list[dict[str, Any]]:
+    async def exports_of(self, gallery_id: uuid.UUID, viewer: Identity) -> list[ExportVersion]:
         """Every export version of a gallery, newest first, with fresh download links."""
         async with self._db.sessions() as session:
             await self._downloadable(session, gallery_id, viewer)
@@ -811,7 +856,7 @@ class ExportDesk:
 
     async def export_of(
         self, gallery_id: uuid.UUID, version: int | None, viewer: Identity
-    ) -> dict[str, Any]:
+    ) -> ExportVersion:
         """One version (None: the latest)."""
         async with self._db.sessions() as session:
             await self._downloadable(session, gallery_id, viewer)
@@ -826,22 +871,22 @@ class ExportDesk:
             raise NotFound("export")
         return await self._view(row)
 
-    async def _view(self, row: RowMapping) -> dict[str, Any]:
+    async def _view(self, row: RowMapping) -> ExportVersion:
         files = []
         for stored in row["files"]:
             url = await self._storage.signed_url(
                 stored["storage_key"], "GET", expires_in=self._settings.download_url_seconds
             )
-            files.append({**stored, "download_url": url})
-        return {
-            "version": row["version"],
-            "asset_count": row["asset_count"],
-            "failed_count": row["failed_count"],
-            "complete": row["complete"],
-            "delivery": row["delivery"],
-            "created_at": row["created_at"],
-            "files": files,
-        }
+            files.append(ExportDownload.model_validate({**stored, "download_url": url}))
+        return ExportVersion(
+            version=row["version"],
+            asset_count=row["asset_count"],
+            failed_count=row["failed_count"],
+            complete=row["complete"],
+            delivery=row["delivery"],
+            created_at=row["created_at"],
+            files=files,
+        )
 
     async def bundle(
         self,
@@ -914,7 +959,7 @@ class ExportDesk:
         await self._storage.put_bytes(meta_key, json.dumps(meta).encode(), "application/json")
         return stored_file
 
-    async def photos_of(self, gallery_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
+    async def photos_of(self, gallery_id: uuid.UUID, viewer: Identity) -> GalleryPhotos:
         async with self._db.sessions() as session:
             gallery = await self._gallery_of(session, gallery_id, viewer)
             rows = (
@@ -933,27 +978,27 @@ class ExportDesk:
         cover = next((r for r in ready if r["asset_id"] == cover_id), None)
         if cover is None:
             cover = min(ready, key=lambda r: cover_rank(r["room_type"]), default=None)
-        return {
-            "gallery_id": gallery_id,
-            "reference": gallery["reference"] if gallery is not None else None,
-            "cover_asset_id": cover["asset_id"] if cover else None,
-            "cover_chosen": cover_id is not None,
-            "photos": [
-                {
-                    "asset_id": r["asset_id"],
-                    "name": r["pseudonym"],
-                    "status": r["status"],
-                    "room_type": r["room_type"],
-                    "failure_reason": r["failure_reason"],
-                    "cover": cover is not None and r["asset_id"] == cover["asset_id"],
-                }
+        return GalleryPhotos(
+            gallery_id=gallery_id,
+            reference=gallery["reference"] if gallery is not None else None,
+            cover_asset_id=cover["asset_id"] if cover else None,
+            cover_chosen=cover_id is not None,
+            photos=[
+                GalleryPhoto(
+                    asset_id=r["asset_id"],
+                    name=r["pseudonym"],
+                    status=r["status"],
+                    room_type=r["room_type"],
+                    failure_reason=r["failure_reason"],
+                    cover=cover is not None and r["asset_id"] == cover["asset_id"],
+                )
                 for r in rows
             ],
-        }
+        )
 
     async def choose_cover(
         self, gallery_id: uuid.UUID, asset_id: uuid.UUID | None, viewer: Identity
-    ) -> dict[str, Any]:
+    ) -> GalleryPhotos:
         """Choose the cover (None: back to the default); the next version uses it."""
         async with self._db.transaction() as session:
             gallery = await self._gallery_of(session, gallery_id, viewer)

@@ -28,8 +28,9 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpcore
@@ -43,7 +44,7 @@ from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolic
 from pix_runtime.logging import get_logger
 from pix_runtime.metrics import count_delivery
 from pix_runtime.sealing import SecretBox
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping, Select, String, and_, cast, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +63,57 @@ DELIVER_WEBHOOK = "export.deliver-webhook"
 
 class WebhookDue(BaseModel):
     delivery_id: uuid.UUID
+
+
+class Webhook(BaseModel):
+    """An organisation's endpoint (its signing secret stays sealed in the database)."""
+
+    id: uuid.UUID
+    url: str
+    description: str
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Webhook:
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(description="Signing secret; shown only in this response")
+
+
+class WebhookDelivery(BaseModel):
+    """One event's delivery to one endpoint, with its attempts so far."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    status: Literal["pending", "sending", "retrying", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> WebhookDelivery:
+        """From a row of `_with_next_attempt()`."""
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A delivery marked "sending", with what its POST needs."""
+
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    url: str
+    secret_sealed: bytes
+    body: bytes
+    event_type: str
+    created_at: datetime
 
 
 class WebhookFailed(Exception):
@@ -210,7 +262,7 @@ class WebhookDesk:
                 "url",
             )
 
-    async def register(self, viewer: Identity, url: str, description: str) -> dict[str, Any]:
+    async def register(self, viewer: Identity, url: str, description: str) -> WebhookCreated:
         """A new endpoint; its signing secret is returned this once and stored encrypted."""
         self._check_url(url)
         await self._refuse_internal(url)
@@ -234,20 +286,21 @@ class WebhookDesk:
                     secret_sealed=self._box.seal(secret.encode(), context=webhook_id.bytes),
                 )
             )
-        return {**await self.get(webhook_id, viewer), "secret": secret}
+        created = await self.get(webhook_id, viewer)
+        return WebhookCreated(**created.model_dump(), secret=secret)
 
-    async def get(self, webhook_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
+    async def get(self, webhook_id: uuid.UUID, viewer: Identity) -> Webhook:
         async with self._db.sessions() as session:
             row = await self._owned(session, webhook_id, viewer)
-        return _webhook_view(row)
+        return Webhook.from_row(row)
 
-    async def listed(self, viewer: Identity) -> list[dict[str, Any]]:
+    async def listed(self, viewer: Identity) -> list[Webhook]:
         query = select(webhooks).order_by(webhooks.c.created_at)
         if not viewer.is_admin:
             query = query.where(webhooks.c.org_id == viewer.org_id)
         async with self._db.sessions() as session:
             rows = (await session.execute(query)).mappings().all()
-        return [_webhook_view(r) for r in rows]
+        return [Webhook.from_row(r) for r in rows]
 
     async def delete(self, webhook_id: uuid.UUID, viewer: Identity) -> None:
         async with self._db.transaction() as session:
@@ -268,7 +321,7 @@ class WebhookDesk:
 
     async def deliveries(
         self, webhook_id: uuid.UUID, viewer: Identity, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> list[WebhookDelivery]:
         async with self._db.sessions() as session:
             await self._owned(session, webhook_id, viewer)
             rows = (
@@ -283,7 +336,7 @@ class WebhookDesk:
                 .mappings()
                 .all()
             )
-        return [_delivery_view(r) for r in rows]
+        return [WebhookDelivery.from_row(r) for r in rows]
 
     # --- deliveries ---------------------------------------------------------------------------
 
@@ -326,7 +379,7 @@ class WebhookDesk:
                     key=str(delivery_id),
                 )
 
-    async def send_test(self, webhook_id: uuid.UUID, viewer: Identity) -> dict[str, Any]:
+    async def send_test(self, webhook_id: uuid.UUID, viewer: Identity) -> WebhookDelivery:
         """Deliver a test event to one endpoint now, once (someone waits for the answer)."""
         delivery_id, event_id = uuid.uuid4(), uuid.uuid4()
         async with self._db.transaction() as session:
@@ -364,7 +417,7 @@ class WebhookDesk:
                 .mappings()
                 .one()
             )
-        return _delivery_view(stored)
+        return WebhookDelivery.from_row(stored)
 
     async def deliver(self, payload: WebhookDue, ctx: JobContext) -> None:
         """The job: one attempt at delivering, its outcome on the row."""
@@ -372,7 +425,7 @@ class WebhookDesk:
         if target is None:
             return  # delivered already, or its endpoint was deleted
         status_code, error = await self._post(target)
-        window = target["created_at"] + timedelta(hours=self._settings.webhook_give_up_hours)
+        window = target.created_at + timedelta(hours=self._settings.webhook_give_up_hours)
         give_up = ctx.attempt >= self._policy.max_attempts or ctx.now >= window
         async with self._db.transaction() as session:
             await self._record(session, payload.delivery_id, status_code, error, give_up=give_up)
@@ -388,9 +441,7 @@ class WebhookDesk:
             raise PermanentJobError(error)
         raise WebhookFailed(error)
 
-    async def _start_attempt(
-        self, delivery_id: uuid.UUID, *, count: bool = True
-    ) -> RowMapping | None:
+    async def _start_attempt(self, delivery_id: uuid.UUID, *, count: bool = True) -> Attempt | None:
         """Mark the delivery "sending" (committed before the POST, so a crash after it is
         seen) and return it with its endpoint; None if there is nothing to send."""
         d = webhook_deliveries
@@ -398,7 +449,15 @@ class WebhookDesk:
             row = (
                 (
                     await session.execute(
-                        select(d, webhooks.c.url, webhooks.c.secret_sealed)
+                        select(
+                            d.c.id,
+                            d.c.webhook_id,
+                            webhooks.c.url,
+                            webhooks.c.secret_sealed,
+                            d.c.body,
+                            d.c.event_type,
+                            d.c.created_at,
+                        )
                         .join(webhooks, webhooks.c.id == d.c.webhook_id)
                         .where(
                             d.c.id == delivery_id,
@@ -419,14 +478,15 @@ class WebhookDesk:
                         last_attempt_at=self._clock.now(),
                     )
                 )
-        return row
+        return None if row is None else Attempt(**row)
 
-    async def _post(self, row: RowMapping) -> tuple[int | None, str | None]:
+    async def _post(self, attempt: Attempt) -> tuple[int | None, str | None]:
         """POST the delivery, signed; the status code and the error, if it was one."""
         status_code: int | None = None
         error: str | None = None
         try:
-            secret = self._box.open(row["secret_sealed"], context=row["webhook_id"].bytes).decode()
+            sealed, context = attempt.secret_sealed, attempt.webhook_id.bytes
+            secret = self._box.open(sealed, context=context).decode()
             timestamp = int(time.time())
             async with httpx.AsyncClient(
                 timeout=self._settings.webhook_timeout_seconds,
@@ -437,16 +497,16 @@ class WebhookDesk:
                 else public_only_transport(),
             ) as client:
                 response = await client.post(
-                    row["url"],
-                    content=row["body"],
+                    attempt.url,
+                    content=attempt.body,
                     headers={
                         "Content-Type": "application/cloudevents+json; charset=utf-8",
                         "User-Agent": "pix.immo-webhooks/1",
-                        ID_HEADER: str(row["id"]),
-                        "Idempotency-Key": str(row["id"]),
+                        ID_HEADER: str(attempt.id),
+                        "Idempotency-Key": str(attempt.id),
                         TIMESTAMP_HEADER: str(timestamp),
-                        SIGNATURE_HEADER: sign(secret, timestamp, row["body"]),
-                        "Pix-Event-Type": row["event_type"],
+                        SIGNATURE_HEADER: sign(secret, timestamp, attempt.body),
+                        "Pix-Event-Type": attempt.event_type,
                     },
                 )
             status_code = response.status_code
@@ -489,28 +549,3 @@ def _with_next_attempt() -> Select[Any]:
         *(c for c in d.c if c.name != "next_attempt_at"),
         jobs.c.run_at.label("next_attempt_at"),
     ).select_from(d.outerjoin(jobs, waiting))
-
-
-def _webhook_view(row: RowMapping) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "url": row["url"],
-        "description": row["description"],
-        "active": row["active"],
-        "created_at": row["created_at"],
-    }
-
-
-def _delivery_view(row: RowMapping) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "event_id": row["event_id"],
-        "event_type": row["event_type"],
-        "status": row["status"],
-        "attempts": row["attempts"],
-        "last_status_code": row["last_status_code"],
-        "last_error": row["last_error"],
-        "next_attempt_at": row["next_attempt_at"],
-        "delivered_at": row["delivered_at"],
-        "created_at": row["created_at"],
-    }
