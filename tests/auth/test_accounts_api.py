@@ -351,6 +351,14 @@ async def test_data_export_and_account_deletion(
     assert data["profile"]["organisation"] == "Muster Immobilien"
     assert len(data["sessions"]) == 1
     assert "password" not in str(data).lower().replace("password_", "")
+    # In the user's language (German here), from auth's catalogue.
+    assert data["note"] == (
+        "Aufträge, Fotos und Exporte Ihrer Organisation bleiben bei der Organisation."
+    )
+    patched = await client.patch("/me", headers=as_user(runtime, me), json={"locale": "en"})
+    assert patched.status_code == 200, patched.text
+    english = (await client.get("/me/export", headers=as_user(runtime, me))).json()
+    assert english["note"].startswith("Orders, photos and exports")
 
     wrong = await client.post(
         "/me/delete", headers=as_user(runtime, me), json={"password": "nicht-meins"}

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_auth.devices import DeviceTokens
 from pix_auth.hashing import PasswordHashing
+from pix_auth.i18n import CATALOGUE
 from pix_auth.models import jobs, organisations, outbox, sessions, tokens, users
 from pix_auth.throttle import Throttle
 
@@ -664,17 +665,18 @@ class Accounts:
                 await session.execute(update(users).where(users.c.id == who.user_id).values(values))
 
     async def export_data(self, who: Identity) -> DataExport:
-        """Everything auth holds about the user (GDPR Art. 15/20)."""
+        """Everything auth holds about the user (GDPR Art. 15/20), its note in their language."""
+        profile = await self.profile(who)
         return DataExport(
             exported_at=datetime.now(UTC),
-            profile=await self.profile(who),
+            profile=profile,
             sessions=[
                 ExportedSession(
                     created_at=s.created_at, last_seen_at=s.last_seen_at, user_agent=s.user_agent
                 )
                 for s in await self.list_sessions(who)
             ],
-            note="Orders, photos and exports of your organisation stay with the organisation.",
+            note=CATALOGUE.gettext(profile.locale, "export.note"),
         )
 
     async def delete_account(self, who: Identity, password: str) -> None:
