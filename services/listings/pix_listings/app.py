@@ -18,6 +18,14 @@ from pix_listings.embeddings import Embedder, build_embedder
 from pix_listings.exposes import RENDER_EXPOSE, Exposes, RenderExpose
 from pix_listings.facts import ExposeLinks
 from pix_listings.gallery import GalleryImport
+from pix_listings.geocoding import (
+    LOCATE_LEAD,
+    LOCATE_LISTING,
+    GeocodingClient,
+    LocateLead,
+    LocateListing,
+    Locations,
+)
 from pix_listings.handlers import register_handlers
 from pix_listings.matching import Matching, Tuning
 from pix_listings.models import inbox, jobs, outbox
@@ -42,7 +50,15 @@ def create_app(
         key=derive_key(runtime.internal_key, "listing-expose-link"),
         public_url=settings.platform.public_url,
     )
-    listings = Listings(runtime.db, runtime.storage, runtime.clock, links)
+    locations = Locations(
+        runtime.db,
+        GeocodingClient(
+            settings.google_maps_key,
+            base_url=settings.google_geocoding_base_url,
+            timeout_seconds=settings.google_geocoding_timeout_seconds,
+        ),
+    )
+    listings = Listings(runtime.db, runtime.storage, runtime.clock, links, locations)
     vectors = Vectors(runtime.db, embedder)
     matching = Matching(
         runtime.db,
@@ -50,7 +66,9 @@ def create_app(
         Tuning(
             budget_tolerance=settings.budget_tolerance,
             semantic_weight=settings.semantic_weight,
+            radius_km=settings.match_radius_km,
         ),
+        locations,
     )
     exposes = Exposes(
         runtime.db, runtime.storage, runtime.clock, listings, photo_px=settings.expose_photo_px
@@ -74,6 +92,11 @@ def create_app(
     runtime.jobs.register(
         REEMBED, Reembed, vectors.reembed_job, policy=EMBED_POLICY, timeout=timedelta(minutes=30)
     )
+    geocode_policy = RetryPolicy(max_attempts=6, base_seconds=30, max_seconds=3600)
+    runtime.jobs.register(
+        LOCATE_LISTING, LocateListing, locations.listing_job, policy=geocode_policy
+    )
+    runtime.jobs.register(LOCATE_LEAD, LocateLead, locations.lead_job, policy=geocode_policy)
     runtime.jobs.register(
         RENDER_EXPOSE,
         RenderExpose,
@@ -94,7 +117,9 @@ def create_app(
     app.state.matching = matching
     app.state.search = Search(runtime.db, vectors)
     app.state.exposes = exposes
-    app.state.pricing = PriceEstimator(runtime.db, runtime.clock)
+    app.state.pricing = PriceEstimator(
+        runtime.db, runtime.clock, locations, radius_km=settings.price_radius_km
+    )
     app.state.drafts = drafts
     app.state.vectors = vectors
     return app, runtime

@@ -1,9 +1,10 @@
 """Matching both ways: listings for a lead, leads for a listing.
 
-Hard rules first (type, sale or rent, budget with a tolerance, rooms, living area, postcode
-list / city / neighbouring postcodes), then a rule score (how well each rule fits) plus a
-semantic boost (cosine similarity between the lead's wishes and the listing's texts), ranked
-in SQL; reasons are worded for the top results only.
+Hard rules first (type, sale or rent, budget with a tolerance, rooms, living area, the place:
+the wished postcodes or town, or within a radius of the wished place by great-circle distance
+when both sides have coordinates, else the same postcode area), then a rule score (how well
+each rule fits) plus a semantic boost (cosine similarity between the lead's wishes and the
+listing's texts), ranked in SQL; reasons are worded for the top results only.
 
 The similarity is computed exactly for the rows the rules let through (no HNSW here): an
 approximate index filtered afterwards can lose rows that the rules keep.
@@ -40,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
+from pix_listings.geocoding import Locations, distance_sql, radius_from_wishes, wished_place
 from pix_listings.models import inbox, jobs, lead_profiles, listing_vectors, listings
 from pix_listings.reasons import FEATURE_BONUS_CAP, Facts, Wish, feature_bonus, reasons_for
 from pix_listings.vectors import EMBED_LEAD, LeadJob, Vectors
@@ -66,12 +68,14 @@ class Match(BaseModel):
     postcode: str | None = None
     city: str | None = None
     lead_score: int | None = None
+    distance_km: float | None = None
 
 
 @dataclass(frozen=True)
 class Tuning:
     budget_tolerance: float
     semantic_weight: float
+    radius_km: float = 10.0
 
 
 def similarity_expr(column: Any, dim_column: Any, dim: int, vector: list[float]) -> Any:
@@ -95,11 +99,27 @@ def region(postcode: str | None) -> str | None:
     return postcode[:3] if postcode and len(postcode) >= 4 else None
 
 
+KM_PER_DEGREE = 111.2
+
+
+def closeness(distance: Any, radius: Any) -> tuple[Any, Any]:
+    """A `case` branch: closer is better, 1.0 at the wished place, 0.6 at the radius' edge
+    (beyond it only the postcode area or town let the row through)."""
+    return (distance.is_not(None), 1.0 - 0.4 * func.least(1.0, distance / radius))
+
+
+def rounded_km(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
 class Matching:
-    def __init__(self, db: Database, vectors: Vectors, tuning: Tuning) -> None:
+    def __init__(
+        self, db: Database, vectors: Vectors, tuning: Tuning, locations: Locations | None = None
+    ) -> None:
         self._db = db
         self._vectors = vectors
         self._tuning = tuning
+        self._locations = locations
         self._ceiling = 1.0 + tuning.semantic_weight + FEATURE_BONUS_CAP
 
     # --- lead profiles from the leads service's events -----------------------------------------
@@ -121,16 +141,27 @@ class Matching:
             "regions": sorted({r for p in profile.postcodes if (r := region(p))}),
             "city": profile.city,
             "wishes": profile.wishes,
+            "radius_km": radius_from_wishes(profile.wishes),
             "financing": profile.financing,
             "updated_at": func.now(),
         }
         if isinstance(event, LeadCreated):
             values["locale"] = event.locale
+        place = wished_place(values["postcodes"], profile.city)
         async with self._db.transaction() as session:
             if not await first_delivery(
                 session, inbox, consumer="listings.leads", event_id=event.event_id
             ):
                 return
+            located_place = await session.scalar(
+                select(lead_profiles.c.geocoded_place).where(
+                    lead_profiles.c.lead_id == event.lead_id
+                )
+            )
+            moved = place != located_place
+            if moved:
+                # The old point is of another place: postcodes only until the job has run.
+                values |= {"latitude": None, "longitude": None, "geocoded_place": None}
             await session.execute(
                 insert(lead_profiles)
                 .values(lead_id=event.lead_id, **values)
@@ -139,6 +170,8 @@ class Matching:
             await enqueue_job(
                 session, jobs, EMBED_LEAD, LeadJob(lead_id=event.lead_id), key=str(event.lead_id)
             )
+            if moved and place is not None and self._locations is not None:
+                await self._locations.lead_later(session, event.lead_id)
 
     async def lead_status_changed(self, event: LeadStatusChanged) -> None:
         async with self._db.transaction() as session:
@@ -206,15 +239,38 @@ class Matching:
         if lead["area_min_m2"]:
             conditions.append(listings.c.living_area_m2 >= lead["area_min_m2"] * AREA_SLACK)
         places: list[Any] = []
+        distance: Any = None
+        radius = lead["radius_km"] or self._tuning.radius_km
         if lead["postcodes"]:
             places.append(listings.c.postcode.in_(lead["postcodes"]))
-            places.append(func.left(listings.c.postcode, 3).in_(lead["regions"]))
         if lead["city"]:
             places.append(func.lower(listings.c.city) == lead["city"].lower())
+        if lead["latitude"] is not None and lead["longitude"] is not None:
+            distance = distance_sql(
+                lead["latitude"], lead["longitude"], listings.c.latitude, listings.c.longitude
+            )
+            box = radius / KM_PER_DEGREE
+            places.append(
+                and_(
+                    # A bounding box on latitude (indexed) first, the exact distance after.
+                    listings.c.latitude.between(lead["latitude"] - box, lead["latitude"] + box),
+                    distance <= radius,
+                )
+            )
+            if lead["regions"]:
+                # Listings not located (yet): the postcode area stands in for the radius.
+                places.append(
+                    and_(
+                        listings.c.latitude.is_(None),
+                        func.left(listings.c.postcode, 3).in_(lead["regions"]),
+                    )
+                )
+        elif lead["regions"]:
+            places.append(func.left(listings.c.postcode, 3).in_(lead["regions"]))
         if places:
             conditions.append(or_(*places))
 
-        rule = self._listing_rule_score(lead)
+        rule = self._listing_rule_score(lead, distance, radius)
         vector = lead["embedding"]
         dim = lead["dim"]
         if vector is not None and dim:
@@ -230,6 +286,7 @@ class Matching:
                 *[c for c in listings.c if c.name != "search_vector"],
                 sim.label("similarity"),
                 score.label("score"),
+                (null() if distance is None else distance).label("distance_km"),
             )
             .outerjoin(listing_vectors, listing_vectors.c.listing_id == listings.c.id)
             .where(and_(*conditions))
@@ -243,7 +300,9 @@ class Matching:
                 id=r["id"],
                 score=round(float(r["score"]) + feature_bonus(wish, Facts.of(r)), 4),
                 similarity=None if r["similarity"] is None else round(float(r["similarity"]), 4),
-                reasons=reasons_for(wish, Facts.of(r), r["similarity"], tol, locale),
+                reasons=reasons_for(
+                    wish, Facts.of(r), r["similarity"], tol, locale, distance_km=r["distance_km"]
+                ),
                 title=r["title"],
                 reference=r["reference"],
                 status=r["status"],
@@ -252,12 +311,13 @@ class Matching:
                 living_area_m2=r["living_area_m2"],
                 postcode=r["postcode"],
                 city=r["city"],
+                distance_km=rounded_km(r["distance_km"]),
             )
             for r in rows
         ]
         return ranked(matches, limit, self._ceiling)
 
-    def _listing_rule_score(self, lead: RowMapping) -> Any:
+    def _listing_rule_score(self, lead: RowMapping, distance: Any, radius: float) -> Any:
         """0..1: the mean fit of the rules the lead set (a rule not set fits fully)."""
         parts: list[Any] = []
         budget = lead["budget_max_eur"]
@@ -269,13 +329,11 @@ class Matching:
         if lead["area_min_m2"]:
             parts.append(case((listings.c.living_area_m2 >= lead["area_min_m2"], 1.0), else_=0.5))
         if lead["postcodes"] or lead["city"]:
-            parts.append(
-                case(
-                    (listings.c.postcode.in_(lead["postcodes"] or [""]), 1.0),
-                    (func.lower(listings.c.city) == (lead["city"] or "").lower(), 0.8),
-                    else_=0.6,
-                )
-            )
+            whens: list[Any] = [(listings.c.postcode.in_(lead["postcodes"] or [""]), 1.0)]
+            if distance is not None:
+                whens.append(closeness(distance, radius))
+            whens.append((func.lower(listings.c.city) == (lead["city"] or "").lower(), 0.8))
+            parts.append(case(*whens, else_=0.6))
         if not parts:
             return literal(0.5)
         total: Any = parts[0]
@@ -337,15 +395,28 @@ class Matching:
                 )
             postcode = listing["postcode"] or ""
             city = (listing["city"] or "").lower()
+            same_area = lp.regions.contains([region(postcode) or ""])
+            distance: Any = None
+            radius = func.coalesce(lp.radius_km, self._tuning.radius_km)
+            near: list[Any] = [same_area]
+            if listing["latitude"] is not None and listing["longitude"] is not None:
+                distance = distance_sql(
+                    lp.latitude, lp.longitude, listing["latitude"], listing["longitude"]
+                )
+                # Leads whose place is located: by distance; the others by postcode area.
+                near = [
+                    and_(lp.latitude.is_not(None), distance <= radius),
+                    and_(lp.latitude.is_(None), same_area),
+                ]
             conditions.append(
                 or_(
                     and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)),
                     lp.postcodes.contains([postcode]),
-                    lp.regions.contains([region(postcode) or ""]),
                     func.lower(lp.city) == city,
+                    *near,
                 )
             )
-            rule = self._lead_rule_score(listing)
+            rule = self._lead_rule_score(listing, distance, radius)
             if listing["embedding"] is not None:
                 sim: Any = similarity_expr(
                     lp.embedding, lp.dim, listing["dim"], list(listing["embedding"])
@@ -368,6 +439,7 @@ class Matching:
                             ],
                             sim.label("similarity"),
                             score.label("rank"),
+                            (null() if distance is None else distance).label("distance_km"),
                             func.count().over().label("total"),
                         )
                         .where(where)
@@ -386,16 +458,22 @@ class Matching:
                 score=round(float(r["rank"]) + feature_bonus(Wish.of(r), facts), 4),
                 similarity=None if r["similarity"] is None else round(float(r["similarity"]), 4),
                 reasons=reasons_for(
-                    Wish.of(r), facts, r["similarity"], tol, locale or viewer.locale
+                    Wish.of(r),
+                    facts,
+                    r["similarity"],
+                    tol,
+                    locale or viewer.locale,
+                    distance_km=r["distance_km"],
                 ),
                 status=r["status"],
                 lead_score=r["score"],
+                distance_km=rounded_km(r["distance_km"]),
             )
             for r in rows
         ]
         return total, ranked(matches, limit, self._ceiling)
 
-    def _lead_rule_score(self, listing: RowMapping) -> Any:
+    def _lead_rule_score(self, listing: RowMapping, distance: Any, radius: Any) -> Any:
         lp = lead_profiles.c
         parts: list[Any] = []
         price = listing["price_eur"]
@@ -424,14 +502,14 @@ class Matching:
                     else_=0.5,
                 )
             )
-        parts.append(
-            case(
-                (literal(listing["postcode"] or "") == any_(lp.postcodes), 1.0),
-                (func.lower(lp.city) == (listing["city"] or "").lower(), 0.8),
-                (and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)), 0.5),
-                else_=0.6,
-            )
-        )
+        whens: list[Any] = [(literal(listing["postcode"] or "") == any_(lp.postcodes), 1.0)]
+        if distance is not None:
+            whens.append(closeness(distance, radius))
+        whens += [
+            (func.lower(lp.city) == (listing["city"] or "").lower(), 0.8),
+            (and_(func.cardinality(lp.postcodes) == 0, lp.city.is_(None)), 0.5),
+        ]
+        parts.append(case(*whens, else_=0.6))
         # Lead score (0..100) breaks ties toward the leads most likely to buy.
         parts.append(cast(lp.score, Float) / 100.0)
         total: Any = parts[0]

@@ -77,6 +77,10 @@ listings = Table(
     Column("country", String(2), nullable=False, server_default="DE"),
     Column("latitude", Float, nullable=True),
     Column("longitude", Float, nullable=True),
+    # Where the coordinates came from: "geocoded" (a job, from `geocoded_address`), "manual"
+    # (typed by the agent, never overwritten by a job), "not_found"; NULL: not yet located.
+    Column("geo_source", String(20), nullable=True),
+    Column("geocoded_address", String(300), nullable=True),
     Column("portal_ids", ARRAY(String(60)), nullable=False, server_default="{}"),
     # The agent's contact for the exposé (from the order, editable).
     Column("contact_name", String(200), nullable=True),
@@ -95,6 +99,8 @@ Index("listings_org", listings.c.org_id, listings.c.status)
 Index("listings_postcode", listings.c.org_id, listings.c.postcode)
 Index("listings_region", listings.c.org_id, func.left(listings.c.postcode, 3))
 Index("listings_city", listings.c.org_id, func.lower(listings.c.city))
+# Listings within a radius: a bounding box on latitude first, the exact distance after.
+Index("listings_latitude", listings.c.org_id, listings.c.latitude)
 Index("listings_search", listings.c.search_vector, postgresql_using="gin")
 Index(
     "listings_search_text",
@@ -182,6 +188,12 @@ lead_profiles = Table(
     # The postcodes' first three digits: "nearby" for matching without coordinates.
     Column("regions", ARRAY(String(3)), nullable=False, server_default="{}"),
     Column("city", String(100), nullable=True),
+    # The wished place as a point (geocoded by a job from `geocoded_place`) and the lead's own
+    # radius when their words name one; NULL: postcodes and town only.
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("geocoded_place", String(300), nullable=True),
+    Column("radius_km", Float, nullable=True),
     Column("wishes", Text, nullable=False, server_default=""),
     Column("financing", String(20), nullable=False, server_default="unknown"),
     Column("model", String(120), nullable=True),

@@ -1,7 +1,9 @@
 """Price estimates from comparable listings (seed §5.2, `estimatePrice()`).
 
 Comparables: the same type and marketing, living area within ±30 %, the same postcode, else
-the same postcode region (first three digits), else the same city; listed within the last two
+within a radius of the place (great-circle distance, when the place and the listings have
+coordinates), else the same postcode region (first three digits: listings without coordinates,
+or every listing when the place has none), else the same city; listed within the last two
 years with a price. The organisation's own listings are named; the platform's other listings
 count anonymously (area, price per m², postcode), never with a title or id. Prices per m² go
 through IQR outlier removal (Tukey's fences, 1.5 × IQR); the estimate is the median per m² ×
@@ -20,8 +22,9 @@ from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, null, or_, select
 
+from pix_listings.geocoding import Locations, Point, distance_sql
 from pix_listings.models import listings
 from pix_listings.records import POSTCODE, Marketing, PropertyType
 
@@ -53,7 +56,8 @@ class Comparable(BaseModel):
     price_per_m2: float
     own: bool
     outlier: bool
-    proximity: Literal["postcode", "region", "city"]
+    proximity: Literal["postcode", "nearby", "region", "city"]
+    distance_km: float | None = None
 
 
 class PriceEstimate(BaseModel):
@@ -65,6 +69,9 @@ class PriceEstimate(BaseModel):
     price_per_m2: float | None
     comparables_used: int
     outliers_removed: int
+    located: bool = Field(
+        default=False, description="Whether nearness was measured in km (else postcode areas)"
+    )
     comparables: list[Comparable]
 
 
@@ -79,18 +86,64 @@ def fences(values: list[float]) -> tuple[float, float]:
     return q1 - 1.5 * spread, q3 + 1.5 * spread
 
 
+KM_PER_DEGREE = 111.2
+
+
 class PriceEstimator:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        locations: Locations | None = None,
+        *,
+        radius_km: float = 5.0,
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._locations = locations
+        self._radius_km = radius_km
+
+    async def _centre(self, viewer: Identity, wanted: EstimateRequest) -> Point | None:
+        """The place's point: the listing being priced if it is located, else geocoded."""
+        if wanted.exclude_listing_id:
+            async with self._db.sessions() as session:
+                row = (
+                    await session.execute(
+                        select(listings.c.latitude, listings.c.longitude).where(
+                            listings.c.id == wanted.exclude_listing_id,
+                            listings.c.org_id == viewer.org_id,
+                        )
+                    )
+                ).first()
+            if row is not None and row.latitude is not None and row.longitude is not None:
+                return Point(row.latitude, row.longitude)
+        if self._locations is None:
+            return None
+        town = " ".join(p for p in (wanted.postcode, wanted.city) if p)
+        return await self._locations.point_of(f"{town}, Deutschland")
 
     async def estimate(self, viewer: Identity, wanted: EstimateRequest) -> PriceEstimate:
         area = wanted.living_area_m2
         region = wanted.postcode[:3]
-        places = [
-            listings.c.postcode == wanted.postcode,
-            func.left(listings.c.postcode, 3) == region,
-        ]
+        centre = await self._centre(viewer, wanted)
+        same_area = func.left(listings.c.postcode, 3) == region
+        distance: Any = null()
+        places: list[Any] = [listings.c.postcode == wanted.postcode]
+        if centre is not None:
+            distance = distance_sql(
+                centre.latitude, centre.longitude, listings.c.latitude, listings.c.longitude
+            )
+            box = self._radius_km / KM_PER_DEGREE
+            places.append(
+                and_(
+                    listings.c.latitude.between(centre.latitude - box, centre.latitude + box),
+                    distance <= self._radius_km,
+                )
+            )
+            # Listings not located (yet): the postcode area stands in for the radius.
+            places.append(and_(listings.c.latitude.is_(None), same_area))
+        else:
+            places.append(same_area)
         if wanted.city:
             places.append(func.lower(listings.c.city) == wanted.city.lower())
         query = (
@@ -102,6 +155,7 @@ class PriceEstimator:
                 listings.c.city,
                 listings.c.living_area_m2,
                 listings.c.price_eur,
+                distance.label("distance_km"),
             )
             .where(
                 listings.c.property_type == wanted.property_type,
@@ -121,17 +175,25 @@ class PriceEstimator:
         async with self._db.sessions() as session:
             rows = (await session.execute(query)).mappings().all()
 
-        def proximity(row: dict[str, Any]) -> Literal["postcode", "region", "city"]:
+        def proximity(row: dict[str, Any]) -> Literal["postcode", "nearby", "region", "city"]:
             postcode = row["postcode"]
             if postcode == wanted.postcode:
                 return "postcode"
+            if row["distance_km"] is not None and row["distance_km"] <= self._radius_km:
+                return "nearby"
             if isinstance(postcode, str) and postcode[:3] == region:
                 return "region"
             return "city"
 
         # The nearest circle that has enough comparables.
         tagged = [(dict(r), proximity(dict(r))) for r in rows]
-        for circle in (("postcode",), ("postcode", "region"), ("postcode", "region", "city")):
+        circles: tuple[tuple[str, ...], ...] = (
+            ("postcode",),
+            ("postcode", "nearby"),
+            ("postcode", "nearby", "region"),
+            ("postcode", "nearby", "region", "city"),
+        )
+        for circle in circles:
             chosen = [(r, p) for r, p in tagged if p in circle]
             if len(chosen) >= GOOD_COMPARABLES:
                 break
@@ -146,10 +208,19 @@ class PriceEstimator:
                 own=r["org_id"] == viewer.org_id,
                 outlier=False,
                 proximity=p,
+                distance_km=None if r["distance_km"] is None else round(r["distance_km"], 1),
             )
             for r, p in chosen
         ]
-        return self._conclude(comparables, area, wanted.marketing)
+        estimate = self._conclude(comparables, area, wanted.marketing)
+        estimate.located = centre is not None
+        if centre is None and any(c.proximity == "region" for c in comparables):
+            estimate.message += (
+                " Nähe nach PLZ-Bereich bestimmt (ohne Koordinaten, Entfernung unbekannt)."
+            )
+        elif centre is not None and any(c.proximity == "nearby" for c in comparables):
+            estimate.message += f" Vergleiche im Umkreis von {self._radius_km:g} km."
+        return estimate
 
     def _conclude(
         self, comparables: list[Comparable], area: float, marketing: str

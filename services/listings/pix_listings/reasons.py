@@ -138,7 +138,13 @@ TYPE_WORDS = {
 
 
 def reasons_for(
-    wish: Wish, facts: Facts, similarity: float | None, tolerance: float, locale: str
+    wish: Wish,
+    facts: Facts,
+    similarity: float | None,
+    tolerance: float,
+    locale: str,
+    *,
+    distance_km: float | None = None,
 ) -> list[str]:
     de = locale != "en"
     found: list[str] = []
@@ -172,15 +178,23 @@ def reasons_for(
                 if de
                 else f"only {area} m² (wished {_num(wish.area_min_m2, locale)})"
             )
+    if distance_km is not None:
+        km = _num(round(float(distance_km), 1), locale)
+        found.append(f"{km} km entfernt" if de else f"{km} km away")
     if facts.postcode and facts.postcode in wish.postcodes:
         found.append(f"in PLZ {facts.postcode}" if de else f"in postcode {facts.postcode}")
     elif wish.city and facts.city and wish.city.lower() == facts.city.lower():
         found.append(f"in {facts.city}")
-    elif facts.postcode and any(p[:3] == facts.postcode[:3] for p in wish.postcodes):
+    elif (
+        distance_km is None
+        and facts.postcode
+        and any(p[:3] == facts.postcode[:3] for p in wish.postcodes)
+    ):
+        # Without coordinates on both sides "nearby" is only the same postcode area: say so.
         found.append(
-            f"nahe der Wunsch-PLZ ({facts.postcode})"
+            f"nahe der Wunsch-PLZ ({facts.postcode}; nach PLZ-Bereich, Entfernung unbekannt)"
             if de
-            else f"near the wished postcodes ({facts.postcode})"
+            else f"near the wished postcodes ({facts.postcode}; by postcode area, distance unknown)"
         )
     if wish.property_type and wish.property_type == facts.property_type:
         word = TYPE_WORDS.get(wish.property_type, (wish.property_type, wish.property_type))

@@ -153,6 +153,10 @@ class Listing(BaseModel):
     country: str
     latitude: float | None
     longitude: float | None
+    geo_source: str | None = Field(
+        default=None,
+        description="geocoded, manual (typed by the agent), not_found; null: not located yet",
+    )
     portal_ids: list[str]
     contact_name: str | None
     contact_email: str | None

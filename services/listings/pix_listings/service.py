@@ -38,6 +38,7 @@ from pix_listings.facts import (
     publish_problems,
     split_address,
 )
+from pix_listings.geocoding import Locations
 from pix_listings.models import inbox, listings, media, outbox
 from pix_listings.models import jobs as jobs_table
 from pix_listings.records import (
@@ -58,6 +59,7 @@ EMBED_LISTING = "listings.embed-listing"
 MEDIA_URL_SECONDS = 3600
 # Columns with a default instead of NULL: an event that does not know them leaves them out.
 NOT_NULL = frozenset({"marketing", "country"})
+ADDRESS = frozenset({"street", "postcode", "city", "country"})
 
 
 class ListingJob(BaseModel):
@@ -69,6 +71,15 @@ def scoped(viewer: Identity) -> Any:
     return listings.c.org_id == viewer.org_id if not viewer.is_admin else True
 
 
+def located(values: dict[str, Any]) -> dict[str, Any]:
+    """Coordinates the agent typed are theirs: no geocoding job overwrites them."""
+    if values.get("latitude") is not None and values.get("longitude") is not None:
+        return {"geo_source": "manual", "geocoded_address": None}
+    if "latitude" in values or "longitude" in values:
+        return {"latitude": None, "longitude": None, "geo_source": None}
+    return {}
+
+
 class Listings:
     def __init__(
         self,
@@ -76,11 +87,13 @@ class Listings:
         storage: LocalStorage | S3Storage,
         clock: Clock,
         links: ExposeLinks,
+        locations: Locations | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
         self._clock = clock
         self.links = links
+        self._locations = locations
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -171,9 +184,12 @@ class Listings:
         values.pop("org_id", None)
         listing_id = uuid.uuid4()
         values.setdefault("reference", f"L-{listing_id.hex[:8].upper()}")
+        values |= located(values)
         async with self._db.transaction() as session:
             await session.execute(listings.insert().values(id=listing_id, org_id=org_id, **values))
             await self._embed_later(session, listing_id)
+            if values.get("geo_source") is None:
+                await self._locate_later(session, listing_id)
             row = await self.owned(session, viewer, listing_id)
             return await self._view(session, row)
 
@@ -181,8 +197,13 @@ class Listings:
         self, viewer: Identity, listing_id: uuid.UUID, changes: ListingChanges
     ) -> Listing:
         values = changes.columns()
+        values |= located(values)
         async with self._db.transaction() as session:
-            await self.owned(session, viewer, listing_id, lock=True)
+            before = await self.owned(session, viewer, listing_id, lock=True)
+            moved = any(k in values and values[k] != before[k] for k in ADDRESS)
+            if moved and "geo_source" not in values:
+                # A new address: the old point is wrong, even one the agent typed.
+                values |= {"latitude": None, "longitude": None, "geo_source": None}
             if values:
                 await session.execute(
                     update(listings)
@@ -193,6 +214,8 @@ class Listings:
             if row["status"] == "published":
                 await self._announce(session, row, ListingUpdated)
             await self._embed_later(session, listing_id)
+            if "geo_source" in values and values["geo_source"] is None:
+                await self._locate_later(session, listing_id)
             return await self._view(session, row)
 
     async def publish(self, viewer: Identity, listing_id: uuid.UUID) -> Listing:
@@ -392,6 +415,10 @@ class Listings:
             key=str(listing_id),
         )
 
+    async def _locate_later(self, session: AsyncSession, listing_id: uuid.UUID) -> None:
+        if self._locations is not None:
+            await self._locations.listing_later(session, listing_id)
+
     async def save_draft(self, viewer: Identity, listing_id: uuid.UUID, writer: Any) -> Any:
         """Write a description draft and keep it beside the description (never over it)."""
         listing = await self.get(viewer, listing_id)
@@ -471,12 +498,15 @@ class Listings:
                 await session.execute(
                     update(listings).where(listings.c.id == existing).values(**fill)
                 )
+                if ADDRESS & fill.keys():
+                    await self._locate_later(session, existing)
                 return
             listing_id = uuid.uuid4()
             # Older orders say nothing on sale or rent and country: the column defaults hold.
             known = {k: v for k, v in values.items() if v is not None or k not in NOT_NULL}
             await session.execute(listings.insert().values(id=listing_id, **known))
             await self._embed_later(session, listing_id)
+            await self._locate_later(session, listing_id)
         log.info("listing.from_order", order_id=str(event.order_id), listing_id=str(listing_id))
 
     async def listing_for_gallery(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pix_runtime.settings import ServiceSettings
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -43,6 +43,22 @@ class ListingsSettings(ServiceSettings):
     budget_tolerance: float = 0.10
     # How much the semantic similarity adds to the rule score (0..1).
     semantic_weight: float = 0.35
+
+    # "Nearby" in matching: a listing within this many km of the lead's wished place (unless
+    # their words name a radius); in price estimates comparables within this many km count first.
+    match_radius_km: float = Field(default=10.0, gt=0, le=200)
+    price_radius_km: float = Field(default=5.0, gt=0, le=100)
+    # Coordinates from Google's Geocoding API with the platform's Google key (the one orders'
+    # address autocomplete uses); without it "nearby" means the same postcode area.
+    google_maps_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PIX_GOOGLE_PLACES_KEY", "google_maps_key"),
+    )
+    google_geocoding_base_url: str = Field(
+        default="https://maps.googleapis.com",
+        validation_alias=AliasChoices("PIX_GOOGLE_GEOCODING_BASE_URL", "google_geocoding_base_url"),
+    )
+    google_geocoding_timeout_seconds: float = 5.0
 
     # Exposés: public links stay valid this long.
     expose_link_days: int = 30
