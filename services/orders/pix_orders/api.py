@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from pix_orders.export import orders_csv
 from pix_orders.places import PlacesClient
-from pix_orders.records import Note, Order, OrderDetail
+from pix_orders.records import HistoryEntry, Note, Order, OrderDetail
 from pix_orders.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilter
 from pix_orders.service import OrderBook
 from pix_orders.validation import OrderForm, SlotForm
@@ -70,97 +70,31 @@ class OrderRequest(BaseModel):
         return OrderForm(**data, preferred_slots=slots)
 
 
-class ServiceLineView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class OrderView(Order):
+    """An order as the API shows it: its running number and who placed it stay inside."""
 
-    key: str
-    price_cents: int
-
-
-class SlotView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    date: date
-    window: str
-
-
-class OrderView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    reference: str
-    gallery_id: uuid.UUID
-    org_id: uuid.UUID
-    status: str
-    contact_name: str
-    contact_email: str
-    contact_phone: str | None
-    street: str
-    house_number: str
-    postcode: str
-    city: str
-    country: str
-    property_address: str
-    property_type: str
-    marketing: str | None = Field(
-        description="sale or rent; null for orders placed before it was asked"
-    )
-    living_area_m2: float | None
-    rooms: float | None
-    services: list[ServiceLineView]
-    total_cents: int
-    currency: str
-    preferred_slots: list[SlotView]
-    access_notes: str
-    locale: str
-    created_at: datetime
-    updated_at: datetime
+    number: int = Field(exclude=True)
+    placed_by: uuid.UUID = Field(exclude=True)
 
     @classmethod
     def of(cls, order: Order) -> Self:
         return cls.model_validate(order, from_attributes=True)
 
 
-class HistoryView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    from_status: str | None
-    to_status: str
-    by: uuid.UUID
-    by_name: str | None = None
-    at: datetime
-    note: str | None
-
-
-class NoteView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    text: str
-    by: uuid.UUID
-    by_name: str | None = None
-    at: datetime
-
-    @classmethod
-    def of(cls, note: Note) -> Self:
-        return cls.model_validate(note, from_attributes=True)
-
-
 class OrderDetailView(OrderView):
-    history: list[HistoryView]
+    history: list[HistoryEntry]
     allowed_transitions: list[str]
-    internal_notes: list[NoteView] | None = Field(
+    internal_notes: list[Note] | None = Field(
         default=None, description="Administrators only; absent for clients"
     )
 
     @classmethod
     def of_detail(cls, detail: OrderDetail) -> JSONResponse:
         view = cls(
-            **OrderView.of(detail.order).model_dump(),
-            history=[HistoryView.model_validate(h, from_attributes=True) for h in detail.history],
+            **dict(detail.order),
+            history=detail.history,
             allowed_transitions=detail.allowed_transitions,
-            internal_notes=[NoteView.of(n) for n in detail.internal_notes]
-            if detail.internal_notes is not None
-            else None,
+            internal_notes=detail.internal_notes,
         )
         # Clients get no `internal_notes` key at all, not even null.
         exclude = {"internal_notes"} if detail.internal_notes is None else set()
@@ -288,8 +222,8 @@ async def change_status(
 @router.post("/orders/{order_id}/notes", status_code=201)
 async def add_note(
     book: Book, order_id: uuid.UUID, body: NoteRequest, caller: CurrentIdentity
-) -> NoteView:
-    return NoteView.of(await book.add_note(order_id, body.text, caller))
+) -> Note:
+    return await book.add_note(order_id, body.text, caller)
 
 
 @router.get("/places/autocomplete")

@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping
 
 COUNTRY_NAMES = {"AT": "Österreich", "CH": "Schweiz"}
 
 
-@dataclass(frozen=True)
-class OrderLine:
+class Record(BaseModel):
+    """A value the orders service hands out: immutable, and the API's response shape."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class OrderLine(Record):
     key: str
     price_cents: int
 
 
-@dataclass(frozen=True)
-class SlotView:
+class SlotView(Record):
     date: date
     window: str
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(Record):
     id: uuid.UUID
     number: int
     reference: str
@@ -43,7 +46,9 @@ class Order:
     country: str
     property_address: str
     property_type: str
-    marketing: str | None
+    marketing: str | None = Field(
+        description="sale or rent; null for orders placed before it was asked"
+    )
     living_area_m2: float | None
     rooms: float | None
     services: list[OrderLine]
@@ -78,7 +83,9 @@ class Order:
             marketing=row["marketing"],
             living_area_m2=row["living_area_m2"],
             rooms=row["rooms"],
-            services=[OrderLine(s["key"], int(s["price_cents"])) for s in row["services"]],
+            services=[
+                OrderLine(key=s["key"], price_cents=int(s["price_cents"])) for s in row["services"]
+            ],
             total_cents=row["total_cents"],
             currency=row["currency"],
             preferred_slots=[_slot(s) for s in row["preferred_slots"]],
@@ -93,8 +100,7 @@ class Order:
         return self.contact_email.endswith("@invalid")
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
+class HistoryEntry(Record):
     from_status: str | None
     to_status: str
     by: uuid.UUID
@@ -103,16 +109,14 @@ class HistoryEntry:
     note: str | None
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(Record):
     text: str
     by: uuid.UUID
     by_name: str | None
     at: datetime
 
 
-@dataclass(frozen=True)
-class OrderDetail:
+class OrderDetail(Record):
     order: Order
     history: list[HistoryEntry]
     allowed_transitions: list[str]
@@ -120,8 +124,8 @@ class OrderDetail:
     internal_notes: list[Note] | None
 
 
-def _slot(raw: dict[str, Any]) -> SlotView:
-    return SlotView(date.fromisoformat(raw["date"]), raw["window"])
+def _slot(raw: dict[str, Any]) -> SlotView:  # raw: a slot as the JSONB column keeps it
+    return SlotView(date=date.fromisoformat(raw["date"]), window=raw["window"])
 
 
 def reference_of(number: int) -> str:

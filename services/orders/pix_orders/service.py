@@ -125,7 +125,7 @@ class OrderBook:
 
     def _columns(
         self, valid: ValidOrder, by: Identity, idempotency_key: str | None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any]:  # the new row's column values, for the insert
         lines = [{"key": key, "price_cents": self._prices[key]} for key in valid.services]
         return {
             "id": uuid.uuid4(),
@@ -235,10 +235,20 @@ class OrderBook:
                 )
             ).mappings()
             internal = [
-                Note(row["text"], row["written_by"], row["written_by_name"], row["at"])
+                Note(
+                    text=row["text"],
+                    by=row["written_by"],
+                    by_name=row["written_by_name"],
+                    at=row["at"],
+                )
                 for row in note_rows
             ]
-        return OrderDetail(order, history, allowed_transitions(order.status, viewer), internal)
+        return OrderDetail(
+            order=order,
+            history=history,
+            allowed_transitions=allowed_transitions(order.status, viewer),
+            internal_notes=internal,
+        )
 
     async def _visible(
         self,
@@ -352,7 +362,7 @@ class OrderBook:
                     .returning(notes.c.at)
                 )
             ).one()
-        return Note(text, by.user_id, by.name[:200], row.at)
+        return Note(text=text, by=by.user_id, by_name=by.name[:200], at=row.at)
 
     # --- delivery -----------------------------------------------------------------------------
 
