@@ -145,7 +145,7 @@ class PlacesClient:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         missing_is_not_found: bool = False,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any]:  # Google's answer, JSON as it came; read only in this module
         assert self._key is not None
         if self._http is None:
             self._http = httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout)
