@@ -84,6 +84,9 @@ async def outbox_events(runtime: ServiceRuntime, kind: type[T], **match: object)
 
 
 def billing_settings(fake: FakeStripe | None, **overrides: object) -> BillingSettings:
+    # A test never asks the EU Commission's VIES: without the local one (vies_fake.py, the
+    # `vies` fixture) a closed local port stands in, and a VAT id stays unverified.
+    overrides.setdefault("vies_base_url", "http://127.0.0.1:9/vies")
     if fake is None:
         return BillingSettings(stripe_api_key=None, **overrides)  # type: ignore[arg-type]
     return BillingSettings(

@@ -12,6 +12,7 @@ from pix_billing.app import create_app
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres, free_port
 from stripe_fake import FakeStripe, FakeStripeServer
+from vies_fake import FakeVies, FakeViesServer
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +31,20 @@ async def stripe_fake() -> AsyncIterator[FakeStripe]:
 
 
 @pytest.fixture
-async def billing(billing_schema: str, stripe_fake: FakeStripe) -> AsyncIterator[BillingApp]:
-    settings = billing_settings(stripe_fake)
+async def vies() -> AsyncIterator[FakeVies]:
+    """VIES as a local server: billing never asks the EU Commission's from a test."""
+    fake = FakeVies(port=free_port())
+    server = FakeViesServer(fake)
+    await server.start()
+    yield fake
+    await server.stop()
+
+
+@pytest.fixture
+async def billing(
+    billing_schema: str, stripe_fake: FakeStripe, vies: FakeVies
+) -> AsyncIterator[BillingApp]:
+    settings = billing_settings(stripe_fake, vies_base_url=vies.url)
     app, runtime = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://billing") as client:
@@ -43,8 +56,8 @@ async def billing(billing_schema: str, stripe_fake: FakeStripe) -> AsyncIterator
 
 
 @pytest.fixture
-async def billing_off(billing_schema: str) -> AsyncIterator[BillingApp]:
-    settings = billing_settings(None)
+async def billing_off(billing_schema: str, vies: FakeVies) -> AsyncIterator[BillingApp]:
+    settings = billing_settings(None, vies_base_url=vies.url)
     app, runtime = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://billing") as client:

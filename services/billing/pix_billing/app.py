@@ -19,7 +19,15 @@ from pix_billing.handlers import register_handlers
 from pix_billing.invoicing import ISSUE_INVOICE, Invoicing, OrderRef
 from pix_billing.models import jobs, outbox
 from pix_billing.reports import Reports
-from pix_billing.service import END_TRIALS, STRIPE_EVENT, Billing, StripeEventRef
+from pix_billing.service import (
+    END_TRIALS,
+    RECHECK_UNVERIFIED,
+    RECHECK_VAT_ID,
+    STRIPE_EVENT,
+    Billing,
+    StripeEventRef,
+    VatRecheck,
+)
 from pix_billing.settings import BillingSettings
 from pix_billing.stripe_api import StripeApi
 from pix_billing.webhooks import StripeEvents
@@ -48,6 +56,14 @@ def create_app(settings: BillingSettings | None = None) -> tuple[FastAPI, Servic
         policy=stripe_calls,
         timeout=timedelta(minutes=2),
     )
+    # VIES is down now and then, for hours at a time: ask again over about a day.
+    runtime.jobs.register(
+        RECHECK_VAT_ID,
+        VatRecheck,
+        billing.recheck_vat_id,
+        policy=RetryPolicy(max_attempts=12, base_seconds=60, max_seconds=4 * 3600),
+    )
+    runtime.jobs.every(RECHECK_UNVERIFIED, timedelta(hours=12), billing.recheck_unverified)
     if billing.enabled:
         runtime.jobs.every(END_TRIALS, timedelta(minutes=15), billing.end_trials)
     else:

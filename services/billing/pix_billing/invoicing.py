@@ -31,7 +31,7 @@ from pix_billing.records import InvoiceView, OrderPayment
 from pix_billing.service import SOURCE, Billing
 from pix_billing.settings import BillingSettings
 from pix_billing.stripe_api import Invoice, InvoiceLine
-from pix_billing.vat import tax
+from pix_billing.vat import tax, vat_id_for_tax
 
 log = get_logger(__name__)
 
@@ -154,7 +154,8 @@ class Invoicing:
         if org_id is None:
             return None
         # The buyer as the invoice prints it, read before the numbering transaction.
-        profile = (await self._billing.licence(org_id)).profile
+        licence = await self._billing.licence(org_id)
+        profile = licence.profile
         async with self._db.transaction() as session:
             order = (
                 (
@@ -177,7 +178,8 @@ class Invoicing:
             taxed = tax(
                 [int(s["price_cents"]) for s in services],
                 country=profile.country,
-                vat_id=profile.vat_id,
+                # Reverse charge only for a VAT id VIES verified (pix_billing.vat).
+                vat_id=vat_id_for_tax(profile.vat_id, licence.vat_status),
                 percent=self._settings.vat_percent,
             )
             lines = [

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     Uuid,
     func,
 )
@@ -46,6 +47,14 @@ accounts = Table(
     Column("city", String(100), nullable=True),
     Column("country", String(2), nullable=False, server_default="DE"),
     Column("vat_id", String(20), nullable=True),
+    # What VIES said of the EU VAT id (pix_billing.vat): verified | unverified | invalid |
+    # foreign; reverse charge needs verified. Name, address and consultation number as VIES
+    # gave them, the evidence of the check.
+    Column("vat_status", String(20), nullable=True),
+    Column("vat_checked_at", DateTime(timezone=True), nullable=True),
+    Column("vat_name", String(300), nullable=True),
+    Column("vat_address", Text, nullable=True),
+    Column("vat_consultation", String(100), nullable=True),
     Column("announced", JSONB, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -67,6 +67,11 @@ class Licence(BaseModel):
     current_period_end: datetime | None
     subscribed: bool
     profile: BillingProfile
+    # What VIES said of the VAT id (pix_billing.vat.VatStatus); reverse charge needs verified.
+    vat_status: str | None = None
+    vat_checked_at: datetime | None = None
+    vat_name: str | None = None
+    vat_address: str | None = None
 
 
 class InvoiceView(BaseModel):

@@ -32,15 +32,29 @@ from pix_billing import models as m
 from pix_billing.records import BillingProfile, Licence
 from pix_billing.settings import BillingSettings
 from pix_billing.stripe_api import Customer, StripeApi, Subscription, WebhookRefused
-from pix_billing.vat import treatment_for
+from pix_billing.vat import (
+    Vies,
+    ViesAnswer,
+    ViesUnavailable,
+    treatment_for,
+    vat_id_country,
+    vat_id_for_tax,
+)
 
 log = get_logger(__name__)
 
 SOURCE = "pix.immo/billing"
 STRIPE_EVENT = "billing.stripe-event"
 END_TRIALS = "billing.end-trials"
+RECHECK_VAT_ID = "billing.recheck-vat-id"
+RECHECK_UNVERIFIED = "billing.recheck-unverified-vat-ids"
 # A subscription's status from Stripe that grants the licence; the rest keep the data read-only.
 LIVE = LICENSED_STATUSES
+
+
+class VatRecheck(BaseModel):
+    org_id: uuid.UUID
+    vat_id: str
 
 
 class StripeEventRef(BaseModel):
@@ -60,7 +74,8 @@ def customer_of(row: RowMapping | dict[str, Any]) -> Customer:
         city=row["city"],
         country=country,
         vat_id=row["vat_id"],
-        reverse_charge=treatment_for(country, row["vat_id"]) != "de_vat",
+        reverse_charge=treatment_for(country, vat_id_for_tax(row["vat_id"], row.get("vat_status")))
+        != "de_vat",
     )
 
 
@@ -76,8 +91,14 @@ def _announced(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
 
 class Billing:
     def __init__(
-        self, db: Database, stripe: StripeApi | None, settings: BillingSettings, clock: Clock
+        self,
+        db: Database,
+        stripe: StripeApi | None,
+        settings: BillingSettings,
+        clock: Clock,
+        vies: Vies | None = None,
     ) -> None:
+        self.vies = vies or Vies(settings.vies_base_url, timeout=settings.vies_timeout_seconds)
         self._db = db
         self.stripe = stripe
         self._settings = settings
@@ -164,6 +185,10 @@ class Billing:
                 country=row["country"],
                 vat_id=row["vat_id"],
             ),
+            vat_status=row["vat_status"],
+            vat_checked_at=row["vat_checked_at"],
+            vat_name=row["vat_name"],
+            vat_address=row["vat_address"],
         )
 
     async def licence(self, org_id: uuid.UUID) -> Licence:
@@ -174,18 +199,122 @@ class Billing:
         field = profile.check_vat_country()
         if field:
             raise Invalid("vat_id_country", "the VAT id belongs to another country", field)
+        async with self._db.sessions() as session:
+            before = (
+                (await session.execute(select(m.accounts).where(m.accounts.c.org_id == org_id)))
+                .mappings()
+                .first()
+            )
+        unchanged = (
+            before is not None
+            and before["vat_id"] == profile.vat_id
+            and before["vat_status"] in ("verified", "foreign")
+        )
+        vat = {} if unchanged else await self._vat_check(profile.vat_id)
         async with self._db.transaction() as session:
             await self._account(session, org_id)
             result = await session.execute(
                 update(m.accounts)
                 .where(m.accounts.c.org_id == org_id)
-                .values(**profile.model_dump(), updated_at=self._clock.now())
+                .values(**profile.model_dump(), **vat, updated_at=self._clock.now())
                 .returning(m.accounts)
             )
             row = result.mappings().one()
+            if row["vat_status"] == "unverified" and profile.vat_id:
+                await enqueue_job(
+                    session,
+                    m.jobs,
+                    RECHECK_VAT_ID,
+                    VatRecheck(org_id=org_id, vat_id=profile.vat_id),
+                    key=f"{org_id}:{profile.vat_id}",
+                )
         if self.stripe is not None and row["stripe_customer_id"]:
             await self.stripe.update_customer(row["stripe_customer_id"], customer_of(row))
         return self._licence(row)
+
+    # --- VAT ids and VIES (the decisions are in pix_billing.vat) ----------------------------
+
+    def _vat_columns(self, status: str, answer: ViesAnswer | None = None) -> dict[str, Any]:
+        return {
+            "vat_status": status,
+            "vat_checked_at": self._clock.now() if answer is not None else None,
+            "vat_name": answer.name if answer else None,
+            "vat_address": answer.address if answer else None,
+            "vat_consultation": answer.consultation if answer else None,
+        }
+
+    async def _vat_check(self, vat_id: str | None) -> dict[str, Any]:
+        """The columns for a newly entered VAT id; an id VIES calls invalid is refused."""
+        if not vat_id:
+            return {**self._vat_columns("foreign"), "vat_status": None}
+        if vat_id_country(vat_id) is None:
+            return self._vat_columns("foreign")
+        try:
+            answer = await self.vies.check(vat_id)
+        except ViesUnavailable as exc:
+            log.warning("billing.vies_unavailable", vat_id=vat_id, error=str(exc))
+            return self._vat_columns("unverified")
+        if not answer.valid:
+            raise Invalid(
+                "vat_id_not_registered",
+                "VIES, the EU register, does not know this VAT id as valid",
+                "vat_id",
+            )
+        return self._vat_columns("verified", answer)
+
+    async def recheck_vat_id(self, job: VatRecheck, ctx: JobContext) -> None:
+        """Ask VIES again about a provisionally accepted id (the job retries while it is down;
+        after the last attempt the id stays unverified and the periodic sweep tries again)."""
+        async with self._db.sessions() as session:
+            row = (
+                (await session.execute(select(m.accounts).where(m.accounts.c.org_id == job.org_id)))
+                .mappings()
+                .first()
+            )
+        if row is None or row["vat_id"] != job.vat_id or row["vat_status"] != "unverified":
+            return
+        answer = await self.vies.check(job.vat_id)  # ViesUnavailable: the job tries again
+        status = "verified" if answer.valid else "invalid"
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(m.accounts)
+                .where(
+                    m.accounts.c.org_id == job.org_id,
+                    m.accounts.c.vat_id == job.vat_id,
+                    m.accounts.c.vat_status == "unverified",
+                )
+                .values(**self._vat_columns(status, answer), updated_at=self._clock.now())
+                .returning(m.accounts)
+            )
+            changed = result.mappings().first()
+            await ctx.finish(session)
+        log.info("billing.vat_rechecked", org_id=str(job.org_id), status=status)
+        if changed is not None and self.stripe is not None and changed["stripe_customer_id"]:
+            # Reverse charge from now on (or still German VAT): Stripe's customer follows.
+            await self.stripe.update_customer(changed["stripe_customer_id"], customer_of(changed))
+
+    async def recheck_unverified(self, ctx: JobContext) -> None:
+        """Periodically: every id still unverified gets a recheck job (ids whose rechecks all
+        failed while VIES was down, and ids saved before VIES was asked)."""
+        async with self._db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(m.accounts.c.org_id, m.accounts.c.vat_id)
+                    .where(
+                        m.accounts.c.vat_status == "unverified",
+                        m.accounts.c.vat_id.is_not(None),
+                    )
+                    .limit(500)
+                )
+            ).all()
+            for org_id, vat_id in rows:
+                await enqueue_job(
+                    session,
+                    m.jobs,
+                    RECHECK_VAT_ID,
+                    VatRecheck(org_id=org_id, vat_id=vat_id),
+                    key=f"{org_id}:{vat_id}",
+                )
 
     async def organisation_registered(self, event: UserRegistered) -> None:
         """A new organisation's trial starts with its first user (a colleague's changes nothing)."""
@@ -240,7 +369,13 @@ class Billing:
         trial_days = math.ceil(left.total_seconds() / 86400) if left.total_seconds() > 0 else 0
         if licence.subscribed:
             trial_days = 0
-        german_vat = treatment_for(licence.profile.country, licence.profile.vat_id) == "de_vat"
+        german_vat = (
+            treatment_for(
+                licence.profile.country,
+                vat_id_for_tax(licence.profile.vat_id, licence.vat_status),
+            )
+            == "de_vat"
+        )
         tax_rate = (
             await stripe.tax_rate(self._settings.vat_percent, inclusive=False)
             if german_vat

@@ -12,6 +12,8 @@ from pix_runtime.settings import ServiceSettings
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from pix_billing.vat import VIES_API
+
 STRIPE_API = "https://api.stripe.com"
 
 
@@ -69,6 +71,11 @@ class BillingSettings(ServiceSettings):
     invoice_prefix: str = "PIX"
     invoice_due_days: int = 14
     vat_percent: float = 19.0
+    # VIES, the EU Commission's VAT id register (its REST API), asked when a customer enters an
+    # EU VAT id; when it does not answer within the timeout the id is accepted provisionally
+    # and checked again by a job (pix_billing.vat).
+    vies_base_url: str = VIES_API
+    vies_timeout_seconds: float = Field(default=10.0, gt=0)
     seller: Seller = Field(default_factory=Seller)
 
     @property
