@@ -32,7 +32,7 @@ VALUES: dict[str, dict[str, object]] = {
         "asset_count": 14,
         "version": 1,
         "files": [File()],
-        "expires": "06.12.2026 18:00 UTC",
+        "expires": "06.12.2026, 18:00 MEZ",
     },
     "gallery_updated": {
         "name": "Jörg",
@@ -40,7 +40,7 @@ VALUES: dict[str, dict[str, object]] = {
         "asset_count": 15,
         "version": 2,
         "files": [File()],
-        "expires": "06.12.2026 18:00 UTC",
+        "expires": "06.12.2026, 18:00 MEZ",
     },
     "welcome_verify": {"name": "Jörg", "link": "https://pix.example/v", "expires": "morgen"},
     "password_reset": {"name": "Jörg", "link": "https://pix.example/r", "expires": "morgen"},

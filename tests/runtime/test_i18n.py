@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pix_runtime.i18n import Catalogue
+from pix_runtime.i18n import Catalogue, format_moment
 
 GERMAN = """\
 msgid ""
@@ -110,3 +111,12 @@ def test_braces_stay_as_written_without_values(package: str) -> None:
 def test_a_package_without_a_catalogue_fails_at_start(package: str) -> None:
     with pytest.raises(FileNotFoundError):
         Catalogue.load(package, locales=("de", "fr"))
+
+
+def test_moments_in_berlin_time_with_the_zone_named() -> None:
+    winter = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
+    summer = datetime(2026, 7, 1, 8, 30, tzinfo=UTC)
+    assert format_moment(winter, "de") == "06.12.2026, 18:00 MEZ"
+    assert format_moment(summer, "de") == "01.07.2026, 10:30 MESZ"
+    assert format_moment(winter, "en") == "6 Dec 2026, 18:00 CET"
+    assert format_moment(datetime(2026, 12, 6, 17, 0), "fr") == "06.12.2026, 18:00 MEZ"

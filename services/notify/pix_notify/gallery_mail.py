@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pix_contracts import GalleryExported
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
+from pix_runtime.i18n import format_moment
 from pix_runtime.inbox import first_delivery
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
@@ -159,7 +160,7 @@ class GalleryMailer:
             asset_count=export.asset_count,
             version=export.version,
             files=export.files,
-            expires=expires.strftime("%d.%m.%Y %H:%M UTC") if expires else "-",
+            expires=format_moment(expires, who["locale"]) if expires else "-",
         )
         # Idempotent by key: a crash after this and before the commit below sends nothing twice.
         await self._courier.deliver(key, kind, mail, who["locale"])

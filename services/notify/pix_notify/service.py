@@ -24,6 +24,7 @@ from pix_contracts import (
 )
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
+from pix_runtime.i18n import format_moment
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import unseal
@@ -41,7 +42,8 @@ log = get_logger(__name__)
 
 
 def when(moment: datetime, locale: str) -> str:
-    return moment.strftime("%d.%m.%Y %H:%M UTC" if locale == "de" else "%Y-%m-%d %H:%M UTC")
+    """Berlin time with the zone named, as the pages show it ("06.12.2026, 18:00 MEZ")."""
+    return format_moment(moment, locale)
 
 
 class Templates:

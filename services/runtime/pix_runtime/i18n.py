@@ -15,13 +15,18 @@ text that shows braces literally ("Platzhalter: {name}") is left as it is.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from importlib import resources
 from typing import Final
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.messages.pofile import read_po
 
 DEFAULT_LOCALE: Final = "de"
 FALLBACK_LOCALE: Final = "en"
+BERLIN: Final = ZoneInfo("Europe/Berlin")
+_BABEL_LOCALES: Final = {"de": "de_DE", "en": "en_GB"}
 
 
 class Catalogue:
@@ -92,3 +97,15 @@ class Catalogue:
         if text is None:
             text = msgid
         return text.format(**values) if values else text
+
+
+def format_moment(moment: datetime, locale: str) -> str:
+    """A moment as a reader in Germany expects it: Berlin time with the zone named
+    ("06.12.2026, 18:00 MEZ"; "6 Dec 2026, 18:00 CET"). A naive moment is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    english = locale == "en"
+    pattern = "d MMM yyyy, HH:mm z" if english else "dd.MM.yyyy, HH:mm z"
+    return format_datetime(
+        moment, pattern, tzinfo=BERLIN, locale=_BABEL_LOCALES["en" if english else "de"]
+    )
