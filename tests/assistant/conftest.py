@@ -21,12 +21,12 @@ from pix_captioning.settings import CaptioningSettings
 from pix_leads.app import create_app as create_leads
 from pix_leads.settings import LeadsSettings
 from pix_listings.app import create_app as create_listings
-from pix_listings.embeddings import LocalEmbedder
 from pix_listings.settings import ListingsSettings
 from pix_media.app import create_app as create_media
 from pix_media.settings import MediaSettings
 from pix_orders.app import create_app as create_orders
 from pix_orders.settings import OrdersSettings
+from pix_runtime.embeddings import LocalEmbedder
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres
 

@@ -9,8 +9,8 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from listings_helpers import Api
 from pix_listings.app import create_app
-from pix_listings.embeddings import LocalEmbedder
 from pix_listings.settings import ListingsSettings
+from pix_runtime.embeddings import LocalEmbedder
 from pix_stack.embedded import EmbeddedPostgres
 
 

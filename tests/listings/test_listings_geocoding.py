@@ -15,10 +15,10 @@ from geocoding_fake import KEY, FakeGeocoding, serving
 from listings_helpers import Api, person, unique_postcode
 from pix_contracts.leads import LeadCreated, LeadProfile, LeadUpdated
 from pix_listings.app import create_app
-from pix_listings.embeddings import LocalEmbedder
 from pix_listings.geocoding import LOCATE_LEAD, LOCATE_LISTING, Point, distance_km
 from pix_listings.models import jobs
 from pix_listings.settings import ListingsSettings
+from pix_runtime.embeddings import LocalEmbedder
 from pydantic import SecretStr
 from sqlalchemy import select
 

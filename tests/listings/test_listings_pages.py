@@ -22,7 +22,7 @@ from pix_auth.app import create_app as auth_app
 from pix_contracts.leads import LeadCreated, LeadProfile
 from pix_gateway.app import create_app as gateway_app
 from pix_gateway.settings import GatewaySettings
-from pix_listings.embeddings import LocalEmbedder
+from pix_runtime.embeddings import LocalEmbedder
 from pix_runtime.settings import PlatformSettings
 
 PUBLIC = "http://gateway.test"

@@ -30,11 +30,11 @@ import pytest
 from photos import room_photo
 from pix_contracts.leads import LeadCreated, LeadProfile
 from pix_listings.app import create_app
-from pix_listings.embeddings import LocalEmbedder
 from pix_listings.expose import build
 from pix_listings.records import NewListing
 from pix_listings.settings import ListingsSettings
 from pix_listings.vectors import listing_text
+from pix_runtime.embeddings import LocalEmbedder
 from pix_runtime.identity import Identity
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres

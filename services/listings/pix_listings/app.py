@@ -7,6 +7,7 @@ import sys
 from datetime import timedelta
 
 from fastapi import FastAPI
+from pix_runtime.embeddings import Embedder, build_embedder
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
@@ -14,7 +15,6 @@ from pix_runtime.sealing import derive_key
 
 from pix_listings.api import STAGED_PHOTOS_PREFIX, public_router, router
 from pix_listings.drafts import build_drafts
-from pix_listings.embeddings import Embedder, build_embedder
 from pix_listings.exposes import RENDER_EXPOSE, Exposes, RenderExpose
 from pix_listings.facts import ExposeLinks
 from pix_listings.gallery import GalleryImport

@@ -18,6 +18,7 @@ from typing import Any
 
 from pix_contracts.leads import LeadCreated, LeadErased, LeadStatusChanged, LeadUpdated
 from pix_runtime.db import Database
+from pix_runtime.embeddings import similarity_expr
 from pix_runtime.errors import NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
@@ -76,14 +77,6 @@ class Tuning:
     budget_tolerance: float
     semantic_weight: float
     radius_km: float = 10.0
-
-
-def similarity_expr(column: Any, dim_column: Any, dim: int, vector: list[float]) -> Any:
-    """Cosine similarity for rows whose vector has `dim` dimensions (others: null)."""
-    from pgvector.sqlalchemy import Vector
-
-    distance = cast(column, Vector(dim)).cosine_distance(vector)
-    return case((dim_column == dim, 1 - distance), else_=None)
 
 
 def ranked(matches: list[Match], limit: int, ceiling: float) -> list[Match]:

