@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pix_runtime.identity import Identity
 
 from pix_gateway.formats import money_cents
+from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -195,7 +196,11 @@ async def save_profile(ui: PageUI, request: Request) -> Response:
         me,
         message=x["invalid"],
         message_kind="error",
-        errors={field: x["vat_invalid"] if field == "vat_id" else x["invalid"]},
+        errors={
+            field: translate("billing.vat_not_registered", ui.locale(request, me))
+            if error.get("code") == "vat_id_not_registered"
+            else (x["vat_invalid"] if field == "vat_id" else x["invalid"])
+        },
         form=body,
     )
 
