@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pix_runtime.http import CurrentIdentity
 from pix_runtime.storage import UploadedPart
 from pydantic import BaseModel, Field
-from sqlalchemy import RowMapping
 
 from pix_media.delivery import Deliveries, DeliveryView
-from pix_media.service import MediaLibrary
+from pix_media.service import Asset, Gallery, MediaLibrary
 from pix_media.uploads import MultipartPlan, Uploads
 
 
@@ -69,35 +68,20 @@ class CompleteRequest(BaseModel):
     parts: list[CompletePart] | None = None
 
 
-class AssetView(BaseModel):
-    id: uuid.UUID
-    gallery_id: uuid.UUID
-    label: str
-    status: str
-    pseudonym: str | None
-    room_type: str | None
-    width: int | None
-    height: int | None
-    byte_size: int | None
-    faces_blurred: int | None
-    error_code: str | None
-    error_message: str | None
-    created_at: datetime
-    updated_at: datetime
+class AssetView(Asset):
+    """A photo with short-lived links to its renditions (none before they exist)."""
+
     thumb_url: str | None = None
     web_url: str | None = None
 
     @classmethod
-    def of(cls, row: RowMapping, urls: dict[str, str | None] | None = None) -> Self:
-        return cls.model_validate({**dict(row), **(urls or {})})
+    def of(cls, asset: Asset, urls: dict[str, str | None] | None = None) -> Self:
+        shown = {name: getattr(asset, name) for name in Asset.model_fields}
+        return cls.model_validate({**shown, **(urls or {})})
 
 
-class GalleryView(BaseModel):
-    id: uuid.UUID
-    order_id: uuid.UUID
-    reference: str
-    title: str
-    created_at: datetime
+class GalleryView(Gallery):
+    org_id: uuid.UUID = Field(exclude=True)
 
 
 class GalleryDetail(GalleryView):
@@ -134,7 +118,8 @@ router = APIRouter()
 
 @router.get("/galleries")
 async def list_galleries(library: Library, caller: CurrentIdentity) -> list[GalleryView]:
-    return [GalleryView.model_validate(dict(r)) for r in await library.list_galleries(caller)]
+    galleries = await library.list_galleries(caller)
+    return [GalleryView.model_validate(g, from_attributes=True) for g in galleries]
 
 
 @router.get("/galleries/{gallery_id}")

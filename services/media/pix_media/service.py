@@ -20,6 +20,7 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, S3Storage
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import RowMapping, func, select, update
 
 from pix_media.delivery import PhotoSet
@@ -50,12 +51,69 @@ def uploaded_event(row: NamedRow) -> AssetUploaded:
     )
 
 
+class Gallery(BaseModel):
+    """An order's gallery."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    order_id: uuid.UUID
+    reference: str
+    title: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Gallery:
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
+
+
+class Asset(BaseModel):
+    """A photo as anyone who may see it may know it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    gallery_id: uuid.UUID
+    label: str
+    status: str
+    pseudonym: str | None
+    room_type: str | None
+    width: int | None
+    height: int | None
+    byte_size: int | None
+    faces_blurred: int | None
+    error_code: str | None
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StoredAsset(Asset):
+    """A photo with whose it is and where its files are: for media's own use."""
+
+    org_id: uuid.UUID
+    declared_bytes: int
+    original_key: str
+    # Multipart uploads in progress: storage's upload id and the part size we told the client.
+    upload_id: str | None
+    part_size: int | None
+    web_key: str | None
+    thumb_key: str | None
+    preview_web_key: str | None
+    preview_thumb_key: str | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> StoredAsset:
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
+
+
 @dataclass(frozen=True)
 class StatusPage:
     """What changed in a gallery since a cursor; pass `cursor` back as `since` next time."""
 
     cursor: datetime
-    assets: list[RowMapping]
+    assets: list[StoredAsset]
     counts: dict[str, int]
 
 
@@ -97,14 +155,14 @@ class MediaLibrary:
             )
         log.info("gallery.opened", gallery_id=str(event.gallery_id))
 
-    async def list_galleries(self, viewer: Identity) -> list[RowMapping]:
+    async def list_galleries(self, viewer: Identity) -> list[Gallery]:
         query = select(galleries).order_by(galleries.c.created_at.desc()).limit(200)
         if not viewer.is_admin:
             query = query.where(galleries.c.org_id == viewer.org_id)
         async with self._db.sessions() as session:
-            return list((await session.execute(query)).mappings().all())
+            return [Gallery.from_row(row) for row in (await session.execute(query)).mappings()]
 
-    async def gallery(self, gallery_id: uuid.UUID, viewer: Identity) -> RowMapping:
+    async def gallery(self, gallery_id: uuid.UUID, viewer: Identity) -> Gallery:
         async with self._db.sessions() as session:
             row = (
                 (await session.execute(select(galleries).where(galleries.c.id == gallery_id)))
@@ -113,7 +171,7 @@ class MediaLibrary:
             )
         if row is None or not viewer.may_access(row["org_id"]):
             raise NotFound("gallery")
-        return row
+        return Gallery.from_row(row)
 
     async def accepts_upload(self, key: str) -> bool:
         """A signed PUT URL works only while its asset waits for its bytes."""
@@ -132,22 +190,22 @@ class MediaLibrary:
             return await gallery_unpaid(session, gallery_id)
 
     async def preview_urls(
-        self, row: RowMapping, *, watermarked: bool = False
+        self, asset: StoredAsset, *, watermarked: bool = False
     ) -> dict[str, str | None]:
         """Short-lived links to the anonymised renditions (never the original); while the
         order is unpaid to their watermarked copies, and none where no copy is made yet."""
         urls: dict[str, str | None] = {"thumb_url": None, "web_url": None}
         keys = (
-            (("thumb_url", row["preview_thumb_key"]), ("web_url", row["preview_web_key"]))
+            (("thumb_url", asset.preview_thumb_key), ("web_url", asset.preview_web_key))
             if watermarked
-            else (("thumb_url", row["thumb_key"]), ("web_url", row["web_key"]))
+            else (("thumb_url", asset.thumb_key), ("web_url", asset.web_key))
         )
         for name, key in keys:
             if key:
                 urls[name] = await self._storage.signed_url(key, "GET", expires_in=900)
         return urls
 
-    async def gallery_assets(self, gallery_id: uuid.UUID, viewer: Identity) -> list[RowMapping]:
+    async def gallery_assets(self, gallery_id: uuid.UUID, viewer: Identity) -> list[StoredAsset]:
         await self.gallery(gallery_id, viewer)
         async with self._db.sessions() as session:
             rows = await session.execute(
@@ -155,9 +213,9 @@ class MediaLibrary:
                 .where(assets.c.gallery_id == gallery_id, assets.c.status != "pending")
                 .order_by(assets.c.created_at)
             )
-            return list(rows.mappings().all())
+            return [StoredAsset.from_row(row) for row in rows.mappings()]
 
-    async def asset(self, asset_id: uuid.UUID, viewer: Identity) -> RowMapping:
+    async def asset(self, asset_id: uuid.UUID, viewer: Identity) -> StoredAsset:
         async with self._db.sessions() as session:
             row = (
                 (await session.execute(select(assets).where(assets.c.id == asset_id)))
@@ -166,7 +224,7 @@ class MediaLibrary:
             )
         if row is None or not viewer.may_access(row["org_id"]):
             raise NotFound("asset")
-        return row
+        return StoredAsset.from_row(row)
 
     async def gallery_status(
         self, gallery_id: uuid.UUID, viewer: Identity, since: datetime | None
@@ -183,7 +241,7 @@ class MediaLibrary:
             )
             if since is not None:
                 query = query.where(assets.c.updated_at >= since)
-            rows = list((await session.execute(query)).mappings().all())
+            rows = [StoredAsset.from_row(row) for row in (await session.execute(query)).mappings()]
             counted = await session.execute(
                 select(assets.c.status, func.count())
                 .where(assets.c.gallery_id == gallery_id, assets.c.status != "pending")
@@ -226,8 +284,8 @@ class MediaLibrary:
                 ),
                 source=SOURCE,
             )
-        if asset["upload_id"]:
-            await self._storage.abort_multipart(asset["original_key"], asset["upload_id"])
+        if asset.upload_id:
+            await self._storage.abort_multipart(asset.original_key, asset.upload_id)
         for key in (
             row["original_key"],
             row["web_key"],

@@ -27,12 +27,12 @@ from pix_runtime.storage import (
     S3Storage,
     UploadedPart,
 )
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import select, update
 
 from pix_media.imaging import SNIFF_BYTES, ImageRejected, accepted_type
 from pix_media.models import assets
 from pix_media.processing import enqueue_processing
-from pix_media.service import MediaLibrary
+from pix_media.service import MediaLibrary, StoredAsset
 from pix_media.settings import MediaSettings
 
 log = get_logger(__name__)
@@ -119,7 +119,7 @@ class Uploads:
                     assets.insert().values(
                         id=asset_id,
                         gallery_id=gallery_id,
-                        org_id=gallery["org_id"],
+                        org_id=gallery.org_id,
                         uploaded_by=by.user_id,
                         label=display_name(file_name),
                         declared_bytes=byte_size,
@@ -142,26 +142,28 @@ class Uploads:
                 max_bytes=limit,
                 multipart=None,
             )
-        row = await self._library.asset(asset_id, by)
+        asset = await self._library.asset(asset_id, by)
         return UploadTicket(
             asset_id=asset_id,
             upload_url=None,
             method="PUT",
             expires_at=self._expires_at(),
             max_bytes=limit,
-            multipart=await self._plan(row, uploaded=[]),
+            multipart=await self._plan(asset, uploaded=[]),
         )
 
-    async def _plan(self, row: RowMapping, *, uploaded: list[UploadedPart]) -> MultipartPlan:
-        part_size = int(row["part_size"])
-        count = max(1, math.ceil(row["declared_bytes"] / part_size))
+    async def _plan(self, asset: StoredAsset, *, uploaded: list[UploadedPart]) -> MultipartPlan:
+        assert asset.upload_id is not None  # only multipart uploads come here
+        assert asset.part_size is not None
+        upload_id, part_size = asset.upload_id, asset.part_size
+        count = max(1, math.ceil(asset.declared_bytes / part_size))
         have = {p.number for p in uploaded}
         seconds = self._settings.upload_url_seconds
         missing = [
             PartUrl(
                 n,
                 await self._storage.signed_part_url(
-                    row["original_key"], row["upload_id"], n, expires_in=seconds
+                    asset.original_key, upload_id, n, expires_in=seconds
                 ),
             )
             for n in range(1, count + 1)
@@ -171,38 +173,39 @@ class Uploads:
 
     async def parts(self, asset_id: uuid.UUID, by: Identity) -> MultipartPlan:
         """Which parts arrived, and fresh signed URLs for the rest (to resume an upload)."""
-        row = await self._pending_multipart(asset_id, by)
+        asset = await self._pending_multipart(asset_id, by)
+        assert asset.upload_id is not None
         try:
-            uploaded = await self._storage.list_parts(row["original_key"], row["upload_id"])
+            uploaded = await self._storage.list_parts(asset.original_key, asset.upload_id)
         except MultipartError as exc:
             raise Invalid("upload_gone", "this upload no longer exists; start again") from exc
-        return await self._plan(row, uploaded=uploaded)
+        return await self._plan(asset, uploaded=uploaded)
 
-    async def _pending_multipart(self, asset_id: uuid.UUID, by: Identity) -> RowMapping:
-        row = await self._library.asset(asset_id, by)
-        if row["status"] != "pending" or not row["upload_id"]:
+    async def _pending_multipart(self, asset_id: uuid.UUID, by: Identity) -> StoredAsset:
+        asset = await self._library.asset(asset_id, by)
+        if asset.status != "pending" or not asset.upload_id:
             raise Invalid("not_multipart", "this asset has no multipart upload in progress")
-        return row
+        return asset
 
     async def complete(
         self, asset_id: uuid.UUID, by: Identity, parts: list[UploadedPart] | None = None
-    ) -> RowMapping:
+    ) -> StoredAsset:
         """Queue an uploaded photo for processing. Idempotent: a finished one is returned."""
         asset = await self._library.asset(asset_id, by)
-        if asset["status"] != "pending":
+        if asset.status != "pending":
             return asset
-        if asset["upload_id"]:
+        if asset.upload_id:
             try:
                 await self._assemble(asset, parts)
             except MultipartError as exc:
                 again = await self._library.asset(asset_id, by)
-                if again["status"] != "pending":  # a concurrent complete won
+                if again.status != "pending":  # a concurrent complete won
                     return again
                 # A complete cut short by a database outage assembled the parts already (the
                 # upload is gone, the object is there): the client's retry finishes it.
-                if not await self._assembled(asset["original_key"]):
+                if not await self._assembled(asset.original_key):
                     raise Invalid("bad_parts", str(exc), "parts") from exc
-        key = asset["original_key"]
+        key = asset.original_key
         try:
             size = await self._storage.object_size(key)
             head = await self._storage.read_head(key, SNIFF_BYTES)
@@ -241,7 +244,7 @@ class Uploads:
         if row is None:
             return await self._library.asset(asset_id, by)
         log.info("asset.queued", asset_id=str(asset_id), bytes=size)
-        return row
+        return StoredAsset.from_row(row)
 
     async def _assembled(self, key: str) -> bool:
         try:
@@ -250,12 +253,14 @@ class Uploads:
             return False
         return True
 
-    async def _assemble(self, asset: RowMapping, parts: list[UploadedPart] | None) -> None:
-        key, upload_id = asset["original_key"], asset["upload_id"]
+    async def _assemble(self, asset: StoredAsset, parts: list[UploadedPart] | None) -> None:
+        assert asset.upload_id is not None  # only multipart uploads come here
+        assert asset.part_size is not None
+        key, upload_id = asset.original_key, asset.upload_id
         uploaded = await self._storage.list_parts(key, upload_id)
         if parts is None:
             # The client need not keep ETags: every part the plan asked for must be there.
-            expected = max(1, math.ceil(asset["declared_bytes"] / int(asset["part_size"])))
+            expected = max(1, math.ceil(asset.declared_bytes / asset.part_size))
             have = {p.number for p in uploaded}
             missing = [n for n in range(1, expected + 1) if n not in have]
             if missing:
@@ -264,15 +269,15 @@ class Uploads:
             parts = [p for p in uploaded if p.number <= expected]
         await self._storage.complete_multipart(key, upload_id, parts)
 
-    async def _reject(self, asset: RowMapping, code: str, message: str) -> None:
+    async def _reject(self, asset: StoredAsset, code: str, message: str) -> None:
         async with self._db.transaction() as session:
             await session.execute(
                 update(assets)
-                .where(assets.c.id == asset["id"], assets.c.status == "pending")
+                .where(assets.c.id == asset.id, assets.c.status == "pending")
                 .values(status="rejected", error_code=code, error_message=message[:500])
             )
-            await self._library.photo_set.changed(session, asset["gallery_id"])
-        await self._storage.delete(asset["original_key"])
+            await self._library.photo_set.changed(session, asset.gallery_id)
+        await self._storage.delete(asset.original_key)
 
     async def clean_abandoned(self) -> int:
         """Remove uploads never completed within `abandon_upload_seconds`: the parts (S3:
