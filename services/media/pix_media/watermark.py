@@ -2,7 +2,8 @@
 
 "pix.immo · Vorschau" in rows across the whole picture at 30°, white at about a third opacity
 with a dark edge, so it shows on a white wall and on a dark floor alike and cannot be cropped
-away. The overlay depends only on the picture's size, so it is drawn once per size and reused.
+away. The overlay depends only on the picture's long edge, so it is drawn once per edge (the
+web renditions' 2000 px, the thumbnails' 400 px) and reused.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ ANGLE = 30
 QUALITY = 82
 
 
-@functools.lru_cache(maxsize=8)
-def _overlay(size: tuple[int, int]) -> Image.Image:
-    """An RGBA layer of the picture's size carrying the diagonal rows of text."""
-    width, height = size
-    font_size = max(10, round(max(width, height) / 22))
+@functools.lru_cache(maxsize=4)
+def _overlay(edge: int) -> Image.Image:
+    """A square RGBA layer carrying the diagonal rows of text, for pictures of this long edge
+    (web renditions share one, thumbnails another: they are cropped from it)."""
+    font_size = max(10, round(edge / 22))
     font = ImageFont.load_default(size=font_size)
     left, top, right, bottom = font.getbbox(TEXT)
     stamp_w, stamp_h = math.ceil(right - left), math.ceil(bottom - top)
     stroke = max(1, font_size // 16)
-    # Draw on a square canvas big enough that the rotated rows still cover every corner.
-    side = math.ceil(math.hypot(width, height)) + stamp_w
+    # Draw on a canvas big enough that the rotated rows still cover every corner.
+    side = math.ceil(edge * math.sqrt(2)) + stamp_w
     layer = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     step_x, step_y = stamp_w + font_size * 2, stamp_h + font_size * 3
@@ -44,15 +45,18 @@ def _overlay(size: tuple[int, int]) -> Image.Image:
                 stroke_fill=(0, 0, 0, 70),
             )
     layer = layer.rotate(ANGLE, resample=Image.Resampling.BILINEAR)
-    x0, y0 = (side - width) // 2, (side - height) // 2
-    return layer.crop((x0, y0, x0 + width, y0 + height))
+    start = (side - edge) // 2
+    return layer.crop((start, start, start + edge, start + edge))
 
 
 def watermark_jpeg(data: bytes) -> bytes:
     """The rendition (an sRGB JPEG without metadata) with the preview mark, as a JPEG."""
     with Image.open(io.BytesIO(data)) as source:
         picture = source.convert("RGBA")
-    picture.alpha_composite(_overlay(picture.size))
+    width, height = picture.size
+    edge = max(width, height)
+    x0, y0 = (edge - width) // 2, (edge - height) // 2
+    picture.alpha_composite(_overlay(edge).crop((x0, y0, x0 + width, y0 + height)))
     buffer = io.BytesIO()
     picture.convert("RGB").save(buffer, format="JPEG", quality=QUALITY, progressive=True)
     return buffer.getvalue()
