@@ -24,6 +24,7 @@ VOCABULARIES = {
     "role.": ("admin", "photographer", "owner", "agent"),
     "type.": ("apartment", "house", "commercial", "land"),
     "service.": ("photos", "drone", "tour360", "floorplan", "video"),
+    "delivery.error.": ("gallery_incomplete", "gallery_empty", "already_delivered", "other"),
 }
 
 
