@@ -1,8 +1,9 @@
 """The gallery page of an order that waits for payment, through the gateway: a notice says the
-previews are watermarked, and the photo grid links the watermarked thumbnails; once paid, the
-notice is gone and the clean ones are linked. Real auth, media, captioning and export services
-(uvicorn on loopback ports), the session's database; billing's events are handed to media's
-own handlers (media's tests cover the broker path and the pictures themselves)."""
+previews are watermarked (and asks again every 5 s), and the photo grid links the watermarked
+thumbnails; once paid, the notice goes, tells the grid to reload, and the clean ones are
+linked. Real auth, media, captioning and export services (uvicorn on loopback ports), the
+session's database; billing's events are handed to media's own handlers (media's tests cover
+the broker path and the pictures themselves)."""
 
 from __future__ import annotations
 
@@ -146,9 +147,17 @@ async def test_an_unpaid_gallery_page_shows_watermarked_previews_until_paid(
     assert NOTICE_DE in page.text
     assert f"{asset_id}/preview-thumb.jpg" in page.text
     assert f"{asset_id}/thumb.jpg" not in page.text
+    # The notice asks every 5 s, so the page learns of the payment by itself.
+    notice = await browser.get(f"/galleries/{gallery_id}/watermark")
+    assert notice.status_code == 200
+    assert NOTICE_DE in notice.text
+    assert 'hx-trigger="every 5s"' in notice.text
+    assert "pix:previews-unlocked from:body" in page.text  # the grid listens for the unlock
     browser.cookies.set("lang", "en", domain="gateway.test")
     assert NOTICE_EN in (await browser.get(f"/galleries/{gallery_id}")).text
     browser.cookies.delete("lang", domain="gateway.test")
+    unknown = await browser.get(f"/galleries/{uuid.uuid4()}/watermark")
+    assert unknown.status_code == 404
 
     await previews.take_payment(
         OrderPaid(
@@ -159,6 +168,13 @@ async def test_an_unpaid_gallery_page_shows_watermarked_previews_until_paid(
             paid_at=datetime.now(UTC),
         )
     )
+    notice = await browser.get(f"/galleries/{gallery_id}/watermark")
+    assert notice.status_code == 200
+    assert notice.text == ""  # the notice goes …
+    assert notice.headers["hx-trigger"] == "pix:previews-unlocked"  # … and the grid reloads
+    grid = await browser.get(f"/galleries/{gallery_id}/photos")
+    assert f"{asset_id}/thumb.jpg" in grid.text
+    assert "preview-thumb" not in grid.text
     page = await browser.get(f"/galleries/{gallery_id}")
     assert 'data-test="previews-watermarked"' not in page.text
     assert f"{asset_id}/thumb.jpg" in page.text

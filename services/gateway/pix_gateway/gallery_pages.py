@@ -220,6 +220,17 @@ async def photo_grid(gallery_id: str, request: Request, ui: PageUI) -> Response:
     return response
 
 
+@router.get("/galleries/{gallery_id}/watermark", response_class=HTMLResponse)
+async def watermark_notice(gallery_id: str, request: Request, ui: PageUI) -> Response:
+    """The notice while the order waits for payment; once paid, nothing, and the photo grid
+    fetches its clean previews."""
+    me = await ui.signed_in(request)
+    gallery = await gallery_or_404(ui, me, gallery_id)
+    if gallery.get("watermarked"):
+        return ui.render(request, "partials/watermark_notice.html", me, gallery=gallery)
+    return Response(status_code=200, headers={"hx-trigger": "pix:previews-unlocked"})
+
+
 async def photo_card(
     ui: UI, request: Request, me: Identity, gallery_id: str, asset_id: str, **ctx: Any
 ) -> Response:
