@@ -35,6 +35,7 @@ from pix_leads.records import (
     SearchHit,
     Status,
 )
+from pix_leads.wishes import LeadWishes, SemanticHit
 
 
 def _desk(request: Request) -> LeadDesk:
@@ -62,6 +63,11 @@ def _experiments(request: Request) -> Experiments:
     return experiments
 
 
+def _wishes(request: Request) -> LeadWishes:
+    wishes: LeadWishes = request.app.state.wishes
+    return wishes
+
+
 def _insights(request: Request) -> Insights:
     insights: Insights = request.app.state.insights
     return insights
@@ -73,6 +79,7 @@ MessengerDep = Annotated[Messenger, Depends(_messenger)]
 OrgDep = Annotated[OrgSettings, Depends(_org)]
 ExperimentsDep = Annotated[Experiments, Depends(_experiments)]
 InsightsDep = Annotated[Insights, Depends(_insights)]
+WishesDep = Annotated[LeadWishes, Depends(_wishes)]
 
 router = APIRouter()
 
@@ -114,6 +121,18 @@ async def list_leads(
     identity: CurrentIdentity, desk: Desk, wanted: Annotated[LeadFilter, Query()]
 ) -> list[LeadSummary]:
     return await desk.inbox(identity, wanted)
+
+
+@router.get("/leads/search")
+async def semantic_search(
+    identity: CurrentIdentity,
+    wishes: WishesDep,
+    q: Annotated[str, Query(min_length=1, max_length=500)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[SemanticHit]:
+    """Leads whose wishes mean what `q` says (embeddings), the closest first; the same leads
+    the caller sees in the inbox."""
+    return await wishes.search(identity, q, limit=limit)
 
 
 @router.get("/search")

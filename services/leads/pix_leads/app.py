@@ -20,6 +20,7 @@ from pix_contracts import (
 )
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
 from pix_runtime.broker import declare_publishers
+from pix_runtime.embeddings import Embedder, build_embedder
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
@@ -40,6 +41,7 @@ from pix_leads.sentiment import SentimentModel
 from pix_leads.service import (
     ACKNOWLEDGE,
     ANALYSE,
+    EMBED_WISHES,
     EXPIRE,
     FOLLOW_UP,
     Analysis,
@@ -50,6 +52,7 @@ from pix_leads.service import (
 )
 from pix_leads.settings import LeadsSettings
 from pix_leads.smtp import SmtpIntake
+from pix_leads.wishes import REEMBED, LeadWishes, Reembed
 
 
 def _sentiment_model(settings: LeadsSettings) -> SentimentModel | None:
@@ -64,9 +67,12 @@ def _sentiment_model(settings: LeadsSettings) -> SentimentModel | None:
     )
 
 
-def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+def create_app(
+    settings: LeadsSettings | None = None, *, embedder: Embedder | None = None
+) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or LeadsSettings()
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
+    wishes = LeadWishes(runtime.db, embedder or build_embedder(settings))
     clock = runtime.clock
     model = _sentiment_model(settings)
     book = LeadBook(
@@ -123,6 +129,12 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
         policy=RetryPolicy(max_attempts=3, base_seconds=30),
         timeout=timedelta(minutes=2),
     )
+    embed_policy = RetryPolicy(max_attempts=8, base_seconds=10, max_seconds=1800)
+    runtime.jobs.register(EMBED_WISHES, LeadRef, wishes.embed_job, policy=embed_policy)
+    runtime.jobs.register(
+        REEMBED, Reembed, wishes.reembed_job, policy=embed_policy, timeout=timedelta(minutes=30)
+    )
+    runtime.on_start(wishes.plan_reembed)
     register_handlers(runtime.broker, ListingMirror(runtime.db))
     billing_url = f"{settings.platform.public_url.rstrip('/')}/billing"
     licences = Licences(
@@ -157,6 +169,7 @@ def create_app(settings: LeadsSettings | None = None) -> tuple[FastAPI, ServiceR
     app.state.org = org
     app.state.experiments = experiments
     app.state.insights = Insights(runtime.db)
+    app.state.wishes = wishes
     app.state.storage = runtime.storage
     app.state.smtp = smtp
 

@@ -3,6 +3,7 @@
 Every client table carries `org_id`, and every query of client data filters on it.
 """
 
+from pgvector.sqlalchemy import Vector
 from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
@@ -226,6 +227,22 @@ webhook_tokens = Table(
     Column("token", String(200), primary_key=True),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# A lead's wishes as a vector (pix_leads.wishes), with the model that made it. Stored without a
+# fixed dimension beside it, so a model change re-embeds row by row while search keeps working.
+lead_vectors = Table(
+    "lead_vectors",
+    metadata,
+    Column("lead_id", Uuid, ForeignKey("leads.leads.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("model", String(120), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("embedding", Vector(), nullable=False),
+    # SHA-256 of the embedded text: an unchanged text is not embedded again.
+    Column("text_sha", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("lead_vectors_org_model", lead_vectors.c.org_id, lead_vectors.c.model)
 
 # The CRM licence per organisation, as billing last announced it (pix_runtime.licences).
 licences = licences_table(metadata)

@@ -50,6 +50,8 @@ ACKNOWLEDGE = "leads.acknowledge"
 FOLLOW_UP = "leads.follow-up"
 EXPIRE = "leads.expire"
 ANALYSE = "leads.analyse"
+# The lead's wishes as a vector (pix_leads.wishes), after every change of its profile.
+EMBED_WISHES = "leads.embed-wishes"
 STATUS_ORDER = {"NEW": 0, "CONTACTED": 1, "CONVERSATION": 2, "BOOKED": 3}
 
 
@@ -179,6 +181,15 @@ class LeadBook:
 
     async def publish(self, session: AsyncSession, event: Event) -> None:
         await enqueue(session, m.outbox, event, source=SOURCE)
+        if isinstance(event, LeadCreated | LeadUpdated):
+            # Every path that changes a lead's profile announces it here: embed it again.
+            await enqueue_job(
+                session,
+                m.jobs,
+                EMBED_WISHES,
+                LeadRef(lead_id=event.lead_id),
+                key=str(event.lead_id),
+            )
 
     async def record(
         self,

@@ -1,11 +1,15 @@
 """The leads service's configuration (env prefix `PIX_LEADS_`); secrets from the environment."""
 
+from pix_runtime.embeddings import EmbeddingSettings
 from pix_runtime.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
-class LeadsSettings(ServiceSettings):
+class LeadsSettings(ServiceSettings, EmbeddingSettings):
+    """Embeddings of leads' wishes: `PIX_LEADS_EMBEDDING_PROVIDER` etc. (pix_runtime.embeddings;
+    the local model by default, as listings)."""
+
     model_config = SettingsConfigDict(env_prefix="PIX_LEADS_", extra="ignore")
 
     service_name: str = "leads"

