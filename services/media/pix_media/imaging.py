@@ -1,8 +1,9 @@
 """Pure image pipeline of the media service: validate, decode, normalise, render.
 
-No HTTP, Kafka or database here — only Pillow and pillow-heif. ``process_image`` turns an
-uploaded file into two sRGB JPEG renditions (web and thumbnail) that carry no metadata at
-all (no EXIF/GPS, XMP, IPTC, ICC profile, comments or embedded thumbnails).
+No HTTP, Kafka or database here — only Pillow, pillow-heif and libvips (which resamples).
+``process_image`` turns an uploaded file into two sRGB JPEG renditions (web and thumbnail)
+that carry no metadata at all (no EXIF/GPS, XMP, IPTC, ICC profile, comments or embedded
+thumbnails).
 
 Safety properties:
 
@@ -24,6 +25,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 import pillow_heif
+import pyvips
 from PIL import Image, ImageCms
 
 from pix_media.faces import FaceScan, blur_faces, detect_faces, detection_edge
@@ -43,6 +45,10 @@ _log = logging.getLogger(__name__)
 
 # HEIC/HEIF support is provided by pillow-heif; registering is idempotent.
 pillow_heif.register_heif_opener()
+# libvips resamples on the processing thread alone (the service's thread pool is its
+# concurrency) and keeps no operations cached (each holds a photo's pixels).
+pyvips.concurrency_set(1)
+pyvips.cache_set_max(0)
 
 RejectionCode = Literal[
     "not_an_image", "unsupported_type", "corrupt_image", "too_many_pixels", "too_large"
@@ -326,10 +332,27 @@ def _to_srgb(img: Image.Image, icc_profile: bytes | None) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
+# Modes libvips resamples as bands of 8-bit samples, the same Lanczos-3 as Pillow's LANCZOS
+# (pixels differ by at most 2 levels): 29 ms from 3000 x 2000 to the 2000 px web size, where
+# Pillow's resampler takes 96 ms (README, "Codec anchor").
+_VIPS_BANDS: Final[Mapping[str, int]] = MappingProxyType({"L": 1, "RGB": 3, "CMYK": 4})
+
+
 def _resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     if img.size == size:
         return img
-    return img.resize(size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    bands = _VIPS_BANDS.get(img.mode)
+    if bands is None:
+        return img.resize(size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    pixels = pyvips.Image.new_from_memory(img.tobytes(), img.width, img.height, bands, "uchar")
+    # Both scales given, so rounding cannot make the result a pixel off `size`; `gap` is
+    # libvips's reducing gap (a box reduce by an integer factor first), as Pillow's.
+    smaller = pixels.resize(
+        size[0] / img.width, vscale=size[1] / img.height, kernel="lanczos3", gap=_REDUCING_GAP
+    )
+    if (smaller.width, smaller.height) != size:  # never seen; Pillow then, not a wrong size
+        return img.resize(size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    return Image.frombytes(img.mode, size, smaller.write_to_memory())
 
 
 def _encode_jpeg(img: Image.Image, quality: int) -> bytes:
