@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 from pix_contracts.events import ORDER_STATUSES
+from pix_gateway.assistant_pages import TEXT_KEYS
 from pix_gateway.i18n import CATALOGUE, LOCALES, translate
 
 PACKAGE = Path(__file__).resolve().parents[2] / "services" / "gateway" / "pix_gateway"
 # t("key") / t('key', n=1) in templates and page code; translate("key", locale) in Python.
 TEMPLATE_KEY = re.compile(r"""\bt\(\s*(["'])([A-Za-z0-9_.\-]+)\1\s*[,)]""")
+# The assistant's pages: at("key") reads assistant.<key>.
+ASSISTANT_KEY = re.compile(r"""\bat\(\s*(["'])([A-Za-z0-9_.\-]+)\1\s*[,)]""")
 PYTHON_KEY = re.compile(r"""\btranslate\(\s*(["'])([A-Za-z0-9_.\-]+)\1\s*,""")
 # Keys the templates build from a closed vocabulary.
 VOCABULARIES = {
@@ -37,6 +40,10 @@ def used_keys() -> set[str]:
             text = path.read_text("utf-8")
             keys |= {m.group(2) for m in PYTHON_KEY.finditer(text)}
             keys |= {m.group(2) for m in TEMPLATE_KEY.finditer(text)}
+    for path in (PACKAGE / "templates" / "assistant").glob("*.html"):
+        text = path.read_text("utf-8")
+        keys |= {f"assistant.{m.group(2)}" for m in ASSISTANT_KEY.finditer(text)}
+    keys |= {f"assistant.{key}" for key in TEXT_KEYS}
     for prefix, words in VOCABULARIES.items():
         keys |= {prefix + word for word in words}
     return keys
@@ -45,7 +52,7 @@ def used_keys() -> set[str]:
 def test_the_scan_finds_the_pages_texts() -> None:
     keys = used_keys()
     assert len(keys) > 300
-    assert {"nav.dashboard", "order.delivered", "home.title"} <= keys
+    assert {"nav.dashboard", "order.delivered", "home.title", "assistant.off_hint"} <= keys
 
 
 @pytest.mark.parametrize("locale", LOCALES)

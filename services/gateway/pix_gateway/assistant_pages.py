@@ -13,80 +13,56 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "title": ("Assistent", "Assistant"),
-    "lead": (
-        "Fragen Sie nach Anfragen, Objekten und Exposés. Änderungen schlägt der Assistent vor; "
-        "ausgeführt wird erst nach Ihrer Bestätigung.",
-        "Ask about leads, listings and exposés. The assistant proposes changes; nothing runs "
-        "until you confirm.",
-    ),
-    "conversations": ("Unterhaltungen", "Conversations"),
-    "new": ("Neue Unterhaltung", "New conversation"),
-    "none": ("Noch keine Unterhaltung.", "No conversation yet."),
-    "placeholder": (
-        "z. B. Welche neuen Leads für die Wohnung in der Lindenallee haben eine Finanzierung?",
-        "e.g. Which new leads for the flat in Lindenallee have financing?",
-    ),
-    "send": ("Senden", "Send"),
-    "confirm": ("Bestätigen", "Confirm"),
-    "reject": ("Ablehnen", "Reject"),
-    "undo": ("Rückgängig", "Undo"),
-    "undone": ("Rückgängig gemacht", "Undone"),
-    "pending": ("Wartet auf Ihre Bestätigung", "Awaiting your confirmation"),
-    "done": ("Ausgeführt", "Done"),
-    "failed": ("Fehlgeschlagen", "Failed"),
-    "rejected": ("Abgelehnt", "Rejected"),
-    "expired": ("Abgelaufen", "Expired"),
-    "import": ("Leads oder Objekte aus CSV/Excel", "Leads or listings from CSV/Excel"),
-    "import_rows": ("Zeilen erkannt", "rows recognised"),
-    "good": ("Hilfreich", "Helpful"),
-    "bad": ("Nicht hilfreich", "Not helpful"),
-    "error": (
-        "Das hat nicht geklappt. Bitte erneut versuchen.",
-        "That did not work. Please retry.",
-    ),
-    "unavailable": (
-        "Der Assistent ist gerade nicht erreichbar.",
-        "The assistant is not reachable right now.",
-    ),
-    "costs": ("KI-Kosten", "AI costs"),
-    "costs_lead": (
-        "Jeder Modellaufruf des Assistenten mit Tokens, Kosten und Ergebnis, je Organisation, "
-        "Funktion und Tag.",
-        "Every model call of the assistant with tokens, cost and outcome, per organisation, "
-        "feature and day.",
-    ),
-    "day": ("Tag", "Day"),
-    "organisation": ("Organisation", "Organisation"),
-    "feature": ("Funktion", "Feature"),
-    "calls": ("Aufrufe", "Calls"),
-    "tokens": ("Tokens ein/aus", "Tokens in/out"),
-    "cost": ("Kosten", "Cost"),
-    "errors": ("Fehler", "Errors"),
-    "total": ("Summe", "Total"),
-    "recent": ("Letzte Aufrufe", "Recent calls"),
-    "model": ("Modell", "Model"),
-    "latency": ("Dauer", "Latency"),
-    "outcome": ("Ergebnis", "Outcome"),
-    "budget": ("Monatsbudget setzen", "Set a monthly budget"),
-    "budget_eur": ("Budget (€ je Monat)", "Budget (€ per month)"),
-    "save": ("Speichern", "Save"),
-    "saved": ("Gespeichert.", "Saved."),
-    "off_title": ("Der Assistent ist nicht eingerichtet", "The assistant is not set up"),
-    "off_text": (
-        "Es ist kein Sprachmodell konfiguriert. Setzen Sie für den Dienst assistant:",
-        "No language model is configured. Set for the assistant service:",
-    ),
-    "off_hint": (
-        "Jeder OpenAI-kompatible Anbieter funktioniert, auch EU-gehostete. Anleitung: "
-        "README, Abschnitt „Assistant“.",
-        "Any OpenAI-compatible provider works, EU-hosted ones included. See the README, "
-        "section “Assistant”.",
-    ),
-}
+# The pages' texts are assistant.<key> in the gateway's catalogues (locale/*/messages.po);
+# the chat's script gets these as data-t-<key> attributes.
+TEXT_KEYS = (
+    "title",
+    "lead",
+    "conversations",
+    "new",
+    "none",
+    "placeholder",
+    "send",
+    "confirm",
+    "reject",
+    "undo",
+    "undone",
+    "pending",
+    "done",
+    "failed",
+    "rejected",
+    "expired",
+    "import",
+    "import_rows",
+    "good",
+    "bad",
+    "error",
+    "unavailable",
+    "costs",
+    "costs_lead",
+    "day",
+    "organisation",
+    "feature",
+    "calls",
+    "tokens",
+    "cost",
+    "errors",
+    "total",
+    "recent",
+    "model",
+    "latency",
+    "outcome",
+    "budget",
+    "budget_eur",
+    "save",
+    "saved",
+    "off_title",
+    "off_text",
+    "off_hint",
+)
 SETTINGS_HELP = {
     "PIX_ASSISTANT_MODEL": "gpt-5.2, mistral-large-latest, …",
     "PIX_ASSISTANT_API_KEY": "sk-… (oder/or OPENAI_API_KEY)",
@@ -125,14 +101,13 @@ async def assistant_page(request: Request) -> Response:
     locale = ui.locale(request, me)
 
     def at(key: str) -> str:
-        de, en = TEXTS[key]
-        return de if locale == "de" else en
+        return translate(f"assistant.{key}", locale)
 
     code, status = await _api(ui, me, "GET", "/status")
     context: dict[str, Any] = {
         "page": "assistant",
         "at": at,
-        "texts": {key: at(key) for key in TEXTS},
+        "texts": {key: at(key) for key in TEXT_KEYS},
         "reachable": code == 200,
         "model_status": status if code == 200 else {},
         "settings_help": SETTINGS_HELP,
@@ -184,8 +159,7 @@ async def costs_page(request: Request) -> Response:
     locale = ui.locale(request, me)
 
     def at(key: str) -> str:
-        de, en = TEXTS[key]
-        return de if locale == "de" else en
+        return translate(f"assistant.{key}", locale)
 
     code, rows = await _api(ui, me, "GET", "/admin/costs")
     _, calls = await _api(ui, me, "GET", "/admin/calls?limit=50")
