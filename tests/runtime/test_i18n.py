@@ -108,6 +108,13 @@ def test_braces_stay_as_written_without_values(package: str) -> None:
     assert catalogue.gettext("de", "placeholders") == "Platzhalter: {name}, {greeting}"
 
 
+def test_a_msgid_defined_twice_fails_at_start(package: str, tmp_path: Path) -> None:
+    po = tmp_path / package / "locale" / "en" / "LC_MESSAGES" / "messages.po"
+    po.write_text(ENGLISH + '\nmsgid "nav.home"\nmsgstr "Start"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"nav\.home"):
+        Catalogue.load(package)
+
+
 def test_a_package_without_a_catalogue_fails_at_start(package: str) -> None:
     with pytest.raises(FileNotFoundError):
         Catalogue.load(package, locales=("de", "fr"))

@@ -14,6 +14,9 @@ text that shows braces literally ("Platzhalter: {name}") is left as it is.
 
 from __future__ import annotations
 
+import io
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from importlib import resources
@@ -27,6 +30,7 @@ DEFAULT_LOCALE: Final = "de"
 FALLBACK_LOCALE: Final = "en"
 BERLIN: Final = ZoneInfo("Europe/Berlin")
 _BABEL_LOCALES: Final = {"de": "de_DE", "en": "en_GB"}
+_ONE_LINE_MSGID: Final = re.compile(r'^msgid "(.+)"$', re.MULTILINE)
 
 
 class Catalogue:
@@ -58,8 +62,9 @@ class Catalogue:
         messages: dict[str, dict[str, str]] = {}
         for locale in locales:
             po = root.joinpath(locale, "LC_MESSAGES", f"{domain}.po")
-            with po.open("rb") as fileobj:
-                catalog = read_po(fileobj, locale=locale, domain=domain)
+            raw = po.read_bytes()
+            _refuse_duplicates(raw.decode("utf-8"), f"{package}: {locale}/{domain}.po")
+            catalog = read_po(io.BytesIO(raw), locale=locale, domain=domain)
             messages[locale] = {
                 message.id: message.string
                 for message in catalog
@@ -97,6 +102,14 @@ class Catalogue:
         if text is None:
             text = msgid
         return text.format(**values) if values else text
+
+
+def _refuse_duplicates(text: str, where: str) -> None:
+    # Babel keeps the first of two entries with the same msgid and says nothing; gettext's
+    # msgfmt refuses the file. Refuse it too, so a text added twice cannot hide the other.
+    twice = sorted(m for m, n in Counter(_ONE_LINE_MSGID.findall(text)).items() if n > 1)
+    if twice:
+        raise ValueError(f"{where}: msgid defined more than once: {', '.join(twice)}")
 
 
 def format_moment(moment: datetime, locale: str) -> str:
