@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
-from pix_contracts.events import ORDER_STATUSES
+from pix_contracts.events import ORDER_STATUSES, Role
 from pix_gateway.assistant_pages import TEXT_KEYS
 from pix_gateway.i18n import CATALOGUE, LOCALES, translate
+from pix_notify.delivery import MailStatus
 
 PACKAGE = Path(__file__).resolve().parents[2] / "services" / "gateway" / "pix_gateway"
 # t("key") / t('key', n=1) in templates and page code; translate("key", locale) in Python.
@@ -24,7 +26,8 @@ PYTHON_KEY = re.compile(r"""\btranslate\(\s*(["'])([A-Za-z0-9_.\-]+)\1\s*,""")
 # Keys the templates build from a closed vocabulary.
 VOCABULARIES = {
     "order.": ORDER_STATUSES,
-    "role.": ("admin", "photographer", "owner", "agent"),
+    "role.": get_args(Role),
+    "mail.": get_args(MailStatus),
     "type.": ("apartment", "house", "commercial", "land"),
     "service.": ("photos", "drone", "tour360", "floorplan", "video"),
     "delivery.error.": ("gallery_incomplete", "gallery_empty", "already_delivered", "other"),
