@@ -80,8 +80,10 @@ async def test_the_api_proxy_retries_a_read_once_and_then_says_unavailable() -> 
             assert first.status_code == 200
             assert len(media.seen) == 2
 
-            media.hang_ups = len(media.seen) + 2  # the next two hang up: retried once, then 503
+            # The next two hang up: sent once more (by aiohttp, RFC 9112), then 503.
+            media.hang_ups = len(media.seen) + 2
             failed = await client.get("/api/media/storage/renditions/a/web.jpg")
             assert failed.status_code == 503
             assert failed.json()["error"]["code"] == "unavailable"
             assert len(media.seen) == 4
+        await app.state.proxy.upstreams_pool.close()  # no lifespan under ASGITransport

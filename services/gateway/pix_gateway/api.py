@@ -1,10 +1,11 @@
 """Gateway routes: login/logout (cookie handling), the authenticated reverse proxy, home page."""
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
+import aiohttp
 import httpx
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -17,6 +18,7 @@ from pix_runtime.http import (
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.logging import current_correlation_id, get_logger
 from starlette.background import BackgroundTask
+from yarl import URL
 
 from pix_gateway.pages import DEVICE_COOKIE, DEVICE_HEADER, client_ip, set_device_cookie
 from pix_gateway.service import (
@@ -68,6 +70,51 @@ WEBHOOK_BODY_LIMIT = 1 << 20  # a completed prediction is a few KB
 SMALL_ANSWER_BYTES = 256 * 1024
 
 
+# What a failed upstream call raises. aiohttp itself sends an idempotent request once more when
+# the service hangs up on it (RFC 9112 9.3.1); a refused connection (a service restarting) or a
+# timeout it leaves to us, and those are what the proxy retries.
+UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
+RETRIABLE_ERRORS = (aiohttp.ClientConnectorError, TimeoutError)
+
+
+class UpstreamPool:
+    """The proxy's kept-alive connections to the services.
+
+    aiohttp rather than httpx on this path: forwarding one small answer costs about a quarter
+    of httpx's CPU in the gateway (0.2–0.3 ms against 1.2–1.4 ms a call, measured side by side),
+    and the proxy is the gateway's hot path. The session is opened in the running event loop
+    on first use.
+    """
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def send(
+        self,
+        method: str,
+        url: URL,
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes] | None,
+    ) -> aiohttp.ClientResponse:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                # As many connections kept as requests may be in flight (see app.py).
+                connector=aiohttp.TCPConnector(limit=500, limit_per_host=0),
+                # Connect fast or fail; a download may take long, as long as bytes flow.
+                timeout=aiohttp.ClientTimeout(total=None, connect=5, sock_read=30),
+                # Bytes pass through as the service sent them; only the client's headers go.
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+            )
+        return await self._session.request(
+            method, url, headers=headers, data=body, allow_redirects=False
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
 # The public API prefix of a service, where it is not the service's own name.
 API_PREFIXES = {"export": "exports"}
 
@@ -81,6 +128,7 @@ class Proxy:
     sessions: SessionChecker
     upstreams: Mapping[str, str]
     """Public API prefix (`/api/<prefix>/...`) -> the service's base URL."""
+    upstreams_pool: UpstreamPool
 
     @classmethod
     def of(
@@ -91,7 +139,7 @@ class Proxy:
         service_urls: Mapping[str, str],
     ) -> "Proxy":
         upstreams = {API_PREFIXES.get(name, name): url for name, url in service_urls.items()}
-        return cls(settings, client, sessions, upstreams)
+        return cls(settings, client, sessions, upstreams, UpstreamPool())
 
     @cached_property
     def internal_key(self) -> bytes:
@@ -232,45 +280,45 @@ async def forward(proxy: ApiProxy, service: str, path: str, request: Request) ->
     if not has_body:
         # Forwarding a Content-Length without its body would leave the upstream waiting.
         headers.pop("content-length", None)
-    upstream_request = proxy.client.build_request(
-        request.method,
-        f"{base}/{path}",
-        params=request.query_params,
-        headers=headers,
-        # Streamed through: an upload is never held whole in the gateway's memory.
-        content=request.stream() if has_body else None,
-    )
+    query = request.url.query
+    url = URL(f"{base}/{path}" + (f"?{query}" if query else ""))
     try:
-        upstream = await proxy.client.send(upstream_request, stream=True)
-    except httpx.HTTPError as exc:
+        upstream = await proxy.upstreams_pool.send(
+            request.method,
+            url,
+            headers,
+            # Streamed through: an upload is never held whole in the gateway's memory.
+            body=request.stream() if has_body else None,
+        )
+    except UPSTREAM_ERRORS as exc:
         # Without a body the request can be sent again as it was (a streamed body is spent).
         log.warning("upstream.failed", service=service, path=path, error=describe(exc))
-        retriable = isinstance(exc, httpx.TransportError) and request.method in IDEMPOTENT_METHODS
+        retriable = isinstance(exc, RETRIABLE_ERRORS) and request.method in IDEMPOTENT_METHODS
         if has_body or not retriable:
             return _error(503, "unavailable", f"the {service} service is unavailable")
         try:
-            upstream = await proxy.client.send(upstream_request, stream=True)
-        except httpx.HTTPError as again:
+            upstream = await proxy.upstreams_pool.send(request.method, url, headers, body=None)
+        except UPSTREAM_ERRORS as again:
             log.warning("upstream.failed", service=service, path=path, error=describe(again))
             return _error(503, "unavailable", f"the {service} service is unavailable")
     answer_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE}
     if identity is not None and "cache-control" not in upstream.headers:
         # A signed-in answer is the user's own data: no shared or browser cache keeps it.
         answer_headers["cache-control"] = "no-store"
-    length = upstream.headers.get("content-length", "")
-    if length.isdigit() and int(length) <= SMALL_ANSWER_BYTES:
+    length = upstream.content_length
+    if length is not None and length <= SMALL_ANSWER_BYTES:
         # Most API answers: passed on whole, without the streaming response's task group and
         # background close per request (about a tenth of the gateway's samples under load).
         try:
-            content = b"".join([chunk async for chunk in upstream.aiter_raw()])
-        except httpx.HTTPError:
+            content = await upstream.read()
+        except UPSTREAM_ERRORS:
             return _error(503, "unavailable", f"the {service} service is unavailable")
         finally:
-            await upstream.aclose()
-        return Response(content, status_code=upstream.status_code, headers=answer_headers)
+            upstream.release()
+        return Response(content, status_code=upstream.status, headers=answer_headers)
     return StreamingResponse(
-        upstream.aiter_raw(),
-        status_code=upstream.status_code,
+        upstream.content.iter_any(),
+        status_code=upstream.status,
         headers=answer_headers,
-        background=BackgroundTask(upstream.aclose),
+        background=BackgroundTask(upstream.release),
     )

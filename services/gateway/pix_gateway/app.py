@@ -84,6 +84,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.proxy.upstreams_pool.close()
         await client.aclose()
 
     # The gateway faces the public: its metrics are served on an internal port (main()).
