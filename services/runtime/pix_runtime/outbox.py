@@ -153,6 +153,10 @@ class BrokerMemory:
             )
             await consumer.start()
             consumer.assign([self._partition])
+            # Only the group's committed offset is read and written, never a record: paused,
+            # the consumer sends no fetches (aiokafka fetches assigned partitions on its own,
+            # two a second on Tansu, for each service's relay).
+            consumer.pause(self._partition)
             self._consumer = consumer
         return self._consumer
 
