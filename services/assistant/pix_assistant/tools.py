@@ -282,8 +282,18 @@ class SemanticSearch(Args):
 
 async def semantic_search(ctx: ToolContext, args: SemanticSearch) -> Any:
     listings = await search_listings(ctx, SearchListings(query=args.query))
-    hits = await ctx.get("leads", "/search", q=args.query, limit=10)
-    return {"listings": listings, "leads": [_lead_brief(hit["lead"]) for hit in hits]}
+    # Leads by their words (names, notes, messages) and by the meaning of their wishes
+    # (embeddings); each says which matched, the meaning's closeness as 0..1.
+    by_words = await ctx.get("leads", "/search", q=args.query, limit=10)
+    by_meaning = await ctx.get("leads", "/leads/search", q=args.query, limit=10)
+    leads: dict[str, dict[str, Any]] = {
+        hit["lead"]["id"]: {**_lead_brief(hit["lead"]), "matched": "words"} for hit in by_words
+    }
+    for hit in by_meaning:
+        brief = leads.setdefault(hit["lead"]["id"], {**_lead_brief(hit["lead"]), "matched": ""})
+        brief["matched"] = "words+meaning" if brief["matched"] == "words" else "meaning"
+        brief["similarity"] = hit["similarity"]
+    return {"listings": listings, "leads": list(leads.values())}
 
 
 async def list_exposes(ctx: ToolContext, args: ListingRef) -> Any:
