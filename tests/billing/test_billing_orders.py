@@ -237,9 +237,9 @@ async def test_numbers_stay_gap_free_under_concurrent_issuing(billing: BillingAp
         await invoicing.order_placed(order)
     rows = await asyncio.gather(*(invoicing._numbered(o.order_id) for o in orders))
     again = await asyncio.gather(*(invoicing._numbered(o.order_id) for o in orders))
-    numbers = sorted(int(r["number"][-6:]) for r in rows)
+    numbers = sorted(int(r.number[-6:]) for r in rows)
     assert numbers == list(range(numbers[0], numbers[0] + 6))
-    assert [r["number"] for r in again] == [r["number"] for r in rows]
+    assert [r.number for r in again] == [r.number for r in rows]
     assert OrderRef(order_id=orders[0].order_id)
 
 

@@ -53,6 +53,16 @@ def invoice_view(row: RowMapping) -> InvoiceView:
     return InvoiceView.model_validate(dict(row))
 
 
+class StoredInvoice(InvoiceView):
+    """An invoice with its Stripe id (None until Stripe has it): for billing's own use."""
+
+    stripe_invoice_id: str | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> StoredInvoice:
+        return cls.model_validate(dict(row))
+
+
 class Invoicing:
     def __init__(
         self, db: Database, billing: Billing, settings: BillingSettings, clock: Clock
@@ -145,7 +155,7 @@ class Invoicing:
         )
         return f"{self._settings.invoice_prefix}-{year}-{result.scalar_one():06d}"
 
-    async def _numbered(self, order_id: uuid.UUID) -> RowMapping | None:
+    async def _numbered(self, order_id: uuid.UUID) -> StoredInvoice | None:
         """The order's invoice row, numbered and stored once (a retry finds it)."""
         async with self._db.sessions() as session:
             org_id = await session.scalar(
@@ -169,9 +179,9 @@ class Invoicing:
             found = await session.execute(
                 select(m.invoices).where(m.invoices.c.order_id == order_id)
             )
-            existing: RowMapping | None = found.mappings().first()
+            existing = found.mappings().first()
             if existing is not None:
-                return existing
+                return StoredInvoice.from_row(existing)
             if order["payment"] != "required":
                 return None
             services = order["services"] or [{"key": "photos", "price_cents": order["gross_cents"]}]
@@ -216,47 +226,47 @@ class Invoicing:
             await session.execute(
                 update(m.orders).where(m.orders.c.order_id == order_id).values(payment="invoiced")
             )
-            numbered: RowMapping = result.mappings().one()
-            return numbered
+            return StoredInvoice.from_row(result.mappings().one())
 
     async def issue(self, payload: OrderRef, ctx: JobContext) -> None:
         """Job: number the invoice, then create it at Stripe (idempotently) and store its ids."""
         stripe = self._billing.stripe
         if stripe is None:
             return
-        row = await self._numbered(payload.order_id)
-        if row is None or row["stripe_invoice_id"] is not None:
+        invoice = await self._numbered(payload.order_id)
+        if invoice is None or invoice.stripe_invoice_id is not None:
             return
-        customer_id = await self._billing.customer_id(row["org_id"])
+        assert invoice.number is not None  # an order's invoice is numbered when it is stored
+        customer_id = await self._billing.customer_id(invoice.org_id)
         tax_rate = None
-        if row["vat_treatment"] == "de_vat":
-            tax_rate = await stripe.tax_rate(float(row["vat_percent"]), inclusive=True)
+        if invoice.vat_treatment == "de_vat":
+            tax_rate = await stripe.tax_rate(float(invoice.vat_percent), inclusive=True)
         issued = await stripe.order_invoice(
-            invoice_id=row["id"],
+            invoice_id=invoice.id,
             customer_id=customer_id,
-            number=row["number"],
-            currency=row["currency"],
-            lines=[InvoiceLine(line["description"], line["amount_cents"]) for line in row["lines"]],
+            number=invoice.number,
+            currency=invoice.currency,
+            lines=[InvoiceLine(li["description"], li["amount_cents"]) for li in invoice.lines],
             tax_rate=tax_rate,
-            footer=row["buyer"].get("note"),
+            footer=invoice.buyer.get("note"),
             due_days=self._settings.invoice_due_days,
             metadata={
-                "invoice_id": str(row["id"]),
+                "invoice_id": str(invoice.id),
                 "order_id": str(payload.order_id),
-                "org_id": str(row["org_id"]),
+                "org_id": str(invoice.org_id),
             },
         )
-        if issued.total != row["gross_cents"]:
+        if issued.total != invoice.gross_cents:
             log.error(
                 "stripe.invoice_total_differs",
-                number=row["number"],
-                ours=row["gross_cents"],
+                number=invoice.number,
+                ours=invoice.gross_cents,
                 stripes=issued.total,
             )
         async with self._db.transaction() as session:
             await session.execute(
                 update(m.invoices)
-                .where(m.invoices.c.id == row["id"])
+                .where(m.invoices.c.id == invoice.id)
                 .values(
                     stripe_invoice_id=issued.id,
                     status=issued.status if issued.status != "draft" else "open",
@@ -329,7 +339,7 @@ class Invoicing:
         failed_at = (
             self._clock.now() if current.attempt_count and current.status == "open" else None
         )
-        values: dict[str, Any] = {
+        values: dict[str, Any] = {  # the invoices columns Stripe's state sets
             "status": current.status,
             "number": current.number,
             "gross_cents": current.total,

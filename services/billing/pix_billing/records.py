@@ -87,6 +87,7 @@ class InvoiceView(BaseModel):
     gross_cents: int
     vat_percent: Decimal
     vat_treatment: str
+    # The parties and lines as the invoice printed them: JSON kept with it, shown as it is.
     seller: dict[str, Any]
     buyer: dict[str, Any]
     lines: list[dict[str, Any]]

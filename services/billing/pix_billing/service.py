@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,29 +65,60 @@ class StripeEventRef(BaseModel):
     object_kind: str | None
 
 
-def customer_of(row: RowMapping | dict[str, Any]) -> Customer:
-    country = row["country"] or "DE"
+@dataclass(frozen=True)
+class Account:
+    """An organisation's row in billing: its licence, Stripe ids, billing address, VAT check."""
+
+    org_id: uuid.UUID
+    status: str
+    plan: str
+    seats: int
+    trial_ends_at: datetime | None
+    current_period_end: datetime | None
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    company: str | None
+    email: str | None
+    street: str | None
+    postcode: str | None
+    city: str | None
+    country: str | None
+    vat_id: str | None
+    vat_status: str | None
+    vat_checked_at: datetime | None
+    vat_name: str | None
+    vat_address: str | None
+    # The licence as last announced: `announced_state`'s JSON, None before the first.
+    announced: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Account:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    def announced_state(self) -> dict[str, Any]:
+        """What an announcement says, as the JSON kept in `announced` to compare with."""
+        end = self.current_period_end
+        return {
+            "status": self.status,
+            "plan": self.plan,
+            "seats": self.seats,
+            "current_period_end": end.isoformat() if end else None,
+        }
+
+
+def customer_of(account: Account) -> Customer:
+    country = account.country or "DE"
     return Customer(
-        name=row["company"],
-        email=row["email"],
-        street=row["street"],
-        postcode=row["postcode"],
-        city=row["city"],
+        name=account.company,
+        email=account.email,
+        street=account.street,
+        postcode=account.postcode,
+        city=account.city,
         country=country,
-        vat_id=row["vat_id"],
-        reverse_charge=treatment_for(country, vat_id_for_tax(row["vat_id"], row.get("vat_status")))
+        vat_id=account.vat_id,
+        reverse_charge=treatment_for(country, vat_id_for_tax(account.vat_id, account.vat_status))
         != "de_vat",
     )
-
-
-def _announced(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
-    end = row["current_period_end"]
-    return {
-        "status": row["status"],
-        "plan": row["plan"],
-        "seats": row["seats"],
-        "current_period_end": end.isoformat() if end else None,
-    }
 
 
 class Billing:
@@ -115,7 +147,7 @@ class Billing:
 
     # --- accounts ---------------------------------------------------------------------------
 
-    async def _account(self, session: AsyncSession, org_id: uuid.UUID) -> RowMapping:
+    async def _account(self, session: AsyncSession, org_id: uuid.UUID) -> Account:
         """The organisation's row, made on first sight with a trial from now."""
         now = self._clock.now()
         result = await session.execute(
@@ -132,10 +164,11 @@ class Billing:
             .on_conflict_do_nothing()
             .returning(m.accounts)
         )
-        created: RowMapping | None = result.mappings().first()
+        created = result.mappings().first()
         if created is not None:
-            await self._announce(session, created)
-            return created
+            account = Account.from_row(created)
+            await self._announce(session, account)
+            return account
         found = await session.execute(
             select(m.accounts).where(m.accounts.c.org_id == org_id).with_for_update()
         )
@@ -156,39 +189,40 @@ class Billing:
             )
             row = result.mappings().one()
         # Announced while billing was off (or not at all): say how things stand now.
-        await self._announce(session, row)
-        return row
+        account = Account.from_row(row)
+        await self._announce(session, account)
+        return account
 
-    def _licence(self, row: RowMapping) -> Licence:
+    def _licence(self, account: Account) -> Licence:
         plan = (
-            self._settings.plans.get(row["plan"])
+            self._settings.plans.get(account.plan)
             or self._settings.plans[self._settings.default_plan]
         )
         return Licence(
-            org_id=row["org_id"],
+            org_id=account.org_id,
             billing_enabled=self.enabled,
-            status=row["status"] if self.enabled else "active",
-            licensed=not self.enabled or row["status"] in LIVE,
-            plan=row["plan"],
+            status=account.status if self.enabled else "active",
+            licensed=not self.enabled or account.status in LIVE,
+            plan=account.plan,
             plan_name=plan.name,
             seat_cents=plan.seat_cents,
-            seats=row["seats"],
-            trial_ends_at=row["trial_ends_at"],
-            current_period_end=row["current_period_end"],
-            subscribed=row["stripe_subscription_id"] is not None,
+            seats=account.seats,
+            trial_ends_at=account.trial_ends_at,
+            current_period_end=account.current_period_end,
+            subscribed=account.stripe_subscription_id is not None,
             profile=BillingProfile(
-                company=row["company"],
-                email=row["email"],
-                street=row["street"],
-                postcode=row["postcode"],
-                city=row["city"],
-                country=row["country"],
-                vat_id=row["vat_id"],
+                company=account.company,
+                email=account.email,
+                street=account.street,
+                postcode=account.postcode,
+                city=account.city,
+                country=account.country,
+                vat_id=account.vat_id,
             ),
-            vat_status=row["vat_status"],
-            vat_checked_at=row["vat_checked_at"],
-            vat_name=row["vat_name"],
-            vat_address=row["vat_address"],
+            vat_status=account.vat_status,
+            vat_checked_at=account.vat_checked_at,
+            vat_name=account.vat_name,
+            vat_address=account.vat_address,
         )
 
     async def licence(self, org_id: uuid.UUID) -> Licence:
@@ -219,8 +253,8 @@ class Billing:
                 .values(**profile.model_dump(), **vat, updated_at=self._clock.now())
                 .returning(m.accounts)
             )
-            row = result.mappings().one()
-            if row["vat_status"] == "unverified" and profile.vat_id:
+            account = Account.from_row(result.mappings().one())
+            if account.vat_status == "unverified" and profile.vat_id:
                 await enqueue_job(
                     session,
                     m.jobs,
@@ -228,12 +262,13 @@ class Billing:
                     VatRecheck(org_id=org_id, vat_id=profile.vat_id),
                     key=f"{org_id}:{profile.vat_id}",
                 )
-        if self.stripe is not None and row["stripe_customer_id"]:
-            await self.stripe.update_customer(row["stripe_customer_id"], customer_of(row))
-        return self._licence(row)
+        if self.stripe is not None and account.stripe_customer_id:
+            await self.stripe.update_customer(account.stripe_customer_id, customer_of(account))
+        return self._licence(account)
 
     # --- VAT ids and VIES (the decisions are in pix_billing.vat) ----------------------------
 
+    # The accounts columns that record a VAT id's check, for an update.
     def _vat_columns(self, status: str, answer: ViesAnswer | None = None) -> dict[str, Any]:
         return {
             "vat_status": status,
@@ -289,9 +324,10 @@ class Billing:
             changed = result.mappings().first()
             await ctx.finish(session)
         log.info("billing.vat_rechecked", org_id=str(job.org_id), status=status)
-        if changed is not None and self.stripe is not None and changed["stripe_customer_id"]:
+        account = None if changed is None else Account.from_row(changed)
+        if account is not None and self.stripe is not None and account.stripe_customer_id:
             # Reverse charge from now on (or still German VAT): Stripe's customer follows.
-            await self.stripe.update_customer(changed["stripe_customer_id"], customer_of(changed))
+            await self.stripe.update_customer(account.stripe_customer_id, customer_of(account))
 
     async def recheck_unverified(self, ctx: JobContext) -> None:
         """Periodically: every id still unverified gets a recheck job (ids whose rechecks all
@@ -325,8 +361,8 @@ class Billing:
                 session, m.inbox, consumer="billing.registrations", event_id=event.event_id
             ):
                 return
-            row = await self._account(session, event.org_id)
-            if row["email"] is None:
+            account = await self._account(session, event.org_id)
+            if account.email is None:
                 await session.execute(
                     update(m.accounts)
                     .where(m.accounts.c.org_id == event.org_id)
@@ -337,10 +373,10 @@ class Billing:
         """The organisation's Stripe customer, created on first need."""
         stripe = self._stripe()
         async with self._db.transaction() as session:
-            row = await self._account(session, org_id)
-        if row["stripe_customer_id"]:
-            return str(row["stripe_customer_id"])
-        customer_id = await stripe.create_customer(org_id, customer_of(row))
+            account = await self._account(session, org_id)
+        if account.stripe_customer_id:
+            return account.stripe_customer_id
+        customer_id = await stripe.create_customer(org_id, customer_of(account))
         async with self._db.transaction() as session:
             await session.execute(
                 update(m.accounts)
@@ -463,22 +499,23 @@ class Billing:
             .with_for_update()
         )
         row = found.mappings().first()
-        if row is None and sub.org_id is not None:
-            row = await self._account(session, sub.org_id)
-        if row is None:
+        account = None if row is None else Account.from_row(row)
+        if account is None and sub.org_id is not None:
+            account = await self._account(session, sub.org_id)
+        if account is None:
             log.warning("stripe.subscription_unknown", subscription=sub.id)
             return
-        current_id = row["stripe_subscription_id"]
+        current_id = account.stripe_subscription_id
         if current_id and current_id != sub.id and sub.status not in LIVE:
             # An old subscription's news; the organisation has moved on to another one.
             return
-        plan = sub.plan if sub.plan in self._settings.plans else row["plan"]
+        plan = sub.plan if sub.plan in self._settings.plans else account.plan
         period_end = sub.current_period_end
         if sub.status == "trialing" and sub.trial_end:
             period_end = sub.trial_end
         result = await session.execute(
             update(m.accounts)
-            .where(m.accounts.c.org_id == row["org_id"])
+            .where(m.accounts.c.org_id == account.org_id)
             .values(
                 stripe_subscription_id=sub.id,
                 stripe_customer_id=sub.customer,
@@ -486,33 +523,33 @@ class Billing:
                 plan=plan,
                 seats=sub.seats,
                 current_period_end=period_end,
-                trial_ends_at=sub.trial_end or row["trial_ends_at"],
+                trial_ends_at=sub.trial_end or account.trial_ends_at,
                 updated_at=self._clock.now(),
             )
             .returning(m.accounts)
         )
-        await self._announce(session, result.mappings().one())
+        await self._announce(session, Account.from_row(result.mappings().one()))
 
-    async def _announce(self, session: AsyncSession, row: RowMapping) -> None:
+    async def _announce(self, session: AsyncSession, account: Account) -> None:
         """Announce the licence when it differs from what was announced last."""
         if not self.enabled:
             return
-        state = _announced(row)
-        if row["announced"] == state:
+        state = account.announced_state()
+        if account.announced == state:
             return
         await session.execute(
-            update(m.accounts).where(m.accounts.c.org_id == row["org_id"]).values(announced=state)
+            update(m.accounts).where(m.accounts.c.org_id == account.org_id).values(announced=state)
         )
         await enqueue(
             session,
             m.outbox,
             SubscriptionChanged(
-                org_id=row["org_id"],
-                status=row["status"],
-                plan=row["plan"],
-                seats=row["seats"],
-                current_period_end=row["current_period_end"],
-                trial_end=row["trial_ends_at"],
+                org_id=account.org_id,
+                status=account.status,
+                plan=account.plan,
+                seats=account.seats,
+                current_period_end=account.current_period_end,
+                trial_end=account.trial_ends_at,
                 occurred_at=self._clock.now(),
             ),
             source=SOURCE,
@@ -532,22 +569,22 @@ class Billing:
                 )
                 .with_for_update()
             )
-            for row in rows.mappings().all():
-                state = {**_announced(row), "status": "active"}
+            for account in [Account.from_row(row) for row in rows.mappings()]:
+                state = {**account.announced_state(), "status": "active"}
                 await session.execute(
                     update(m.accounts)
-                    .where(m.accounts.c.org_id == row["org_id"])
+                    .where(m.accounts.c.org_id == account.org_id)
                     .values(announced=state)
                 )
                 await enqueue(
                     session,
                     m.outbox,
                     SubscriptionChanged(
-                        org_id=row["org_id"],
+                        org_id=account.org_id,
                         status="active",
-                        plan=row["plan"],
-                        seats=row["seats"],
-                        current_period_end=row["current_period_end"],
+                        plan=account.plan,
+                        seats=account.seats,
+                        current_period_end=account.current_period_end,
                         occurred_at=self._clock.now(),
                     ),
                     source=SOURCE,
@@ -569,4 +606,4 @@ class Billing:
                 .returning(m.accounts)
             )
             for row in result.mappings().all():
-                await self._announce(session, row)
+                await self._announce(session, Account.from_row(row))
