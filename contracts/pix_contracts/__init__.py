@@ -37,13 +37,21 @@ from pix_contracts.listings import (
     ListingUpdated,
     ListingWithdrawn,
 )
+from pix_contracts.privacy import (
+    ERASURE_REPORTS,
+    PRIVACY_EVENTS,
+    OrganisationErased,
+    OrganisationErasureDue,
+)
 from pix_contracts.topics import TOPICS, Topic, all_topic_names, topic_of
 
 __all__ = [
     "ALL_EVENTS",
     "CLOUDEVENTS_SPEC_VERSION",
+    "ERASURE_REPORTS",
     "LEAD_EVENTS",
     "LISTING_EVENTS",
+    "PRIVACY_EVENTS",
     "TOPICS",
     "AssetDeleted",
     "AssetUploaded",
@@ -68,6 +76,8 @@ __all__ = [
     "ListingWithdrawn",
     "OrderPlaced",
     "OrderStatusChanged",
+    "OrganisationErased",
+    "OrganisationErasureDue",
     "PasswordChanged",
     "PasswordResetRequested",
     "PhotoInSet",

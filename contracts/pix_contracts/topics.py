@@ -9,6 +9,7 @@ from pix_contracts.envelope import Event
 from pix_contracts.events import ALL_EVENTS, AssetUploaded
 from pix_contracts.leads import LEAD_EVENTS
 from pix_contracts.listings import LISTING_EVENTS
+from pix_contracts.privacy import PRIVACY_EVENTS
 
 DEAD_LETTER_SUFFIX = ".dlq"
 
@@ -37,7 +38,7 @@ TOPICS: dict[str, Topic] = {
     event.topic: Topic(
         event.topic, _PARTITIONS.get(event, DEFAULT_PARTITIONS), event.key_field, event
     )
-    for event in (*ALL_EVENTS, *LEAD_EVENTS, *LISTING_EVENTS, *BILLING_EVENTS)
+    for event in (*ALL_EVENTS, *LEAD_EVENTS, *LISTING_EVENTS, *BILLING_EVENTS, *PRIVACY_EVENTS)
 }
 
 
