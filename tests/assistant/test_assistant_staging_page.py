@@ -162,6 +162,9 @@ async def test_a_photo_is_staged_from_the_listing_page_and_shown_beside_its_orig
                 assert 'hx-trigger="every 1s"' in card.text
                 await asyncio.sleep(0.1)
         assert 'hx-trigger="every' not in card.text
+        # Done: the listing page's media section reloads itself with the new photo.
+        assert card.headers["hx-trigger"] == "pix:staged"
+        assert 'hx-trigger="pix:staged from:body"' in back.text
         assert 'data-test="staged-done"' in card.text
         assert 'data-test="staged-label">Virtuell eingerichtet<' in card.text
         staged = await browser.get(f"/listings/{listing['id']}", headers=headers)

@@ -155,3 +155,10 @@ async def test_staging_a_photo_from_the_gallery(
     staged = page.locator("figure.photo-card[data-staged=true]")
     await expect(staged).to_have_count(1)
     await expect(staged.locator("[data-test=staged-label]")).to_have_text("Virtuell eingerichtet")
+
+    # Staging from the listing page follows the job too, and the new photo joins the media.
+    original = page.locator("figure.photo-card:not([data-staged=true])").first
+    await original.locator("select[name=style]").select_option("classic")
+    await original.locator("[data-test=stage-button]").click()
+    await expect(staged).to_have_count(2, timeout=30_000)
+    assert "classic" in image_model.image_edits[-1]["prompt"]

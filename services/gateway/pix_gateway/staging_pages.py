@@ -67,9 +67,13 @@ async def fetch_staging(ui: UI, me: Identity, staging_id: str) -> dict[str, Any]
 
 
 def render_staging(ui: UI, request: Request, me: Identity, staging: dict[str, Any]) -> Response:
-    return ui.render(
+    card = ui.render(
         request, "partials/staging.html", me, staging=staging, staging_busy=BUSY, styles=STYLES
     )
+    if staging.get("status") == "done":
+        # The listing page shows its media again, the staged photo beside its original.
+        card.headers["hx-trigger"] = "pix:staged"
+    return card
 
 
 @router.get("/staging/{staging_id}", response_class=HTMLResponse)
