@@ -313,8 +313,12 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
-    async def delete_prefix(self, prefix: str) -> None:
-        shutil.rmtree(self.path(prefix.rstrip("/")), ignore_errors=True)
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` (a folder); returns how many there were."""
+        folder = self.path(prefix.rstrip("/"))
+        count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        shutil.rmtree(folder, ignore_errors=True)
+        return count
 
     @asynccontextmanager
     async def local_file(self, key: str) -> AsyncIterator[Path]:
@@ -467,6 +471,23 @@ class S3Storage:
     async def delete(self, key: str) -> None:
         async with self._client() as s3:
             await s3.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix`, a page (up to 1000, DeleteObjects' limit) at a
+        time; returns how many there were."""
+        count = 0
+        async with self._client() as s3:
+            pages = s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=check_key(prefix)
+            )
+            async for page in pages:
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    await s3.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                    count += len(keys)
+        return count
 
     @asynccontextmanager
     async def local_file(self, key: str) -> AsyncIterator[Path]:
