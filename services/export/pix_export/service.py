@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -125,6 +126,70 @@ class GalleryPhotos(BaseModel):
     cover_asset_id: uuid.UUID | None
     cover_chosen: bool
     photos: list[GalleryPhoto]
+
+
+@dataclass(frozen=True)
+class GalleryRecord:
+    """What export knows of a gallery: its order's facts, its cover, when it changed and the
+    delivery it waits to build."""
+
+    gallery_id: uuid.UUID
+    org_id: uuid.UUID
+    order_id: uuid.UUID | None
+    reference: str | None
+    property_address: str | None
+    property_type: str | None
+    marketing: str | None
+    living_area_m2: float | None
+    rooms: float | None
+    street: str | None
+    house_number: str | None
+    postcode: str | None
+    city: str | None
+    country: str | None
+    contact_name: str | None
+    contact_email: str | None
+    locale: str
+    cover_asset_id: uuid.UUID | None
+    dirty_since: datetime | None
+    changed_at: datetime | None
+    delivery: int | None
+    # The photo set of that delivery: `PhotoInSet`s as JSON.
+    delivery_set: list[dict[str, Any]] | None
+    built_delivery: int | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> GalleryRecord:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A photo of a gallery as export has it: waiting for its caption, captioned, or failed."""
+
+    gallery_id: uuid.UUID
+    asset_id: uuid.UUID
+    org_id: uuid.UUID
+    pseudonym: str
+    status: str
+    asset_version: int
+    room_type: str | None
+    caption_version: int
+    caption: dict[str, Any] | None  # the caption's JSON as captioning sent it
+    failure_reason: str | None
+    web_key: str | None
+    original_sha256: str | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Entry:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    def photo(self) -> Photo:
+        """A ready photo as the formats render it."""
+        # A caption event sets both (`take_caption`): a ready entry has them.
+        assert self.caption is not None
+        assert self.web_key is not None
+        return Photo(self.asset_id, self.pseudonym, self.room_type, self.caption, self.web_key)
 
 
 class ExportDesk:
@@ -418,9 +483,9 @@ class ExportDesk:
                 released=released,
             )
 
-    async def _release_held(self, session: AsyncSession, gallery: RowMapping) -> list[int]:
+    async def _release_held(self, session: AsyncSession, gallery: GalleryRecord) -> list[int]:
         """Announce, send and push every held version (their links signed afresh now)."""
-        gallery_id = gallery["gallery_id"]
+        gallery_id = gallery.gallery_id
         held = (
             (
                 await session.execute(
@@ -446,7 +511,7 @@ class ExportDesk:
                 version=row["version"],
                 asset_count=row["asset_count"],
                 files=files,
-                reference=gallery["reference"],
+                reference=gallery.reference,
                 complete=row["complete"],
                 failed_count=row["failed_count"],
                 delivery=row["delivery"],
@@ -556,9 +621,9 @@ class ExportDesk:
 
     async def _locked_gallery(
         self, session: AsyncSession, gallery_id: uuid.UUID
-    ) -> RowMapping | None:
+    ) -> GalleryRecord | None:
         # The row lock makes builds of one gallery take turns: versions stay gapless.
-        return (
+        row = (
             (
                 await session.execute(
                     select(galleries)
@@ -569,17 +634,17 @@ class ExportDesk:
             .mappings()
             .first()
         )
+        return None if row is None else GalleryRecord.from_row(row)
 
-    async def _entries(self, session: AsyncSession, gallery_id: uuid.UUID) -> list[RowMapping]:
-        return list(
-            (
-                await session.execute(
-                    select(entries)
-                    .where(entries.c.gallery_id == gallery_id)
-                    .order_by(entries.c.pseudonym, entries.c.asset_id)
-                )
-            ).mappings()
-        )
+    async def _entries(self, session: AsyncSession, gallery_id: uuid.UUID) -> list[Entry]:
+        rows = (
+            await session.execute(
+                select(entries)
+                .where(entries.c.gallery_id == gallery_id)
+                .order_by(entries.c.pseudonym, entries.c.asset_id)
+            )
+        ).mappings()
+        return [Entry.from_row(row) for row in rows]
 
     async def _try_delivery(self, session: AsyncSession, gallery_id: uuid.UUID) -> bool:
         """Build the open delivery if every photo of its set has arrived with at least the
@@ -587,13 +652,13 @@ class ExportDesk:
         gallery = await self._locked_gallery(session, gallery_id)
         if (
             gallery is None
-            or gallery["delivery"] is None
-            or (gallery["built_delivery"] or 0) >= gallery["delivery"]
+            or gallery.delivery is None
+            or (gallery.built_delivery or 0) >= gallery.delivery
         ):
             return False
-        wanted = [PhotoInSet.model_validate(p) for p in gallery["delivery_set"] or []]
+        wanted = [PhotoInSet.model_validate(p) for p in gallery.delivery_set or []]
         rows = await self._entries(session, gallery_id)
-        by_id = {r["asset_id"]: r for r in rows}
+        by_id = {r.asset_id: r for r in rows}
         deleted = set(
             (
                 await session.execute(
@@ -603,7 +668,7 @@ class ExportDesk:
                 )
             ).scalars()
         )
-        chosen: list[RowMapping] = []
+        chosen: list[Entry] = []
         for photo in wanted:
             if photo.asset_id in deleted:
                 # Deleted after the delivery: the next delivery (media saw the deletion) has it.
@@ -613,35 +678,36 @@ class ExportDesk:
                 log.info(
                     "export.delivery_waiting",
                     gallery_id=str(gallery_id),
-                    delivery=gallery["delivery"],
+                    delivery=gallery.delivery,
                     asset_id=str(photo.asset_id),
                 )
                 return False
             chosen.append(entry)
-        delivered = {r["asset_id"] for r in chosen}
-        chosen = [r for r in rows if r["asset_id"] in delivered]  # in the export's order
+        delivered = {r.asset_id for r in chosen}
+        chosen = [r for r in rows if r.asset_id in delivered]  # in the export's order
         await session.execute(
             update(galleries)
             .where(galleries.c.gallery_id == gallery_id)
-            .values(built_delivery=gallery["delivery"])
+            .values(built_delivery=gallery.delivery)
         )
-        if {r["asset_id"] for r in rows} == delivered:
+        if {r.asset_id for r in rows} == delivered:
             # The delivered version shows everything known: no preview of the same to follow.
             await session.execute(
                 update(galleries)
                 .where(galleries.c.gallery_id == gallery_id)
                 .values(dirty_since=None, changed_at=None)
             )
-        return await self._publish(session, gallery, chosen, delivery=gallery["delivery"])
+        return await self._publish(session, gallery, chosen, delivery=gallery.delivery)
 
     async def _build_preview(self, session: AsyncSession, gallery_id: uuid.UUID) -> bool:
         gallery = await self._locked_gallery(session, gallery_id)
-        if gallery is None or gallery["dirty_since"] is None:
+        # `_mark_dirty` sets both times, and a build clears both.
+        if gallery is None or gallery.dirty_since is None or gallery.changed_at is None:
             return False
         now = self._clock.now()
         quiet = timedelta(seconds=self._settings.debounce_quiet_seconds)
         longest = timedelta(seconds=self._settings.debounce_max_seconds)
-        if not (gallery["changed_at"] <= now - quiet or gallery["dirty_since"] <= now - longest):
+        if not (gallery.changed_at <= now - quiet or gallery.dirty_since <= now - longest):
             return False
         rows = await self._entries(session, gallery_id)
         await session.execute(
@@ -654,14 +720,14 @@ class ExportDesk:
     async def _publish(
         self,
         session: AsyncSession,
-        gallery: RowMapping,
-        rows: list[RowMapping],
+        gallery: GalleryRecord,
+        rows: list[Entry],
         *,
         delivery: int | None,
     ) -> bool:
-        gallery_id = gallery["gallery_id"]
-        ready = [r for r in rows if r["status"] == "ready"]
-        failed = [r for r in rows if r["status"] == "failed"]
+        gallery_id = gallery.gallery_id
+        ready = [r for r in rows if r.status == "ready"]
+        failed = [r for r in rows if r.status == "failed"]
         if not ready and not failed:
             return False
         version = 1 + int(
@@ -676,23 +742,23 @@ class ExportDesk:
         files = await self._write_version(snapshot)
         exported = GalleryExported(
             gallery_id=gallery_id,
-            org_id=gallery["org_id"],
+            org_id=gallery.org_id,
             version=version,
             asset_count=len(ready),
             files=files,
-            reference=gallery["reference"],
+            reference=gallery.reference,
             complete=snapshot.complete,
             failed_count=len(failed),
             delivery=delivery,
         )
-        originals = {r["asset_id"]: r["original_sha256"] for r in ready}
+        originals = {r.asset_id: r.original_sha256 for r in ready}
         # The caller holds the gallery's row lock, which the payment events take too.
         held = delivery is not None and await gallery_locked(session, gallery_id)
         await session.execute(
             exports.insert().values(
                 gallery_id=gallery_id,
                 version=version,
-                org_id=gallery["org_id"],
+                org_id=gallery.org_id,
                 asset_count=len(ready),
                 failed_count=len(failed),
                 complete=snapshot.complete,
@@ -725,43 +791,37 @@ class ExportDesk:
 
     def _snapshot(
         self,
-        gallery: RowMapping,
+        gallery: GalleryRecord,
         version: int,
-        ready: list[RowMapping],
-        failed: list[RowMapping],
+        ready: list[Entry],
+        failed: list[Entry],
         *,
         complete: bool,
     ) -> Snapshot:
         return Snapshot(
-            gallery_id=gallery["gallery_id"],
-            org_id=gallery["org_id"],
+            gallery_id=gallery.gallery_id,
+            org_id=gallery.org_id,
             version=version,
             generated_at=self._clock.now(),
-            photos=[
-                Photo(r["asset_id"], r["pseudonym"], r["room_type"], r["caption"], r["web_key"])
-                for r in ready
-            ],
-            cover_asset_id=gallery["cover_asset_id"],
-            failed=[
-                FailedPhoto(r["asset_id"], r["pseudonym"], r["failure_reason"] or "")
-                for r in failed
-            ],
-            reference=gallery["reference"],
-            property_address=gallery["property_address"],
+            photos=[r.photo() for r in ready],
+            cover_asset_id=gallery.cover_asset_id,
+            failed=[FailedPhoto(r.asset_id, r.pseudonym, r.failure_reason or "") for r in failed],
+            reference=gallery.reference,
+            property_address=gallery.property_address,
             property_facts=PropertyFacts(
-                property_type=gallery["property_type"],
-                marketing=gallery["marketing"],
-                living_area_m2=gallery["living_area_m2"],
-                rooms=gallery["rooms"],
-                street=gallery["street"],
-                house_number=gallery["house_number"],
-                postcode=gallery["postcode"],
-                city=gallery["city"],
-                country=gallery["country"],
+                property_type=gallery.property_type,
+                marketing=gallery.marketing,
+                living_area_m2=gallery.living_area_m2,
+                rooms=gallery.rooms,
+                street=gallery.street,
+                house_number=gallery.house_number,
+                postcode=gallery.postcode,
+                city=gallery.city,
+                country=gallery.country,
             ),
-            contact_name=gallery["contact_name"],
-            contact_email=gallery["contact_email"],
-            locale=gallery["locale"],
+            contact_name=gallery.contact_name,
+            contact_email=gallery.contact_email,
+            locale=gallery.locale,
             complete=complete,
             provider_firma=self._settings.openimmo_firma,
             provider_anid=self._settings.openimmo_anid,
@@ -810,8 +870,8 @@ class ExportDesk:
 
     async def _gallery_of(
         self, session: AsyncSession, gallery_id: uuid.UUID, viewer: Identity
-    ) -> RowMapping | None:
-        """The gallery's row, None for one known only from old export rows; 404 for others."""
+    ) -> GalleryRecord | None:
+        """The gallery, None for one known only from old export rows; 404 for others."""
         row = (
             (await session.execute(select(galleries).where(galleries.c.gallery_id == gallery_id)))
             .mappings()
@@ -827,7 +887,7 @@ class ExportDesk:
             return None
         if not viewer.may_access(row["org_id"]):
             raise NotFound("gallery")
-        return row
+        return GalleryRecord.from_row(row)
 
     async def _downloadable(
         self, session: AsyncSession, gallery_id: uuid.UUID, viewer: Identity
@@ -962,35 +1022,30 @@ class ExportDesk:
     async def photos_of(self, gallery_id: uuid.UUID, viewer: Identity) -> GalleryPhotos:
         async with self._db.sessions() as session:
             gallery = await self._gallery_of(session, gallery_id, viewer)
-            rows = (
-                (
-                    await session.execute(
-                        select(entries)
-                        .where(entries.c.gallery_id == gallery_id)
-                        .order_by(entries.c.pseudonym)
-                    )
-                )
-                .mappings()
-                .all()
+            found = await session.execute(
+                select(entries)
+                .where(entries.c.gallery_id == gallery_id)
+                .order_by(entries.c.pseudonym)
             )
-        ready = [r for r in rows if r["status"] == "ready"]
-        cover_id = gallery["cover_asset_id"] if gallery is not None else None
-        cover = next((r for r in ready if r["asset_id"] == cover_id), None)
+            rows = [Entry.from_row(row) for row in found.mappings()]
+        ready = [r for r in rows if r.status == "ready"]
+        cover_id = gallery.cover_asset_id if gallery is not None else None
+        cover = next((r for r in ready if r.asset_id == cover_id), None)
         if cover is None:
-            cover = min(ready, key=lambda r: cover_rank(r["room_type"]), default=None)
+            cover = min(ready, key=lambda r: cover_rank(r.room_type), default=None)
         return GalleryPhotos(
             gallery_id=gallery_id,
-            reference=gallery["reference"] if gallery is not None else None,
-            cover_asset_id=cover["asset_id"] if cover else None,
+            reference=gallery.reference if gallery is not None else None,
+            cover_asset_id=cover.asset_id if cover else None,
             cover_chosen=cover_id is not None,
             photos=[
                 GalleryPhoto(
-                    asset_id=r["asset_id"],
-                    name=r["pseudonym"],
-                    status=r["status"],
-                    room_type=r["room_type"],
-                    failure_reason=r["failure_reason"],
-                    cover=cover is not None and r["asset_id"] == cover["asset_id"],
+                    asset_id=r.asset_id,
+                    name=r.pseudonym,
+                    status=r.status,
+                    room_type=r.room_type,
+                    failure_reason=r.failure_reason,
+                    cover=cover is not None and r.asset_id == cover.asset_id,
                 )
                 for r in rows
             ],
@@ -1025,12 +1080,12 @@ class ExportDesk:
         return await self.photos_of(gallery_id, viewer)
 
 
-def _caught_up(entry: RowMapping, photo: PhotoInSet) -> bool:
+def _caught_up(entry: Entry, photo: PhotoInSet) -> bool:
     """This service has the photo with at least what media delivered."""
-    if entry["asset_version"] < photo.version or entry["status"] == "pending":
+    if entry.asset_version < photo.version or entry.status == "pending":
         return False
     if photo.outcome == "captioned":
         return bool(
-            entry["status"] == "ready" and entry["caption_version"] >= (photo.caption_version or 0)
+            entry.status == "ready" and entry.caption_version >= (photo.caption_version or 0)
         )
     return True
