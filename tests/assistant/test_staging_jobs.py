@@ -232,3 +232,34 @@ async def test_a_provider_busy_on_every_attempt_fails_the_staging_after_the_last
     ]
     assert f"after {STAGING_POLICY.max_attempts} attempts" in seen[-1]["error"]
     assert await _staged_media(stack, agent, listing["id"]) == []
+
+
+async def test_a_model_slower_than_its_timeout_is_asked_again(stack: AssistantStack) -> None:
+    settings = _settings(stack).model_copy(update={"staging_timeout_seconds": 0.5})
+    app, runtime = create_app(settings, transports=stack.transports)
+    await _no_stale_stagings(runtime)
+    agent = person()
+    listing = await _listing_with_photos(stack, agent)
+    mine = _signed(agent, runtime)
+    gate = threading.Event()
+    stack.chat.image_gate = gate
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://assistant"
+        ) as client:
+            asked = await _ask(client, mine, listing, "Wohnzimmer_01")
+            await runtime.jobs.run_due()
+            first = (await client.get(f"/staging/{asked['id']}", headers=mine)).json()
+            # The client gave up after its timeout; the staging waits for the next attempt.
+            assert first["status"] == "queued"
+            assert "did not answer" in first["error"]
+
+            gate.set()
+            stack.chat.image_gate = None
+            seen = await _run_until_settled(client, runtime, mine, asked["id"])
+            assert seen[-1]["status"] == "done"
+            assert seen[-1]["attempts"] >= 2
+    finally:
+        stack.chat.image_gate = None
+        gate.set()
+        await runtime.db.dispose()

@@ -127,14 +127,16 @@ def create_app(
     runtime.jobs.every(EXPIRE, timedelta(minutes=5), actions.expire)
     stagings = None
     if stager is not None:
-        stagings = StagingDesk(runtime.db, stager, clock=clock)
+        # An attempt: reading the listing, the model (its own timeout), storing the picture.
+        stagings = StagingDesk(
+            runtime.db, stager, clock=clock, attempt_seconds=settings.staging_timeout_seconds + 30
+        )
         runtime.jobs.register(
             STAGE_PHOTO,
             StagePhoto,
             stagings.run,
             policy=stagings.policy,
-            # The model's own timeout ends an attempt first; this is the lease's backstop.
-            timeout=timedelta(seconds=settings.staging_timeout_seconds + 60),
+            timeout=stagings.job_timeout,
         )
     register_handlers(runtime.broker)
     gate = Licences(

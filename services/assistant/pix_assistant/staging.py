@@ -21,12 +21,13 @@ chat's `virtual_staging` tool still stages within its answer (the stream has hea
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -356,10 +357,20 @@ def _staging(row: Any) -> Staging:
 
 class StagingDesk:
     def __init__(
-        self, db: Database, stager: Stager, *, clock: Clock, policy: RetryPolicy = STAGING_POLICY
+        self,
+        db: Database,
+        stager: Stager,
+        *,
+        clock: Clock,
+        policy: RetryPolicy = STAGING_POLICY,
+        attempt_seconds: float = 180.0,
     ) -> None:
         self.stager = stager
         self.policy = policy
+        # One attempt ends here, inside the job's lease (`job_timeout`), so the staging says
+        # why it stopped instead of staying "running" after a lease ran out.
+        self.attempt_seconds = attempt_seconds
+        self.job_timeout = timedelta(seconds=attempt_seconds + 30)
         self._db = db
         self._clock = clock
 
@@ -418,11 +429,12 @@ class StagingDesk:
         caller = Caller(identity=Identity.model_validate(row.identity), signed="")
         await self._mark(row.id, status="running", attempts=ctx.attempt)
         try:
-            media = await self.stager.check(caller, row.listing_id, row.media_id)
-            furnished = await self.stager.furnish(caller, media, row.style)
-            staged = await self.stager.store(
-                caller, row.listing_id, row.media_id, row.style, furnished
-            )
+            async with asyncio.timeout(self.attempt_seconds):
+                media = await self.stager.check(caller, row.listing_id, row.media_id)
+                furnished = await self.stager.furnish(caller, media, row.style)
+                staged = await self.stager.store(
+                    caller, row.listing_id, row.media_id, row.style, furnished
+                )
         except ServiceError as exc:
             if exc.status >= 500:
                 await self._again_or_fail(row.id, ctx, f"{exc.service}: {exc.message}", exc)
