@@ -299,7 +299,8 @@ async def test_the_expose_is_created_after_the_yes_and_its_pdf_linked(
         headers=stack.headers(agent),
     )
     assert pdf.json()["status"] == "done"
-    assert pdf.json()["download_url"] == url
+    # The same file; the signature's expiry is counted from each read, so only the query moves.
+    assert pdf.json()["download_url"].split("?")[0] == url.split("?")[0]
 
 
 async def _ask_buffered(client: httpx.AsyncClient, conversation: str, text: str) -> Answer:
