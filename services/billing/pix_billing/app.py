@@ -5,7 +5,10 @@ STRIPE_API_KEY=sk_… STRIPE_WEBHOOK_SECRET=whsec_… PIX_DATABASE_URL=… pix-b
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from pix_contracts.billing import BILLING_EVENTS
@@ -77,6 +80,18 @@ def create_app(settings: BillingSettings | None = None) -> tuple[FastAPI, Servic
     app.state.billing = billing
     app.state.invoicing = invoicing
     app.state.reports = Reports(runtime.db, runtime.clock, enabled=billing.enabled)
+
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with runtime_lifespan(app) as state:
+            try:
+                yield state
+            finally:
+                await billing.vies.aclose()
+
+    app.router.lifespan_context = lifespan
     return app, runtime
 
 
