@@ -11,6 +11,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from pix_auth.devices import DEVICE_HEADER
 from pix_auth.hashing import HashingBusy
+from pix_auth.organisations import ErasureView, OrganisationErasures
 from pix_auth.service import Accounts, OrganisationSummary, Profile, SessionInfo, UserSummary
 from pix_auth.throttle import RateLimited
 
@@ -288,6 +289,54 @@ async def set_member_role(
 ) -> dict[str, str]:
     await accounts.set_role(caller, user_id, body.role)
     return {"role": body.role}
+
+
+def erasures_of(request: Request) -> OrganisationErasures:
+    erasures: OrganisationErasures = request.app.state.erasures
+    return erasures
+
+
+ErasuresDep = Annotated[OrganisationErasures, Depends(erasures_of)]
+
+
+class CancelErasureRequest(BaseModel):
+    email: str = Field(max_length=320)
+    password: Password
+
+
+@router.post("/organisation/erasure", status_code=202)
+async def request_erasure(
+    erasures: ErasuresDep, body: DeleteRequest, caller: CurrentIdentity
+) -> ErasureView:
+    """The owner deletes their organisation; it is locked (every session ends) until then."""
+    return await erasures.request(caller, caller.org_id, body.password)
+
+
+@router.post("/organisation/erasure/cancel")
+async def cancel_erasure(erasures: ErasuresDep, body: CancelErasureRequest) -> ErasureView:
+    """No session exists while the organisation is locked: the owner's password suffices."""
+    return await erasures.cancel_with_password(body.email, body.password)
+
+
+@router.post("/admin/organisations/{org_id}/erasure", status_code=202)
+async def admin_request_erasure(
+    erasures: ErasuresDep, org_id: uuid.UUID, body: DeleteRequest, caller: CurrentIdentity
+) -> ErasureView:
+    return await erasures.request(caller, org_id, body.password)
+
+
+@router.get("/admin/organisations/{org_id}/erasure")
+async def admin_erasure(
+    erasures: ErasuresDep, org_id: uuid.UUID, caller: CurrentIdentity
+) -> ErasureView:
+    return await erasures.status_as_admin(caller, org_id)
+
+
+@router.post("/admin/organisations/{org_id}/erasure/cancel")
+async def admin_cancel_erasure(
+    erasures: ErasuresDep, org_id: uuid.UUID, caller: CurrentIdentity
+) -> ErasureView:
+    return await erasures.cancel_as_admin(caller, org_id)
 
 
 async def rate_limited_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -1,22 +1,29 @@
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from pix_contracts import (
+    ERASURE_REPORTS,
     EmailVerificationRequested,
+    OrganisationErased,
+    OrganisationErasureDue,
     PasswordChanged,
     PasswordResetRequested,
-    UserDeleted,
+    UserDeletedV2,
     UserRegistered,
 )
-from pix_runtime.broker import declare_publishers
+from pix_runtime.broker import declare_publishers, subscribe
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.personal_data import subject_key
 from pix_runtime.sealing import derive_key
 
 from pix_auth.api import rate_limited_handler, router
 from pix_auth.devices import DeviceTokens
 from pix_auth.hashing import HashingBusy, PasswordHashing
 from pix_auth.models import jobs, outbox
+from pix_auth.organisations import ERASURE_JOB, ErasureDue, OrganisationErasures
 from pix_auth.service import RESET_JOB, Accounts, LinkSettings, PasswordResetJob
 from pix_auth.settings import AdminBootstrap, AuthSettings
 from pix_auth.throttle import RateLimited, Throttle
@@ -41,6 +48,7 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
         throttle=Throttle(settings.rate_limits, clock=lambda: runtime.clock.now().timestamp()),
         hashing=hashing,
         devices=DeviceTokens(derive_key(runtime.internal_key, "trusted-device")),
+        subject_key=subject_key(runtime.internal_key),
     )
     runtime.jobs.register(
         RESET_JOB,
@@ -48,13 +56,27 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
         accounts.send_password_reset,
         policy=RetryPolicy(max_attempts=5, base_seconds=5, max_seconds=300),
     )
+    erasures = OrganisationErasures(
+        runtime.db,
+        hashing=hashing,
+        clock=runtime.clock,
+        grace=timedelta(days=settings.erasure_grace_days),
+    )
+    runtime.jobs.register(
+        ERASURE_JOB,
+        ErasureDue,
+        erasures.erasure_due,
+        policy=RetryPolicy(max_attempts=10, base_seconds=5, max_seconds=600),
+    )
+    subscribe_erasure_reports(runtime.broker, erasures)
     declare_publishers(
         runtime.broker,
+        OrganisationErasureDue,
         UserRegistered,
         EmailVerificationRequested,
         PasswordResetRequested,
         PasswordChanged,
-        UserDeleted,
+        UserDeletedV2,
     )
     runtime.on_start(lambda: bootstrap_admin(accounts))
     app = runtime.create_app(title="pix.immo auth")
@@ -62,8 +84,27 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
     app.add_exception_handler(HashingBusy, rate_limited_handler)
     app.state.password_hashing = hashing
     app.state.accounts = accounts
+    app.state.erasures = erasures
     app.include_router(router)
     return app, runtime
+
+
+def subscribe_erasure_reports(broker: KafkaBroker, erasures: OrganisationErasures) -> None:
+    """Each service's report of an organisation's erasure, on its own topic."""
+    for service, report in ERASURE_REPORTS.items():
+        subscribe(broker, report, group=f"auth.erasure-reports.{service}")(
+            erasure_report_handler(erasures, service)
+        )
+
+
+def erasure_report_handler(
+    erasures: OrganisationErasures, service: str
+) -> Callable[[OrganisationErased], Awaitable[None]]:
+    # The body parses as the common report; which service sent it is the topic's.
+    async def service_erased(event: OrganisationErased) -> None:
+        await erasures.service_erased(event, service)
+
+    return service_erased
 
 
 async def bootstrap_admin(accounts: Accounts) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -79,6 +80,46 @@ tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# An organisation's deletion: requested, locked for a grace period (cancellable), then erased
+# everywhere. Kept after the erasure as its record; it holds ids and counts only (no name, no
+# person), so it outlives what it erased.
+organisation_erasures = Table(
+    "organisation_erasures",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False, index=True),
+    Column("status", String(12), nullable=False),
+    Column("requested_by_role", String(12), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+)
+# One live erasure per organisation.
+Index(
+    "organisation_erasures_live",
+    organisation_erasures.c.org_id,
+    unique=True,
+    postgresql_where=organisation_erasures.c.status.in_(("pending", "erasing")),
+)
+
+# Each service's answer: what it erased.
+erasure_reports = Table(
+    "erasure_reports",
+    metadata,
+    Column(
+        "erasure_id",
+        Uuid,
+        ForeignKey("auth.organisation_erasures.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("service", String(40), primary_key=True),
+    Column("rows", Integer, nullable=False),
+    Column("objects", Integer, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -20,7 +20,7 @@ from pix_contracts import (
     EmailVerificationRequested,
     PasswordChanged,
     PasswordResetRequested,
-    UserDeleted,
+    UserDeletedV2,
     UserRegistered,
 )
 from pix_runtime.db import Database
@@ -29,6 +29,7 @@ from pix_runtime.identity import Identity, Role
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
+from pix_runtime.personal_data import subject_digest
 from pix_runtime.sealing import seal
 from pydantic import BaseModel
 from sqlalchemy import RowMapping, delete, func, select, update
@@ -39,6 +40,7 @@ from pix_auth.devices import DeviceTokens
 from pix_auth.hashing import PasswordHashing
 from pix_auth.i18n import CATALOGUE
 from pix_auth.models import jobs, organisations, outbox, sessions, tokens, users
+from pix_auth.organisations import erasure_pending
 from pix_auth.throttle import Throttle
 
 SOURCE = "/pix/auth"
@@ -229,8 +231,10 @@ class Accounts:
         throttle: Throttle,
         hashing: PasswordHashing,
         devices: DeviceTokens,
+        subject_key: bytes,
     ) -> None:
         self._db = db
+        self._subject_key = subject_key
         self._idle = idle
         self._absolute = absolute
         self._links = links
@@ -410,6 +414,8 @@ class Accounts:
         matches = await self._hashing.verify(user.password_hash if user else None, password)
         if user is None or not matches:
             raise LoginFailed()
+        if await erasure_pending(self._db, user.org_id):
+            raise Conflict("organisation_locked", "the organisation's deletion is pending")
         self.throttle.login_succeeded(address, device.client)
         token = await self._new_session(user.id, user_agent)
         return SignedIn(
@@ -697,7 +703,11 @@ class Accounts:
             await enqueue(
                 session,
                 outbox,
-                UserDeleted(user_id=user.id, org_id=user.org_id, email=user.email),
+                UserDeletedV2(
+                    user_id=user.id,
+                    org_id=user.org_id,
+                    email_digest=subject_digest(user.email, self._subject_key),
+                ),
                 source=SOURCE,
             )
 

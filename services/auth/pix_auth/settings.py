@@ -20,6 +20,8 @@ class AuthSettings(ServiceSettings):
     hash_workers: int = DEFAULT_WORKERS
     hash_queue: int = DEFAULT_QUEUE
     hash_max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
+    # An organisation's deletion can be cancelled this long; it is locked meanwhile.
+    erasure_grace_days: float = 14
 
 
 class AdminBootstrap(BaseSettings):
