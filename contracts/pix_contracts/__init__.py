@@ -19,6 +19,7 @@ from pix_contracts.events import (
     PasswordResetRequested,
     PhotoInSet,
     UserDeleted,
+    UserDeletedV2,
     UserRegistered,
 )
 from pix_contracts.leads import (
@@ -83,6 +84,7 @@ __all__ = [
     "PhotoInSet",
     "Topic",
     "UserDeleted",
+    "UserDeletedV2",
     "UserRegistered",
     "all_topic_names",
     "cloudevent_headers",

@@ -90,7 +90,9 @@ class PasswordChanged(Event):
 
 
 class UserDeleted(Event):
-    """A user deleted their account (GDPR erasure): every service forgets or anonymises them."""
+    """Deprecated: auth publishes `UserDeletedV2` instead. This one carried the address in clear
+    into the broker (and its retention window) and into every outbox that replays it. Consumers
+    keep draining it until the broker's retention has passed after the switch."""
 
     topic: ClassVar[str] = "auth.user.deleted.v1"
     key_field: ClassVar[str] = "user_id"
@@ -98,6 +100,24 @@ class UserDeleted(Event):
     user_id: uuid.UUID
     org_id: uuid.UUID
     email: EmailStr
+
+
+class UserDeletedV2(Event):
+    """A user deleted their account (GDPR erasure): every service forgets or anonymises them.
+
+    Ids only: a service finds what it holds by `user_id`, and rows it knows by address alone by
+    `email_digest` (pix_runtime.personal_data.subject_digest of the address, an HMAC only our
+    services can compute). Dropping a required field breaks v1's consumers, so it is a new
+    major topic rather than an optional field."""
+
+    topic: ClassVar[str] = "auth.user.deleted.v2"
+    key_field: ClassVar[str] = "user_id"
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    email_digest: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 (hex) of the lower-case address"
+    )
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -392,6 +412,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     EmailVerificationRequested,
     PasswordChanged,
     UserDeleted,
+    UserDeletedV2,
     OrderPlaced,
     OrderStatusChanged,
     AssetUploaded,

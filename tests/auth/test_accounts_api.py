@@ -18,10 +18,11 @@ from pix_contracts import (
     EmailVerificationRequested,
     PasswordChanged,
     PasswordResetRequested,
-    UserDeleted,
+    UserDeletedV2,
 )
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.lifecycle import ServiceRuntime
+from pix_runtime.personal_data import subject_digest, subject_key
 from pix_runtime.sealing import derive_key, unseal
 from sqlalchemy import func, select, update
 
@@ -367,7 +368,15 @@ async def test_data_export_and_account_deletion(
     assert (
         await client.post("/me/delete", headers=as_user(runtime, me), json={"password": PASSWORD})
     ).status_code == 204
-    assert [e.user_id for e in await events(runtime, UserDeleted, email)] == [me.user_id]
+    async with runtime.db.sessions() as db:
+        payloads = (
+            await db.scalars(select(outbox.c.payload).where(outbox.c.topic == UserDeletedV2.topic))
+        ).all()
+    deleted = [UserDeletedV2.model_validate_json(p) for p in payloads]
+    # The erasure names the user by ids and the address's keyed digest, never the address.
+    digest = subject_digest(email, subject_key(runtime.internal_key))
+    assert [e.user_id for e in deleted if e.email_digest == digest] == [me.user_id]
+    assert not any(email in str(p) for p in payloads)
     assert (
         await client.post("/login", json={"email": email, "password": PASSWORD})
     ).status_code == 401

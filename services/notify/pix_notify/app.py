@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
+from pix_runtime.personal_data import subject_key
 from pix_runtime.sealing import derive_key
 
 from pix_notify.api import router
@@ -35,6 +36,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
             max_seconds=settings.retry_max_seconds,
         ),
         lease=timedelta(seconds=settings.stuck_after_seconds),
+        subject_key=subject_key(runtime.internal_key),
     )
     courier.register(runtime.jobs)
     signing_key = settings.mailgun.webhook_signing_key
@@ -50,6 +52,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
         runtime.db,
         courier,
         link_key=derive_key(runtime.internal_key, "email-link"),
+        subject_key=subject_key(runtime.internal_key),
         admin_emails=settings.admin_emails,
         clock=runtime.clock,
         gallery_update_interval=timedelta(seconds=settings.gallery_update_interval_seconds),

@@ -22,6 +22,7 @@ from pix_runtime.db import Database
 from pix_runtime.jobs import JobContext, JobQueue, PermanentJobError, RetryPolicy, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.metrics import count_delivery
+from pix_runtime.personal_data import subject_digest
 from pydantic import BaseModel
 from sqlalchemy import String, and_, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -86,12 +87,18 @@ class Courier:
         sender: str,
         policy: RetryPolicy,
         lease: timedelta = timedelta(minutes=5),
+        subject_key: bytes | None = None,
     ) -> None:
         self._db = db
+        self._subject_key = subject_key
         self._provider = provider
         self._sender = sender
         self._policy = policy
         self._lease = lease
+
+    def digest(self, address: str) -> str | None:
+        """The address's keyed digest (None without a key: the erasure then scans)."""
+        return subject_digest(address, self._subject_key) if self._subject_key else None
 
     @property
     def provider_name(self) -> str:
@@ -122,6 +129,7 @@ class Courier:
                     sender_name=mail.sender_name,
                     reply_to=mail.reply_to,
                     provider=self._provider.name,
+                    recipient_digest=self.digest(mail.recipient),
                     status="suppressed" if blocked else "sending",
                     attempts=0,
                     error=f"address suppressed ({blocked})" if blocked else None,

@@ -9,6 +9,7 @@ from pix_contracts import (
     PasswordChanged,
     PasswordResetRequested,
     UserDeleted,
+    UserDeletedV2,
     UserRegistered,
 )
 from pix_runtime.broker import subscribe
@@ -44,8 +45,13 @@ def register_handlers(broker: KafkaBroker, office: PostOffice) -> None:
     async def password_changed(event: PasswordChanged) -> None:
         await office.password_changed(event)
 
+    @subscribe(broker, UserDeletedV2, group="notify.erasures-v2")
+    async def user_deleted(event: UserDeletedV2) -> None:
+        await office.user_deleted(event)
+
+    # Deprecated v1 (it carried the address): drained until the broker's retention has passed.
     @subscribe(broker, UserDeleted, group="notify.erasures")
-    async def user_deleted(event: UserDeleted) -> None:
+    async def user_deleted_v1(event: UserDeleted) -> None:
         await office.user_deleted(event)
 
     @subscribe(broker, UserRegistered, group="notify.admins")

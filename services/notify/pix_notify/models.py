@@ -27,6 +27,9 @@ recipients = Table(
     Column("name", String(200), nullable=False),
     Column("email", String(320), nullable=False),
     Column("locale", String(2), nullable=False),
+    # Who placed the order, and the address's keyed digest: an erasure carries only these.
+    Column("user_id", Uuid, nullable=True),
+    Column("email_digest", String(64), nullable=True),
 )
 
 # Platform administrators, learnt from auth's events, who hear about new orders and failures.
@@ -68,7 +71,10 @@ emails = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=True),
     # The provider's id for the message (Mailgun's `id`, the Message-ID otherwise).
     Column("provider_message_id", String(300), nullable=True),
+    # pix_runtime.personal_data.subject_digest of the recipient: an erasure finds the mail by it.
+    Column("recipient_digest", String(64), nullable=True),
 )
+Index("emails_recipient_digest", emails.c.recipient_digest)
 # Left from the hand-made retry loop (the job layer's own index finds due jobs now).
 Index("emails_due", emails.c.status, emails.c.next_attempt_at)
 Index("emails_created_at", emails.c.created_at)

@@ -20,6 +20,7 @@ from pix_contracts import (
     PasswordChanged,
     PasswordResetRequested,
     UserDeleted,
+    UserDeletedV2,
     UserRegistered,
 )
 from pix_runtime.clock import Clock
@@ -27,9 +28,11 @@ from pix_runtime.db import Database
 from pix_runtime.i18n import format_moment
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
+from pix_runtime.personal_data import subject_digest
 from pix_runtime.sealing import unseal
-from sqlalchemy import delete, func, select
+from sqlalchemy import Column, Table, delete, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GalleryMailer
@@ -73,6 +76,7 @@ class PostOffice:
         courier: Courier,
         *,
         link_key: bytes,
+        subject_key: bytes,
         admin_emails: list[str] | None = None,
         clock: Clock | None = None,
         gallery_update_interval: timedelta = timedelta(hours=3),
@@ -81,6 +85,7 @@ class PostOffice:
         self._db = db
         self._courier = courier
         self._link_key = link_key
+        self._subject_key = subject_key
         self._templates = Templates()
         self.gallery_mail = GalleryMailer(
             db,
@@ -123,17 +128,54 @@ class PostOffice:
         key = f"{event.event_id}:password_changed"
         await self.deliver(key, "password_changed", mail, event.locale)
 
-    async def user_deleted(self, event: UserDeleted) -> None:
-        """Erase what notify holds about the address: mail log, recipients, suppression."""
-        address = str(event.email).lower()
+    async def user_deleted(self, event: UserDeleted | UserDeletedV2) -> int:
+        """Erase what notify holds about the user: their mails, the recipients of the orders
+        they placed, their admin entry and a suppression of their address.
+
+        v2 carries ids and the address's keyed digest only; rows from before the digest was
+        kept have their digest computed here (the mail log's retention removes them in time).
+        Returns how many rows went.
+        """
+        if isinstance(event, UserDeletedV2):
+            digest = event.email_digest
+        else:
+            digest = subject_digest(str(event.email), self._subject_key)
+        erased = 0
         async with self._db.transaction() as session:
-            await session.execute(delete(emails).where(func.lower(emails.c.recipient) == address))
-            await session.execute(
-                delete(recipients).where(func.lower(recipients.c.email) == address)
+            erased += await self._erase_digest(session, emails, emails.c.recipient, digest)
+            erased += await self._erase_digest(session, recipients, recipients.c.email, digest)
+            gone = await session.execute(
+                delete(recipients).where(recipients.c.user_id == event.user_id)
             )
-            await session.execute(delete(admins).where(admins.c.user_id == event.user_id))
-            await session.execute(delete(suppressions).where(suppressions.c.email == address))
-        log.info("mail.erased_user", user_id=str(event.user_id))
+            erased += int(getattr(gone, "rowcount", 0) or 0)
+            gone = await session.execute(delete(admins).where(admins.c.user_id == event.user_id))
+            erased += int(getattr(gone, "rowcount", 0) or 0)
+            erased += await self._erase_digest(session, suppressions, suppressions.c.email, digest)
+        log.info("mail.erased_user", user_id=str(event.user_id), rows=erased)
+        return erased
+
+    async def _erase_digest(
+        self, session: AsyncSession, table: Table, address: Column[str], digest: str
+    ) -> int:
+        """Delete the rows whose address has `digest`: by the stored digest where the table
+        keeps one, and by computing it for rows that have none."""
+        stored = table.c.get("recipient_digest", table.c.get("email_digest"))
+        erased = 0
+        if stored is not None:
+            gone = await session.execute(delete(table).where(stored == digest))
+            erased += int(getattr(gone, "rowcount", 0) or 0)
+            unmarked = select(address).where(stored.is_(None))
+        else:
+            unmarked = select(address)
+        addresses = {
+            value
+            for value in (await session.scalars(unmarked.distinct())).all()
+            if subject_digest(value, self._subject_key) == digest
+        }
+        if addresses:
+            gone = await session.execute(delete(table).where(address.in_(addresses)))
+            erased += int(getattr(gone, "rowcount", 0) or 0)
+        return erased
 
     async def order_placed(self, event: OrderPlaced) -> None:
         """Remember who hears about the gallery, and confirm the order to them."""
@@ -155,6 +197,8 @@ class PostOffice:
                         name=event.contact_name,
                         email=str(event.contact_email),
                         locale=event.locale,
+                        user_id=event.placed_by,
+                        email_digest=subject_digest(str(event.contact_email), self._subject_key),
                     )
                 )
         # Delivery is idempotent by key, so a crash between the two steps only delays the mail.

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pix_contracts import GalleryDelivered, OrderPlaced, OrderStatusChanged, UserDeleted
+from pix_contracts import (
+    GalleryDelivered,
+    OrderPlaced,
+    OrderStatusChanged,
+    UserDeleted,
+    UserDeletedV2,
+)
 from pix_contracts.events import OrderedService, PreferredSlot
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -429,7 +435,7 @@ class OrderBook:
 
     # --- GDPR ---------------------------------------------------------------------------------
 
-    async def forget_user(self, event: UserDeleted) -> int:
+    async def forget_user(self, event: UserDeleted | UserDeletedV2) -> int:
         """Anonymise the contact and access notes of every order the deleted user placed; the
         orders stay.
 

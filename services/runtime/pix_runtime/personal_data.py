@@ -1,0 +1,97 @@
+"""Personal data: the keyed digest that stands in for an address, and the declarations that
+make up the record of processing (GDPR Art. 30).
+
+An event that asks services to forget a person must not spread what it asks them to forget, so
+it carries `subject_digest(address)` instead of the address: an HMAC-SHA256 of the lower-case
+address under a key derived from the internal key. Only our services can compute it, a digest
+seen in the broker reveals nothing, and a service that keeps an address keeps its digest
+beside it to find the rows again.
+
+Each service declares what personal data it stores, why, for how long and which processors
+receive what (`PersonalData`); `GET /privacy/processing` serves the declarations and the
+gateway gathers them into the record of processing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from pydantic import BaseModel, ConfigDict
+
+from pix_runtime.sealing import derive_key
+
+DIGEST_PURPOSE = "privacy-subject"
+
+
+def subject_key(internal_key: bytes) -> bytes:
+    return derive_key(internal_key, DIGEST_PURPOSE)
+
+
+def subject_digest(address: str, key: bytes) -> str:
+    """The digest of an email address (or an E.164 phone number) under `subject_key`."""
+    return hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+class Processor(BaseModel):
+    """A third party that receives personal data on our behalf (Art. 28)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(BaseModel):
+    """One category of personal data a service stores, as the record of processing lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: tuple[Processor, ...] = ()
+
+
+class ProcessingRecord(BaseModel):
+    """What one service declares; the gateway gathers one per service."""
+
+    service: str
+    declarations: list[PersonalData]
+
+
+# Processors named once, so every service that uses one describes it the same way.
+MAILGUN_EU = Processor(
+    name="Mailgun (Sinch), EU region",
+    receives="recipient addresses, names and mail content",
+    location="EU (Frankfurt)",
+    condition="only with PIX_MAIL_PROVIDER=mailgun",
+)
+STRIPE = Processor(
+    name="Stripe Payments Europe",
+    receives="billing data: organisation name, billing address, VAT id, invoice amounts",
+    location="EU (Ireland), transfers to the US under SCCs",
+    condition="only with STRIPE_API_KEY set",
+)
+REPLICATE = Processor(
+    name="Replicate",
+    receives="anonymised photos only (metadata stripped, faces blurred, pseudonymous names)",
+    location="USA",
+    condition="only with PIX_CAPTION_PROVIDER=replicate",
+)
+OPENAI_COMPATIBLE = Processor(
+    name="OpenAI-compatible model provider (configured endpoint)",
+    receives="anonymised photos and texts without contact data",
+    location="as configured (EU endpoint by default where offered)",
+    condition="only with an API key configured; offline default otherwise",
+)
+GOOGLE_MAPS = Processor(
+    name="Google Places / Geocoding",
+    receives="property addresses typed into the order form",
+    location="USA (Google LLC), EU-US Data Privacy Framework",
+    condition="only with a Google Maps API key configured",
+)
