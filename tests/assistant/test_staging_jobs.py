@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -22,10 +23,11 @@ from conftest import MODEL, ROUTER, model_settings
 from pix_assistant import models
 from pix_assistant.app import create_app
 from pix_assistant.settings import Price
-from pix_assistant.staging import STAGE_PHOTO, STAGING_POLICY
+from pix_assistant.staging import STAGE_PHOTO, STAGING_POLICY, StagePhoto
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
-from pix_runtime.jobs import cancel_jobs
+from pix_runtime.jobs import cancel_jobs, enqueue_job
 from pix_runtime.lifecycle import ServiceRuntime
+from sqlalchemy import update
 from test_assistant_staging import _listing_with_photos
 
 IMAGE_MODEL = "image-edit-1"
@@ -263,3 +265,35 @@ async def test_a_model_slower_than_its_timeout_is_asked_again(stack: AssistantSt
         stack.chat.image_gate = None
         gate.set()
         await runtime.db.dispose()
+
+
+async def test_a_retry_after_the_picture_was_stored_does_not_stage_twice(
+    stack: AssistantStack, stepped: tuple[httpx.AsyncClient, ServiceRuntime]
+) -> None:
+    client, runtime = stepped
+    agent = person()
+    listing = await _listing_with_photos(stack, agent)
+    mine = _signed(agent, runtime)
+    asked = await _ask(client, mine, listing, "Wohnzimmer_01")
+    done = (await _run_until_settled(client, runtime, mine, asked["id"]))[-1]
+    assert done["status"] == "done"
+    attempts = stack.chat.image_attempts
+    # As a crash after listings took the picture leaves it: the staging still running, its
+    # job to be run again.
+    staging_id = uuid.UUID(asked["id"])
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(models.stagings)
+            .where(models.stagings.c.id == staging_id)
+            .values(status="running", result=None)
+        )
+        await enqueue_job(
+            session, models.jobs, STAGE_PHOTO, StagePhoto(staging_id=staging_id), key="again"
+        )
+
+    seen = await _run_until_settled(client, runtime, mine, asked["id"])
+
+    assert seen[-1]["status"] == "done"
+    assert seen[-1]["result"]["id"] == done["result"]["id"]
+    assert stack.chat.image_attempts == attempts
+    assert len(await _staged_media(stack, agent, listing["id"])) == 1

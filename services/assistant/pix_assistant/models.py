@@ -6,6 +6,7 @@ Nothing here copies another service's data beyond what a conversation quoted.
 """
 
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.licences import licences_table
@@ -168,6 +169,9 @@ stagings = Table(
     Column("status", String(20), nullable=False, server_default="queued"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("identity", JSONB, nullable=False),
+    # The staged photos of this source and style when it was asked for: a retry that finds
+    # one more adopts it instead of staging twice.
+    Column("known_staged", JSONB, nullable=False, server_default="[]"),
     Column("result", JSONB, nullable=True),
     Column("error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -181,3 +185,8 @@ inbox = inbox_table(metadata)
 licences = licences_table(metadata)
 jobs = jobs_table(metadata)
 dead_letters = dead_letters_table(metadata)
+
+
+# What an organisation's erasure removes (pix_runtime.erasure): every table by its org_id
+# (conversations, memories, audit, usage, stagings).
+ORGANISATION_DATA = OrganisationData(metadata, inbox=inbox, outbox=outbox)

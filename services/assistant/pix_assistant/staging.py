@@ -220,12 +220,20 @@ class Stager:
         self._storage = storage
         self._accounts = accounts
 
+    async def photos(self, caller: Caller, listing_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The listing's media as listings shows them to the caller."""
+        listing = await self._apis.call(caller, "listings", "GET", f"/listings/{listing_id}")
+        found: list[dict[str, Any]] = listing.get("media", [])
+        return found
+
     async def check(
         self, caller: Caller, listing_id: uuid.UUID, media_id: uuid.UUID
     ) -> dict[str, Any]:
         """The photo as listings shows it to the caller, if it may be staged."""
-        listing = await self._apis.call(caller, "listings", "GET", f"/listings/{listing_id}")
-        media = next((m for m in listing.get("media", []) if m["id"] == str(media_id)), None)
+        return self.stageable(await self.photos(caller, listing_id), media_id)
+
+    def stageable(self, photos: list[dict[str, Any]], media_id: uuid.UUID) -> dict[str, Any]:
+        media = next((m for m in photos if m["id"] == str(media_id)), None)
         if media is None:
             raise ServiceError("listings", 404, "not_found", "photo not found")
         if media.get("is_floor_plan"):
@@ -248,6 +256,20 @@ class Stager:
         await self._book(caller, started, "ok", None)
         return furnished
 
+    def as_staged(
+        self, item: dict[str, Any], listing_id: uuid.UUID, media_id: uuid.UUID, style: Style
+    ) -> StagedPhoto:
+        return StagedPhoto(
+            id=uuid.UUID(item["id"]),
+            listing_id=listing_id,
+            media_id=media_id,
+            style=style,
+            label=item["label"],
+            storage_key=item["storage_key"],
+            url=item["url"],
+            model=self.editor.model,
+        )
+
     async def store(
         self,
         caller: Caller,
@@ -267,16 +289,7 @@ class Stager:
             content=furnished,
             content_type="application/octet-stream",
         )
-        return StagedPhoto(
-            id=uuid.UUID(item["id"]),
-            listing_id=listing_id,
-            media_id=media_id,
-            style=style,
-            label=item["label"],
-            storage_key=item["storage_key"],
-            url=item["url"],
-            model=self.editor.model,
-        )
+        return self.as_staged(item, listing_id, media_id, style)
 
     async def stage(
         self, caller: Caller, listing_id: uuid.UUID, media_id: uuid.UUID, style: Style
@@ -340,6 +353,17 @@ class Staging(BaseModel):
     updated_at: datetime
 
 
+def _staged_from(photos: list[dict[str, Any]], media_id: uuid.UUID, style: str) -> list[str]:
+    """The ids of the staged photos already made from this photo in this style."""
+    return [
+        p["id"]
+        for p in photos
+        if p.get("staged")
+        and p.get("source_photo_id") == str(media_id)
+        and p.get("staging_style") == style
+    ]
+
+
 def _staging(row: Any) -> Staging:
     return Staging(
         id=row.id,
@@ -378,7 +402,8 @@ class StagingDesk:
         self, caller: Caller, listing_id: uuid.UUID, media_id: uuid.UUID, style: Style
     ) -> Staging:
         """Check the photo now (a wrong one is refused at once) and leave the model to a job."""
-        await self.stager.check(caller, listing_id, media_id)
+        photos = await self.stager.photos(caller, listing_id)
+        self.stager.stageable(photos, media_id)
         now = self._clock.now()
         staging_id = uuid.uuid4()
         async with self._db.transaction() as session:
@@ -394,6 +419,7 @@ class StagingDesk:
                     style=style,
                     status="queued",
                     identity=identity,
+                    known_staged=_staged_from(photos, media_id, style),
                     created_at=now,
                     updated_at=now,
                 )
@@ -430,11 +456,25 @@ class StagingDesk:
         await self._mark(row.id, status="running", attempts=ctx.attempt)
         try:
             async with asyncio.timeout(self.attempt_seconds):
-                media = await self.stager.check(caller, row.listing_id, row.media_id)
-                furnished = await self.stager.furnish(caller, media, row.style)
-                staged = await self.stager.store(
-                    caller, row.listing_id, row.media_id, row.style, furnished
-                )
+                photos = await self.stager.photos(caller, row.listing_id)
+                # An earlier attempt may have stored the picture and not lived to say so (a
+                # crash or a timeout after listings took it): that one is the result.
+                stored = [
+                    p
+                    for p in photos
+                    if p["id"] in _staged_from(photos, row.media_id, row.style)
+                    and p["id"] not in row.known_staged
+                ]
+                if stored:
+                    staged = self.stager.as_staged(
+                        stored[0], row.listing_id, row.media_id, row.style
+                    )
+                else:
+                    media = self.stager.stageable(photos, row.media_id)
+                    furnished = await self.stager.furnish(caller, media, row.style)
+                    staged = await self.stager.store(
+                        caller, row.listing_id, row.media_id, row.style, furnished
+                    )
         except ServiceError as exc:
             if exc.status >= 500:
                 await self._again_or_fail(row.id, ctx, f"{exc.service}: {exc.message}", exc)
