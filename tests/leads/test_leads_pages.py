@@ -101,6 +101,17 @@ async def test_inbox_lead_page_and_settings(site: tuple[httpx.AsyncClient, Any, 
     listed = (await client.get("/api/leads/leads", headers=cookie)).json()
     lead_id = listed[0]["id"]
 
+    # Search by meaning: the lead's embedded wishes, with how close each is.
+    while await leads_runtime.jobs.run_due():
+        pass
+    meaning = await client.get(
+        "/leads", params={"q": "jemand sucht ein Zuhause", "meaning": "1"}, headers=cookie
+    )
+    assert meaning.status_code == 200
+    assert "Lena Beispiel" in meaning.text
+    assert 'data-test="similarity"' in meaning.text
+    assert "% passend" in meaning.text
+
     page = await client.get(f"/leads/{lead_id}", headers=cookie)
     assert page.status_code == 200
     for text in ("Verlauf", "Anfrage", "E-Mail gesendet", "Antworten", "Nachfassen"):

@@ -54,7 +54,16 @@ async def inbox(ui: PageUI, request: Request) -> Response:
     wanted = {
         k: v.strip()[:200] for k, v in request.query_params.items() if k in FILTERS and v.strip()
     }
-    code, found = await api(ui, me, "GET", "/leads?" + urlencode({**wanted, "limit": 100}))
+    by_meaning = bool(wanted.get("q")) and request.query_params.get("meaning") == "1"
+    if by_meaning:
+        # Search by meaning (the leads' embedded wishes): the closest first, with how close.
+        code, found = await api(
+            ui, me, "GET", "/leads/search?" + urlencode({"q": wanted["q"], "limit": 50})
+        )
+        if code == 200:
+            found = [{**hit["lead"], "similarity": hit["similarity"]} for hit in found]
+    else:
+        code, found = await api(ui, me, "GET", "/leads?" + urlencode({**wanted, "limit": 100}))
 
     def refused(code: int, body: Any) -> str | None:
         return ui.field_errors(request, me, stub(code, body), "q")[1]
@@ -68,6 +77,7 @@ async def inbox(ui: PageUI, request: Request) -> Response:
         leads=found if code == 200 else [],
         stats=stats if isinstance(stats, dict) else {},
         wanted=wanted,
+        by_meaning=by_meaning,
         statuses=STATUSES,
         sources=SOURCES,
         message=None if code == 200 else ui.field_errors(request, me, stub(code, found), "q")[1],
