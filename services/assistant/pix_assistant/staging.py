@@ -462,7 +462,8 @@ class StagingDesk:
                 stored = [
                     p
                     for p in photos
-                    if p["id"] in _staged_from(photos, row.media_id, row.style)
+                    if row.attempts > 0
+                    and p["id"] in _staged_from(photos, row.media_id, row.style)
                     and p["id"] not in row.known_staged
                 ]
                 if stored:
