@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pix_contracts.privacy import AssistantOrganisationErased
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
@@ -22,7 +24,7 @@ from pix_assistant.handlers import register_handlers
 from pix_assistant.imports import IMPORT_LEADS, execute_import, undo_import
 from pix_assistant.listing_import import IMPORT_LISTINGS, execute_listing_import
 from pix_assistant.llm import ModelClient
-from pix_assistant.models import inbox, jobs, licences, outbox
+from pix_assistant.models import ORGANISATION_DATA, inbox, jobs, licences, outbox
 from pix_assistant.platform import PlatformApis
 from pix_assistant.service import Assistant
 from pix_assistant.settings import AssistantSettings
@@ -139,6 +141,7 @@ def create_app(
             timeout=stagings.job_timeout,
         )
     register_handlers(runtime.broker)
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, AssistantOrganisationErased)
     gate = Licences(
         runtime.db,
         table=licences,

@@ -12,7 +12,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from pix_contracts.billing import BILLING_EVENTS
+from pix_contracts.privacy import BillingOrganisationErased
 from pix_runtime.broker import declare_publishers
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
@@ -20,7 +22,7 @@ from pix_runtime.logging import get_logger
 from pix_billing import api
 from pix_billing.handlers import register_handlers
 from pix_billing.invoicing import ISSUE_INVOICE, Invoicing, OrderRef
-from pix_billing.models import jobs, outbox
+from pix_billing.models import ORGANISATION_DATA, jobs, outbox
 from pix_billing.reports import Reports
 from pix_billing.service import (
     END_TRIALS,
@@ -72,6 +74,7 @@ def create_app(settings: BillingSettings | None = None) -> tuple[FastAPI, Servic
     else:
         runtime.on_start(billing.release_when_off)
     register_handlers(runtime.broker, billing, invoicing)
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, BillingOrganisationErased)
     declare_publishers(runtime.broker, *BILLING_EVENTS)
 
     app = runtime.create_app(title="pix.immo billing")

@@ -4,6 +4,7 @@ Every client table carries `org_id`, and every query of client data filters on i
 """
 
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import outbox_table
@@ -137,3 +138,10 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 jobs = jobs_table(metadata)
 dead_letters = dead_letters_table(metadata)
+
+
+# What an organisation's erasure removes (pix_runtime.erasure): every table by its org_id except
+# the invoices, which German law keeps for ten years (§ 147 AO, § 257 HGB; GDPR Art. 17(3)(b)).
+ORGANISATION_DATA = OrganisationData(
+    metadata, inbox=inbox, outbox=outbox, keep=frozenset({"invoices"})
+)

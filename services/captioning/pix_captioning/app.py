@@ -2,13 +2,15 @@ import functools
 
 from fastapi import FastAPI
 from pix_contracts import CaptionFailed, CaptionReady
+from pix_contracts.privacy import CaptioningOrganisationErased
 from pix_runtime.broker import declare_publishers
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy as JobPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
 from pix_captioning.api import router
 from pix_captioning.handlers import register_handlers, update_lag
-from pix_captioning.models import jobs, outbox
+from pix_captioning.models import ORGANISATION_DATA, jobs, outbox
 from pix_captioning.predictions import RETRY, PredictionRetry
 from pix_captioning.providers import build_provider
 from pix_captioning.reliability import CircuitBreaker, RetryPolicy
@@ -44,6 +46,7 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
     subscriber = register_handlers(
         runtime.broker, desk, concurrency=settings.concurrency, fetch_wait_ms=settings.fetch_wait_ms
     )
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, CaptioningOrganisationErased)
     # Each process's own partitions: refreshed in every process, not once across them.
     runtime.every(
         settings.lag_every_seconds, functools.partial(update_lag, subscriber), each_process=True

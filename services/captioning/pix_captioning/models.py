@@ -1,4 +1,5 @@
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData, Prefix, Through
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import outbox_table
@@ -98,3 +99,18 @@ jobs = jobs_table(metadata)
 dead_letters = dead_letters_table(metadata)
 # This service's name in `inbox`, under which it claims the events it handles.
 CONSUMER = "captioning"
+
+
+# What an organisation's erasure removes (pix_runtime.erasure): captions and failures by their
+# org_id, the provider's predictions by the asset they were for, the caption files per gallery.
+ORGANISATION_DATA = OrganisationData(
+    metadata,
+    inbox=inbox,
+    outbox=outbox,
+    through=(
+        Through(predictions.c.asset_id, captions.c.asset_id),
+        Through(predictions.c.asset_id, failures.c.asset_id),
+    ),
+    object_keys=(captions.c.txt_key, captions.c.json_key),
+    prefixes=(Prefix("captions/{}/", captions.c.gallery_id),),
+)

@@ -1,6 +1,8 @@
 from fastapi import FastAPI
 from pix_contracts import GalleryExported
+from pix_contracts.privacy import ExportOrganisationErased
 from pix_runtime.broker import declare_publishers
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import SecretBox
@@ -8,7 +10,7 @@ from pix_runtime.sealing import SecretBox
 from pix_export.api import router
 from pix_export.crm_push import CrmDesk
 from pix_export.handlers import register_handlers
-from pix_export.models import jobs, outbox
+from pix_export.models import ORGANISATION_DATA, jobs, outbox
 from pix_export.service import ExportDesk
 from pix_export.settings import ExportSettings
 from pix_export.webhooks import WebhookDesk
@@ -29,6 +31,7 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
     crm = CrmDesk(runtime.db, runtime.storage, box, settings, clock=runtime.clock)
     desk = ExportDesk(runtime.db, runtime.storage, settings, hooks, crm=crm, clock=runtime.clock)
     register_handlers(runtime.broker, desk)
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, ExportOrganisationErased)
     declare_publishers(runtime.broker, GalleryExported)
     runtime.every(settings.flush_every_seconds, desk.flush_due)
     hooks.register_jobs(runtime.jobs)

@@ -19,14 +19,17 @@ from pix_contracts import (
     LeadUpdated,
 )
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
+from pix_contracts.privacy import LeadsOrganisationErased
 from pix_runtime.broker import declare_publishers
 from pix_runtime.embeddings import Embedder, build_embedder
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.personal_data import subject_key
 from pix_runtime.sealing import derive_key
 
-from pix_leads import api, public_api
+from pix_leads import api, public_api, subjects_api
 from pix_leads.abtests import Experiments
 from pix_leads.desk import LeadDesk
 from pix_leads.handlers import register_handlers
@@ -34,7 +37,7 @@ from pix_leads.insights import Insights
 from pix_leads.intake import PROCESS, Intake, RawRef
 from pix_leads.listing_mirror import ListingMirror
 from pix_leads.messages import Messenger
-from pix_leads.models import inbox, jobs, outbox
+from pix_leads.models import ORGANISATION_DATA, inbox, jobs, outbox
 from pix_leads.models import licences as licence_table
 from pix_leads.organisation import OrgSettings
 from pix_leads.sentiment import SentimentModel
@@ -52,6 +55,7 @@ from pix_leads.service import (
 )
 from pix_leads.settings import LeadsSettings
 from pix_leads.smtp import SmtpIntake
+from pix_leads.subjects import Subjects
 from pix_leads.wishes import REEMBED, LeadWishes, Reembed
 
 
@@ -99,6 +103,14 @@ def create_app(
         form_limit=settings.form_limit,
         form_window_seconds=settings.form_window_seconds,
     )
+    subjects = Subjects(
+        book,
+        runtime.storage,
+        subject_key=subject_key(runtime.internal_key),
+        clock=clock,
+        lost_after=timedelta(days=settings.lost_lead_retention_days),
+        raw_after=timedelta(days=settings.raw_message_retention_days),
+    )
     messenger = Messenger(
         book,
         org,
@@ -106,6 +118,7 @@ def create_app(
         seal_key=derive_key(runtime.internal_key, LEAD_MAIL_SEAL_PURPOSE),
         clock=clock,
         model=model,
+        objected=subjects.objected,
     )
     smtp = SmtpIntake(
         intake,
@@ -135,7 +148,11 @@ def create_app(
         REEMBED, Reembed, wishes.reembed_job, policy=embed_policy, timeout=timedelta(minutes=30)
     )
     runtime.on_start(wishes.plan_reembed)
+    retention = timedelta(seconds=settings.retention_interval_seconds)
+    runtime.jobs.every("leads.retention.lost-leads", retention, subjects.anonymise_lost)
+    runtime.jobs.every("leads.retention.raw-messages", retention, subjects.purge_raw_messages)
     register_handlers(runtime.broker, ListingMirror(runtime.db))
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, LeadsOrganisationErased)
     billing_url = f"{settings.platform.public_url.rstrip('/')}/billing"
     licences = Licences(
         runtime.db,
@@ -157,6 +174,8 @@ def create_app(
     app = runtime.create_app(title="pix.immo leads")
     app.include_router(api.router, dependencies=[LicenceRequired])
     app.include_router(public_api.router)
+    app.include_router(subjects_api.router)
+    app.state.subjects = subjects
     app.state.settings = settings
     # Mailgun posts the whole MIME message (attachments included): checked against the message
     # limit by the route itself, not against the 1 MiB JSON limit.

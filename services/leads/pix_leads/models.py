@@ -5,6 +5,7 @@ Every client table carries `org_id`, and every query of client data filters on i
 
 from pgvector.sqlalchemy import Vector
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.licences import licences_table
@@ -251,3 +252,10 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 jobs = jobs_table(metadata)
 dead_letters = dead_letters_table(metadata)
+
+
+# What an organisation's erasure removes (pix_runtime.erasure): every table by its org_id (leads,
+# their vectors, mailbox credentials, raw messages) and the raw messages' files.
+ORGANISATION_DATA = OrganisationData(
+    metadata, inbox=inbox, outbox=outbox, object_keys=(raw_messages.c.storage_key,)
+)

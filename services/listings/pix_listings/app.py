@@ -7,7 +7,9 @@ import sys
 from datetime import timedelta
 
 from fastapi import FastAPI
+from pix_contracts.privacy import ListingsOrganisationErased
 from pix_runtime.embeddings import Embedder, build_embedder
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
@@ -28,7 +30,7 @@ from pix_listings.geocoding import (
 )
 from pix_listings.handlers import register_handlers
 from pix_listings.matching import Matching, Tuning
-from pix_listings.models import inbox, jobs, outbox
+from pix_listings.models import ORGANISATION_DATA, inbox, jobs, outbox
 from pix_listings.models import licences as licence_table
 from pix_listings.pricing import PriceEstimator
 from pix_listings.search import Search
@@ -75,6 +77,7 @@ def create_app(
     )
     gallery = GalleryImport(runtime.db, runtime.storage, listings)
     register_handlers(runtime.broker, listings, gallery, matching)
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, ListingsOrganisationErased)
     billing_url = f"{settings.platform.public_url.rstrip('/')}/billing"
     licences = Licences(
         runtime.db,

@@ -8,6 +8,7 @@ that made them and its dimension; the HNSW index is a partial expression index p
 
 from pgvector.sqlalchemy import Vector
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData, Prefix
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.licences import licences_table
@@ -256,3 +257,14 @@ def vector_index_sql(table: str, dim: int) -> str:
         f"CREATE INDEX IF NOT EXISTS {table}_hnsw_{dim} ON {SCHEMA}.{table} "
         f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}"
     )
+
+
+# What an organisation's erasure removes (pix_runtime.erasure): every table by its org_id (vectors
+# among them), and each listing's folder (media, staged photos, exposé PDFs).
+ORGANISATION_DATA = OrganisationData(
+    metadata,
+    inbox=inbox,
+    outbox=outbox,
+    object_keys=(exposes.c.storage_key, media.c.storage_key),
+    prefixes=(Prefix("listings/{}/", listings.c.id),),
+)

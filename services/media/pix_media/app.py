@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import FastAPI
 from pix_contracts import AssetUploaded
 from pix_contracts.events import AssetDeleted, GalleryDelivered, GalleryStateChanged
+from pix_contracts.privacy import MediaOrganisationErased
 from pix_runtime.broker import declare_publishers
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.storage import LocalStorage
@@ -16,7 +18,7 @@ from pix_runtime.storage_routes import local_storage_router
 from pix_media.api import delivery_router, router
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
-from pix_media.models import assets, jobs, outbox
+from pix_media.models import ORGANISATION_DATA, assets, jobs, outbox
 from pix_media.previews import POLICY as PREVIEW_POLICY
 from pix_media.previews import TIMEOUT as PREVIEW_TIMEOUT
 from pix_media.previews import WATERMARK, Previews, WatermarkPhotos
@@ -52,6 +54,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     )
     uploads = Uploads(runtime.db, runtime.storage, settings, library)
     register_handlers(runtime.broker, library, previews)
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, MediaOrganisationErased)
     runtime.on_start(processing.start)
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
     runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)

@@ -1,4 +1,5 @@
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData, Prefix
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import outbox_table
@@ -127,4 +128,21 @@ order_payments = Table(
     Column("paid_at", DateTime(timezone=True), nullable=True),
     Column("paid_via", String(20), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+# What an organisation's erasure removes (pix_runtime.erasure): every table by its org_id, and
+# each gallery's originals and renditions (previews lie beside the renditions).
+ORGANISATION_DATA = OrganisationData(
+    metadata,
+    inbox=inbox,
+    outbox=outbox,
+    object_keys=(
+        assets.c.original_key,
+        assets.c.web_key,
+        assets.c.thumb_key,
+        assets.c.preview_web_key,
+        assets.c.preview_thumb_key,
+    ),
+    prefixes=(Prefix("originals/{}/", galleries.c.id), Prefix("renditions/{}/", galleries.c.id)),
 )

@@ -4,12 +4,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from pix_contracts import OrderPlaced, OrderStatusChanged
+from pix_contracts.privacy import OrdersOrganisationErased
 from pix_runtime.broker import declare_publishers
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.lifecycle import ServiceRuntime, serve
 
 from pix_orders.api import router
 from pix_orders.handlers import register_handlers
-from pix_orders.models import jobs, outbox
+from pix_orders.models import ORGANISATION_DATA, jobs, outbox
 from pix_orders.places import PlacesClient
 from pix_orders.service import OrderBook
 from pix_orders.settings import OrdersSettings
@@ -25,6 +27,7 @@ def create_app(settings: OrdersSettings | None = None) -> tuple[FastAPI, Service
         timeout_seconds=settings.google_places_timeout_seconds,
     )
     register_handlers(runtime.broker, book)
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, OrdersOrganisationErased)
     declare_publishers(runtime.broker, OrderPlaced, OrderStatusChanged)
     app = runtime.create_app(title="pix.immo orders")
     app.state.book = book

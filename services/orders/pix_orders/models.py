@@ -1,4 +1,5 @@
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import outbox_table
@@ -105,3 +106,7 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 jobs = jobs_table(metadata)
 dead_letters = dead_letters_table(metadata)
+
+
+# What an organisation's erasure removes (pix_runtime.erasure): every table by its org_id.
+ORGANISATION_DATA = OrganisationData(metadata, inbox=inbox, outbox=outbox)

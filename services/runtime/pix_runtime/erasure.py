@@ -20,16 +20,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pix_contracts import OrganisationErased, OrganisationErasureDue
 from sqlalchemy import Column, ColumnElement, MetaData, Table, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pix_runtime.broker import declare_publishers, subscribe
 from pix_runtime.db import Database
 from pix_runtime.inbox import first_delivery
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
+
+if TYPE_CHECKING:
+    from pix_runtime.lifecycle import ServiceRuntime
 
 log = get_logger(__name__)
 
@@ -243,3 +247,29 @@ async def _seen(session: AsyncSession, inbox: Table, consumer: str, event_id: uu
         select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
     )
     return result.first() is not None
+
+
+def subscribe_organisation_erasure(
+    runtime: ServiceRuntime, data: OrganisationData, report: type[OrganisationErased]
+) -> OrganisationEraser:
+    """The service erases its data of an organisation when auth says it is due, and reports.
+
+    One consumer group per service (`<service>.organisation-erasure`), so every service hears
+    every erasure; storage is opened only by services that keep objects."""
+    keeps_objects = bool(data.object_keys or data.prefixes)
+    eraser = OrganisationEraser(
+        data,
+        db=runtime.db,
+        storage=runtime.storage if keeps_objects else None,
+        report=report,
+        source=f"/pix/{report.service}",
+    )
+
+    declare_publishers(runtime.broker, report)
+    group = f"{report.service}.organisation-erasure"
+
+    @subscribe(runtime.broker, OrganisationErasureDue, group=group)
+    async def organisation_erasure_due(event: OrganisationErasureDue) -> None:
+        await eraser.erase(event)
+
+    return eraser
