@@ -17,12 +17,12 @@ import uuid
 from typing import Any
 
 from pix_runtime.db import Database
-from pix_runtime.embeddings import Embedder, similarity_expr, text_sha
+from pix_runtime.embeddings import Embedder, similarity_expr, vector_row
 from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pydantic import BaseModel
-from sqlalchemy import RowMapping, func, or_, select
+from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_leads import models as m
@@ -99,19 +99,9 @@ class LeadWishes:
             )
         if row is None:
             return  # erased meanwhile
-        content = wishes_text(row)
-        sha = text_sha(content)
-        if current and current["model"] == self.embedder.model and current["text_sha"] == sha:
+        values = await vector_row(self.embedder, row["org_id"], wishes_text(row), current)
+        if values is None:
             return
-        [vector] = await self.embedder.embed([content])
-        values = {
-            "org_id": row["org_id"],
-            "model": self.embedder.model,
-            "dim": len(vector),
-            "embedding": vector,
-            "text_sha": sha,
-            "updated_at": func.now(),
-        }
         async with self._db.transaction() as session:
             if await session.scalar(select(m.leads.c.id).where(m.leads.c.id == lead_id)) is None:
                 return  # erased while the model ran

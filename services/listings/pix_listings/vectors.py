@@ -11,11 +11,11 @@ import uuid
 from typing import Any
 
 from pix_runtime.db import Database
-from pix_runtime.embeddings import HNSW_MAX_DIM, Embedder, text_sha
+from pix_runtime.embeddings import HNSW_MAX_DIM, Embedder, vector_row
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pydantic import BaseModel
-from sqlalchemy import RowMapping, delete, func, or_, select, text, update
+from sqlalchemy import RowMapping, delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_listings.models import (
@@ -120,19 +120,11 @@ class Vectors:
                 .mappings()
                 .first()
             )
-        content = listing_text(row, captions)
-        sha = text_sha(content)
-        if current and current["model"] == self.embedder.model and current["text_sha"] == sha:
+        values = await vector_row(
+            self.embedder, row["org_id"], listing_text(row, captions), current
+        )
+        if values is None:
             return
-        [vector] = await self.embedder.embed([content])
-        values = {
-            "org_id": row["org_id"],
-            "model": self.embedder.model,
-            "dim": len(vector),
-            "embedding": vector,
-            "text_sha": sha,
-            "updated_at": func.now(),
-        }
         async with self._db.transaction() as session:
             statement = insert(listing_vectors).values(listing_id=listing_id, **values)
             await session.execute(
@@ -154,16 +146,14 @@ class Vectors:
             )
         if row is None:
             return  # erased meanwhile
-        content = lead_text(row)
-        sha = text_sha(content)
-        if row["model"] == self.embedder.model and row["text_sha"] == sha:
+        values = await vector_row(self.embedder, row["org_id"], lead_text(row), row)
+        if values is None:
             return
-        [vector] = await self.embedder.embed([content])
         async with self._db.transaction() as session:
             await session.execute(
                 update(lead_profiles)
                 .where(lead_profiles.c.lead_id == lead_id)
-                .values(model=self.embedder.model, dim=len(vector), embedding=vector, text_sha=sha)
+                .values({k: values[k] for k in ("model", "dim", "embedding", "text_sha")})
             )
 
     async def query_vector(self, content: str) -> list[float]:

@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
+from sqlalchemy import func
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -71,6 +73,25 @@ class Embedder(Protocol):
 
 def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def vector_row(
+    embedder: Embedder, org_id: object, content: str, current: Mapping[Any, Any] | None
+) -> dict[str, Any] | None:
+    """A vector table's values for `content` (org, model, dimension, vector, the text's hash),
+    or None when `current` (the stored model and text_sha) already holds this text's vector."""
+    sha = text_sha(content)
+    if current and current["model"] == embedder.model and current["text_sha"] == sha:
+        return None
+    [vector] = await embedder.embed([content])
+    return {
+        "org_id": org_id,
+        "model": embedder.model,
+        "dim": len(vector),
+        "embedding": vector,
+        "text_sha": sha,
+        "updated_at": func.now(),
+    }
 
 
 # One model per process (~1.5 s to load, ~250 MB): every LocalEmbedder shares it.
