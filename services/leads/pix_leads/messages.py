@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from pix_contracts import LeadMessageRequested
@@ -51,7 +52,10 @@ class Messenger:
         seal_key: bytes,
         clock: Clock,
         model: SentimentModel | None = None,
+        objected: Callable[[AsyncSession, RowMapping], Awaitable[bool]] | None = None,
     ) -> None:
+        # Whether the lead's person objected to contact (pix_leads.subjects): no mail then.
+        self._objected = objected
         self._book = book
         self._db = book.db
         self._org = org
@@ -65,6 +69,9 @@ class Messenger:
             select(m.leads).where(m.leads.c.id == lead_id).with_for_update()
         )
         return found.mappings().first()
+
+    async def _may_contact(self, session: AsyncSession, lead: RowMapping) -> bool:
+        return self._objected is None or not await self._objected(session, lead)
 
     async def _already_sent(self, session: AsyncSession, lead_id: uuid.UUID, key: str) -> bool:
         found = await session.scalar(
@@ -168,7 +175,12 @@ class Messenger:
     async def acknowledge(self, ref: LeadRef, ctx: JobContext) -> None:
         async with self._db.transaction() as session:
             lead = await self._lead(session, ref.lead_id)
-            if lead is not None and lead["email"] and lead["status"] == "NEW":
+            if (
+                lead is not None
+                and lead["email"]
+                and lead["status"] == "NEW"
+                and await self._may_contact(session, lead)
+            ):
                 subject, body, variant = await self._compose(session, lead, "acknowledgement")
                 key = f"{lead['id']}:acknowledgement"
                 if await self._send(
@@ -210,7 +222,12 @@ class Messenger:
         async with self._db.transaction() as session:
             lead = await self._lead(session, payload.lead_id)
             # Engagement is checked now, just before sending, not when it was planned.
-            if lead is not None and lead["email"] and self._silent(lead):
+            if (
+                lead is not None
+                and lead["email"]
+                and self._silent(lead)
+                and await self._may_contact(session, lead)
+            ):
                 subject, body, variant = await self._compose(
                     session, lead, f"follow_up_{payload.step}"
                 )

@@ -54,3 +54,9 @@ class LeadsSettings(ServiceSettings, EmbeddingSettings):
     # The day after the last follow-up: a lead silent for 14 days after our first message is
     # LOST (the day-14 follow-up gets a day to be answered).
     lost_after_days: int = 15
+
+    # Retention (GDPR Art. 5(1)(e)): a LOST lead is anonymised this long after it was lost, an
+    # original inbound message deleted this long after it arrived (what was parsed stays).
+    lost_lead_retention_days: int = 365
+    raw_message_retention_days: int = 30
+    retention_interval_seconds: float = 6 * 3600

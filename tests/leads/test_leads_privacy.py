@@ -1,0 +1,164 @@
+"""The rights of a lead's person (GDPR Art. 15, 17, 21) and the leads' retention, on the real
+database and storage: found by address or number in the caller's organisation only, exported,
+anonymised with the statistics kept, an objection that stops every mail for good, and the
+periodic retention jobs with a moved clock."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from leads_helpers import LeadsApp, as_user, corpus, outbox_events, person, raw_row
+from pix_contracts import LeadMessageRequested
+from pix_leads.intake import Intake
+from pix_runtime.identity import Identity
+
+LENA = "Lena.Beispiel@example.org"
+
+
+def intake_of(leads: LeadsApp) -> Intake:
+    intake: Intake = leads.app.state.intake
+    return intake
+
+
+async def mailbox(leads: LeadsApp, who: Identity) -> dict[str, Any]:
+    body: dict[str, Any] = (
+        await leads.client.get("/settings", headers=as_user(leads.runtime, who))
+    ).json()
+    return body
+
+
+async def deliver(leads: LeadsApp, raw: bytes, who: Identity) -> uuid.UUID:
+    box = await mailbox(leads, who)
+    received = await intake_of(leads).receive(
+        raw,
+        channel="smtp",
+        mail_from="kontaktanfrage@immobilienscout24.de",
+        rcpt_to=[box["intake_address"]],
+    )
+    await leads.runtime.jobs.run_due()
+    return received.id
+
+
+async def call(leads: LeadsApp, who: Identity, action: str, **subject: str) -> Any:
+    return await leads.client.post(
+        f"/privacy/subjects/{action}", json=subject, headers=as_user(leads.runtime, who)
+    )
+
+
+async def lead(leads: LeadsApp, who: Identity, lead_id: object) -> dict[str, Any]:
+    response = await leads.client.get(f"/leads/{lead_id}", headers=as_user(leads.runtime, who))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_person_is_found_exported_objects_and_is_erased_with_the_counts_kept(
+    leads: LeadsApp,
+) -> None:
+    runtime = leads.runtime
+    owner = person()
+    agent = person("agent", org_id=owner.org_id)
+    stranger = person()
+    raw_id = await deliver(leads, corpus("is24_xml_multipart"), owner)
+    lena = (await raw_row(runtime, raw_id))["lead_id"]
+    other_raw = await deliver(leads, corpus("is24_text_qp"), owner)
+    other = (await raw_row(runtime, other_raw))["lead_id"]
+    # The same person wrote to another organisation too: not this one's business.
+    await deliver(leads, corpus("is24_xml_multipart"), stranger)
+
+    found = (await call(leads, agent, "find", email=LENA)).json()
+    assert found == {
+        "service": "leads",
+        "lead_ids": [str(lena)],
+        "raw_messages": 1,
+        "objected": False,
+    }
+    by_phone = (await call(leads, agent, "find", phone="030 23125 401")).json()
+    assert by_phone["lead_ids"] == [str(lena)]
+    assert (await call(leads, stranger, "find", email="nobody@example.org")).json()[
+        "lead_ids"
+    ] == []
+    bad = await call(leads, agent, "find")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "subject_missing"
+
+    exported = await call(leads, agent, "export", email=LENA)
+    assert exported.status_code == 200
+    assert "attachment" in exported.headers["content-disposition"]
+    data = exported.json()
+    assert [x["email"] for x in data["leads"]] == ["lena.beispiel@example.org"]
+    assert data["leads"][0]["name"] == "Lena Beispiel"
+    assert {a["kind"] for a in data["leads"][0]["activities"]} >= {"inquiry", "email_out"}
+    assert [r["id"] for r in data["raw_messages"]] == [str(raw_id)]
+
+    # Art. 21: the follow-ups planned after the acknowledgement do not go out, and a new
+    # inquiry of the same person is not acknowledged either.
+    objected = (await call(leads, owner, "object", email=LENA)).json()
+    assert objected == {"service": "leads", "leads": 1}
+    runtime.clock.advance(timedelta(days=15))
+    await runtime.jobs.run_due()
+    asks = await outbox_events(runtime, LeadMessageRequested, lena)
+    assert [a.kind for a in asks] == ["acknowledgement"]
+    assert (await lead(leads, owner, lena))["lead"]["status"] == "CONTACTED"
+
+    # Art. 17: erased, while the organisation keeps its counts and stages.
+    storage_key = (await raw_row(runtime, raw_id))["storage_key"]
+    erased = (await call(leads, owner, "erase", email=LENA)).json()
+    assert erased == {"service": "leads", "leads": 1, "raw_messages": 1}
+    left = await lead(leads, owner, lena)
+    assert left["lead"]["name"] == ""
+    assert left["lead"]["email"] is None
+    assert left["lead"]["phone"] is None
+    assert left["lead"]["message"] == ""
+    assert left["lead"]["status"] == "CONTACTED"
+    assert all(a["text"] == "" for a in left["timeline"])
+    assert "Lena" not in str(left)
+    assert not await runtime.storage.exists(storage_key)
+    listed = (await leads.client.get("/leads", headers=as_user(runtime, owner))).json()
+    assert len(listed) == 2
+    assert (await call(leads, owner, "find", email=LENA)).json()["lead_ids"] == []
+    # The objection outlives the erasure (kept as a digest, not as the address).
+    assert (await call(leads, owner, "find", email=LENA)).json()["objected"] is True
+    again = await deliver(leads, corpus("is24_xml_multipart"), owner)
+    new_lead = (await raw_row(runtime, again))["lead_id"]
+    assert new_lead not in (lena, other)
+    assert await outbox_events(runtime, LeadMessageRequested, new_lead) == []
+    # The other organisation and the other person are untouched.
+    assert (await lead(leads, owner, other))["lead"]["name"] != ""
+    assert len((await call(leads, stranger, "find", email=LENA)).json()["lead_ids"]) == 1
+
+
+async def test_retention_deletes_raw_messages_after_30_days_and_anonymises_lost_leads_after_a_year(
+    leads: LeadsApp,
+) -> None:
+    runtime = leads.runtime
+    owner = person()
+    headers = as_user(runtime, owner)
+    await runtime.jobs._plant_periodic()
+    raw_id = await deliver(leads, corpus("is24_text_qp"), owner)
+    lost_id = (await raw_row(runtime, raw_id))["lead_id"]
+    storage_key = (await raw_row(runtime, raw_id))["storage_key"]
+    moved = await leads.client.post(
+        f"/leads/{lost_id}/status", json={"status": "LOST", "reason": "gekauft"}, headers=headers
+    )
+    assert moved.status_code == 200, moved.text
+    kept = await leads.client.post(
+        "/leads", json={"name": "Tom Telefon", "phone": "0170 23125 999"}, headers=headers
+    )
+    kept_id = kept.json()["id"]
+
+    runtime.clock.advance(timedelta(days=29))
+    await runtime.jobs.run_due()
+    assert await runtime.storage.exists(storage_key)
+    runtime.clock.advance(timedelta(days=2))
+    await runtime.jobs.run_due()
+    assert not await runtime.storage.exists(storage_key)
+    assert (await lead(leads, owner, lost_id))["lead"]["name"] != ""
+
+    runtime.clock.advance(timedelta(days=365 - 31 + 1))
+    await runtime.jobs.run_due()
+    gone = (await lead(leads, owner, lost_id))["lead"]
+    assert (gone["name"], gone["email"], gone["phone"], gone["status"]) == ("", None, None, "LOST")
+    assert (await lead(leads, owner, kept_id))["lead"]["name"] == "Tom Telefon"
