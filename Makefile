@@ -14,7 +14,7 @@ PACKAGES := -p pix_contracts -p pix_runtime -p pix_gateway -p pix_auth -p pix_or
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck sync asyncapi topics faults chromium bench clean
+.PHONY: run test lint typecheck sync asyncapi clients topics faults chromium bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -56,6 +56,10 @@ bench: sync
 
 asyncapi: sync
 	$(UV) run --frozen pix-stack asyncapi write
+
+# The gateway's typed models of the services' answers (pix_gateway/clients/*_models.py).
+clients: sync
+	$(UV) run --frozen python -m pix_stack.clients write
 
 faults: sync
 	PIX_FAULTS=1 $(UV) run --frozen pytest tests/e2e/test_faults.py -s -q -p no:cacheprovider

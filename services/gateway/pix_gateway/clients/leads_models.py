@@ -1,0 +1,333 @@
+"""The leads service's answers as the gateway reads them.
+
+Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do not edit.
+"""
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Model(BaseModel):
+    # Fields a newer service adds are ignored until the next `make clients`.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, protected_namespaces=())
+
+
+class Activity(_Model):
+    id: int
+    kind: str
+    at: dt.datetime
+    actor_id: str | None
+    raw_message_id: str | None
+    text: str
+    data: dict[str, Any]
+
+
+class ContactTime(_Model):
+    best_hour: int | None
+    best_weekday: int | None
+    replies_counted: int
+    by_hour: list[int]
+    by_weekday: list[int]
+
+
+class DeadLetterView(_Model):
+    id: int
+    consumer_group: str
+    topic: str
+    event_id: str | None
+    partition: int | None
+    offset: int | None
+    key: str | None
+    payload: str
+    headers: dict[str, str]
+    error: str
+    traceback: str | None
+    attempts: int
+    status: str
+    first_failed_at: dt.datetime
+    last_failed_at: dt.datetime
+    replayed_at: dt.datetime | None
+
+
+class ErrorBody(_Model):
+    error: dict[str, Any]
+
+
+class Variant(_Model):
+    name: str
+    weight: int
+    subject: str
+    body: str
+
+
+class Experiment(_Model):
+    id: str
+    org_id: str
+    name: str
+    template_kind: str
+    locale: str
+    status: str
+    variants: list[Variant]
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+
+class ExperimentForm(_Model):
+    name: str
+    template_kind: str
+    locale: Literal["de", "en"] = "de"
+    variants: list[Variant]
+
+
+class VariantResult(_Model):
+    name: str
+    assigned: int
+    replied: int
+    booked: int
+    reply_rate: float
+    booking_rate: float
+    z: float | None
+    p_value: float | None
+    significant: bool
+
+
+class ExperimentResults(_Model):
+    experiment: Experiment
+    variants: list[VariantResult]
+
+
+class JobCounts(_Model):
+    kind: str
+    status: str
+    count: int
+    oldest_run_at: dt.datetime | None
+
+
+class JobView(_Model):
+    id: int
+    kind: str
+    key: str | None
+    status: str
+    attempts: int
+    run_at: dt.datetime
+    last_error: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    payload: dict[str, Any]
+
+
+class ScoreFactor(_Model):
+    points: int
+    max: int
+    reason: str
+
+
+class Lead(_Model):
+    id: str
+    org_id: str
+    listing_id: str | None
+    listing_title: str | None
+    source: str
+    status: str
+    needs_review: bool
+    name: str
+    email: str | None
+    phone: str | None
+    score: int
+    score_factors: dict[str, ScoreFactor]
+    completeness: int
+    assignee_id: str | None
+    inquiry_count: int
+    reply_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    salutation: str | None
+    portal_listing_ref: str | None
+    lost_reason: str | None
+    locale: str
+    message: str
+    financing: str
+    time_frame: str
+    budget_min_eur: int | None
+    budget_max_eur: int | None
+    household: str | None
+    requested_viewing: bool
+    requested_callback: bool
+    property_type: str | None
+    marketing: str | None
+    rooms_min: float | None
+    area_min_m2: float | None
+    postcodes: list[str]
+    city: str | None
+    sentiment: dict[str, Any]
+    notes: str
+    reply_address: str
+    consent_text: str | None
+    consent_at: dt.datetime | None
+    first_contact_at: dt.datetime | None
+    last_inbound_at: dt.datetime | None
+    last_outbound_at: dt.datetime | None
+    status_changed_at: dt.datetime
+
+
+class LeadChanges(_Model):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    notes: str | None = None
+    financing: Literal["confirmed", "in_progress", "none", "unknown"] | None = None
+    time_frame: Literal["immediate", "3_months", "6_months", "later", "unknown"] | None = None
+    budget_max_eur: int | None = None
+    household: str | None = None
+    assignee_id: str | None = None
+    unassign: bool = False
+    listing_id: str | None = None
+
+
+class PlannedJob(_Model):
+    kind: str
+    run_at: dt.datetime
+    step: int | None = None
+
+
+class LeadDetail(_Model):
+    id: str
+    name: str
+    lead: Lead
+    timeline: list[Activity]
+    planned: list[PlannedJob]
+
+
+class LeadStats(_Model):
+    new: int
+    open: int
+    needs_review: int
+    total: int
+    received_this_week: int = 0
+
+
+class LeadSummary(_Model):
+    id: str
+    org_id: str
+    listing_id: str | None
+    listing_title: str | None
+    source: str
+    status: str
+    needs_review: bool
+    name: str
+    email: str | None
+    phone: str | None
+    score: int
+    score_factors: dict[str, ScoreFactor]
+    completeness: int
+    assignee_id: str | None
+    inquiry_count: int
+    reply_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class Mailbox(_Model):
+    org_id: str
+    slug: str
+    intake_address: str
+    sender_name: str
+    locale: str
+    form_key: str
+    form_url: str
+    snippet_html: str
+    snippet_script: str
+
+
+class MailboxChanges(_Model):
+    slug: str | None = None
+    sender_name: str | None = None
+    locale: Literal["de", "en"] | None = None
+
+
+class ManualLead(_Model):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    message: str = ""
+    listing_id: str | None = None
+    locale: Literal["de", "en"] = "de"
+
+
+class MessageTemplate(_Model):
+    kind: str
+    locale: str
+    subject: str
+    body: str
+    custom: bool
+
+
+class OutgoingMessage(_Model):
+    subject: str = ""
+    text: str
+
+
+class Prediction(_Model):
+    lead_id: str
+    probability: int
+    factors: dict[str, float]
+    calibrated: bool
+    method: str
+
+
+class ReplayOutcome(_Model):
+    id: int
+    replayed: bool
+    error: str | None = None
+
+
+class ReplayReport(_Model):
+    replayed: int
+    failed: int
+    outcomes: list[ReplayOutcome]
+
+
+class SearchHit(_Model):
+    lead: LeadSummary
+    rank: float
+
+
+class SemanticHit(_Model):
+    lead: LeadSummary
+    similarity: float
+
+
+class StatusChange(_Model):
+    status: Literal["NEW", "CONTACTED", "CONVERSATION", "BOOKED", "LOST"]
+    reason: str | None = None
+
+
+class Subject(_Model):
+    email: str | None = None
+    phone: str | None = None
+
+
+class SubjectErased(_Model):
+    service: str = "leads"
+    leads: int
+    raw_messages: int
+
+
+class SubjectFound(_Model):
+    service: str = "leads"
+    lead_ids: list[str]
+    raw_messages: int
+    objected: bool
+
+
+class SubjectObjected(_Model):
+    service: str = "leads"
+    leads: int
+
+
+class TemplateText(_Model):
+    subject: str
+    body: str

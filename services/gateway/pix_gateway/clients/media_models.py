@@ -1,0 +1,168 @@
+"""The media service's answers as the gateway reads them.
+
+Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do not edit.
+"""
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Model(BaseModel):
+    # Fields a newer service adds are ignored until the next `make clients`.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, protected_namespaces=())
+
+
+class AssetView(_Model):
+    id: str
+    gallery_id: str
+    label: str
+    status: str
+    pseudonym: str | None
+    room_type: str | None
+    width: int | None
+    height: int | None
+    byte_size: int | None
+    faces_blurred: int | None
+    error_code: str | None
+    error_message: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    thumb_url: str | None = None
+    web_url: str | None = None
+
+
+class CompletePart(_Model):
+    part_number: int
+    etag: str
+
+
+class CompleteRequest(_Model):
+    parts: list[CompletePart] | None = None
+
+
+class DeadLetterView(_Model):
+    id: int
+    consumer_group: str
+    topic: str
+    event_id: str | None
+    partition: int | None
+    offset: int | None
+    key: str | None
+    payload: str
+    headers: dict[str, str]
+    error: str
+    traceback: str | None
+    attempts: int
+    status: str
+    first_failed_at: dt.datetime
+    last_failed_at: dt.datetime
+    replayed_at: dt.datetime | None
+
+
+class DeliveryStateView(_Model):
+    gallery_id: str
+    state: str
+    set_version: int
+    photo_count: int
+    in_flight: int
+    delivered: bool
+    up_to_date: bool
+    delivery_count: int
+    delivered_at: dt.datetime | None
+    auto_deliver: bool
+
+
+class ErrorBody(_Model):
+    error: dict[str, Any]
+
+
+class GalleryDetail(_Model):
+    id: str
+    order_id: str
+    reference: str
+    title: str
+    created_at: dt.datetime
+    watermarked: bool
+    assets: list[AssetView]
+
+
+class GalleryStatusView(_Model):
+    gallery_id: str
+    cursor: dt.datetime
+    counts: dict[str, int]
+    watermarked: bool
+    assets: list[AssetView]
+
+
+class GalleryView(_Model):
+    id: str
+    order_id: str
+    reference: str
+    title: str
+    created_at: dt.datetime
+
+
+class JobCounts(_Model):
+    kind: str
+    status: str
+    count: int
+    oldest_run_at: dt.datetime | None
+
+
+class JobView(_Model):
+    id: int
+    kind: str
+    key: str | None
+    status: str
+    attempts: int
+    run_at: dt.datetime
+    last_error: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    payload: dict[str, Any]
+
+
+class PartUrlView(_Model):
+    part_number: int
+    url: str
+
+
+class UploadedPartView(_Model):
+    part_number: int
+    size: int
+    etag: str
+
+
+class MultipartView(_Model):
+    part_size: int
+    part_count: int
+    uploaded: list[UploadedPartView]
+    missing: list[PartUrlView]
+
+
+class ReplayOutcome(_Model):
+    id: int
+    replayed: bool
+    error: str | None = None
+
+
+class ReplayReport(_Model):
+    replayed: int
+    failed: int
+    outcomes: list[ReplayOutcome]
+
+
+class UploadRequest(_Model):
+    file_name: str
+    byte_size: int
+
+
+class UploadTicketView(_Model):
+    asset_id: str
+    upload_url: str | None
+    method: str
+    expires_at: dt.datetime
+    max_bytes: int
+    multipart: MultipartView | None
