@@ -81,3 +81,6 @@ class NotifySettings(ServiceSettings):
     # A delivered gallery that changes later (a photo added, a caption edited): its client
     # gets at most one "gallery updated" mail this often, with the latest version.
     gallery_update_interval_seconds: float = 3 * 3600
+    # Retention: the mail log (addresses, content) is kept this long, checked this often.
+    mail_log_retention_days: int = 90
+    retention_interval_seconds: float = 6 * 3600

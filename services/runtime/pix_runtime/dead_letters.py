@@ -18,7 +18,7 @@ import json
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
@@ -35,7 +35,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
+    delete,
     func,
+    or_,
     select,
     update,
 )
@@ -49,6 +52,9 @@ from pix_runtime.outages import is_outage
 log = get_logger(__name__)
 
 ERROR_CHARS = 2000
+# Retention of dead letters: settled ones (replayed, discarded) and open ones.
+SETTLED_RETENTION = timedelta(days=30)
+OPEN_RETENTION = timedelta(days=90)
 TRACEBACK_CHARS = 8000
 
 
@@ -231,6 +237,33 @@ class DeadLetterStore:
         async with self.db.transaction() as session:
             rows = (await session.execute(query)).mappings().all()
         return [DeadLetterView.of(row) for row in rows]
+
+    async def purge(
+        self,
+        now: datetime,
+        *,
+        settled: timedelta = SETTLED_RETENTION,
+        unresolved: timedelta = OPEN_RETENTION,
+    ) -> int:
+        """Retention: letters replayed or discarded go after `settled`, open ones (nobody acted
+        on them) after `unresolved`; their payloads hold whatever personal data the event had.
+        Returns how many went."""
+        t = self.table
+        async with self.db.transaction() as session:
+            gone = await session.execute(
+                delete(t)
+                .where(
+                    or_(
+                        and_(t.c.status != "open", t.c.last_failed_at < now - settled),
+                        t.c.last_failed_at < now - unresolved,
+                    )
+                )
+                .returning(t.c.id)
+            )
+            count = len(gone.all())
+        if count:
+            log.info("retention.dead_letters_deleted", count=count)
+        return count
 
     async def discard(self, letter_id: int) -> None:
         """An operator gives up on an open letter."""

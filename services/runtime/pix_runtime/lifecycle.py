@@ -54,6 +54,10 @@ DOORBELL_CHANNEL = "pix_events_published"
 _T = TypeVar("_T")
 
 
+# How often the dead letters' retention runs (periodic job, once across replicas).
+DEAD_LETTER_RETENTION_SECONDS = 6 * 3600
+
+
 def _describe(step: Callable[..., object]) -> str:
     inner = getattr(step, "func", step)  # functools.partial
     return str(getattr(inner, "__qualname__", None) or repr(inner))
@@ -165,6 +169,12 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._joining: asyncio.Task[None] | None = None
         self._listening: asyncio.Task[None] | None = None
+        if self.dead_letters is not None:
+            self.every(DEAD_LETTER_RETENTION_SECONDS, self.purge_dead_letters)
+
+    async def purge_dead_letters(self) -> int:
+        """Retention of the service's dead letters (pix_runtime.dead_letters.DeadLetterStore)."""
+        return await self.dead_letters.purge(self.clock.now()) if self.dead_letters else 0
 
     @property
     def storage(self) -> LocalStorage | S3Storage:

@@ -343,11 +343,18 @@ class OutboxRelay:
             log.debug("outbox.published", count=len(published))
         return len(rows)
 
-    async def delete_published(self) -> None:
+    async def delete_published(self) -> int:
+        """Retention: sent rows go after their window (at least the replay window)."""
         t = self._table
         cutoff = datetime.now(UTC) - self._keep_published
         async with self._db.transaction() as session:
-            await session.execute(delete(t).where(t.c.published_at < cutoff))
+            gone = await session.execute(
+                delete(t).where(t.c.published_at < cutoff).returning(t.c.id)
+            )
+            count = len(gone.all())
+        if count:
+            log.info("retention.outbox_deleted", count=count)
+        return count
 
 
 def decode_payload(payload: bytes) -> dict[str, Any]:
