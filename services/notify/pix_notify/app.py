@@ -2,6 +2,8 @@ import sys
 from datetime import timedelta
 
 from fastapi import FastAPI
+from pix_contracts.privacy import NotifyOrganisationErased
+from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
@@ -13,7 +15,7 @@ from pix_notify.bounces import MailgunWebhooks
 from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GALLERY_MAIL, GalleryMailDue
 from pix_notify.handlers import register_handlers
-from pix_notify.models import jobs
+from pix_notify.models import ORGANISATION_DATA, jobs, outbox
 from pix_notify.providers import MailConfigError, build_provider
 from pix_notify.service import PostOffice
 from pix_notify.settings import NotifySettings
@@ -25,7 +27,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
     settings = settings or NotifySettings()
     # Before anything connects: a mis-configured provider stops the service with a message.
     provider = build_provider(settings)
-    runtime = ServiceRuntime(settings, jobs=jobs)
+    runtime = ServiceRuntime(settings, jobs=jobs, outbox=outbox)
     courier = Courier(
         runtime.db,
         provider,
@@ -37,8 +39,14 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
         ),
         lease=timedelta(seconds=settings.stuck_after_seconds),
         subject_key=subject_key(runtime.internal_key),
+        log_retention=timedelta(days=settings.mail_log_retention_days),
     )
     courier.register(runtime.jobs)
+    runtime.jobs.every(
+        "notify.retention.mail-log",
+        timedelta(seconds=settings.retention_interval_seconds),
+        courier.purge_log,
+    )
     signing_key = settings.mailgun.webhook_signing_key
     webhooks = MailgunWebhooks(
         runtime.db,
@@ -64,6 +72,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
         policy=RetryPolicy(max_attempts=12, base_seconds=5, max_seconds=600),
     )
     register_handlers(runtime.broker, office)
+    subscribe_organisation_erasure(runtime, ORGANISATION_DATA, NotifyOrganisationErased)
     runtime.every(settings.webhook_tolerance_seconds, webhooks.purge_tokens)
     app = runtime.create_app(title="pix.immo notify")
     app.include_router(router)

@@ -36,6 +36,7 @@ MailStatus = Literal["sending", "sent", "retrying", "failed", "suppressed", "bou
 STATUSES: tuple[MailStatus, ...] = get_args(MailStatus)
 ERROR_CHARS = 500
 SEND_MAIL = "notify.send-mail"
+UNDECIDED = ("sending", "retrying")
 # Reset, verification and invitation links are credentials: the log never shows them, or an
 # administrator could take over any account from the mail log.
 LINK_TOKEN = re.compile(r"token=[^\s\"'<>&]+")
@@ -88,7 +89,9 @@ class Courier:
         policy: RetryPolicy,
         lease: timedelta = timedelta(minutes=5),
         subject_key: bytes | None = None,
+        log_retention: timedelta = timedelta(days=90),
     ) -> None:
+        self._log_retention = log_retention
         self._db = db
         self._subject_key = subject_key
         self._provider = provider
@@ -100,6 +103,20 @@ class Courier:
         """The address's keyed digest (None without a key: the erasure then scans)."""
         return subject_digest(address, self._subject_key) if self._subject_key else None
 
+    async def purge_log(self, ctx: JobContext) -> int:
+        """Retention (periodic): mails whose delivery is decided leave the log `log_retention`
+        after they were written; one still being sent stays until it is decided."""
+        cutoff = ctx.now - self._log_retention
+        async with self._db.transaction() as session:
+            gone = await session.execute(
+                delete(emails)
+                .where(emails.c.created_at < cutoff, emails.c.status.not_in(UNDECIDED))
+                .returning(emails.c.id)
+            )
+            count = len(gone.all())
+        log.info("retention.mail_log_deleted", count=count)
+        return count
+
     @property
     def provider_name(self) -> str:
         return self._provider.name
@@ -108,7 +125,9 @@ class Courier:
         """Send mail from `queue`'s jobs; a send still running after `lease` is taken over."""
         queue.register(SEND_MAIL, SendMail, self.send, policy=self._policy, timeout=self._lease)
 
-    async def deliver(self, key: str, kind: str, mail: Mail, locale: str) -> None:
+    async def deliver(
+        self, key: str, kind: str, mail: Mail, locale: str, org_id: uuid.UUID | None = None
+    ) -> None:
         """Record the mail and its send job, exactly once per key (see the module docstring)."""
         address = mail.recipient.lower()
         async with self._db.transaction() as session:
@@ -130,6 +149,7 @@ class Courier:
                     reply_to=mail.reply_to,
                     provider=self._provider.name,
                     recipient_digest=self.digest(mail.recipient),
+                    org_id=org_id,
                     status="suppressed" if blocked else "sending",
                     attempts=0,
                     error=f"address suppressed ({blocked})" if blocked else None,

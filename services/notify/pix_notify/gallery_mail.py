@@ -163,7 +163,7 @@ class GalleryMailer:
             expires=format_moment(expires, who["locale"]) if expires else "-",
         )
         # Idempotent by key: a crash after this and before the commit below sends nothing twice.
-        await self._courier.deliver(key, kind, mail, who["locale"])
+        await self._courier.deliver(key, kind, mail, who["locale"], export.org_id)
         async with self._db.transaction() as session:
             now = self._clock.now()
             current = (

@@ -10,6 +10,7 @@ request is the same mail.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -25,7 +26,7 @@ from pix_notify.providers import Mail
 log = get_logger(__name__)
 KIND = "lead_message"
 
-Deliver = Callable[[str, str, Mail, str], Awaitable[None]]
+Deliver = Callable[[str, str, Mail, str, uuid.UUID | None], Awaitable[None]]
 
 
 def lead_mail_key() -> bytes:
@@ -74,4 +75,4 @@ class LeadMailer:
             # Sealed with another key (a mis-configured service): retrying cannot help.
             log.error("lead_mail.unsealable", lead_id=str(event.lead_id), key=event.message_key)
             return
-        await self._deliver(f"{event.event_id}:{KIND}", KIND, mail, event.locale)
+        await self._deliver(f"{event.event_id}:{KIND}", KIND, mail, event.locale, event.org_id)

@@ -1,6 +1,8 @@
 from pix_runtime.dead_letters import dead_letters_table
+from pix_runtime.erasure import OrganisationData, Through
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
+from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
     Column,
     DateTime,
@@ -30,6 +32,8 @@ recipients = Table(
     # Who placed the order, and the address's keyed digest: an erasure carries only these.
     Column("user_id", Uuid, nullable=True),
     Column("email_digest", String(64), nullable=True),
+    # The order's organisation, so its erasure finds the row (None: learnt before it was kept).
+    Column("org_id", Uuid, nullable=True, index=True),
 )
 
 # Platform administrators, learnt from auth's events, who hear about new orders and failures.
@@ -73,6 +77,9 @@ emails = Table(
     Column("provider_message_id", String(300), nullable=True),
     # pix_runtime.personal_data.subject_digest of the recipient: an erasure finds the mail by it.
     Column("recipient_digest", String(64), nullable=True),
+    # The organisation the mail was about (None: an account's own mail, or from before), so the
+    # organisation's erasure takes its mails along.
+    Column("org_id", Uuid, nullable=True, index=True),
 )
 Index("emails_recipient_digest", emails.c.recipient_digest)
 # Left from the hand-made retry loop (the job layer's own index finds due jobs now).
@@ -116,3 +123,15 @@ gallery_mail = Table(
 inbox = inbox_table(metadata)
 jobs = jobs_table(metadata)
 dead_letters = dead_letters_table(metadata)
+# Notify publishes nothing but its reports of erasures.
+outbox = outbox_table(metadata)
+
+# What an organisation's erasure removes (pix_runtime.erasure): recipients and mails by their
+# org_id, the gallery mail state by the recipients' galleries. Admins, suppressions (addresses
+# that must never be mailed again) and webhook tokens belong to no organisation.
+ORGANISATION_DATA = OrganisationData(
+    metadata,
+    inbox=inbox,
+    outbox=outbox,
+    through=(Through(gallery_mail.c.gallery_id, recipients.c.gallery_id),),
+)

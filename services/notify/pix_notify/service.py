@@ -7,6 +7,7 @@ redelivered event never mails twice. How mail leaves is the provider's business 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -199,11 +200,12 @@ class PostOffice:
                         locale=event.locale,
                         user_id=event.placed_by,
                         email_digest=subject_digest(str(event.contact_email), self._subject_key),
+                        org_id=event.org_id,
                     )
                 )
         # Delivery is idempotent by key, so a crash between the two steps only delays the mail.
         key = f"{event.event_id}:order_confirmation"
-        await self.deliver(key, "order_confirmation", mail, event.locale)
+        await self.deliver(key, "order_confirmation", mail, event.locale, event.org_id)
         for address, locale in await self._operators():
             note = self._templates.render(
                 "new_order_admin",
@@ -214,7 +216,11 @@ class PostOffice:
                 address=event.property_address,
             )
             await self.deliver(
-                f"{event.event_id}:new_order:{address}", "new_order_admin", note, locale
+                f"{event.event_id}:new_order:{address}",
+                "new_order_admin",
+                note,
+                locale,
+                event.org_id,
             )
 
     async def _operators(self) -> list[tuple[str, str]]:
@@ -259,7 +265,9 @@ class PostOffice:
             status=gettext(event.locale, f"status.{event.new_status}"),
             note=getattr(event, "note", None),
         )
-        await self.deliver(f"{event.event_id}:order_status", "order_status", mail, event.locale)
+        await self.deliver(
+            f"{event.event_id}:order_status", "order_status", mail, event.locale, event.org_id
+        )
 
     async def caption_failed(self, event: CaptionFailed) -> None:
         for address, locale in await self._operators():
@@ -272,11 +280,13 @@ class PostOffice:
                 reason=event.reason,
             )
             key = f"{event.event_id}:caption_failed:{address}"
-            await self.deliver(key, "caption_failed_admin", mail, locale)
+            await self.deliver(key, "caption_failed_admin", mail, locale, event.org_id)
 
     async def gallery_exported(self, event: GalleryExported) -> None:
         """Delivered versions only: "ready" once per gallery, then throttled "updated"."""
         await self.gallery_mail.exported(event)
 
-    async def deliver(self, key: str, kind: str, mail: Mail, locale: str) -> None:
-        await self._courier.deliver(key, kind, mail, locale)
+    async def deliver(
+        self, key: str, kind: str, mail: Mail, locale: str, org_id: uuid.UUID | None = None
+    ) -> None:
+        await self._courier.deliver(key, kind, mail, locale, org_id)
