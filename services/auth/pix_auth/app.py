@@ -61,6 +61,7 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
         hashing=hashing,
         clock=runtime.clock,
         grace=timedelta(days=settings.erasure_grace_days),
+        subject_key=subject_key(runtime.internal_key),
     )
     runtime.jobs.register(
         ERASURE_JOB,

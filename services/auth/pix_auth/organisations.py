@@ -18,7 +18,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pix_contracts import ERASURE_REPORTS, OrganisationErased, OrganisationErasureDue
+from pix_contracts import (
+    ERASURE_REPORTS,
+    OrganisationErased,
+    OrganisationErasureDue,
+    UserDeletedV2,
+)
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -27,6 +32,7 @@ from pix_runtime.inbox import first_delivery
 from pix_runtime.jobs import JobContext, cancel_jobs, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
+from pix_runtime.personal_data import subject_digest
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -87,9 +93,16 @@ class ErasureView(BaseModel):
 
 class OrganisationErasures:
     def __init__(
-        self, db: Database, *, hashing: PasswordHashing, clock: Clock, grace: timedelta
+        self,
+        db: Database,
+        *,
+        hashing: PasswordHashing,
+        clock: Clock,
+        grace: timedelta,
+        subject_key: bytes,
     ) -> None:
         self._db = db
+        self._subject_key = subject_key
         self._hashing = hashing
         self._clock = clock
         self._grace = grace
@@ -242,6 +255,23 @@ class OrganisationErasures:
                 await ctx.finish(session)
                 return
             members = select(users.c.id).where(users.c.org_id == job.org_id)
+            # Each member's account goes as if they deleted it: what services know of a person
+            # without their organisation (an account's own mails) goes by these.
+            for user_id, email in (
+                await session.execute(
+                    select(users.c.id, users.c.email).where(users.c.org_id == job.org_id)
+                )
+            ).all():
+                await enqueue(
+                    session,
+                    outbox,
+                    UserDeletedV2(
+                        user_id=user_id,
+                        org_id=job.org_id,
+                        email_digest=subject_digest(email, self._subject_key),
+                    ),
+                    source=SOURCE,
+                )
             rows = 0
             for statement in (
                 delete(sessions).where(sessions.c.user_id.in_(members)),
