@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +24,7 @@ from pix_media.previews import POLICY as PREVIEW_POLICY
 from pix_media.previews import TIMEOUT as PREVIEW_TIMEOUT
 from pix_media.previews import WATERMARK, Previews, WatermarkPhotos
 from pix_media.processing import PROCESS, PhotoProcessing, ProcessPhoto
+from pix_media.retention import ORIGINALS_RETENTION, OriginalsRetention
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
 from pix_media.uploads import Uploads
@@ -58,6 +60,11 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime.on_start(processing.start)
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
     runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)
+    originals = OriginalsRetention(
+        runtime.db, runtime.storage, keep=timedelta(days=settings.original_retention_days)
+    )
+    every = timedelta(seconds=settings.retention_interval_seconds)
+    runtime.jobs.every(ORIGINALS_RETENTION, every, originals.delete_due)
     runtime.metrics.count_waiting(
         "photos", assets, assets.c.status == "queued", since=assets.c.updated_at
     )

@@ -78,6 +78,8 @@ assets = Table(
     Column("preview_web_key", String(300), nullable=True),
     Column("preview_thumb_key", String(300), nullable=True),
     Column("error_message", String(500), nullable=True),
+    # Set when the retention deleted the original (retention.py); the renditions stay.
+    Column("original_deleted_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column(
         "updated_at",

@@ -43,3 +43,7 @@ class MediaSettings(ServiceSettings):
     # delivers it. Changes after a delivery are delivered as updates either way.
     auto_deliver: bool = True
     delivery_quiet_seconds: float = 60
+    # Retention: an original (full size, with its metadata) is deleted this many days after its
+    # gallery's latest delivery; the anonymised renditions stay. Checked this often.
+    original_retention_days: int = 90
+    retention_interval_seconds: float = 6 * 3600
