@@ -16,6 +16,7 @@ from pix_contracts.privacy import AssistantOrganisationErased
 from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.personal_data import declare
 
 from pix_assistant import api
 from pix_assistant.accounts import Accounts
@@ -26,6 +27,7 @@ from pix_assistant.listing_import import IMPORT_LISTINGS, execute_listing_import
 from pix_assistant.llm import ModelClient
 from pix_assistant.models import ORGANISATION_DATA, inbox, jobs, licences, outbox
 from pix_assistant.platform import PlatformApis
+from pix_assistant.privacy import PERSONAL_DATA
 from pix_assistant.service import Assistant
 from pix_assistant.settings import AssistantSettings
 from pix_assistant.staging import (
@@ -152,6 +154,7 @@ def create_app(
     register_licence_handler(runtime.broker, gate)
 
     app = runtime.create_app(title="pix.immo assistant")
+    declare(app, "assistant", PERSONAL_DATA)
     app.include_router(api.router, dependencies=[LicenceRequired])
     app.state.licences = gate
     app.state.settings = settings

@@ -16,7 +16,7 @@ from pix_contracts import (
 from pix_runtime.broker import declare_publishers, subscribe
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
-from pix_runtime.personal_data import subject_key
+from pix_runtime.personal_data import declare, subject_key
 from pix_runtime.sealing import derive_key
 
 from pix_auth.api import rate_limited_handler, router
@@ -24,6 +24,7 @@ from pix_auth.devices import DeviceTokens
 from pix_auth.hashing import HashingBusy, PasswordHashing
 from pix_auth.models import jobs, outbox
 from pix_auth.organisations import ERASURE_JOB, ErasureDue, OrganisationErasures
+from pix_auth.privacy import PERSONAL_DATA
 from pix_auth.service import RESET_JOB, Accounts, LinkSettings, PasswordResetJob
 from pix_auth.settings import AdminBootstrap, AuthSettings
 from pix_auth.throttle import RateLimited, Throttle
@@ -81,6 +82,7 @@ def create_app(settings: AuthSettings | None = None) -> tuple[FastAPI, ServiceRu
     )
     runtime.on_start(lambda: bootstrap_admin(accounts))
     app = runtime.create_app(title="pix.immo auth")
+    declare(app, "auth", PERSONAL_DATA)
     app.add_exception_handler(RateLimited, rate_limited_handler)
     app.add_exception_handler(HashingBusy, rate_limited_handler)
     app.state.password_hashing = hashing

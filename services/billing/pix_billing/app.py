@@ -18,11 +18,13 @@ from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
+from pix_runtime.personal_data import declare
 
 from pix_billing import api
 from pix_billing.handlers import register_handlers
 from pix_billing.invoicing import ISSUE_INVOICE, Invoicing, OrderRef
 from pix_billing.models import ORGANISATION_DATA, jobs, outbox
+from pix_billing.privacy import PERSONAL_DATA
 from pix_billing.reports import Reports
 from pix_billing.service import (
     END_TRIALS,
@@ -78,6 +80,7 @@ def create_app(settings: BillingSettings | None = None) -> tuple[FastAPI, Servic
     declare_publishers(runtime.broker, *BILLING_EVENTS)
 
     app = runtime.create_app(title="pix.immo billing")
+    declare(app, "billing", PERSONAL_DATA)
     app.include_router(api.router)
     app.state.settings = settings
     app.state.billing = billing

@@ -7,11 +7,13 @@ from pix_runtime.broker import declare_publishers
 from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy as JobPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.personal_data import declare
 
 from pix_captioning.api import router
 from pix_captioning.handlers import register_handlers, update_lag
 from pix_captioning.models import ORGANISATION_DATA, jobs, outbox
 from pix_captioning.predictions import RETRY, PredictionRetry
+from pix_captioning.privacy import PERSONAL_DATA
 from pix_captioning.providers import build_provider
 from pix_captioning.reliability import CircuitBreaker, RetryPolicy
 from pix_captioning.service import CaptionDesk
@@ -62,6 +64,7 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
         runtime.every(settings.reconcile_every_seconds, desk.predictions.reconcile)
     declare_publishers(runtime.broker, CaptionReady, CaptionFailed)
     app = runtime.create_app(title="pix.immo captioning")
+    declare(app, "captioning", PERSONAL_DATA)
     app.include_router(router)
     app.state.desk = desk
     return app, runtime

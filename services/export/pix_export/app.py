@@ -5,12 +5,14 @@ from pix_runtime.broker import declare_publishers
 from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
+from pix_runtime.personal_data import declare
 from pix_runtime.sealing import SecretBox
 
 from pix_export.api import router
 from pix_export.crm_push import CrmDesk
 from pix_export.handlers import register_handlers
 from pix_export.models import ORGANISATION_DATA, jobs, outbox
+from pix_export.privacy import PERSONAL_DATA
 from pix_export.service import ExportDesk
 from pix_export.settings import ExportSettings
 from pix_export.webhooks import WebhookDesk
@@ -37,6 +39,7 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
     hooks.register_jobs(runtime.jobs)
     crm.register_jobs(runtime.jobs)
     app = runtime.create_app(title="pix.immo export")
+    declare(app, "export", PERSONAL_DATA)
     app.include_router(router)
     app.state.desk = desk
     app.state.webhooks = hooks

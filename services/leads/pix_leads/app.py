@@ -26,7 +26,7 @@ from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
-from pix_runtime.personal_data import subject_key
+from pix_runtime.personal_data import declare, subject_key
 from pix_runtime.sealing import derive_key
 
 from pix_leads import api, public_api, subjects_api
@@ -40,6 +40,7 @@ from pix_leads.messages import Messenger
 from pix_leads.models import ORGANISATION_DATA, inbox, jobs, outbox
 from pix_leads.models import licences as licence_table
 from pix_leads.organisation import OrgSettings
+from pix_leads.privacy import PERSONAL_DATA
 from pix_leads.sentiment import SentimentModel
 from pix_leads.service import (
     ACKNOWLEDGE,
@@ -172,6 +173,7 @@ def create_app(
     )
 
     app = runtime.create_app(title="pix.immo leads")
+    declare(app, "leads", PERSONAL_DATA)
     app.include_router(api.router, dependencies=[LicenceRequired])
     app.include_router(public_api.router)
     app.include_router(subjects_api.router)

@@ -13,6 +13,7 @@ from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.personal_data import declare
 from pix_runtime.sealing import derive_key
 
 from pix_listings.api import STAGED_PHOTOS_PREFIX, public_router, router
@@ -33,6 +34,7 @@ from pix_listings.matching import Matching, Tuning
 from pix_listings.models import ORGANISATION_DATA, inbox, jobs, outbox
 from pix_listings.models import licences as licence_table
 from pix_listings.pricing import PriceEstimator
+from pix_listings.privacy import PERSONAL_DATA
 from pix_listings.search import Search
 from pix_listings.service import EMBED_LISTING, ListingJob, Listings
 from pix_listings.settings import ListingsSettings
@@ -111,6 +113,7 @@ def create_app(
     runtime.on_start(vectors.plan_reembed)
 
     app = runtime.create_app(title="pix.immo listings")
+    declare(app, "listings", PERSONAL_DATA)
     app.include_router(router, dependencies=[LicenceRequired])
     app.include_router(public_router)
     app.state.streamed_body_prefixes = (STAGED_PHOTOS_PREFIX,)

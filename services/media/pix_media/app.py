@@ -13,6 +13,7 @@ from pix_runtime.broker import declare_publishers
 from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.personal_data import declare
 from pix_runtime.storage import LocalStorage
 from pix_runtime.storage_routes import local_storage_router
 
@@ -23,6 +24,7 @@ from pix_media.models import ORGANISATION_DATA, assets, jobs, outbox
 from pix_media.previews import POLICY as PREVIEW_POLICY
 from pix_media.previews import TIMEOUT as PREVIEW_TIMEOUT
 from pix_media.previews import WATERMARK, Previews, WatermarkPhotos
+from pix_media.privacy import PERSONAL_DATA
 from pix_media.processing import PROCESS, PhotoProcessing, ProcessPhoto
 from pix_media.retention import ORIGINALS_RETENTION, OriginalsRetention
 from pix_media.service import MediaLibrary
@@ -72,6 +74,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
         runtime.broker, AssetUploaded, AssetDeleted, GalleryStateChanged, GalleryDelivered
     )
     app = runtime.create_app(title="pix.immo media")
+    declare(app, "media", PERSONAL_DATA)
     app.state.library = library
     app.state.previews = previews
     app.state.uploads = uploads

@@ -7,7 +7,7 @@ from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
-from pix_runtime.personal_data import subject_key
+from pix_runtime.personal_data import declare, subject_key
 from pix_runtime.sealing import derive_key
 
 from pix_notify.api import router
@@ -16,6 +16,7 @@ from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GALLERY_MAIL, GalleryMailDue
 from pix_notify.handlers import register_handlers
 from pix_notify.models import ORGANISATION_DATA, jobs, outbox
+from pix_notify.privacy import PERSONAL_DATA
 from pix_notify.providers import MailConfigError, build_provider
 from pix_notify.service import PostOffice
 from pix_notify.settings import NotifySettings
@@ -75,6 +76,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
     subscribe_organisation_erasure(runtime, ORGANISATION_DATA, NotifyOrganisationErased)
     runtime.every(settings.webhook_tolerance_seconds, webhooks.purge_tokens)
     app = runtime.create_app(title="pix.immo notify")
+    declare(app, "notify", PERSONAL_DATA)
     app.include_router(router)
     app.state.courier = courier
     app.state.webhooks = webhooks

@@ -8,11 +8,13 @@ from pix_contracts.privacy import OrdersOrganisationErased
 from pix_runtime.broker import declare_publishers
 from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.lifecycle import ServiceRuntime, serve
+from pix_runtime.personal_data import declare
 
 from pix_orders.api import router
 from pix_orders.handlers import register_handlers
 from pix_orders.models import ORGANISATION_DATA, jobs, outbox
 from pix_orders.places import PlacesClient
+from pix_orders.privacy import PERSONAL_DATA
 from pix_orders.service import OrderBook
 from pix_orders.settings import OrdersSettings
 
@@ -30,6 +32,7 @@ def create_app(settings: OrdersSettings | None = None) -> tuple[FastAPI, Service
     subscribe_organisation_erasure(runtime, ORGANISATION_DATA, OrdersOrganisationErased)
     declare_publishers(runtime.broker, OrderPlaced, OrderStatusChanged)
     app = runtime.create_app(title="pix.immo orders")
+    declare(app, "orders", PERSONAL_DATA)
     app.state.book = book
     app.state.places = places
     app.include_router(router)

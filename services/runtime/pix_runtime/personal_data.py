@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 
 from pix_runtime.sealing import derive_key
@@ -95,3 +96,21 @@ GOOGLE_MAPS = Processor(
     location="USA (Google LLC), EU-US Data Privacy Framework",
     condition="only with a Google Maps API key configured",
 )
+
+
+router = APIRouter(tags=["privacy"])
+
+
+@router.get("/privacy/processing")
+async def processing(request: Request) -> ProcessingRecord:
+    """What this service declares (no identity needed: it names categories, never data)."""
+    record: ProcessingRecord = request.app.state.processing_record
+    return record
+
+
+def declare(app: FastAPI, service: str, declarations: tuple[PersonalData, ...]) -> None:
+    """Serve the service's declarations at `GET /privacy/processing`."""
+    app.state.processing_record = ProcessingRecord(
+        service=service, declarations=list(declarations)
+    )
+    app.include_router(router)
