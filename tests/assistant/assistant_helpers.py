@@ -16,12 +16,32 @@ import uvicorn
 from chat_fake import ChatFake
 from fastapi import FastAPI
 from listings.listings_helpers import complete_listing
+from pix_assistant.settings import AssistantSettings, Price
 from pix_contracts.listings import ListingPublished
 from pix_leads.listing_mirror import ListingMirror
 from pix_listings.models import outbox as listings_outbox
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.lifecycle import ServiceRuntime
 from sqlalchemy import select
+
+# The chat models the tests name: the big one answers, the small one routes.
+MODEL = "big-model"
+ROUTER = "router-mini"
+
+
+def model_settings(chat: ChatFake, **changes: object) -> AssistantSettings:
+    values: dict[str, object] = {
+        "base_url": chat.url,
+        "api_key": "test-key",
+        "model": MODEL,
+        "router_model": ROUTER,
+        "prices": {
+            MODEL: Price(input_eur=2.0, output_eur=10.0),
+            ROUTER: Price(input_eur=0.2, output_eur=1.0),
+        },
+        **changes,
+    }
+    return AssistantSettings.model_validate(values)
 
 
 @asynccontextmanager

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from assistant_helpers import AssistantStack, serve_in_loop
+from assistant_helpers import ROUTER, AssistantStack, model_settings, serve_in_loop
 from chat_fake import ChatFake, ServerThread
 from pix_assistant.app import create_app
-from pix_assistant.settings import AssistantSettings, Price
 from pix_captioning.app import create_app as create_captioning
 from pix_captioning.settings import CaptioningSettings
 from pix_leads.app import create_app as create_leads
@@ -29,9 +28,6 @@ from pix_orders.settings import OrdersSettings
 from pix_runtime.embeddings import LocalEmbedder
 from pix_runtime.migrations import upgrade_to_head
 from pix_stack.embedded import EmbeddedPostgres
-
-MODEL = "big-model"
-ROUTER = "router-mini"
 
 
 @pytest.fixture(scope="session")
@@ -47,21 +43,6 @@ def chat() -> Iterator[ChatFake]:
     server.start()
     yield fake
     server.stop()
-
-
-def model_settings(chat: ChatFake, **changes: object) -> AssistantSettings:
-    values: dict[str, object] = {
-        "base_url": chat.url,
-        "api_key": "test-key",
-        "model": MODEL,
-        "router_model": ROUTER,
-        "prices": {
-            MODEL: Price(input_eur=2.0, output_eur=10.0),
-            ROUTER: Price(input_eur=0.2, output_eur=1.0),
-        },
-        **changes,
-    }
-    return AssistantSettings.model_validate(values)
 
 
 @pytest.fixture(scope="session")

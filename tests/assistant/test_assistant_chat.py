@@ -10,9 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from assistant_helpers import AssistantStack, person
+from assistant_helpers import MODEL, ROUTER, AssistantStack, person
 from chat_fake import Round, tool_call
-from conftest import MODEL, ROUTER
 from pix_assistant.models import inbox, licences
 from pix_contracts.billing import SubscriptionChanged
 from pix_runtime.identity import Identity

@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from assistant_helpers import Answer, AssistantStack, person
+from assistant_helpers import Answer, AssistantStack, model_settings, person
 from chat_fake import ChatFake, Round, tool_call
-from conftest import model_settings
 from openpyxl import Workbook
 from pix_assistant.app import create_app
 from pix_assistant.settings import AssistantSettings

@@ -15,8 +15,8 @@ import pytest
 import requests
 import schemathesis
 import uvicorn
+from assistant_helpers import model_settings
 from chat_fake import ChatFake
-from conftest import model_settings
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pix_assistant.app import create_app

@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from assistant_helpers import AssistantStack, person
+from assistant_helpers import MODEL, ROUTER, AssistantStack, model_settings, person
 from chat_fake import Round, tool_call
-from conftest import MODEL, ROUTER, model_settings
 from faststream.kafka import TestKafkaBroker
 from listings.listings_helpers import order_placed, stage_export
 from PIL import Image

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
-from assistant_helpers import AssistantStack, person, serve_in_loop
-from conftest import MODEL, ROUTER, model_settings
+from assistant_helpers import MODEL, ROUTER, AssistantStack, model_settings, person, serve_in_loop
 from fastapi import FastAPI
 from pix_assistant.app import create_app as assistant_app
 from pix_assistant.settings import Price

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from assistant_helpers import AssistantStack, serve_in_loop
-from conftest import MODEL, ROUTER, model_settings
+from assistant_helpers import MODEL, ROUTER, AssistantStack, model_settings, serve_in_loop
 from faststream.kafka import TestKafkaBroker
 from listings.listings_helpers import order_placed, stage_export
 from pix_assistant.app import create_app as assistant_app

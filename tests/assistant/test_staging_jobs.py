@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from assistant_helpers import AssistantStack, person, serve_in_loop
-from conftest import MODEL, ROUTER, model_settings
+from assistant_helpers import MODEL, ROUTER, AssistantStack, model_settings, person, serve_in_loop
 from pix_assistant import models
 from pix_assistant.app import create_app
 from pix_assistant.settings import Price
