@@ -27,6 +27,9 @@ async def admin_page(
     orgs = await ui.json(
         await ui.backend.call("GET", "auth", "/admin/organisations", identity=me), []
     )
+    erasures = await ui.json(
+        await ui.backend.call("GET", "auth", "/admin/erasures", identity=me), []
+    )
     return ui.render(
         request,
         "admin/index.html",
@@ -35,6 +38,7 @@ async def admin_page(
         page="admin",
         users=users,
         organisations=orgs,
+        erasures=erasures,
         **ctx,
     )
 
