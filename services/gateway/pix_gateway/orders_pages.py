@@ -3,13 +3,17 @@ day-to-day view of all orders."""
 
 import uuid
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_contracts.events import ORDER_STATUSES
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.auth import AuthClient
+from pix_gateway.clients.base import NotFound, ServiceError, or_default
+from pix_gateway.clients.orders import OrdersClient
+from pix_gateway.clients.orders_models import OrderRequest, SuggestionView
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
 
@@ -41,32 +45,34 @@ def number_or_none(value: str) -> str | None:
     return value.strip() or None
 
 
-def order_body(form: dict[str, str], multi: dict[str, list[str]], locale: str) -> dict[str, Any]:
+def order_body(form: dict[str, str], multi: dict[str, list[str]], locale: str) -> OrderRequest:
     slots = []
     for n in range(3):
         date = form.get(f"slot_{n}_date", "").strip()
         if date:
             slots.append({"date": date, "window": form.get(f"slot_{n}_window", "all_day")})
-    return {
-        **{k: form.get(k, "").strip() for k in TEXT_FIELDS},
-        "living_area_m2": number_or_none(form.get("living_area_m2", "")),
-        "rooms": number_or_none(form.get("rooms", "")),
-        "services": multi.get("services", []),
-        "preferred_slots": slots,
-        "locale": locale,
-    }
+    return OrderRequest.model_validate(
+        {
+            **{k: form.get(k, "").strip() for k in TEXT_FIELDS},
+            "living_area_m2": number_or_none(form.get("living_area_m2", "")),
+            "rooms": number_or_none(form.get("rooms", "")),
+            "services": multi.get("services", []),
+            "preferred_slots": slots,
+            "locale": locale,
+        }
+    )
 
 
 router = APIRouter()
 
 
 def translated_errors(
-    ui: UI, request: Request, me: Identity, body: dict[str, Any]
+    ui: UI, request: Request, me: Identity, error: ServiceError
 ) -> dict[str, str]:
     locale = ui.locale(request, me)
-    fields = body.get("error", {}).get("fields") or {}
-    if not fields and body.get("error", {}).get("field"):
-        fields = {body["error"]["field"]: body["error"].get("code", "invalid")}
+    fields = error.fields
+    if not fields and error.field:
+        fields = {error.field: error.code or "invalid"}
     errors = {}
     for field, code in fields.items():
         text = translate(f"field.{code}", locale)
@@ -85,7 +91,7 @@ async def order_form(
     form: dict[str, Any] | None = None,
     **ctx: Any,
 ) -> Response:
-    prices = await ui.json(await ui.backend.call("GET", "orders", "/price-list", identity=me), [])
+    prices = await or_default(OrdersClient(ui.backend, me).price_list(), [])
     defaults = {
         "contact_name": me.name,
         "contact_email": me.email,
@@ -129,21 +135,26 @@ async def place_order(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     multi = await multi_values(request)
     me = await ui.signed_in(request)
-    body = order_body(form, multi, ui.locale(request, me))
-    response = await ui.backend.call(
-        "POST",
-        "orders",
-        "/orders",
-        identity=me,
-        json=body,
-        headers={"Idempotency-Key": form.get("idempotency_key", "")[:100]},
-    )
-    if response.status_code in (200, 201):
-        order = response.json()
-        return RedirectResponse(f"/orders/{order['id']}?placed=1", status_code=303)
-    body = ui_json(response)
-    errors = translated_errors(ui, request, me, body)
-    code = body.get("error", {}).get("code", "")
+    try:
+        order = await OrdersClient(ui.backend, me).place_order(
+            order_body(form, multi, ui.locale(request, me)),
+            idempotency_key=form.get("idempotency_key", "")[:100],
+        )
+    except ServiceError as refusal:
+        return await refused_order(ui, request, me, form, multi, refusal)
+    return RedirectResponse(f"/orders/{order.id}?placed=1", status_code=303)
+
+
+async def refused_order(
+    ui: UI,
+    request: Request,
+    me: Identity,
+    form: dict[str, str],
+    multi: dict[str, list[str]],
+    refusal: ServiceError,
+) -> Response:
+    errors = translated_errors(ui, request, me, refusal)
+    code = refusal.code
     message = None
     if not errors:
         known = translate(f"error.{code}", ui.locale(request, me))
@@ -154,7 +165,7 @@ async def place_order(ui: PageUI, request: Request) -> Response:
         ui,
         request,
         me,
-        status=response.status_code if response.status_code < 500 else 503,
+        status=refusal.status if refusal.status < 500 else 503,
         form={**form, "services": multi.get("services", [])},
         errors=errors,
         message=message,
@@ -168,12 +179,10 @@ async def address_suggestions(
     ui: PageUI, request: Request, street: str = "", session: str = ""
 ) -> Response:
     me = await ui.signed_in(request)
-    suggestions: list[dict[str, Any]] = []
+    suggestions: list[SuggestionView] = []
     if len(street.strip()) >= 3:
-        query = urlencode({"input": street, "session_token": session})
-        suggestions = await ui.json(
-            await ui.backend.call("GET", "orders", f"/places/autocomplete?{query}", identity=me),
-            [],
+        suggestions = await or_default(
+            OrdersClient(ui.backend, me).suggest_addresses(street, session), []
         )
     return ui.render(
         request,
@@ -189,18 +198,13 @@ async def address_fill(
     ui: PageUI, request: Request, place_id: str = "", session: str = ""
 ) -> Response:
     me = await ui.signed_in(request)
-    query = urlencode({"session_token": session})
-    address = await ui.json(
-        await ui.backend.call(
-            "GET", "orders", f"/places/{quote(place_id, safe='')}?{query}", identity=me
-        ),
-        {},
-    )
+    address = await or_default(OrdersClient(ui.backend, me).address(place_id, session), None)
     return ui.render(
         request,
         "partials/address_fields.html",
         me,
-        form=address,
+        # The form's fields, filled from the address (empty when Places had none).
+        form=address.model_dump() if address else {},
         places_session=uuid.uuid4().hex,
     )
 
@@ -208,24 +212,22 @@ async def address_fill(
 @router.get("/orders", response_class=HTMLResponse)
 async def order_history(ui: PageUI, request: Request) -> Response:
     me = await ui.signed_in(request)
-    orders = await ui.json(await ui.backend.call("GET", "orders", "/orders", identity=me), [])
+    orders = await or_default(OrdersClient(ui.backend, me).list_orders(), [])
     return ui.render(request, "orders/list.html", me, page="orders", orders=orders)
 
 
 async def order_detail(
     ui: UI, request: Request, me: Identity, order_id: str, **ctx: Any
 ) -> Response:
-    response = await ui.backend.call(
-        "GET", "orders", f"/orders/{quote(order_id, safe='')}", identity=me
-    )
-    if response.status_code == 404:
-        raise PageError(404, "error.404")
-    if not response.is_success:
-        raise PageError(503, "error.503")
-    order = response.json()
+    try:
+        order = await OrdersClient(ui.backend, me).get_order(order_id)
+    except NotFound as exc:
+        raise PageError(404, "error.404") from exc
+    except ServiceError as exc:
+        raise PageError(503, "error.503") from exc
     message = None
     if request.query_params.get("placed"):
-        message = translate("orders.placed", ui.locale(request, me), reference=order["reference"])
+        message = translate("orders.placed", ui.locale(request, me), reference=order.reference)
     return ui.render(
         request,
         "orders/detail.html",
@@ -248,18 +250,14 @@ async def show_order(ui: PageUI, order_id: str, request: Request) -> Response:
 async def change_status(ui: PageUI, order_id: str, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    response = await ui.backend.call(
-        "POST",
-        "orders",
-        f"/orders/{quote(order_id, safe='')}/status",
-        identity=me,
-        json={"status": form.get("status", ""), "note": form.get("note") or None},
-    )
     back = form.get("back", "")
     target = back if back.startswith("/admin/orders") else f"/orders/{order_id}"
-    if not response.is_success:
-        code = ui_json(response).get("error", {}).get("code", "invalid")
-        message = translate(f"error.{code}", ui.locale(request, me))
+    try:
+        await OrdersClient(ui.backend, me).change_status(
+            order_id, form.get("status", ""), form.get("note") or None
+        )
+    except ServiceError as refusal:
+        message = translate(f"error.{refusal.code or 'invalid'}", ui.locale(request, me))
         return await order_detail(ui, request, me, order_id, error_message=message)
     return RedirectResponse(target, status_code=303)
 
@@ -268,13 +266,8 @@ async def change_status(ui: PageUI, order_id: str, request: Request) -> Response
 async def add_note(ui: PageUI, order_id: str, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    await ui.backend.call(
-        "POST",
-        "orders",
-        f"/orders/{quote(order_id, safe='')}/notes",
-        identity=me,
-        json={"text": form.get("text", "")},
-    )
+    # A refused note (empty, too long) leaves the page as it was, as it always did.
+    await or_default(OrdersClient(ui.backend, me).add_note(order_id, form.get("text", "")), None)
     return RedirectResponse(f"/orders/{order_id}", status_code=303)
 
 
@@ -288,12 +281,8 @@ async def admin_orders(ui: PageUI, request: Request) -> Response:
         for k in ("status", "q", "org_id", "placed_from", "placed_to")
     }
     query = urlencode({k: v for k, v in filters.items() if v})
-    orders = await ui.json(
-        await ui.backend.call("GET", "orders", f"/orders?{query}", identity=me), []
-    )
-    orgs = await ui.json(
-        await ui.backend.call("GET", "auth", "/admin/organisations", identity=me), []
-    )
+    orders = await or_default(OrdersClient(ui.backend, me).list_orders(filters), [])
+    orgs = await or_default(AuthClient(ui.backend, me).organisations(), [])
     return ui.render(
         request,
         "admin/orders.html",
@@ -321,14 +310,6 @@ async def admin_orders_csv(ui: PageUI, request: Request) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="orders.csv"'},
     )
-
-
-def ui_json(response: Any) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 async def multi_values(request: Request) -> dict[str, list[str]]:

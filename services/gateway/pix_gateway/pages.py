@@ -15,6 +15,7 @@ from pix_runtime.identity import Identity
 from pix_runtime.logging import current_correlation_id, get_logger
 
 from pix_gateway import formats
+from pix_gateway.clients.base import ServiceError
 from pix_gateway.i18n import LOCALES, Locale, translate
 from pix_gateway.service import AuthUnavailable, Backend, SessionChecker, csrf_allowed
 from pix_gateway.settings import GatewaySettings
@@ -67,7 +68,17 @@ def safe_next(target: str | None) -> str:
     return "/dashboard"
 
 
-def error_of(response: httpx.Response) -> tuple[str, str | None]:
+# A service's refusal: a typed client's ServiceError, or the answer of a raw `backend.call`.
+Refusal = httpx.Response | ServiceError
+
+
+def status_of(refusal: Refusal) -> int:
+    return refusal.status if isinstance(refusal, ServiceError) else refusal.status_code
+
+
+def error_of(response: Refusal) -> tuple[str, str | None]:
+    if isinstance(response, ServiceError):
+        return response.code or "invalid", response.field
     try:
         error = response.json()["error"]
         return str(error["code"]), error.get("field")
@@ -163,26 +174,26 @@ class UI:
         return await self.json(response, default)
 
     def refusal(
-        self, request: Request, me: Identity | None, response: httpx.Response, field: str
+        self, request: Request, me: Identity | None, response: Refusal, field: str
     ) -> dict[str, Any]:
         """Page context that shows a service's refusal on the form that caused it."""
         errors, message = self.field_errors(request, me, response, field)
         return {
-            "status": response.status_code,
+            "status": status_of(response),
             "errors": errors,
             "message": message,
             "message_kind": "error",
         }
 
     def field_errors(
-        self, request: Request, me: Identity | None, response: httpx.Response, default_field: str
+        self, request: Request, me: Identity | None, response: Refusal, default_field: str
     ) -> tuple[dict[str, str], str | None]:
         """A service's error as a message under the right field (or on top of the form)."""
         code, field = error_of(response)
         text = translate(f"error.{code}", self.locale(request, me))
         if text == f"error.{code}":
             text = translate("error.invalid", self.locale(request, me))
-        if response.status_code == 429:
+        if status_of(response) == 429:
             return {}, translate("error.rate_limited", self.locale(request, me))
         if field or code in ("weak_password", "common_password", "password_too_long"):
             return {field or default_field: text}, None
