@@ -2,7 +2,6 @@
 inline, choose the cover, download the exports."""
 
 import json
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.base import PaymentRequired, ServiceError, or_default
+from pix_gateway.clients.captioning import CaptioningClient
+from pix_gateway.clients.captioning_models import CaptionView
+from pix_gateway.clients.export import ExportClient
+from pix_gateway.clients.export_models import ExportVersion
+from pix_gateway.clients.media import MediaClient
+from pix_gateway.clients.media_models import AssetView, DeliveryStateView, GalleryDetail
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
 
@@ -28,27 +34,33 @@ CAPTION_FIELDS = ("title_de", "title_en", "description_de", "description_en")
 SETTLED = ("captioned", "failed", "rejected")
 
 
+class Photo(AssetView):
+    """A photo as the gallery page shows it: media's asset, its current caption, and whether
+    export has it as the cover."""
+
+    caption: CaptionView | None = None
+    cover: bool = False
+
+
 def caption_changed(card: Response) -> Response:
     """The downloads follow a caption: the panels at rest look again."""
     card.headers["hx-trigger"] = "pix:caption-changed"
     return card
 
 
-def photos_busy(photos: list[dict[str, Any]]) -> bool:
-    return any(photo["status"] not in SETTLED for photo in photos)
+def photos_busy(photos: list[Photo]) -> bool:
+    return any(photo.status not in SETTLED for photo in photos)
 
 
-def delivery_busy(delivery: dict[str, Any] | None) -> bool:
+def delivery_busy(delivery: DeliveryStateView | None) -> bool:
     """Worth asking again soon: photos in flight, or an automatic delivery about to happen."""
     if delivery is None:
         return False
-    waiting = delivery.get("auto_deliver") and not delivery.get("delivered")
-    return bool(delivery.get("in_flight")) or bool(waiting and delivery.get("photo_count"))
+    waiting = delivery.auto_deliver and not delivery.delivered
+    return bool(delivery.in_flight) or bool(waiting and delivery.photo_count)
 
 
-def exports_busy(
-    exports: list[dict[str, Any]], photos: list[dict[str, Any]], locked: bool = False
-) -> bool:
+def exports_busy(exports: list[ExportVersion], photos: list[Photo], locked: bool = False) -> bool:
     """An export is still to come: photos exist but the latest version is not the final one,
     or a caption changed after it was built (an edit is exported a few seconds later). A panel
     whose downloads wait for the order's payment asks too, so it unlocks by itself once paid."""
@@ -56,55 +68,37 @@ def exports_busy(
         return True
     if not photos:
         return False
-    if not exports or not exports[0].get("complete"):
+    if not exports or not exports[0].complete:
         return True
-    built = datetime.fromisoformat(exports[0]["created_at"])
-    return any(
-        datetime.fromisoformat(photo["caption"]["created_at"]) > built
-        for photo in photos
-        if photo.get("caption")
-    )
+    built = exports[0].created_at
+    return any(photo.caption.created_at > built for photo in photos if photo.caption)
 
 
 router = APIRouter()
 
 
-async def gallery_or_404(ui: UI, me: Identity, gallery_id: str) -> dict[str, Any]:
-    response = await ui.backend.call(
-        "GET", "media", f"/galleries/{quote(gallery_id, safe='')}", identity=me
-    )
-    # Unknown, another organisation's, or not an id at all: for the visitor, not found.
-    if response.status_code in (403, 404, 422):
-        raise PageError(404, "error.404")
-    if not response.is_success:
-        raise PageError(503, "error.503")
-    gallery: dict[str, Any] = response.json()
-    return gallery
+async def gallery_or_404(ui: UI, me: Identity, gallery_id: str) -> GalleryDetail:
+    try:
+        return await MediaClient(ui.backend, me).gallery(gallery_id)
+    except ServiceError as exc:
+        # Unknown, another organisation's, or not an id at all: for the visitor, not found.
+        if exc.status in (403, 404, 422):
+            raise PageError(404, "error.404") from exc
+        raise PageError(503, "error.503") from exc
 
 
-async def photos(ui: UI, me: Identity, gallery_id: str) -> list[dict[str, Any]]:
+async def photos(ui: UI, me: Identity, gallery_id: str) -> list[Photo]:
     """Media's photos with their current captions and export state side by side."""
     gallery = await gallery_or_404(ui, me, gallery_id)
-    captions = await ui.json(
-        await ui.backend.call(
-            "GET",
-            "captioning",
-            f"/galleries/{quote(gallery_id, safe='')}/captions",
-            identity=me,
-        ),
-        [],
-    )
-    by_asset = {c["asset_id"]: c for c in captions}
-    exported = await ui.json(
-        await ui.backend.call(
-            "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/photos", identity=me
-        ),
-        {"photos": []},
-    )
-    cover = {p["asset_id"] for p in exported.get("photos", []) if p.get("cover")}
+    captions = await or_default(CaptioningClient(ui.backend, me).gallery_captions(gallery_id), [])
+    by_asset = {c.asset_id: c for c in captions}
+    exported = await or_default(ExportClient(ui.backend, me).gallery_photos(gallery_id), None)
+    cover = {p.asset_id for p in exported.photos if p.cover} if exported else set()
     return [
-        {**asset, "caption": by_asset.get(asset["id"]), "cover": asset["id"] in cover}
-        for asset in gallery["assets"]
+        Photo.model_validate(
+            {**asset.model_dump(), "caption": by_asset.get(asset.id), "cover": asset.id in cover}
+        )
+        for asset in gallery.assets
     ]
 
 
@@ -114,13 +108,9 @@ async def gallery_page(gallery_id: str, request: Request, ui: PageUI) -> Respons
     gallery = await gallery_or_404(ui, me, gallery_id)
     locale = ui.locale(request, me)
     texts = {key: translate(f"upload.{key}", locale) for key in UPLOAD_TEXTS}
-    base = f"/galleries/{quote(gallery_id, safe='')}"
-    targets = await ui.json(
-        await ui.backend.call("GET", "export", f"{base}/crm-targets", identity=me), []
-    )
-    pushes = await ui.json(
-        await ui.backend.call("GET", "export", f"{base}/crm-pushes", identity=me), []
-    )
+    export = ExportClient(ui.backend, me)
+    targets = await or_default(export.crm_targets(gallery_id), [])
+    pushes = await or_default(export.crm_pushes(gallery_id), [])
     shown = await photos(ui, me, gallery_id)
     exports, locked = await exports_of(ui, me, gallery_id)
     delivery = await delivery_of(ui, me, gallery_id)
@@ -136,7 +126,7 @@ async def gallery_page(gallery_id: str, request: Request, ui: PageUI) -> Respons
         exports=exports,
         exports_locked=locked,
         exports_busy=exports_busy(exports, shown, locked),
-        crm_targets={t["crm"]: t["record_id"] for t in targets},
+        crm_targets={t.crm: t.record_id for t in targets},
         crm_pushes=pushes[:10],
         delivery=delivery,
         delivery_busy=delivery_busy(delivery),
@@ -144,15 +134,9 @@ async def gallery_page(gallery_id: str, request: Request, ui: PageUI) -> Respons
     )
 
 
-async def delivery_of(ui: UI, me: Identity, gallery_id: str) -> dict[str, Any] | None:
+async def delivery_of(ui: UI, me: Identity, gallery_id: str) -> DeliveryStateView | None:
     """Media's view of the photo set: complete or not, delivered or not."""
-    state: dict[str, Any] | None = await ui.json(
-        await ui.backend.call(
-            "GET", "media", f"/galleries/{quote(gallery_id, safe='')}/delivery", identity=me
-        ),
-        None,
-    )
-    return state
+    return await or_default(MediaClient(ui.backend, me).delivery(gallery_id), None)
 
 
 @router.get("/galleries/{gallery_id}/delivery", response_class=HTMLResponse)
@@ -175,16 +159,11 @@ async def deliver(gallery_id: str, request: Request, ui: PageUI) -> Response:
     """One click: the gallery goes to the client (and its order becomes delivered)."""
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    response = await ui.backend.call(
-        "POST", "media", f"/galleries/{quote(gallery_id, safe='')}/deliver", identity=me
-    )
     target = f"/galleries/{quote(gallery_id, safe='')}"
-    if not response.is_success:
-        try:
-            code = str(response.json()["error"]["code"])
-        except (ValueError, KeyError, TypeError):
-            code = "unavailable"
-        target += f"?delivery_error={quote(code, safe='')}"
+    try:
+        await MediaClient(ui.backend, me).deliver(gallery_id)
+    except ServiceError as refusal:
+        target += f"?delivery_error={quote(refusal.code or 'unavailable', safe='')}"
     return RedirectResponse(target, status_code=303)
 
 
@@ -193,11 +172,12 @@ async def set_crm_target(gallery_id: str, crm: str, request: Request, ui: PageUI
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     record = form.get("record_id", "").strip()
-    path = f"/galleries/{quote(gallery_id, safe='')}/crm-targets/{quote(crm, safe='')}"
+    export = ExportClient(ui.backend, me)
+    # A refused record id leaves the form as it was (the page shows what export keeps).
     if record:
-        await ui.backend.call("PUT", "export", path, identity=me, json={"record_id": record})
+        await or_default(export.set_crm_target(gallery_id, crm, record), None)
     else:
-        await ui.backend.call("DELETE", "export", path, identity=me)
+        await or_default(export.clear_crm_target(gallery_id, crm), None)
     return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
 
 
@@ -226,7 +206,7 @@ async def watermark_notice(gallery_id: str, request: Request, ui: PageUI) -> Res
     fetches its clean previews."""
     me = await ui.signed_in(request)
     gallery = await gallery_or_404(ui, me, gallery_id)
-    if gallery.get("watermarked"):
+    if gallery.watermarked:
         return ui.render(request, "partials/watermark_notice.html", me, gallery=gallery)
     return Response(status_code=200, headers={"hx-trigger": "pix:previews-unlocked"})
 
@@ -234,7 +214,7 @@ async def watermark_notice(gallery_id: str, request: Request, ui: PageUI) -> Res
 async def photo_card(
     ui: UI, request: Request, me: Identity, gallery_id: str, asset_id: str, **ctx: Any
 ) -> Response:
-    found = [p for p in await photos(ui, me, gallery_id) if p["id"] == asset_id]
+    found = [p for p in await photos(ui, me, gallery_id) if p.id == asset_id]
     if not found:
         raise PageError(404, "error.404")
     return ui.render(
@@ -259,15 +239,10 @@ async def save_caption(gallery_id: str, asset_id: str, request: Request, ui: Pag
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     edit = {k: form[k].strip() for k in CAPTION_FIELDS if form.get(k, "").strip()}
-    response = await ui.backend.call(
-        "PATCH",
-        "captioning",
-        f"/assets/{quote(asset_id, safe='')}/caption",
-        identity=me,
-        json=edit,
-    )
-    if not response.is_success:
-        _, message = ui.field_errors(request, me, response, "title_de")
+    try:
+        await CaptioningClient(ui.backend, me).edit_caption(asset_id, edit)
+    except ServiceError as refusal:
+        _, message = ui.field_errors(request, me, refusal, "title_de")
         return await photo_card(
             ui,
             request,
@@ -286,23 +261,18 @@ async def regenerate(gallery_id: str, asset_id: str, request: Request, ui: PageU
     await ui.form_of(request)
     me = await ui.signed_in(request)
     locale = ui.locale(request, me)
-    before = [p for p in await photos(ui, me, gallery_id) if p["id"] == asset_id]
-    response = await ui.backend.call(
-        "POST",
-        "captioning",
-        f"/assets/{quote(asset_id, safe='')}/caption/regenerate",
-        identity=me,
-    )
-    if not response.is_success:
+    before = [p for p in await photos(ui, me, gallery_id) if p.id == asset_id]
+    try:
+        fresh = await CaptioningClient(ui.backend, me).regenerate(asset_id)
+    except ServiceError:
         return await photo_card(
             ui, request, me, gallery_id, asset_id, error=translate("error.503", locale)
         )
-    fresh = response.json()
-    old = (before[0].get("caption") or {}).get("caption") if before else None
+    old = before[0].caption.caption if before and before[0].caption else None
     # The model may well say the same again (the offline one always does): say so, rather
     # than leave the person wondering whether anything happened.
-    key = "gallery.regenerated_same" if fresh["caption"] == old else "gallery.regenerated"
-    notice = translate(key, locale, version=fresh["caption_version"])
+    key = "gallery.regenerated_same" if fresh.caption == old else "gallery.regenerated"
+    notice = translate(key, locale, version=fresh.caption_version)
     return caption_changed(await photo_card(ui, request, me, gallery_id, asset_id, notice=notice))
 
 
@@ -310,13 +280,7 @@ async def regenerate(gallery_id: str, asset_id: str, request: Request, ui: PageU
 async def choose_cover(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    await ui.backend.call(
-        "PUT",
-        "export",
-        f"/galleries/{quote(gallery_id, safe='')}/cover",
-        identity=me,
-        json={"asset_id": asset_id},
-    )
+    await or_default(ExportClient(ui.backend, me).choose_cover(gallery_id, asset_id), None)
     return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
 
 
@@ -324,19 +288,18 @@ async def choose_cover(gallery_id: str, asset_id: str, request: Request, ui: Pag
 async def delete_photo(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    await ui.backend.call("DELETE", "media", f"/assets/{quote(asset_id, safe='')}", identity=me)
+    await or_default(MediaClient(ui.backend, me).delete_asset(asset_id), None)
     return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
 
 
-async def exports_of(ui: UI, me: Identity, gallery_id: str) -> tuple[list[dict[str, Any]], bool]:
+async def exports_of(ui: UI, me: Identity, gallery_id: str) -> tuple[list[ExportVersion], bool]:
     """The export versions, newest first, and whether they wait for the order's payment (402)."""
-    response = await ui.backend.call(
-        "GET", "export", f"/galleries/{quote(gallery_id, safe='')}/exports", identity=me
-    )
-    if response.status_code == 402:
+    try:
+        return await ExportClient(ui.backend, me).exports(gallery_id), False
+    except PaymentRequired:
         return [], True
-    versions: list[dict[str, Any]] = await ui.json(response, [])
-    return versions, False
+    except ServiceError:
+        return [], False
 
 
 @router.get("/galleries/{gallery_id}/exports", response_class=HTMLResponse)
@@ -359,12 +322,8 @@ async def exports_panel(gallery_id: str, request: Request, ui: PageUI) -> Respon
 async def original_bundle(gallery_id: str, version: int, request: Request, ui: PageUI) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    response = await ui.backend.call(
-        "POST",
-        "export",
-        f"/galleries/{quote(gallery_id, safe='')}/exports/{version}/bundle?size=original",
-        identity=me,
-    )
-    if not response.is_success:
-        raise PageError(503, "error.503")
-    return RedirectResponse(response.json()["download_url"], status_code=303)
+    try:
+        bundle = await ExportClient(ui.backend, me).original_bundle(gallery_id, version)
+    except ServiceError as exc:
+        raise PageError(503, "error.503") from exc
+    return RedirectResponse(bundle.download_url, status_code=303)

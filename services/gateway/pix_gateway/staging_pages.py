@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.media_models import GalleryDetail
 from pix_gateway.gallery_pages import gallery_or_404
 from pix_gateway.pages import UI, PageUI
 
@@ -34,18 +35,16 @@ RECENT_LISTINGS = 20
 router = APIRouter()
 
 
-async def listing_of_gallery(
-    ui: UI, me: Identity, gallery: dict[str, Any]
-) -> dict[str, Any] | None:
+async def listing_of_gallery(ui: UI, me: Identity, gallery: GalleryDetail) -> dict[str, Any] | None:
     """The caller's listing made for this gallery's order, with its media; None without one."""
     summaries = await ui.part("listings", "/listings?limit=500", me, [])
     if not isinstance(summaries, list):
         return None
-    same = [s for s in summaries if s.get("reference") == gallery.get("reference")]
+    same = [s for s in summaries if s.get("reference") == gallery.reference]
     others = [s for s in summaries[:RECENT_LISTINGS] if s not in same]
     for summary in same + others:
         listing = await ui.part("listings", f"/listings/{summary['id']}", me, None)
-        if isinstance(listing, dict) and listing.get("gallery_id") == gallery.get("id"):
+        if isinstance(listing, dict) and listing.get("gallery_id") == gallery.id:
             return listing
     return None
 
