@@ -30,6 +30,7 @@ from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.legal_pages import router as legal_router
 from pix_gateway.pages import UI, install_page_errors
 from pix_gateway.pages import router as site_pages
+from pix_gateway.privacy_pages import router as privacy_pages
 from pix_gateway.service import Backend, SessionChecker, security_headers
 from pix_gateway.settings import GatewaySettings
 
@@ -118,6 +119,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(assistant_pages.router)
     app.include_router(billing_pages)
     app.include_router(legal_router)
+    app.include_router(privacy_pages)
     app.include_router(site_pages)
     return app
 
