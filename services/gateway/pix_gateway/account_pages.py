@@ -9,31 +9,48 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.auth import AuthClient
+from pix_gateway.clients.base import ServiceError, or_default, part
+from pix_gateway.clients.leads import LeadsClient
+from pix_gateway.clients.media import MediaClient
+from pix_gateway.clients.media_models import AssetView, GalleryView
+from pix_gateway.clients.orders import OrdersClient
 from pix_gateway.i18n import LOCALES, translate
 from pix_gateway.pages import UI, PageError, PageUI
 
 router = APIRouter()
 
 
-async def recent_uploads(ui: UI, me: Identity) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    galleries = await ui.part("media", "/galleries", me, [])
-    uploads: list[dict[str, Any]] = []
+class Upload(AssetView):
+    """A recent photo on the dashboard, with the reference of the gallery it went to."""
+
+    gallery_reference: str
+
+
+async def recent_uploads(ui: UI, me: Identity) -> tuple[list[GalleryView], list[Upload]]:
+    media = MediaClient(ui.backend, me)
+    galleries = await part(media.galleries(), [])
+    uploads: list[Upload] = []
     for gallery in galleries[:5]:
-        detail = await ui.part("media", f"/galleries/{gallery['id']}", me, {"assets": []})
-        for asset in detail["assets"]:
-            uploads.append({**asset, "gallery_reference": gallery["reference"]})
-    uploads.sort(key=lambda a: a["created_at"], reverse=True)
+        detail = await part(media.gallery(gallery.id), None)
+        for asset in detail.assets if detail else []:
+            uploads.append(
+                Upload.model_validate(
+                    {**asset.model_dump(), "gallery_reference": gallery.reference}
+                )
+            )
+    uploads.sort(key=lambda a: a.created_at, reverse=True)
     return galleries, uploads[:10]
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(ui: PageUI, request: Request) -> Response:
     me = await ui.signed_in(request)
-    profile = await ui.json(await ui.backend.call("GET", "auth", "/me", identity=me), None)
-    orders = await ui.part("orders", "/orders", me, [])
+    profile = await or_default(AuthClient(ui.backend, me).me(), None)
+    orders = await part(OrdersClient(ui.backend, me).list_orders(), [])
     galleries, uploads = await recent_uploads(ui, me)
     # The CRM half's first question of the day: what came in. Leads down: the card hides.
-    lead_stats = await ui.part("leads", "/stats", me, None)
+    lead_stats = await part(LeadsClient(ui.backend, me).stats(), None)
     message = None
     if request.query_params.get("resent"):
         message = translate("verify.resent", ui.locale(request, me))
@@ -74,11 +91,12 @@ async def booking(ui: PageUI, request: Request) -> Response:
 async def account_page(
     ui: UI, request: Request, me: Identity, *, status: int = 200, **ctx: Any
 ) -> Response:
-    profile = await ui.json(await ui.backend.call("GET", "auth", "/me", identity=me), None)
+    auth = AuthClient(ui.backend, me)
+    profile = await or_default(auth.me(), None)
     if profile is None:
         raise PageError(503, "error.503")
-    own = await ui.json(await ui.backend.call("GET", "auth", "/sessions", identity=me), [])
-    members = await ui.part("auth", "/organisation/members", me, [])
+    own = await or_default(auth.sessions(), [])
+    members = await part(auth.members(), [])
     return ui.render(
         request,
         "account.html",
@@ -108,16 +126,17 @@ async def account(ui: PageUI, request: Request) -> Response:
 async def update_profile(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    body = {"name": form.get("name") or None, "locale": form.get("locale") or None}
-    response = await ui.backend.call("PATCH", "auth", "/me", identity=me, json=body)
-    if not response.is_success:
-        return await account_page(ui, request, me, **ui.refusal(request, me, response, "name"))
+    locale = form.get("locale") or None
+    try:
+        await AuthClient(ui.backend, me).update_me(name=form.get("name") or None, locale=locale)
+    except ServiceError as refusal:
+        return await account_page(ui, request, me, **ui.refusal(request, me, refusal, "name"))
     ui.sessions.forget(request.cookies.get(ui.settings.cookie_name, ""))
     redirect = RedirectResponse("/account?done=saved", status_code=303)
-    if body["locale"] in LOCALES:
+    if locale in LOCALES:
         redirect.set_cookie(
             "lang",
-            str(body["locale"]),
+            str(locale),
             max_age=365 * 24 * 3600,
             samesite="lax",
             secure=True,
@@ -130,16 +149,14 @@ async def update_profile(ui: PageUI, request: Request) -> Response:
 async def invite_colleague(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    body = {
-        "name": form.get("invite_name", ""),
-        "email": form.get("invite_email", ""),
-        "role": form.get("role", "agent"),
-    }
-    response = await ui.backend.call(
-        "POST", "auth", "/organisation/invitations", identity=me, json=body
-    )
-    if not response.is_success:
-        refusal = ui.refusal(request, me, response, "email")
+    try:
+        await AuthClient(ui.backend, me).invite(
+            name=form.get("invite_name", ""),
+            email=form.get("invite_email", ""),
+            role=form.get("role", "agent"),
+        )
+    except ServiceError as error:
+        refusal = ui.refusal(request, me, error, "email")
         # The form's fields are named apart from the profile's on the same page.
         refusal["errors"] = {f"invite_{k}": v for k, v in refusal["errors"].items()}
         return await account_page(ui, request, me, **refusal)
@@ -150,15 +167,10 @@ async def invite_colleague(ui: PageUI, request: Request) -> Response:
 async def change_member_role(ui: PageUI, request: Request, user_id: uuid.UUID) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    response = await ui.backend.call(
-        "PATCH",
-        "auth",
-        f"/organisation/members/{user_id}",
-        identity=me,
-        json={"role": form.get("role", "")},
-    )
-    if not response.is_success:
-        return await account_page(ui, request, me, **ui.refusal(request, me, response, "role"))
+    try:
+        await AuthClient(ui.backend, me).change_member_role(str(user_id), form.get("role", ""))
+    except ServiceError as refusal:
+        return await account_page(ui, request, me, **ui.refusal(request, me, refusal, "role"))
     return RedirectResponse("/account?done=saved#team", status_code=303)
 
 
@@ -166,19 +178,13 @@ async def change_member_role(ui: PageUI, request: Request, user_id: uuid.UUID) -
 async def change_password(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    response = await ui.backend.call(
-        "POST",
-        "auth",
-        "/password/change",
-        identity=me,
-        json={
-            "current_password": form.get("current_password", ""),
-            "new_password": form.get("new_password", ""),
-        },
-    )
-    if not response.is_success:
+    try:
+        await AuthClient(ui.backend, me).change_password(
+            form.get("current_password", ""), form.get("new_password", "")
+        )
+    except ServiceError as refusal:
         return await account_page(
-            ui, request, me, **ui.refusal(request, me, response, "new_password")
+            ui, request, me, **ui.refusal(request, me, refusal, "new_password")
         )
     return RedirectResponse("/account?done=password_done", status_code=303)
 
@@ -187,7 +193,7 @@ async def change_password(ui: PageUI, request: Request) -> Response:
 async def revoke_session(ui: PageUI, session_id: str, request: Request) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    await ui.backend.call("DELETE", "auth", f"/sessions/{quote(session_id, safe='')}", identity=me)
+    await or_default(AuthClient(ui.backend, me).revoke_session(session_id), None)
     return RedirectResponse("/account", status_code=303)
 
 
@@ -195,7 +201,7 @@ async def revoke_session(ui: PageUI, session_id: str, request: Request) -> Respo
 async def logout_everywhere(ui: PageUI, request: Request) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    await ui.backend.call("POST", "auth", "/sessions/revoke-all", identity=me)
+    await or_default(AuthClient(ui.backend, me).revoke_all_sessions(), None)
     ui.sessions.forget(request.cookies.get(ui.settings.cookie_name, ""))
     redirect = RedirectResponse("/login", status_code=303)
     redirect.delete_cookie(ui.settings.cookie_name, path="/", secure=True, httponly=True)
@@ -221,11 +227,10 @@ async def export_data(ui: PageUI, request: Request) -> Response:
 async def delete_account(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    response = await ui.backend.call(
-        "POST", "auth", "/me/delete", identity=me, json={"password": form.get("password", "")}
-    )
-    if not response.is_success:
-        return await account_page(ui, request, me, **ui.refusal(request, me, response, "password"))
+    try:
+        await AuthClient(ui.backend, me).delete_me(form.get("password", ""))
+    except ServiceError as refusal:
+        return await account_page(ui, request, me, **ui.refusal(request, me, refusal, "password"))
     ui.sessions.forget(request.cookies.get(ui.settings.cookie_name, ""))
     redirect = RedirectResponse("/", status_code=303)
     redirect.delete_cookie(ui.settings.cookie_name, path="/", secure=True, httponly=True)
