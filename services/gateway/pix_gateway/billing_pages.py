@@ -18,104 +18,75 @@ from pix_gateway.formats import money_cents
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "title": ("Abrechnung", "Billing"),
-    "licence": ("CRM-Lizenz", "CRM licence"),
-    "plan": ("Tarif", "Plan"),
-    "status": ("Status", "Status"),
-    "seats": ("Plätze", "Seats"),
-    "per_seat": ("pro Platz und Monat, zzgl. USt.", "per seat and month, plus VAT"),
-    "trial_ends": ("Testphase endet", "Trial ends"),
-    "period_ends": ("Bezahlt bis", "Paid until"),
-    "status.trialing": ("Testphase", "Trial"),
-    "status.active": ("Aktiv", "Active"),
-    "status.past_due": ("Zahlung überfällig", "Payment overdue"),
-    "status.unpaid": ("Unbezahlt", "Unpaid"),
-    "status.canceled": ("Gekündigt", "Cancelled"),
-    "status.incomplete": ("Unvollständig", "Incomplete"),
-    "status.expired": ("Testphase abgelaufen", "Trial ended"),
-    "subscribe": ("Jetzt abonnieren", "Subscribe now"),
-    "portal": (
-        "Tarif, Zahlungsmittel oder Kündigung verwalten",
-        "Manage plan, payment method or cancellation",
-    ),
-    "continue": ("Weiter zu Stripe", "Continue to Stripe"),
-    "continue_text": (
-        "Die Zahlung läuft über Stripe. Sie werden weitergeleitet …",
-        "Payment runs through Stripe. You are being redirected …",
-    ),
-    "checkout_done": (
-        "Danke! Ihr Abonnement wird aktiviert, sobald Stripe die Zahlung bestätigt.",
-        "Thank you! Your subscription becomes active as soon as Stripe confirms it.",
-    ),
-    "checkout_cancelled": ("Der Bezahlvorgang wurde abgebrochen.", "Checkout was cancelled."),
-    "invoices": ("Rechnungen", "Invoices"),
-    "no_invoices": ("Noch keine Rechnungen.", "No invoices yet."),
-    "number": ("Nummer", "Number"),
-    "date": ("Datum", "Date"),
-    "net": ("Netto", "Net"),
-    "vat": ("USt.", "VAT"),
-    "gross": ("Brutto", "Gross"),
-    "pdf": ("PDF", "PDF"),
-    "pay": ("Bezahlen", "Pay"),
-    "invoice.open": ("offen", "open"),
-    "invoice.paid": ("bezahlt", "paid"),
-    "invoice.void": ("storniert", "void"),
-    "invoice.waived": ("erlassen", "waived"),
-    "invoice.uncollectible": ("uneinbringlich", "uncollectible"),
-    "address": ("Rechnungsadresse und USt-IdNr.", "Billing address and VAT id"),
-    "company": ("Firma", "Company"),
-    "email": ("E-Mail für Rechnungen", "Email for invoices"),
-    "street": ("Straße und Hausnummer", "Street and number"),
-    "postcode": ("PLZ", "Postcode"),
-    "city": ("Ort", "City"),
-    "country": ("Land (ISO, z. B. DE, FR)", "Country (ISO, e.g. DE, FR)"),
-    "vat_id": ("USt-IdNr. (für Unternehmen)", "VAT id (businesses)"),
-    "vat_hint": (
-        "Unternehmen aus einem anderen EU-Land mit USt-IdNr. erhalten Rechnungen im "
-        "Reverse-Charge-Verfahren.",
-        "Businesses in another EU member state with a VAT id are invoiced under the reverse "
-        "charge.",
-    ),
-    "save": ("Speichern", "Save"),
-    "saved": ("Gespeichert.", "Saved."),
-    "invalid": ("Bitte prüfen Sie die markierten Felder.", "Please check the marked fields."),
-    "vat_invalid": (
-        "Keine gültige USt-IdNr. dieses Landes.",
-        "Not a valid VAT id of this country.",
-    ),
-    "banner": (
-        "Ihre CRM-Lizenz ist nicht aktiv: Anfragen und Objekte bleiben lesbar, Neues ist erst "
-        "nach der Zahlung wieder möglich. Es geht nichts verloren.",
-        "Your CRM licence is not active: leads and listings stay readable, new work is "
-        "possible again after payment. Nothing is lost.",
-    ),
-    "banner_link": ("Zur Abrechnung", "Go to billing"),
-    "off_title": ("Abrechnung ist ausgeschaltet", "Billing is off"),
-    "off_text": (
-        "Ohne Stripe-Schlüssel ist alles kostenlos und freigeschaltet. Zum Einschalten setzen "
-        "Sie für den Dienst billing:",
-        "Without a Stripe key everything is free and unlocked. To turn it on, set for the "
-        "billing service:",
-    ),
-    "unavailable": (
-        "Die Abrechnung ist gerade nicht erreichbar.",
-        "Billing is not reachable right now.",
-    ),
-    "admin_title": ("Abrechnung (Verwaltung)", "Billing (admin)"),
-    "revenue": ("Umsatz pro Monat", "Revenue per month"),
-    "month": ("Monat", "Month"),
-    "count": ("Rechnungen", "Invoices"),
-    "open_invoices": ("Offene Rechnungen", "Open invoices"),
-    "failed": ("Fehlgeschlagene Zahlungen", "Failed payments"),
-    "past_due": ("Lizenzen mit überfälliger Zahlung", "Licences with overdue payment"),
-    "trials": ("Testphasen, die bald enden", "Trials ending soon"),
-    "organisation": ("Organisation", "Organisation"),
-    "due": ("Fällig", "Due"),
-    "none": ("Keine.", "None."),
-    "mark_paid": ("Überweisung erhalten", "Bank transfer received"),
-    "waive": ("Erlassen", "Waive"),
-}
+# The page's texts: `billing.<key>` in the gateway's catalogues.
+TEXT_KEYS = (
+    "title",
+    "licence",
+    "plan",
+    "status",
+    "seats",
+    "per_seat",
+    "trial_ends",
+    "period_ends",
+    "status.trialing",
+    "status.active",
+    "status.past_due",
+    "status.unpaid",
+    "status.canceled",
+    "status.incomplete",
+    "status.expired",
+    "subscribe",
+    "portal",
+    "continue",
+    "continue_text",
+    "checkout_done",
+    "checkout_cancelled",
+    "invoices",
+    "no_invoices",
+    "number",
+    "date",
+    "net",
+    "vat",
+    "gross",
+    "pdf",
+    "pay",
+    "invoice.open",
+    "invoice.paid",
+    "invoice.void",
+    "invoice.waived",
+    "invoice.uncollectible",
+    "address",
+    "company",
+    "email",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "vat_id",
+    "vat_hint",
+    "save",
+    "saved",
+    "invalid",
+    "vat_id_invalid",
+    "banner",
+    "banner_link",
+    "off_title",
+    "off_text",
+    "unavailable",
+    "admin_title",
+    "revenue",
+    "month",
+    "count",
+    "open_invoices",
+    "failed",
+    "past_due",
+    "trials",
+    "organisation",
+    "due",
+    "none",
+    "mark_paid",
+    "waive",
+)
 OFF_SETTINGS = {
     "STRIPE_API_KEY": "sk_live_… / sk_test_…",
     "STRIPE_WEBHOOK_SECRET": (
@@ -128,8 +99,8 @@ router = APIRouter()
 
 
 def _texts(ui: UI, request: Request, me: Identity | None) -> dict[str, str]:
-    index = 0 if ui.locale(request, me) == "de" else 1
-    return {key: pair[index] for key, pair in TEXTS.items()}
+    locale = ui.locale(request, me)
+    return {key: translate(f"billing.{key}", locale) for key in TEXT_KEYS}
 
 
 async def _api(
@@ -199,7 +170,7 @@ async def save_profile(ui: PageUI, request: Request) -> Response:
         errors={
             field: translate("billing.vat_not_registered", ui.locale(request, me))
             if error.get("code") == "vat_id_not_registered"
-            else (x["vat_invalid"] if field == "vat_id" else x["invalid"])
+            else (x["vat_id_invalid"] if field == "vat_id" else x["invalid"])
         },
         form=body,
     )

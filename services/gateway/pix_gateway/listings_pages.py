@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.i18n import Locale, translate
 from pix_gateway.pages import UI, PageError, PageUI, error_of
 
 PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
@@ -98,45 +99,27 @@ router = APIRouter()
 # Virtual staging runs in the assistant (its image model); the listing gets the result as a new
 # photo, marked and labelled by listings.
 STAGING_STYLES = ("modern", "scandinavian", "classic", "industrial", "cosy")
-STAGING_TEXTS = {
-    "stage": ("Virtuell einrichten", "Stage virtually"),
-    "style": ("Stil", "Style"),
-    "modern": ("modern", "modern"),
-    "scandinavian": ("skandinavisch", "Scandinavian"),
-    "classic": ("klassisch", "classic"),
-    "industrial": ("industriell", "industrial"),
-    "cosy": ("gemütlich", "cosy"),
-    "running": (
-        "Wird eingerichtet … das Bildmodell braucht oft eine halbe Minute.",
-        "Staging … the image model often takes half a minute.",
-    ),
-    "staged": ("Virtuell eingerichtet", "Virtually staged (Virtuell eingerichtet)"),
-    "source": ("aus {name}", "from {name}"),
-    "done": (
-        "Das eingerichtete Foto steht neben dem Original; das Original bleibt unverändert.",
-        "The staged photo is beside the original; the original stays unchanged.",
-    ),
-    "off": (
-        "Virtuell einrichten ist aus: für den Assistenten PIX_ASSISTANT_STAGING_PROVIDER "
-        "(openai oder gemini) und PIX_ASSISTANT_STAGING_API_KEY setzen, "
-        "optional _STAGING_MODEL und _STAGING_BASE_URL.",
-        "Virtual staging is off: set PIX_ASSISTANT_STAGING_PROVIDER (openai or gemini) and "
-        "PIX_ASSISTANT_STAGING_API_KEY for the assistant, optionally _STAGING_MODEL and "
-        "_STAGING_BASE_URL.",
-    ),
-    "unreachable": (
-        "Virtuell einrichten: der Assistent ist gerade nicht erreichbar.",
-        "Virtual staging: the assistant is not reachable right now.",
-    ),
-    "failed": (
-        "Das Einrichten hat nicht geklappt ({code}). Bitte später noch einmal versuchen.",
-        "Staging did not work ({code}). Please try again later.",
-    ),
-}
+# The staging texts: `listing_staging.<key>` in the gateway's catalogues.
+STAGING_TEXT_KEYS = (
+    "stage",
+    "style",
+    "modern",
+    "scandinavian",
+    "classic",
+    "industrial",
+    "cosy",
+    "running",
+    "staged",
+    "source",
+    "done",
+    "off",
+    "unreachable",
+    "failed",
+)
 
 
-def staging_texts(locale: str) -> dict[str, str]:
-    return {key: de if locale == "de" else en for key, (de, en) in STAGING_TEXTS.items()}
+def staging_texts(locale: Locale) -> dict[str, str]:
+    return {key: translate(f"listing_staging.{key}", locale) for key in STAGING_TEXT_KEYS}
 
 
 async def staging_state(ui: UI, me: Identity) -> str:
@@ -455,8 +438,6 @@ def httpx_stub(status: int, body: Any) -> Any:
 
 
 def ui_text(ui: UI, request: Request, me: Identity, key: str) -> str:
-    from pix_gateway.i18n import translate
-
     return translate(key, ui.locale(request, me))
 
 
