@@ -4,15 +4,19 @@ page (timeline, reply box, status buttons, notes, planned follow-ups) and the in
 leads API; events never carry them."""
 
 import uuid
-from typing import Any
-from urllib.parse import quote, urlencode
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.base import NotFound, ServiceError, Unavailable
+from pix_gateway.clients.leads import LeadsClient
+from pix_gateway.clients.leads_models import ExperimentResults, LeadStats, LeadSummary
 from pix_gateway.pages import UI, PageError, PageUI
+
+Answer = TypeVar("Answer")
 
 STATUSES = ("NEW", "CONTACTED", "CONVERSATION", "BOOKED", "LOST")
 SOURCES = ("immoscout24", "immowelt", "kleinanzeigen", "willhaben", "website", "email", "manual")
@@ -26,26 +30,37 @@ NEXT_STATUSES = {
 }
 
 
-def score_reasons(lead: dict[str, Any], ui_t: Any) -> str:
+def score_reasons(lead: LeadSummary, ui_t: Any) -> str:
     """The score badge's tooltip: each factor's points out of its maximum."""
     parts = []
-    for key, factor in (lead.get("score_factors") or {}).items():
-        parts.append(f"{ui_t('leads.factor.' + key)}: {factor['points']}/{factor['max']}")
+    for key, factor in lead.score_factors.items():
+        parts.append(f"{ui_t('leads.factor.' + key)}: {factor.points}/{factor.max}")
     return " · ".join(parts)
+
+
+class FoundLead(LeadSummary):
+    """A lead found by meaning, with how close its wishes are to the search words."""
+
+    similarity: float
 
 
 router = APIRouter()
 
 
-async def api(ui: UI, me: Identity, method: str, path: str, json: object = None) -> tuple[int, Any]:
-    response = await ui.backend.call(method, "leads", path, identity=me, json=json)
-    if response.status_code >= 500:
-        raise PageError(503, "error.503")
+async def leads(answer: Awaitable[Answer]) -> Answer:
+    """The leads service's answer; a refusal (4xx) is the caller's to show, a failure ends the
+    page with 503."""
     try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    return response.status_code, body
+        return await answer
+    except Unavailable as exc:
+        raise PageError(503, "error.503") from exc
+
+
+async def leads_or_none(answer: Awaitable[Answer]) -> Answer | None:
+    try:
+        return await leads(answer)
+    except ServiceError:
+        return None
 
 
 @router.get("/leads", response_class=HTMLResponse)
@@ -55,32 +70,34 @@ async def inbox(ui: PageUI, request: Request) -> Response:
         k: v.strip()[:200] for k, v in request.query_params.items() if k in FILTERS and v.strip()
     }
     by_meaning = bool(wanted.get("q")) and request.query_params.get("meaning") == "1"
-    if by_meaning:
-        # Search by meaning (the leads' embedded wishes): the closest first, with how close.
-        code, found = await api(
-            ui, me, "GET", "/leads/search?" + urlencode({"q": wanted["q"], "limit": 50})
-        )
-        if code == 200:
-            found = [{**hit["lead"], "similarity": hit["similarity"]} for hit in found]
-    else:
-        code, found = await api(ui, me, "GET", "/leads?" + urlencode({**wanted, "limit": 100}))
-
-    def refused(code: int, body: Any) -> str | None:
-        return ui.field_errors(request, me, stub(code, body), "q")[1]
-
-    _, stats = await api(ui, me, "GET", "/stats")
+    client = LeadsClient(ui.backend, me)
+    found: list[LeadSummary] = []
+    message = None
+    try:
+        if by_meaning:
+            # Search by meaning (the leads' embedded wishes): the closest first, with how close.
+            hits = await leads(client.search(wanted["q"]))
+            found = [
+                FoundLead.model_validate({**hit.lead.model_dump(), "similarity": hit.similarity})
+                for hit in hits
+            ]
+        else:
+            found = await leads(client.leads(wanted))
+    except ServiceError as refusal:
+        message = ui.field_errors(request, me, refusal, "q")[1]
+    stats: LeadStats | None = await leads_or_none(client.stats())
     return ui.render(
         request,
         "leads/inbox.html",
         me,
         page="leads",
-        leads=found if code == 200 else [],
-        stats=stats if isinstance(stats, dict) else {},
+        leads=found,
+        stats=stats,
         wanted=wanted,
         by_meaning=by_meaning,
         statuses=STATUSES,
         sources=SOURCES,
-        message=None if code == 200 else ui.field_errors(request, me, stub(code, found), "q")[1],
+        message=message,
         message_kind="error",
     )
 
@@ -88,21 +105,25 @@ async def inbox(ui: PageUI, request: Request) -> Response:
 async def lead_page(
     ui: UI, request: Request, me: Identity, lead_id: uuid.UUID, **ctx: Any
 ) -> Response:
-    code, detail = await api(ui, me, "GET", f"/leads/{lead_id}")
-    if code == 404:
-        raise PageError(404, "error.404")
-    _, prediction = await api(ui, me, "GET", f"/leads/{lead_id}/prediction")
-    lead = detail["lead"]
+    client = LeadsClient(ui.backend, me)
+    try:
+        detail = await leads(client.lead(str(lead_id)))
+    except NotFound as exc:
+        raise PageError(404, "error.404") from exc
+    except ServiceError as exc:
+        raise PageError(503, "error.503") from exc
+    prediction = await leads_or_none(client.prediction(str(lead_id)))
+    lead = detail.lead
     return ui.render(
         request,
         "leads/detail.html",
         me,
         page="leads",
         lead=lead,
-        timeline=list(reversed(detail["timeline"])),
-        planned=detail["planned"],
-        prediction=prediction if isinstance(prediction, dict) else {},
-        next_statuses=NEXT_STATUSES.get(lead["status"], ()),
+        timeline=list(reversed(detail.timeline)),
+        planned=detail.planned,
+        prediction=prediction,
+        next_statuses=NEXT_STATUSES.get(lead.status, ()),
         **ctx,
     )
 
@@ -110,7 +131,7 @@ async def lead_page(
 @router.get("/leads/settings", response_class=HTMLResponse)
 async def intake_settings(ui: PageUI, request: Request) -> Response:
     me = await ui.signed_in(request)
-    _, mailbox = await api(ui, me, "GET", "/settings")
+    mailbox = await leads_or_none(LeadsClient(ui.backend, me).mailbox())
     return ui.render(request, "leads/settings.html", me, page="leads", mailbox=mailbox)
 
 
@@ -119,43 +140,48 @@ async def save_settings(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     body = {k: form[k].strip() for k in ("slug", "sender_name", "locale") if form.get(k)}
-    code, mailbox = await api(ui, me, "PUT", "/settings", body)
-    if code == 200:
-        return RedirectResponse("/leads/settings?saved=1", status_code=303)
-    _, current = await api(ui, me, "GET", "/settings")
-    errors, text = ui.field_errors(request, me, stub(code, mailbox), "slug")
-    return ui.render(
-        request,
-        "leads/settings.html",
-        me,
-        status=code,
-        page="leads",
-        mailbox=current,
-        errors=errors,
-        message=text,
-        message_kind="error",
-    )
+    client = LeadsClient(ui.backend, me)
+    try:
+        await leads(client.save_mailbox(body))
+    except ServiceError as refusal:
+        current = await leads_or_none(client.mailbox())
+        errors, text = ui.field_errors(request, me, refusal, "slug")
+        return ui.render(
+            request,
+            "leads/settings.html",
+            me,
+            status=refusal.status,
+            page="leads",
+            mailbox=current,
+            errors=errors,
+            message=text,
+            message_kind="error",
+        )
+    return RedirectResponse("/leads/settings?saved=1", status_code=303)
 
 
 async def mail_page(
     ui: UI, request: Request, me: Identity, status: int = 200, **ctx: Any
 ) -> Response:
-    _, templates = await api(ui, me, "GET", "/templates")
-    _, experiments = await api(ui, me, "GET", "/ab-tests")
+    client = LeadsClient(ui.backend, me)
+    templates = await leads_or_none(client.templates()) or []
+    experiments = await leads_or_none(client.experiments()) or []
     results = {}
-    for experiment in experiments if isinstance(experiments, list) else []:
-        if experiment["status"] != "draft":
-            code, found = await api(ui, me, "GET", f"/ab-tests/{experiment['id']}/results")
-            if code == 200:
-                results[experiment["id"]] = found["variants"]
+    for experiment in experiments:
+        if experiment.status != "draft":
+            found: ExperimentResults | None = await leads_or_none(
+                client.experiment_results(experiment.id)
+            )
+            if found is not None:
+                results[experiment.id] = found.variants
     return ui.render(
         request,
         "leads/mail.html",
         me,
         status=status,
         page="leads",
-        templates=templates if isinstance(templates, list) else [],
-        experiments=experiments if isinstance(experiments, list) else [],
+        templates=templates,
+        experiments=experiments,
         results=results,
         **ctx,
     )
@@ -172,12 +198,15 @@ async def save_template(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     kind, locale = form.get("kind", ""), form.get("locale", "")
-    body = {"subject": form.get("subject", ""), "body": form.get("body", "")}
-    path = f"/templates/{quote(kind, safe='')}/{quote(locale, safe='')}"
-    code, answer = await api(ui, me, "PUT", path, body)
-    if code == 200:
-        return RedirectResponse("/leads/mail?saved=1", status_code=303)
-    return await mail_page(ui, request, me, **ui.refusal(request, me, stub(code, answer), "body"))
+    try:
+        await leads(
+            LeadsClient(ui.backend, me).save_template(
+                kind, locale, subject=form.get("subject", ""), body=form.get("body", "")
+            )
+        )
+    except ServiceError as refusal:
+        return await mail_page(ui, request, me, **ui.refusal(request, me, refusal, "body"))
+    return RedirectResponse("/leads/mail?saved=1", status_code=303)
 
 
 @router.post("/leads/mail/ab-tests", response_class=HTMLResponse)
@@ -200,10 +229,11 @@ async def create_experiment(ui: PageUI, request: Request) -> Response:
         "locale": form.get("locale", "de"),
         "variants": variants,
     }
-    code, answer = await api(ui, me, "POST", "/ab-tests", body)
-    if code == 201:
-        return RedirectResponse("/leads/mail", status_code=303)
-    return await mail_page(ui, request, me, **ui.refusal(request, me, stub(code, answer), "name"))
+    try:
+        await leads(LeadsClient(ui.backend, me).create_experiment(body))
+    except ServiceError as refusal:
+        return await mail_page(ui, request, me, **ui.refusal(request, me, refusal, "name"))
+    return RedirectResponse("/leads/mail", status_code=303)
 
 
 @router.post("/leads/mail/ab-tests/{experiment_id}/{action}", response_class=HTMLResponse)
@@ -214,10 +244,11 @@ async def experiment_action(
     me = await ui.signed_in(request)
     if action not in ("start", "end"):
         raise PageError(404, "error.404")
-    code, answer = await api(ui, me, "POST", f"/ab-tests/{experiment_id}/{action}")
-    if code == 200:
-        return RedirectResponse("/leads/mail", status_code=303)
-    return await mail_page(ui, request, me, **ui.refusal(request, me, stub(code, answer), "name"))
+    try:
+        await leads(LeadsClient(ui.backend, me).start_or_end_experiment(str(experiment_id), action))
+    except ServiceError as refusal:
+        return await mail_page(ui, request, me, **ui.refusal(request, me, refusal, "name"))
+    return RedirectResponse("/leads/mail", status_code=303)
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
@@ -230,26 +261,32 @@ async def lead_detail(ui: PageUI, request: Request, lead_id: uuid.UUID) -> Respo
 async def change_status(ui: PageUI, request: Request, lead_id: uuid.UUID) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    body = {"status": form.get("status", ""), "reason": form.get("reason", "").strip() or None}
-    code, answer = await api(ui, me, "POST", f"/leads/{lead_id}/status", body)
-    if code == 200:
-        return RedirectResponse(f"/leads/{lead_id}", status_code=303)
-    return await lead_page(
-        ui, request, me, lead_id, **ui.refusal(request, me, stub(code, answer), "reason")
-    )
+    try:
+        await leads(
+            LeadsClient(ui.backend, me).change_status(
+                str(lead_id), form.get("status", ""), form.get("reason", "").strip() or None
+            )
+        )
+    except ServiceError as refusal:
+        return await lead_page(
+            ui, request, me, lead_id, **ui.refusal(request, me, refusal, "reason")
+        )
+    return RedirectResponse(f"/leads/{lead_id}", status_code=303)
 
 
 @router.post("/leads/{lead_id}/reply", response_class=HTMLResponse)
 async def reply(ui: PageUI, request: Request, lead_id: uuid.UUID) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    body = {"subject": form.get("subject", "")[:300], "text": form.get("text", "")}
-    code, answer = await api(ui, me, "POST", f"/leads/{lead_id}/messages", body)
-    if code == 201:
-        return RedirectResponse(f"/leads/{lead_id}?sent=1", status_code=303)
-    return await lead_page(
-        ui, request, me, lead_id, **ui.refusal(request, me, stub(code, answer), "text")
-    )
+    try:
+        await leads(
+            LeadsClient(ui.backend, me).reply(
+                str(lead_id), form.get("subject", "")[:300], form.get("text", "")
+            )
+        )
+    except ServiceError as refusal:
+        return await lead_page(ui, request, me, lead_id, **ui.refusal(request, me, refusal, "text"))
+    return RedirectResponse(f"/leads/{lead_id}?sent=1", status_code=303)
 
 
 @router.post("/leads/{lead_id}/edit", response_class=HTMLResponse)
@@ -263,20 +300,16 @@ async def edit(ui: PageUI, request: Request, lead_id: uuid.UUID) -> Response:
         body["assignee_id"] = str(me.user_id)
     elif form.get("assign") == "none":
         body["unassign"] = True
-    code, answer = await api(ui, me, "PATCH", f"/leads/{lead_id}", body)
-    if code == 200:
-        return RedirectResponse(f"/leads/{lead_id}", status_code=303)
-    return await lead_page(
-        ui, request, me, lead_id, **ui.refusal(request, me, stub(code, answer), "notes")
-    )
+    try:
+        await leads(LeadsClient(ui.backend, me).edit(str(lead_id), body))
+    except ServiceError as refusal:
+        return await lead_page(
+            ui, request, me, lead_id, **ui.refusal(request, me, refusal, "notes")
+        )
+    return RedirectResponse(f"/leads/{lead_id}", status_code=303)
 
 
 def weight(value: str) -> int | str:
     """A variant's weight as a number; anything else goes to the API, which names it."""
     value = value.strip()
     return int(value) if value.isdigit() else (value or 1)
-
-
-def stub(status_code: int, body: Any) -> httpx.Response:
-    """A decoded answer as the response `UI.field_errors` reads."""
-    return httpx.Response(status_code, json=body)
