@@ -90,6 +90,8 @@ async def test_an_agent_serves_a_leads_rights_and_the_record_lists_processors(
     )
     assert found.status_code == 200, found.text
     assert "1 Interessenten, 1 Originalnachrichten gefunden." in found.text
+    # Notify and the assistant are not running here: the page says so.
+    assert "Gefunden in notify: nicht erreichbar" in found.text
 
     exported = await client.post(
         "/privacy/leads",
@@ -98,7 +100,9 @@ async def test_an_agent_serves_a_leads_rights_and_the_record_lists_processors(
     )
     assert exported.status_code == 200
     assert "attachment" in exported.headers["content-disposition"]
-    assert json.loads(exported.content)["leads"][0]["name"] == "Lena Beispiel"
+    data = json.loads(exported.content)
+    assert data["leads"]["leads"][0]["name"] == "Lena Beispiel"
+    assert data["notify"] is None
 
     objected = await client.post(
         "/privacy/leads", data={"phone": "030 23125 401", "action": "object"}, headers=same_site

@@ -16,7 +16,7 @@ from pix_contracts.privacy import AssistantOrganisationErased
 from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
-from pix_runtime.personal_data import declare
+from pix_runtime.personal_data import declare, declare_subjects
 
 from pix_assistant import api
 from pix_assistant.accounts import Accounts
@@ -40,6 +40,7 @@ from pix_assistant.staging import (
     StagingDesk,
 )
 from pix_assistant.store import Conversations, MemoryStore
+from pix_assistant.subjects import ConversationSubjects
 from pix_assistant.tools import WRITES
 
 
@@ -155,6 +156,7 @@ def create_app(
 
     app = runtime.create_app(title="pix.immo assistant")
     declare(app, "assistant", PERSONAL_DATA)
+    declare_subjects(app, "assistant", ConversationSubjects(runtime.db))
     app.include_router(api.router, dependencies=[LicenceRequired])
     app.state.licences = gate
     app.state.settings = settings

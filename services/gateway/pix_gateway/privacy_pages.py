@@ -35,6 +35,9 @@ SERVICES = (
     "billing",
 )
 SUBJECT_ACTIONS = ("find", "export", "erase", "object")
+# Services that hold a person's data as text and answer pix_runtime's subject API; leads
+# answers its own (and alone takes objections).
+SUBJECT_HOLDERS = ("notify", "assistant")
 
 
 async def gather(ui: UI) -> tuple[list[ProcessingRecord], list[str]]:
@@ -137,20 +140,31 @@ async def subjects_action(request: Request, ui: PageUI) -> Response:
             found=None,
             **ui.refusal(request, me, response, "email"),
         )
+    result: dict[str, Any] = response.json()
+    others = await other_holders(ui, me, action, payload) if action != "object" else {}
     if action == "export":
+        body = {"leads": result, **others}
         return Response(
-            response.content,
+            json.dumps(body, ensure_ascii=False, indent=2),
             media_type="application/json",
             headers={"Content-Disposition": 'attachment; filename="lead-data-export.json"'},
         )
-    result: dict[str, Any] = response.json()
     locale = ui.locale(request, me)
     message = None
     if action == "erase":
         message = translate("privacy.erased", locale, count=result.get("leads", 0))
+        erased = sum(int(o.get("erased", 0)) for o in others.values() if o)
+        message += " " + translate("privacy.erased_elsewhere", locale, count=erased)
     elif action == "object":
         message = translate("privacy.objected", locale, count=result.get("leads", 0))
-    found = result if action == "find" else None
+    found = None
+    if action == "find":
+        found = {
+            **result,
+            "elsewhere": {
+                service: (len(o["records"]) if o else None) for service, o in others.items()
+            },
+        }
     return ui.render(
         request,
         "privacy/subjects.html",
@@ -161,3 +175,24 @@ async def subjects_action(request: Request, ui: PageUI) -> Response:
         message=message,
         message_kind="ok",
     )
+
+
+async def other_holders(
+    ui: UI, me: Identity, action: str, payload: dict[str, str]
+) -> dict[str, dict[str, Any] | None]:
+    """The same request to every other service that holds a person's data; None where one
+    did not answer (the page says so rather than pretending it found nothing)."""
+
+    async def ask(service: str) -> dict[str, Any] | None:
+        try:
+            response = await ui.backend.call(
+                "POST", service, f"/privacy/subjects/{action}", identity=me, json=payload
+            )
+        except httpx.TransportError as exc:
+            log.warning("privacy.subject_unanswered", service=service, error=repr(exc)[:100])
+            return None
+        answer: dict[str, Any] | None = response.json() if response.is_success else None
+        return answer
+
+    answers = await asyncio.gather(*(ask(service) for service in SUBJECT_HOLDERS))
+    return dict(zip(SUBJECT_HOLDERS, answers, strict=True))

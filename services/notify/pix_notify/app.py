@@ -7,7 +7,7 @@ from pix_runtime.erasure import subscribe_organisation_erasure
 from pix_runtime.jobs import RetryPolicy
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.logging import get_logger
-from pix_runtime.personal_data import declare, subject_key
+from pix_runtime.personal_data import declare, declare_subjects, subject_key
 from pix_runtime.sealing import derive_key
 
 from pix_notify.api import router
@@ -20,6 +20,7 @@ from pix_notify.privacy import PERSONAL_DATA
 from pix_notify.providers import MailConfigError, build_provider
 from pix_notify.service import PostOffice
 from pix_notify.settings import NotifySettings
+from pix_notify.subjects import MailSubjects
 
 log = get_logger(__name__)
 
@@ -77,6 +78,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
     runtime.every(settings.webhook_tolerance_seconds, webhooks.purge_tokens)
     app = runtime.create_app(title="pix.immo notify")
     declare(app, "notify", PERSONAL_DATA)
+    declare_subjects(app, "notify", MailSubjects(runtime.db))
     app.include_router(router)
     app.state.courier = courier
     app.state.webhooks = webhooks

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
+from datetime import datetime
+from typing import Annotated, Protocol
 
-from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from pix_runtime.errors import Forbidden, Invalid
+from pix_runtime.http import CurrentIdentity
+from pix_runtime.identity import Identity
 from pix_runtime.sealing import derive_key
 
 DIGEST_PURPOSE = "privacy-subject"
@@ -110,7 +116,100 @@ async def processing(request: Request) -> ProcessingRecord:
 
 def declare(app: FastAPI, service: str, declarations: tuple[PersonalData, ...]) -> None:
     """Serve the service's declarations at `GET /privacy/processing`."""
-    app.state.processing_record = ProcessingRecord(
-        service=service, declarations=list(declarations)
-    )
+    app.state.processing_record = ProcessingRecord(service=service, declarations=list(declarations))
     app.include_router(router)
+
+
+# --- a person's records in a service (GDPR Art. 15, 17) ------------------------------------------
+# Leads answers the richer `pix_leads.subjects` API at the same paths; services that keep a
+# person's data only as text (mails, conversations) answer this one, and the gateway gathers.
+
+
+class SubjectQuery(BaseModel):
+    """A person, as they identify themselves: an email address and/or a phone number."""
+
+    email: str | None = None
+    phone: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> SubjectQuery:
+        self.email = (self.email or "").strip().lower() or None
+        digits = "".join(ch for ch in (self.phone or "") if ch.isdigit())
+        self.phone = digits if len(digits) >= 6 else None
+        if self.email is None and self.phone is None:
+            raise Invalid("subject_missing", "give an email address or a phone number")
+        return self
+
+
+class SubjectRecord(BaseModel):
+    kind: str
+    id: str
+    at: datetime | None
+    text: str
+
+
+class SubjectFindings(BaseModel):
+    service: str
+    records: list[SubjectRecord]
+
+
+class SubjectErasure(BaseModel):
+    service: str
+    erased: int
+
+
+class SubjectHolder(Protocol):
+    async def find(self, query: SubjectQuery, org_id: uuid.UUID) -> list[SubjectRecord]: ...
+
+    async def erase(self, query: SubjectQuery, org_id: uuid.UUID) -> int: ...
+
+
+subjects_router = APIRouter(prefix="/privacy/subjects", tags=["privacy"])
+
+
+def _organisation(identity: Identity) -> uuid.UUID:
+    # Owners and agents serve the people who wrote to their organisation, organisation-wide.
+    if identity.role not in ("owner", "agent", "client"):
+        raise Forbidden()
+    return identity.org_id
+
+
+def _holder(request: Request) -> tuple[str, SubjectHolder]:
+    held: tuple[str, SubjectHolder] = request.app.state.subject_holder
+    return held
+
+
+Holder = Annotated[tuple[str, SubjectHolder], Depends(_holder)]
+
+
+@subjects_router.post("/find")
+async def find_subject(
+    identity: CurrentIdentity, holder: Holder, query: SubjectQuery
+) -> SubjectFindings:
+    service, held = holder
+    records = await held.find(query, _organisation(identity))
+    return SubjectFindings(
+        service=service, records=[r.model_copy(update={"text": ""}) for r in records]
+    )
+
+
+@subjects_router.post("/export")
+async def export_subject(
+    identity: CurrentIdentity, holder: Holder, query: SubjectQuery
+) -> SubjectFindings:
+    service, held = holder
+    return SubjectFindings(service=service, records=await held.find(query, _organisation(identity)))
+
+
+@subjects_router.post("/erase")
+async def erase_subject(
+    identity: CurrentIdentity, holder: Holder, query: SubjectQuery
+) -> SubjectErasure:
+    service, held = holder
+    return SubjectErasure(service=service, erased=await held.erase(query, _organisation(identity)))
+
+
+def declare_subjects(app: FastAPI, service: str, holder: SubjectHolder) -> None:
+    """Answer `POST /privacy/subjects/{find,export,erase}` with `holder`."""
+    app.state.subject_holder = (service, holder)
+    app.include_router(subjects_router)
