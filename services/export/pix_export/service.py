@@ -985,6 +985,7 @@ class ExportDesk:
             meta = json.loads(await self._storage.get_bytes(meta_key))
             return await self._export_file(f"{prefix}/{BUNDLE_ORIGINAL}", **meta)
         packed: list[tuple[str, bytes]] = []
+        retained: list[str] = []
         for f in row["files"]:
             if f["name"] == BUNDLE_WEB:
                 continue
@@ -996,6 +997,7 @@ class ExportDesk:
             except ObjectNotFound:
                 # Originals may have been deleted (retention); the web size stands in.
                 data = await self._storage.get_bytes(photo["web_key"])
+                retained.append(photo["pseudonym"])
             else:
                 checked = photo.get("original_sha256")
                 if checked and hashlib.sha256(data).hexdigest() != checked:
@@ -1008,6 +1010,8 @@ class ExportDesk:
                     )
                     data = await self._storage.get_bytes(photo["web_key"])
             packed.append((f"originals/{photo['pseudonym']}{image_extension(data)}", data))
+        if retained:
+            packed.append(("originals/RETENTION.txt", retention_note(retained).encode()))
         # Deflating many large files is CPU work: off the event loop.
         data = await asyncio.to_thread(build_zip, packed)
         file = RenderedFile(BUNDLE_ORIGINAL, "bundle-original", "application/zip", data)
@@ -1089,3 +1093,15 @@ def _caught_up(entry: Entry, photo: PhotoInSet) -> bool:
             entry.status == "ready" and entry.caption_version >= (photo.caption_version or 0)
         )
     return True
+
+
+def retention_note(pseudonyms: list[str]) -> str:
+    """Why some "originals" in the bundle are the web size: the bundle says so itself."""
+    names = "\n".join(f"- {name}" for name in sorted(pseudonyms))
+    return (
+        "Die Originale dieser Fotos wurden nach Ablauf der Speicherfrist nach der Auslieferung "
+        "gelöscht (Datenschutz); die Webversion steht an ihrer Stelle.\n"
+        "The originals of these photos were deleted when their retention period after delivery "
+        "ended (data protection); the web version stands in for each.\n\n"
+        f"{names}\n"
+    )
