@@ -156,3 +156,6 @@ async def test_owner_deletes_the_organisation_after_a_cancellable_grace_period(
     assert done["status"] == "done"
     assert done["waiting_for"] == []
     assert {r["service"]: r["rows"] for r in done["reports"]}["media"] == 3
+    listed = (await client.get("/admin/erasures", headers=admin_headers)).json()
+    assert [e["id"] for e in listed if e["org_id"] == str(owner.org_id)] == [str(erasure_id)]
+    assert (await client.get("/admin/erasures", headers=headers)).status_code == 403

@@ -325,6 +325,12 @@ async def admin_request_erasure(
     return await erasures.request(caller, org_id, body.password)
 
 
+@router.get("/admin/erasures")
+async def admin_erasures(erasures: ErasuresDep, caller: CurrentIdentity) -> list[ErasureView]:
+    """The latest organisation erasures and each one's progress per service."""
+    return await erasures.recent(caller)
+
+
 @router.get("/admin/organisations/{org_id}/erasure")
 async def admin_erasure(
     erasures: ErasuresDep, org_id: uuid.UUID, caller: CurrentIdentity

@@ -26,6 +26,7 @@ from pix_contracts import (
 )
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
+from pix_runtime.erasure import forget_mentions
 from pix_runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
@@ -238,6 +239,21 @@ class OrganisationErasures:
         waiting = [s for s in SERVICES if s not in done] if row["status"] != "cancelled" else []
         return ErasureView(**row, reports=reports, waiting_for=waiting)
 
+    async def recent(self, who: Identity, limit: int = 50) -> list[ErasureView]:
+        """The latest erasures, newest first, for the admin page."""
+        if not who.is_admin:
+            raise Forbidden()
+        async with self._db.sessions() as session:
+            org_ids = (
+                await session.execute(
+                    select(organisation_erasures.c.org_id)
+                    .group_by(organisation_erasures.c.org_id)
+                    .order_by(func.max(organisation_erasures.c.requested_at).desc())
+                    .limit(limit)
+                )
+            ).scalars()
+        return [await self.status(org_id) for org_id in org_ids]
+
     async def status_as_admin(self, who: Identity, org_id: uuid.UUID) -> ErasureView:
         if not who.is_admin:
             raise Forbidden()
@@ -255,13 +271,22 @@ class OrganisationErasures:
                 await ctx.finish(session)
                 return
             members = select(users.c.id).where(users.c.org_id == job.org_id)
-            # Each member's account goes as if they deleted it: what services know of a person
-            # without their organisation (an account's own mails) goes by these.
-            for user_id, email in (
+            accounts = (
                 await session.execute(
                     select(users.c.id, users.c.email).where(users.c.org_id == job.org_id)
                 )
-            ).all():
+            ).all()
+            # Published events (a registration carries the address) and jobs (a reset mail)
+            # that name the organisation or a member; before this job's own events.
+            rows = await forget_mentions(
+                session,
+                outbox=outbox,
+                jobs=jobs,
+                ids={str(job.org_id), *(str(user_id) for user_id, _ in accounts)},
+            )
+            # Each member's account goes as if they deleted it: what services know of a person
+            # without their organisation (an account's own mails) goes by these.
+            for user_id, email in accounts:
                 await enqueue(
                     session,
                     outbox,
@@ -272,7 +297,6 @@ class OrganisationErasures:
                     ),
                     source=SOURCE,
                 )
-            rows = 0
             for statement in (
                 delete(sessions).where(sessions.c.user_id.in_(members)),
                 delete(tokens).where(tokens.c.user_id.in_(members)),

@@ -23,7 +23,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pix_contracts import OrganisationErased, OrganisationErasureDue
-from sqlalchemy import Column, ColumnElement, MetaData, Table, delete, false, func, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    cast,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_runtime.broker import declare_publishers, subscribe
@@ -40,6 +53,9 @@ log = get_logger(__name__)
 ORG_COLUMN = "org_id"
 # Keys per `IN (...)` list: well below asyncpg's 32767 bind parameters.
 CHUNK = 5000
+# Ids per regular expression when searching jobs and sent events for them.
+MENTION_CHUNK = 200
+JOBS_TABLE = "jobs"
 
 
 class ErasableStorage(Protocol):
@@ -78,6 +94,11 @@ class OrganisationData:
     object_keys: Sequence[Column[Any]] = ()
     prefixes: Sequence[Prefix] = ()
     keep: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def jobs(self) -> Table | None:
+        """The service's job table (pix_runtime.jobs), if it has one."""
+        return next((t for t in self.metadata.sorted_tables if t.name == JOBS_TABLE), None)
 
     def owned_tables(self) -> list[Table]:
         """Tables that can hold the organisation's rows, parents before children."""
@@ -140,8 +161,11 @@ class OrganisationEraser:
             ):
                 return None
             owned = await self._owned_keys(session, event.org_id)
+            subjects = await self._subjects(session, event.org_id, owned)
             rows = await self._delete_rows(session, event.org_id, owned)
-            rows += await self._forget_sent_events(session, event.org_id)
+            rows += await forget_mentions(
+                session, outbox=self._data.outbox, jobs=self._data.jobs, ids=subjects
+            )
             counts = ErasureCounts(rows=rows, objects=objects)
             await enqueue(
                 session,
@@ -229,17 +253,51 @@ class OrganisationEraser:
             rows += int(getattr(result, "rowcount", 0) or 0)
         return rows
 
-    async def _forget_sent_events(self, session: AsyncSession, org_id: uuid.UUID) -> int:
-        """Published events about the organisation (an order's contact, a lead's address) are
-        kept for a replay window; they go too. Unpublished ones stay, so none is lost halfway."""
-        outbox = self._data.outbox
+    async def _subjects(
+        self, session: AsyncSession, org_id: uuid.UUID, owned: dict[Column[Any], list[Any]]
+    ) -> set[str]:
+        """The organisation's id and every id its rows had: what jobs and sent events name."""
+        subjects = {str(org_id)}
+        for table in self._data.owned_tables():
+            key = list(table.primary_key.columns)
+            if len(key) == 1 and isinstance(key[0].type, Uuid):
+                result = await session.execute(
+                    select(key[0]).where(self._condition(table, org_id, owned))
+                )
+                subjects |= {str(v) for v in result.scalars()}
+        return subjects
+
+
+async def forget_mentions(
+    session: AsyncSession, *, outbox: Table, jobs: Table | None, ids: set[str]
+) -> int:
+    """Delete what names one of `ids` outside the organisation's own tables: events already
+    published (kept for a replay window; an order's contact, a lead's address) and jobs that
+    are not running (a follow-up for an erased lead would only fail). Unpublished events stay,
+    so none is lost halfway; a running job finds its rows gone."""
+    deleted = 0
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), MENTION_CHUNK):
+        pattern = "|".join(ordered[start : start + MENTION_CHUNK])
         result = await session.execute(
             delete(outbox).where(
                 outbox.c.published_at.is_not(None),
-                func.position(func.convert_to(str(org_id), "UTF8").op("IN")(outbox.c.payload)) > 0,
+                func.encode(outbox.c.payload, "escape").op("~")(pattern),
             )
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        deleted += int(getattr(result, "rowcount", 0) or 0)
+        if jobs is not None:
+            result = await session.execute(
+                delete(jobs).where(
+                    jobs.c.status != "running",
+                    or_(
+                        func.coalesce(jobs.c.key, "").op("~")(pattern),
+                        cast(jobs.c.payload, Text).op("~")(pattern),
+                    ),
+                )
+            )
+            deleted += int(getattr(result, "rowcount", 0) or 0)
+    return deleted
 
 
 async def _seen(session: AsyncSession, inbox: Table, consumer: str, event_id: uuid.UUID) -> bool:
