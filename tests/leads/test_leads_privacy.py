@@ -148,14 +148,50 @@ async def test_retention_deletes_raw_messages_after_30_days_and_anonymises_lost_
         "/leads", json={"name": "Tom Telefon", "phone": "0170 23125 999"}, headers=headers
     )
     kept_id = kept.json()["id"]
+    # Another organisation keeps lost leads 30 days only (and original messages 10).
+    brisk = person()
+    own = await leads.client.put(
+        "/privacy/retention",
+        json={"lost_lead_days": 30, "raw_message_days": 10},
+        headers=as_user(runtime, brisk),
+    )
+    assert own.json() == {
+        "lost_lead_days": 30,
+        "raw_message_days": 10,
+        "own": {"lost_lead_days": 30, "raw_message_days": 10},
+    }
+    too_long = await leads.client.put(
+        "/privacy/retention", json={"raw_message_days": 400}, headers=as_user(runtime, brisk)
+    )
+    assert too_long.status_code == 422
+    agent = person("agent", org_id=brisk.org_id)
+    refused = await leads.client.put(
+        "/privacy/retention", json={"raw_message_days": 5}, headers=as_user(runtime, agent)
+    )
+    assert refused.status_code == 403
+    brisk_raw = await deliver(leads, corpus("is24_text_qp"), brisk)
+    brisk_lost = (await raw_row(runtime, brisk_raw))["lead_id"]
+    brisk_key = (await raw_row(runtime, brisk_raw))["storage_key"]
+    await leads.client.post(
+        f"/leads/{brisk_lost}/status",
+        json={"status": "LOST", "reason": "gekauft"},
+        headers=as_user(runtime, brisk),
+    )
+    defaults = (await leads.client.get("/privacy/retention", headers=headers)).json()
+    assert (defaults["lost_lead_days"], defaults["raw_message_days"]) == (365, 30)
 
-    runtime.clock.advance(timedelta(days=29))
+    runtime.clock.advance(timedelta(days=11))
+    await runtime.jobs.run_due()
+    assert not await runtime.storage.exists(brisk_key)
+    assert await runtime.storage.exists(storage_key)
+    runtime.clock.advance(timedelta(days=18))
     await runtime.jobs.run_due()
     assert await runtime.storage.exists(storage_key)
     runtime.clock.advance(timedelta(days=2))
     await runtime.jobs.run_due()
     assert not await runtime.storage.exists(storage_key)
     assert (await lead(leads, owner, lost_id))["lead"]["name"] != ""
+    assert (await lead(leads, brisk, brisk_lost))["lead"]["name"] == ""
 
     runtime.clock.advance(timedelta(days=365 - 31 + 1))
     await runtime.jobs.run_due()

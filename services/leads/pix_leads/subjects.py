@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
@@ -26,17 +27,19 @@ from pix_runtime.jobs import JobContext, cancel_jobs
 from pix_runtime.logging import get_logger
 from pix_runtime.personal_data import subject_digest
 from pix_runtime.storage import LocalStorage, S3Storage
-from pydantic import BaseModel, JsonValue, model_validator
+from pydantic import BaseModel, Field, JsonValue, model_validator
 from sqlalchemy import (
     Column,
     ColumnElement,
     DateTime,
+    Integer,
     RowMapping,
     String,
     Table,
     Uuid,
     delete,
     func,
+    literal,
     or_,
     select,
 )
@@ -59,6 +62,16 @@ objections = Table(
     Column("subject_digest", String(64), primary_key=True),
     Column("recorded_by", Uuid, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# An organisation's own retention windows; none (or a null) means the platform's default.
+retention = Table(
+    "retention",
+    m.metadata,
+    Column("org_id", Uuid, primary_key=True),
+    Column("lost_lead_days", Integer, nullable=True),
+    Column("raw_message_days", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 # What stays of an anonymised lead: status, source, dates, score, the wished property; what goes.
@@ -153,6 +166,20 @@ class SubjectExport(BaseModel):
     objected: bool
     leads: list[SubjectLead]
     raw_messages: list[SubjectRawMessage]
+
+
+class Retention(BaseModel):
+    """An organisation's retention windows in days; null keeps the platform's default. Bounded:
+    a lost lead is kept at most two years, an original message at most 90 days."""
+
+    lost_lead_days: int | None = Field(default=None, ge=1, le=730)
+    raw_message_days: int | None = Field(default=None, ge=1, le=90)
+
+
+class RetentionView(BaseModel):
+    lost_lead_days: int
+    raw_message_days: int
+    own: Retention
 
 
 class SubjectErased(BaseModel):
@@ -384,14 +411,48 @@ class Subjects:
 
     # --- retention ------------------------------------------------------------------------------
 
+    async def retention(self, viewer: Identity) -> RetentionView:
+        org_id = _organisation(viewer)
+        async with self._db.sessions() as session:
+            row = (
+                (await session.execute(select(retention).where(retention.c.org_id == org_id)))
+                .mappings()
+                .first()
+            )
+        own = Retention.model_validate(dict(row)) if row else Retention()
+        return RetentionView(
+            lost_lead_days=own.lost_lead_days or self._lost_after.days,
+            raw_message_days=own.raw_message_days or self._raw_after.days,
+            own=own,
+        )
+
+    async def set_retention(self, wanted: Retention, viewer: Identity) -> RetentionView:
+        if viewer.role not in ("owner", "client"):
+            raise Forbidden()
+        values = {**wanted.model_dump(), "updated_at": self._clock.now()}
+        async with self._db.transaction() as session:
+            await session.execute(
+                insert(retention)
+                .values(org_id=viewer.org_id, **values)
+                .on_conflict_do_update(index_elements=[retention.c.org_id], set_=values)
+            )
+        return await self.retention(viewer)
+
+    def _due(self, column: Column[int], default: timedelta, now: datetime) -> ColumnElement[Any]:
+        """The moment before which a row is due: now minus the organisation's window in days
+        (or the default)."""
+        days = func.coalesce(column, default.days)
+        return literal(now, DateTime(timezone=True)) - func.make_interval(0, 0, 0, days)
+
     async def anonymise_lost(self, ctx: JobContext) -> int:
         """Periodic: LOST leads a year (by default) after they were lost are anonymised."""
-        due = ctx.now - self._lost_after
+        due = self._due(retention.c.lost_lead_days, self._lost_after, ctx.now)
         async with self._db.transaction() as session:
             ids = list(
                 (
                     await session.scalars(
                         select(m.leads.c.id)
+                        .outerjoin(retention, retention.c.org_id == m.leads.c.org_id)
                         .where(
                             m.leads.c.status == "LOST",
                             m.leads.c.status_changed_at <= due,
@@ -423,14 +484,21 @@ class Subjects:
     async def purge_raw_messages(self, ctx: JobContext) -> int:
         """Periodic: original inbound messages go 30 days (by default) after they arrived; what
         was parsed from them stays on the lead."""
-        due = ctx.now - self._raw_after
+        due = self._due(retention.c.raw_message_days, self._raw_after, ctx.now)
         async with self._db.transaction() as session:
             keys = list(
                 (
                     await session.execute(
                         delete(m.raw_messages)
                         .where(
-                            m.raw_messages.c.received_at <= due,
+                            # The organisation's window where it set one, the default else.
+                            m.raw_messages.c.received_at
+                            <= func.coalesce(
+                                select(due)
+                                .where(retention.c.org_id == m.raw_messages.c.org_id)
+                                .scalar_subquery(),
+                                literal(ctx.now - self._raw_after, DateTime(timezone=True)),
+                            ),
                             # One still waiting to be parsed is kept: nothing accepted is lost.
                             m.raw_messages.c.status != "received",
                         )

@@ -9,9 +9,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pix_runtime.http import CurrentIdentity
 
-from pix_leads.subjects import Subject, SubjectErased, SubjectFound, SubjectObjected, Subjects
+from pix_leads.subjects import (
+    Retention,
+    RetentionView,
+    Subject,
+    SubjectErased,
+    SubjectFound,
+    SubjectObjected,
+    Subjects,
+)
 
-router = APIRouter(prefix="/privacy/subjects", tags=["privacy"])
+router = APIRouter(prefix="/privacy", tags=["privacy"])
 
 
 def _subjects(request: Request) -> Subjects:
@@ -22,12 +30,12 @@ def _subjects(request: Request) -> Subjects:
 SubjectsDep = Annotated[Subjects, Depends(_subjects)]
 
 
-@router.post("/find")
+@router.post("/subjects/find")
 async def find(identity: CurrentIdentity, subjects: SubjectsDep, subject: Subject) -> SubjectFound:
     return await subjects.find(subject, identity)
 
 
-@router.post("/export")
+@router.post("/subjects/export")
 async def export(
     identity: CurrentIdentity, subjects: SubjectsDep, subject: Subject
 ) -> JSONResponse:
@@ -38,15 +46,28 @@ async def export(
     )
 
 
-@router.post("/erase")
+@router.post("/subjects/erase")
 async def erase(
     identity: CurrentIdentity, subjects: SubjectsDep, subject: Subject
 ) -> SubjectErased:
     return await subjects.erase(subject, identity)
 
 
-@router.post("/object")
+@router.post("/subjects/object")
 async def object_to_contact(
     identity: CurrentIdentity, subjects: SubjectsDep, subject: Subject
 ) -> SubjectObjected:
     return await subjects.object(subject, identity)
+
+
+# The organisation's retention windows (owners change them; its members read them).
+@router.get("/retention")
+async def get_retention(identity: CurrentIdentity, subjects: SubjectsDep) -> RetentionView:
+    return await subjects.retention(identity)
+
+
+@router.put("/retention")
+async def put_retention(
+    identity: CurrentIdentity, subjects: SubjectsDep, wanted: Retention
+) -> RetentionView:
+    return await subjects.set_retention(wanted, identity)
