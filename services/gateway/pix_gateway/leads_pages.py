@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
-from pix_gateway.clients.base import NotFound, ServiceError, Unavailable
+from pix_gateway.clients.base import NotFound, ServiceError
 from pix_gateway.clients.leads import LeadsClient
 from pix_gateway.clients.leads_models import ExperimentResults, LeadStats, LeadSummary
-from pix_gateway.pages import UI, PageError, PageUI
+from pix_gateway.pages import UI, PageError, PageUI, served
 
 Answer = TypeVar("Answer")
 
@@ -47,13 +47,8 @@ class FoundLead(LeadSummary):
 router = APIRouter()
 
 
-async def leads(answer: Awaitable[Answer]) -> Answer:
-    """The leads service's answer; a refusal (4xx) is the caller's to show, a failure ends the
-    page with 503."""
-    try:
-        return await answer
-    except Unavailable as exc:
-        raise PageError(503, "error.503") from exc
+# The leads service's answer: its refusals are the page's to show, its failures a 503 page.
+leads = served
 
 
 async def leads_or_none(answer: Awaitable[Answer]) -> Answer | None:

@@ -13,8 +13,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.assistant import AssistantClient
+from pix_gateway.clients.base import NotFound, ServiceError, or_default
+from pix_gateway.clients.leads import LeadsClient
+from pix_gateway.clients.listings import ListingsClient
+from pix_gateway.clients.listings_models import Listing, SearchHit
 from pix_gateway.i18n import Locale, translate
-from pix_gateway.pages import UI, PageError, PageUI, error_of
+from pix_gateway.pages import UI, PageError, PageUI, error_of, served
 
 PROPERTY_TYPES = ("apartment", "house", "commercial", "land")
 ENERGY_CLASSES = ("A+", "A", "B", "C", "D", "E", "F", "G", "H")
@@ -125,31 +130,19 @@ def staging_texts(locale: Locale) -> dict[str, str]:
 async def staging_state(ui: UI, me: Identity) -> str:
     """ "on", "off" (no image model configured) or "unreachable"."""
     try:
-        response = await ui.backend.call("GET", "assistant", "/status", identity=me)
-        status = response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
-        status = None
-    if not isinstance(status, dict):
+        status = await AssistantClient(ui.backend, me).status()
+    except (httpx.HTTPError, ValueError, ServiceError):
         return "unreachable"
-    return "on" if status.get("staging") else "off"
+    return "on" if status.staging else "off"
 
 
-async def api(ui: UI, me: Identity, method: str, path: str, json: object = None) -> tuple[int, Any]:
-    response = await ui.backend.call(method, "listings", path, identity=me, json=json)
-    if response.status_code >= 500:
-        raise PageError(503, "error.503")
+async def load(ui: UI, me: Identity, listing_id: uuid.UUID) -> Listing:
     try:
-        body = response.json()  # errors too: their fields go under the form's inputs
-    except ValueError:
-        body = {}
-    return response.status_code, body
-
-
-async def load(ui: UI, me: Identity, listing_id: uuid.UUID) -> dict[str, Any]:
-    status, listing = await api(ui, me, "GET", f"/listings/{listing_id}")
-    if status == 404:
-        raise PageError(404, "error.404")
-    return dict(listing)
+        return await served(ListingsClient(ui.backend, me).listing(str(listing_id)))
+    except NotFound as exc:
+        raise PageError(404, "error.404") from exc
+    except ServiceError as exc:
+        raise PageError(503, "error.503") from exc
 
 
 async def lead_names(ui: UI, me: Identity, ids: list[str]) -> dict[str, str]:
@@ -157,11 +150,10 @@ async def lead_names(ui: UI, me: Identity, ids: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for lead_id in ids:
         try:
-            response = await ui.backend.call("GET", "leads", f"/leads/{lead_id}", identity=me)
-            lead = response.json() if response.status_code == 200 else {}
+            name = (await LeadsClient(ui.backend, me).lead(lead_id)).name
         except Exception:
-            lead = {}
-        names[lead_id] = str(lead.get("name") or lead.get("display_name") or lead_id[:8])
+            name = ""
+        names[lead_id] = name or lead_id[:8]
     return names
 
 
@@ -177,11 +169,13 @@ async def edit_page(
 ) -> Response:
     listing = await load(ui, me, listing_id)
     locale = ui.locale(request, me)
-    _, leads = await api(ui, me, "GET", f"/listings/{listing_id}/leads?limit=5&locale={locale}")
-    matches = (leads or {}).get("matches", [])
-    names = await lead_names(ui, me, [m["id"] for m in matches])
-    _, exposes = await api(ui, me, "GET", f"/listings/{listing_id}/exposes")
-    sources = {m["id"]: m["name"] for m in listing.get("media", [])}
+    client = ListingsClient(ui.backend, me)
+    lead_count, matches = await or_default(
+        served(client.leads_for_listing(str(listing_id), limit=5, locale=locale)), (0, [])
+    )
+    names = await lead_names(ui, me, [m.id for m in matches])
+    exposes = await or_default(served(client.exposes(str(listing_id))), [])
+    sources = {m.id: m.name for m in listing.media or []}
     return ui.render(
         request,
         "listings/edit.html",
@@ -189,11 +183,11 @@ async def edit_page(
         status=status,
         page="listings",
         listing=listing,
-        form=form or {k: shown(v, locale) for k, v in listing.items()},
-        lead_count=(leads or {}).get("count", 0),
+        form=form or {k: shown(v, locale) for k, v in listing.model_dump(mode="json").items()},
+        lead_count=lead_count,
         matches=matches,
         names=names,
-        exposes=exposes or [],
+        exposes=exposes,
         property_types=PROPERTY_TYPES,
         energy_classes=ENERGY_CLASSES,
         staging=await staging_state(ui, me),
@@ -210,21 +204,22 @@ async def edit_page(
 @router.get("/listings", response_class=HTMLResponse)
 async def listing_list(ui: PageUI, request: Request, q: str = "", status: str = "") -> Response:
     me = await ui.signed_in(request)
-    hits: list[Any] | None = None
+    client = ListingsClient(ui.backend, me)
+    hits: list[SearchHit] | None = None
     message = None
     if q.strip():
-        code, found = await api(ui, me, "GET", "/search?" + urlencode({"q": q[:200]}))
-        hits = found if code == 200 else []
-        if code != 200:
-            message = ui.field_errors(request, me, httpx_stub(code, found), "q")[1]
-    query = "/listings" + (f"?{urlencode({'status': status})}" if status else "")
-    _, listings = await api(ui, me, "GET", query)
+        try:
+            hits = await served(client.search(q[:200]))
+        except ServiceError as refusal:
+            hits = []
+            message = ui.field_errors(request, me, refusal, "q")[1]
+    listings = await or_default(served(client.listings(status)), [])
     return ui.render(
         request,
         "listings/list.html",
         me,
         page="listings",
-        listings=listings or [],
+        listings=listings,
         shown=shown,
         q=q,
         hits=hits,
@@ -238,25 +233,27 @@ async def listing_list(ui: PageUI, request: Request, q: str = "", status: str = 
 async def create_listing(ui: PageUI, request: Request) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    code, created = await api(ui, me, "POST", "/listings", listing_body(form))
-    if code == 201:
-        return RedirectResponse(f"/listings/{created['id']}", status_code=303)
-    _, listings = await api(ui, me, "GET", "/listings")
-    _, text = ui.field_errors(request, me, httpx_stub(code, created), "title")
-    return ui.render(
-        request,
-        "listings/list.html",
-        me,
-        status=code,
-        page="listings",
-        listings=listings or [],
-        shown=shown,
-        q="",
-        hits=None,
-        status_filter="",
-        message=text or ui_text(ui, request, me, "listings.check_fields"),
-        message_kind="error",
-    )
+    client = ListingsClient(ui.backend, me)
+    try:
+        created = await served(client.create(listing_body(form)))
+    except ServiceError as refusal:
+        listings = await or_default(served(client.listings()), [])
+        _, text = ui.field_errors(request, me, refusal, "title")
+        return ui.render(
+            request,
+            "listings/list.html",
+            me,
+            status=refusal.status,
+            page="listings",
+            listings=listings,
+            shown=shown,
+            q="",
+            hits=None,
+            status_filter="",
+            message=text or ui_text(ui, request, me, "listings.check_fields"),
+            message_kind="error",
+        )
+    return RedirectResponse(f"/listings/{created.id}", status_code=303)
 
 
 @router.get("/listings/{listing_id}", response_class=HTMLResponse)
@@ -271,12 +268,24 @@ async def listing_edit(ui: PageUI, request: Request, listing_id: uuid.UUID) -> R
 async def listing_save(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    code, body = await api(ui, me, "PATCH", f"/listings/{listing_id}", listing_body(form))
-    if code == 200:
-        return RedirectResponse(f"/listings/{listing_id}?saved=saved", status_code=303)
-    if code == 404:
-        raise PageError(404, "error.404")
-    errors, text = ui.field_errors(request, me, httpx_stub(code, body), "title")
+    try:
+        await served(ListingsClient(ui.backend, me).update(str(listing_id), listing_body(form)))
+    except NotFound as exc:
+        raise PageError(404, "error.404") from exc
+    except ServiceError as refusal:
+        return await refused_save(ui, request, me, listing_id, form, refusal)
+    return RedirectResponse(f"/listings/{listing_id}?saved=saved", status_code=303)
+
+
+async def refused_save(
+    ui: UI,
+    request: Request,
+    me: Identity,
+    listing_id: uuid.UUID,
+    form: dict[str, str],
+    refusal: ServiceError,
+) -> Response:
+    errors, text = ui.field_errors(request, me, refusal, "title")
     return await edit_page(
         ui,
         request,
@@ -294,33 +303,36 @@ async def listing_save(ui: PageUI, request: Request, listing_id: uuid.UUID) -> R
 async def listing_publish(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    code, body = await api(ui, me, "POST", f"/listings/{listing_id}/publish")
-    if code == 200:
-        return RedirectResponse(f"/listings/{listing_id}?saved=published", status_code=303)
-    missing = (body.get("error") or {}).get("fields") or {}
-    errors = {f: ui_text(ui, request, me, f"listings.missing.{c}") for f, c in missing.items()}
-    return await edit_page(
-        ui,
-        request,
-        me,
-        listing_id,
-        status=code,
-        errors=errors,
-        message=ui_text(ui, request, me, "listings.incomplete"),
-        message_kind="error",
-    )
+    try:
+        await served(ListingsClient(ui.backend, me).publish(str(listing_id)))
+    except ServiceError as refusal:
+        missing = refusal.fields
+        errors = {f: ui_text(ui, request, me, f"listings.missing.{c}") for f, c in missing.items()}
+        return await edit_page(
+            ui,
+            request,
+            me,
+            listing_id,
+            status=refusal.status,
+            errors=errors,
+            message=ui_text(ui, request, me, "listings.incomplete"),
+            message_kind="error",
+        )
+    return RedirectResponse(f"/listings/{listing_id}?saved=published", status_code=303)
 
 
 @router.post("/listings/{listing_id}/withdraw", response_class=HTMLResponse)
 async def listing_withdraw(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    await api(
-        ui,
-        me,
-        "POST",
-        f"/listings/{listing_id}/withdraw",
-        {"reason": form.get("reason", "").strip()[:300] or None},
+    # A refused withdrawal (already withdrawn) shows the listing as it is.
+    await or_default(
+        served(
+            ListingsClient(ui.backend, me).withdraw(
+                str(listing_id), form.get("reason", "").strip()[:300] or None
+            )
+        ),
+        None,
     )
     return RedirectResponse(f"/listings/{listing_id}?saved=withdrawn", status_code=303)
 
@@ -340,7 +352,9 @@ async def listing_media(ui: PageUI, request: Request, listing_id: uuid.UUID) -> 
     body: dict[str, Any] = {"order": order}
     if form.get("title_media_id"):
         body["title_media_id"] = form["title_media_id"]
-    await api(ui, me, "PUT", f"/listings/{listing_id}/media", body)
+    await or_default(
+        served(ListingsClient(ui.backend, me).arrange_media(str(listing_id), body)), None
+    )
     return RedirectResponse(f"/listings/{listing_id}?saved=media_saved#media", status_code=303)
 
 
@@ -351,21 +365,20 @@ async def listing_stage(ui: PageUI, request: Request, listing_id: uuid.UUID) -> 
     the staging's card follows it (or with the reason it was refused)."""
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
-    style = form.get("style") if form.get("style") in STAGING_STYLES else "modern"
-    body = {"listing_id": str(listing_id), "media_id": form.get("media_id", ""), "style": style}
+    style = form.get("style", "") if form.get("style") in STAGING_STYLES else "modern"
     try:
-        response = await ui.backend.call("POST", "assistant", "/staging", identity=me, json=body)
-        answer = response.json()
+        staging = await AssistantClient(ui.backend, me).stage(
+            str(listing_id), form.get("media_id", ""), style
+        )
+    except ServiceError as refusal:
+        query = urlencode({"staging_error": refusal.code or "error"})
+        return RedirectResponse(f"/listings/{listing_id}?{query}#media", status_code=303)
     except (httpx.HTTPError, ValueError):
         return RedirectResponse(
             f"/listings/{listing_id}?staging_error=unavailable#media", status_code=303
         )
-    if response.status_code == 202:
-        # The image model runs in the assistant's job; the page follows the staging.
-        query = urlencode({"staging": answer.get("id", "")})
-        return RedirectResponse(f"/listings/{listing_id}?{query}#media", status_code=303)
-    error = answer.get("error", {}) if isinstance(answer, dict) else {}
-    query = urlencode({"staging_error": str(error.get("code") or "error")})
+    # The image model runs in the assistant's job; the page follows the staging.
+    query = urlencode({"staging": staging.id})
     return RedirectResponse(f"/listings/{listing_id}?{query}#media", status_code=303)
 
 
@@ -373,8 +386,8 @@ async def listing_stage(ui: PageUI, request: Request, listing_id: uuid.UUID) -> 
 async def listing_draft(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    code, _ = await api(ui, me, "POST", f"/listings/{listing_id}/draft")
-    outcome = "drafted" if code == 200 else "draft_failed"
+    drafted = await or_default(served(ListingsClient(ui.backend, me).draft(str(listing_id))), None)
+    outcome = "drafted" if drafted is not None else "draft_failed"
     return RedirectResponse(f"/listings/{listing_id}?saved={outcome}#texts", status_code=303)
 
 
@@ -383,16 +396,11 @@ async def listing_take_draft(ui: PageUI, request: Request, listing_id: uuid.UUID
     await ui.form_of(request)
     me = await ui.signed_in(request)
     listing = await load(ui, me, listing_id)
-    await api(
-        ui,
-        me,
-        "PATCH",
-        f"/listings/{listing_id}",
-        {
-            "description_de": listing.get("draft_de") or listing.get("description_de", ""),
-            "description_en": listing.get("draft_en") or listing.get("description_en", ""),
-        },
-    )
+    changes = {
+        "description_de": listing.draft_de or listing.description_de,
+        "description_en": listing.draft_en or listing.description_en,
+    }
+    await or_default(served(ListingsClient(ui.backend, me).update(str(listing_id), changes)), None)
     return RedirectResponse(f"/listings/{listing_id}?saved=draft_taken#texts", status_code=303)
 
 
@@ -401,16 +409,18 @@ async def listing_expose(ui: PageUI, request: Request, listing_id: uuid.UUID) ->
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     locale = "en" if form.get("locale") == "en" else "de"
-    await api(ui, me, "POST", f"/listings/{listing_id}/exposes", {"locale": locale})
+    await or_default(
+        served(ListingsClient(ui.backend, me).create_expose(str(listing_id), locale)), None
+    )
     return RedirectResponse(f"/listings/{listing_id}#exposes", status_code=303)
 
 
 @router.get("/listings/{listing_id}/exposes", response_class=HTMLResponse)
 async def listing_exposes(ui: PageUI, request: Request, listing_id: uuid.UUID) -> Response:
     me = await ui.signed_in(request)
-    _, exposes = await api(ui, me, "GET", f"/listings/{listing_id}/exposes")
+    exposes = await or_default(served(ListingsClient(ui.backend, me).exposes(str(listing_id))), [])
     return ui.render(
-        request, "listings/exposes.html", me, listing={"id": listing_id}, exposes=exposes or []
+        request, "listings/exposes.html", me, listing={"id": listing_id}, exposes=exposes
     )
 
 
@@ -418,23 +428,13 @@ async def listing_exposes(ui: PageUI, request: Request, listing_id: uuid.UUID) -
 async def listings_for_lead(ui: PageUI, request: Request, lead_id: uuid.UUID) -> Response:
     me = await ui.signed_in(request)
     locale = ui.locale(request, me)
-    code, matches = await api(ui, me, "GET", f"/leads/{lead_id}/listings?limit=5&locale={locale}")
-    return ui.render(request, "listings/for_lead.html", me, matches=matches if code == 200 else [])
-
-
-class _Stub:
-    """Just enough of an httpx.Response for `UI.field_errors`."""
-
-    def __init__(self, status: int, body: Any) -> None:
-        self.status_code = status
-        self._body = body
-
-    def json(self) -> Any:
-        return self._body
-
-
-def httpx_stub(status: int, body: Any) -> Any:
-    return _Stub(status, body)
+    matches = await or_default(
+        served(
+            ListingsClient(ui.backend, me).listings_for_lead(str(lead_id), limit=5, locale=locale)
+        ),
+        [],
+    )
+    return ui.render(request, "listings/for_lead.html", me, matches=matches)
 
 
 def ui_text(ui: UI, request: Request, me: Identity, key: str) -> str:

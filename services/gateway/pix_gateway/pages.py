@@ -4,7 +4,8 @@ Every page talks to the services through `Backend` with the visitor's signed ide
 services' own authorisation applies to the UI exactly as to the API.
 """
 
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
 import httpx
@@ -15,7 +16,7 @@ from pix_runtime.identity import Identity
 from pix_runtime.logging import current_correlation_id, get_logger
 
 from pix_gateway import formats
-from pix_gateway.clients.base import ServiceError
+from pix_gateway.clients.base import ServiceError, Unavailable
 from pix_gateway.i18n import LOCALES, Locale, translate
 from pix_gateway.service import AuthUnavailable, Backend, SessionChecker, csrf_allowed
 from pix_gateway.settings import GatewaySettings
@@ -51,6 +52,18 @@ class PageError(Exception):
         super().__init__(message_key)
         self.status = status
         self.message_key = message_key
+
+
+Answer = TypeVar("Answer")
+
+
+async def served(answer: Awaitable[Answer]) -> Answer:
+    """A typed client's answer; a refusal (4xx) is the page's to show, a failure (5xx) ends
+    the page with 503."""
+    try:
+        return await answer
+    except Unavailable as exc:
+        raise PageError(503, "error.503") from exc
 
 
 class LoginRequired(Exception):

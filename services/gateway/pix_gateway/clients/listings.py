@@ -1,0 +1,82 @@
+"""The listings service as the gateway's pages call it."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from pix_gateway.clients.base import ServiceClient, query, segment
+from pix_gateway.clients.listings_models import (
+    Draft,
+    Expose,
+    Listing,
+    ListingSummary,
+    Match,
+    SearchHit,
+)
+
+_MATCHES = TypeAdapter(list[Match])
+
+
+class ListingsClient(ServiceClient):
+    service = "listings"
+
+    async def listings(self, status: str = "") -> list[ListingSummary]:
+        return await self.many(ListingSummary, f"/listings{query({'status': status or None})}")
+
+    async def search(self, words: str) -> list[SearchHit]:
+        return await self.many(SearchHit, f"/search{query({'q': words})}")
+
+    async def listing(self, listing_id: str) -> Listing:
+        return await self.one(Listing, "GET", f"/listings/{segment(listing_id)}")
+
+    async def create(self, changes: Mapping[str, Any]) -> Listing:
+        """The form as typed (numbers may be text): the service names what it refuses."""
+        return await self.one(Listing, "POST", "/listings", json=dict(changes))
+
+    async def update(self, listing_id: str, changes: Mapping[str, Any]) -> Listing:
+        return await self.one(
+            Listing, "PATCH", f"/listings/{segment(listing_id)}", json=dict(changes)
+        )
+
+    async def publish(self, listing_id: str) -> Listing:
+        return await self.one(Listing, "POST", f"/listings/{segment(listing_id)}/publish")
+
+    async def withdraw(self, listing_id: str, reason: str | None) -> Listing:
+        return await self.one(
+            Listing, "POST", f"/listings/{segment(listing_id)}/withdraw", json={"reason": reason}
+        )
+
+    async def arrange_media(self, listing_id: str, arrangement: Mapping[str, Any]) -> Listing:
+        return await self.one(
+            Listing, "PUT", f"/listings/{segment(listing_id)}/media", json=dict(arrangement)
+        )
+
+    async def draft(self, listing_id: str) -> Draft:
+        return await self.one(Draft, "POST", f"/listings/{segment(listing_id)}/draft")
+
+    async def create_expose(self, listing_id: str, locale: str) -> Expose:
+        return await self.one(
+            Expose, "POST", f"/listings/{segment(listing_id)}/exposes", json={"locale": locale}
+        )
+
+    async def exposes(self, listing_id: str) -> list[Expose]:
+        return await self.many(Expose, f"/listings/{segment(listing_id)}/exposes")
+
+    async def leads_for_listing(
+        self, listing_id: str, *, limit: int, locale: str
+    ) -> tuple[int, list[Match]]:
+        """How many leads might want the listing, and the best of them. The service answers
+        {"count", "matches"} without a schema of its own (dict[str, Any]); the matches are
+        its Match records."""
+        path = (
+            f"/listings/{segment(listing_id)}/leads{query({'limit': str(limit), 'locale': locale})}"
+        )
+        answer = (await self.call("GET", path)).json()
+        return int(answer.get("count", 0)), _MATCHES.validate_python(answer.get("matches", []))
+
+    async def listings_for_lead(self, lead_id: str, *, limit: int, locale: str) -> list[Match]:
+        return await self.many(
+            Match,
+            f"/leads/{segment(lead_id)}/listings{query({'limit': str(limit), 'locale': locale})}",
+        )
