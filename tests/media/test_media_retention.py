@@ -8,29 +8,35 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from pix_media.app import create_app
 from pix_media.models import assets, galleries, jobs
 from pix_media.retention import ORIGINALS_RETENTION
 from pix_media.settings import MediaSettings
+from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
 from pix_runtime.lifecycle import ServiceRuntime
 from sqlalchemy import select, update
 
 
 @pytest.fixture
-async def media(migrated: set[str]) -> AsyncIterator[ServiceRuntime]:
-    _, runtime = create_app(MediaSettings())
-    yield runtime
+async def media(migrated: set[str]) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
+    app, runtime = create_app(MediaSettings())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://media") as client:
+        yield runtime, client
     await runtime.db.dispose()
 
 
-async def gallery(runtime: ServiceRuntime, *, delivered: bool) -> uuid.UUID:
+async def gallery(
+    runtime: ServiceRuntime, *, delivered: bool, org_id: uuid.UUID | None = None
+) -> uuid.UUID:
     gallery_id = uuid.uuid4()
     async with runtime.db.transaction() as session:
         await session.execute(
             galleries.insert().values(
                 id=gallery_id,
-                org_id=uuid.uuid4(),
+                org_id=org_id or uuid.uuid4(),
                 order_id=uuid.uuid4(),
                 reference="PIX-RET",
                 title="Lindenallee 5",
@@ -63,9 +69,23 @@ async def photo(runtime: ServiceRuntime, gallery_id: uuid.UUID, status: str) -> 
 
 
 async def test_originals_go_90_days_after_delivery_and_renditions_stay(
-    media: ServiceRuntime,
+    media: tuple[ServiceRuntime, httpx.AsyncClient],
 ) -> None:
-    runtime = media
+    runtime, client = media
+    # An organisation that keeps originals 10 days only.
+    owner = Identity(
+        user_id=uuid.uuid4(),
+        org_id=uuid.uuid4(),
+        role="owner",
+        email="owner@makler.example.com",
+        name="Olga Owner",
+        email_verified=True,
+    )
+    signed = {IDENTITY_HEADER: sign_identity(owner, runtime.internal_key)}
+    own = await client.put("/privacy/retention", json={"original_days": 10}, headers=signed)
+    assert own.json() == {"original_days": 10, "own": {"original_days": 10}}
+    brisk = await gallery(runtime, delivered=True, org_id=owner.org_id)
+    brisk_original, _ = await photo(runtime, brisk, "captioned")
     delivered = await gallery(runtime, delivered=True)
     waiting = await gallery(runtime, delivered=False)
     done_original, done_web = await photo(runtime, delivered, "captioned")
@@ -79,7 +99,12 @@ async def test_originals_go_90_days_after_delivery_and_renditions_stay(
             .values(run_at=runtime.clock.now())
         )
 
-    runtime.clock.advance(timedelta(days=89))
+    runtime.clock.advance(timedelta(days=11))
+    await runtime.jobs.run_due()
+    assert not await runtime.storage.exists(brisk_original)
+    assert await runtime.storage.exists(done_original)
+
+    runtime.clock.advance(timedelta(days=78))
     await runtime.jobs.run_due()
     assert await runtime.storage.exists(done_original)
 

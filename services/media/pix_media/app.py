@@ -27,6 +27,7 @@ from pix_media.previews import WATERMARK, Previews, WatermarkPhotos
 from pix_media.privacy import PERSONAL_DATA
 from pix_media.processing import PROCESS, PhotoProcessing, ProcessPhoto
 from pix_media.retention import ORIGINALS_RETENTION, OriginalsRetention
+from pix_media.retention import router as retention_router
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
 from pix_media.uploads import Uploads
@@ -63,7 +64,10 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime.every(settings.reconcile_every_seconds, library.requeue_stuck)
     runtime.every(settings.reconcile_every_seconds, uploads.clean_abandoned)
     originals = OriginalsRetention(
-        runtime.db, runtime.storage, keep=timedelta(days=settings.original_retention_days)
+        runtime.db,
+        runtime.storage,
+        keep=timedelta(days=settings.original_retention_days),
+        clock=runtime.clock,
     )
     every = timedelta(seconds=settings.retention_interval_seconds)
     runtime.jobs.every(ORIGINALS_RETENTION, every, originals.delete_due)
@@ -75,6 +79,8 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     )
     app = runtime.create_app(title="pix.immo media")
     declare(app, "media", PERSONAL_DATA)
+    app.state.originals_retention = originals
+    app.include_router(retention_router)
     app.state.library = library
     app.state.previews = previews
     app.state.uploads = uploads
