@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -22,6 +22,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.assistant import AssistantClient
+from pix_gateway.clients.assistant_models import Staging
+from pix_gateway.clients.base import Invalid, NotFound, ServiceError, part
+from pix_gateway.clients.listings import ListingsClient
+from pix_gateway.clients.listings_models import Listing
 from pix_gateway.clients.media_models import GalleryDetail
 from pix_gateway.gallery_pages import gallery_or_404
 from pix_gateway.pages import UI, PageUI
@@ -35,41 +40,48 @@ RECENT_LISTINGS = 20
 router = APIRouter()
 
 
-async def listing_of_gallery(ui: UI, me: Identity, gallery: GalleryDetail) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class StagingNotice:
+    """In place of a staging the card cannot show: refused before it began (`code` says why),
+    unknown, or the assistant unreachable."""
+
+    status: str
+    id: str = ""
+    code: str = ""
+    listing_id: str = ""
+
+
+ShownStaging = Staging | StagingNotice
+
+
+async def listing_of_gallery(ui: UI, me: Identity, gallery: GalleryDetail) -> Listing | None:
     """The caller's listing made for this gallery's order, with its media; None without one."""
-    summaries = await ui.part("listings", "/listings?limit=500", me, [])
-    if not isinstance(summaries, list):
-        return None
-    same = [s for s in summaries if s.get("reference") == gallery.reference]
+    listings = ListingsClient(ui.backend, me)
+    summaries = await part(listings.listings(limit=500), [])
+    same = [s for s in summaries if s.reference == gallery.reference]
     others = [s for s in summaries[:RECENT_LISTINGS] if s not in same]
     for summary in same + others:
-        listing = await ui.part("listings", f"/listings/{summary['id']}", me, None)
-        if isinstance(listing, dict) and listing.get("gallery_id") == gallery.id:
+        listing = await part(listings.listing(summary.id), None)
+        if listing is not None and listing.gallery_id == gallery.id:
             return listing
     return None
 
 
-async def fetch_staging(ui: UI, me: Identity, staging_id: str) -> dict[str, Any]:
-    """The assistant's staging, or a failed stand-in that says why it cannot be shown."""
+async def fetch_staging(ui: UI, me: Identity, staging_id: str) -> ShownStaging:
+    """The assistant's staging, or a stand-in that says why it cannot be shown."""
     try:
-        response = await ui.backend.call(
-            "GET", "assistant", f"/staging/{quote(staging_id, safe='')}", identity=me
-        )
-    except httpx.HTTPError:
-        return {"id": staging_id, "status": "unreachable"}
-    if response.status_code in (404, 422):
-        return {"id": staging_id, "status": "unknown"}
-    if not response.is_success:
-        return {"id": staging_id, "status": "unreachable"}
-    staging: dict[str, Any] = response.json()
-    return staging
+        return await AssistantClient(ui.backend, me).staging(staging_id)
+    except (NotFound, Invalid):
+        return StagingNotice(id=staging_id, status="unknown")
+    except (httpx.HTTPError, ServiceError):
+        return StagingNotice(id=staging_id, status="unreachable")
 
 
-def render_staging(ui: UI, request: Request, me: Identity, staging: dict[str, Any]) -> Response:
+def render_staging(ui: UI, request: Request, me: Identity, staging: ShownStaging) -> Response:
     card = ui.render(
         request, "partials/staging.html", me, staging=staging, staging_busy=BUSY, styles=STYLES
     )
-    if staging.get("status") == "done":
+    if staging.status == "done":
         # The listing page shows its media again, the staged photo beside its original.
         card.headers["hx-trigger"] = "pix:staged"
     return card
@@ -92,11 +104,11 @@ async def gallery_staging_panel(gallery_id: str, request: Request, ui: PageUI) -
     asked = staging_id_of(request)
     # Only a code travels in the link (a message there could be anyone's words).
     refused = re.sub(r"[^a-z_]", "", request.query_params.get("staging_error", ""))[:40]
-    staging: dict[str, Any] | None = None
+    staging: ShownStaging | None = None
     if asked:
         staging = await fetch_staging(ui, me, asked)
     elif refused:
-        staging = {"id": "", "status": "refused", "code": refused}
+        staging = StagingNotice(status="refused", code=refused)
     return ui.render(
         request,
         "partials/staging_panel.html",
@@ -111,7 +123,7 @@ async def gallery_staging_panel(gallery_id: str, request: Request, ui: PageUI) -
 def _problem(
     ui: UI, request: Request, me: Identity, gallery_id: str, code: str, listing_id: str = ""
 ) -> Response:
-    staging = {"id": "", "status": "refused", "code": code, "listing_id": listing_id}
+    staging = StagingNotice(status="refused", code=code, listing_id=listing_id)
     if request.headers.get("hx-request"):
         return render_staging(ui, request, me, staging)
     query = urlencode({"staging_error": code})
@@ -125,29 +137,23 @@ async def gallery_stage(gallery_id: str, request: Request, ui: PageUI) -> Respon
     form = await ui.form_of(request)
     me = await ui.signed_in(request)
     gallery = await gallery_or_404(ui, me, gallery_id)
-    style = form.get("style") if form.get("style") in STYLES else "modern"
+    style = form.get("style", "") if form.get("style") in STYLES else "modern"
     listing = await listing_of_gallery(ui, me, gallery)
     if listing is None:
         return _problem(ui, request, me, gallery_id, "no_listing")
-    media = next(
-        (m for m in listing.get("media", []) if m.get("asset_id") == form.get("asset_id")), None
-    )
+    media = next((m for m in listing.media or [] if m.asset_id == form.get("asset_id")), None)
     if media is None:
         # Listings takes its photos from the delivered export: not there before delivery.
-        return _problem(ui, request, me, gallery_id, "not_delivered", str(listing["id"]))
-    body = {"listing_id": str(listing["id"]), "media_id": str(media["id"]), "style": style}
+        return _problem(ui, request, me, gallery_id, "not_delivered", listing.id)
     try:
-        response = await ui.backend.call("POST", "assistant", "/staging", identity=me, json=body)
-        answer = response.json()
+        answer = await AssistantClient(ui.backend, me).stage(listing.id, media.id, style)
+    except ServiceError as refusal:
+        return _problem(ui, request, me, gallery_id, refusal.code or "error", listing.id)
     except (httpx.HTTPError, ValueError):
-        return _problem(ui, request, me, gallery_id, "unavailable", str(listing["id"]))
-    if response.status_code != 202 or not isinstance(answer, dict):
-        error = answer.get("error", {}) if isinstance(answer, dict) else {}
-        code = str(error.get("code") or "error")
-        return _problem(ui, request, me, gallery_id, code, str(listing["id"]))
+        return _problem(ui, request, me, gallery_id, "unavailable", listing.id)
     if request.headers.get("hx-request"):
         return render_staging(ui, request, me, answer)
-    query = urlencode({"staging": answer["id"]})
+    query = urlencode({"staging": answer.id})
     return RedirectResponse(
         f"/galleries/{quote(gallery_id, safe='')}?{query}#stagings", status_code=303
     )

@@ -1,7 +1,7 @@
 """The assistant service as the gateway's pages call it."""
 
 from pix_gateway.clients.assistant_models import Staging, Status
-from pix_gateway.clients.base import ServiceClient
+from pix_gateway.clients.base import ServiceClient, segment
 
 
 class AssistantClient(ServiceClient):
@@ -9,6 +9,9 @@ class AssistantClient(ServiceClient):
 
     async def status(self) -> Status:
         return await self.one(Status, "GET", "/status")
+
+    async def staging(self, staging_id: str) -> Staging:
+        return await self.one(Staging, "GET", f"/staging/{segment(staging_id)}")
 
     async def stage(self, listing_id: str, media_id: str, style: str) -> Staging:
         """Accepted at once (202); the staging runs in the assistant's job."""

@@ -21,8 +21,9 @@ _MATCHES = TypeAdapter(list[Match])
 class ListingsClient(ServiceClient):
     service = "listings"
 
-    async def listings(self, status: str = "") -> list[ListingSummary]:
-        return await self.many(ListingSummary, f"/listings{query({'status': status or None})}")
+    async def listings(self, status: str = "", *, limit: int | None = None) -> list[ListingSummary]:
+        wanted = {"status": status or None, "limit": str(limit) if limit else None}
+        return await self.many(ListingSummary, f"/listings{query(wanted)}")
 
     async def search(self, words: str) -> list[SearchHit]:
         return await self.many(SearchHit, f"/search{query({'q': words})}")
