@@ -7,6 +7,7 @@ route filters on the caller's organisation (admins see all); another organisatio
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -35,6 +36,7 @@ from pix_leads.records import (
     SearchHit,
     Status,
 )
+from pix_leads.reports import LeadsReport
 from pix_leads.wishes import LeadWishes, SemanticHit
 
 
@@ -219,6 +221,18 @@ async def erase_lead(
     for key in await desk.erase(lead_id, identity):
         await request.app.state.storage.delete(key)
     return Response(status_code=204)
+
+
+@router.get("/reports/leads")
+async def leads_report(
+    identity: CurrentIdentity,
+    insights: InsightsDep,
+    since: datetime,
+    org_id: uuid.UUID | None = None,
+) -> LeadsReport:
+    """Leads per week by source, the funnel per source and the median first-response time
+    (admins: all or `org_id`; owners: their own organisation)."""
+    return await insights.report(identity, org_id, since)
 
 
 @router.get("/analytics/contact-time")

@@ -26,6 +26,7 @@ from sqlalchemy import RowMapping, desc, func, select
 
 from pix_leads import models as m
 from pix_leads.records import ContactTime, Prediction
+from pix_leads.reports import LeadsReport, leads_report
 from pix_leads.tenancy import lead_scope
 
 CALIBRATE_AFTER = 30
@@ -117,6 +118,11 @@ class Insights:
             calibrated=shift is not None,
             method="logistic-v1",
         )
+
+    async def report(
+        self, viewer: Identity, org_id: uuid.UUID | None, since: datetime
+    ) -> LeadsReport:
+        return await leads_report(self._db, viewer, org_id, since)
 
     async def contact_time(self, viewer: Identity) -> ContactTime:
         """When the organisation's leads have answered (hour and weekday, Berlin time)."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pix_orders.export import orders_csv
 from pix_orders.places import PlacesClient
 from pix_orders.records import HistoryEntry, Note, Order, OrderDetail
+from pix_orders.reports import WeekOrders
 from pix_orders.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilter
 from pix_orders.service import OrderBook
 from pix_orders.validation import OrderForm, SlotForm
@@ -246,3 +247,15 @@ async def place_details(
 ) -> AddressView:
     address = await places.address(place_id, language=caller.locale, session_token=session_token)
     return AddressView.model_validate(address, from_attributes=True)
+
+
+@router.get("/reports/orders-per-week")
+async def orders_per_week_report(
+    book: Book,
+    caller: CurrentIdentity,
+    since: datetime,
+    org_id: uuid.UUID | None = None,
+) -> list[WeekOrders]:
+    """Orders placed per ISO week by status and ordered service (admins: all or `org_id`;
+    owners: their own organisation)."""
+    return await book.weekly_report(caller, org_id, since)

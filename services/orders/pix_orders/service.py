@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pix_contracts import (
@@ -39,6 +39,7 @@ from pix_orders.records import (
     OrderDetail,
     one_line_address,
 )
+from pix_orders.reports import WeekOrders, orders_per_week
 from pix_orders.search import MAX_LIMIT, OrderFilter, filtered_query
 from pix_orders.validation import OrderForm, ValidOrder, validate_order
 from pix_orders.workflow import allowed_transitions
@@ -193,6 +194,11 @@ class OrderBook:
         )
 
     # --- reading ------------------------------------------------------------------------------
+
+    async def weekly_report(
+        self, caller: Identity, org_id: uuid.UUID | None, since: datetime
+    ) -> list[WeekOrders]:
+        return await orders_per_week(self._db, caller, org_id, since)
 
     async def list_for(self, viewer: Identity, wanted: OrderFilter) -> list[Order]:
         query = filtered_query(viewer, wanted).limit(max(1, min(wanted.limit, MAX_LIMIT)))
