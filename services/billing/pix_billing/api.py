@@ -9,6 +9,7 @@ the credential).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,6 +26,7 @@ from pix_billing.records import (
     BillingProfile,
     InvoiceView,
     Licence,
+    MonthRevenue,
     OrderPayment,
     Settlement,
 )
@@ -162,6 +164,17 @@ async def settle(
 ) -> OrderPayment:
     _admin(me)
     return await invoicing.settle(order_id, body.via)
+
+
+@router.get("/reports/revenue")
+async def revenue_report(
+    me: CurrentIdentity,
+    reports: ReportsDep,
+    since: datetime,
+    org_id: uuid.UUID | None = None,
+) -> list[MonthRevenue]:
+    """Paid invoices per month (admins: all or `org_id`; owners: their own organisation)."""
+    return await reports.revenue_per_month(me, org_id, since)
 
 
 @router.get("/admin/summary")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
+from pix_runtime.errors import Forbidden
+from pix_runtime.identity import Identity
 from sqlalchemy import func, select
 
 from pix_billing import models as m
@@ -13,11 +16,49 @@ from pix_billing.invoicing import invoice_view
 from pix_billing.records import AdminSummary, FailedAccount, MonthRevenue, TrialEnding
 
 
+def report_scope(caller: Identity, org_id: uuid.UUID | None) -> uuid.UUID | None:
+    """Whose figures a caller may see: an admin all or the one asked for, an owner their own."""
+    if caller.is_admin:
+        return org_id
+    if caller.role == "owner":
+        return caller.org_id
+    raise Forbidden("administrators and owners only")
+
+
 class Reports:
     def __init__(self, db: Database, clock: Clock, *, enabled: bool) -> None:
         self._db = db
         self._clock = clock
         self._enabled = enabled
+
+    async def revenue_per_month(
+        self, caller: Identity, org_id: uuid.UUID | None, since: datetime
+    ) -> list[MonthRevenue]:
+        """Paid invoices per month (Berlin) since `since`, for one organisation or all."""
+        scope = report_scope(caller, org_id)
+        inv = m.invoices.c
+        month = func.to_char(func.timezone("Europe/Berlin", inv.paid_at), "YYYY-MM")
+        query = (
+            select(
+                month.label("month"),
+                func.sum(inv.gross_cents).label("gross"),
+                func.sum(inv.net_cents).label("net"),
+                func.count().label("n"),
+            )
+            .where(inv.status == "paid", inv.paid_at >= since)
+            .group_by(month)
+            .order_by(month)
+        )
+        if scope is not None:
+            query = query.where(inv.org_id == scope)
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            MonthRevenue(
+                month=r.month, gross_cents=int(r.gross), net_cents=int(r.net), invoices=r.n
+            )
+            for r in rows
+        ]
 
     async def summary(self, *, months: int = 12, trial_window_days: int = 7) -> AdminSummary:
         now = self._clock.now()

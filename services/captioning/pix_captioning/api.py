@@ -3,6 +3,7 @@ admins list and retry failures. Another organisation's asset is a 404, like an u
 Replicate's webhook needs no identity: its signature is the credential."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +12,7 @@ from pix_runtime.errors import NotFound
 from pix_runtime.http import CurrentIdentity, read_limited_body
 from pydantic import Field
 
+from pix_captioning.reports import CaptionReports, ProviderCaptions
 from pix_captioning.service import CaptionDesk, CaptionEdit, CaptionFailure, CaptionVersion
 
 # A completed prediction (input, output, logs) is a few KB; the gateway has the same limit.
@@ -93,3 +95,20 @@ async def replicate_webhook(desk: Desk, request: Request) -> dict[str, str]:
     if desk.predictions is None:  # not Replicate with a webhook URL: no webhook expected
         raise NotFound("webhook")
     return {"status": await desk.predictions.receive_webhook(request.headers, body)}
+
+
+def _reports(request: Request) -> CaptionReports:
+    reports: CaptionReports = request.app.state.reports
+    return reports
+
+
+@router.get("/reports/captions")
+async def per_provider_report(
+    caller: CurrentIdentity,
+    reports: Annotated[CaptionReports, Depends(_reports)],
+    since: datetime,
+    org_id: uuid.UUID | None = None,
+) -> list[ProviderCaptions]:
+    """Captions, provider failures, failure rate and latency p50/p95 per provider
+    (admins: all or `org_id`; owners: their own organisation)."""
+    return await reports.per_provider(caller, org_id, since)

@@ -16,6 +16,7 @@ from pix_captioning.predictions import RETRY, PredictionRetry
 from pix_captioning.privacy import PERSONAL_DATA
 from pix_captioning.providers import build_provider
 from pix_captioning.reliability import CircuitBreaker, RetryPolicy
+from pix_captioning.reports import CaptionReports
 from pix_captioning.service import CaptionDesk
 from pix_captioning.settings import CaptioningSettings
 
@@ -67,6 +68,7 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
     declare(app, "captioning", PERSONAL_DATA)
     app.include_router(router)
     app.state.desk = desk
+    app.state.reports = CaptionReports(runtime.db)
     return app, runtime
 
 

@@ -10,6 +10,7 @@ from pix_runtime.storage import UploadedPart
 from pydantic import BaseModel, Field
 
 from pix_media.delivery import Deliveries, DeliveryView
+from pix_media.reports import DayPhotos, MediaReports
 from pix_media.service import Asset, Gallery, MediaLibrary
 from pix_media.uploads import MultipartPlan, Uploads
 
@@ -257,3 +258,20 @@ async def deliver_gallery(
 ) -> DeliveryStateView:
     """Deliver the gallery now (admins): its complete photo set goes to the client."""
     return DeliveryStateView.of(await deliveries.deliver(gallery_id, caller))
+
+
+def _reports(request: Request) -> MediaReports:
+    reports: MediaReports = request.app.state.reports
+    return reports
+
+
+@router.get("/reports/photos-per-day")
+async def photos_per_day_report(
+    caller: CurrentIdentity,
+    reports: Annotated[MediaReports, Depends(_reports)],
+    since: datetime,
+    org_id: uuid.UUID | None = None,
+) -> list[DayPhotos]:
+    """Photos uploaded per day (Berlin) that were processed or rejected
+    (admins: all or `org_id`; owners: their own organisation)."""
+    return await reports.photos_per_day(caller, org_id, since)

@@ -26,6 +26,7 @@ from pix_media.previews import TIMEOUT as PREVIEW_TIMEOUT
 from pix_media.previews import WATERMARK, Previews, WatermarkPhotos
 from pix_media.privacy import PERSONAL_DATA
 from pix_media.processing import PROCESS, PhotoProcessing, ProcessPhoto
+from pix_media.reports import MediaReports
 from pix_media.retention import ORIGINALS_RETENTION, OriginalsRetention
 from pix_media.retention import router as retention_router
 from pix_media.service import MediaLibrary
@@ -82,6 +83,7 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     app.state.originals_retention = originals
     app.include_router(retention_router)
     app.state.library = library
+    app.state.reports = MediaReports(runtime.db)
     app.state.previews = previews
     app.state.uploads = uploads
     app.include_router(router)
