@@ -65,6 +65,7 @@ class GalleryMailer:
                 return
             upsert = insert(gallery_mail).values(
                 gallery_id=event.gallery_id,
+                org_id=event.org_id,
                 latest_version=event.version,
                 latest_export=event.model_dump(mode="json"),
             )

@@ -113,6 +113,9 @@ gallery_mail = Table(
     "gallery_mail",
     metadata,
     Column("gallery_id", Uuid, primary_key=True),
+    # The gallery's organisation, so its erasure finds the row even once the recipient went
+    # (a member's own deletion may come first); None: learnt before it was kept.
+    Column("org_id", Uuid, nullable=True, index=True),
     Column("latest_version", Integer, nullable=False),
     Column("latest_export", JSONB, nullable=False),
     Column("mailed_version", Integer, nullable=True),
@@ -126,9 +129,9 @@ dead_letters = dead_letters_table(metadata)
 # Notify publishes nothing but its reports of erasures.
 outbox = outbox_table(metadata)
 
-# What an organisation's erasure removes (pix_runtime.erasure): recipients and mails by their
-# org_id, the gallery mail state by the recipients' galleries. Admins, suppressions (addresses
-# that must never be mailed again) and webhook tokens belong to no organisation.
+# What an organisation's erasure removes (pix_runtime.erasure): recipients, mails and gallery
+# mail state by their org_id (older gallery rows by the recipients' galleries). Admins,
+# suppressions (addresses never to be mailed again) and webhook tokens belong to no organisation.
 ORGANISATION_DATA = OrganisationData(
     metadata,
     inbox=inbox,
