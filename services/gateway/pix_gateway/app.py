@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pix_gateway import (
     account_pages,
     admin_pages,
+    analytics_pages,
     api,
     assistant_pages,
     gallery_pages,
@@ -115,6 +116,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(staging_pages.router)
     app.include_router(account_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(analytics_pages.router)
     app.include_router(integrations_pages.router)
     app.include_router(assistant_pages.router)
     app.include_router(billing_pages)
