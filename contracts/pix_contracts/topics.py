@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pix_contracts.appointments import APPOINTMENT_EVENTS
 from pix_contracts.billing import BILLING_EVENTS
 from pix_contracts.envelope import Event
 from pix_contracts.events import ALL_EVENTS, AssetUploaded
@@ -38,7 +39,14 @@ TOPICS: dict[str, Topic] = {
     event.topic: Topic(
         event.topic, _PARTITIONS.get(event, DEFAULT_PARTITIONS), event.key_field, event
     )
-    for event in (*ALL_EVENTS, *LEAD_EVENTS, *LISTING_EVENTS, *BILLING_EVENTS, *PRIVACY_EVENTS)
+    for event in (
+        *ALL_EVENTS,
+        *LEAD_EVENTS,
+        *LISTING_EVENTS,
+        *BILLING_EVENTS,
+        *PRIVACY_EVENTS,
+        *APPOINTMENT_EVENTS,
+    )
 }
 
 

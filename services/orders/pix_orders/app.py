@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pix_contracts import OrderPlaced, OrderStatusChanged
+from pix_contracts.appointments import APPOINTMENT_EVENTS
 from pix_contracts.privacy import OrdersOrganisationErased
 from pix_runtime.broker import declare_publishers
 from pix_runtime.erasure import subscribe_organisation_erasure
@@ -11,6 +12,8 @@ from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.personal_data import declare
 
 from pix_orders.api import router
+from pix_orders.appointments import AppointmentBook
+from pix_orders.appointments_api import router as appointments_router
 from pix_orders.handlers import register_handlers
 from pix_orders.models import ORGANISATION_DATA, jobs, outbox
 from pix_orders.places import PlacesClient
@@ -30,12 +33,14 @@ def create_app(settings: OrdersSettings | None = None) -> tuple[FastAPI, Service
     )
     register_handlers(runtime.broker, book)
     subscribe_organisation_erasure(runtime, ORGANISATION_DATA, OrdersOrganisationErased)
-    declare_publishers(runtime.broker, OrderPlaced, OrderStatusChanged)
+    declare_publishers(runtime.broker, OrderPlaced, OrderStatusChanged, *APPOINTMENT_EVENTS)
     app = runtime.create_app(title="pix.immo orders")
     declare(app, "orders", PERSONAL_DATA)
     app.state.book = book
     app.state.places = places
+    app.state.appointments = AppointmentBook(runtime.db)
     app.include_router(router)
+    app.include_router(appointments_router)
     # Close the Places connection pool after the runtime has stopped.
     runtime_lifespan = app.router.lifespan_context
 

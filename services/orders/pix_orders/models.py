@@ -6,6 +6,7 @@ from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
     UniqueConstraint,
     Uuid,
     func,
@@ -100,6 +102,25 @@ notes = Table(
     Column("written_by", Uuid, nullable=False, index=True),
     Column("written_by_name", String(200), nullable=True),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The shoot's appointment, one per order; a cancelled one stays (cancelled_at) so the calendar
+# entry it replaced keeps its UID and sequence if the order is scheduled again.
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("order_id", Uuid, ForeignKey("orders.orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", Uuid, nullable=False, index=True),
+    Column("day", Date, nullable=False, index=True),
+    Column("starts_at", Time, nullable=False),
+    Column("ends_at", Time, nullable=False),
+    Column("photographer_id", Uuid, nullable=False, index=True),
+    Column("photographer_email", String(320), nullable=True),
+    Column("photographer_name", String(200), nullable=True),
+    # The iCalendar SEQUENCE: 0 when first scheduled, +1 with every change or cancellation.
+    Column("sequence", Integer, nullable=False, server_default="0"),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

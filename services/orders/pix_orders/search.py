@@ -12,7 +12,7 @@ from pix_runtime.errors import Forbidden, Invalid
 from pix_runtime.identity import Identity
 from sqlalchemy import ColumnElement, Select, String, cast, func, literal, or_, select
 
-from pix_orders.models import orders
+from pix_orders.models import appointments, orders
 from pix_orders.validation import BERLIN
 
 DEFAULT_LIMIT = 100
@@ -31,7 +31,12 @@ class OrderFilter:
 
 def filtered_query(viewer: Identity, wanted: OrderFilter) -> Select[Any]:
     conditions: list[ColumnElement[bool]] = []
-    if not viewer.is_admin:
+    if viewer.role == "photographer":
+        # Platform staff with no organisation of their own: only the shoots assigned to them.
+        if wanted.org_id is not None:
+            raise Forbidden("only administrators may filter by organisation")
+        conditions.append(assigned_to(viewer.user_id))
+    elif not viewer.is_admin:
         # A client never sees another organisation's orders, whatever it asks for.
         if wanted.org_id is not None and wanted.org_id != viewer.org_id:
             raise Forbidden("only administrators may filter by organisation")
@@ -70,6 +75,20 @@ def filtered_query(viewer: Identity, wanted: OrderFilter) -> Select[Any]:
         select(orders)
         .where(*conditions)
         .order_by(orders.c.created_at.desc(), orders.c.number.desc())
+    )
+
+
+def assigned_to(photographer_id: uuid.UUID) -> ColumnElement[bool]:
+    """The order has a live (not cancelled) appointment with this photographer."""
+    a = appointments
+    return (
+        select(a.c.order_id)
+        .where(
+            a.c.order_id == orders.c.id,
+            a.c.photographer_id == photographer_id,
+            a.c.cancelled_at.is_(None),
+        )
+        .exists()
     )
 
 

@@ -40,7 +40,7 @@ from pix_orders.records import (
     one_line_address,
 )
 from pix_orders.reports import WeekOrders, orders_per_week
-from pix_orders.search import MAX_LIMIT, OrderFilter, filtered_query
+from pix_orders.search import MAX_LIMIT, OrderFilter, assigned_to, filtered_query
 from pix_orders.validation import OrderForm, ValidOrder, validate_order
 from pix_orders.workflow import allowed_transitions
 
@@ -272,10 +272,13 @@ class OrderBook:
     ) -> Order:
         """The order, or NotFound when it does not exist or belongs to another organisation."""
         query = select(orders).where(orders.c.id == order_id)
+        if viewer.role == "photographer":
+            # Every order but their own shoots is as absent for them as another org's.
+            query = query.where(assigned_to(viewer.user_id))
         if for_update:
             query = query.with_for_update()
         row = (await session.execute(query)).mappings().first()
-        if row is None or not viewer.may_access(row["org_id"]):
+        if row is None or not (viewer.role == "photographer" or viewer.may_access(row["org_id"])):
             raise NotFound("order")
         return Order.from_row(row)
 

@@ -12,4 +12,7 @@ CLIENT_MAY_CANCEL = ("received", "confirmed")
 def allowed_transitions(status: str, caller: Identity) -> list[str]:
     if caller.is_admin:
         return list(ORDER_STEPS.get(status, ()))
+    if caller.role == "photographer":
+        # They shoot and deliver (through the gallery); the order's course is not theirs.
+        return []
     return ["cancelled"] if status in CLIENT_MAY_CANCEL else []
