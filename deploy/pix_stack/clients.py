@@ -35,6 +35,7 @@ GATEWAY_SERVICES = (
     "media",
     "captioning",
     "export",
+    "notify",
     "leads",
     "listings",
     "billing",
@@ -53,7 +54,8 @@ def openapi_documents() -> dict[str, dict[str, Any]]:
         )
         for name in GATEWAY_SERVICES:
             factory, settings_class = SERVICES[name]
-            app, _ = factory(settings_class(platform=platform))
+            extra = {"outbox_dir": Path(scratch) / "mail"} if name == "notify" else {}
+            app, _ = factory(settings_class(platform=platform, **extra))
             documents[name] = app.openapi()
     return documents
 

@@ -1,12 +1,15 @@
 """The admin area: users and organisations, invitations, roles, caption failures, mail log."""
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.auth import AuthClient
+from pix_gateway.clients.base import ServiceError, or_default
+from pix_gateway.clients.captioning import CaptioningClient
+from pix_gateway.clients.notify import NotifyClient
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
 
@@ -23,13 +26,10 @@ async def admin(ui: UI, request: Request) -> Identity:
 async def admin_page(
     ui: UI, request: Request, me: Identity, *, status: int = 200, **ctx: Any
 ) -> Response:
-    users = await ui.json(await ui.backend.call("GET", "auth", "/admin/users", identity=me), [])
-    orgs = await ui.json(
-        await ui.backend.call("GET", "auth", "/admin/organisations", identity=me), []
-    )
-    erasures = await ui.json(
-        await ui.backend.call("GET", "auth", "/admin/erasures", identity=me), []
-    )
+    auth = AuthClient(ui.backend, me)
+    users = await or_default(auth.users(), [])
+    orgs = await or_default(auth.organisations(), [])
+    erasures = await or_default(auth.erasures(), [])
     return ui.render(
         request,
         "admin/index.html",
@@ -56,15 +56,15 @@ async def admin_index(request: Request, ui: PageUI) -> Response:
 async def invite(request: Request, ui: PageUI) -> Response:
     form = await ui.form_of(request)
     me = await admin(ui, request)
-    response = await ui.backend.call(
-        "POST",
-        "auth",
-        "/admin/invitations",
-        identity=me,
-        json={k: form.get(k, "") for k in ("org_id", "email", "name", "role")},
-    )
-    if not response.is_success:
-        return await admin_page(ui, request, me, **ui.refusal(request, me, response, "email"))
+    try:
+        await AuthClient(ui.backend, me).invite_user(
+            org_id=form.get("org_id", ""),
+            email=form.get("email", ""),
+            name=form.get("name", ""),
+            role=form.get("role", ""),
+        )
+    except ServiceError as refusal:
+        return await admin_page(ui, request, me, **ui.refusal(request, me, refusal, "email"))
     return RedirectResponse("/admin?invited=1", status_code=303)
 
 
@@ -72,29 +72,21 @@ async def invite(request: Request, ui: PageUI) -> Response:
 async def set_role(user_id: str, request: Request, ui: PageUI) -> Response:
     form = await ui.form_of(request)
     me = await admin(ui, request)
-    await ui.backend.call(
-        "PATCH",
-        "auth",
-        f"/admin/users/{quote(user_id, safe='')}",
-        identity=me,
-        json={"role": form.get("role", "")},
-    )
+    await or_default(AuthClient(ui.backend, me).set_user_role(user_id, form.get("role", "")), None)
     return RedirectResponse("/admin", status_code=303)
 
 
 @router.get("/admin/mail", response_class=HTMLResponse)
 async def mail(request: Request, ui: PageUI) -> Response:
     me = await admin(ui, request)
-    mails = await ui.json(await ui.backend.call("GET", "notify", "/mail", identity=me), [])
+    mails = await or_default(NotifyClient(ui.backend, me).mail_log(), [])
     return ui.render(request, "admin/mail.html", me, page="admin", mails=mails)
 
 
 @router.get("/admin/captions", response_class=HTMLResponse)
 async def caption_failures(request: Request, ui: PageUI) -> Response:
     me = await admin(ui, request)
-    failures = await ui.json(
-        await ui.backend.call("GET", "captioning", "/admin/failures", identity=me), []
-    )
+    failures = await or_default(CaptioningClient(ui.backend, me).failures(), [])
     return ui.render(request, "admin/captions.html", me, page="admin", failures=failures)
 
 
@@ -102,7 +94,5 @@ async def caption_failures(request: Request, ui: PageUI) -> Response:
 async def retry_caption(failure_id: str, request: Request, ui: PageUI) -> Response:
     await ui.form_of(request)
     me = await admin(ui, request)
-    await ui.backend.call(
-        "POST", "captioning", f"/admin/failures/{quote(failure_id, safe='')}/retry", identity=me
-    )
+    await or_default(CaptioningClient(ui.backend, me).retry_failure(failure_id), None)
     return RedirectResponse("/admin/captions", status_code=303)

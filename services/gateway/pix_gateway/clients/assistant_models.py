@@ -182,6 +182,27 @@ class NewMemory(_Model):
     fact: str
 
 
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
+
+
 class Rating(_Model):
     rating: int
 
@@ -236,6 +257,28 @@ class Status(_Model):
     missing: list[str]
     staging: bool = False
     staging_model: str | None = None
+
+
+class SubjectErasure(_Model):
+    service: str
+    erased: int
+
+
+class SubjectRecord(_Model):
+    kind: str
+    id: str
+    at: dt.datetime | None
+    text: str
+
+
+class SubjectFindings(_Model):
+    service: str
+    records: list[SubjectRecord]
+
+
+class SubjectQuery(_Model):
+    email: str | None = None
+    phone: str | None = None
 
 
 class UsageEntry(_Model):

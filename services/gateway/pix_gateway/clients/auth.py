@@ -1,7 +1,14 @@
 """The auth service as the gateway's pages call it (signed-in parts; sign-in itself stays in
 pages.py, which forwards the browser's address and device)."""
 
-from pix_gateway.clients.auth_models import Member, OrganisationSummary, Profile, SessionInfo
+from pix_gateway.clients.auth_models import (
+    ErasureView,
+    Member,
+    OrganisationSummary,
+    Profile,
+    SessionInfo,
+    UserSummary,
+)
 from pix_gateway.clients.base import ServiceClient, segment
 
 
@@ -11,6 +18,24 @@ class AuthClient(ServiceClient):
     async def organisations(self) -> list[OrganisationSummary]:
         """Every organisation (admins only)."""
         return await self.many(OrganisationSummary, "/admin/organisations")
+
+    async def users(self) -> list[UserSummary]:
+        """Every user (admins only)."""
+        return await self.many(UserSummary, "/admin/users")
+
+    async def erasures(self) -> list[ErasureView]:
+        """The latest organisation erasures with each service's report (admins only)."""
+        return await self.many(ErasureView, "/admin/erasures")
+
+    async def invite_user(self, *, org_id: str, email: str, name: str, role: str) -> None:
+        await self.call(
+            "POST",
+            "/admin/invitations",
+            json={"org_id": org_id, "email": email, "name": name, "role": role},
+        )
+
+    async def set_user_role(self, user_id: str, role: str) -> None:
+        await self.call("PATCH", f"/admin/users/{segment(user_id)}", json={"role": role})
 
     async def me(self) -> Profile:
         return await self.one(Profile, "GET", "/me")

@@ -6,7 +6,7 @@ Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do n
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -142,6 +142,27 @@ class OrganisationSummary(_Model):
     name: str
     created_at: dt.datetime
     members: int
+
+
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
 
 
 class Profile(_Model):

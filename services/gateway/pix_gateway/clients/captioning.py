@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 
 from pix_gateway.clients.base import ServiceClient, segment
-from pix_gateway.clients.captioning_models import CaptionView
+from pix_gateway.clients.captioning_models import CaptionFailure, CaptionView
 
 
 class CaptioningClient(ServiceClient):
@@ -16,6 +16,13 @@ class CaptioningClient(ServiceClient):
         return await self.one(
             CaptionView, "PATCH", f"/assets/{segment(asset_id)}/caption", json=dict(edit)
         )
+
+    async def failures(self) -> list[CaptionFailure]:
+        """Photos whose captioning gave up (admins only)."""
+        return await self.many(CaptionFailure, "/admin/failures")
+
+    async def retry_failure(self, failure_id: str) -> CaptionView:
+        return await self.one(CaptionView, "POST", f"/admin/failures/{segment(failure_id)}/retry")
 
     async def regenerate(self, asset_id: str) -> CaptionView:
         return await self.one(

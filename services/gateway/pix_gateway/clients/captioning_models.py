@@ -6,7 +6,7 @@ Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do n
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -111,6 +111,36 @@ class JobView(_Model):
     created_at: dt.datetime
     finished_at: dt.datetime | None
     payload: dict[str, Any]
+
+
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
+
+
+class ProviderCaptions(_Model):
+    provider: str
+    captions: int
+    failures: int
+    failure_rate_percent: float
+    latency_p50_seconds: float | None
+    latency_p95_seconds: float | None
 
 
 class ReplayOutcome(_Model):

@@ -6,7 +6,7 @@ Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do n
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -135,6 +135,27 @@ class JobView(_Model):
     created_at: dt.datetime
     finished_at: dt.datetime | None
     payload: dict[str, Any]
+
+
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
 
 
 class ReplayOutcome(_Model):

@@ -6,7 +6,7 @@ Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do n
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -230,6 +230,28 @@ class LeadSummary(_Model):
     updated_at: dt.datetime
 
 
+class SourceFunnel(_Model):
+    source: str
+    received: int
+    contacted: int
+    conversation: int
+    booked: int
+    conversion_percent: float
+    median_first_response_minutes: float | None
+
+
+class WeekLeads(_Model):
+    week: str
+    source: str
+    leads: int
+
+
+class LeadsReport(_Model):
+    weeks: list[WeekLeads]
+    funnel: list[SourceFunnel]
+    median_first_response_minutes: float | None
+
+
 class Mailbox(_Model):
     org_id: str
     slug: str
@@ -270,12 +292,33 @@ class OutgoingMessage(_Model):
     text: str
 
 
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
 class Prediction(_Model):
     lead_id: str
     probability: int
     factors: dict[str, float]
     calibrated: bool
     method: str
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
 
 
 class ReplayOutcome(_Model):
@@ -288,6 +331,17 @@ class ReplayReport(_Model):
     replayed: int
     failed: int
     outcomes: list[ReplayOutcome]
+
+
+class Retention(_Model):
+    lost_lead_days: int | None = None
+    raw_message_days: int | None = None
+
+
+class RetentionView(_Model):
+    lost_lead_days: int
+    raw_message_days: int
+    own: Retention
 
 
 class SearchHit(_Model):

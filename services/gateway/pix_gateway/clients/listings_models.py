@@ -6,7 +6,7 @@ Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do n
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -282,6 +282,22 @@ class NewListing(_Model):
     org_id: str | None = None
 
 
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
 class PriceEstimate(_Model):
     status: Literal["ok", "low_confidence", "too_few_comparables"]
     message: str
@@ -293,6 +309,11 @@ class PriceEstimate(_Model):
     outliers_removed: int
     located: bool = False
     comparables: list[Comparable]
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
 
 
 class ReplayOutcome(_Model):

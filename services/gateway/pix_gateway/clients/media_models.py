@@ -6,7 +6,7 @@ Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do n
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -40,6 +40,12 @@ class CompletePart(_Model):
 
 class CompleteRequest(_Model):
     parts: list[CompletePart] | None = None
+
+
+class DayPhotos(_Model):
+    day: str
+    processed: int
+    rejected: int
 
 
 class DeadLetterView(_Model):
@@ -142,6 +148,27 @@ class MultipartView(_Model):
     missing: list[PartUrlView]
 
 
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
+
+
 class ReplayOutcome(_Model):
     id: int
     replayed: bool
@@ -152,6 +179,15 @@ class ReplayReport(_Model):
     replayed: int
     failed: int
     outcomes: list[ReplayOutcome]
+
+
+class Retention(_Model):
+    original_days: int | None = None
+
+
+class RetentionView(_Model):
+    original_days: int
+    own: Retention
 
 
 class UploadRequest(_Model):

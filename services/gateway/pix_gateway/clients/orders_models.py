@@ -22,6 +22,32 @@ class AddressView(_Model):
     country: str
 
 
+class Appointment(_Model):
+    date: dt.date
+    starts_at: str
+    ends_at: str
+    photographer_id: str
+    photographer_email: str | None = None
+    photographer_name: str | None = None
+
+
+class AppointmentRequest(_Model):
+    date: dt.date
+    starts_at: str
+    ends_at: str
+    photographer_id: str
+    photographer_email: str | None = None
+    photographer_name: str | None = None
+
+
+class AppointmentView(_Model):
+    order_id: str
+    appointment: Appointment
+    sequence: int
+    cancelled: bool
+    map_url: str
+
+
 class DeadLetterView(_Model):
     id: int
     consumer_group: str
@@ -180,11 +206,32 @@ class OrderView(_Model):
     updated_at: dt.datetime
 
 
+class Processor(_Model):
+    name: str
+    receives: str
+    location: str
+    condition: str = ""
+
+
+class PersonalData(_Model):
+    category: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    processors: list[Processor] = Field(default_factory=lambda: [])
+
+
 class PriceView(_Model):
     key: str
     label_de: str
     label_en: str
     price_cents: int
+
+
+class ProcessingRecord(_Model):
+    service: str
+    declarations: list[PersonalData]
 
 
 class ReplayOutcome(_Model):
@@ -207,3 +254,10 @@ class StatusRequest(_Model):
 class SuggestionView(_Model):
     place_id: str
     text: str
+
+
+class WeekOrders(_Model):
+    week: str
+    status: str
+    service: str
+    orders: int
