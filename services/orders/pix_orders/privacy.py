@@ -12,4 +12,11 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         retention="with the organisation; the contact is anonymised when its user is deleted",
         processors=(GOOGLE_MAPS,),
     ),
+    PersonalData(
+        category="Appointments: the assigned photographer's user id, name and email",
+        subjects="platform photographers",
+        purpose="telling client and photographer when and where the shoot is",
+        legal_basis="Art. 6(1)(b) contract",
+        retention="with the order",
+    ),
 )
