@@ -41,6 +41,8 @@ class Services:
     orders: str
     leads: str
     media: str
+    billing: str = CLOSED
+    captioning: str = CLOSED
 
 
 @pytest.fixture
@@ -82,8 +84,8 @@ async def browser_for(services: Services, role: str) -> tuple[httpx.AsyncClient,
         orders_url=services.orders,
         leads_url=services.leads,
         media_url=services.media,
-        billing_url=CLOSED,
-        captioning_url=CLOSED,
+        billing_url=services.billing,
+        captioning_url=services.captioning,
         public_url=PUBLIC,
     )
     browser = httpx.AsyncClient(
@@ -265,3 +267,104 @@ async def test_admin_owner_and_agent_see_what_they_may(services: Services) -> No
         refused = await agent.get("/api/orders/reports/orders-per-week", params={"since": since})
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "forbidden"
+
+
+@pytest.fixture
+def money_and_captions(migrated: set[str]) -> Iterator[Services]:
+    from pix_billing.app import create_app as billing_app
+    from pix_captioning.app import create_app as captioning_app
+    from pix_orders.app import create_app as orders_app
+
+    apps = [auth_app()[0], orders_app()[0], billing_app()[0], captioning_app()[0]]
+    served = [Served(app) for app in apps]
+    auth, orders, billing, captioning = (s.url for s in served)
+    yield Services(auth, orders, CLOSED, CLOSED, billing=billing, captioning=captioning)
+    for s in served:
+        s.stop()
+
+
+async def seed_money_and_captions(org_id: uuid.UUID, now: datetime) -> None:
+    db = Database(PlatformSettings().database_url, schema="public", application_name="test")
+    async with db.transaction() as session:
+        for days, status, gross in ((40, "paid", 11900), (5, "paid", 23800), (4, "open", 5950)):
+            await session.execute(
+                text(
+                    "INSERT INTO billing.invoices (id, org_id, kind, status, currency, net_cents,"
+                    " vat_cents, gross_cents, vat_percent, vat_treatment, seller, buyer, lines,"
+                    " issued_at, paid_at) VALUES (:id, :org, 'order', :status, 'EUR', :net,"
+                    " :vat, :gross, 19, 'standard', '{}', '{}', '[]', :at, :paid)"
+                ),
+                {
+                    "id": uuid.uuid4(),
+                    "org": org_id,
+                    "status": status,
+                    "net": gross * 100 // 119,
+                    "vat": gross - gross * 100 // 119,
+                    "gross": gross,
+                    "at": now - timedelta(days=days),
+                    "paid": now - timedelta(days=days) if status == "paid" else None,
+                },
+            )
+        gallery = uuid.uuid4()
+        event = f'{{"org_id": "{org_id}"}}'
+        for n in range(3):
+            asset = uuid.uuid4()
+            await session.execute(
+                text(
+                    "INSERT INTO captioning.captions (id, asset_id, asset_version,"
+                    " caption_version, gallery_id, org_id, pseudonym, content, model, provider,"
+                    " prompt_version, txt_key, json_key) VALUES (:id, :asset, 1, 1, :gallery,"
+                    " :org, 'p', '{}', 'm', 'replicate', 'v1', 't', 'j')"
+                ),
+                {"id": uuid.uuid4(), "asset": asset, "gallery": gallery, "org": org_id},
+            )
+            started = now - timedelta(days=2)
+            await session.execute(
+                text(
+                    "INSERT INTO captioning.predictions (id, asset_id, asset_version, attempt,"
+                    " kind, status, event, created_at, completed_at) VALUES (:id, :asset, 1, 1,"
+                    " 'caption', 'succeeded', CAST(:event AS jsonb), :at, :done)"
+                ),
+                {
+                    "id": uuid.uuid4().hex,
+                    "asset": asset,
+                    "event": event,
+                    "at": started,
+                    "done": started + timedelta(seconds=(2, 4, 10)[n]),
+                },
+            )
+        await session.execute(
+            text(
+                "INSERT INTO captioning.failures (id, asset_id, asset_version, gallery_id, org_id,"
+                " pseudonym, kind, reason, attempts, provider, event) VALUES (:id, :asset, 1,"
+                " :gallery, :org, 'p', 'provider', 'timeout', 5, 'replicate', '{}')"
+            ),
+            {"id": uuid.uuid4(), "asset": uuid.uuid4(), "gallery": gallery, "org": org_id},
+        )
+    await db.dispose()
+
+
+async def test_revenue_and_caption_figures(money_and_captions: Services) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    admin, _ = await browser_for(money_and_captions, "admin")
+    owner, org_id = await browser_for(money_and_captions, "owner")
+    await seed_money_and_captions(org_id, now)
+    one_org = {"org_id": str(org_id), "days": "60"}
+    months = [(now - timedelta(days=d)).astimezone(BERLIN).strftime("%Y-%m") for d in (40, 5)]
+
+    async with admin, owner:
+        revenue = csv_rows(await admin.get("/admin/analytics/revenue.csv", params=one_org))
+        assert revenue == [
+            ["month", "gross_cents", "net_cents", "invoices"],
+            [months[0], "11900", "10000", "1"],
+            [months[1], "23800", "20000", "1"],
+        ]
+        captions = csv_rows(await owner.get("/admin/analytics/captions.csv", params=one_org))
+        assert captions[1:] == [["replicate", "3", "1", "25.0", "4.0", "9.4"]]
+        page = await admin.get("/admin/analytics", params=one_org)
+        assert page.status_code == 200
+        section = page.text.split('data-chart="revenue"')[1].split("</section>")[0]
+        assert "<svg" in section
+        assert "238,00" in section  # the month's gross, in euros
+        # Leads and media are not running here: the page still answers, without their charts.
+        assert page.text.count('data-testid="chart-missing"') == 3
