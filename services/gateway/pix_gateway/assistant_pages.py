@@ -13,6 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.assistant import AssistantClient
+from pix_gateway.clients.assistant_models import CostRow, Status
+from pix_gateway.clients.base import NotFound, ServiceError, part
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError
 
@@ -80,18 +83,8 @@ def _ui(request: Request) -> UI:
     return ui
 
 
-async def _api(
-    ui: UI, me: Identity, method: str, path: str, json: object = None
-) -> tuple[int, Any]:
-    try:
-        response = await ui.backend.call(method, "assistant", path, identity=me, json=json)
-    except httpx.HTTPError:
-        return 503, {}
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    return response.status_code, body
+def _assistant(ui: UI, me: Identity) -> AssistantClient:
+    return AssistantClient(ui.backend, me)
 
 
 @router.get("/assistant", response_class=HTMLResponse)
@@ -103,36 +96,42 @@ async def assistant_page(request: Request) -> Response:
     def at(key: str) -> str:
         return translate(f"assistant.{key}", locale)
 
-    code, status = await _api(ui, me, "GET", "/status")
+    assistant = _assistant(ui, me)
+    try:
+        status: Status | None = await assistant.status()
+    except (httpx.HTTPError, ServiceError):
+        status = None
     context: dict[str, Any] = {
         "page": "assistant",
         "at": at,
         "texts": {key: at(key) for key in TEXT_KEYS},
-        "reachable": code == 200,
-        "model_status": status if code == 200 else {},
+        "reachable": status is not None,
+        "model_status": status or {},
         "settings_help": SETTINGS_HELP,
         "conversations": [],
         "current": None,
         "messages": [],
         "pending": [],
     }
-    if code == 200 and status.get("configured"):
-        _, found = await _api(ui, me, "GET", "/conversations")
-        conversations = found if isinstance(found, list) else []
-        wanted = request.query_params.get("c") or (conversations[0]["id"] if conversations else "")
+    if status is not None and status.configured:
+        conversations = await part(assistant.conversations(), [])
+        wanted = request.query_params.get("c") or (conversations[0].id if conversations else "")
         if wanted:
             try:
                 uuid.UUID(wanted)
             except ValueError as exc:
                 raise PageError(404, "error.404") from exc
-            got, detail = await _api(ui, me, "GET", f"/conversations/{wanted}")
-            if got == 404:
-                raise PageError(404, "error.404")
-            if got == 200:
+            try:
+                detail = await assistant.conversation(wanted)
+            except NotFound as exc:
+                raise PageError(404, "error.404") from exc
+            except (httpx.HTTPError, ServiceError):
+                detail = None
+            if detail is not None:
                 context.update(
-                    current=detail["conversation"],
-                    messages=detail["messages"],
-                    pending=detail["pending"],
+                    current=detail.conversation,
+                    messages=detail.messages,
+                    pending=detail.pending,
                 )
         context["conversations"] = conversations
     return ui.render(request, "assistant/chat.html", me, **context)
@@ -143,10 +142,11 @@ async def new_conversation(request: Request) -> Response:
     ui = _ui(request)
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    code, created = await _api(ui, me, "POST", "/conversations", {})
-    if code != 201:
-        raise PageError(503, "error.503")
-    return RedirectResponse(f"/assistant?c={created['id']}", status_code=303)
+    try:
+        created = await _assistant(ui, me).new_conversation()
+    except (httpx.HTTPError, ServiceError) as exc:
+        raise PageError(503, "error.503") from exc
+    return RedirectResponse(f"/assistant?c={created.id}", status_code=303)
 
 
 @router.get("/assistant/costs", response_class=HTMLResponse)
@@ -161,19 +161,22 @@ async def costs_page(request: Request) -> Response:
     def at(key: str) -> str:
         return translate(f"assistant.{key}", locale)
 
-    code, rows = await _api(ui, me, "GET", "/admin/costs")
-    _, calls = await _api(ui, me, "GET", "/admin/calls?limit=50")
-    rows = rows if code == 200 and isinstance(rows, list) else []
+    assistant = _assistant(ui, me)
+    try:
+        rows: list[CostRow] | None = await assistant.costs()
+    except (httpx.HTTPError, ServiceError):
+        rows = None
+    calls = await part(assistant.calls(limit=50), [])
     return ui.render(
         request,
         "assistant/costs.html",
         me,
         page="admin",
         at=at,
-        reachable=code == 200,
-        rows=rows,
-        calls=calls if isinstance(calls, list) else [],
-        total=sum(float(row["cost_eur"]) for row in rows),
+        reachable=rows is not None,
+        rows=rows or [],
+        calls=calls,
+        total=sum(row.cost_eur for row in rows or []),
         saved=request.query_params.get("saved") == "1",
     )
 
@@ -190,7 +193,12 @@ async def set_budget(request: Request) -> Response:
         monthly = float(form.get("monthly_eur", "").replace(",", "."))
     except ValueError as exc:
         raise PageError(422, "error.title") from exc
-    code, _ = await _api(ui, me, "PUT", f"/admin/budgets/{org_id}", {"monthly_eur": monthly})
-    if code != 200:
-        raise PageError(422 if code == 422 else 503, "error.title" if code == 422 else "error.503")
+    try:
+        await _assistant(ui, me).set_budget(str(org_id), monthly)
+    except ServiceError as refusal:
+        if refusal.status == 422:
+            raise PageError(422, "error.title") from refusal
+        raise PageError(503, "error.503") from refusal
+    except httpx.HTTPError as exc:
+        raise PageError(503, "error.503") from exc
     return RedirectResponse("/assistant/costs?saved=1", status_code=303)
