@@ -368,3 +368,48 @@ async def test_revenue_and_caption_figures(money_and_captions: Services) -> None
         assert "238,00" in section  # the month's gross, in euros
         # Leads and media are not running here: the page still answers, without their charts.
         assert page.text.count('data-testid="chart-missing"') == 3
+
+
+async def test_operations_lists_failed_jobs_and_dead_letters_and_retries(
+    money_and_captions: Services,
+) -> None:
+    admin, _ = await browser_for(money_and_captions, "admin")
+    owner, _ = await browser_for(money_and_captions, "owner")
+    kind = f"analytics.test-{uuid.uuid4().hex[:8]}"
+    db = Database(PlatformSettings().database_url, schema="public", application_name="test")
+    async with db.transaction() as session:
+        job_id = await session.scalar(
+            text(
+                "INSERT INTO billing.jobs (kind, payload, status, run_at, attempts, last_error)"
+                " VALUES (:kind, '{}', 'failed', now(), 5, 'Stripe said no') RETURNING id"
+            ),
+            {"kind": kind},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO billing.dead_letters (consumer_group, topic, payload, headers, error)"
+                " VALUES ('billing.test', :topic, '\\x7b7d', '{}', 'unreadable')"
+            ),
+            {"topic": f"{kind}.v1"},
+        )
+    async with admin, owner:
+        page = await admin.get("/admin/operations")
+        assert page.status_code == 200, page.text
+        assert kind in page.text
+        assert "Stripe said no" in page.text
+        assert f"{kind}.v1" in page.text
+        assert f'action="/admin/operations/billing/jobs/{job_id}/retry"' in page.text
+        # leads and media are not running here.
+        assert page.text.count('data-testid="service-down"') >= 2
+        retried = await admin.post(
+            f"/admin/operations/billing/jobs/{job_id}/retry",
+            headers={"sec-fetch-site": "same-origin", "origin": PUBLIC},
+        )
+        assert retried.status_code == 303, retried.text
+        async with db.sessions() as session:
+            status = await session.scalar(
+                text("SELECT status FROM billing.jobs WHERE id = :id"), {"id": job_id}
+            )
+        assert status == "queued"
+        assert (await owner.get("/admin/operations")).status_code == 404
+    await db.dispose()

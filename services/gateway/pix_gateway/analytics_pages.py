@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pix_runtime.identity import Identity
 from pix_runtime.logging import get_logger
@@ -416,3 +416,89 @@ async def analytics_csv(key: str, request: Request, ui: PageUI) -> Response:
             "cache-control": "no-store",
         },
     )
+
+
+# --- operations ------------------------------------------------------------------------------
+
+OPERATED = (
+    "auth",
+    "orders",
+    "media",
+    "captioning",
+    "export",
+    "notify",
+    "leads",
+    "listings",
+    "billing",
+    "assistant",
+)
+
+
+@dataclass
+class ServiceHealth:
+    """One service's open dead letters, failed jobs and job backlog, as its admin routes
+    (pix_runtime's dead_letters_routes and jobs_routes) answer them."""
+
+    service: str
+    reachable: bool = True
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    failed_jobs: list[dict[str, Any]] = field(default_factory=list)
+    queued_jobs: int = 0
+    oldest_queued: str | None = None
+
+
+async def _health(ui: UI, me: Identity, service: str) -> ServiceHealth:
+    health = ServiceHealth(service)
+    paths = (
+        "/admin/dead-letters?status=open&limit=50",
+        "/admin/jobs?status=failed&limit=50",
+        "/admin/jobs/counts",
+    )
+    try:
+        letters, failed, counts = await asyncio.gather(
+            *(ui.backend.call("GET", service, path, identity=me) for path in paths)
+        )
+    except (httpx.TransportError, KeyError):
+        return ServiceHealth(service, reachable=False)
+    # A service without a dead-letter or jobs table answers 404 there: nothing to show.
+    health.dead_letters = letters.json() if letters.is_success else []
+    health.failed_jobs = failed.json() if failed.is_success else []
+    queued = [c for c in (counts.json() if counts.is_success else []) if c["status"] == "queued"]
+    health.queued_jobs = sum(int(c["count"]) for c in queued)
+    oldest = [c["oldest_run_at"] for c in queued if c["oldest_run_at"]]
+    health.oldest_queued = min(oldest) if oldest else None
+    return health
+
+
+async def platform_admin(ui: UI, request: Request) -> Identity:
+    me = await ui.signed_in(request)
+    if not me.is_admin:
+        raise PageError(404, "error.404")
+    return me
+
+
+@router.get("/admin/operations", response_class=HTMLResponse)
+async def operations(request: Request, ui: PageUI) -> Response:
+    me = await platform_admin(ui, request)
+    services = await asyncio.gather(*(_health(ui, me, s) for s in OPERATED))
+    return ui.render(request, "admin/operations.html", me, page="admin", services=services)
+
+
+@router.post("/admin/operations/{service}/jobs/{job_id}/retry")
+async def retry_job(service: str, job_id: int, request: Request, ui: PageUI) -> Response:
+    await ui.form_of(request)
+    me = await platform_admin(ui, request)
+    if service not in OPERATED:
+        raise PageError(404, "error.404")
+    await ui.backend.call("POST", service, f"/admin/jobs/{job_id}/retry", identity=me)
+    return RedirectResponse("/admin/operations", status_code=303)
+
+
+@router.post("/admin/operations/{service}/dead-letters/{letter_id}/replay")
+async def replay_letter(service: str, letter_id: int, request: Request, ui: PageUI) -> Response:
+    await ui.form_of(request)
+    me = await platform_admin(ui, request)
+    if service not in OPERATED:
+        raise PageError(404, "error.404")
+    await ui.backend.call("POST", service, f"/admin/dead-letters/{letter_id}/replay", identity=me)
+    return RedirectResponse("/admin/operations", status_code=303)
