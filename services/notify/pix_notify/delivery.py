@@ -28,7 +28,7 @@ from sqlalchemy import String, and_, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_notify.models import emails, jobs, suppressions
-from pix_notify.providers import Mail, MailProvider, SendError
+from pix_notify.providers import Attachment, Mail, MailProvider, SendError
 
 log = get_logger(__name__)
 
@@ -121,6 +121,10 @@ class Courier:
     def provider_name(self) -> str:
         return self._provider.name
 
+    @property
+    def sender(self) -> str:
+        return self._sender
+
     def register(self, queue: JobQueue) -> None:
         """Send mail from `queue`'s jobs; a send still running after `lease` is taken over."""
         queue.register(SEND_MAIL, SendMail, self.send, policy=self._policy, timeout=self._lease)
@@ -147,6 +151,7 @@ class Courier:
                     html_body=mail.html,
                     sender_name=mail.sender_name,
                     reply_to=mail.reply_to,
+                    attachments=[a.as_json() for a in mail.attachments],
                     provider=self._provider.name,
                     recipient_digest=self.digest(mail.recipient),
                     org_id=org_id,
@@ -208,6 +213,7 @@ class Courier:
             row["html_body"],
             sender_name=row["sender_name"],
             reply_to=row["reply_to"],
+            attachments=tuple(Attachment(**a) for a in row["attachments"]),
         )
         failure: SendError | None = None
         try:

@@ -12,14 +12,33 @@ from pix_contracts import (
     UserDeletedV2,
     UserRegistered,
 )
+from pix_contracts.appointments import (
+    AppointmentCancelled,
+    AppointmentChanged,
+    AppointmentScheduled,
+)
 from pix_runtime.broker import subscribe
 
+from pix_notify.appointment_mail import AppointmentMailer
 from pix_notify.lead_mail import LeadMailer, lead_mail_key
-from pix_notify.service import PostOffice
+from pix_notify.service import PostOffice, Templates
 
 
 def register_handlers(broker: KafkaBroker, office: PostOffice) -> None:
     lead_mailer = LeadMailer(office.deliver, seal_key=lead_mail_key())
+    appointment_mailer = AppointmentMailer(Templates().render, office.deliver, sender=office.sender)
+
+    @subscribe(broker, AppointmentScheduled, group="notify.appointments-scheduled")
+    async def appointment_scheduled(event: AppointmentScheduled) -> None:
+        await appointment_mailer.appointment(event)
+
+    @subscribe(broker, AppointmentChanged, group="notify.appointments-changed")
+    async def appointment_changed(event: AppointmentChanged) -> None:
+        await appointment_mailer.appointment(event)
+
+    @subscribe(broker, AppointmentCancelled, group="notify.appointments-cancelled")
+    async def appointment_cancelled(event: AppointmentCancelled) -> None:
+        await appointment_mailer.appointment(event)
 
     @subscribe(broker, LeadMessageRequested, group="notify.lead-messages")
     async def lead_message_requested(event: LeadMessageRequested) -> None:

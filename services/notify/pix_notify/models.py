@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -63,6 +64,8 @@ emails = Table(
     Column("html_body", Text, nullable=False),
     Column("sender_name", String(200), nullable=True),
     Column("reply_to", String(320), nullable=True),
+    # [{filename, content_type, content}]: small text files only (calendar entries).
+    Column("attachments", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("status", String(20), nullable=False, server_default="sending"),
     Column("provider", String(20), nullable=False),
     Column("error", String(500), nullable=True),

@@ -27,6 +27,30 @@ from pix_notify.settings import NotifySettings
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with the mail, e.g. a calendar entry (`text/calendar; method=REQUEST`)."""
+
+    filename: str
+    content_type: str
+    content: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "content": self.content,
+        }
+
+    @property
+    def parts(self) -> tuple[str, str, dict[str, str]]:
+        """Main type, subtype and parameters of the content type."""
+        kind, *params = (p.strip() for p in self.content_type.split(";"))
+        maintype, _, subtype = kind.partition("/")
+        extra = dict(p.partition("=")[::2] for p in params if "=" in p)
+        return maintype, subtype, extra
+
+
+@dataclass(frozen=True)
 class Mail:
     recipient: str
     subject: str
@@ -36,6 +60,7 @@ class Mail:
     # organisation's name, and answers go to the lead's reply address, not to us.
     sender_name: str | None = None
     reply_to: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 def from_header(mail: Mail, sender: str) -> str:
@@ -87,6 +112,15 @@ def build_message(mail: Mail, *, sender: str, idempotency_key: str) -> EmailMess
     message["Message-ID"] = message_id(idempotency_key, sender)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
+    for attachment in mail.attachments:
+        maintype, subtype, params = attachment.parts
+        message.add_attachment(
+            attachment.content.encode(),
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment.filename,
+            params=params,
+        )
     return message
 
 
@@ -145,7 +179,13 @@ class MailgunProvider:
             fields["h:Reply-To"] = mail.reply_to
         # (None, value) makes httpx send plain form fields as multipart/form-data, the body
         # type Mailgun documents for this endpoint.
-        parts = {name: (None, value) for name, value in fields.items()}
+        parts: list[tuple[str, tuple[str | None, str | bytes] | tuple[str, bytes, str]]] = [
+            (name, (None, value)) for name, value in fields.items()
+        ]
+        parts += [
+            ("attachment", (a.filename, a.content.encode(), a.content_type))
+            for a in mail.attachments
+        ]
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
                 response = await client.post(self._url, auth=self._auth, files=parts)

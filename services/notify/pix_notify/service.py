@@ -96,6 +96,10 @@ class PostOffice:
             update_interval=gallery_update_interval,
         )
 
+    @property
+    def sender(self) -> str:
+        return self._courier.sender
+
     def _link(self, sealed: str) -> str:
         return unseal(sealed, self._link_key, context="email-link")
 
