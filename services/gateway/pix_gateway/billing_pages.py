@@ -7,13 +7,17 @@ redirect to Stripe)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.clients.base import NotFound, ServiceError, Unavailable, or_default
+from pix_gateway.clients.billing import BillingClient
+from pix_gateway.clients.billing_models import Licence
 from pix_gateway.formats import money_cents
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
@@ -96,6 +100,7 @@ OFF_SETTINGS = {
 }
 
 router = APIRouter()
+Answer = TypeVar("Answer")
 
 
 def _texts(ui: UI, request: Request, me: Identity | None) -> dict[str, str]:
@@ -103,34 +108,27 @@ def _texts(ui: UI, request: Request, me: Identity | None) -> dict[str, str]:
     return {key: translate(f"billing.{key}", locale) for key in TEXT_KEYS}
 
 
-async def _api(
-    ui: UI, me: Identity, method: str, path: str, json: object = None
-) -> tuple[int, Any]:
+async def _served(answer: Awaitable[Answer]) -> Answer:
+    """Billing's answer; its refusals are the page's to show, billing down or failing is 503."""
     try:
-        response = await ui.backend.call(method, "billing", path, identity=me, json=json)
-    except httpx.HTTPError:
-        return 503, {}
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    return response.status_code, body
+        return await answer
+    except (httpx.HTTPError, Unavailable) as exc:
+        raise PageError(503, "error.503") from exc
 
 
 async def _billing_page(request: Request, ui: UI, me: Identity, **extra: Any) -> HTMLResponse:
     x = _texts(ui, request, me)
-    code, licence = await _api(ui, me, "GET", "/account")
-    if code >= 500:
-        raise PageError(503, "error.503")
-    _, invoices = await _api(ui, me, "GET", "/invoices")
+    billing = BillingClient(ui.backend, me)
+    licence: Licence | None = await or_default(_served(billing.account()), None)
+    invoices = await or_default(_served(billing.invoices()), [])
     checkout = request.query_params.get("checkout")
     message = {"done": x["checkout_done"], "cancelled": x["checkout_cancelled"]}.get(checkout or "")
     context: dict[str, Any] = {
         "page": "billing",
         "x": x,
         "licence": licence,
-        "invoices": invoices if isinstance(invoices, list) else [],
-        "profile": licence.get("profile", {}),
+        "invoices": invoices,
+        "profile": licence.profile if licence else {},
         "euros": lambda cents: money_cents(cents, ui.locale(request, me)),
         "off_settings": OFF_SETTINGS,
         "message": message,
@@ -154,13 +152,18 @@ async def save_profile(ui: PageUI, request: Request) -> Response:
     fields = ("company", "email", "street", "postcode", "city", "country", "vat_id")
     body = {k: (form.get(k) or "").strip() or None for k in fields}
     body["country"] = body["country"] or "DE"
-    code, answer = await _api(ui, me, "PUT", "/account/profile", body)
-    if code == 200:
-        return await _billing_page(request, ui, me, message=x["saved"], message_kind="ok")
-    if code >= 500:
-        raise PageError(503, "error.503")
-    error = answer.get("error", {}) if isinstance(answer, dict) else {}
-    field = error.get("field") or "vat_id"
+    try:
+        await _served(BillingClient(ui.backend, me).save_profile(body))
+    except ServiceError as refusal:
+        return await _refused_profile(request, ui, me, body, refusal)
+    return await _billing_page(request, ui, me, message=x["saved"], message_kind="ok")
+
+
+async def _refused_profile(
+    request: Request, ui: UI, me: Identity, body: dict[str, str | None], refusal: ServiceError
+) -> HTMLResponse:
+    x = _texts(ui, request, me)
+    field = refusal.field or "vat_id"
     return await _billing_page(
         request,
         ui,
@@ -169,7 +172,7 @@ async def save_profile(ui: PageUI, request: Request) -> Response:
         message_kind="error",
         errors={
             field: translate("billing.vat_not_registered", ui.locale(request, me))
-            if error.get("code") == "vat_id_not_registered"
+            if refusal.code == "vat_id_not_registered"
             else (x["vat_id_invalid"] if field == "vat_id" else x["invalid"])
         },
         form=body,
@@ -185,19 +188,17 @@ async def _to_stripe(ui: UI, request: Request, path: str, json: object) -> Respo
         except ValueError:
             seats = 1
         json = {"seats": seats}
-    code, answer = await _api(ui, me, "POST", path, json)
-    if code != 200:
-        if code >= 500:
-            raise PageError(503, "error.503")
-        message = (answer.get("error") or {}).get("message", "") if isinstance(answer, dict) else ""
-        return await _billing_page(request, ui, me, message=message, message_kind="error")
+    try:
+        link = await _served(BillingClient(ui.backend, me).to_stripe(path, json))
+    except ServiceError as refusal:
+        return await _billing_page(request, ui, me, message=refusal.message, message_kind="error")
     return ui.render(
         request,
         "billing/redirect.html",
         me,
         page="billing",
         x=_texts(ui, request, me),
-        url=answer["url"],
+        url=link.url,
     )
 
 
@@ -217,8 +218,11 @@ async def banner(ui: PageUI, request: Request) -> Response:
     me = await ui.me(request)
     if me is None or me.is_admin:
         return HTMLResponse("", headers={"cache-control": "no-store"})
-    code, licence = await _api(ui, me, "GET", "/account")
-    if code != 200 or licence.get("licensed", True):
+    try:
+        licence = await BillingClient(ui.backend, me).account()
+    except (httpx.HTTPError, ServiceError):
+        return HTMLResponse("", headers={"cache-control": "no-store"})
+    if licence.licensed:
         return HTMLResponse("", headers={"cache-control": "no-store"})
     return ui.render(request, "billing/banner.html", me, x=_texts(ui, request, me), licence=licence)
 
@@ -228,9 +232,7 @@ async def admin_billing(ui: PageUI, request: Request) -> Response:
     me = await ui.signed_in(request)
     if not me.is_admin:
         raise PageError(404, "error.404")
-    code, summary = await _api(ui, me, "GET", "/admin/summary")
-    if code >= 500:
-        raise PageError(503, "error.503")
+    summary = await or_default(_served(BillingClient(ui.backend, me).admin_summary()), None)
     return ui.render(
         request,
         "billing/admin.html",
@@ -249,9 +251,10 @@ async def settle(ui: PageUI, request: Request, order_id: str, via: str) -> Respo
     me = await ui.signed_in(request)
     if not me.is_admin or via not in ("bank_transfer", "waived"):
         raise PageError(404, "error.404")
-    code, _ = await _api(ui, me, "POST", f"/admin/orders/{order_id}/settle", {"via": via})
-    if code >= 500:
-        raise PageError(503, "error.503")
-    if code == 404:
-        raise PageError(404, "error.404")
+    try:
+        await _served(BillingClient(ui.backend, me).settle(order_id, via))
+    except NotFound as exc:
+        raise PageError(404, "error.404") from exc
+    except ServiceError:
+        pass  # refused (already settled): the summary shows the order as it is
     return await admin_billing(ui, request)
