@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from sqlalchemy import RowMapping, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pix_media.assignments import assigned
 from pix_media.models import assets, galleries, jobs, outbox
 from pix_media.settings import MediaSettings
 
@@ -256,12 +257,13 @@ class Deliveries:
         return delivery
 
     async def deliver(self, gallery_id: uuid.UUID, by: Identity) -> DeliveryView:
-        """A person delivers the gallery now (admins today; photographers later)."""
-        if not by.is_admin:
-            raise Forbidden("only administrators may deliver a gallery")
+        """A person delivers the gallery now: an administrator, or the photographer who shot
+        its order."""
+        if not (by.is_admin or by.role == "photographer"):
+            raise Forbidden("only administrators and photographers may deliver a gallery")
         async with self._db.transaction() as session:
             gallery = await self._locked(session, gallery_id)
-            if gallery is None:
+            if gallery is None or not (by.is_admin or await assigned(session, gallery_id, by)):
                 raise NotFound("gallery")
             state = await self._set_state(session, gallery)
             if not state.photos:
@@ -286,7 +288,9 @@ class Deliveries:
                 .mappings()
                 .first()
             )
-            if gallery is None or not viewer.may_access(gallery["org_id"]):
+            if gallery is None or not (
+                viewer.may_access(gallery["org_id"]) or await assigned(session, gallery_id, viewer)
+            ):
                 raise NotFound("gallery")
             state = await self._set_state(session, gallery)
         return DeliveryView(

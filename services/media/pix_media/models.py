@@ -102,6 +102,19 @@ assets = Table(
     Index("assets_status_updated", "status", "updated_at"),
 )
 
+# Which photographer shoots a gallery's order (orders.appointment.* events): they may upload
+# into it and deliver it. Kept apart from `galleries` because the appointment may be heard of
+# before the gallery is opened; `sequence` lets a late, older event change nothing.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("gallery_id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False, index=True),
+    # Null once the appointment is cancelled.
+    Column("photographer_id", Uuid, nullable=True, index=True),
+    Column("sequence", Integer, nullable=False),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 jobs = jobs_table(metadata)

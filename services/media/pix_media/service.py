@@ -23,8 +23,9 @@ from pix_runtime.storage import LocalStorage, S3Storage
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import RowMapping, func, select, update
 
+from pix_media.assignments import AppointmentEvent, assigned, take_appointment
 from pix_media.delivery import PhotoSet
-from pix_media.models import assets, galleries, inbox, outbox
+from pix_media.models import assets, assignments, galleries, inbox, outbox
 from pix_media.previews import CONSUMER, gallery_unpaid
 from pix_media.settings import MediaSettings
 
@@ -155,9 +156,20 @@ class MediaLibrary:
             )
         log.info("gallery.opened", gallery_id=str(event.gallery_id))
 
+    async def take_appointment(self, event: AppointmentEvent) -> bool:
+        return await take_appointment(self._db, event)
+
     async def list_galleries(self, viewer: Identity) -> list[Gallery]:
         query = select(galleries).order_by(galleries.c.created_at.desc()).limit(200)
-        if not viewer.is_admin:
+        if viewer.role == "photographer":
+            query = query.where(
+                galleries.c.id.in_(
+                    select(assignments.c.gallery_id).where(
+                        assignments.c.photographer_id == viewer.user_id
+                    )
+                )
+            )
+        elif not viewer.is_admin:
             query = query.where(galleries.c.org_id == viewer.org_id)
         async with self._db.sessions() as session:
             return [Gallery.from_row(row) for row in (await session.execute(query)).mappings()]
@@ -169,7 +181,10 @@ class MediaLibrary:
                 .mappings()
                 .first()
             )
-        if row is None or not viewer.may_access(row["org_id"]):
+            allowed = row is not None and (
+                viewer.may_access(row["org_id"]) or await assigned(session, gallery_id, viewer)
+            )
+        if row is None or not allowed:
             raise NotFound("gallery")
         return Gallery.from_row(row)
 
@@ -222,7 +237,11 @@ class MediaLibrary:
                 .mappings()
                 .first()
             )
-        if row is None or not viewer.may_access(row["org_id"]):
+            allowed = row is not None and (
+                viewer.may_access(row["org_id"])
+                or await assigned(session, row["gallery_id"], viewer)
+            )
+        if row is None or not allowed:
             raise NotFound("asset")
         return StoredAsset.from_row(row)
 
