@@ -83,7 +83,8 @@ async def test_smtp_accepts_only_after_storing_and_survives_a_crash(leads_schema
     finally:
         await smtp.stop()
         await runtime.db.dispose()
-    # The process "died" before parsing; a new one finds the message and makes the lead.
+    # The process "died" after the 250: the SMTP path made the lead in the accepting
+    # transaction (its jobs wait for a new process); the job path is in test_leads_intake.
     _app2, runtime2 = create_app(LeadsSettings(smtp_port=0))
     try:
         assert await runtime2.jobs.run_due() >= 1

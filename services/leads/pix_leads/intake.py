@@ -121,39 +121,72 @@ class Intake:
     # --- receiving ----------------------------------------------------------------------------
 
     async def receive(
-        self, raw: bytes, *, channel: str, mail_from: str | None, rcpt_to: list[str]
+        self,
+        raw: bytes,
+        *,
+        channel: str,
+        mail_from: str | None,
+        rcpt_to: list[str],
+        parse_now: bool = False,
+        org_id: uuid.UUID | None = None,
     ) -> ReceivedMessage:
-        """Store, record and queue the message; returns once all three are durable."""
+        """Store, record and queue the message; returns once all three are durable.
+
+        With `parse_now` the message is also parsed into its lead in the same transaction (the
+        SMTP path: no job claim, no second commit before `leads.lead.created.v1`). The raw
+        row is inserted first and the parse runs in a savepoint: if it fails, the savepoint is
+        rolled back and the processing job is queued instead, so an accepted message is never
+        lost. `org_id` is the organisation the caller already looked up for the recipient."""
         now = self._clock.now()
         raw_id = uuid.uuid4()
         key = f"leads/raw/{now:%Y/%m/%d}/{raw_id}.eml"
         stored = await self._storage.put_bytes(key, raw, "message/rfc822")
-        org_id = None
-        for address in rcpt_to:
+        for address in rcpt_to if org_id is None else ():
             org_id = await self.org_for_address(address)
             if org_id is not None:
                 break
         status = "received" if org_id is not None else "unroutable"
+        row = {
+            "id": raw_id,
+            "org_id": org_id,
+            "channel": channel,
+            "mail_from": mail_from[:320] if mail_from is not None else None,
+            "rcpt_to": [a[:320] for a in rcpt_to[:20]],
+            "storage_key": stored.key,
+            "sha256": stored.sha256,
+            "byte_size": stored.size,
+            "received_at": now,
+            "status": status,
+        }
         async with self._db.transaction() as session:
-            await session.execute(
-                m.raw_messages.insert().values(
-                    id=raw_id,
-                    org_id=org_id,
-                    channel=channel,
-                    mail_from=mail_from[:320] if mail_from is not None else None,
-                    rcpt_to=[a[:320] for a in rcpt_to[:20]],
-                    storage_key=stored.key,
-                    sha256=stored.sha256,
-                    byte_size=stored.size,
-                    received_at=now,
-                    status=status,
-                )
-            )
-            if org_id is not None:
+            await session.execute(m.raw_messages.insert().values(**row))
+            parsed = False
+            if org_id is not None and parse_now:
+                parsed = await self._parse_now(session, row, raw)
+            if org_id is not None and not parsed:
                 await enqueue_job(session, m.jobs, PROCESS, RawRef(raw_id=raw_id), key=str(raw_id))
         if org_id is None:
             log.warning("intake.unroutable", raw_id=str(raw_id), rcpt=rcpt_to[:3])
-        return ReceivedMessage(id=raw_id, org_id=org_id, status=status, storage_key=stored.key)
+        return ReceivedMessage(
+            id=raw_id, org_id=org_id, status=row["status"], storage_key=stored.key
+        )
+
+    async def _parse_now(self, session: AsyncSession, row: dict[str, Any], raw: bytes) -> bool:
+        """Parse a just-recorded message inside its receiving transaction; False (and nothing
+        of it kept) if that failed, so the caller queues the processing job instead."""
+        try:
+            async with session.begin_nested():
+                outcome = await self._apply(session, row, raw)
+                await session.execute(
+                    update(m.raw_messages)
+                    .where(m.raw_messages.c.id == row["id"])
+                    .values(**outcome, processed_at=self._clock.now(), attempts=1)
+                )
+        except Exception:
+            log.warning("intake.parse_now_failed", raw_id=str(row["id"]), exc_info=True)
+            return False
+        row["status"] = outcome["status"]
+        return True
 
     async def process(self, ref: RawRef, ctx: JobContext) -> None:
         """Parse a recorded message into a lead, a reply, or nothing (auto-reply, bounce)."""
@@ -181,7 +214,9 @@ class Intake:
             )
             await ctx.finish(session)
 
-    async def _apply(self, session: AsyncSession, row: RowMapping, raw: bytes) -> dict[str, Any]:
+    async def _apply(
+        self, session: AsyncSession, row: RowMapping | dict[str, Any], raw: bytes
+    ) -> dict[str, Any]:
         org_id: uuid.UUID = row["org_id"]
         token = next(
             (p[1] for p in map(address_parts, row["rcpt_to"]) if p is not None and p[1]), None

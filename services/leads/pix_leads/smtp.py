@@ -2,14 +2,17 @@
 
 A recipient is accepted only if it is an intake address of this service's domain with a known
 organisation (no open relay, no catch-all). DATA is answered 250 only after `Intake.receive`
-stored the bytes and committed the row and its processing job; any failure before that is a
-451, so the sending server keeps the message and tries again.
+stored the bytes and committed the row together with its lead (or, if parsing it failed, its
+processing job); any failure before that is a 451, so the sending server keeps the message and
+tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+import weakref
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from pix_runtime.logging import get_logger
@@ -27,6 +30,8 @@ ACCEPT_SECONDS = Histogram(
 class IntakeHandler:
     def __init__(self, intake: Intake) -> None:
         self._intake = intake
+        # The organisation RCPT found, so DATA does not look it up again.
+        self._orgs: weakref.WeakKeyDictionary[Envelope, uuid.UUID] = weakref.WeakKeyDictionary()
 
     async def handle_RCPT(
         self,
@@ -38,8 +43,10 @@ class IntakeHandler:
     ) -> str:
         if not self._intake.accepts_domain(address):
             return "550 5.7.1 relaying denied"
-        if await self._intake.org_for_address(address) is None:
+        org_id = await self._intake.org_for_address(address)
+        if org_id is None:
             return "550 5.1.1 no such mailbox"
+        self._orgs.setdefault(envelope, org_id)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -56,6 +63,8 @@ class IntakeHandler:
                 channel="smtp",
                 mail_from=envelope.mail_from,
                 rcpt_to=list(envelope.rcpt_tos),
+                parse_now=True,
+                org_id=self._orgs.get(envelope),
             )
         except Exception:
             log.error("smtp.store_failed", exc_info=True)
