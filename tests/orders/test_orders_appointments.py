@@ -153,3 +153,49 @@ async def test_a_window_must_end_after_it_starts(api: Api) -> None:
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "ends_at"
+
+
+async def test_the_photographers_day_lists_their_shoots_by_start(api: Api) -> None:
+    client, runtime = api
+    admin, paula, bernd = person("admin"), person("photographer"), person("photographer")
+    late = await place(client, runtime, person("owner"))
+    early = await place(client, runtime, person("owner"), access_notes="Code 1234")
+    elsewhere = await place(client, runtime, person("owner"))
+    headers = as_user(runtime, admin)
+    for order, who, start, end in (
+        (late, paula, "14:00", "16:00"),
+        (early, paula, "08:00", "10:00"),
+        (elsewhere, bernd, "09:00", "11:00"),
+    ):
+        body = slot(who.user_id, day=2, start=start, end=end)
+        put = await client.put(f"/orders/{order['id']}/appointment", json=body, headers=headers)
+        assert put.status_code == 200, put.text
+
+    day = await client.get(
+        "/appointments", params={"day": in_days(2)}, headers=as_user(runtime, paula)
+    )
+    assert day.status_code == 200, day.text
+    shoots = day.json()
+    assert [s["order_id"] for s in shoots] == [early["id"], late["id"]]
+    assert shoots[0]["access_notes"] == "Code 1234"
+    assert shoots[0]["contact_name"] == "Erika Muster"
+    assert shoots[0]["map_url"].startswith("https://www.openstreetmap.org/search?query=")
+    other_day = await client.get(
+        "/appointments", params={"day": in_days(3)}, headers=as_user(runtime, paula)
+    )
+    assert other_day.json() == []
+    everyone = await client.get("/appointments", params={"day": in_days(2)}, headers=headers)
+    assert (
+        len(
+            [
+                s
+                for s in everyone.json()
+                if s["order_id"] in {late["id"], early["id"], elsewhere["id"]}
+            ]
+        )
+        == 3
+    )
+    refused = await client.get(
+        "/appointments", params={"day": in_days(2)}, headers=as_user(runtime, person("owner"))
+    )
+    assert refused.status_code == 403

@@ -53,6 +53,12 @@ class ScheduledAppointment:
     cancelled: bool
 
 
+@dataclass(frozen=True)
+class Shoot:
+    order: Order
+    scheduled: ScheduledAppointment
+
+
 class AppointmentBook:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -65,6 +71,24 @@ class AppointmentBook:
         if row is None or not _may_see(viewer, row["org_id"], row["photographer_id"]):
             raise NotFound("appointment")
         return _scheduled(row)
+
+    async def day(self, day: date, viewer: Identity) -> list[Shoot]:
+        """The day's live appointments with their orders, by start: a photographer's own,
+        an administrator's all."""
+        if viewer.role not in ("photographer", "admin"):
+            raise Forbidden()
+        a = appointments
+        query = (
+            select(orders, *(c for c in a.c if c.name not in ("org_id", "updated_at")))
+            .join(orders, orders.c.id == a.c.order_id)
+            .where(a.c.day == day, a.c.cancelled_at.is_(None))
+            .order_by(a.c.starts_at, orders.c.number)
+        )
+        if viewer.role == "photographer":
+            query = query.where(a.c.photographer_id == viewer.user_id)
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).mappings().all()
+        return [Shoot(order=Order.from_row(row), scheduled=_scheduled(row)) for row in rows]
 
     async def schedule(
         self, order_id: uuid.UUID, form: AppointmentForm, by: Identity

@@ -12,6 +12,7 @@ from pix_runtime.http import CurrentIdentity
 from pydantic import BaseModel, EmailStr, Field
 
 from pix_orders.appointments import AppointmentBook, AppointmentForm, ScheduledAppointment
+from pix_orders.records import Order
 from pix_orders.service import OrderBook
 
 MAP_SEARCH = "https://www.openstreetmap.org/search?query="
@@ -51,6 +52,38 @@ class AppointmentView(BaseModel):
             sequence=scheduled.sequence,
             cancelled=scheduled.cancelled,
             map_url=map_url(address),
+        )
+
+
+class ShootView(BaseModel):
+    """One shoot of a day: what the photographer needs on site."""
+
+    order_id: uuid.UUID
+    gallery_id: uuid.UUID
+    reference: str
+    status: str
+    property_address: str
+    access_notes: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str | None
+    appointment: Appointment
+    map_url: str
+
+    @classmethod
+    def of(cls, order: Order, scheduled: ScheduledAppointment) -> "ShootView":
+        return cls(
+            order_id=order.id,
+            gallery_id=order.gallery_id,
+            reference=order.reference,
+            status=order.status,
+            property_address=order.property_address,
+            access_notes=order.access_notes,
+            contact_name=order.contact_name,
+            contact_email=order.contact_email,
+            contact_phone=order.contact_phone,
+            appointment=scheduled.appointment,
+            map_url=map_url(order.property_address),
         )
 
 
@@ -102,3 +135,11 @@ async def cancel_appointment(
     scheduled = await appointments.cancel(order_id, caller)
     detail = await orders.detail(order_id, caller)
     return AppointmentView.of(scheduled, detail.order.property_address)
+
+
+@router.get("/appointments")
+async def day_of_shoots(
+    appointments: Appointments, caller: CurrentIdentity, day: date
+) -> list[ShootView]:
+    """The day's shoots: a photographer's own, an administrator's all."""
+    return [ShootView.of(s.order, s.scheduled) for s in await appointments.day(day, caller)]
