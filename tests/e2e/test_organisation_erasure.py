@@ -330,11 +330,23 @@ async def test_an_organisation_is_erased_everywhere_after_its_grace_period(
         assert await auth_replica.jobs.run_due() >= 1
         due_at = time.perf_counter()
 
+        last: dict[str, Any] = {}
+
         async def completed() -> dict[str, Any] | None:
             view: dict[str, Any] = await json_of(await http.get(status_url, headers=admin))
+            last.update(view)
             return view if view["status"] == "done" else None
 
-        view = await wait_for(completed, timeout=120, interval=0.2)
+        try:
+            view = await wait_for(completed, timeout=120, interval=0.2)
+        except TimeoutError:
+            errors = [
+                line
+                for line in stack.log.read_text(errors="replace").splitlines()
+                if "organisation" in line and ("error" in line or "Traceback" in line)
+            ]
+            waiting = last.get("waiting_for")
+            raise AssertionError(f"still waiting for {waiting}: {errors[-5:]}") from None
         reported_at = time.perf_counter()
         leftovers = await rows_holding(database, erased.ids)
         files = files_naming(storage, erased.ids)
@@ -351,6 +363,11 @@ async def test_an_organisation_is_erased_everywhere_after_its_grace_period(
         by_service = {r["service"]: r for r in view["reports"]}
         assert by_service["media"]["objects"] >= PHOTOS
         assert by_service["leads"]["rows"] >= 3
+
+        # The admin page shows the deletion and that nobody is awaited any more.
+        page = await http.get("/admin", headers=admin)
+        assert page.status_code == 200, page.text
+        assert erased.org_id in page.text
 
         # The other organisation lost nothing.
         assert await rows_holding(database, kept.ids) == kept_rows

@@ -331,6 +331,13 @@ class OrganisationErasures:
         self, session: AsyncSession, erasure_id: uuid.UUID, service: str, rows: int, objects: int
     ) -> None:
         now = self._clock.now()
+        # Reports arrive at once on separate subscriptions: one at a time per erasure, so the
+        # last one sees every other and completes it.
+        await session.execute(
+            select(organisation_erasures.c.id)
+            .where(organisation_erasures.c.id == erasure_id)
+            .with_for_update()
+        )
         await session.execute(
             insert(erasure_reports)
             .values(
