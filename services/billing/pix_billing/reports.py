@@ -7,22 +7,12 @@ from datetime import datetime, timedelta
 
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
-from pix_runtime.errors import Forbidden
-from pix_runtime.identity import Identity
+from pix_runtime.identity import Identity, report_scope
 from sqlalchemy import func, select
 
 from pix_billing import models as m
 from pix_billing.invoicing import invoice_view
 from pix_billing.records import AdminSummary, FailedAccount, MonthRevenue, TrialEnding
-
-
-def report_scope(caller: Identity, org_id: uuid.UUID | None) -> uuid.UUID | None:
-    """Whose figures a caller may see: an admin all or the one asked for, an owner their own."""
-    if caller.is_admin:
-        return org_id
-    if caller.role == "owner":
-        return caller.org_id
-    raise Forbidden("administrators and owners only")
 
 
 class Reports:

@@ -12,8 +12,7 @@ import uuid
 from datetime import datetime
 
 from pix_runtime.db import Database
-from pix_runtime.errors import Forbidden
-from pix_runtime.identity import Identity
+from pix_runtime.identity import Identity, report_scope
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -57,15 +56,6 @@ class ProviderCaptions(BaseModel):
     failure_rate_percent: float
     latency_p50_seconds: float | None
     latency_p95_seconds: float | None
-
-
-def report_scope(caller: Identity, org_id: uuid.UUID | None) -> uuid.UUID | None:
-    """Whose figures a caller may see: an admin all or the one asked for, an owner their own."""
-    if caller.is_admin:
-        return org_id
-    if caller.role == "owner":
-        return caller.org_id
-    raise Forbidden("administrators and owners only")
 
 
 def _seconds(value: float | None) -> float | None:

@@ -11,8 +11,7 @@ import uuid
 from datetime import datetime
 
 from pix_runtime.db import Database
-from pix_runtime.errors import Forbidden
-from pix_runtime.identity import Identity
+from pix_runtime.identity import Identity, report_scope
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -72,15 +71,6 @@ class LeadsReport(BaseModel):
     weeks: list[WeekLeads]
     funnel: list[SourceFunnel]
     median_first_response_minutes: float | None
-
-
-def report_scope(caller: Identity, org_id: uuid.UUID | None) -> uuid.UUID | None:
-    """Whose figures a caller may see: an admin all or the one asked for, an owner their own."""
-    if caller.is_admin:
-        return org_id
-    if caller.role == "owner":
-        return caller.org_id
-    raise Forbidden("administrators and owners only")
 
 
 def _minutes(seconds: float | None) -> float | None:

@@ -10,8 +10,7 @@ import uuid
 from datetime import datetime
 
 from pix_runtime.db import Database
-from pix_runtime.errors import Forbidden
-from pix_runtime.identity import Identity
+from pix_runtime.identity import Identity, report_scope
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -31,15 +30,6 @@ class DayPhotos(BaseModel):
     day: str
     processed: int
     rejected: int
-
-
-def report_scope(caller: Identity, org_id: uuid.UUID | None) -> uuid.UUID | None:
-    """Whose figures a caller may see: an admin all or the one asked for, an owner their own."""
-    if caller.is_admin:
-        return org_id
-    if caller.role == "owner":
-        return caller.org_id
-    raise Forbidden("administrators and owners only")
 
 
 class MediaReports:

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pix_runtime.db import Database
-from pix_runtime.errors import Forbidden
-from pix_runtime.identity import Identity
+from pix_runtime.identity import Identity, report_scope
 from sqlalchemy import text
 
 WEEKLY = text(
@@ -36,15 +35,6 @@ class WeekOrders:
     status: str
     service: str
     orders: int
-
-
-def report_scope(caller: Identity, org_id: uuid.UUID | None) -> uuid.UUID | None:
-    """Whose figures a caller may see: an admin all or the one asked for, an owner their own."""
-    if caller.is_admin:
-        return org_id
-    if caller.role == "owner":
-        return caller.org_id
-    raise Forbidden("administrators and owners only")
 
 
 async def orders_per_week(

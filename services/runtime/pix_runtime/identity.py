@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from pix_runtime.errors import Forbidden
+
 # Platform staff: `admin` (everything) and `photographer` (the shoots assigned to them).
 # Members of an organisation: its `owner` (users, billing, integrations) and `agent`s.
 Role = Literal["admin", "photographer", "owner", "agent"]
@@ -82,3 +84,13 @@ def verify_identity(header: str, key: bytes) -> Identity:
     if identity.exp < time.time():
         raise InvalidIdentity("expired identity")
     return identity
+
+
+def report_scope(caller: Identity, org_id: uuid.UUID | None) -> uuid.UUID | None:
+    """Whose figures (`/reports/...`) a caller may see: an admin all organisations or the one
+    asked for, an owner always their own; anyone else none."""
+    if caller.is_admin:
+        return org_id
+    if caller.role == "owner":
+        return caller.org_id
+    raise Forbidden("administrators and owners only")
