@@ -31,6 +31,7 @@ from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.legal_pages import router as legal_router
 from pix_gateway.pages import UI, install_page_errors
 from pix_gateway.pages import router as site_pages
+from pix_gateway.photographer_pages import router as photographer_pages
 from pix_gateway.privacy_pages import router as privacy_pages
 from pix_gateway.service import Backend, SessionChecker, security_headers
 from pix_gateway.settings import GatewaySettings
@@ -122,6 +123,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(billing_pages)
     app.include_router(legal_router)
     app.include_router(privacy_pages)
+    app.include_router(photographer_pages)
     app.include_router(site_pages)
     return app
 

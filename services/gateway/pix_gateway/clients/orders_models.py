@@ -246,6 +246,20 @@ class ReplayReport(_Model):
     outcomes: list[ReplayOutcome]
 
 
+class ShootView(_Model):
+    order_id: str
+    gallery_id: str
+    reference: str
+    status: str
+    property_address: str
+    access_notes: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str | None
+    appointment: Appointment
+    map_url: str
+
+
 class StatusRequest(_Model):
     status: Literal["received", "confirmed", "scheduled", "shot", "delivered", "cancelled"]
     note: str | None = None
