@@ -16,17 +16,26 @@ from pix_contracts import (
     all_topic_names,
     cloudevent_headers,
 )
+from pix_contracts.appointments import APPOINTMENT_EVENTS
 from pix_contracts.billing import BILLING_EVENTS
 from pix_contracts.leads import LEAD_EVENTS
 from pix_contracts.listings import LISTING_EVENTS
+from pix_contracts.privacy import PRIVACY_EVENTS
 from pydantic import ValidationError
 
-SERVICES = "auth|orders|media|captioning|export|leads|listings|billing"
+SERVICES = "auth|orders|media|captioning|export|notify|leads|listings|billing|assistant"
 TOPIC_NAME = re.compile(rf"^({SERVICES})\.[a-z-]+\.[a-z-]+\.v[0-9]+$")
 
 
 def test_topic_names_follow_the_convention_and_every_event_has_one() -> None:
-    every_event = (*ALL_EVENTS, *LEAD_EVENTS, *LISTING_EVENTS, *BILLING_EVENTS)
+    every_event = (
+        *ALL_EVENTS,
+        *LEAD_EVENTS,
+        *LISTING_EVENTS,
+        *BILLING_EVENTS,
+        *PRIVACY_EVENTS,
+        *APPOINTMENT_EVENTS,
+    )
     assert {event.topic for event in every_event} == set(TOPICS)
     for name in TOPICS:
         assert TOPIC_NAME.match(name), name
