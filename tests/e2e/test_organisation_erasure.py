@@ -21,7 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
-from client import login, new_client_account, place_order, upload, wait_for, wait_for_gallery
+from client import (
+    COOKIE,
+    login,
+    new_client_account,
+    place_order,
+    upload,
+    wait_for,
+    wait_for_gallery,
+)
 from photos import jpeg_with_gps, room_photo
 from pix_auth.app import create_app
 from pix_auth.settings import AuthSettings
@@ -365,7 +373,8 @@ async def test_an_organisation_is_erased_everywhere_after_its_grace_period(
         assert by_service["leads"]["rows"] >= 3
 
         # The admin page shows the deletion and that nobody is awaited any more.
-        page = await http.get("/admin", headers=admin)
+        token = admin["Authorization"].removeprefix("Bearer ")
+        page = await http.get("/admin", headers={"Cookie": f"{COOKIE}={token}"})
         assert page.status_code == 200, page.text
         assert erased.org_id in page.text
 
