@@ -39,7 +39,8 @@ class _AppointmentEvent(Event):
     appointment: Appointment
     sequence: int = Field(ge=0, description="0 when scheduled, +1 with every change")
     contact_name: str
-    contact_email: EmailStr
+    # None once the client erased their account: the photographer still shoots, nobody is mailed.
+    contact_email: EmailStr | None
     locale: Locale = "de"
     property_address: str
     access_notes: str = ""

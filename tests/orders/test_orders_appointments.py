@@ -3,6 +3,7 @@ cancel; the assigned photographer sees that order and no other; every change is 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -14,8 +15,10 @@ from pix_contracts.appointments import (
     AppointmentScheduled,
 )
 from pix_orders.app import create_app
+from pix_orders.models import orders
 from pix_orders.settings import OrdersSettings
 from pix_runtime.lifecycle import ServiceRuntime
+from sqlalchemy import update
 
 Api = tuple[httpx.AsyncClient, ServiceRuntime]
 
@@ -199,3 +202,24 @@ async def test_the_photographers_day_lists_their_shoots_by_start(api: Api) -> No
         "/appointments", params={"day": in_days(2)}, headers=as_user(runtime, person("owner"))
     )
     assert refused.status_code == 403
+
+
+async def test_an_order_whose_client_erased_their_account_is_scheduled_without_mail(
+    api: Api,
+) -> None:
+    client, runtime = api
+    order = await place(client, runtime, person("owner"))
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(orders)
+            .where(orders.c.id == uuid.UUID(order["id"]))
+            .values(contact_email=f"deleted+{order['id']}@invalid")
+        )
+    done = await client.put(
+        f"/orders/{order['id']}/appointment",
+        json=slot(person("photographer").user_id),
+        headers=as_user(runtime, person("admin")),
+    )
+    assert done.status_code == 200, done.text
+    [event] = await outbox_events(runtime, AppointmentScheduled, order["id"])
+    assert event.contact_email is None

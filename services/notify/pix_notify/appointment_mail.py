@@ -47,6 +47,7 @@ class AppointmentMailer:
     async def appointment(self, event: AppointmentEvent) -> None:
         change = change_of(event)
         a = event.appointment
+        client_address = str(event.contact_email) if event.contact_email else None
         window = f"{a.starts_at:%H:%M}–{a.ends_at:%H:%M}"
         day = a.date.strftime("%d.%m.%Y") if event.locale == "de" else a.date.isoformat()
         values = {
@@ -66,7 +67,7 @@ class AppointmentMailer:
             location=event.property_address,
             description=summary,
             organizer=self._organizer,
-            attendee=str(event.contact_email),
+            attendee=client_address or self._organizer,
             cancelled=change == "cancelled",
             stamp=event.occurred_at,
         )
@@ -76,21 +77,22 @@ class AppointmentMailer:
             content_type=f"text/calendar; method={method}; charset=UTF-8",
             content=ics,
         )
-        client = self._render(
-            "appointment",
-            event.locale,
-            str(event.contact_email),
-            name=event.contact_name,
-            **values,
-        )
-        client = replace(
-            client,
-            subject=gettext(event.locale, f"subject.appointment.{change}", **values),
-            attachments=(entry,),
-        )
-        await self._deliver(
-            f"{event.event_id}:appointment", "appointment", client, event.locale, event.org_id
-        )
+        if client_address:
+            client = self._render(
+                "appointment",
+                event.locale,
+                client_address,
+                name=event.contact_name,
+                **values,
+            )
+            client = replace(
+                client,
+                subject=gettext(event.locale, f"subject.appointment.{change}", **values),
+                attachments=(entry,),
+            )
+            await self._deliver(
+                f"{event.event_id}:appointment", "appointment", client, event.locale, event.org_id
+            )
         if a.photographer_email:
             shoot = self._render(
                 "appointment_photographer",

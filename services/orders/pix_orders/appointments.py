@@ -239,7 +239,7 @@ def _event_fields(order: Order, scheduled: ScheduledAppointment) -> dict[str, ob
         "appointment": scheduled.appointment,
         "sequence": scheduled.sequence,
         "contact_name": order.contact_name,
-        "contact_email": order.contact_email,
+        "contact_email": None if order.contact_deleted else order.contact_email,
         "locale": "en" if order.locale == "en" else "de",
         "property_address": order.property_address,
         "access_notes": order.access_notes,
