@@ -154,6 +154,21 @@ async def test_smtp_intake_latency_and_throughput(schema: None, tansu: Any) -> N
         await asyncio.wait_for(asyncio.gather(*(arrived[m[0]] for m in burst)), timeout=900)
         elapsed = time.perf_counter() - began
         cpu = time.process_time() - cpu_began
+        # The acknowledgements and embeddings the burst queued may still run after its last
+        # event: the whole work per mail is measured once the job queue has drained.
+        while True:
+            async with runtime.db.sessions() as session:
+                live = await session.scalar(
+                    text(
+                        "SELECT count(*) FROM leads.jobs WHERE status IN ('queued', 'running')"
+                        " AND every_seconds IS NULL AND run_at <= now()"
+                    )
+                )
+            if not live:
+                break
+            await asyncio.sleep(0.2)
+        drained = time.perf_counter() - began
+        drained_cpu = time.process_time() - cpu_began
         burst_latency = [arrived[m[0]].result() - sent_at[m[0]] for m in burst]
         consuming.cancel()
         await consumer.stop()
@@ -171,6 +186,11 @@ async def test_smtp_intake_latency_and_throughput(schema: None, tansu: Any) -> N
     print(
         f"  CPU of this process (SMTP client and server, jobs, relay, consumer): {per_mail:.1f} ms"
         f" per mail, i.e. {1000 / per_mail:.0f} emails/s per core for this process alone"
+    )
+    all_work = drained_cpu / len(burst) * 1000
+    print(
+        f"  until every queued job ran (acknowledgement, embedding): {len(burst) / drained:.0f}"
+        f" emails/s, CPU {all_work:.1f} ms per mail"
     )
 
 
