@@ -12,6 +12,7 @@ from moto.server import ThreadedMotoServer
 from pix_contracts import OrganisationErasureDue
 from pix_contracts.privacy import MediaOrganisationErased
 from pix_runtime.db import Database
+from pix_runtime.dead_letters import dead_letters_table
 from pix_runtime.erasure import OrganisationData, OrganisationEraser, Prefix, Through
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
@@ -59,6 +60,7 @@ class Schema:
         self.inbox = inbox_table(m)
         self.outbox = outbox_table(m)
         self.jobs = jobs_table(m)
+        self.dead_letters = dead_letters_table(m)
         self.data = OrganisationData(
             m,
             inbox=self.inbox,
@@ -112,6 +114,16 @@ async def organisation(
                 kind="media.process", key=str(photo_id), payload={}, run_at=func.now()
             )
         )
+        # An event about it that a handler gave up on: replayed later, it would bring rows back.
+        await session.execute(
+            insert(schema.dead_letters).values(
+                consumer_group="media.galleries",
+                topic="orders.order.placed.v1",
+                payload=f'{{"org_id": "{org_id}", "gallery_id": "{gallery_id}"}}'.encode(),
+                headers={},
+                error="boom",
+            )
+        )
     return org_id, gallery_id
 
 
@@ -138,8 +150,8 @@ async def test_everything_of_the_organisation_goes_and_nothing_of_another(
     due = OrganisationErasureDue(org_id=erased_org, erasure_id=uuid.uuid4())
     counts = await eraser.erase(due)
     assert counts is not None
-    # 1 gallery + 3 photos + 3 predictions + the sent event + the job.
-    assert counts.rows == 9
+    # 1 gallery + 3 photos + 3 predictions + the sent event + the job + the dead letter.
+    assert counts.rows == 10
     # 3 originals by their key column, 3 caption files by their gallery's folder.
     assert counts.objects == 6
     assert await eraser.erase(due) is None  # redelivered: nothing more, no second report
@@ -153,6 +165,7 @@ async def test_everything_of_the_organisation_goes_and_nothing_of_another(
     assert await count(db, schema.predictions) == 2
     assert await count(db, schema.settings) == 1
     assert await count(db, schema.jobs) == 1
+    assert await count(db, schema.dead_letters) == 1
     async with db.sessions() as session:
         sent = [
             decode_payload(row.payload)
@@ -162,7 +175,7 @@ async def test_everything_of_the_organisation_goes_and_nothing_of_another(
     assert sorted(s["org_id"] for s in sent) == sorted([str(kept_org), str(erased_org)])
     [report] = [s for s in sent if s["org_id"] == str(erased_org)]
     assert set(report) == {"event_id", "occurred_at", "org_id", "erasure_id", "rows", "objects"}
-    assert (report["rows"], report["objects"]) == (9, 6)
+    assert (report["rows"], report["objects"]) == (10, 6)
 
 
 async def test_an_unpublished_event_about_the_organisation_is_still_sent(

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_auth.hashing import PasswordHashing
 from pix_auth.models import (
+    dead_letters,
     erasure_reports,
     inbox,
     jobs,
@@ -282,6 +283,7 @@ class OrganisationErasures:
                 session,
                 outbox=outbox,
                 jobs=jobs,
+                dead_letters=dead_letters,
                 ids={str(job.org_id), *(str(user_id) for user_id, _ in accounts)},
             )
             # Each member's account goes as if they deleted it: what services know of a person

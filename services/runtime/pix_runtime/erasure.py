@@ -56,6 +56,7 @@ CHUNK = 5000
 # Ids per regular expression when searching jobs and sent events for them.
 MENTION_CHUNK = 200
 JOBS_TABLE = "jobs"
+DEAD_LETTERS = "dead_letters"
 
 
 class ErasableStorage(Protocol):
@@ -99,6 +100,11 @@ class OrganisationData:
     def jobs(self) -> Table | None:
         """The service's job table (pix_runtime.jobs), if it has one."""
         return next((t for t in self.metadata.sorted_tables if t.name == JOBS_TABLE), None)
+
+    @property
+    def dead_letters(self) -> Table | None:
+        """The service's dead letters (pix_runtime.dead_letters), if it keeps them."""
+        return next((t for t in self.metadata.sorted_tables if t.name == DEAD_LETTERS), None)
 
     def owned_tables(self) -> list[Table]:
         """Tables that can hold the organisation's rows, parents before children."""
@@ -164,7 +170,11 @@ class OrganisationEraser:
             subjects = await self._subjects(session, event.org_id, owned)
             rows = await self._delete_rows(session, event.org_id, owned)
             rows += await forget_mentions(
-                session, outbox=self._data.outbox, jobs=self._data.jobs, ids=subjects
+                session,
+                outbox=self._data.outbox,
+                jobs=self._data.jobs,
+                dead_letters=self._data.dead_letters,
+                ids=subjects,
             )
             counts = ErasureCounts(rows=rows, objects=objects)
             await enqueue(
@@ -269,12 +279,19 @@ class OrganisationEraser:
 
 
 async def forget_mentions(
-    session: AsyncSession, *, outbox: Table, jobs: Table | None, ids: set[str]
+    session: AsyncSession,
+    *,
+    outbox: Table,
+    jobs: Table | None,
+    ids: set[str],
+    dead_letters: Table | None = None,
 ) -> int:
     """Delete what names one of `ids` outside the organisation's own tables: events already
-    published (kept for a replay window; an order's contact, a lead's address) and jobs that
-    are not running (a follow-up for an erased lead would only fail). Unpublished events stay,
-    so none is lost halfway; a running job finds its rows gone."""
+    published (kept for a replay window; an order's contact, a lead's address), jobs that
+    are not running (a follow-up for an erased lead would only fail) and dead letters (an
+    event about the organisation that a handler gave up on; replayed now, it would bring
+    rows back). Unpublished events stay, so none is lost halfway; a running job finds its
+    rows gone."""
     deleted = 0
     ordered = sorted(ids)
     for start in range(0, len(ordered), MENTION_CHUNK):
@@ -294,6 +311,16 @@ async def forget_mentions(
                         func.coalesce(jobs.c.key, "").op("~")(pattern),
                         cast(jobs.c.payload, Text).op("~")(pattern),
                     ),
+                )
+            )
+            deleted += int(getattr(result, "rowcount", 0) or 0)
+        if dead_letters is not None:
+            result = await session.execute(
+                delete(dead_letters).where(
+                    or_(
+                        func.encode(dead_letters.c.payload, "escape").op("~")(pattern),
+                        func.coalesce(dead_letters.c.event_id, "").op("~")(pattern),
+                    )
                 )
             )
             deleted += int(getattr(result, "rowcount", 0) or 0)
