@@ -29,6 +29,19 @@ def _config(package: str, schema: str) -> Config:
     return cfg
 
 
+def create_extension(name: str) -> None:
+    """`CREATE EXTENSION IF NOT EXISTS`, in a migration, safe when services migrate at once.
+
+    An extension belongs to the database, not to a schema: two services creating the same one
+    at the same start (listings and leads both use pgvector) race past IF NOT EXISTS and one
+    fails on pg_extension's unique name. A database-wide lock, held until the migration
+    commits, makes the second find it there."""
+    from alembic import op
+
+    op.execute(text("SELECT pg_advisory_xact_lock(hashtext('pix-extensions'))"))
+    op.execute(text(f'CREATE EXTENSION IF NOT EXISTS "{name}"'))
+
+
 def run_env(metadata: MetaData) -> None:
     """Body of every service's `migrations/env.py` (online mode on a shared connection)."""
     connection: Connection = context.config.attributes["connection"]

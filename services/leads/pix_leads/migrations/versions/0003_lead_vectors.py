@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from pgvector.sqlalchemy import Vector
+from pix_runtime.migrations import create_extension
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -18,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    create_extension("vector")
     op.create_table(
         "lead_vectors",
         sa.Column("lead_id", sa.Uuid(), nullable=False),

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from pix_runtime.migrations import create_extension
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -34,7 +35,7 @@ $$ LANGUAGE plpgsql
 
 def upgrade() -> None:
     # pg_trgm ships with PostgreSQL's contrib modules (the embedded PostgreSQL has it).
-    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    create_extension("pg_trgm")
     op.add_column("listings", sa.Column("search_text", sa.Text(), nullable=True), schema="listings")
     op.execute(SEARCH_TRIGGER)
     op.execute("UPDATE listings.listings SET title = title")
