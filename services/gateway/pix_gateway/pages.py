@@ -16,6 +16,7 @@ from pix_runtime.identity import Identity
 from pix_runtime.logging import current_correlation_id, get_logger
 
 from pix_gateway import formats
+from pix_gateway.clients.auth_models import SessionView
 from pix_gateway.clients.base import ServiceError, Unavailable
 from pix_gateway.i18n import LOCALES, Locale, translate
 from pix_gateway.service import AuthUnavailable, Backend, SessionChecker, csrf_allowed
@@ -307,9 +308,10 @@ async def login(ui: PageUI, request: Request) -> Response:
             message=message,
             message_kind="error",
         )
+    session = SessionView.model_validate_json(response.content)
     redirect = RedirectResponse(safe_next(form.get("next")), status_code=303)
-    set_session_cookie(ui, redirect, response.json()["token"])
-    set_device_cookie(redirect, response.json()["device_token"])
+    set_session_cookie(ui, redirect, session.token)
+    set_device_cookie(redirect, session.device_token)
     return redirect
 
 
