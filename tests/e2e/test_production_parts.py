@@ -5,10 +5,10 @@ package, started here with initdb/pg_ctl), `PIX_STORAGE_URL` on moto's S3 server
 The runner starts no embedded PostgreSQL and writes nothing to a local storage folder; the
 services migrate their schemas on that server and keep every object in the bucket.
 
-Listings needs the `vector` extension (pgvector). Where Debian has no pgvector package for
-its PostgreSQL (Debian 12 has none for PostgreSQL 15), listings alone gets its own
-`PIX_LISTINGS_DATABASE_URL` on the embedded server that has it; every other service, and the
-whole photo pipeline, runs on Debian's server.
+Listings and leads need the `vector` extension (pgvector). Where Debian has no pgvector
+package for its PostgreSQL (Debian 12 has none for PostgreSQL 15), those two get their own
+`PIX_LISTINGS_DATABASE_URL` / `PIX_LEADS_DATABASE_URL` on the embedded server that has it;
+every other service, and the whole photo pipeline, runs on Debian's server.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-SCHEMAS = {"auth", "orders", "media", "captioning", "export", "notify", "leads"}
+SCHEMAS = {"auth", "orders", "media", "captioning", "export", "notify"}
+# Services whose tables need pgvector (their own database URL where Debian's server lacks it).
+VECTOR_SERVICES = ("listings", "leads")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
 
 @pytest.fixture(scope="module")
 def vector_server(debian_postgres: DebianPostgres) -> Iterator[EmbeddedPostgres | None]:
-    """Only where Debian's server lacks pgvector: a server for listings alone."""
+    """Only where Debian's server lacks pgvector: a server for the services that need it."""
     if debian_postgres.has_vector:
         yield None
         return
@@ -80,7 +82,8 @@ def production_stack(
         **S3_KEYS,
     }
     if vector_server is not None:
-        settings["PIX_LISTINGS_DATABASE_URL"] = vector_server.url
+        for service in VECTOR_SERVICES:
+            settings[f"PIX_{service.upper()}_DATABASE_URL"] = vector_server.url
     data_dir = Path(tempfile.mkdtemp(prefix="pix-production-stack-"))
     data_dir.chmod(0o755)
     yield from run_stack_with(data_dir, settings)
