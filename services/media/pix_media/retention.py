@@ -95,8 +95,9 @@ class OriginalsRetention:
                             assets.c.original_deleted_at.is_(None),
                             assets.c.status.not_in(IN_FLIGHT),
                         )
+                        # No row lock of its own: the job layer runs this periodic job once
+                        # across replicas, and in-flight photos are left out above.
                         .limit(BATCH)
-                        .with_for_update(of=assets, skip_locked=True)
                     )
                 ).all()
                 for _, key in rows:
