@@ -1,0 +1,22 @@
+"""the client's gallery: order, title picture, share links
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-06 15:40:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Reserved for the work in progress on this service; filled in by that change.
+    return None
+
+
+def downgrade() -> None:
+    return None
