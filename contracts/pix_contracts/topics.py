@@ -8,6 +8,7 @@ from pix_contracts.appointments import APPOINTMENT_EVENTS
 from pix_contracts.billing import BILLING_EVENTS
 from pix_contracts.envelope import Event
 from pix_contracts.events import ALL_EVENTS, AssetUploaded
+from pix_contracts.galleries import GALLERY_EVENTS
 from pix_contracts.leads import LEAD_EVENTS
 from pix_contracts.listings import LISTING_EVENTS
 from pix_contracts.privacy import PRIVACY_EVENTS
@@ -46,6 +47,7 @@ TOPICS: dict[str, Topic] = {
         *BILLING_EVENTS,
         *PRIVACY_EVENTS,
         *APPOINTMENT_EVENTS,
+        *GALLERY_EVENTS,
     )
 }
 

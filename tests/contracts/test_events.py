@@ -18,6 +18,7 @@ from pix_contracts import (
 )
 from pix_contracts.appointments import APPOINTMENT_EVENTS
 from pix_contracts.billing import BILLING_EVENTS
+from pix_contracts.galleries import GALLERY_EVENTS
 from pix_contracts.leads import LEAD_EVENTS
 from pix_contracts.listings import LISTING_EVENTS
 from pix_contracts.privacy import PRIVACY_EVENTS
@@ -35,6 +36,7 @@ def test_topic_names_follow_the_convention_and_every_event_has_one() -> None:
         *BILLING_EVENTS,
         *PRIVACY_EVENTS,
         *APPOINTMENT_EVENTS,
+        *GALLERY_EVENTS,
     )
     assert {event.topic for event in every_event} == set(TOPICS)
     for name in TOPICS:

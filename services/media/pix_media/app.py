@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from pix_contracts import AssetUploaded
 from pix_contracts.events import AssetDeleted, GalleryDelivered, GalleryStateChanged
+from pix_contracts.galleries import GalleryArranged
 from pix_contracts.privacy import MediaOrganisationErased
 from pix_runtime.broker import declare_publishers
 from pix_runtime.erasure import subscribe_organisation_erasure
@@ -18,6 +19,8 @@ from pix_runtime.storage import LocalStorage
 from pix_runtime.storage_routes import local_storage_router
 
 from pix_media.api import delivery_router, router
+from pix_media.arrangement import GalleryArrangement
+from pix_media.arrangement_api import router as arrangement_router
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
 from pix_media.models import ORGANISATION_DATA, assets, jobs, outbox
@@ -76,7 +79,12 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
         "photos", assets, assets.c.status == "queued", since=assets.c.updated_at
     )
     declare_publishers(
-        runtime.broker, AssetUploaded, AssetDeleted, GalleryStateChanged, GalleryDelivered
+        runtime.broker,
+        AssetUploaded,
+        AssetDeleted,
+        GalleryStateChanged,
+        GalleryDelivered,
+        GalleryArranged,
     )
     app = runtime.create_app(title="pix.immo media")
     declare(app, "media", PERSONAL_DATA)
@@ -88,6 +96,8 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     app.state.uploads = uploads
     app.include_router(router)
     app.include_router(delivery_router)
+    app.state.arrangement = GalleryArrangement(runtime.db, runtime.storage)
+    app.include_router(arrangement_router)
     app.state.deliveries = deliveries
     app.state.photo_set = photo_set
     if isinstance(runtime.storage, LocalStorage):

@@ -4,6 +4,7 @@ from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import outbox_table
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -160,4 +161,40 @@ ORGANISATION_DATA = OrganisationData(
         assets.c.preview_thumb_key,
     ),
     prefixes=(Prefix("originals/{}/", galleries.c.id), Prefix("renditions/{}/", galleries.c.id)),
+)
+
+
+# How the client arranged the gallery (arrangement.py): their order of the photos and the title
+# picture. Photos missing from `photo_order` (added later) follow it in upload order.
+gallery_arrangements = Table(
+    "gallery_arrangements",
+    metadata,
+    Column("gallery_id", Uuid, ForeignKey("media.galleries.id"), primary_key=True),
+    Column("org_id", Uuid, nullable=False, index=True),
+    Column("photo_order", ARRAY(Uuid), nullable=False, server_default="{}"),
+    Column("title_asset_id", Uuid, nullable=True),
+    # Grows with every change; travels in media.gallery.arranged.v1.
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Share links (sharing.py): a read-only gallery without an account. The link's token is signed
+# from the id, so nothing secret is stored but the PIN's keyed hash.
+gallery_shares = Table(
+    "gallery_shares",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("gallery_id", Uuid, ForeignKey("media.galleries.id"), nullable=False, index=True),
+    Column("org_id", Uuid, nullable=False, index=True),
+    Column("label", String(120), nullable=False, server_default=""),
+    Column("pin_hash", String(64), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_by", Uuid, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("view_count", Integer, nullable=False, server_default="0"),
+    Column("last_viewed_at", DateTime(timezone=True), nullable=True),
+    # Wrong PINs since the last right one; at the limit the link refuses PINs for a while.
+    Column("failed_pins", Integer, nullable=False, server_default="0"),
+    Column("pin_locked_until", DateTime(timezone=True), nullable=True),
 )

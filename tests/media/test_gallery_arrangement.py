@@ -1,0 +1,241 @@
+"""The client's gallery in media: order, title picture (announced for export), downloads by use
+with their real pixel sizes and byte limits, and a streamed ZIP of a selection. Real photos
+through the real pipeline, on the real database, files fetched through media's signed route."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from faststream.kafka import TestKafkaBroker
+from photos import jpeg_with_gps, room_photo
+from PIL import Image
+from pix_contracts.billing import OrderPaymentRequired
+from pix_media.app import create_app
+from pix_media.arrangement import PORTAL_MAX_BYTES, render_portal
+from pix_media.models import galleries, outbox
+from pix_media.settings import MediaSettings
+from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
+from pix_runtime.lifecycle import ServiceRuntime
+from sqlalchemy import select
+
+
+class Gallery:
+    """One order's gallery in media, seen by a member of its organisation."""
+
+    def __init__(self, runtime: ServiceRuntime, http: httpx.AsyncClient, broker: Any) -> None:
+        self.runtime, self.http, self.broker = runtime, http, broker
+        self.org, self.id, self.order = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def headers(self, *, org: uuid.UUID | None = None, role: str = "agent") -> dict[str, str]:
+        who = Identity(
+            user_id=uuid.uuid4(), org_id=org or self.org, role=role, email="a@b.de", name="A"
+        )
+        return {IDENTITY_HEADER: sign_identity(who, self.runtime.internal_key)}
+
+    async def upload(self, name: str, image: Image.Image, *, quality: int = 90) -> str:
+        data = jpeg_with_gps(image, quality=quality)
+        started = await self.http.post(
+            f"/galleries/{self.id}/uploads",
+            headers=self.headers(),
+            json={"file_name": name, "byte_size": len(data)},
+        )
+        assert started.status_code == 201, started.text
+        ticket = started.json()
+        put = await self.http.put(self.local(ticket["upload_url"]), content=data)
+        assert put.status_code == 200
+        done = await self.http.post(
+            f"/assets/{ticket['asset_id']}/complete", headers=self.headers()
+        )
+        assert done.status_code == 202, done.text
+        while await self.runtime.jobs.run_due():
+            pass
+        return str(ticket["asset_id"])
+
+    @staticmethod
+    def local(url: str) -> str:
+        return url.replace("http://testserver/api/media", "")
+
+    async def get(self, path: str, **who: Any) -> httpx.Response:
+        return await self.http.get(f"/galleries/{self.id}{path}", headers=self.headers(**who))
+
+    async def put(self, path: str, body: object, **who: Any) -> httpx.Response:
+        return await self.http.put(
+            f"/galleries/{self.id}{path}", json=body, headers=self.headers(**who)
+        )
+
+    async def download(self, asset: str, size: str) -> tuple[dict[str, Any], bytes]:
+        answer = await self.get(f"/photos/{asset}/download?size={size}")
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        file = await self.http.get(self.local(body["url"]))
+        assert file.status_code == 200
+        return body, file.content
+
+
+@pytest.fixture
+async def gallery(migrated: set[str]) -> AsyncIterator[Gallery]:
+    app, runtime = create_app(MediaSettings(face_scan="off"))
+    async with (
+        TestKafkaBroker(runtime.broker) as broker,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http,
+    ):
+        gallery = Gallery(runtime, http, broker)
+        async with runtime.db.transaction() as session:
+            await session.execute(
+                galleries.insert().values(
+                    id=gallery.id,
+                    org_id=gallery.org,
+                    order_id=gallery.order,
+                    reference="PIX-7",
+                    title="Lindenallee 7",
+                )
+            )
+        yield gallery
+    await runtime.db.dispose()
+
+
+async def arranged_events(gallery: Gallery) -> list[dict[str, Any]]:
+    async with gallery.runtime.db.sessions() as session:
+        rows = await session.execute(
+            select(outbox.c.payload)
+            .where(outbox.c.topic == "media.gallery.arranged.v1")
+            .where(outbox.c.key == str(gallery.id).encode())
+            .order_by(outbox.c.id)
+        )
+        return [json.loads(r) for r in rows.scalars()]
+
+
+async def test_order_and_title_are_kept_and_announced(gallery: Gallery) -> None:
+    a = await gallery.upload("Küche.jpg", room_photo(900, 600, colour=(200, 170, 130)))
+    b = await gallery.upload("Bad.jpg", room_photo(900, 600, colour=(120, 170, 200)))
+    c = await gallery.upload("Garten.jpg", room_photo(900, 600, colour=(90, 160, 80)))
+    first = (await gallery.get("/arrangement")).json()
+    assert first["asset_ids"] == [a, b, c]
+    assert first["title_asset_id"] is None
+
+    moved = await gallery.put("/arrangement/order", {"asset_ids": [c, a]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["asset_ids"] == [c, a, b]
+    titled = await gallery.put("/arrangement/title", {"asset_id": b})
+    assert titled.json()["title_asset_id"] == b
+    again = (await gallery.get("/arrangement")).json()
+    assert again["asset_ids"] == [c, a, b]
+    assert again["title_asset_id"] == b
+    assert again["revision"] == 2
+
+    # A photo added later follows the arranged ones.
+    d = await gallery.upload("Flur.jpg", room_photo(900, 600, colour=(180, 180, 180)))
+    assert (await gallery.get("/arrangement")).json()["asset_ids"] == [c, a, b, d]
+
+    events = await arranged_events(gallery)
+    assert [e["revision"] for e in events] == [1, 2]
+    assert events[-1]["title_asset_id"] == b
+    assert events[-1]["asset_ids"] == [c, a, b]
+
+    # Refusals: a photo twice, a photo of nowhere, another organisation's gallery.
+    twice = await gallery.put("/arrangement/order", {"asset_ids": [a, a]})
+    assert twice.status_code == 422
+    assert twice.json()["error"]["code"] == "duplicate_photo"
+    stranger = await gallery.put("/arrangement/title", {"asset_id": str(uuid.uuid4())})
+    assert stranger.status_code == 422
+    other = uuid.uuid4()
+    assert (await gallery.get("/arrangement", org=other)).status_code == 404
+    assert (
+        await gallery.put("/arrangement/order", {"asset_ids": [a]}, org=other)
+    ).status_code == 404
+    assert (await gallery.get(f"/photos/{a}/download?size=web", org=other)).status_code == 404
+
+    # Back to the default title picture.
+    cleared = await gallery.put("/arrangement/title", {"asset_id": None})
+    assert cleared.json()["title_asset_id"] is None
+
+
+async def test_each_size_has_its_real_dimensions_and_byte_limit(gallery: Gallery) -> None:
+    big = room_photo(4000, 3000, colour=(210, 180, 140))
+    asset = await gallery.upload("Wohnzimmer.jpg", big, quality=95)
+
+    web, web_bytes = await gallery.download(asset, "web")
+    with Image.open(io.BytesIO(web_bytes)) as image:
+        assert image.format == "JPEG"
+        assert image.size == (2000, 1500)
+    assert web["file_name"].endswith("-web.jpg")
+
+    portal, portal_bytes = await gallery.download(asset, "portal")
+    with Image.open(io.BytesIO(portal_bytes)) as image:
+        assert image.format == "JPEG"
+        assert image.size == (1920, 1440)
+        assert not image.getexif()  # nothing of the camera's metadata
+    assert len(portal_bytes) <= PORTAL_MAX_BYTES
+    assert portal["file_name"].endswith("-portal.jpg")
+    # Made once: the second request hands out the kept copy.
+    _, again = await gallery.download(asset, "portal")
+    assert again == portal_bytes
+
+    printed, print_bytes = await gallery.download(asset, "print")
+    with Image.open(io.BytesIO(print_bytes)) as image:
+        assert image.size == (4000, 3000)
+    assert printed["file_name"].endswith("-print.jpg")
+
+    assert (await gallery.get(f"/photos/{asset}/download?size=huge")).status_code == 422
+
+
+def test_portal_rendition_of_a_heavy_photo_stays_under_five_megabytes() -> None:
+    """Noise barely compresses: at the first quality a 1920 px frame of it is over 5 MB, so the
+    quality steps down until it fits."""
+    noise = Image.effect_noise((2000, 1500), 120).convert("RGB")
+    noisy = Image.merge("RGB", [noise.getchannel(0)] * 3).point(lambda v: (v * 7) % 256)
+    buffer = io.BytesIO()
+    noisy.save(buffer, format="JPEG", quality=100, subsampling=0)
+    rendition = render_portal(buffer.getvalue())
+    assert max(rendition.width, rendition.height) <= 1920
+    assert len(rendition.data) <= PORTAL_MAX_BYTES
+    with Image.open(io.BytesIO(rendition.data)) as image:
+        assert image.size == (rendition.width, rendition.height)
+
+
+async def test_a_selection_downloads_as_one_streamed_zip(gallery: Gallery) -> None:
+    a = await gallery.upload("Küche.jpg", room_photo(2600, 1700, colour=(200, 170, 130)))
+    b = await gallery.upload("Bad.jpg", room_photo(1200, 800, colour=(120, 170, 200)))
+    c = await gallery.upload("Garten.jpg", room_photo(1200, 800, colour=(90, 160, 80)))
+    await gallery.put("/arrangement/order", {"asset_ids": [c, a, b]})
+
+    answer = await gallery.get(f"/download.zip?size=portal&asset_id={a}&asset_id={c}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        names = archive.namelist()
+        assert len(names) == 2
+        assert all(n.endswith("-portal.jpg") for n in names)
+        sizes = [Image.open(io.BytesIO(archive.read(n))).size for n in names]
+    # In the client's order: the garden (c) first, then the kitchen (a) at portal size.
+    assert sizes[0] == (1200, 800)
+    assert max(sizes[1]) == 1920
+
+    everything = await gallery.get("/download.zip?size=web")
+    with zipfile.ZipFile(io.BytesIO(everything.content)) as archive:
+        assert len(archive.namelist()) == 3
+    stranger = await gallery.get(f"/download.zip?size=web&asset_id={uuid.uuid4()}")
+    assert stranger.status_code == 404
+
+
+async def test_downloads_wait_for_the_orders_payment(gallery: Gallery) -> None:
+    asset = await gallery.upload("Küche.jpg", room_photo(900, 600))
+    event = OrderPaymentRequired(
+        order_id=gallery.order, org_id=gallery.org, gallery_id=gallery.id, gross_cents=19900
+    )
+    await gallery.broker.publish(event.model_dump_json().encode(), event.topic)
+    refused = await gallery.get(f"/photos/{asset}/download?size=portal")
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "payment_required"
+    # Platform staff still get them.
+    staff = await gallery.get(f"/photos/{asset}/download?size=web", role="admin")
+    assert staff.status_code == 200
