@@ -21,6 +21,8 @@ from pix_runtime.storage_routes import local_storage_router
 from pix_media.api import delivery_router, router
 from pix_media.arrangement import GalleryArrangement
 from pix_media.arrangement_api import router as arrangement_router
+from pix_media.sharing import GalleryShares
+from pix_media.sharing_api import router as sharing_router
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
 from pix_media.models import ORGANISATION_DATA, assets, jobs, outbox
@@ -98,6 +100,14 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
     app.include_router(delivery_router)
     app.state.arrangement = GalleryArrangement(runtime.db, runtime.storage)
     app.include_router(arrangement_router)
+    app.state.shares = GalleryShares(
+        runtime.db,
+        app.state.arrangement,
+        library,
+        internal_key=runtime.internal_key,
+        clock=runtime.clock,
+    )
+    app.include_router(sharing_router)
     app.state.deliveries = deliveries
     app.state.photo_set = photo_set
     if isinstance(runtime.storage, LocalStorage):

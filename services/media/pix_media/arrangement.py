@@ -177,7 +177,7 @@ class GalleryArrangement:
 
     # --- reading ------------------------------------------------------------------------------
 
-    async def _member_gallery(
+    async def member_gallery(
         self, session: AsyncSession, gallery_id: uuid.UUID, viewer: Identity
     ) -> RowMapping:
         """The gallery, for its organisation's members and admins; 404 for everyone else."""
@@ -244,7 +244,7 @@ class GalleryArrangement:
 
     async def arrangement(self, gallery_id: uuid.UUID, viewer: Identity) -> Arrangement:
         async with self._db.sessions() as session:
-            await self._member_gallery(session, gallery_id, viewer)
+            await self.member_gallery(session, gallery_id, viewer)
             return await self.current(session, gallery_id)
 
     # --- arranging ----------------------------------------------------------------------------
@@ -257,7 +257,7 @@ class GalleryArrangement:
         if len(set(asset_ids)) != len(asset_ids):
             raise Invalid("duplicate_photo", "a photo appears twice in the order", "asset_ids")
         async with self._db.transaction() as session:
-            gallery = await self._member_gallery(session, gallery_id, viewer)
+            gallery = await self.member_gallery(session, gallery_id, viewer)
             before = await self.photos(session, gallery_id)
             known = {p.id for p in before}
             if any(a not in known for a in asset_ids):
@@ -271,7 +271,7 @@ class GalleryArrangement:
     ) -> Arrangement:
         """The title picture (None: back to export's default choice)."""
         async with self._db.transaction() as session:
-            gallery = await self._member_gallery(session, gallery_id, viewer)
+            gallery = await self.member_gallery(session, gallery_id, viewer)
             if asset_id is not None and asset_id not in {
                 p.id for p in await self.photos(session, gallery_id)
             }:
@@ -325,7 +325,7 @@ class GalleryArrangement:
         viewer: Identity,
     ) -> PhotoDownload:
         async with self._db.sessions() as session:
-            await self._member_gallery(session, gallery_id, viewer)
+            await self.member_gallery(session, gallery_id, viewer)
         return await self.download_of(gallery_id, asset_id, size, viewer)
 
     async def download_of(
@@ -395,7 +395,7 @@ class GalleryArrangement:
             if not checked:
                 if viewer is None:
                     raise NotFound("gallery")
-                await self._member_gallery(session, gallery_id, viewer)
+                await self.member_gallery(session, gallery_id, viewer)
             photos = await self._downloadable(session, gallery_id, viewer)
         if not asset_ids:
             return photos
