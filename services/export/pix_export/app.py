@@ -9,6 +9,7 @@ from pix_runtime.personal_data import declare
 from pix_runtime.sealing import SecretBox
 
 from pix_export.api import router
+from pix_export.arrangement import TitleFromMedia, register_title_from_media
 from pix_export.crm_push import CrmDesk
 from pix_export.handlers import register_handlers
 from pix_export.models import ORGANISATION_DATA, jobs, outbox
@@ -33,6 +34,7 @@ def create_app(settings: ExportSettings | None = None) -> tuple[FastAPI, Service
     crm = CrmDesk(runtime.db, runtime.storage, box, settings, clock=runtime.clock)
     desk = ExportDesk(runtime.db, runtime.storage, settings, hooks, crm=crm, clock=runtime.clock)
     register_handlers(runtime.broker, desk)
+    register_title_from_media(runtime.broker, TitleFromMedia(runtime.db, runtime.clock))
     subscribe_organisation_erasure(runtime, ORGANISATION_DATA, ExportOrganisationErased)
     declare_publishers(runtime.broker, GalleryExported)
     runtime.every(settings.flush_every_seconds, desk.flush_due)
