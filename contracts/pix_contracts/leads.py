@@ -108,7 +108,9 @@ class LeadMessageRequested(Event):
 
     The event id is derived from the lead and the message (uuid5), so asking twice for the same
     message is one email. `sealed_recipient` and `sealed_content` (JSON with `subject`, `text`)
-    are sealed with `LEAD_MAIL_SEAL_PURPOSE`, context = the event's `message_key`.
+    are sealed with `LEAD_MAIL_SEAL_PURPOSE`, context = the event's `message_key`. A viewing's
+    invitation (`kind` "viewing") adds `calendar` to the content: `method` (REQUEST/CANCEL),
+    `filename` and `content` (the .ics text), sent as the mail's calendar attachment.
     """
 
     topic: ClassVar[str] = "leads.message.requested.v1"
@@ -119,7 +121,7 @@ class LeadMessageRequested(Event):
     message_key: str = Field(
         description="e.g. `<lead_id>:acknowledgement`, `<lead_id>:follow-up:3`"
     )
-    kind: Literal["acknowledgement", "follow_up", "reply"]
+    kind: Literal["acknowledgement", "follow_up", "reply", "viewing"]
     locale: LeadLocale = "de"
     sender_name: str = Field(description="The organisation's sender name, for the From header")
     reply_to: str = Field(description="The lead's reply address (plus-addressed, no personal data)")

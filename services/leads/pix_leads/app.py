@@ -27,7 +27,7 @@ from pix_runtime.jobs import RetryPolicy
 from pix_runtime.licences import LicenceRequired, Licences, register_licence_handler
 from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.personal_data import declare, subject_key
-from pix_runtime.sealing import derive_key
+from pix_runtime.sealing import SecretBox, derive_key
 
 from pix_leads import api, public_api, subjects_api
 from pix_leads.abtests import Experiments
@@ -57,6 +57,9 @@ from pix_leads.service import (
 from pix_leads.settings import LeadsSettings
 from pix_leads.smtp import SmtpIntake
 from pix_leads.subjects import Subjects
+from pix_leads.viewings import VIEWING_CALENDAR, ViewingRef, Viewings
+from pix_leads.viewings_api import public_router as viewings_public_router
+from pix_leads.viewings_api import router as viewings_router
 from pix_leads.wishes import REEMBED, LeadWishes, Reembed
 
 
@@ -104,6 +107,23 @@ def create_app(
         form_limit=settings.form_limit,
         form_window_seconds=settings.form_window_seconds,
     )
+    # The key leads seals users' credentials with (PIX_LEADS_SECRETS_KEY, rotation: newest first).
+    sealing_key = getattr(settings, "secrets_key", None)
+    secrets_key = sealing_key.get_secret_value() if sealing_key else None
+    viewings = Viewings(
+        book,
+        org,
+        box=SecretBox.from_config(secrets_key, runtime.internal_key, "leads-calendar-secrets"),
+        mail_key=derive_key(runtime.internal_key, LEAD_MAIL_SEAL_PURPOSE),
+        link_key=derive_key(runtime.internal_key, "leads-viewing-link"),
+        clock=clock,
+        public_url=settings.platform.public_url,
+        link_days=settings.viewing_link_days,
+        slot_days=settings.viewing_slot_days,
+        notice_hours=settings.viewing_notice_hours,
+        timeout_seconds=settings.calendar_timeout_seconds,
+    )
+    intake.calendar_replies = viewings.take_reply
     subjects = Subjects(
         book,
         runtime.storage,
@@ -120,6 +140,7 @@ def create_app(
         clock=clock,
         model=model,
         objected=subjects.objected,
+        viewing_link=viewings.link_for,
     )
     smtp = SmtpIntake(
         intake,
@@ -149,6 +170,9 @@ def create_app(
         REEMBED, Reembed, wishes.reembed_job, policy=embed_policy, timeout=timedelta(minutes=30)
     )
     runtime.on_start(wishes.plan_reembed)
+    runtime.jobs.register(
+        VIEWING_CALENDAR, ViewingRef, viewings.write_calendar, policy=RetryPolicy(base_seconds=60)
+    )
     retention = timedelta(seconds=settings.retention_interval_seconds)
     runtime.jobs.every("leads.retention.lost-leads", retention, subjects.anonymise_lost)
     runtime.jobs.every("leads.retention.raw-messages", retention, subjects.purge_raw_messages)
@@ -177,6 +201,8 @@ def create_app(
     app.include_router(api.router, dependencies=[LicenceRequired])
     app.include_router(public_api.router)
     app.include_router(subjects_api.router)
+    app.include_router(viewings_router, dependencies=[LicenceRequired])
+    app.include_router(viewings_public_router)
     app.state.subjects = subjects
     app.state.settings = settings
     # Mailgun posts the whole MIME message (attachments included): checked against the message
@@ -191,6 +217,7 @@ def create_app(
     app.state.experiments = experiments
     app.state.insights = Insights(runtime.db)
     app.state.wishes = wishes
+    app.state.viewings = viewings
     app.state.storage = runtime.storage
     app.state.smtp = smtp
 

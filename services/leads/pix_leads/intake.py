@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pix_leads import models as m
 from pix_leads.enrichment import normalise_email, normalise_phone
 from pix_leads.fields import financing_of, time_frame_of
-from pix_leads.mail import read_mail, without_quote
+from pix_leads.mail import ReadMail, read_mail, without_quote
 from pix_leads.parsers import (
     Inquiry,
     NotAnInquiry,
@@ -101,6 +102,11 @@ class Intake:
         self._domain = inbound_domain.lower()
         self._form_limit = form_limit
         self._form_window = form_window_seconds
+        # An iTIP REPLY to a viewing (pix_leads.viewings.Viewings.take_reply): True when it was
+        # one, and then it is no ordinary reply.
+        self.calendar_replies: (
+            Callable[[AsyncSession, uuid.UUID, ReadMail, uuid.UUID | None], Awaitable[bool]] | None
+        ) = None
 
     # --- mailboxes ----------------------------------------------------------------------------
 
@@ -254,6 +260,10 @@ class Intake:
                 "error": repr(exc)[:2000],
             }
         if lead_id is not None:
+            if self.calendar_replies is not None and await self.calendar_replies(
+                session, lead_id, mail, row["id"]
+            ):
+                return {"status": "reply", "kind": "calendar_reply", "lead_id": lead_id}
             await self._book.attach_reply(
                 session, lead_id, words[:20_000], raw_message_id=row["id"]
             )

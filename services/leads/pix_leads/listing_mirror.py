@@ -29,6 +29,7 @@ class ListingMirror:
             "price_eur": facts.price_eur,
             "postcode": facts.postcode,
             "city": facts.city,
+            "street": (facts.street or "")[:200] or None,
             "portal_ids": [p[:100] for p in facts.portal_ids],
             "expose_url": facts.expose_url,
             "withdrawn": False,

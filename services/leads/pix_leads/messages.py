@@ -53,7 +53,10 @@ class Messenger:
         clock: Clock,
         model: SentimentModel | None = None,
         objected: Callable[[AsyncSession, RowMapping], Awaitable[bool]] | None = None,
+        viewing_link: Callable[[AsyncSession, RowMapping], Awaitable[str | None]] | None = None,
     ) -> None:
+        # The lead's page to pick a viewing slot (pix_leads.viewings), when a calendar is there.
+        self._viewing_link = viewing_link
         # Whether the lead's person objected to contact (pix_leads.subjects): no mail then.
         self._objected = objected
         self._book = book
@@ -141,6 +144,14 @@ class Messenger:
                 select(m.listings.c.expose_url).where(m.listings.c.listing_id == lead["listing_id"])
             )
         en = lead["locale"] == "en"
+        link = await self._viewing_link(session, lead) if self._viewing_link else None
+        viewing_line = ""
+        if link:
+            viewing_line = (
+                f"\n\nPick a time for a viewing here: {link}"
+                if en
+                else f"\n\nHier können Sie direkt einen Besichtigungstermin wählen: {link}"
+            )
         title = lead["listing_title"] or ("your property search" if en else "Ihre Immobiliensuche")
         expose_line = ""
         if expose:
@@ -154,6 +165,8 @@ class Messenger:
             "expose_url": expose or "",
             "expose_line": expose_line,
             "sender_name": mailbox["sender_name"],
+            "viewing_link": link or "",
+            "viewing_line": viewing_line,
         }
 
     async def _compose(

@@ -160,6 +160,8 @@ listings = Table(
     Column("price_eur", Integer, nullable=True),
     Column("postcode", String(10), nullable=True),
     Column("city", String(100), nullable=True),
+    # A viewing's place defaults to it (migration 0007).
+    Column("street", String(200), nullable=True),
     Column("portal_ids", ARRAY(String(100)), nullable=False, server_default="{}"),
     Column("expose_url", String(1000), nullable=True),
     Column("withdrawn", Boolean, nullable=False, server_default="false"),

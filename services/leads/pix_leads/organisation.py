@@ -28,13 +28,15 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     ("acknowledgement", "de"): (
         "Ihre Anfrage: {listing_title}",
         "{greeting}\n\nvielen Dank für Ihre Anfrage zu „{listing_title}“. Wir melden uns in "
-        "Kürze persönlich bei Ihnen.{expose_line}\n\nSie erreichen uns jederzeit, indem Sie "
+        "Kürze persönlich bei Ihnen.{expose_line}{viewing_line}\n\nSie erreichen uns "
+        "jederzeit, indem Sie "
         "auf diese E-Mail antworten.\n\nMit freundlichen Grüßen\n{sender_name}",
     ),
     ("acknowledgement", "en"): (
         "Your inquiry: {listing_title}",
         "{greeting}\n\nthank you for your inquiry about “{listing_title}”. We will get back "
-        "to you personally very soon.{expose_line}\n\nJust reply to this email to reach us.\n\n"
+        "to you personally very soon.{expose_line}{viewing_line}\n\nJust reply to this email "
+        "to reach us.\n\n"
         "Kind regards\n{sender_name}",
     ),
     ("follow_up_3", "de"): (

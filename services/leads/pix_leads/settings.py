@@ -49,6 +49,14 @@ class LeadsSettings(ServiceSettings, EmbeddingSettings):
     sentiment_model: str | None = None
     sentiment_timeout_seconds: float = 20.0
 
+    # Viewings (pix_leads.viewings): the lead's link to pick a slot is valid this long; slots
+    # are offered this many days ahead, from this many hours after now on; a calendar server
+    # gets this long to answer.
+    viewing_link_days: int = 14
+    viewing_slot_days: int = 14
+    viewing_notice_hours: int = 12
+    calendar_timeout_seconds: float = 20.0
+
     # Follow-ups after the first contact when the lead stays silent; LOST after the last.
     follow_up_days: tuple[int, ...] = (3, 7, 14)
     # The day after the last follow-up: a lead silent for 14 days after our first message is

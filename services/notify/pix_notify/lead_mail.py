@@ -21,7 +21,7 @@ from pix_runtime.sealing import SealBroken, derive_key, unseal
 from pix_runtime.settings import PlatformSettings
 
 from pix_notify.i18n import html_helpers, text_helpers
-from pix_notify.providers import Mail
+from pix_notify.providers import Attachment, Mail
 
 log = get_logger(__name__)
 KIND = "lead_message"
@@ -33,6 +33,21 @@ def lead_mail_key() -> bytes:
     """The key leads seals with: derived from the platform's internal key."""
     internal = PlatformSettings().internal_key.get_secret_value().encode()
     return derive_key(internal, LEAD_MAIL_SEAL_PURPOSE)
+
+
+def _calendar_entry(content: dict[str, object]) -> tuple[Attachment, ...]:
+    """A viewing's invitation (.ics, METHOD REQUEST or CANCEL) that leads put into the content."""
+    entry = content.get("calendar")
+    if not isinstance(entry, dict) or not entry.get("content"):
+        return ()
+    method = "CANCEL" if entry.get("method") == "CANCEL" else "REQUEST"
+    return (
+        Attachment(
+            filename=str(entry.get("filename") or "invite.ics"),
+            content_type=f"text/calendar; method={method}; charset=UTF-8",
+            content=str(entry["content"]),
+        ),
+    )
 
 
 class LeadMailer:
@@ -66,6 +81,7 @@ class LeadMailer:
             ),
             sender_name=event.sender_name,
             reply_to=event.reply_to,
+            attachments=_calendar_entry(content),
         )
 
     async def lead_message_requested(self, event: LeadMessageRequested) -> None:

@@ -33,6 +33,8 @@ log = get_logger(__name__)
 SOURCE = "/pix/orders"
 # Orders that still lie ahead of the shoot may get (or change) an appointment.
 SCHEDULABLE = frozenset({"received", "confirmed", "scheduled"})
+# A calendar asks for a day or a week; a month's grid is the most anyone reads at once.
+MAX_RANGE_DAYS = 42
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,23 @@ class AppointmentBook:
     async def day(self, day: date, viewer: Identity) -> list[Shoot]:
         """The day's live appointments with their orders, by start: a photographer's own,
         an administrator's all."""
+        return await self.between(day, day, viewer)
+
+    async def between(self, first: date, last: date, viewer: Identity) -> list[Shoot]:
+        """Live appointments from `first` to `last` (both included) with their orders, by day
+        and start: a photographer's own, an administrator's all (the calendar's weeks)."""
         if viewer.role not in ("photographer", "admin"):
             raise Forbidden()
+        if last < first:
+            raise Invalid("invalid_range", "the range must not end before it starts", "end")
+        if (last - first).days >= MAX_RANGE_DAYS:
+            raise Invalid("range_too_long", f"at most {MAX_RANGE_DAYS} days at a time", "end")
         a = appointments
         query = (
             select(orders, *(c for c in a.c if c.name not in ("org_id", "updated_at")))
             .join(orders, orders.c.id == a.c.order_id)
-            .where(a.c.day == day, a.c.cancelled_at.is_(None))
-            .order_by(a.c.starts_at, orders.c.number)
+            .where(a.c.day >= first, a.c.day <= last, a.c.cancelled_at.is_(None))
+            .order_by(a.c.day, a.c.starts_at, orders.c.number)
         )
         if viewer.role == "photographer":
             query = query.where(a.c.photographer_id == viewer.user_id)

@@ -143,3 +143,14 @@ async def day_of_shoots(
 ) -> list[ShootView]:
     """The day's shoots: a photographer's own, an administrator's all."""
     return [ShootView.of(s.order, s.scheduled) for s in await appointments.day(day, caller)]
+
+
+@router.get("/appointments/range")
+async def shoots_between(
+    appointments: Appointments, caller: CurrentIdentity, start: date, end: date
+) -> list[ShootView]:
+    """The shoots from `start` to `end` (both included, at most 42 days), by day and start:
+    a photographer's own, an administrator's all (the admin's calendar)."""
+    return [
+        ShootView.of(s.order, s.scheduled) for s in await appointments.between(start, end, caller)
+    ]
