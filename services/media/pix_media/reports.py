@@ -14,13 +14,23 @@ from pix_runtime.identity import Identity, report_scope
 from pydantic import BaseModel
 from sqlalchemy import text
 
+# A year of every organisation is ~500k photos: they are counted per UTC hour first (`date_bin`,
+# plain arithmetic) and only the hours are turned into Berlin days, since converting each row's
+# time to Berlin time cost more than the rest of the query (Berlin's offset is whole hours, so an
+# hour never straddles two days). JIT is off: compiling took longer than the query.
+NO_JIT = text("SET LOCAL jit = off")
 DAILY = text(
     """
-    SELECT to_char(timezone('Europe/Berlin', created_at), 'YYYY-MM-DD') AS day,
-           count(*) FILTER (WHERE status IN ('processed', 'captioned')) AS processed,
-           count(*) FILTER (WHERE status IN ('rejected', 'failed')) AS rejected
-    FROM media.assets
-    WHERE created_at >= :since AND (CAST(:org_id AS uuid) IS NULL OR org_id = :org_id)
+    SELECT to_char(timezone('Europe/Berlin', hour), 'YYYY-MM-DD') AS day,
+           sum(processed)::bigint AS processed, sum(rejected)::bigint AS rejected
+    FROM (
+        SELECT date_bin('1 hour', created_at, TIMESTAMPTZ '2000-01-03 00:00Z') AS hour,
+               count(*) FILTER (WHERE status IN ('processed', 'captioned')) AS processed,
+               count(*) FILTER (WHERE status IN ('rejected', 'failed')) AS rejected
+        FROM media.assets
+        WHERE created_at >= :since AND (CAST(:org_id AS uuid) IS NULL OR org_id = :org_id)
+        GROUP BY 1
+    ) hourly
     GROUP BY 1 ORDER BY 1
     """
 )
@@ -41,6 +51,7 @@ class MediaReports:
     ) -> list[DayPhotos]:
         params = {"since": since, "org_id": report_scope(caller, org_id)}
         async with self._db.sessions() as session:
+            await session.execute(NO_JIT)
             rows = (await session.execute(DAILY, params)).all()
         return [
             DayPhotos(day=r.day, processed=int(r.processed), rejected=int(r.rejected)) for r in rows

@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pix_orders.export import orders_csv
 from pix_orders.places import PlacesClient
 from pix_orders.records import HistoryEntry, Note, Order, OrderDetail
-from pix_orders.reports import WeekOrders
+from pix_orders.reports import WeekDeliveryTime, WeekOrders
 from pix_orders.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilter
 from pix_orders.service import OrderBook
 from pix_orders.validation import OrderForm, SlotForm
@@ -259,3 +259,15 @@ async def orders_per_week_report(
     """Orders placed per ISO week by status and ordered service (admins: all or `org_id`;
     owners: their own organisation)."""
     return await book.weekly_report(caller, org_id, since)
+
+
+@router.get("/reports/delivery-time")
+async def delivery_time_report(
+    book: Book,
+    caller: CurrentIdentity,
+    since: datetime,
+    org_id: uuid.UUID | None = None,
+) -> list[WeekDeliveryTime]:
+    """Orders delivered per ISO week with the median and p90 hours from placed to delivered
+    (admins: all or `org_id`; owners: their own organisation)."""
+    return await book.delivery_report(caller, org_id, since)

@@ -39,7 +39,12 @@ from pix_orders.records import (
     OrderDetail,
     one_line_address,
 )
-from pix_orders.reports import WeekOrders, orders_per_week
+from pix_orders.reports import (
+    WeekDeliveryTime,
+    WeekOrders,
+    delivery_time_per_week,
+    orders_per_week,
+)
 from pix_orders.search import MAX_LIMIT, OrderFilter, assigned_to, filtered_query
 from pix_orders.validation import OrderForm, ValidOrder, validate_order
 from pix_orders.workflow import allowed_transitions
@@ -199,6 +204,11 @@ class OrderBook:
         self, caller: Identity, org_id: uuid.UUID | None, since: datetime
     ) -> list[WeekOrders]:
         return await orders_per_week(self._db, caller, org_id, since)
+
+    async def delivery_report(
+        self, caller: Identity, org_id: uuid.UUID | None, since: datetime
+    ) -> list[WeekDeliveryTime]:
+        return await delivery_time_per_week(self._db, caller, org_id, since)
 
     async def list_for(self, viewer: Identity, wanted: OrderFilter) -> list[Order]:
         query = filtered_query(viewer, wanted).limit(max(1, min(wanted.limit, MAX_LIMIT)))
