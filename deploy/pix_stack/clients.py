@@ -75,9 +75,15 @@ class _Module:
         target = schema.get("$ref")
         return class_name(str(target).rsplit("/", 1)[-1]) if target else None
 
+    def is_value(self, schema_name: str) -> bool:
+        """A named schema that is a value, not a model (pydantic's JsonValue is `{}`): it is
+        written inline where it is used, a class of it would refuse every value."""
+        return "properties" not in self.schemas.get(schema_name, {"properties": {}})
+
     def type_of(self, schema: dict[str, Any]) -> str:
         if ref := self.ref(schema):
-            return ref
+            name = str(schema["$ref"]).rsplit("/", 1)[-1]
+            return self.type_of(self.schemas[name]) if self.is_value(name) else ref
         for combinator in ("anyOf", "oneOf"):
             if combinator in schema:
                 parts: list[str] = []
@@ -198,7 +204,8 @@ class _Module:
         return "\n".join(lines)
 
     def source(self) -> str:
-        body = "\n\n\n".join(self.model(name) for name in self.ordered())
+        models = [name for name in self.ordered() if not self.is_value(name)]
+        body = "\n\n\n".join(self.model(name) for name in models)
         typing_names = sorted(n for n in ("Any", "Literal") if n in self.imports)
         # A module alias: a field called `date` must not hide the type of another.
         dt_names = ["dt"] if "dt" in self.imports else []

@@ -20,6 +20,7 @@ from pix_runtime.logging import current_correlation_id, get_logger
 from starlette.background import BackgroundTask
 from yarl import URL
 
+from pix_gateway.clients.auth_models import SessionView
 from pix_gateway.pages import DEVICE_COOKIE, DEVICE_HEADER, client_ip, set_device_cookie
 from pix_gateway.service import (
     IDEMPOTENT_METHODS,
@@ -201,18 +202,18 @@ async def login(proxy: ApiProxy, request: Request) -> Response:
             media_type="application/json",
             headers={k: upstream.headers[k] for k in PASSED_ERROR_HEADERS if k in upstream.headers},
         )
-    session = upstream.json()
-    response = JSONResponse({"identity": session["identity"], "expires_at": session["expires_at"]})
+    session = SessionView.model_validate_json(upstream.content)
+    response = JSONResponse(session.model_dump(mode="json", include={"identity", "expires_at"}))
     response.set_cookie(
         proxy.settings.cookie_name,
-        session["token"],
+        session.token,
         httponly=True,
         secure=True,
         samesite="lax",
         path="/",
         max_age=SESSION_COOKIE_SECONDS,
     )
-    set_device_cookie(response, session["device_token"])
+    set_device_cookie(response, session.device_token)
     response.headers["cache-control"] = "no-store"
     return response
 

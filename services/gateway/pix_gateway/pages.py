@@ -18,6 +18,7 @@ from pix_runtime.logging import current_correlation_id, get_logger
 from pix_gateway import formats
 from pix_gateway.clients.auth_models import SessionView
 from pix_gateway.clients.base import ServiceError, Unavailable
+from pix_gateway.clients.base import error_of as service_error_of
 from pix_gateway.i18n import LOCALES, Locale, translate
 from pix_gateway.service import AuthUnavailable, Backend, SessionChecker, csrf_allowed
 from pix_gateway.settings import GatewaySettings
@@ -91,13 +92,8 @@ def status_of(refusal: Refusal) -> int:
 
 
 def error_of(response: Refusal) -> tuple[str, str | None]:
-    if isinstance(response, ServiceError):
-        return response.code or "invalid", response.field
-    try:
-        error = response.json()["error"]
-        return str(error["code"]), error.get("field")
-    except (ValueError, KeyError, TypeError):
-        return "invalid", None
+    refusal = response if isinstance(response, ServiceError) else service_error_of(response)
+    return refusal.code or "invalid", refusal.field
 
 
 class UI:
@@ -175,9 +171,6 @@ class UI:
             raise LoginRequired(path)
         return me
 
-    async def json(self, response: httpx.Response, default: Any) -> Any:
-        return response.json() if response.is_success else default
-
     async def part(self, service: str, path: str, me: Identity, default: Any) -> Any:
         """A part of a page from a service that may be down: the page shows without it."""
         try:
@@ -185,7 +178,7 @@ class UI:
         except httpx.TransportError as exc:
             log.warning("page.part_missing", service=service, error=exc.__class__.__name__)
             return default
-        return await self.json(response, default)
+        return response.json() if response.is_success else default
 
     def refusal(
         self, request: Request, me: Identity | None, response: Refusal, field: str

@@ -7,15 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Literal, TypeVar
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pix_runtime.identity import Identity
 from pix_runtime.logging import get_logger
-from pix_runtime.personal_data import ProcessingRecord, Processor
+from pix_runtime.personal_data import (
+    ProcessingRecord,
+    Processor,
+    SubjectErasure,
+    SubjectFindings,
+)
 
+from pix_gateway.clients.base import ServiceError
+from pix_gateway.clients.leads import LeadsClient
+from pix_gateway.clients.leads_models import Subject
+from pix_gateway.clients.subjects import SUBJECT_HOLDERS, SubjectHolderClient
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
 
@@ -35,9 +45,7 @@ SERVICES = (
     "billing",
 )
 SUBJECT_ACTIONS = ("find", "export", "erase", "object")
-# Services that hold a person's data as text and answer pix_runtime's subject API; leads
-# answers its own (and alone takes objections).
-SUBJECT_HOLDERS = ("notify", "assistant")
+Answer = TypeVar("Answer")
 
 
 async def gather(ui: UI) -> tuple[list[ProcessingRecord], list[str]]:
@@ -125,74 +133,103 @@ async def subjects_action(request: Request, ui: PageUI) -> Response:
     action = form.get("action", "find")
     if action not in SUBJECT_ACTIONS:
         raise PageError(400, "error.invalid")
-    subject = {k: form.get(k, "").strip() for k in ("email", "phone")}
-    payload = {k: v for k, v in subject.items() if v}
-    response = await ui.backend.call(
-        "POST", "leads", f"/privacy/subjects/{action}", identity=me, json=payload
-    )
-    if not response.is_success:
+    entered = {k: form.get(k, "").strip() for k in ("email", "phone")}
+    given = {k: v for k, v in entered.items() if v}
+    subject = Subject.model_validate(given)
+    leads = LeadsClient(ui.backend, me)
+    try:
+        if action == "export":
+            document = await leads.export_subject(subject)
+            others = await findings_elsewhere(ui, me, "export", given)
+            body = {
+                "leads": document.model_dump(mode="json"),
+                **{s: f.model_dump(mode="json") if f else None for s, f in others.items()},
+            }
+            return Response(
+                json.dumps(body, ensure_ascii=False, indent=2),
+                media_type="application/json",
+                headers={"Content-Disposition": 'attachment; filename="lead-data-export.json"'},
+            )
+        locale = ui.locale(request, me)
+        if action == "erase":
+            erased = await leads.erase_subject(subject)
+            elsewhere = await erased_elsewhere(ui, me, given)
+            message = translate("privacy.erased", locale, count=erased.leads)
+            count = sum(e.erased for e in elsewhere.values() if e)
+            message += " " + translate("privacy.erased_elsewhere", locale, count=count)
+            return subjects_page_with(request, ui, me, entered, message=message)
+        if action == "object":
+            objected = await leads.object_subject(subject)
+            message = translate("privacy.objected", locale, count=objected.leads)
+            return subjects_page_with(request, ui, me, entered, message=message)
+        found = await leads.find_subject(subject)
+    except ServiceError as refusal:
         return ui.render(
             request,
             "privacy/subjects.html",
             me,
             page="leads",
-            subject=subject,
+            subject=entered,
             found=None,
-            **ui.refusal(request, me, response, "email"),
+            **ui.refusal(request, me, refusal, "email"),
         )
-    result: dict[str, Any] = response.json()
-    others = await other_holders(ui, me, action, payload) if action != "object" else {}
-    if action == "export":
-        body = {"leads": result, **others}
-        return Response(
-            json.dumps(body, ensure_ascii=False, indent=2),
-            media_type="application/json",
-            headers={"Content-Disposition": 'attachment; filename="lead-data-export.json"'},
-        )
-    locale = ui.locale(request, me)
-    message = None
-    if action == "erase":
-        message = translate("privacy.erased", locale, count=result.get("leads", 0))
-        erased = sum(int(o.get("erased", 0)) for o in others.values() if o)
-        message += " " + translate("privacy.erased_elsewhere", locale, count=erased)
-    elif action == "object":
-        message = translate("privacy.objected", locale, count=result.get("leads", 0))
-    found = None
-    if action == "find":
-        found = {
-            **result,
-            "elsewhere": {
-                service: (len(o["records"]) if o else None) for service, o in others.items()
-            },
-        }
+    others = await findings_elsewhere(ui, me, "find", given)
+    counts = {service: (len(f.records) if f else None) for service, f in others.items()}
     return ui.render(
         request,
         "privacy/subjects.html",
         me,
         page="leads",
-        subject=subject,
+        subject=entered,
         found=found,
+        elsewhere=counts,
+        message_kind="ok",
+    )
+
+
+def subjects_page_with(
+    request: Request, ui: UI, me: Identity, entered: dict[str, str], *, message: str
+) -> Response:
+    return ui.render(
+        request,
+        "privacy/subjects.html",
+        me,
+        page="leads",
+        subject=entered,
+        found=None,
         message=message,
         message_kind="ok",
     )
 
 
-async def other_holders(
-    ui: UI, me: Identity, action: str, payload: dict[str, str]
-) -> dict[str, dict[str, Any] | None]:
-    """The same request to every other service that holds a person's data; None where one
-    did not answer (the page says so rather than pretending it found nothing)."""
+# The same request to every other service that holds a person's data; None where one did not
+# answer (the page says so rather than pretending it found nothing).
 
-    async def ask(service: str) -> dict[str, Any] | None:
-        try:
-            response = await ui.backend.call(
-                "POST", service, f"/privacy/subjects/{action}", identity=me, json=payload
-            )
-        except httpx.TransportError as exc:
-            log.warning("privacy.subject_unanswered", service=service, error=repr(exc)[:100])
-            return None
-        answer: dict[str, Any] | None = response.json() if response.is_success else None
-        return answer
 
-    answers = await asyncio.gather(*(ask(service) for service in SUBJECT_HOLDERS))
-    return dict(zip(SUBJECT_HOLDERS, answers, strict=True))
+async def findings_elsewhere(
+    ui: UI, me: Identity, action: Literal["find", "export"], subject: dict[str, str]
+) -> dict[str, SubjectFindings | None]:
+    async def ask(holder: SubjectHolderClient) -> SubjectFindings | None:
+        return await unanswered_as_none(holder.service, holder.findings(action, subject))
+
+    holders = [client(ui.backend, me) for client in SUBJECT_HOLDERS]
+    answers = await asyncio.gather(*(ask(holder) for holder in holders))
+    return {holder.service: answer for holder, answer in zip(holders, answers, strict=True)}
+
+
+async def erased_elsewhere(
+    ui: UI, me: Identity, subject: dict[str, str]
+) -> dict[str, SubjectErasure | None]:
+    holders = [client(ui.backend, me) for client in SUBJECT_HOLDERS]
+    answers = await asyncio.gather(
+        *(unanswered_as_none(holder.service, holder.erase(subject)) for holder in holders)
+    )
+    return {holder.service: answer for holder, answer in zip(holders, answers, strict=True)}
+
+
+async def unanswered_as_none(service: str, answer: Awaitable[Answer]) -> Answer | None:
+    try:
+        return await answer
+    except (httpx.TransportError, ServiceError) as exc:
+        log.warning("privacy.subject_unanswered", service=service, error=repr(exc)[:100])
+        return None

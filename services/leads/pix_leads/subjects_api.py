@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, Response
 from pix_runtime.http import CurrentIdentity
 
 from pix_leads.subjects import (
@@ -14,6 +13,7 @@ from pix_leads.subjects import (
     RetentionView,
     Subject,
     SubjectErased,
+    SubjectExport,
     SubjectFound,
     SubjectObjected,
     Subjects,
@@ -37,13 +37,10 @@ async def find(identity: CurrentIdentity, subjects: SubjectsDep, subject: Subjec
 
 @router.post("/subjects/export")
 async def export(
-    identity: CurrentIdentity, subjects: SubjectsDep, subject: Subject
-) -> JSONResponse:
-    data = await subjects.export(subject, identity)
-    return JSONResponse(
-        data.model_dump(mode="json"),
-        headers={"Content-Disposition": 'attachment; filename="leads-subject-export.json"'},
-    )
+    identity: CurrentIdentity, subjects: SubjectsDep, subject: Subject, response: Response
+) -> SubjectExport:
+    response.headers["Content-Disposition"] = 'attachment; filename="leads-subject-export.json"'
+    return await subjects.export(subject, identity)
 
 
 @router.post("/subjects/erase")

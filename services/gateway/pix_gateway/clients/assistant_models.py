@@ -82,6 +82,15 @@ class CostRow(_Model):
     errors: int
 
 
+class DayProviderCost(_Model):
+    day: str
+    model: str
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_eur: float
+
+
 class DeadLetterView(_Model):
     id: int
     consumer_group: str
@@ -103,6 +112,12 @@ class DeadLetterView(_Model):
 
 class ErrorBody(_Model):
     error: dict[str, Any]
+
+
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
 
 
 class ImportRow(_Model):
@@ -182,6 +197,19 @@ class NewMemory(_Model):
     fact: str
 
 
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
+
+
 class Processor(_Model):
     name: str
     receives: str
@@ -217,6 +245,14 @@ class ReplayReport(_Model):
     replayed: int
     failed: int
     outcomes: list[ReplayOutcome]
+
+
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
 
 
 class StagedPhoto(_Model):

@@ -82,6 +82,12 @@ class ErrorBody(_Model):
     error: dict[str, Any]
 
 
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
 class Identity(_Model):
     user_id: str
     org_id: str
@@ -137,11 +143,24 @@ class MemberRole(_Model):
     role: Literal["owner", "agent"]
 
 
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
 class OrganisationSummary(_Model):
     id: str
     name: str
     created_at: dt.datetime
     members: int
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
 
 
 class Processor(_Model):
@@ -208,6 +227,14 @@ class ResetRequest(_Model):
 
 class RoleUpdate(_Model):
     role: Literal["admin", "photographer", "owner", "agent"]
+
+
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
 
 
 class SessionInfo(_Model):

@@ -3,13 +3,13 @@ the answer read into the generated model, and a refusal raised as a typed error 
 service's {"error": {"code", "message", "field"?, "fields"?}} body."""
 
 from collections.abc import Awaitable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
 from pix_runtime.identity import Identity
 from pix_runtime.logging import get_logger
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pix_gateway.service import Backend
 
@@ -19,21 +19,28 @@ Answer = TypeVar("Answer")
 log = get_logger(__name__)
 
 
+class ErrorDetail(BaseModel):
+    """The services' error answer, `{"error": {"code", "message", "field"?, "fields"?}}`."""
+
+    code: str = ""
+    message: str = ""
+    field: str | None = None
+    fields: dict[str, str] = {}
+
+
+class ErrorAnswer(BaseModel):
+    error: ErrorDetail = ErrorDetail()
+
+
 class ServiceError(Exception):
     """A service refused (4xx) or failed (5xx); `status` is its HTTP status."""
 
-    def __init__(self, status: int, body: object) -> None:
-        error = body.get("error") if isinstance(body, dict) else None
-        error = error if isinstance(error, dict) else {}
+    def __init__(self, status: int, error: ErrorDetail) -> None:
         self.status = status
-        self.code = str(error.get("code") or "")
-        self.message = str(error.get("message") or "")
-        field = error.get("field")
-        self.field: str | None = str(field) if field else None
-        fields = error.get("fields")
-        self.fields: dict[str, str] = (
-            {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
-        )
+        self.code = error.code
+        self.message = error.message
+        self.field = error.field or None
+        self.fields = error.fields
         super().__init__(f"{status} {self.code}")
 
 
@@ -59,9 +66,9 @@ class Unavailable(ServiceError):
 
 def error_of(response: httpx.Response) -> ServiceError:
     try:
-        body: Any = response.json()
-    except ValueError:
-        body = {}
+        body = ErrorAnswer.model_validate_json(response.content).error
+    except ValidationError:  # not our services' shape (a proxy's HTML page, an empty 502)
+        body = ErrorDetail()
     status = response.status_code
     if status == 404:
         return NotFound(status, body)

@@ -105,6 +105,12 @@ class ErrorBody(_Model):
     error: dict[str, Any]
 
 
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
 class JobCounts(_Model):
     kind: str
     status: str
@@ -148,12 +154,25 @@ class Link(_Model):
     url: str
 
 
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
 class OrderPayment(_Model):
     order_id: str
     org_id: str
     payment: Literal["free", "required", "invoiced", "paid", "waived"]
     gross_cents: int
     invoice: InvoiceView | None
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
 
 
 class Processor(_Model):
@@ -187,6 +206,14 @@ class ReplayReport(_Model):
     replayed: int
     failed: int
     outcomes: list[ReplayOutcome]
+
+
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
 
 
 class Settlement(_Model):

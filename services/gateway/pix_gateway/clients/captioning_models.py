@@ -93,6 +93,12 @@ class ErrorBody(_Model):
     error: dict[str, Any]
 
 
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
 class JobCounts(_Model):
     kind: str
     status: str
@@ -111,6 +117,19 @@ class JobView(_Model):
     created_at: dt.datetime
     finished_at: dt.datetime | None
     payload: dict[str, Any]
+
+
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
 
 
 class Processor(_Model):
@@ -153,3 +172,11 @@ class ReplayReport(_Model):
     replayed: int
     failed: int
     outcomes: list[ReplayOutcome]
+
+
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]

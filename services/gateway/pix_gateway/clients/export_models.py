@@ -117,6 +117,12 @@ class GalleryPhotos(_Model):
     photos: list[GalleryPhoto]
 
 
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
 class JobCounts(_Model):
     kind: str
     status: str
@@ -135,6 +141,19 @@ class JobView(_Model):
     created_at: dt.datetime
     finished_at: dt.datetime | None
     payload: dict[str, Any]
+
+
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
 
 
 class Processor(_Model):
@@ -168,6 +187,14 @@ class ReplayReport(_Model):
     replayed: int
     failed: int
     outcomes: list[ReplayOutcome]
+
+
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
 
 
 class Webhook(_Model):

@@ -16,6 +16,11 @@ from pix_gateway.clients.leads_models import (
     MessageTemplate,
     Prediction,
     SemanticHit,
+    Subject,
+    SubjectErased,
+    SubjectExport,
+    SubjectFound,
+    SubjectObjected,
 )
 
 
@@ -94,3 +99,24 @@ class LeadsClient(ServiceClient):
         return await self.one(
             Experiment, "POST", f"/ab-tests/{segment(experiment_id)}/{segment(action)}"
         )
+
+    # A person's rights (GDPR Art. 15, 17, 21) over the organisation's leads.
+    async def find_subject(self, subject: Subject) -> SubjectFound:
+        return await self.one(SubjectFound, "POST", "/privacy/subjects/find", json=_body(subject))
+
+    async def export_subject(self, subject: Subject) -> SubjectExport:
+        return await self.one(
+            SubjectExport, "POST", "/privacy/subjects/export", json=_body(subject)
+        )
+
+    async def erase_subject(self, subject: Subject) -> SubjectErased:
+        return await self.one(SubjectErased, "POST", "/privacy/subjects/erase", json=_body(subject))
+
+    async def object_subject(self, subject: Subject) -> SubjectObjected:
+        return await self.one(
+            SubjectObjected, "POST", "/privacy/subjects/object", json=_body(subject)
+        )
+
+
+def _body(subject: Subject) -> dict[str, Any]:
+    return subject.model_dump(exclude_none=True)

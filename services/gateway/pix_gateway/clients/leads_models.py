@@ -24,6 +24,47 @@ class Activity(_Model):
     data: dict[str, Any]
 
 
+class AgentMailbox(_Model):
+    id: str
+    provider: Literal["gmail", "outlook", "imap"]
+    address: str
+    status: Literal["live", "broken"]
+    broken_reason: str | None = None
+    last_sync_at: dt.datetime | None = None
+    created_at: dt.datetime
+
+
+class WorkingHours(_Model):
+    days: list[int] | None = None
+    start: str = "09:00:00"
+    end: str = "18:00:00"
+    slot_minutes: int = 45
+
+
+class CalendarConnect(_Model):
+    url: str
+    username: str
+    password: str
+    hours: WorkingHours | None = None
+
+
+class CalendarView(_Model):
+    id: str
+    kind: str
+    server_url: str
+    calendar_url: str
+    name: str
+    username: str
+    status: str
+    last_error: str | None
+    hours: WorkingHours
+    connected_at: dt.datetime
+
+
+class CalendarStatus(_Model):
+    calendar: CalendarView | None
+
+
 class ContactTime(_Model):
     best_hour: int | None
     best_weekday: int | None
@@ -97,6 +138,24 @@ class VariantResult(_Model):
 class ExperimentResults(_Model):
     experiment: Experiment
     variants: list[VariantResult]
+
+
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
+class ImapConnection(_Model):
+    username: str
+    password: str
+    imap_host: str
+    imap_port: int = 993
+    imap_security: Literal["ssl", "starttls", "plain"] = "ssl"
+    smtp_host: str
+    smtp_port: int = 465
+    smtp_security: Literal["ssl", "starttls", "plain"] = "ssl"
+    sent_folder: str = "Sent"
 
 
 class JobCounts(_Model):
@@ -270,6 +329,11 @@ class MailboxChanges(_Model):
     locale: Literal["de", "en"] | None = None
 
 
+class MailboxOverview(_Model):
+    mailbox: AgentMailbox | None
+    providers: list[Literal["gmail", "outlook", "imap"]]
+
+
 class ManualLead(_Model):
     name: str
     email: str | None = None
@@ -285,6 +349,28 @@ class MessageTemplate(_Model):
     subject: str
     body: str
     custom: bool
+
+
+class OAuthCallback(_Model):
+    state: str
+    code: str
+
+
+class OAuthStart(_Model):
+    authorization_url: str
+
+
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
 
 
 class OutgoingMessage(_Model):
@@ -321,6 +407,37 @@ class ProcessingRecord(_Model):
     declarations: list[PersonalData]
 
 
+class PublicViewing(_Model):
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    day: dt.date
+    start: str
+    end: str
+    place: str
+
+
+class Slot(_Model):
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    day: dt.date
+    start: str
+    end: str
+
+
+class PublicOffer(_Model):
+    locale: Literal["de", "en"]
+    sender_name: str
+    listing_title: str | None
+    place: str
+    slots: list[Slot]
+    booked: PublicViewing | None
+    calendar_unavailable: bool = False
+
+
+class PublicPick(_Model):
+    starts_at: dt.datetime
+
+
 class ReplayOutcome(_Model):
     id: int
     replayed: bool
@@ -354,6 +471,14 @@ class SemanticHit(_Model):
     similarity: float
 
 
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
+
+
 class StatusChange(_Model):
     status: Literal["NEW", "CONTACTED", "CONVERSATION", "BOOKED", "LOST"]
     reason: str | None = None
@@ -364,10 +489,54 @@ class Subject(_Model):
     phone: str | None = None
 
 
+class SubjectActivity(_Model):
+    kind: str
+    at: dt.datetime
+    text: str
+    data: dict[str, Any]
+
+
 class SubjectErased(_Model):
     service: str = "leads"
     leads: int
     raw_messages: int
+
+
+class SubjectLead(_Model):
+    id: str
+    status: str
+    source: str
+    created_at: dt.datetime
+    listing_title: str | None
+    salutation: str | None
+    name: str
+    email: str | None
+    phone: str | None
+    message: str
+    notes: str
+    household: str | None
+    financing: str
+    budget_min_eur: int | None
+    budget_max_eur: int | None
+    consent_text: str | None
+    consent_at: dt.datetime | None
+    activities: list[SubjectActivity]
+
+
+class SubjectRawMessage(_Model):
+    id: str
+    channel: str
+    mail_from: str | None
+    received_at: dt.datetime
+
+
+class SubjectExport(_Model):
+    service: str = "leads"
+    exported_at: dt.datetime
+    subject: Subject
+    objected: bool
+    leads: list[SubjectLead]
+    raw_messages: list[SubjectRawMessage]
 
 
 class SubjectFound(_Model):
@@ -385,3 +554,35 @@ class SubjectObjected(_Model):
 class TemplateText(_Model):
     subject: str
     body: str
+
+
+class Viewing(_Model):
+    id: str
+    lead_id: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    day: dt.date
+    start: str
+    end: str
+    place: str
+    state: Literal["invited", "planned", "accepted", "declined", "tentative", "cancelled"]
+    sequence: int
+    booked_via: str
+    calendar_state: str
+    calendar_error: str | None
+    created_at: dt.datetime
+    replied_at: dt.datetime | None
+
+
+class ViewingChange(_Model):
+    date: dt.date | None = None
+    start: str | None = None
+    end: str | None = None
+    place: str | None = None
+
+
+class ViewingForm(_Model):
+    date: dt.date
+    start: str
+    end: str | None = None
+    place: str | None = None

@@ -85,6 +85,12 @@ class ExposeRequest(_Model):
     locale: Literal["de", "en"] = "de"
 
 
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
 class JobCounts(_Model):
     kind: str
     status: str
@@ -282,6 +288,19 @@ class NewListing(_Model):
     org_id: str | None = None
 
 
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
+
+
 class Processor(_Model):
     name: str
     receives: str
@@ -341,6 +360,14 @@ class SearchHit(_Model):
     similarity: float | None
     headline: str | None
     score: float
+
+
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
 
 
 class Withdrawal(_Model):

@@ -4,7 +4,7 @@ Generated from the service's OpenAPI by `make clients` (pix_stack.clients): do n
 """
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 class _Model(BaseModel):
     # Fields a newer service adds are ignored until the next `make clients`.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, protected_namespaces=())
+
+
+class Arrangement(_Model):
+    gallery_id: str
+    asset_ids: list[str]
+    title_asset_id: str | None
+    revision: int
 
 
 class AssetView(_Model):
@@ -29,8 +36,14 @@ class AssetView(_Model):
     error_message: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    kind: str = "photo"
+    content_type: str | None = None
+    file_size: int | None = None
+    duration_ms: int | None = None
+    page_count: int | None = None
     thumb_url: str | None = None
     web_url: str | None = None
+    file_url: str | None = None
 
 
 class CompletePart(_Model):
@@ -80,6 +93,13 @@ class DeliveryStateView(_Model):
     auto_deliver: bool
 
 
+class DownloadView(_Model):
+    asset_id: str
+    size: Literal["web", "portal", "print"]
+    url: str
+    file_name: str
+
+
 class ErrorBody(_Model):
     error: dict[str, Any]
 
@@ -90,6 +110,7 @@ class GalleryDetail(_Model):
     reference: str
     title: str
     created_at: dt.datetime
+    ordered_services: list[str] | None = None
     watermarked: bool
     assets: list[AssetView]
 
@@ -108,6 +129,13 @@ class GalleryView(_Model):
     reference: str
     title: str
     created_at: dt.datetime
+    ordered_services: list[str] | None = None
+
+
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
 
 
 class JobCounts(_Model):
@@ -148,6 +176,23 @@ class MultipartView(_Model):
     missing: list[PartUrlView]
 
 
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
+class OrderChoice(_Model):
+    asset_ids: list[str]
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
+
+
 class Processor(_Model):
     name: str
     receives: str
@@ -162,6 +207,10 @@ class PersonalData(_Model):
     legal_basis: str
     retention: str
     processors: list[Processor] = Field(default_factory=lambda: [])
+
+
+class PinAttempt(_Model):
+    pin: str
 
 
 class ProcessingRecord(_Model):
@@ -190,9 +239,64 @@ class RetentionView(_Model):
     own: Retention
 
 
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
+
+
+class ShareGrantView(_Model):
+    grant: str
+    expires_at: dt.datetime
+
+
+class ShareLink(_Model):
+    id: str
+    gallery_id: str
+    token: str
+    label: str
+    has_pin: bool
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    active: bool
+    view_count: int
+    last_viewed_at: dt.datetime | None
+
+
+class ShareRequest(_Model):
+    label: str = ""
+    pin: str | None = None
+    expires_in_days: int = 14
+
+
+class SharedPhoto(_Model):
+    id: str
+    name: str
+    width: int | None
+    height: int | None
+    thumb_url: str | None
+    web_url: str | None
+    title: bool
+
+
+class SharedGallery(_Model):
+    title: str
+    expires_at: dt.datetime
+    downloads: bool
+    photos: list[SharedPhoto]
+
+
+class TitleChoice(_Model):
+    asset_id: str | None
+
+
 class UploadRequest(_Model):
     file_name: str
     byte_size: int
+    kind: Literal["photo", "floor_plan", "video"] = "photo"
 
 
 class UploadTicketView(_Model):

@@ -37,6 +37,12 @@ class ErrorBody(_Model):
     error: dict[str, Any]
 
 
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
 class JobCounts(_Model):
     kind: str
     status: str
@@ -86,6 +92,19 @@ class MailgunWebhook(_Model):
     event_data_: dict[str, Any] = Field(alias="event-data")
 
 
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
+
+
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
+
+
 class Processor(_Model):
     name: str
     receives: str
@@ -117,6 +136,14 @@ class ReplayReport(_Model):
     replayed: int
     failed: int
     outcomes: list[ReplayOutcome]
+
+
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
 
 
 class SubjectErasure(_Model):

@@ -71,6 +71,12 @@ class ErrorBody(_Model):
     error: dict[str, Any]
 
 
+class GroupLag(_Model):
+    group: str
+    topic: str
+    lag: int
+
+
 class HistoryEntry(_Model):
     from_status: str | None
     to_status: str
@@ -109,6 +115,13 @@ class Note(_Model):
 
 class NoteRequest(_Model):
     text: str
+
+
+class OperationsLine(_Model):
+    key: str
+    value: float | None = None
+    detail: str | None = None
+    at: dt.datetime | None = None
 
 
 class OrderLine(_Model):
@@ -206,6 +219,12 @@ class OrderView(_Model):
     updated_at: dt.datetime
 
 
+class OutboxFigures(_Model):
+    unpublished: int
+    oldest_seconds: float
+    parked: int
+
+
 class Processor(_Model):
     name: str
     receives: str
@@ -246,6 +265,14 @@ class ReplayReport(_Model):
     outcomes: list[ReplayOutcome]
 
 
+class ServiceOperations(_Model):
+    service: str
+    outbox: OutboxFigures | None
+    lag: list[GroupLag]
+    lag_known: bool
+    lines: list[OperationsLine]
+
+
 class ShootView(_Model):
     order_id: str
     gallery_id: str
@@ -268,6 +295,13 @@ class StatusRequest(_Model):
 class SuggestionView(_Model):
     place_id: str
     text: str
+
+
+class WeekDeliveryTime(_Model):
+    week: str
+    orders: int
+    median_hours: float
+    p90_hours: float
 
 
 class WeekOrders(_Model):
