@@ -16,6 +16,8 @@ from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GALLERY_MAIL, GalleryMailDue
 from pix_notify.handlers import register_handlers
 from pix_notify.models import ORGANISATION_DATA, jobs, outbox
+from pix_notify.preferences import Preferences
+from pix_notify.preferences_api import router as preferences_router
 from pix_notify.privacy import PERSONAL_DATA
 from pix_notify.providers import MailConfigError, build_provider
 from pix_notify.service import PostOffice
@@ -80,6 +82,8 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
     declare(app, "notify", PERSONAL_DATA)
     declare_subjects(app, "notify", MailSubjects(runtime.db))
     app.include_router(router)
+    app.include_router(preferences_router)
+    app.state.preferences = Preferences(runtime.db)
     app.state.courier = courier
     app.state.webhooks = webhooks
     return app, runtime

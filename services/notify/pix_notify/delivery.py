@@ -28,11 +28,13 @@ from sqlalchemy import String, and_, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_notify.models import emails, jobs, suppressions
+from pix_notify.preferences import switched_off
 from pix_notify.providers import Attachment, Mail, MailProvider, SendError
 
 log = get_logger(__name__)
 
-MailStatus = Literal["sending", "sent", "retrying", "failed", "suppressed", "bounced"]
+# skipped: the recipient switched the mail's kind off (pix_notify.preferences); never queued.
+MailStatus = Literal["sending", "sent", "retrying", "failed", "suppressed", "bounced", "skipped"]
 STATUSES: tuple[MailStatus, ...] = get_args(MailStatus)
 ERROR_CHARS = 500
 SEND_MAIL = "notify.send-mail"
@@ -138,6 +140,14 @@ class Courier:
             blocked = await session.scalar(
                 select(suppressions.c.reason).where(suppressions.c.email == address)
             )
+            # Recorded, not dropped: the mail log shows what the recipient chose not to get.
+            unwanted = None if blocked else await switched_off(session, address, kind)
+            if unwanted:
+                status, error = "skipped", f"switched off by the recipient ({unwanted})"
+            elif blocked:
+                status, error = "suppressed", f"address suppressed ({blocked})"
+            else:
+                status, error = "sending", None
             row_id = await session.scalar(
                 insert(emails)
                 .values(
@@ -155,19 +165,21 @@ class Courier:
                     provider=self._provider.name,
                     recipient_digest=self.digest(mail.recipient),
                     org_id=org_id,
-                    status="suppressed" if blocked else "sending",
+                    status=status,
                     attempts=0,
-                    error=f"address suppressed ({blocked})" if blocked else None,
+                    error=error,
                 )
                 .on_conflict_do_nothing(index_elements=[emails.c.idempotency_key])
                 .returning(emails.c.id)
             )
-            if row_id is not None and not blocked:
+            if row_id is not None and status == "sending":
                 await enqueue_job(
                     session, jobs, SEND_MAIL, SendMail(email_id=row_id), key=str(row_id)
                 )
         if row_id is not None and blocked:
             log.info("mail.suppressed", kind=kind, key=key, reason=blocked)
+        elif row_id is not None and unwanted:
+            log.info("mail.skipped", kind=kind, key=key, preference=unwanted)
 
     async def send(self, payload: SendMail, ctx: JobContext) -> None:
         """The job: one attempt at sending the mail, its outcome on the row."""

@@ -50,7 +50,8 @@ admins = Table(
 # The row is written as `sending` with its `notify.send-mail` job (key: the row's id), in one
 # transaction, before delivery.
 # Status: sending -> sent | retrying (-> sending again when its job is due) | failed (gave
-# up, `error` says why) | suppressed (address hard-bounced before) ; sent -> bounced (webhook).
+# up, `error` says why) | suppressed (address hard-bounced before) | skipped (the recipient
+# switched the kind off, pix_notify.preferences) ; sent -> bounced (webhook).
 emails = Table(
     "emails",
     metadata,
@@ -124,6 +125,19 @@ gallery_mail = Table(
     Column("mailed_version", Integer, nullable=True),
     Column("ready_mailed_at", DateTime(timezone=True), nullable=True),
     Column("last_mailed_at", DateTime(timezone=True), nullable=True),
+)
+
+# Notification emails a user switched off, one row per (user, preference kind); matched to
+# mail by the user's address, lower-case (pix_notify.preferences).
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("email", String(320), nullable=False, index=True),
+    # The user's organisation, so its erasure takes the row along.
+    Column("org_id", Uuid, nullable=True, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 inbox = inbox_table(metadata)

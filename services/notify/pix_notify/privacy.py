@@ -12,4 +12,12 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         retention="90 days (mail log); erased by keyed digest when a user is deleted",
         processors=(MAILGUN_EU,),
     ),
+    PersonalData(
+        category="Notification preferences: the kinds of email a user switched off, their address",
+        subjects="users",
+        purpose="sending only the notification emails a user wants",
+        legal_basis="Art. 6(1)(b) contract",
+        retention="until switched on again, the user is deleted or the organisation erased",
+        processors=(),
+    ),
 )

@@ -38,7 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GalleryMailer
 from pix_notify.i18n import gettext, html_helpers, text_helpers
-from pix_notify.models import admins, emails, inbox, recipients, suppressions
+from pix_notify.models import (
+    admins,
+    emails,
+    inbox,
+    notification_preferences,
+    recipients,
+    suppressions,
+)
 from pix_notify.providers import Mail
 
 CONSUMER = "notify"
@@ -135,7 +142,8 @@ class PostOffice:
 
     async def user_deleted(self, event: UserDeleted | UserDeletedV2) -> int:
         """Erase what notify holds about the user: their mails, the recipients of the orders
-        they placed, their admin entry and a suppression of their address.
+        they placed, their admin entry, their notification preferences and a suppression of
+        their address.
 
         v2 carries ids and the address's keyed digest only; rows from before the digest was
         kept have their digest computed here (the mail log's retention removes them in time).
@@ -154,6 +162,12 @@ class PostOffice:
             )
             erased += int(getattr(gone, "rowcount", 0) or 0)
             gone = await session.execute(delete(admins).where(admins.c.user_id == event.user_id))
+            erased += int(getattr(gone, "rowcount", 0) or 0)
+            gone = await session.execute(
+                delete(notification_preferences).where(
+                    notification_preferences.c.user_id == event.user_id
+                )
+            )
             erased += int(getattr(gone, "rowcount", 0) or 0)
             erased += await self._erase_digest(session, suppressions, suppressions.c.email, digest)
         log.info("mail.erased_user", user_id=str(event.user_id), rows=erased)

@@ -70,7 +70,7 @@ class LoggedMail(_Model):
     locale: str
     subject: str
     text_body: str
-    status: Literal["sending", "sent", "retrying", "failed", "suppressed", "bounced"]
+    status: Literal["sending", "sent", "retrying", "failed", "suppressed", "bounced", "skipped"]
     provider: str
     attempts: int
     error: str | None
@@ -119,6 +119,16 @@ class PersonalData(_Model):
     legal_basis: str
     retention: str
     processors: list[Processor] = Field(default_factory=lambda: [])
+
+
+class PreferenceChange(_Model):
+    enabled: bool
+
+
+class PreferenceView(_Model):
+    kind: Literal["order_updates", "gallery_delivered", "appointments", "admin_alerts", "security"]
+    enabled: bool
+    switchable: bool
 
 
 class ProcessingRecord(_Model):
