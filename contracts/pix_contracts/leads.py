@@ -130,10 +130,33 @@ class LeadMessageRequested(Event):
     variant: str | None = Field(default=None, description="A/B test variant, if one was used")
 
 
+class AgentMailboxBroken(Event):
+    """An agent's own mailbox (Gmail, Outlook, IMAP) stopped accepting our credentials: revoked,
+    expired, or its password changed. Notify tells the agent once per breakage; until they
+    reconnect, leads sends their mails through the platform under the agent's name.
+
+    `sealed_recipient` is the agent's platform address, sealed with `LEAD_MAIL_SEAL_PURPOSE`,
+    context = the event's `mailbox_id` as text.
+    """
+
+    topic: ClassVar[str] = "leads.mailbox.broken.v1"
+    key_field: ClassVar[str] = "mailbox_id"
+
+    mailbox_id: uuid.UUID
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    provider: Literal["gmail", "outlook", "imap"]
+    locale: LeadLocale = "de"
+    reason: str = Field(max_length=100, description="e.g. invalid_grant, imap_login_failed")
+    agent_name: str = Field(max_length=200)
+    sealed_recipient: str
+
+
 LEAD_EVENTS: tuple[type[Event], ...] = (
     LeadCreated,
     LeadUpdated,
     LeadStatusChanged,
     LeadErased,
     LeadMessageRequested,
+    AgentMailboxBroken,
 )

@@ -18,7 +18,7 @@ from pix_contracts import (
     LeadStatusChanged,
     LeadUpdated,
 )
-from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
+from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE, AgentMailboxBroken
 from pix_contracts.privacy import LeadsOrganisationErased
 from pix_runtime.broker import declare_publishers
 from pix_runtime.embeddings import Embedder, build_embedder
@@ -29,13 +29,22 @@ from pix_runtime.lifecycle import ServiceRuntime, serve
 from pix_runtime.personal_data import declare, subject_key
 from pix_runtime.sealing import SecretBox, derive_key
 
-from pix_leads import api, public_api, subjects_api
+from pix_leads import api, mailboxes_api, public_api, subjects_api
 from pix_leads.abtests import Experiments
 from pix_leads.desk import LeadDesk
 from pix_leads.handlers import register_handlers
 from pix_leads.insights import Insights
 from pix_leads.intake import PROCESS, Intake, RawRef
 from pix_leads.listing_mirror import ListingMirror
+from pix_leads.mailboxes import (
+    READ,
+    SEND,
+    SYNC,
+    AgentMailboxes,
+    MailboxRef,
+    MailboxSend,
+    secret_box,
+)
 from pix_leads.messages import Messenger
 from pix_leads.models import ORGANISATION_DATA, inbox, jobs, outbox
 from pix_leads.models import licences as licence_table
@@ -132,6 +141,14 @@ def create_app(
         lost_after=timedelta(days=settings.lost_lead_retention_days),
         raw_after=timedelta(days=settings.raw_message_retention_days),
     )
+    agent_mailboxes = AgentMailboxes(
+        book,
+        org,
+        box=secret_box(settings, runtime.internal_key),
+        settings=settings,
+        clock=clock,
+        lead_mail_key=derive_key(runtime.internal_key, LEAD_MAIL_SEAL_PURPOSE),
+    )
     messenger = Messenger(
         book,
         org,
@@ -141,6 +158,7 @@ def create_app(
         model=model,
         objected=subjects.objected,
         viewing_link=viewings.link_for,
+        agent_mailboxes=agent_mailboxes,
     )
     smtp = SmtpIntake(
         intake,
@@ -170,6 +188,13 @@ def create_app(
         REEMBED, Reembed, wishes.reembed_job, policy=embed_policy, timeout=timedelta(minutes=30)
     )
     runtime.on_start(wishes.plan_reembed)
+    runtime.jobs.register(SEND, MailboxSend, agent_mailboxes.send_job, policy=quick)
+    runtime.jobs.register(
+        READ, MailboxRef, agent_mailboxes.read_job, policy=RetryPolicy(max_attempts=3)
+    )
+    runtime.jobs.every(
+        SYNC, timedelta(seconds=settings.mailbox_sync_seconds), agent_mailboxes.sync_all
+    )
     runtime.jobs.register(
         VIEWING_CALENDAR, ViewingRef, viewings.write_calendar, policy=RetryPolicy(base_seconds=60)
     )
@@ -194,6 +219,7 @@ def create_app(
         LeadStatusChanged,
         LeadErased,
         LeadMessageRequested,
+        AgentMailboxBroken,
     )
 
     app = runtime.create_app(title="pix.immo leads")
@@ -203,6 +229,8 @@ def create_app(
     app.include_router(subjects_api.router)
     app.include_router(viewings_router, dependencies=[LicenceRequired])
     app.include_router(viewings_public_router)
+    app.include_router(mailboxes_api.router)
+    app.state.agent_mailboxes = agent_mailboxes
     app.state.subjects = subjects
     app.state.settings = settings
     # Mailgun posts the whole MIME message (attachments included): checked against the message

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pix_contracts import LeadMessageRequested
 from pix_runtime.clock import Clock
@@ -31,6 +31,9 @@ from pix_leads.records import Activity
 from pix_leads.sentiment import SentimentModel
 from pix_leads.service import Analysis, FollowUp, LeadBook, LeadRef
 from pix_leads.tenancy import lead_scope
+
+if TYPE_CHECKING:
+    from pix_leads.mailboxes import AgentMailboxes
 
 log = get_logger(__name__)
 MESSAGE_NAMESPACE = uuid.UUID("3f4b2a6e-5d0c-4f0e-9a57-1e0c2b7d8a11")
@@ -54,7 +57,10 @@ class Messenger:
         model: SentimentModel | None = None,
         objected: Callable[[AsyncSession, RowMapping], Awaitable[bool]] | None = None,
         viewing_link: Callable[[AsyncSession, RowMapping], Awaitable[str | None]] | None = None,
+        agent_mailboxes: AgentMailboxes | None = None,
     ) -> None:
+        # The agent's own mailbox (pix_leads.mailboxes), where one is connected.
+        self._agent_mailboxes = agent_mailboxes
         # The lead's page to pick a viewing slot (pix_leads.viewings), when a calendar is there.
         self._viewing_link = viewing_link
         # Whether the lead's person objected to contact (pix_leads.subjects): no mail then.
@@ -104,30 +110,41 @@ class Messenger:
             return False
         mailbox = await self._org.ensure_mailbox(session, lead["org_id"])
         reply_to = self._book.reply_address(mailbox["slug"], lead["reply_token"])
-        await self._book.publish(
-            session,
-            LeadMessageRequested(
-                event_id=message_event_id(key),
-                lead_id=lead["id"],
-                org_id=lead["org_id"],
-                message_key=key,
-                kind=kind,
-                locale="en" if lead["locale"] == "en" else "de",
-                sender_name=mailbox["sender_name"],
-                reply_to=reply_to,
-                sealed_recipient=seal(lead["email"], self._seal_key, context=key),
-                sealed_content=seal(
-                    json.dumps({"subject": subject, "text": body}), self._seal_key, context=key
+        route = None
+        if self._agent_mailboxes is not None:
+            route = await self._agent_mailboxes.route(session, lead, key=key, actor=actor)
+        if route is None or not route.through_mailbox:
+            await self._book.publish(
+                session,
+                LeadMessageRequested(
+                    event_id=message_event_id(key),
+                    lead_id=lead["id"],
+                    org_id=lead["org_id"],
+                    message_key=key,
+                    kind=kind,
+                    locale="en" if lead["locale"] == "en" else "de",
+                    # A broken agent mailbox: the platform sends under the agent's name.
+                    sender_name=(route and route.sender_name) or mailbox["sender_name"],
+                    reply_to=reply_to,
+                    sealed_recipient=seal(lead["email"], self._seal_key, context=key),
+                    sealed_content=seal(
+                        json.dumps({"subject": subject, "text": body}), self._seal_key, context=key
+                    ),
+                    variant=variant,
                 ),
-                variant=variant,
-            ),
-        )
+            )
         await self._book.record(
             session,
             lead,
             "email_out",
             text_=body,
-            data={"message_key": key, "subject": subject, "kind": kind, "variant": variant},
+            data={
+                "message_key": key,
+                "subject": subject,
+                "kind": kind,
+                "variant": variant,
+                "via": "mailbox" if route is not None and route.through_mailbox else "platform",
+            },
             actor=actor,
         )
         now = self._clock.now()

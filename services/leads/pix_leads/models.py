@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -246,6 +247,64 @@ lead_vectors = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 Index("lead_vectors_org_model", lead_vectors.c.org_id, lead_vectors.c.model)
+
+# An agent's own mailbox (pix_leads.mailboxes), one per user: its credentials sealed (never in
+# clear, bound to the row by its id), the non-secret connection settings, and the sync cursor
+# (Gmail history id, Graph delta link, IMAP "uidvalidity:uid"). status: live | broken.
+agent_mailboxes = Table(
+    "agent_mailboxes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False, index=True),
+    Column("user_id", Uuid, nullable=False, unique=True),
+    Column("provider", String(10), nullable=False),
+    Column("address", String(320), nullable=False),
+    # The agent's platform address and name: the "broken" mail goes there, and the platform's
+    # fallback mails carry the name.
+    Column("agent_email", String(320), nullable=False),
+    Column("agent_name", String(200), nullable=False),
+    Column("locale", String(2), nullable=False, server_default="de"),
+    Column("status", String(10), nullable=False, server_default="live"),
+    Column("broken_reason", String(300), nullable=True),
+    Column("sealed_credentials", LargeBinary, nullable=False),
+    Column("settings", JSONB, nullable=False, server_default="{}"),
+    Column("cursor", Text, nullable=True),
+    Column("last_sync_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# An OAuth authorisation in progress: the state's SHA-256 (the state itself only travels), the
+# user and session it was started in, the PKCE verifier sealed. Consumed once by the callback.
+mailbox_oauth_states = Table(
+    "mailbox_oauth_states",
+    metadata,
+    Column("state_digest", String(64), primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("session_id", String(200), nullable=True),
+    Column("provider", String(10), nullable=False),
+    Column("sealed_verifier", LargeBinary, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# The thread of a lead through an agent's mailbox: our messages' Message-IDs (and whether they
+# went out through the mailbox or fell back to the platform) and the Message-IDs of the lead's
+# answers read from it, so answers are matched by In-Reply-To/References and none twice.
+# direction: out | in; status (out): queued | sent | fallback.
+mailbox_messages = Table(
+    "mailbox_messages",
+    metadata,
+    Column("message_id", String(400), primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("lead_id", Uuid, ForeignKey("leads.leads.id", ondelete="CASCADE"), nullable=False),
+    Column("mailbox_id", Uuid, nullable=True),
+    Column("direction", String(3), nullable=False),
+    Column("message_key", String(200), nullable=True, unique=True),
+    Column("status", String(10), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("mailbox_messages_lead", mailbox_messages.c.lead_id, mailbox_messages.c.at)
 
 # The CRM licence per organisation, as billing last announced it (pix_runtime.licences).
 licences = licences_table(metadata)

@@ -68,3 +68,32 @@ class LeadsSettings(ServiceSettings, EmbeddingSettings):
     lost_lead_retention_days: int = 365
     raw_message_retention_days: int = 30
     retention_interval_seconds: float = 6 * 3600
+
+    # The agent's own mailbox (pix_leads.mailboxes). Credentials users give us (OAuth tokens,
+    # IMAP passwords) are sealed with AES-256-GCM under these keys: base64 of 32 random bytes,
+    # comma-separated, newest first (rotation: put the new key first, keep the old one until
+    # every mailbox was saved again); without them a key is derived from PIX_INTERNAL_KEY
+    # (development only).
+    secrets_key: SecretStr | None = None
+    # Gmail and Outlook through OAuth 2.0 (authorization code with PKCE). Without a client id a
+    # provider is not offered; IMAP/SMTP always is. The endpoints are settings so tests (and a
+    # sovereign cloud) can point them elsewhere.
+    gmail_client_id: str | None = None
+    gmail_client_secret: SecretStr | None = None
+    gmail_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    gmail_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    gmail_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    gmail_api_url: str = "https://gmail.googleapis.com/gmail/v1"
+    outlook_client_id: str | None = None
+    outlook_client_secret: SecretStr | None = None
+    outlook_auth_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+    outlook_token_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/token"  # noqa: S105 (a URL)
+    outlook_api_url: str = "https://graph.microsoft.com/v1.0"
+    # Where the provider sends the agent back (the gateway's page); default: the public URL's
+    # /account/mailbox/callback.
+    mailbox_redirect_url: str | None = None
+    # How often every connected mailbox is read for answers of leads.
+    mailbox_sync_seconds: float = 120.0
+    mailbox_timeout_seconds: float = 30.0
+    # IMAP/SMTP without TLS (a local test server); never in production.
+    mailbox_allow_plaintext: bool = False
