@@ -17,7 +17,7 @@ from pix_gateway.clients.assistant import AssistantClient
 from pix_gateway.clients.base import NotFound, ServiceError, or_default
 from pix_gateway.clients.leads import LeadsClient
 from pix_gateway.clients.listings import ListingsClient
-from pix_gateway.clients.listings_models import Listing, SearchHit
+from pix_gateway.clients.listings_models import LeadMatches, Listing, SearchHit
 from pix_gateway.i18n import Locale, translate
 from pix_gateway.pages import UI, PageError, PageUI, error_of, served
 
@@ -170,9 +170,11 @@ async def edit_page(
     listing = await load(ui, me, listing_id)
     locale = ui.locale(request, me)
     client = ListingsClient(ui.backend, me)
-    lead_count, matches = await or_default(
-        served(client.leads_for_listing(str(listing_id), limit=5, locale=locale)), (0, [])
+    matched = await or_default(
+        served(client.leads_for_listing(str(listing_id), limit=5, locale=locale)),
+        LeadMatches(count=0, matches=[]),
     )
+    lead_count, matches = matched.count, matched.matches
     names = await lead_names(ui, me, [m.id for m in matches])
     exposes = await or_default(served(client.exposes(str(listing_id))), [])
     sources = {m.id: m.name for m in listing.media or []}

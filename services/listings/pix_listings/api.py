@@ -6,7 +6,7 @@ Everything except `/public/...` needs the gateway's signed identity.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pix_runtime.errors import Invalid, Unavailable
@@ -14,7 +14,7 @@ from pix_runtime.http import CurrentIdentity, read_limited_body
 
 from pix_listings.drafts import DraftError, DraftWriter
 from pix_listings.exposes import Exposes
-from pix_listings.matching import Match, Matching
+from pix_listings.matching import LeadMatches, Match, Matching
 from pix_listings.pricing import EstimateRequest, PriceEstimate, PriceEstimator
 from pix_listings.records import (
     Draft,
@@ -216,11 +216,8 @@ async def leads_for_listing(
     matching: MatchingService,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     locale: Locale | None = None,
-) -> dict[str, Any]:
-    count, matches = await matching.leads_for_listing(
-        viewer, listing_id, limit=limit, locale=locale
-    )
-    return {"count": count, "matches": [m.model_dump(mode="json") for m in matches]}
+) -> LeadMatches:
+    return await matching.leads_for_listing(viewer, listing_id, limit=limit, locale=locale)
 
 
 @router.get("/leads/{lead_id}/listings")

@@ -72,6 +72,13 @@ class Match(BaseModel):
     distance_km: float | None = None
 
 
+class LeadMatches(BaseModel):
+    """How many leads might want a listing, and the best of them."""
+
+    count: int
+    matches: list[Match]
+
+
 @dataclass(frozen=True)
 class Tuning:
     budget_tolerance: float
@@ -338,7 +345,7 @@ class Matching:
 
     async def leads_for_listing(
         self, viewer: Identity, listing_id: uuid.UUID, *, limit: int = 20, locale: str | None = None
-    ) -> tuple[int, list[Match]]:
+    ) -> LeadMatches:
         """How many leads might want the listing, and the best of them with reasons."""
         tol = self._tuning.budget_tolerance
         async with self._db.sessions() as session:
@@ -464,7 +471,7 @@ class Matching:
             )
             for r in rows
         ]
-        return total, ranked(matches, limit, self._ceiling)
+        return LeadMatches(count=total, matches=ranked(matches, limit, self._ceiling))
 
     def _lead_rule_score(self, listing: RowMapping, distance: Any, radius: Any) -> Any:
         lp = lead_profiles.c

@@ -3,19 +3,16 @@
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from pix_gateway.clients.base import ServiceClient, query, segment
 from pix_gateway.clients.listings_models import (
     Draft,
     Expose,
+    LeadMatches,
     Listing,
     ListingSummary,
     Match,
     SearchHit,
 )
-
-_MATCHES = TypeAdapter(list[Match])
 
 
 class ListingsClient(ServiceClient):
@@ -64,17 +61,12 @@ class ListingsClient(ServiceClient):
     async def exposes(self, listing_id: str) -> list[Expose]:
         return await self.many(Expose, f"/listings/{segment(listing_id)}/exposes")
 
-    async def leads_for_listing(
-        self, listing_id: str, *, limit: int, locale: str
-    ) -> tuple[int, list[Match]]:
-        """How many leads might want the listing, and the best of them. The service answers
-        {"count", "matches"} without a schema of its own (dict[str, Any]); the matches are
-        its Match records."""
+    async def leads_for_listing(self, listing_id: str, *, limit: int, locale: str) -> LeadMatches:
+        """How many leads might want the listing, and the best of them."""
         path = (
             f"/listings/{segment(listing_id)}/leads{query({'limit': str(limit), 'locale': locale})}"
         )
-        answer = (await self.call("GET", path)).json()
-        return int(answer.get("count", 0)), _MATCHES.validate_python(answer.get("matches", []))
+        return await self.one(LeadMatches, "GET", path)
 
     async def listings_for_lead(self, lead_id: str, *, limit: int, locale: str) -> list[Match]:
         return await self.many(

@@ -111,6 +111,28 @@ class JobView(_Model):
     payload: dict[str, Any]
 
 
+class Match(_Model):
+    id: str
+    score: float
+    similarity: float | None
+    reasons: list[str]
+    title: str | None = None
+    reference: str | None = None
+    status: str | None = None
+    price_eur: int | None = None
+    rooms: float | None = None
+    living_area_m2: float | None = None
+    postcode: str | None = None
+    city: str | None = None
+    lead_score: int | None = None
+    distance_km: float | None = None
+
+
+class LeadMatches(_Model):
+    count: int
+    matches: list[Match]
+
+
 class MediaItem(_Model):
     id: str
     asset_id: str | None
@@ -229,23 +251,6 @@ class ListingSummary(_Model):
     updated_at: dt.datetime
     title_picture_url: str | None = None
     title_picture_label: str | None = None
-
-
-class Match(_Model):
-    id: str
-    score: float
-    similarity: float | None
-    reasons: list[str]
-    title: str | None = None
-    reference: str | None = None
-    status: str | None = None
-    price_eur: int | None = None
-    rooms: float | None = None
-    living_area_m2: float | None = None
-    postcode: str | None = None
-    city: str | None = None
-    lead_score: int | None = None
-    distance_km: float | None = None
 
 
 class MediaOrder(_Model):
