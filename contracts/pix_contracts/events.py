@@ -227,6 +227,11 @@ class AssetUploaded(Event):
     web_key: str = Field(description="Storage key of the anonymised web rendition (JPEG, sRGB)")
     thumb_key: str
     faces_blurred: int = 0
+    kind: Literal["photo", "floor_plan", "video"] = Field(
+        default="photo",
+        description="Media announces only photos; floor plans and videos travel as deliverables "
+        "of media.gallery.delivered.v1, and captioning refuses any other kind",
+    )
 
 
 # --- captioning -------------------------------------------------------------------------------
@@ -339,6 +344,25 @@ class PhotoInSet(BaseModel):
     )
 
 
+class DeliverableInSet(BaseModel):
+    """A floor plan or video delivered with the photo set: never captioned, exported as it is
+    (OpenImmo GRUNDRISS / FILM and FILMLINK)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    asset_id: uuid.UUID
+    kind: Literal["floor_plan", "video"]
+    name: str = Field(description="Pseudonymous file name in every export, e.g. FloorPlan_01.pdf")
+    file_key: str = Field(description="Storage key of the delivered file (metadata removed)")
+    media_type: str = Field(description="application/pdf, image/png, image/svg+xml or video/mp4")
+    byte_size: int
+    sha256: str
+    preview_key: str | None = Field(
+        default=None, description="Storage key of a JPEG preview (a floor plan) or poster frame"
+    )
+    duration_seconds: float | None = Field(default=None, description="Videos only")
+
+
 class GalleryStateChanged(Event):
     """Media's view of a gallery's photo set changed state.
 
@@ -385,6 +409,9 @@ class GalleryDelivered(Event):
         default=None, description="Who delivered it; null when delivered automatically"
     )
     automatic: bool = False
+    deliverables: list[DeliverableInSet] = Field(
+        default_factory=list, description="Floor plans and videos the order included"
+    )
 
 
 class AssetDeleted(Event):

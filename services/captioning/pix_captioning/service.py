@@ -251,6 +251,11 @@ class CaptionDesk:
         A redelivered event is a no-op; a new announcement of an asset version that already has
         a caption (media's reconciler) re-announces that caption without captioning again.
         """
+        if event.kind != "photo":
+            # Floor plans and videos are deliverables, not rooms: media never announces them,
+            # and a caption of one would put a plan's lines in a listing as a room's text.
+            log.warning("caption.not_a_photo", asset_id=str(event.asset_id), kind=event.kind)
+            return
         started = time.perf_counter()
         IN_FLIGHT.inc()
         job = CaptionJob.of(event)

@@ -642,7 +642,10 @@ class CrmDesk:
             if unit is not None:
                 stored_unit = json.loads(await self._storage.get_bytes(unit["storage_key"]))
                 record_fields = stored_unit.get("property") or {}
-        keys = {f"{p['pseudonym']}.jpg": p["web_key"] for p in export["photos"] or []}
+        keys = {
+            p.get("file_name") or f"{p['pseudonym']}.jpg": p["web_key"]
+            for p in export["photos"] or []
+        }
         if pushing.crm == "onoffice":
             items = [
                 (f["image"], _without(f["parameters"], "module", "relatedRecordId", "file"))

@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ from pix_contracts import (
     AssetUploaded,
     CaptionFailed,
     CaptionReady,
+    DeliverableInSet,
     ExportFile,
     GalleryDelivered,
     GalleryExported,
@@ -57,6 +58,7 @@ from pix_export.bundle import build_zip, image_extension
 from pix_export.crm_push import CrmDesk
 from pix_export.formats import all_formats
 from pix_export.formats.base import (
+    Deliverable,
     ExportFormat,
     FailedPhoto,
     Photo,
@@ -251,6 +253,8 @@ class ExportDesk:
 
     async def take_upload(self, event: AssetUploaded) -> None:
         """A photo (or a new version of it) is on its way to captioning: hold the final build."""
+        if event.kind != "photo":
+            return  # floor plans and videos come with the delivery, never through captioning
         async with self._db.transaction() as session:
             if not await self._admit(session, event):
                 return
@@ -410,7 +414,9 @@ class ExportDesk:
                 )
                 .values(
                     delivery=event.delivery,
-                    delivery_set=[p.model_dump(mode="json") for p in event.photos],
+                    # Floor plans and videos ride along, told apart by their `kind`.
+                    delivery_set=[p.model_dump(mode="json") for p in event.photos]
+                    + [d.model_dump(mode="json") for d in event.deliverables],
                 )
             )
             if taken.rowcount == 0:  # type: ignore[attr-defined]
@@ -656,7 +662,12 @@ class ExportDesk:
             or (gallery.built_delivery or 0) >= gallery.delivery
         ):
             return False
-        wanted = [PhotoInSet.model_validate(p) for p in gallery.delivery_set or []]
+        wanted = [
+            PhotoInSet.model_validate(p) for p in gallery.delivery_set or [] if "kind" not in p
+        ]
+        extras = [
+            DeliverableInSet.model_validate(p) for p in gallery.delivery_set or [] if "kind" in p
+        ]
         rows = await self._entries(session, gallery_id)
         by_id = {r.asset_id: r for r in rows}
         deleted = set(
@@ -697,7 +708,13 @@ class ExportDesk:
                 .where(galleries.c.gallery_id == gallery_id)
                 .values(dirty_since=None, changed_at=None)
             )
-        return await self._publish(session, gallery, chosen, delivery=gallery.delivery)
+        return await self._publish(
+            session,
+            gallery,
+            chosen,
+            delivery=gallery.delivery,
+            deliverables=[d for d in extras if d.asset_id not in deleted],
+        )
 
     async def _build_preview(self, session: AsyncSession, gallery_id: uuid.UUID) -> bool:
         gallery = await self._locked_gallery(session, gallery_id)
@@ -724,6 +741,7 @@ class ExportDesk:
         rows: list[Entry],
         *,
         delivery: int | None,
+        deliverables: list[DeliverableInSet] | None = None,
     ) -> bool:
         gallery_id = gallery.gallery_id
         ready = [r for r in rows if r.status == "ready"]
@@ -739,6 +757,8 @@ class ExportDesk:
             or 0
         )
         snapshot = self._snapshot(gallery, version, ready, failed, complete=delivery is not None)
+        if deliverables:
+            snapshot = replace(snapshot, deliverables=await self._deliverables(deliverables))
         files = await self._write_version(snapshot)
         exported = GalleryExported(
             gallery_id=gallery_id,
@@ -774,6 +794,19 @@ class ExportDesk:
                         "original_sha256": originals.get(p.asset_id),
                     }
                     for p in snapshot.photos
+                ]
+                + [
+                    # What CRM pushes and the originals' bundle take of a floor plan or video:
+                    # its delivered file, never its original (a video's carries GPS).
+                    {
+                        "asset_id": str(d.asset_id),
+                        "pseudonym": d.name.rsplit(".", 1)[0],
+                        "web_key": d.file_key,
+                        "original_sha256": None,
+                        "kind": d.kind,
+                        "file_name": d.name,
+                    }
+                    for d in snapshot.deliverables
                 ],
             )
         )
@@ -830,21 +863,44 @@ class ExportDesk:
     async def _write_version(self, snapshot: Snapshot) -> list[ExportFile]:
         cache: dict[str, bytes] = {}
 
-        async def image(photo: Photo) -> bytes:
-            if photo.web_key not in cache:
-                cache[photo.web_key] = await self._storage.get_bytes(photo.web_key)
-            return cache[photo.web_key]
+        async def image(photo: Photo | Deliverable) -> bytes:
+            key = photo.file_key if isinstance(photo, Deliverable) else photo.web_key
+            if key not in cache:
+                cache[key] = await self._storage.get_bytes(key)
+            return cache[key]
 
         rendered: list[RenderedFile] = []
         for fmt in self._formats:
             rendered += await fmt.render(snapshot, image)
         packed = [(f.path, f.data) for f in rendered]
         packed += [(f"images/{p.image_name}", await image(p)) for p in snapshot.photos]
+        packed += [(f"files/{d.name}", await image(d)) for d in snapshot.deliverables]
         rendered.append(
             RenderedFile(BUNDLE_WEB, "bundle-web", "application/zip", build_zip(packed))
         )
         prefix = f"exports/{snapshot.gallery_id}/v{snapshot.version}"
         return [await self._store(f"{prefix}/{f.path}", f) for f in rendered]
+
+    async def _deliverables(self, delivered: list[DeliverableInSet]) -> list[Deliverable]:
+        """Floor plans and videos as the formats see them; films with a signed link."""
+        seconds = self._settings.download_url_seconds
+        return [
+            Deliverable(
+                asset_id=d.asset_id,
+                kind=d.kind,
+                name=d.name,
+                media_type=d.media_type,
+                file_key=d.file_key,
+                byte_size=d.byte_size,
+                sha256=d.sha256,
+                link=(
+                    await self._storage.signed_url(d.file_key, "GET", expires_in=seconds)
+                    if d.kind == "video"
+                    else None
+                ),
+            )
+            for d in sorted(delivered, key=lambda d: (d.kind, d.name))
+        ]
 
     async def _store(self, key: str, file: RenderedFile) -> ExportFile:
         await self._storage.put_bytes(key, file.data, file.media_type)
@@ -992,6 +1048,10 @@ class ExportDesk:
             path = f["storage_key"].removeprefix(prefix + "/")
             packed.append((path, await self._storage.get_bytes(f["storage_key"])))
         for photo in row["photos"] or []:
+            if photo.get("kind"):  # a floor plan or video: its delivered file
+                data = await self._storage.get_bytes(photo["web_key"])
+                packed.append((f"files/{photo['file_name']}", data))
+                continue
             try:
                 data = await self._storage.get_bytes(f"originals/{gallery_id}/{photo['asset_id']}")
             except ObjectNotFound:

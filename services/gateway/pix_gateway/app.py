@@ -28,6 +28,7 @@ from pix_gateway import (
 )
 from pix_gateway.api import Proxy
 from pix_gateway.billing_pages import router as billing_pages
+from pix_gateway.deliverables_pages import router as deliverables_router
 from pix_gateway.legal_pages import router as legal_router
 from pix_gateway.pages import UI, install_page_errors
 from pix_gateway.pages import router as site_pages
@@ -35,7 +36,6 @@ from pix_gateway.photographer_pages import router as photographer_pages
 from pix_gateway.privacy_pages import router as privacy_pages
 from pix_gateway.service import Backend, SessionChecker, security_headers
 from pix_gateway.settings import GatewaySettings
-from pix_gateway.viewings_pages import router as viewings_pages
 
 HERE = Path(__file__).parent
 
@@ -114,8 +114,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(orders_pages.router)
     app.include_router(listings_pages.router)
     app.include_router(leads_pages.router)
-    app.include_router(viewings_pages)
     app.include_router(gallery_pages.router)
+    app.include_router(deliverables_router)
     app.include_router(staging_pages.router)
     app.include_router(account_pages.router)
     app.include_router(admin_pages.router)

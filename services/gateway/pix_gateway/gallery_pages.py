@@ -99,6 +99,7 @@ async def photos(ui: UI, me: Identity, gallery_id: str) -> list[Photo]:
             {**asset.model_dump(), "caption": by_asset.get(asset.id), "cover": asset.id in cover}
         )
         for asset in gallery.assets
+        if asset.kind == "photo"  # floor plans and videos: deliverables_pages.py
     ]
 
 

@@ -51,6 +51,32 @@ class Photo:
 
 
 @dataclass(frozen=True)
+class Deliverable:
+    """A floor plan or video the order included, delivered as it is (never captioned)."""
+
+    asset_id: uuid.UUID
+    kind: str
+    """floor_plan or video"""
+    name: str
+    """FloorPlan_01.pdf, Video_01.mp4: its file name inside every ZIP"""
+    media_type: str
+    file_key: str
+    byte_size: int
+    sha256: str
+    link: str | None = None
+    """A signed download link of the file (videos go to CRMs as a film link too)"""
+
+    @property
+    def is_floor_plan(self) -> bool:
+        return self.kind == "floor_plan"
+
+    @property
+    def number(self) -> str:
+        """01 of FloorPlan_01.pdf"""
+        return self.name.rsplit(".", 1)[0].rsplit("_", 1)[-1]
+
+
+@dataclass(frozen=True)
 class FailedPhoto:
     asset_id: uuid.UUID
     pseudonym: str
@@ -103,6 +129,8 @@ class Snapshot:
     complete: bool = False
     provider_firma: str = "pix.immo"
     provider_anid: str = "PIXIMMO"
+    deliverables: list[Deliverable] = field(default_factory=list)
+    """Floor plans and videos of a delivered version (none in previews)"""
 
     @property
     def cover(self) -> Photo | None:
@@ -127,7 +155,8 @@ class RenderedFile:
         return f"{self.folder}/{self.name}" if self.folder else self.name
 
 
-ImageSource = Callable[[Photo], Awaitable[bytes]]
+# The bytes of a photo's web rendition, or of a deliverable's file.
+ImageSource = Callable[[Photo | Deliverable], Awaitable[bytes]]
 
 
 class ExportFormat(Protocol):

@@ -47,6 +47,21 @@ def upload_parameters(snapshot: Snapshot) -> list[dict[str, Any]]:
             },
         }
         for photo in snapshot.photos
+    ] + [
+        {
+            "image": item.name,
+            "parameters": {
+                "module": "estate",
+                "relatedRecordId": None,
+                "file": item.name,
+                "Art": "Grundriss" if item.is_floor_plan else "Film",
+                "title": item.name.rsplit(".", 1)[0],
+                "language": "ENG" if english else "DEU",
+            },
+            # A film also as a link, for estates that show videos only by address.
+            **({"url": item.link} if item.link and not item.is_floor_plan else {}),
+        }
+        for item in snapshot.deliverables
     ]
 
 

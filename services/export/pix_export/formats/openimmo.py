@@ -67,6 +67,28 @@ def anhang_gruppe(photo: Photo, cover: Photo | None) -> str:
     return "AUSSENANSICHTEN" if photo.is_outside else "INNENANSICHTEN"
 
 
+def _deliverables(anhaenge: Element, snapshot: Snapshot) -> None:
+    """Floor plans as GRUNDRISS, videos as FILM (the file in the ZIP) and FILMLINK (a signed
+    download link, for CRMs and portals that take films only by address)."""
+    english = snapshot.locale == "en"
+    for item in snapshot.deliverables:
+        if item.is_floor_plan:
+            title = f"{'Floor plan' if english else 'Grundriss'} {item.number}"
+            gruppe = "GRUNDRISS"
+        else:
+            title = f"{'Video tour' if english else 'Videorundgang'} {item.number}"
+            gruppe = "FILM"
+        anhang = SubElement(anhaenge, "anhang", {"location": "INTERN", "gruppe": gruppe})
+        _text(anhang, "anhangtitel", truncate(title, ANHANGTITEL_MAX))
+        _text(anhang, "format", item.media_type)
+        _text(SubElement(anhang, "daten"), "pfad", item.name)
+        if not item.is_floor_plan and item.link:
+            link = SubElement(anhaenge, "anhang", {"location": "EXTERN", "gruppe": "FILMLINK"})
+            _text(link, "anhangtitel", truncate(title, ANHANGTITEL_MAX))
+            _text(link, "format", item.media_type)
+            _text(SubElement(link, "daten"), "pfad", item.link)
+
+
 def _text(parent: Element, tag: str, value: str | None, **attrs: str) -> Element:
     element = SubElement(parent, tag, attrs)
     if value is not None:
@@ -199,6 +221,8 @@ def build_xml(snapshot: Snapshot) -> bytes:
         daten = SubElement(anhang, "daten")
         _text(daten, "pfad", photo.image_name)
 
+    _deliverables(anhaenge, snapshot)
+
     techn = SubElement(immobilie, "verwaltung_techn")
     _text(techn, "objektnr_extern", snapshot.reference or str(snapshot.gallery_id))
     SubElement(techn, "aktion", {"aktionart": "CHANGE"})
@@ -224,6 +248,8 @@ class OpenImmo:
                 archive.writestr(
                     zipfile.ZipInfo(photo.image_name), await images(photo), zipfile.ZIP_STORED
                 )
+            for item in snapshot.deliverables:
+                archive.writestr(zipfile.ZipInfo(item.name), await images(item), zipfile.ZIP_STORED)
         return [RenderedFile("openimmo.zip", "openimmo", "application/zip", buffer.getvalue())]
 
 

@@ -40,6 +40,20 @@ def image_payloads(snapshot: Snapshot) -> list[dict[str, Any]]:
             }
         }
         for position, photo in enumerate(ordered)
+    ] + [
+        # Floor plans go in as Propstack's floor plan images; films have no image endpoint.
+        {
+            "image": {
+                "imageable_type": "Property",
+                "imageable_id": None,
+                "title": item.name.rsplit(".", 1)[0],
+                "is_floorplan": True,
+                "is_private": False,
+                "position": len(ordered) + index,
+                "photo": item.name,
+            }
+        }
+        for index, item in enumerate(d for d in snapshot.deliverables if d.is_floor_plan)
     ]
 
 
