@@ -28,6 +28,7 @@ from pix_gateway import (
 )
 from pix_gateway.api import Proxy
 from pix_gateway.billing_pages import router as billing_pages
+from pix_gateway.client_gallery_pages import router as client_gallery_pages
 from pix_gateway.deliverables_pages import router as deliverables_router
 from pix_gateway.legal_pages import router as legal_router
 from pix_gateway.pages import UI, install_page_errors
@@ -115,6 +116,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(listings_pages.router)
     app.include_router(leads_pages.router)
     app.include_router(gallery_pages.router)
+    app.include_router(client_gallery_pages)
     app.include_router(deliverables_router)
     app.include_router(staging_pages.router)
     app.include_router(account_pages.router)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pix_runtime.identity import Identity
 
+from pix_gateway.client_gallery_pages import SIZES, shares_context
 from pix_gateway.clients.base import PaymentRequired, ServiceError, or_default
 from pix_gateway.clients.captioning import CaptioningClient
 from pix_gateway.clients.captioning_models import CaptionView
@@ -16,6 +17,7 @@ from pix_gateway.clients.export import ExportClient
 from pix_gateway.clients.export_models import ExportVersion
 from pix_gateway.clients.media import MediaClient
 from pix_gateway.clients.media_models import AssetView, DeliveryStateView, GalleryDetail
+from pix_gateway.clients.sharing import ClientGalleryClient
 from pix_gateway.i18n import translate
 from pix_gateway.pages import UI, PageError, PageUI
 
@@ -88,17 +90,25 @@ async def gallery_or_404(ui: UI, me: Identity, gallery_id: str) -> GalleryDetail
 
 
 async def photos(ui: UI, me: Identity, gallery_id: str) -> list[Photo]:
-    """Media's photos with their current captions and export state side by side."""
+    """Media's photos in the client's order with their current captions; the cover is the
+    client's title picture, else the one export chooses by default."""
     gallery = await gallery_or_404(ui, me, gallery_id)
     captions = await or_default(CaptioningClient(ui.backend, me).gallery_captions(gallery_id), [])
     by_asset = {c.asset_id: c for c in captions}
-    exported = await or_default(ExportClient(ui.backend, me).gallery_photos(gallery_id), None)
-    cover = {p.asset_id for p in exported.photos if p.cover} if exported else set()
+    arranged = await or_default(ClientGalleryClient(ui.backend, me).arrangement(gallery_id), None)
+    if arranged is not None and arranged.title_asset_id is not None:
+        cover = {arranged.title_asset_id}
+    else:
+        exported = await or_default(ExportClient(ui.backend, me).gallery_photos(gallery_id), None)
+        cover = {p.asset_id for p in exported.photos if p.cover} if exported else set()
+    place = {asset_id: i for i, asset_id in enumerate(arranged.asset_ids if arranged else [])}
+    # Photos still on their way are not arranged yet: they follow, as they came.
+    shown = sorted(gallery.assets, key=lambda asset: place.get(asset.id, len(place)))
     return [
         Photo.model_validate(
             {**asset.model_dump(), "caption": by_asset.get(asset.id), "cover": asset.id in cover}
         )
-        for asset in gallery.assets
+        for asset in shown
         if asset.kind == "photo"  # floor plans and videos: deliverables_pages.py
     ]
 
@@ -132,6 +142,8 @@ async def gallery_page(gallery_id: str, request: Request, ui: PageUI) -> Respons
         delivery=delivery,
         delivery_busy=delivery_busy(delivery),
         delivery_error=request.query_params.get("delivery_error"),
+        download_sizes=SIZES,
+        **await shares_context(ui, request, gallery_id),
     )
 
 
@@ -281,8 +293,9 @@ async def regenerate(gallery_id: str, asset_id: str, request: Request, ui: PageU
 async def choose_cover(gallery_id: str, asset_id: str, request: Request, ui: PageUI) -> Response:
     await ui.form_of(request)
     me = await ui.signed_in(request)
-    await or_default(ExportClient(ui.backend, me).choose_cover(gallery_id, asset_id), None)
-    return RedirectResponse(f"/galleries/{gallery_id}", status_code=303)
+    # Media keeps the title picture; export follows it (media.gallery.arranged.v1).
+    await or_default(ClientGalleryClient(ui.backend, me).choose_title(gallery_id, asset_id), None)
+    return RedirectResponse(f"/galleries/{gallery_id}#photo-{asset_id}", status_code=303)
 
 
 @router.post("/galleries/{gallery_id}/photos/{asset_id}/delete")
