@@ -14,6 +14,7 @@ from pix_gateway.clients.base import ServiceError, or_default, part
 from pix_gateway.clients.leads import LeadsClient
 from pix_gateway.clients.media import MediaClient
 from pix_gateway.clients.media_models import AssetView, GalleryView
+from pix_gateway.clients.notify import NotifyClient
 from pix_gateway.clients.orders import OrdersClient
 from pix_gateway.i18n import LOCALES, translate
 from pix_gateway.pages import UI, PageError, PageUI
@@ -97,6 +98,8 @@ async def account_page(
         raise PageError(503, "error.503")
     own = await or_default(auth.sessions(), [])
     members = await part(auth.members(), [])
+    # Notify down: the card says so instead of the switches.
+    notifications = await part(NotifyClient(ui.backend, me).preferences(str(me.user_id)), None)
     return ui.render(
         request,
         "account.html",
@@ -106,6 +109,7 @@ async def account_page(
         profile=profile,
         sessions=own,
         members=members,
+        notifications=notifications,
         **ctx,
     )
 
@@ -116,7 +120,7 @@ async def account(ui: PageUI, request: Request) -> Response:
     done = request.query_params.get("done")
     message = (
         translate(f"account.{done}", ui.locale(request, me))
-        if done in ("saved", "password_done", "invited")
+        if done in ("saved", "password_done", "invited", "notifications_saved")
         else None
     )
     return await account_page(ui, request, me, message=message, message_kind="ok")
@@ -235,3 +239,22 @@ async def delete_account(ui: PageUI, request: Request) -> Response:
     redirect = RedirectResponse("/", status_code=303)
     redirect.delete_cookie(ui.settings.cookie_name, path="/", secure=True, httponly=True)
     return redirect
+
+
+@router.post("/account/notifications")
+async def save_notifications(ui: PageUI, request: Request) -> Response:
+    """The account card's switches: a kind left unticked is switched off (security mails are
+    not on the form; notify refuses to switch them off anyway)."""
+    form = await ui.form_of(request)
+    me = await ui.signed_in(request)
+    notify = NotifyClient(ui.backend, me)
+    try:
+        for preference in await notify.preferences(str(me.user_id)):
+            wanted = form.get(f"notify_{preference.kind}") == "on"
+            if preference.switchable and wanted != preference.enabled:
+                await notify.set_preference(str(me.user_id), preference.kind, wanted)
+    except ServiceError as refusal:
+        return await account_page(
+            ui, request, me, **ui.refusal(request, me, refusal, "notifications")
+        )
+    return RedirectResponse("/account?done=notifications_saved#notifications", status_code=303)
