@@ -1,16 +1,10 @@
 // Uploads many photos at once, straight to storage through signed URLs.
 // Big files go up in parts, so a dropped connection resumes with the missing parts only.
 // Progress per file and for the batch, at most PARALLEL files at a time, retry and cancel.
-// Each [data-upload] section is one uploader; its data-kind (photo, floor_plan, video) goes
-// with every upload, and media checks the file's content against it.
 (function () {
   "use strict";
-  document.querySelectorAll("[data-upload]").forEach(uploader);
-})();
-
-function uploader(root) {
-  "use strict";
-  const kind = root.dataset.kind || "photo";
+  const root = document.querySelector("[data-upload]");
+  if (!root) return;
   const PARALLEL = 3;
   const PART_RETRIES = 3;
   // `complete` is idempotent: after a restart or a database outage (502/503/504, a lost
@@ -105,7 +99,7 @@ function uploader(root) {
     show(job, "uploading", texts.uploading);
     if (!job.assetId) {
       const ticket = await api("POST", "/api/media/galleries/" + galleryId + "/uploads",
-        { file_name: job.file.name, byte_size: job.file.size, kind: kind });
+        { file_name: job.file.name, byte_size: job.file.size });
       job.assetId = ticket.asset_id;
       job.plan = ticket.multipart;
       job.url = ticket.upload_url;
@@ -202,4 +196,4 @@ function uploader(root) {
     zone.classList.remove("over");
     addAll(event.dataTransfer.files);
   });
-}
+})();
