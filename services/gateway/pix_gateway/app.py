@@ -38,6 +38,7 @@ from pix_gateway.photographer_pages import router as photographer_pages
 from pix_gateway.privacy_pages import router as privacy_pages
 from pix_gateway.service import Backend, SessionChecker, security_headers
 from pix_gateway.settings import GatewaySettings
+from pix_gateway.viewings_pages import router as viewings_pages
 
 HERE = Path(__file__).parent
 
@@ -116,6 +117,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(orders_pages.router)
     app.include_router(listings_pages.router)
     app.include_router(leads_pages.router)
+    app.include_router(viewings_pages)
     app.include_router(gallery_pages.router)
     app.include_router(client_gallery_pages)
     app.include_router(deliverables_router)
