@@ -28,6 +28,7 @@ from pix_gateway import (
 )
 from pix_gateway.api import Proxy
 from pix_gateway.billing_pages import router as billing_pages
+from pix_gateway.calendar_pages import router as calendar_pages
 from pix_gateway.client_gallery_pages import router as client_gallery_pages
 from pix_gateway.deliverables_pages import router as deliverables_router
 from pix_gateway.legal_pages import router as legal_router
@@ -132,6 +133,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(legal_router)
     app.include_router(privacy_pages)
     app.include_router(photographer_pages)
+    app.include_router(calendar_pages)
     app.include_router(site_pages)
     return app
 

@@ -9,6 +9,7 @@ from pix_runtime.http import CurrentIdentity
 from pix_runtime.storage import UploadedPart
 from pydantic import BaseModel, Field
 
+from pix_media.deliverables import AssetKind
 from pix_media.delivery import Deliveries, DeliveryView
 from pix_media.reports import DayPhotos, MediaReports
 from pix_media.service import Asset, Gallery, MediaLibrary
@@ -18,6 +19,10 @@ from pix_media.uploads import MultipartPlan, Uploads
 class UploadRequest(BaseModel):
     file_name: str = Field(min_length=1, max_length=255)
     byte_size: int = Field(gt=0)
+    kind: AssetKind = Field(
+        default="photo",
+        description="photo; floor_plan (PDF, PNG, SVG) or video (MP4) if the order included it",
+    )
 
 
 class PartUrlView(BaseModel):
@@ -74,6 +79,9 @@ class AssetView(Asset):
 
     thumb_url: str | None = None
     web_url: str | None = None
+    file_url: str | None = Field(
+        default=None, description="A floor plan's or video's delivered file (paid orders)"
+    )
 
     @classmethod
     def of(cls, asset: Asset, urls: dict[str, str | None] | None = None) -> Self:
@@ -162,7 +170,7 @@ async def start_upload(
     uploads: UploadDesk, gallery_id: uuid.UUID, body: UploadRequest, caller: CurrentIdentity
 ) -> UploadTicketView:
     ticket = await uploads.start(
-        gallery_id, file_name=body.file_name, byte_size=body.byte_size, by=caller
+        gallery_id, file_name=body.file_name, byte_size=body.byte_size, by=caller, kind=body.kind
     )
     return UploadTicketView(
         asset_id=ticket.asset_id,
@@ -198,7 +206,9 @@ async def complete_upload(
 
 @router.get("/assets/{asset_id}")
 async def get_asset(library: Library, asset_id: uuid.UUID, caller: CurrentIdentity) -> AssetView:
-    return AssetView.of(await library.asset(asset_id, caller))
+    asset = await library.asset(asset_id, caller)
+    marked = await library.watermarked(asset.gallery_id, caller)
+    return AssetView.of(asset, await library.preview_urls(asset, watermarked=marked))
 
 
 @router.delete("/assets/{asset_id}", status_code=204)

@@ -23,6 +23,7 @@ from pix_media.arrangement import GalleryArrangement
 from pix_media.arrangement_api import router as arrangement_router
 from pix_media.sharing import GalleryShares
 from pix_media.sharing_api import router as sharing_router
+from pix_media.deliverables import PROCESS_DELIVERABLE, DeliverableProcessing, ProcessDeliverable
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
 from pix_media.models import ORGANISATION_DATA, assets, jobs, outbox
@@ -55,6 +56,14 @@ def create_app(settings: MediaSettings | None = None) -> tuple[FastAPI, ServiceR
         processing.process,
         policy=processing.policy,
         timeout=processing.timeout,
+    )
+    deliverables = DeliverableProcessing(runtime.db, runtime.storage, settings, photo_set, previews)
+    runtime.jobs.register(
+        PROCESS_DELIVERABLE,
+        ProcessDeliverable,
+        deliverables.process,
+        policy=deliverables.policy,
+        timeout=deliverables.timeout,
     )
     deliveries = Deliveries(runtime.db, settings, runtime.clock)
     runtime.jobs.register(

@@ -20,10 +20,10 @@ the order to `delivered`, notify mails the client once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pix_contracts import GalleryDelivered, GalleryStateChanged, PhotoInSet
+from pix_contracts import DeliverableInSet, GalleryDelivered, GalleryStateChanged, PhotoInSet
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, Forbidden, NotFound
@@ -36,6 +36,7 @@ from sqlalchemy import RowMapping, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_media.assignments import assigned
+from pix_media.deliverables import DELIVERABLE_COLUMNS, deliverable_in_set
 from pix_media.models import assets, galleries, jobs, outbox
 from pix_media.settings import MediaSettings
 
@@ -61,6 +62,8 @@ class SetState:
     photos: list[PhotoInSet]
     rejected: int
     in_flight: int
+    # Floor plans and videos ready to go with the photos (never captioned).
+    deliverables: list[DeliverableInSet] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -135,6 +138,7 @@ class Deliveries:
                     assets.c.status,
                     assets.c.version,
                     assets.c.caption_version,
+                    *DELIVERABLE_COLUMNS,
                 ).where(
                     assets.c.gallery_id == gallery["id"],
                     or_(
@@ -152,13 +156,18 @@ class Deliveries:
                 caption_version=r.caption_version if r.status == "captioned" else None,
             )
             for r in sorted(rows, key=lambda r: str(r.id))
-            if r.status in IN_SET
+            if r.status in IN_SET and r.kind == "photo"
         ]
         return SetState(
             set_version=gallery["set_version"],
             photos=photos,
             rejected=sum(1 for r in rows if r.status == "rejected"),
             in_flight=sum(1 for r in rows if r.status in IN_FLIGHT),
+            deliverables=[
+                deliverable_in_set(r._mapping)
+                for r in sorted(rows, key=lambda r: (r.kind, r.pseudonym or ""))
+                if r.kind != "photo" and r.status == "ready"
+            ],
         )
 
     async def _locked(self, session: AsyncSession, gallery_id: uuid.UUID) -> RowMapping | None:
@@ -244,6 +253,7 @@ class Deliveries:
                 photos=state.photos,
                 delivered_by=by,
                 automatic=by is None,
+                deliverables=state.deliverables,
             ),
             source=SOURCE,
         )

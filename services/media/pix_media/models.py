@@ -40,6 +40,9 @@ galleries = Table(
     Column("delivered_set_version", Integer, nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("delivered_by", Uuid, nullable=True),
+    # The keys of the services the order included (OrderPlaced.services): whether floor plans
+    # and videos may be delivered (deliverables.py). Null for galleries opened before.
+    Column("ordered_services", ARRAY(String(40)), nullable=True),
 )
 
 # status: pending (upload URL issued) → queued (upload complete; its processing job waits or
@@ -79,6 +82,15 @@ assets = Table(
     Column("preview_web_key", String(300), nullable=True),
     Column("preview_thumb_key", String(300), nullable=True),
     Column("error_message", String(500), nullable=True),
+    # photo, floor_plan or video (deliverables.py). A deliverable is never captioned: after
+    # processing it is `ready`; `file_key` is the delivered file (metadata removed), web and
+    # thumb keys its preview or poster frame.
+    Column("kind", String(20), nullable=False, server_default="photo"),
+    Column("file_key", String(300), nullable=True),
+    Column("file_sha256", String(64), nullable=True),
+    Column("file_size", BigInteger, nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    Column("page_count", Integer, nullable=True),
     # Set when the retention deleted the original (retention.py); the renditions stay.
     Column("original_deleted_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -157,6 +169,7 @@ ORGANISATION_DATA = OrganisationData(
         assets.c.original_key,
         assets.c.web_key,
         assets.c.thumb_key,
+        assets.c.file_key,
         assets.c.preview_web_key,
         assets.c.preview_thumb_key,
     ),

@@ -63,6 +63,8 @@ class Gallery(BaseModel):
     reference: str
     title: str
     created_at: datetime
+    # The order's services (floorplan, video, …): which deliverables the gallery takes.
+    ordered_services: list[str] | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Gallery:
@@ -88,6 +90,12 @@ class Asset(BaseModel):
     error_message: str | None
     created_at: datetime
     updated_at: datetime
+    # photo, floor_plan or video (deliverables.py); the rest is only a deliverable's.
+    kind: str = "photo"
+    content_type: str | None = None
+    file_size: int | None = None
+    duration_ms: int | None = None
+    page_count: int | None = None
 
 
 class StoredAsset(Asset):
@@ -103,6 +111,7 @@ class StoredAsset(Asset):
     thumb_key: str | None
     preview_web_key: str | None
     preview_thumb_key: str | None
+    file_key: str | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> StoredAsset:
@@ -152,6 +161,7 @@ class MediaLibrary:
                     order_id=event.order_id,
                     reference=event.reference,
                     title=event.property_address,
+                    ordered_services=[s.key for s in event.services],
                 )
             )
         log.info("gallery.opened", gallery_id=str(event.gallery_id))
@@ -188,6 +198,14 @@ class MediaLibrary:
             raise NotFound("gallery")
         return Gallery.from_row(row)
 
+    async def ordered_services(self, gallery_id: uuid.UUID) -> list[str] | None:
+        """The services the gallery's order included (None: opened before they were kept)."""
+        async with self._db.sessions() as session:
+            services: list[str] | None = await session.scalar(
+                select(galleries.c.ordered_services).where(galleries.c.id == gallery_id)
+            )
+        return services
+
     async def accepts_upload(self, key: str) -> bool:
         """A signed PUT URL works only while its asset waits for its bytes."""
         async with self._db.sessions() as session:
@@ -218,6 +236,9 @@ class MediaLibrary:
         for name, key in keys:
             if key:
                 urls[name] = await self._storage.signed_url(key, "GET", expires_in=900)
+        if asset.file_key and not watermarked:
+            # A floor plan's or video's delivered file; an unpaid order shows its preview only.
+            urls["file_url"] = await self._storage.signed_url(asset.file_key, "GET", expires_in=900)
         return urls
 
     async def gallery_assets(self, gallery_id: uuid.UUID, viewer: Identity) -> list[StoredAsset]:
@@ -309,6 +330,7 @@ class MediaLibrary:
             row["original_key"],
             row["web_key"],
             row["thumb_key"],
+            row["file_key"],
             row["preview_web_key"],
             row["preview_thumb_key"],
         ):

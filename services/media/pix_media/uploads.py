@@ -29,6 +29,16 @@ from pix_runtime.storage import (
 )
 from sqlalchemy import select, update
 
+from pix_media.deliverables import SNIFF_BYTES as DELIVERABLE_SNIFF_BYTES
+from pix_media.deliverables import (
+    AssetKind,
+    accepted_deliverable,
+    asset_kind,
+    check_ordered,
+    enqueue_deliverable,
+    upload_limit,
+)
+from pix_media.files import FileRejected
 from pix_media.imaging import SNIFF_BYTES, ImageRejected, accepted_type
 from pix_media.models import assets
 from pix_media.processing import enqueue_processing
@@ -98,10 +108,17 @@ class Uploads:
         return datetime.now(UTC) + timedelta(seconds=self._settings.upload_url_seconds)
 
     async def start(
-        self, gallery_id: uuid.UUID, *, file_name: str, byte_size: int, by: Identity
+        self,
+        gallery_id: uuid.UUID,
+        *,
+        file_name: str,
+        byte_size: int,
+        by: Identity,
+        kind: AssetKind = "photo",
     ) -> UploadTicket:
         gallery = await self._library.gallery(gallery_id, by)
-        limit = self._settings.max_upload_bytes
+        check_ordered(kind, await self._library.ordered_services(gallery_id))
+        limit = upload_limit(kind, self._settings)
         if byte_size > limit:
             raise TooLarge("too_large", f"files may be at most {limit} bytes", "byte_size")
         asset_id = uuid.uuid4()
@@ -122,6 +139,7 @@ class Uploads:
                         org_id=gallery.org_id,
                         uploaded_by=by.user_id,
                         label=display_name(file_name),
+                        kind=kind,
                         declared_bytes=byte_size,
                         original_key=key,
                         upload_id=upload_id,
@@ -211,12 +229,16 @@ class Uploads:
             head = await self._storage.read_head(key, SNIFF_BYTES)
         except ObjectNotFound as exc:
             raise Invalid("not_uploaded", "the file has not been uploaded yet") from exc
-        limit = self._settings.max_upload_bytes
+        limit = upload_limit(asset_kind(asset.kind), self._settings)
         try:
             if size > limit:
                 raise ImageRejected("too_large", f"files may be at most {limit} bytes")
-            content_type = accepted_type(head)
-        except ImageRejected as exc:
+            if asset.kind == "photo":
+                content_type = accepted_type(head)
+            else:
+                head = await self._storage.read_head(key, DELIVERABLE_SNIFF_BYTES)
+                content_type = accepted_deliverable(asset.kind, head)
+        except (ImageRejected, FileRejected) as exc:
             await self._reject(asset, exc.code, exc.message)
             if exc.code == "too_large":
                 raise TooLarge(exc.code, exc.message, "file") from exc
@@ -239,7 +261,9 @@ class Uploads:
                 .mappings()
                 .first()
             )
-            if row is not None:
+            if row is not None and row["kind"] != "photo":
+                await enqueue_deliverable(session, row)
+            elif row is not None:
                 await enqueue_processing(session, row)
         if row is None:
             return await self._library.asset(asset_id, by)

@@ -1,10 +1,16 @@
 // Uploads many photos at once, straight to storage through signed URLs.
 // Big files go up in parts, so a dropped connection resumes with the missing parts only.
 // Progress per file and for the batch, at most PARALLEL files at a time, retry and cancel.
+// Each [data-upload] section is one uploader; its data-kind (photo, floor_plan, video) goes
+// with every upload, and media checks the file's content against it.
 (function () {
   "use strict";
-  const root = document.querySelector("[data-upload]");
-  if (!root) return;
+  document.querySelectorAll("[data-upload]").forEach(uploader);
+})();
+
+function uploader(root) {
+  "use strict";
+  const kind = root.dataset.kind || "photo";
   const PARALLEL = 3;
   const PART_RETRIES = 3;
   // `complete` is idempotent: after a restart or a database outage (502/503/504, a lost
@@ -99,7 +105,7 @@
     show(job, "uploading", texts.uploading);
     if (!job.assetId) {
       const ticket = await api("POST", "/api/media/galleries/" + galleryId + "/uploads",
-        { file_name: job.file.name, byte_size: job.file.size });
+        { file_name: job.file.name, byte_size: job.file.size, kind: kind });
       job.assetId = ticket.asset_id;
       job.plan = ticket.multipart;
       job.url = ticket.upload_url;
@@ -196,4 +202,4 @@
     zone.classList.remove("over");
     addAll(event.dataTransfer.files);
   });
-})();
+}
