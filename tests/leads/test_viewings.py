@@ -23,6 +23,7 @@ from leads_helpers import LeadsApp, as_user, outbox_events, person
 from pix_contracts import LeadMessageRequested
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
 from pix_contracts.listings import ListingFacts, ListingPublished
+from pix_leads.calendars import CalendarNotPublic, check_public
 from pix_leads.intake import Intake
 from pix_leads.listing_mirror import ListingMirror
 from pix_leads.viewing_models import calendars
@@ -500,3 +501,18 @@ async def inquiry_lead(
         )
     assert lead_id is not None
     return lead_id
+
+
+async def test_production_takes_only_public_https_calendars() -> None:
+    """Outside development the service never signs in to a calendar inside its own network or
+    without TLS (the password would travel in clear, or the server would probe its neighbours)."""
+    for url in (
+        "http://calendar.example.org/dav/",
+        "https://127.0.0.1:5232/agent/",
+        "https://10.0.0.7/remote.php/dav/",
+        "https://[::1]/dav/",
+        "https://localhost/dav/",
+    ):
+        with pytest.raises(CalendarNotPublic):
+            await check_public(url)
+    await check_public("https://8.8.8.8/dav/")  # a public address passes

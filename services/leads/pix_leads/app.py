@@ -117,8 +117,7 @@ def create_app(
         form_window_seconds=settings.form_window_seconds,
     )
     # The key leads seals users' credentials with (PIX_LEADS_SECRETS_KEY, rotation: newest first).
-    sealing_key = getattr(settings, "secrets_key", None)
-    secrets_key = sealing_key.get_secret_value() if sealing_key else None
+    secrets_key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
     viewings = Viewings(
         book,
         org,
@@ -131,6 +130,7 @@ def create_app(
         slot_days=settings.viewing_slot_days,
         notice_hours=settings.viewing_notice_hours,
         timeout_seconds=settings.calendar_timeout_seconds,
+        private_calendars=settings.platform.env != "production",
     )
     intake.calendar_replies = viewings.take_reply
     subjects = Subjects(
@@ -195,6 +195,7 @@ def create_app(
     runtime.jobs.every(
         SYNC, timedelta(seconds=settings.mailbox_sync_seconds), agent_mailboxes.sync_all
     )
+    viewings.objected = subjects.objected
     runtime.jobs.register(
         VIEWING_CALENDAR, ViewingRef, viewings.write_calendar, policy=RetryPolicy(base_seconds=60)
     )

@@ -12,9 +12,12 @@ errors carry no credentials.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from caldav.davclient import DAVClient
 from caldav.lib import error as dav_error
@@ -40,6 +43,34 @@ class CalendarMissing(CalendarError):
     """No calendar (for events) at that address or for that account."""
 
     code = "calendar_missing"
+
+
+class CalendarNotPublic(CalendarError):
+    """The address is in a private, loopback or link-local network, or not TLS."""
+
+    code = "internal_address"
+
+
+async def check_public(url: str) -> None:
+    """Refuse a calendar address that would make the service talk into its own network (or
+    send the password without TLS): production only takes https to public addresses. A name
+    is checked as it resolves now (a later change of its DNS is not caught here)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise CalendarNotPublic("the calendar address must start with https://")
+    host = (parts.hostname or "").strip("[]")
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, parts.port or 443, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise CalendarError("the calendar server's name does not resolve") from exc
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses or not all(address.is_global for address in addresses):
+        raise CalendarNotPublic("the calendar address points into a private or local network")
 
 
 @dataclass(frozen=True)

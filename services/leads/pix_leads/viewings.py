@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -311,7 +311,13 @@ class Viewings:
         slot_days: int = 14,
         notice_hours: int = 12,
         timeout_seconds: float = 20.0,
+        private_calendars: bool = False,
     ) -> None:
+        # Development and tests reach calendars on localhost or without TLS (a local Radicale);
+        # production only public https addresses.
+        self._private_calendars = private_calendars
+        # Whether the lead's person objected to contact (pix_leads.subjects): no invitation.
+        self.objected: Callable[[AsyncSession, RowMapping], Awaitable[bool]] | None = None
         self._book = book
         self._db = book.db
         self._org = org
@@ -348,7 +354,13 @@ class Viewings:
             url=url, username=form.username.strip(), password=password, timeout=self._timeout
         )
         try:
+            if not self._private_calendars:
+                await dav.check_public(url)
             found = await dav.discover(access)
+            if not self._private_calendars:
+                await dav.check_public(found.url)  # the server named where its calendar is
+        except dav.CalendarNotPublic as exc:
+            raise Invalid("internal_address", str(exc), "url") from exc
         except dav.CalendarRefused as exc:
             raise Invalid(
                 "calendar_auth",
@@ -618,7 +630,8 @@ class Viewings:
         actor: uuid.UUID | None,
     ) -> None:
         """After every change: the invitation to the lead and the calendar's copy."""
-        if lead["email"]:
+        objected = self.objected is not None and await self.objected(session, lead)
+        if lead["email"] and not objected:
             await self._invite(session, lead, row, change, actor=actor)
         if row["calendar_id"] is not None:
             await self._sync_later(session, row)
