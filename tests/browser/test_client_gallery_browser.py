@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zipfile
 from datetime import date, timedelta
 
 from conftest import ARTIFACTS, snap
@@ -108,6 +109,17 @@ async def test_share_a_gallery_with_a_pin_and_download_for_the_portals(
         cards.filter(has_text="Bathroom_01").locator("[data-test=title-badge]")
     ).to_be_visible()
     await snap(page, "22-client-gallery-arranged")
+
+    # Two photos chosen, downloaded as one ZIP in the web size.
+    await cards.filter(has_text=first).get_by_label("Auswählen").check()
+    await cards.filter(has_text="Bathroom_01").get_by_label("Auswählen").check()
+    await page.locator("[data-test=selection-size]").select_option("web")
+    async with page.expect_download() as zipping:
+        await page.get_by_role("button", name="Auswahl herunterladen (ZIP)").click()
+    bundle = (await (await zipping.value).path()).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        chosen = sorted(archive.namelist())
+    assert chosen == sorted({f"{first}-web.jpg", "Bathroom_01-web.jpg"})
 
     # A share link with a PIN for a co-broker.
     form = page.locator("[data-test=share-form]")
