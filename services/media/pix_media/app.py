@@ -21,8 +21,6 @@ from pix_runtime.storage_routes import local_storage_router
 from pix_media.api import delivery_router, router
 from pix_media.arrangement import GalleryArrangement
 from pix_media.arrangement_api import router as arrangement_router
-from pix_media.sharing import GalleryShares
-from pix_media.sharing_api import router as sharing_router
 from pix_media.deliverables import PROCESS_DELIVERABLE, DeliverableProcessing, ProcessDeliverable
 from pix_media.delivery import CHECK, Deliveries, DeliveryCheck, PhotoSet
 from pix_media.handlers import register_handlers
@@ -37,6 +35,8 @@ from pix_media.retention import ORIGINALS_RETENTION, OriginalsRetention
 from pix_media.retention import router as retention_router
 from pix_media.service import MediaLibrary
 from pix_media.settings import MediaSettings
+from pix_media.sharing import GalleryShares
+from pix_media.sharing_api import router as sharing_router
 from pix_media.uploads import Uploads
 
 
