@@ -599,6 +599,7 @@ class Viewings:
             session,
             lead,
             "viewing",
+            text_=_summary(row),
             data=self._timeline(row, "booked", via=via),
             actor=actor,
         )
@@ -725,6 +726,7 @@ class Viewings:
                 session,
                 lead,
                 "viewing",
+                text_=_summary(updated),
                 data=self._timeline(
                     updated, "moved", previous_starts_at=row["starts_at"].isoformat()
                 ),
@@ -754,6 +756,7 @@ class Viewings:
                 session,
                 lead,
                 "viewing",
+                text_=f"✕ {_summary(updated)}",
                 data=self._timeline(updated, "cancelled"),
                 actor=viewer.user_id,
             )
@@ -982,7 +985,9 @@ class Viewings:
                 session,
                 lead,
                 "viewing_reply",
-                text_=answer.comment,
+                text_="\n".join(
+                    p for p in (f"{answer.partstat} · {_summary(row)}", answer.comment) if p
+                ),
                 data={
                     **self._timeline(row, "reply"),
                     "answer": state,
@@ -1204,6 +1209,13 @@ class Viewings:
                 actor=None,
             )
         return _public(row)
+
+
+def _summary(row: RowMapping) -> str:
+    """The timeline's line of a viewing: numbers only, readable in German and English."""
+    start, end = row["starts_at"].astimezone(BERLIN), row["ends_at"].astimezone(BERLIN)
+    place = f" · {row['place']}" if row["place"] else ""
+    return f"{start:%d.%m.%Y %H:%M}–{end:%H:%M}{place}"
 
 
 def _slot(period: tuple[datetime, datetime]) -> Slot:
