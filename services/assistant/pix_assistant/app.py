@@ -28,6 +28,7 @@ from pix_assistant.llm import ModelClient
 from pix_assistant.models import ORGANISATION_DATA, inbox, jobs, licences, outbox
 from pix_assistant.platform import PlatformApis
 from pix_assistant.privacy import PERSONAL_DATA
+from pix_assistant.reports import reports_router
 from pix_assistant.service import Assistant
 from pix_assistant.settings import AssistantSettings
 from pix_assistant.staging import (
@@ -158,6 +159,8 @@ def create_app(
     declare(app, "assistant", PERSONAL_DATA)
     declare_subjects(app, "assistant", ConversationSubjects(runtime.db))
     app.include_router(api.router, dependencies=[LicenceRequired])
+    app.include_router(reports_router)  # owners' and admins' figures, no licence needed
+    app.state.reports_db = runtime.db
     app.state.licences = gate
     app.state.settings = settings
     app.state.assistant = assistant

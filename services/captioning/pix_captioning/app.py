@@ -12,6 +12,7 @@ from pix_runtime.personal_data import declare
 from pix_captioning.api import router
 from pix_captioning.handlers import register_handlers, update_lag
 from pix_captioning.models import ORGANISATION_DATA, jobs, outbox
+from pix_captioning.operations import caption_workers
 from pix_captioning.predictions import RETRY, PredictionRetry
 from pix_captioning.privacy import PERSONAL_DATA
 from pix_captioning.providers import build_provider
@@ -25,6 +26,11 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
     settings = settings or CaptioningSettings()
     runtime = ServiceRuntime(settings, outbox=outbox, jobs=jobs)
     provider = build_provider(settings, runtime.storage)
+    breaker = CircuitBreaker(
+        provider.name,
+        threshold=settings.breaker_threshold,
+        reset_seconds=settings.breaker_reset_seconds,
+    )
     desk = CaptionDesk(
         runtime.db,
         runtime.storage,
@@ -34,11 +40,7 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
             base_seconds=settings.backoff_base_seconds,
             max_seconds=settings.backoff_max_seconds,
         ),
-        breaker=CircuitBreaker(
-            provider.name,
-            threshold=settings.breaker_threshold,
-            reset_seconds=settings.breaker_reset_seconds,
-        ),
+        breaker=breaker,
         clock=runtime.clock,
         webhook_grace_seconds=settings.replicate_webhook_grace_seconds,
         prediction_timeout_seconds=settings.provider_timeout_seconds,
@@ -48,6 +50,15 @@ def create_app(settings: CaptioningSettings | None = None) -> tuple[FastAPI, Ser
     )
     subscriber = register_handlers(
         runtime.broker, desk, concurrency=settings.concurrency, fetch_wait_ms=settings.fetch_wait_ms
+    )
+    runtime.operations.add(
+        caption_workers(
+            runtime.db,
+            provider=provider.name,
+            concurrency=settings.concurrency,
+            breaker=breaker,
+            workers=subscriber,
+        )
     )
     subscribe_organisation_erasure(runtime, ORGANISATION_DATA, CaptioningOrganisationErased)
     # Each process's own partitions: refreshed in every process, not once across them.

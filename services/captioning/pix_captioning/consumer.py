@@ -95,6 +95,11 @@ class ConcurrentPartitionSubscriber(DefaultSubscriber):
         self._committer: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
 
+    @property
+    def in_flight(self) -> int:
+        """Records being handled right now (the operations page's running captions)."""
+        return len(self._handlers)
+
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:

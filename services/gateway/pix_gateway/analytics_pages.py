@@ -9,23 +9,50 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 import httpx
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pix_runtime.identity import Identity
 from pix_runtime.logging import get_logger
+from pix_runtime.operations import ServiceOperations
 
 from pix_gateway import formats
+from pix_gateway.clients.assistant_models import DayProviderCost
+from pix_gateway.clients.auth import AuthClient
+from pix_gateway.clients.auth_models import OrganisationSummary
+from pix_gateway.clients.base import NotFound, ServiceError, part
+from pix_gateway.clients.billing_models import MonthRevenue
+from pix_gateway.clients.captioning_models import ProviderCaptions
+from pix_gateway.clients.leads_models import LeadsReport
+from pix_gateway.clients.media_models import DayPhotos
+from pix_gateway.clients.operations import OperationsClient
+from pix_gateway.clients.orders_models import (
+    DeadLetterView,
+    JobView,
+    WeekDeliveryTime,
+    WeekOrders,
+)
+from pix_gateway.clients.reports import (
+    AssistantReports,
+    BillingReports,
+    CaptioningReports,
+    LeadsReports,
+    MediaReports,
+    OrdersReports,
+)
+from pix_gateway.formats import BABEL_LOCALE
 from pix_gateway.i18n import Locale, translate
 from pix_gateway.pages import UI, PageError, PageUI
+from pix_gateway.service import Backend
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -127,19 +154,52 @@ def _short(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
-def pivot(
-    rows: Sequence[dict[str, Any]], label: str, group: str, value: str
-) -> tuple[list[str], list[Series]]:
-    """Rows of (label, group, value) as labels in order and one series per group."""
-    labels = sorted({str(r[label]) for r in rows})
-    groups = sorted({str(r[group]) for r in rows})
-    table = {(str(r[label]), str(r[group])): 0.0 for r in rows}
-    for r in rows:
-        table[(str(r[label]), str(r[group]))] += float(r[value] or 0)
+def pivot(rows: Sequence[tuple[str, str, float]]) -> tuple[list[str], list[Series]]:
+    """(label, group, value) rows as the labels in order and one series per group."""
+    labels = sorted({label for label, _, _ in rows})
+    groups = sorted({group for _, group, _ in rows})
+    table: dict[tuple[str, str], float] = {}
+    for label, group, value in rows:
+        table[(label, group)] = table.get((label, group), 0.0) + float(value or 0)
     return labels, [Series(g, [table.get((lab, g), 0.0) for lab in labels]) for g in groups]
 
 
 # --- figures ---------------------------------------------------------------------------------
+
+Answer = TypeVar("Answer")
+Since = datetime
+Load = Callable[[Backend, Identity, Since, str | None], Awaitable[Answer]]
+
+
+@dataclass(frozen=True)
+class Report(Generic[Answer]):
+    """A service's report endpoint, read through its typed client (clients.reports)."""
+
+    service: str
+    load: Load[Answer]
+
+
+ORDERS_REPORT: Report[list[WeekOrders]] = Report(
+    "orders", lambda b, me, since, org: OrdersReports(b, me).orders_per_week(since, org)
+)
+DELIVERY_REPORT: Report[list[WeekDeliveryTime]] = Report(
+    "orders", lambda b, me, since, org: OrdersReports(b, me).delivery_time(since, org)
+)
+REVENUE_REPORT: Report[list[MonthRevenue]] = Report(
+    "billing", lambda b, me, since, org: BillingReports(b, me).revenue(since, org)
+)
+PHOTOS_REPORT: Report[list[DayPhotos]] = Report(
+    "media", lambda b, me, since, org: MediaReports(b, me).photos_per_day(since, org)
+)
+CAPTIONS_REPORT: Report[list[ProviderCaptions]] = Report(
+    "captioning", lambda b, me, since, org: CaptioningReports(b, me).captions(since, org)
+)
+COST_REPORT: Report[list[DayProviderCost]] = Report(
+    "assistant", lambda b, me, since, org: AssistantReports(b, me).provider_cost(since, org)
+)
+LEADS_REPORT: Report[LeadsReport] = Report(
+    "leads", lambda b, me, since, org: LeadsReports(b, me).leads(since, org)
+)
 
 
 @dataclass
@@ -154,113 +214,123 @@ class Chart:
 
 
 @dataclass(frozen=True)
-class Figure:
+class Figure(Generic[Answer]):
     key: str
-    service: str
-    path: str
+    report: Report[Answer]
     columns: tuple[str, ...]
-    build: Callable[[Chart, Any, Locale], None]
+    build: Callable[[Chart, Answer, Locale], None]
 
 
-def _orders(chart: Chart, data: Any, locale: Locale) -> None:
-    chart.rows = [[r["week"], r["status"], r["service"], r["orders"]] for r in data]
-    labels, series = pivot(data, "week", "status", "orders")
+def _orders(chart: Chart, data: list[WeekOrders], locale: Locale) -> None:
+    chart.rows = [[r.week, r.status, r.service, r.orders] for r in data]
+    labels, series = pivot([(r.week, r.status, r.orders) for r in data])
     chart.svg = svg_chart(labels, series, title=translate("analytics.orders", locale))
 
 
-def _revenue(chart: Chart, data: Any, locale: Locale) -> None:
-    chart.rows = [[r["month"], r["gross_cents"], r["net_cents"], r["invoices"]] for r in data]
-    labels = [r["month"] for r in data]
+def _delivery(chart: Chart, data: list[WeekDeliveryTime], locale: Locale) -> None:
+    chart.rows = [[r.week, r.orders, r.median_hours, r.p90_hours] for r in data]
+    labels = [r.week for r in data]
+    series = [
+        Series(translate("analytics.col.median_hours", locale), [r.median_hours for r in data]),
+        Series(translate("analytics.col.p90_hours", locale), [r.p90_hours for r in data]),
+    ]
+    chart.svg = svg_chart(
+        labels, series, kind="line", title=translate("analytics.delivery", locale)
+    )
+
+
+def _revenue(chart: Chart, data: list[MonthRevenue], locale: Locale) -> None:
+    chart.rows = [[r.month, r.gross_cents, r.net_cents, r.invoices] for r in data]
+    labels = [r.month for r in data]
     gross = Series(
-        translate("analytics.col.gross_eur", locale), [r["gross_cents"] / 100 for r in data]
+        translate("analytics.col.gross_eur", locale), [r.gross_cents / 100 for r in data]
     )
     chart.svg = svg_chart(labels, [gross], title=translate("analytics.revenue", locale))
 
 
-def _photos(chart: Chart, data: Any, locale: Locale) -> None:
-    chart.rows = [[r["day"], r["processed"], r["rejected"]] for r in data]
-    labels = [r["day"][5:] for r in data]
+def _photos(chart: Chart, data: list[DayPhotos], locale: Locale) -> None:
+    chart.rows = [[r.day, r.processed, r.rejected] for r in data]
+    labels = [r.day[5:] for r in data]
     series = [
-        Series(translate("analytics.col.processed", locale), [r["processed"] for r in data]),
-        Series(translate("analytics.col.rejected", locale), [r["rejected"] for r in data]),
+        Series(translate("analytics.col.processed", locale), [r.processed for r in data]),
+        Series(translate("analytics.col.rejected", locale), [r.rejected for r in data]),
     ]
     chart.svg = svg_chart(labels, series, kind="line", title=translate("analytics.photos", locale))
 
 
-def _captions(chart: Chart, data: Any, locale: Locale) -> None:
+def _captions(chart: Chart, data: list[ProviderCaptions], locale: Locale) -> None:
     chart.rows = [
         [
-            r["provider"],
-            r["captions"],
-            r["failures"],
-            r["failure_rate_percent"],
-            r["latency_p50_seconds"],
-            r["latency_p95_seconds"],
+            r.provider,
+            r.captions,
+            r.failures,
+            r.failure_rate_percent,
+            r.latency_p50_seconds,
+            r.latency_p95_seconds,
         ]
         for r in data
     ]
-    labels = [r["provider"] for r in data]
+    labels = [r.provider for r in data]
     series = [
         Series(
             translate("analytics.col.failure_rate_percent", locale),
-            [r["failure_rate_percent"] for r in data],
+            [r.failure_rate_percent for r in data],
         )
     ]
     chart.svg = svg_chart(labels, series, title=translate("analytics.captions", locale))
 
 
-def _leads(chart: Chart, data: Any, locale: Locale) -> None:
-    weeks = data["weeks"]
-    chart.rows = [[r["week"], r["source"], r["leads"]] for r in weeks]
-    labels, series = pivot(weeks, "week", "source", "leads")
+def _cost(chart: Chart, data: list[DayProviderCost], locale: Locale) -> None:
+    chart.rows = [[r.day, r.model, r.calls, r.tokens_in, r.tokens_out, r.cost_eur] for r in data]
+    labels, series = pivot([(r.day[5:], r.model, r.cost_eur) for r in data])
+    chart.svg = svg_chart(labels, series, title=translate("analytics.cost", locale))
+    # Captioning's providers answer no price and captioning stores none: only the assistant's
+    # model calls carry a cost.
+    chart.note = translate("analytics.cost_note", locale)
+
+
+def _leads(chart: Chart, data: LeadsReport, locale: Locale) -> None:
+    chart.rows = [[r.week, r.source, r.leads] for r in data.weeks]
+    labels, series = pivot([(r.week, r.source, r.leads) for r in data.weeks])
     chart.svg = svg_chart(labels, series, title=translate("analytics.leads", locale))
 
 
-def _funnel(chart: Chart, data: Any, locale: Locale) -> None:
-    funnel = data["funnel"]
+FUNNEL_STAGES = ("received", "contacted", "conversation", "booked")
+
+
+def _funnel(chart: Chart, data: LeadsReport, locale: Locale) -> None:
     chart.rows = [
         [
-            r["source"],
-            r["received"],
-            r["contacted"],
-            r["conversation"],
-            r["booked"],
-            r["conversion_percent"],
-            r["median_first_response_minutes"],
+            r.source,
+            r.received,
+            r.contacted,
+            r.conversation,
+            r.booked,
+            r.conversion_percent,
+            r.median_first_response_minutes,
         ]
-        for r in funnel
+        for r in data.funnel
     ]
-    stages = ("received", "contacted", "conversation", "booked")
-    labels = [translate(f"analytics.col.{s}", locale) for s in stages]
-    series = [Series(r["source"], [r[s] for s in stages]) for r in funnel]
+    labels = [translate(f"analytics.col.{s}", locale) for s in FUNNEL_STAGES]
+    series = [
+        Series(r.source, [r.received, r.contacted, r.conversation, r.booked]) for r in data.funnel
+    ]
     chart.svg = svg_chart(labels, series, title=translate("analytics.funnel", locale))
-    median = data["median_first_response_minutes"]
+    median = data.median_first_response_minutes
     if median is not None:
         chart.note = translate(
             "analytics.median_response", locale, minutes=formats.number(median, locale)
         )
 
 
-FIGURES = (
-    Figure(
-        "orders",
-        "orders",
-        "/reports/orders-per-week",
-        ("week", "status", "service", "orders"),
-        _orders,
-    ),
-    Figure(
-        "revenue",
-        "billing",
-        "/reports/revenue",
-        ("month", "gross_cents", "net_cents", "invoices"),
-        _revenue,
-    ),
-    Figure("photos", "media", "/reports/photos-per-day", ("day", "processed", "rejected"), _photos),
+FIGURES: tuple[Figure[Any], ...] = (
+    Figure("orders", ORDERS_REPORT, ("week", "status", "service", "orders"), _orders),
+    Figure("delivery", DELIVERY_REPORT, ("week", "orders", "median_hours", "p90_hours"), _delivery),
+    Figure("revenue", REVENUE_REPORT, ("month", "gross_cents", "net_cents", "invoices"), _revenue),
+    Figure("photos", PHOTOS_REPORT, ("day", "processed", "rejected"), _photos),
     Figure(
         "captions",
-        "captioning",
-        "/reports/captions",
+        CAPTIONS_REPORT,
         (
             "provider",
             "captions",
@@ -271,11 +341,16 @@ FIGURES = (
         ),
         _captions,
     ),
-    Figure("leads", "leads", "/reports/leads", ("week", "source", "leads"), _leads),
+    Figure(
+        "cost",
+        COST_REPORT,
+        ("day", "model", "calls", "tokens_in", "tokens_out", "cost_eur"),
+        _cost,
+    ),
+    Figure("leads", LEADS_REPORT, ("week", "source", "leads"), _leads),
     Figure(
         "funnel",
-        "leads",
-        "/reports/leads",
+        LEADS_REPORT,
         (
             "source",
             "received",
@@ -304,11 +379,9 @@ class Window:
     days: int
     org_id: uuid.UUID | None
 
-    def query(self) -> str:
-        wanted = {"since": self.since.isoformat()}
-        if self.org_id is not None:
-            wanted["org_id"] = str(self.org_id)
-        return urlencode(wanted)
+    @property
+    def org(self) -> str | None:
+        return str(self.org_id) if self.org_id is not None else None
 
 
 def window_of(request: Request, me: Identity) -> Window:
@@ -327,31 +400,31 @@ def window_of(request: Request, me: Identity) -> Window:
     return Window(since=since, days=days, org_id=org_id)
 
 
-async def _fetch(ui: UI, me: Identity, service: str, path: str) -> Any:
+async def _answer(ui: UI, me: Identity, window: Window, report: Report[Any]) -> Any:
     """A service's report, or None when it is down or refuses (its chart is left out)."""
     try:
-        response = await ui.backend.call("GET", service, path, identity=me)
+        return await report.load(ui.backend, me, window.since, window.org)
+    except ServiceError as exc:
+        log.warning("analytics.report_refused", service=report.service, status=exc.status)
     except (httpx.TransportError, KeyError) as exc:
-        log.warning("analytics.report_missing", service=service, error=exc.__class__.__name__)
-        return None
-    if not response.is_success:
-        log.warning("analytics.report_refused", service=service, status=response.status_code)
-        return None
-    return response.json()
+        log.warning(
+            "analytics.report_missing", service=report.service, error=exc.__class__.__name__
+        )
+    return None
 
 
 async def gather(
-    ui: UI, me: Identity, window: Window, figures: Sequence[Figure], locale: Locale
+    ui: UI, me: Identity, window: Window, figures: Sequence[Figure[Any]], locale: Locale
 ) -> list[Chart]:
-    paths = sorted({(f.service, f.path) for f in figures})
-    answers = await asyncio.gather(
-        *(_fetch(ui, me, service, f"{path}?{window.query()}") for service, path in paths)
-    )
-    found = dict(zip(paths, answers, strict=True))
+    """Every report the figures need, asked of the services at once (one request per report
+    even when two figures draw from it)."""
+    reports = list(dict.fromkeys(f.report for f in figures))
+    answers = await asyncio.gather(*(_answer(ui, me, window, r) for r in reports))
+    found = dict(zip(reports, answers, strict=True))
     charts = []
     for figure in figures:
-        chart = Chart(figure.key, figure.service, list(figure.columns))
-        data = found[(figure.service, figure.path)]
+        chart = Chart(figure.key, figure.report.service, list(figure.columns))
+        data = found[figure.report]
         if data is None:
             chart.missing = True
         else:
@@ -365,6 +438,9 @@ def _cell(column: str, value: Any, locale: Locale) -> str:
         return "–"
     if column.endswith("_cents"):
         return formats.money_cents(int(value), locale)
+    if column.endswith("_eur"):
+        # Model calls cost fractions of a cent: four places.
+        return format_decimal(value, format="#,##0.0000", locale=BABEL_LOCALE[locale])
     if isinstance(value, int | float) and not isinstance(value, bool):
         return formats.number(value, locale)
     return str(value)
@@ -376,9 +452,9 @@ async def analytics(request: Request, ui: PageUI) -> Response:
     locale = ui.locale(request, me)
     window = window_of(request, me)
     charts = await gather(ui, me, window, FIGURES, locale)
-    organisations = []
+    organisations: list[OrganisationSummary] = []
     if me.is_admin:
-        organisations = await ui.part("auth", "/admin/organisations", me, [])
+        organisations = await part(AuthClient(ui.backend, me).organisations(), [])
     return ui.render(
         request,
         "admin/analytics.html",
@@ -436,38 +512,54 @@ OPERATED = (
 
 @dataclass
 class ServiceHealth:
-    """One service's open dead letters, failed jobs and job backlog, as its admin routes
-    (pix_runtime's dead_letters_routes and jobs_routes) answer them."""
+    """One service's figures as the runtime's admin routes answer them: its operations
+    (outbox backlog, consumer lag, its own lines), open dead letters, failed jobs and the
+    queued-job backlog."""
 
     service: str
     reachable: bool = True
-    dead_letters: list[dict[str, Any]] = field(default_factory=list)
-    failed_jobs: list[dict[str, Any]] = field(default_factory=list)
+    operations: ServiceOperations | None = None
+    dead_letters: list[DeadLetterView] = field(default_factory=list)
+    failed_jobs: list[JobView] = field(default_factory=list)
     queued_jobs: int = 0
-    oldest_queued: str | None = None
+    oldest_queued: datetime | None = None
+
+    @property
+    def lag(self) -> int | None:
+        if self.operations is None or not self.operations.lag_known:
+            return None
+        return sum(g.lag for g in self.operations.lag)
+
+
+async def _or_none(answer: Awaitable[Answer], default: Answer) -> Answer:
+    """A service without a jobs or dead-letter table answers 404 there: nothing to show."""
+    try:
+        return await answer
+    except NotFound:
+        return default
 
 
 async def _health(ui: UI, me: Identity, service: str) -> ServiceHealth:
-    health = ServiceHealth(service)
-    paths = (
-        "/admin/dead-letters?status=open&limit=50",
-        "/admin/jobs?status=failed&limit=50",
-        "/admin/jobs/counts",
-    )
+    client = OperationsClient(ui.backend, me, service)
     try:
-        letters, failed, counts = await asyncio.gather(
-            *(ui.backend.call("GET", service, path, identity=me) for path in paths)
+        operations, letters, failed, counts = await asyncio.gather(
+            _or_none(client.operations(), None),
+            _or_none(client.open_dead_letters(), []),
+            _or_none(client.failed_jobs(), []),
+            _or_none(client.job_counts(), []),
         )
-    except (httpx.TransportError, KeyError):
+    except (ServiceError, httpx.TransportError, KeyError):
         return ServiceHealth(service, reachable=False)
-    # A service without a dead-letter or jobs table answers 404 there: nothing to show.
-    health.dead_letters = letters.json() if letters.is_success else []
-    health.failed_jobs = failed.json() if failed.is_success else []
-    queued = [c for c in (counts.json() if counts.is_success else []) if c["status"] == "queued"]
-    health.queued_jobs = sum(int(c["count"]) for c in queued)
-    oldest = [c["oldest_run_at"] for c in queued if c["oldest_run_at"]]
-    health.oldest_queued = min(oldest) if oldest else None
-    return health
+    queued = [c for c in counts if c.status == "queued"]
+    oldest = [c.oldest_run_at for c in queued if c.oldest_run_at is not None]
+    return ServiceHealth(
+        service,
+        operations=operations,
+        dead_letters=letters,
+        failed_jobs=failed,
+        queued_jobs=sum(c.count for c in queued),
+        oldest_queued=min(oldest) if oldest else None,
+    )
 
 
 async def platform_admin(ui: UI, request: Request) -> Identity:
@@ -490,7 +582,7 @@ async def retry_job(service: str, job_id: int, request: Request, ui: PageUI) -> 
     me = await platform_admin(ui, request)
     if service not in OPERATED:
         raise PageError(404, "error.404")
-    await ui.backend.call("POST", service, f"/admin/jobs/{job_id}/retry", identity=me)
+    await OperationsClient(ui.backend, me, service).retry_job(job_id)
     return RedirectResponse("/admin/operations", status_code=303)
 
 
@@ -500,5 +592,5 @@ async def replay_letter(service: str, letter_id: int, request: Request, ui: Page
     me = await platform_admin(ui, request)
     if service not in OPERATED:
         raise PageError(404, "error.404")
-    await ui.backend.call("POST", service, f"/admin/dead-letters/{letter_id}/replay", identity=me)
+    await OperationsClient(ui.backend, me, service).replay_dead_letter(letter_id)
     return RedirectResponse("/admin/operations", status_code=303)

@@ -16,6 +16,7 @@ from pix_notify.delivery import Courier
 from pix_notify.gallery_mail import GALLERY_MAIL, GalleryMailDue
 from pix_notify.handlers import register_handlers
 from pix_notify.models import ORGANISATION_DATA, jobs, outbox
+from pix_notify.operations import email_failures
 from pix_notify.preferences import Preferences
 from pix_notify.preferences_api import router as preferences_router
 from pix_notify.privacy import PERSONAL_DATA
@@ -76,6 +77,7 @@ def create_app(settings: NotifySettings | None = None) -> tuple[FastAPI, Service
         policy=RetryPolicy(max_attempts=12, base_seconds=5, max_seconds=600),
     )
     register_handlers(runtime.broker, office)
+    runtime.operations.add(email_failures(runtime.db, runtime.clock))
     subscribe_organisation_erasure(runtime, ORGANISATION_DATA, NotifyOrganisationErased)
     runtime.every(settings.webhook_tolerance_seconds, webhooks.purge_tokens)
     app = runtime.create_app(title="pix.immo notify")

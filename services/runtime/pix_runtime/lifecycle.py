@@ -31,6 +31,7 @@ from pix_runtime.jobs_routes import jobs_router
 from pix_runtime.logging import configure_logging, get_logger
 from pix_runtime.metrics import ServiceMetrics, subscribed_groups
 from pix_runtime.migrations import upgrade_to_head
+from pix_runtime.operations import Operations, operations_router
 from pix_runtime.outages import is_outage
 from pix_runtime.outbox import BrokerMemory, OutboxRelay
 from pix_runtime.settings import ServiceSettings
@@ -163,6 +164,7 @@ class ServiceRuntime:
             groups=lambda: subscribed_groups(self.broker.subscribers),
             bootstrap=platform.kafka_bootstrap,
         )
+        self.operations = Operations(settings.service_name, self.metrics)
         self.current_identity = identity_dependency(self.internal_key)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = []
@@ -352,6 +354,8 @@ class ServiceRuntime:
         app = create_base_app(title=title, lifespan=lifespan, checks=self._checks)
         app.state.internal_key = self.internal_key
         app.state.metrics = self.metrics
+        app.state.operations = self.operations
+        app.include_router(operations_router)
         if self._jobs is not None:
             app.state.job_board = JobBoard(self.db, self._jobs.table)
             app.include_router(jobs_router)

@@ -237,6 +237,10 @@ class ServiceMetrics:
         self._lags = _LabelledValues(CONSUMER_LAG)
         self._refreshed_at = float("-inf")
         self._refreshing: asyncio.Task[None] | None = None
+        # The last readings, for the operations page: (unpublished, oldest seconds, parked)
+        # and {(group, topic): lag}; None until read.
+        self.outbox_reading: tuple[int, float, int] | None = None
+        self.lag_reading: dict[tuple[str, str], int] | None = None
 
     def count_waiting(
         self, queue: str, table: Table, waiting: ColumnElement[bool], *, since: Any = None
@@ -295,6 +299,7 @@ class ServiceMetrics:
                 OUTBOX_BACKLOG.labels(service).set(row[0])
                 OUTBOX_OLDEST.labels(service).set(max(float(row[1] or 0), 0.0))
                 OUTBOX_PARKED.labels(service).set(row[2])
+                self.outbox_reading = (int(row[0]), max(float(row[1] or 0), 0.0), int(row[2]))
             if (d := self._dead_letters) is not None:
                 letters = await session.execute(
                     select(d.c.consumer_group, d.c.topic, func.count())
@@ -319,4 +324,5 @@ class ServiceMetrics:
         if self._lag is None or self._groups is None:
             return
         lags = await self._lag.read(self._groups())
+        self.lag_reading = lags
         self._lags.update({(self._service, g, tp): n for (g, tp), n in lags.items()})
