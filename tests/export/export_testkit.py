@@ -24,6 +24,7 @@ from pix_contracts import (
 from pix_export.app import create_app
 from pix_export.crm_push import PUSH_CRM
 from pix_export.models import exports, jobs, outbox
+from pix_export.service import BUILD_GALLERY
 from pix_export.settings import ExportSettings
 from pix_export.webhooks import DELIVER_WEBHOOK
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
@@ -131,9 +132,10 @@ async def export_service(**overrides: Any) -> AsyncIterator[Service]:
 
 
 async def _cancel_deliveries(runtime: ServiceRuntime) -> None:
-    """Webhook and CRM jobs another test left queued must not run (or count) in this one."""
+    """Webhook, CRM and build jobs another test left queued must not run (or count) in this
+    one."""
     async with runtime.db.transaction() as session:
-        for kind in (DELIVER_WEBHOOK, PUSH_CRM):
+        for kind in (DELIVER_WEBHOOK, PUSH_CRM, BUILD_GALLERY):
             await cancel_jobs(session, jobs, kind)
 
 

@@ -12,6 +12,9 @@ import uuid
 from datetime import timedelta
 
 from export_testkit import caption_failed, caption_ready, export_service, uploaded
+from pix_export.models import jobs
+from pix_export.service import BUILD_GALLERY
+from sqlalchemy import select
 
 
 async def test_a_burst_of_40_captions_makes_a_handful_of_previews_and_one_delivered_version(
@@ -102,3 +105,39 @@ async def test_a_failed_caption_is_delivered_as_listed_not_exported(
         document = json.loads(await svc.runtime.storage.get_bytes(key))
         assert [i["name"] for i in document["images"]] == ["Kitchen_01"]
         assert document["failed"][0]["name"] == "Bathroom_01"
+
+
+async def test_a_change_plants_the_build_that_runs_once_the_gallery_is_quiet(
+    migrated: set[str],
+) -> None:
+    """No loop polls for due previews: each change plants a job due when the gallery will have
+    been quiet; changes close together share one."""
+    async with export_service(debounce_quiet_seconds=5, debounce_max_seconds=60) as svc:
+        gallery_id, org_id = uuid.uuid4(), uuid.uuid4()
+        names = ["Kitchen_01", "Bathroom_01", "Living_01"]
+        for name in names:
+            await svc.publish(await uploaded(svc, gallery_id, org_id, name))
+        for name in names[:2]:
+            await svc.publish(caption_ready(gallery_id, org_id, name))
+            svc.runtime.clock.advance(timedelta(seconds=2))
+        last_change = svc.runtime.clock.now() - timedelta(seconds=2)
+
+        async def planted() -> list[tuple[str, object]]:
+            async with svc.runtime.db.sessions() as session:
+                rows = await session.execute(
+                    select(jobs.c.status, jobs.c.run_at).where(
+                        jobs.c.kind == BUILD_GALLERY, jobs.c.key.startswith(f"{gallery_id}:")
+                    )
+                )
+                return [(r.status, r.run_at) for r in rows]
+
+        queued = [run_at for status, run_at in await planted() if status == "queued"]
+        assert 1 <= len(queued) <= 2  # two changes 2 s apart: one job each at most
+        assert max(queued) >= last_change + timedelta(seconds=5)  # type: ignore[operator]
+        await svc.runtime.jobs.run_due()  # not due yet (another test's sweep may be)
+        assert await svc.versions(gallery_id) == []
+
+        svc.runtime.clock.advance(timedelta(seconds=6))
+        assert await svc.runtime.jobs.run_due() >= 1
+        assert await svc.versions(gallery_id) == [1]
+        assert not [s for s, _ in await planted() if s == "queued"]

@@ -19,15 +19,16 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_export.models import galleries, inbox
-from pix_export.service import CONSUMER
+from pix_export.service import CONSUMER, ExportDesk
 
 log = get_logger(__name__)
 
 
 class TitleFromMedia:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, desk: ExportDesk) -> None:
         self._db = db
         self._clock = clock
+        self._desk = desk
 
     async def take_arrangement(self, event: GalleryArranged) -> None:
         async with self._db.transaction() as session:
@@ -40,7 +41,7 @@ class TitleFromMedia:
             )
             now = self._clock.now()
             # A changed cover is a change to export (the debounce builds the next version).
-            await session.execute(
+            changed = await session.scalar(
                 update(galleries)
                 .where(galleries.c.gallery_id == event.gallery_id)
                 .where(galleries.c.cover_asset_id.is_distinct_from(event.title_asset_id))
@@ -49,7 +50,10 @@ class TitleFromMedia:
                     dirty_since=func.coalesce(galleries.c.dirty_since, now),
                     changed_at=now,
                 )
+                .returning(galleries.c.gallery_id)
             )
+            if changed is not None:
+                await self._desk.schedule_build(session, event.gallery_id, now)
         log.info(
             "export.title_from_media",
             gallery_id=str(event.gallery_id),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import uuid
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from pix_runtime.db import Database
 from pix_runtime.errors import Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.inbox import first_delivery
+from pix_runtime.jobs import JobContext, JobQueue, RetryPolicy, cancel_jobs, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
@@ -72,6 +74,7 @@ from pix_export.models import (
     exports,
     galleries,
     inbox,
+    jobs,
     order_payments,
     outbox,
 )
@@ -192,6 +195,15 @@ class Entry:
         assert self.caption is not None
         assert self.web_key is not None
         return Photo(self.asset_id, self.pseudonym, self.room_type, self.caption, self.web_key)
+
+
+BUILD_GALLERY = "export.build-gallery"
+
+
+class GalleryDue(BaseModel):
+    """A gallery whose next version may be due (its debounce runs out)."""
+
+    gallery_id: uuid.UUID
 
 
 class ExportDesk:
@@ -578,6 +590,26 @@ class ExportDesk:
                 changed_at=now,
             )
         )
+        await self.schedule_build(session, gallery_id, now)
+
+    async def schedule_build(
+        self, session: AsyncSession, gallery_id: uuid.UUID, changed_at: datetime
+    ) -> None:
+        """A build job for when the gallery will have been quiet long enough after a change at
+        `changed_at`. Changes within one step share one job (its key is the due time), so a
+        shoot of 40 captions makes a handful of jobs, and the last change always has one due
+        after it: the job finds the gallery quiet, or a later job exists. No loop polls."""
+        quiet = self._settings.debounce_quiet_seconds
+        step = max(quiet / 5, 0.2)
+        due = math.ceil((changed_at.timestamp() + quiet) / step) * step
+        await enqueue_job(
+            session,
+            jobs,
+            BUILD_GALLERY,
+            GalleryDue(gallery_id=gallery_id),
+            run_at=datetime.fromtimestamp(due, UTC),
+            key=f"{gallery_id}:{due:.3f}",
+        )
 
     async def _changed(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
         await self._mark_dirty(session, gallery_id)
@@ -591,10 +623,12 @@ class ExportDesk:
                 await self._try_delivery(session, gallery_id)
         except Exception:
             log.warning("export.build_deferred", gallery_id=str(gallery_id), exc_info=True)
+            await self.schedule_build(session, gallery_id, self._clock.now())
 
     async def flush_due(self) -> int:
-        """The periodic job: deliveries whose captions have arrived (a build deferred by a
-        storage outage) and previews whose debounce ran out; returns how many were built."""
+        """The periodic safety net (builds are jobs planted by `schedule_build`): deliveries
+        whose captions have arrived and previews whose debounce ran out, whatever planted no
+        job; returns how many were built."""
         async with self._db.sessions() as session:
             candidates = list(
                 (
@@ -612,16 +646,44 @@ class ExportDesk:
         built = 0
         for gallery_id in candidates:
             try:
-                async with self._db.transaction() as session:
-                    if await self._try_delivery(session, gallery_id):
-                        built += 1
-                async with self._db.transaction() as session:
-                    if await self._build_preview(session, gallery_id):
-                        built += 1
+                built += await self._build(gallery_id)
             except Exception:
                 # One gallery that cannot be built must not hold up all the others.
                 log.warning("export.build_failed", gallery_id=str(gallery_id), exc_info=True)
         return built
+
+    async def _build(self, gallery_id: uuid.UUID) -> int:
+        """The delivery if its captions have arrived, and the preview if its debounce ran out;
+        how many of the two were built."""
+        built = 0
+        async with self._db.transaction() as session:
+            if await self._try_delivery(session, gallery_id):
+                built += 1
+        async with self._db.transaction() as session:
+            if await self._build_preview(session, gallery_id):
+                built += 1
+        return built
+
+    async def _cleaned(self, session: AsyncSession, gallery_id: uuid.UUID) -> None:
+        """The gallery's changes are all in a version: the builds planted for them are moot."""
+        await session.execute(
+            update(galleries)
+            .where(galleries.c.gallery_id == gallery_id)
+            .values(dirty_since=None, changed_at=None)
+        )
+        await cancel_jobs(session, jobs, BUILD_GALLERY, key_prefix=f"{gallery_id}:")
+
+    async def build_due_gallery(self, payload: GalleryDue, ctx: JobContext) -> None:
+        """The job `schedule_build` planted; a failure (storage away) is retried."""
+        await self._build(payload.gallery_id)
+
+    def register_jobs(self, queue: JobQueue) -> None:
+        queue.register(
+            BUILD_GALLERY,
+            GalleryDue,
+            self.build_due_gallery,
+            policy=RetryPolicy(max_attempts=8, base_seconds=5, max_seconds=600),
+        )
 
     # --- building -----------------------------------------------------------------------------
 
@@ -703,11 +765,7 @@ class ExportDesk:
         )
         if {r.asset_id for r in rows} == delivered:
             # The delivered version shows everything known: no preview of the same to follow.
-            await session.execute(
-                update(galleries)
-                .where(galleries.c.gallery_id == gallery_id)
-                .values(dirty_since=None, changed_at=None)
-            )
+            await self._cleaned(session, gallery_id)
         return await self._publish(
             session,
             gallery,
@@ -727,11 +785,7 @@ class ExportDesk:
         if not (gallery.changed_at <= now - quiet or gallery.dirty_since <= now - longest):
             return False
         rows = await self._entries(session, gallery_id)
-        await session.execute(
-            update(galleries)
-            .where(galleries.c.gallery_id == gallery_id)
-            .values(dirty_since=None, changed_at=None)
-        )
+        await self._cleaned(session, gallery_id)
         return await self._publish(session, gallery, rows, delivery=None)
 
     async def _publish(

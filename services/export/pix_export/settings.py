@@ -15,7 +15,9 @@ class ExportSettings(ServiceSettings):
     # photos are all captioned (or failed) gets its version at once: the "final" one.
     debounce_quiet_seconds: float = 5.0
     debounce_max_seconds: float = 60.0
-    flush_every_seconds: float = 1.0
+    # Each change plants the job that builds the next version when it is due; this periodic
+    # sweep only catches what planted none (a build that failed past its retries).
+    flush_every_seconds: float = 60.0
 
     # Webhooks.
     secrets_key: SecretStr | None = Field(
