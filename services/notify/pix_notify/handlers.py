@@ -17,10 +17,13 @@ from pix_contracts.appointments import (
     AppointmentChanged,
     AppointmentScheduled,
 )
+from pix_contracts.leads import AgentMailboxBroken
 from pix_runtime.broker import subscribe
+from pix_runtime.settings import PlatformSettings
 
 from pix_notify.appointment_mail import AppointmentMailer
 from pix_notify.lead_mail import LeadMailer, lead_mail_key
+from pix_notify.mailbox_mail import MailboxMailer
 from pix_notify.service import PostOffice, Templates
 
 
@@ -39,6 +42,17 @@ def register_handlers(broker: KafkaBroker, office: PostOffice) -> None:
     @subscribe(broker, AppointmentCancelled, group="notify.appointments-cancelled")
     async def appointment_cancelled(event: AppointmentCancelled) -> None:
         await appointment_mailer.appointment(event)
+
+    mailbox_mailer = MailboxMailer(
+        Templates().render,
+        office.deliver,
+        seal_key=lead_mail_key(),
+        public_url=PlatformSettings().public_url,
+    )
+
+    @subscribe(broker, AgentMailboxBroken, group="notify.mailbox-broken")
+    async def mailbox_broken(event: AgentMailboxBroken) -> None:
+        await mailbox_mailer.mailbox_broken(event)
 
     @subscribe(broker, LeadMessageRequested, group="notify.lead-messages")
     async def lead_message_requested(event: LeadMessageRequested) -> None:
