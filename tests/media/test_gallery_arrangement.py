@@ -111,6 +111,13 @@ async def test_each_size_has_its_real_dimensions_and_byte_limit(gallery: Gallery
 
     assert (await gallery.get(f"/photos/{asset}/download?size=huge")).status_code == 422
 
+    # Deleting the photo takes its portal copy along.
+    portal_key = f"renditions/{gallery.id}/{asset}/portal-v1.jpg"
+    assert await gallery.runtime.storage.exists(portal_key)
+    deleted = await gallery.http.delete(f"/assets/{asset}", headers=gallery.headers())
+    assert deleted.status_code == 204
+    assert not await gallery.runtime.storage.exists(portal_key)
+
 
 def test_portal_rendition_of_a_heavy_photo_stays_under_five_megabytes() -> None:
     """Noise barely compresses: at the first quality a 1920 px frame of it is over 5 MB, so the

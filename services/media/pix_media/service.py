@@ -336,6 +336,9 @@ class MediaLibrary:
         ):
             if key:
                 await self._storage.delete(key)
+        if row["web_key"]:
+            # What was made on request beside the renditions (arrangement.py's portal copies).
+            await self._storage.delete_prefix(row["web_key"].rsplit("/", 1)[0] + "/")
         log.info("asset.deleted", asset_id=str(asset_id))
 
     # --- self-healing -------------------------------------------------------------------------
