@@ -72,7 +72,7 @@ async def test_a_link_opens_the_gallery_read_only_and_counts_views(gallery: Gall
     assert listed["last_viewed_at"] is not None
     assert listed["token"] == link["token"]
 
-    # Every size, through the link, with its real size.
+    # The shared sizes, through the link, with their real size.
     got = await gallery.http.get(
         f"/public/shares/{link['token']}/photos/{kitchen}/download?size=portal"
     )
@@ -81,10 +81,12 @@ async def test_a_link_opens_the_gallery_read_only_and_counts_views(gallery: Gall
     assert len(data) <= PORTAL_MAX_BYTES
     with Image.open(io.BytesIO(data)) as image:
         assert max(image.size) == 1920
+    # Never the original: it still has its EXIF/GPS and unblurred faces.
     printed = await gallery.http.get(
         f"/public/shares/{link['token']}/photos/{kitchen}/download?size=print"
     )
-    assert printed.json()["file_name"].endswith("-print.jpg")
+    assert printed.status_code == 422, printed.text
+    assert printed.json()["error"]["code"] == "size_not_shared"
     # A photo of another gallery is not reachable through this link.
     elsewhere = await gallery.http.get(
         f"/public/shares/{link['token']}/photos/{uuid.uuid4()}/download?size=web"

@@ -20,6 +20,8 @@ router = APIRouter()
 
 Size = Literal["web", "portal", "print"]
 SIZES: tuple[Size, ...] = ("portal", "web", "print")
+# A share link never hands out the original (its EXIF/GPS and unblurred faces).
+SHARED_SIZES: tuple[Size, ...] = ("portal", "web")
 EXPIRY_DAYS = (1, 7, 14, 30, 90)
 GRANT_COOKIE = "pix_share"
 
@@ -194,7 +196,7 @@ async def shared_gallery(token: str, request: Request, ui: PageUI) -> Response:
             page="share",
             token=token,
             shared=shared,
-            sizes=SIZES,
+            sizes=SHARED_SIZES,
             base=_shared_path(token),
         )
     )

@@ -40,6 +40,7 @@ from pix_media.previews import gallery_unpaid
 from pix_media.service import MediaLibrary
 
 log = get_logger(__name__)
+SHARED_SIZES: tuple[DownloadSize, ...] = ("portal", "web")
 
 MAX_DAYS = 90
 PIN_ATTEMPTS = 5
@@ -378,6 +379,10 @@ class GalleryShares:
     async def download(
         self, token: str, grant: str | None, asset_id: uuid.UUID, size: DownloadSize
     ) -> PhotoDownload:
+        if size not in SHARED_SIZES:
+            # The original still carries its EXIF/GPS and unblurred faces: for the members of
+            # the organisation, never for whoever holds a link.
+            raise Invalid("size_not_shared", "a share link offers the web and portal sizes", "size")
         async with self._db.sessions() as session:
             _, row = await self._admitted(session, token, grant)
         return await self._arrangement.download_of(row["gallery_id"], asset_id, size)
