@@ -249,8 +249,19 @@ async def test_a_video_goes_up_in_parts_gets_a_poster_and_loses_its_metadata(
         assert sum(1 for _ in container.decode(video=0)) == 30
     assert await media.announced(AssetUploaded.topic, gallery) == []
 
-    # Another organisation knows nothing of it.
-    assert (await media.asset(video_id, org=uuid.uuid4())).status_code == 404
+    # Another organisation knows nothing of it, nor may it upload into the gallery.
+    stranger = uuid.uuid4()
+    assert (await media.asset(video_id, org=stranger)).status_code == 404
+    foreign = await media.http.post(
+        f"/galleries/{gallery}/uploads",
+        headers=media.headers(stranger),
+        json={"file_name": "tour.mp4", "byte_size": 1000, "kind": "video"},
+    )
+    assert foreign.status_code == 404
+    completed = await media.http.post(
+        f"/assets/{video_id}/complete", headers=media.headers(stranger)
+    )
+    assert completed.status_code == 404
 
 
 async def test_bad_videos_are_refused(media: Media) -> None:
