@@ -516,3 +516,55 @@ async def test_production_takes_only_public_https_calendars() -> None:
         with pytest.raises(CalendarNotPublic):
             await check_public(url)
     await check_public("https://8.8.8.8/dav/")  # a public address passes
+
+
+async def test_an_answer_to_an_older_time_changes_nothing_the_current_one_counts(
+    leads: LeadsApp, radicale: Radicale
+) -> None:
+    agent = person("owner")
+    user, password, calendar_url = await connect(leads, radicale, agent)
+    lead = await new_lead(leads, agent)
+    booked = (
+        await leads.client.post(
+            f"/leads/{lead['id']}/viewings",
+            json={"date": next_weekday(9).isoformat(), "start": "09:30"},
+            headers=headers(leads, agent),
+        )
+    ).json()
+    reply_address = (await lead_detail(leads, agent, lead["id"]))["lead"]["reply_address"]
+    await leads.client.patch(
+        f"/viewings/{booked['id']}", json={"start": "11:30"}, headers=headers(leads, agent)
+    )
+    first, moved = [
+        content_of(leads, e)["calendar"]["content"]
+        for e in await outbox_events(leads.runtime, LeadMessageRequested, lead["id"])
+        if e.kind == "viewing"
+    ]
+    intake: Intake = leads.app.state.intake
+
+    async def answer(invitation: str, partstat: str) -> None:
+        received = await intake.receive(
+            reply_itip(reply_address, lead["email"], invitation, partstat),
+            channel="smtp",
+            mail_from=lead["email"],
+            rcpt_to=[reply_address],
+            parse_now=True,
+        )
+        assert received.status == "reply"
+
+    # Accepting the first time (SEQUENCE 0) after the move (SEQUENCE 1) is outdated.
+    await answer(first, "ACCEPTED")
+    state = await leads.client.get(f"/viewings/{booked['id']}", headers=headers(leads, agent))
+    assert state.json()["state"] == "invited"
+    shown = await lead_detail(leads, agent, lead["id"])
+    outdated = next(a for a in shown["timeline"] if a["kind"] == "viewing_reply")
+    assert outdated["data"]["outdated"] is True
+    # Accepting the new time counts, and the calendar shows it.
+    await answer(moved, "ACCEPTED")
+    state = await leads.client.get(f"/viewings/{booked['id']}", headers=headers(leads, agent))
+    assert state.json()["state"] == "accepted"
+    await leads.runtime.jobs.run_due()
+    stored = radicale.event(user, password, calendar_url, f"viewing-{booked['id']}@pix.immo")
+    assert stored is not None
+    assert stored["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
+    assert int(stored["SEQUENCE"]) == 1
