@@ -48,9 +48,10 @@ class MediaSettings(ServiceSettings):
     original_retention_days: int = 90
     retention_interval_seconds: float = 6 * 3600
     # Deliverables (deliverables.py): floor plans (PDF, PNG, SVG) and videos (MP4), when the
-    # order included them. Videos go up in parts like large photos; the whole file is held in
-    # memory once while its metadata-free copy is stored, hence a bound well below the disk's.
+    # order included them. Videos go up in parts like large photos; the metadata-free copy is
+    # held in memory once while it is stored, so the bound keeps a worker within the 1 GiB of
+    # deploy/k8s/media.yaml (a 2-minute 1080p phone video is ~250 MB).
     max_floor_plan_bytes: int = 30 * 1024 * 1024
     max_floor_plan_pages: int = 20
-    max_video_bytes: int = 500 * 1024 * 1024
+    max_video_bytes: int = 300 * 1024 * 1024
     max_video_seconds: float = 600
