@@ -111,9 +111,12 @@ def week_of(at: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
-async def seed_month(org_id: uuid.UUID, now: datetime) -> dict[str, list[list[str]]]:
+async def seed_month(
+    org_id: uuid.UUID, now: datetime, database_url: str | None = None
+) -> dict[str, list[list[str]]]:
     """Four weeks of orders, leads and photos for `org_id`; the CSV rows each report must give."""
-    db = Database(PlatformSettings().database_url, schema="public", application_name="test")
+    url = database_url or PlatformSettings().database_url
+    db = Database(url, schema="public", application_name="test")
     orders = [  # days ago, status, services, hours from placed to delivered
         (24, "delivered", ["photos", "drone"], 30),
         (17, "delivered", ["photos"], 50),
@@ -374,8 +377,11 @@ def money_and_captions(migrated: set[str], tmp_path: Path) -> Iterator[Services]
         s.stop()
 
 
-async def seed_money_and_captions(org_id: uuid.UUID, now: datetime) -> None:
-    db = Database(PlatformSettings().database_url, schema="public", application_name="test")
+async def seed_money_and_captions(
+    org_id: uuid.UUID, now: datetime, database_url: str | None = None
+) -> None:
+    url = database_url or PlatformSettings().database_url
+    db = Database(url, schema="public", application_name="test")
     async with db.transaction() as session:
         for days, status, gross in ((40, "paid", 11900), (5, "paid", 23800), (4, "open", 5950)):
             await session.execute(

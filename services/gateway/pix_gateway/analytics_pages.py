@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,37 +73,61 @@ class Series:
     values: Sequence[float]
 
 
-def _scale_top(values: Sequence[float]) -> float:
+def _ticks(values: Sequence[float]) -> list[float]:
+    """Round steps from 0 to at least the largest value (0, 5, 10, 15 … or 0, 0.01, 0.02 …)."""
     top = max(values, default=0.0)
-    return float(top) if top > 0 else 1.0
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / 4
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    steps = math.ceil(round(top / step, 9))
+    return [round(i * step, 10) for i in range(steps + 1)]
+
+
+BAR_MAX_WIDTH = 64
 
 
 def svg_chart(
-    labels: Sequence[str], series: Sequence[Series], *, kind: str = "bar", title: str = ""
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    kind: str = "bar",
+    title: str = "",
+    locale: Locale = "de",
 ) -> Markup:
-    """Stacked bars (kind "bar") or lines (kind "line") of `series` over `labels`, with a y axis
-    at 0 and the top value, every label under its slot (thinned when crowded) and a legend."""
+    """Stacked bars (kind "bar") or lines with their points (kind "line") of `series` over
+    `labels`, on a y axis of round steps with grid lines, every label under its slot (thinned
+    when crowded) and a legend; each bar and point names its value when hovered."""
     slots = max(1, len(labels))
     plot_w = WIDTH - PAD_LEFT - 8
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     slot_w = plot_w / slots
     if kind == "bar":
         totals = [sum(s.values[i] for s in series if i < len(s.values)) for i in range(len(labels))]
-        top = _scale_top(totals)
+        ticks = _ticks(totals)
     else:
-        top = _scale_top([v for s in series for v in s.values])
+        ticks = _ticks([v for s in series for v in s.values])
+    top = ticks[-1]
 
     def y(value: float) -> float:
         return PAD_TOP + plot_h - plot_h * value / top
 
+    def shown(value: float) -> str:
+        return escape(formats.number(value, locale))
+
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + 24}" '
-        f'role="img" aria-label="{escape(title)}" class="chart" data-kind="{kind}">',
-        f'<line x1="{PAD_LEFT}" y1="{y(0):.1f}" x2="{WIDTH - 8}" y2="{y(0):.1f}" stroke="#999"/>',
-        f'<text x="{PAD_LEFT - 6}" y="{y(0):.1f}" text-anchor="end" font-size="11">0</text>',
-        f'<text x="{PAD_LEFT - 6}" y="{y(top) + 4:.1f}" text-anchor="end" font-size="11">'
-        f"{escape(_short(top))}</text>",
+        f'role="img" aria-label="{escape(title)}" class="chart" data-kind="{kind}">'
     ]
+    for tick in ticks:
+        colour = "#999" if tick == 0 else "#e5e7eb"
+        parts.append(
+            f'<line x1="{PAD_LEFT}" y1="{y(tick):.1f}" x2="{WIDTH - 8}" y2="{y(tick):.1f}" '
+            f'stroke="{colour}"/><text x="{PAD_LEFT - 6}" y="{y(tick) + 4:.1f}" '
+            f'text-anchor="end" font-size="11">{shown(tick)}</text>'
+        )
+    bar_w = min(slot_w * 0.7, BAR_MAX_WIDTH)
     if kind == "bar":
         base = [0.0] * len(labels)
         for n, s in enumerate(series):
@@ -110,26 +135,34 @@ def svg_chart(
             for i, value in enumerate(s.values[: len(labels)]):
                 if value <= 0:
                     continue
-                x = PAD_LEFT + i * slot_w + slot_w * 0.15
+                x = PAD_LEFT + (i + 0.5) * slot_w - bar_w / 2
                 top_y, bottom_y = y(base[i] + value), y(base[i])
                 parts.append(
-                    f'<rect x="{x:.1f}" y="{top_y:.1f}" width="{slot_w * 0.7:.1f}" '
+                    f'<rect x="{x:.1f}" y="{top_y:.1f}" width="{bar_w:.1f}" '
                     f'height="{bottom_y - top_y:.1f}" fill="{colour}">'
-                    f"<title>{escape(labels[i])} · {escape(s.name)}: {escape(_short(value))}"
+                    f"<title>{escape(labels[i])} · {escape(s.name)}: {shown(value)}"
                     "</title></rect>"
                 )
                 base[i] += value
     else:
+        radius = 3 if slots <= 60 else 1.5
         for n, s in enumerate(series):
             colour = PALETTE[n % len(PALETTE)]
-            points = " ".join(
-                f"{PAD_LEFT + (i + 0.5) * slot_w:.1f},{y(v):.1f}"
+            points = [
+                (PAD_LEFT + (i + 0.5) * slot_w, y(v), i, v)
                 for i, v in enumerate(s.values[: len(labels)])
-            )
+            ]
             parts.append(
-                f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2">'
-                f"<title>{escape(s.name)}</title></polyline>"
+                f'<polyline points="{" ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in points)}" '
+                f'fill="none" stroke="{colour}" stroke-width="2"><title>{escape(s.name)}</title>'
+                "</polyline>"
             )
+            # A point per value, so a single day or week shows too.
+            parts += [
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{radius}" fill="{colour}">'
+                f"<title>{escape(labels[i])} · {escape(s.name)}: {shown(v)}</title></circle>"
+                for px, py, i, v in points
+            ]
     every = max(1, len(labels) // 12)
     for i, label in enumerate(labels):
         if i % every == 0:
@@ -148,10 +181,6 @@ def svg_chart(
     parts.append("</svg>")
     # Every text put into the drawing went through html.escape above.
     return Markup("".join(parts))  # noqa: S704
-
-
-def _short(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
 def pivot(rows: Sequence[tuple[str, str, float]]) -> tuple[list[str], list[Series]]:
@@ -224,7 +253,9 @@ class Figure(Generic[Answer]):
 def _orders(chart: Chart, data: list[WeekOrders], locale: Locale) -> None:
     chart.rows = [[r.week, r.status, r.service, r.orders] for r in data]
     labels, series = pivot([(r.week, r.status, r.orders) for r in data])
-    chart.svg = svg_chart(labels, series, title=translate("analytics.orders", locale))
+    chart.svg = svg_chart(
+        labels, series, title=translate("analytics.orders", locale), locale=locale
+    )
 
 
 def _delivery(chart: Chart, data: list[WeekDeliveryTime], locale: Locale) -> None:
@@ -245,7 +276,9 @@ def _revenue(chart: Chart, data: list[MonthRevenue], locale: Locale) -> None:
     gross = Series(
         translate("analytics.col.gross_eur", locale), [r.gross_cents / 100 for r in data]
     )
-    chart.svg = svg_chart(labels, [gross], title=translate("analytics.revenue", locale))
+    chart.svg = svg_chart(
+        labels, [gross], title=translate("analytics.revenue", locale), locale=locale
+    )
 
 
 def _photos(chart: Chart, data: list[DayPhotos], locale: Locale) -> None:
@@ -255,7 +288,9 @@ def _photos(chart: Chart, data: list[DayPhotos], locale: Locale) -> None:
         Series(translate("analytics.col.processed", locale), [r.processed for r in data]),
         Series(translate("analytics.col.rejected", locale), [r.rejected for r in data]),
     ]
-    chart.svg = svg_chart(labels, series, kind="line", title=translate("analytics.photos", locale))
+    chart.svg = svg_chart(
+        labels, series, kind="line", title=translate("analytics.photos", locale), locale=locale
+    )
 
 
 def _captions(chart: Chart, data: list[ProviderCaptions], locale: Locale) -> None:
@@ -277,13 +312,15 @@ def _captions(chart: Chart, data: list[ProviderCaptions], locale: Locale) -> Non
             [r.failure_rate_percent for r in data],
         )
     ]
-    chart.svg = svg_chart(labels, series, title=translate("analytics.captions", locale))
+    chart.svg = svg_chart(
+        labels, series, title=translate("analytics.captions", locale), locale=locale
+    )
 
 
 def _cost(chart: Chart, data: list[DayProviderCost], locale: Locale) -> None:
     chart.rows = [[r.day, r.model, r.calls, r.tokens_in, r.tokens_out, r.cost_eur] for r in data]
     labels, series = pivot([(r.day[5:], r.model, r.cost_eur) for r in data])
-    chart.svg = svg_chart(labels, series, title=translate("analytics.cost", locale))
+    chart.svg = svg_chart(labels, series, title=translate("analytics.cost", locale), locale=locale)
     # Captioning's providers answer no price and captioning stores none: only the assistant's
     # model calls carry a cost.
     chart.note = translate("analytics.cost_note", locale)
@@ -292,7 +329,7 @@ def _cost(chart: Chart, data: list[DayProviderCost], locale: Locale) -> None:
 def _leads(chart: Chart, data: LeadsReport, locale: Locale) -> None:
     chart.rows = [[r.week, r.source, r.leads] for r in data.weeks]
     labels, series = pivot([(r.week, r.source, r.leads) for r in data.weeks])
-    chart.svg = svg_chart(labels, series, title=translate("analytics.leads", locale))
+    chart.svg = svg_chart(labels, series, title=translate("analytics.leads", locale), locale=locale)
 
 
 FUNNEL_STAGES = ("received", "contacted", "conversation", "booked")
@@ -315,7 +352,9 @@ def _funnel(chart: Chart, data: LeadsReport, locale: Locale) -> None:
     series = [
         Series(r.source, [r.received, r.contacted, r.conversation, r.booked]) for r in data.funnel
     ]
-    chart.svg = svg_chart(labels, series, title=translate("analytics.funnel", locale))
+    chart.svg = svg_chart(
+        labels, series, title=translate("analytics.funnel", locale), locale=locale
+    )
     median = data.median_first_response_minutes
     if median is not None:
         chart.note = translate(
