@@ -6,8 +6,10 @@ and foreign OAuth states, and no secret in the logs."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -21,9 +23,11 @@ from mailbox_fakes import FakeGoogle, FakeMicrosoft, OAuthServer, ServerThread
 from pix_contracts import LeadMessageRequested
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE, AgentMailboxBroken
 from pix_leads.app import create_app
+from pix_leads.models import agent_mailboxes
 from pix_leads.settings import LeadsSettings
 from pix_runtime.identity import Identity
 from pix_runtime.sealing import derive_key, unseal
+from sqlalchemy import select
 
 REDIRECT = "http://pix.test/account/mailbox/callback"
 
@@ -298,3 +302,47 @@ async def test_another_organisations_mailbox_is_not_found(
         f"/mailboxes/{mailbox['id']}", headers=as_user(leads.runtime, boss)
     )
     assert found.status_code == 200
+
+
+async def test_credentials_are_sealed_at_rest_and_survive_a_key_rotation(
+    leads_schema: str, google: FakeGoogle
+) -> None:
+    old, new = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    agent = agent_of()
+
+    async def started(keys: str) -> tuple[LeadsApp, httpx.AsyncClient]:
+        settings = LeadsSettings(
+            smtp_port=0,
+            secrets_key=keys,  # type: ignore[arg-type]
+            mailbox_redirect_url=REDIRECT,
+            **google.settings(),  # type: ignore[arg-type]
+        )
+        app, runtime = create_app(settings)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://leads")
+        return LeadsApp(client, runtime, settings, app), client
+
+    before, client = await started(old)
+    mailbox = await connect(before, agent, "gmail", google)
+    async with before.runtime.db.sessions() as session:
+        sealed = await session.scalar(
+            select(agent_mailboxes.c.sealed_credentials).where(
+                agent_mailboxes.c.id == uuid.UUID(mailbox["id"])
+            )
+        )
+    assert sealed is not None
+    for secret in google.issued:
+        assert secret.encode() not in sealed
+    await client.aclose()
+    await before.runtime.db.dispose()
+
+    # The new key first, the old one kept: the mailbox still opens and reads.
+    after, client = await started(f"{new},{old}")
+    headers = as_user(after.runtime, agent)
+    synced = await after.client.post(f"/mailboxes/{mailbox['id']}/sync", headers=headers)
+    assert synced.status_code == 202
+    await after.runtime.jobs.run_due()
+    overview = (await after.client.get("/mailboxes/mine", headers=headers)).json()
+    assert overview["mailbox"]["status"] == "live"
+    assert overview["mailbox"]["last_sync_at"] is not None
+    await client.aclose()
+    await after.runtime.db.dispose()
