@@ -26,13 +26,15 @@ from pix_contracts.listings import ListingFacts, ListingPublished
 from pix_leads.calendars import CalendarNotPublic, check_public
 from pix_leads.intake import Intake
 from pix_leads.listing_mirror import ListingMirror
-from pix_leads.viewing_models import calendars
+from pix_leads.models import jobs
+from pix_leads.viewing_models import calendars, viewings
+from pix_leads.viewings import VIEWING_ORPHANS
 from pix_notify.app import create_app as create_notify
 from pix_notify.settings import NotifySettings
 from pix_runtime.identity import Identity
 from pix_runtime.lifecycle import ServiceRuntime
 from pix_runtime.sealing import derive_key, unseal
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 __all__ = ["radicale"]  # the session fixture, used by name
 
@@ -568,3 +570,34 @@ async def test_an_answer_to_an_older_time_changes_nothing_the_current_one_counts
     assert stored is not None
     assert stored["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
     assert int(stored["SEQUENCE"]) == 1
+
+
+async def test_an_erased_leads_viewing_leaves_the_agents_calendar(
+    leads: LeadsApp, radicale: Radicale
+) -> None:
+    agent = person("owner")
+    user, password, calendar_url = await connect(leads, radicale, agent)
+    lead = await new_lead(leads, agent)
+    booked = (
+        await leads.client.post(
+            f"/leads/{lead['id']}/viewings",
+            json={"date": next_weekday(10).isoformat(), "start": "15:00"},
+            headers=headers(leads, agent),
+        )
+    ).json()
+    await leads.runtime.jobs.run_due()
+    uid = f"viewing-{booked['id']}@pix.immo"
+    assert radicale.event(user, password, calendar_url, uid) is not None
+    erased = await leads.client.delete(f"/leads/{lead['id']}", headers=headers(leads, agent))
+    assert erased.status_code == 204
+    # The periodic clean-up, planted at this service's clock (earlier tests planted theirs).
+    runtime = leads.runtime
+    async with runtime.db.transaction() as session:
+        await session.execute(delete(jobs).where(jobs.c.kind == VIEWING_ORPHANS))
+    await runtime.jobs._plant_periodic()
+    runtime.clock.advance(timedelta(minutes=11))
+    await runtime.jobs.run_due()
+    assert radicale.event(user, password, calendar_url, uid) is None
+    async with runtime.db.sessions() as session:
+        left = await session.scalar(select(viewings.c.id).where(viewings.c.uid == uid))
+    assert left is None

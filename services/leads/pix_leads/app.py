@@ -66,7 +66,7 @@ from pix_leads.service import (
 from pix_leads.settings import LeadsSettings
 from pix_leads.smtp import SmtpIntake
 from pix_leads.subjects import Subjects
-from pix_leads.viewings import VIEWING_CALENDAR, ViewingRef, Viewings
+from pix_leads.viewings import VIEWING_CALENDAR, VIEWING_ORPHANS, ViewingRef, Viewings
 from pix_leads.viewings_api import public_router as viewings_public_router
 from pix_leads.viewings_api import router as viewings_router
 from pix_leads.wishes import REEMBED, LeadWishes, Reembed
@@ -199,6 +199,7 @@ def create_app(
     runtime.jobs.register(
         VIEWING_CALENDAR, ViewingRef, viewings.write_calendar, policy=RetryPolicy(base_seconds=60)
     )
+    runtime.jobs.every(VIEWING_ORPHANS, timedelta(minutes=10), viewings.remove_orphans)
     retention = timedelta(seconds=settings.retention_interval_seconds)
     runtime.jobs.every("leads.retention.lost-leads", retention, subjects.anonymise_lost)
     runtime.jobs.every("leads.retention.raw-messages", retention, subjects.purge_raw_messages)

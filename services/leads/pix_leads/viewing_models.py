@@ -54,7 +54,8 @@ viewings = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("org_id", Uuid, nullable=False),
-    Column("lead_id", Uuid, ForeignKey("leads.leads.id", ondelete="CASCADE"), nullable=False),
+    # An erased lead's viewings keep no lead (SET NULL) until their calendar events are gone.
+    Column("lead_id", Uuid, ForeignKey("leads.leads.id", ondelete="SET NULL"), nullable=True),
     Column(
         "calendar_id", Uuid, ForeignKey("leads.calendars.id", ondelete="SET NULL"), nullable=True
     ),

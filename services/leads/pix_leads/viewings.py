@@ -55,6 +55,8 @@ Day = date
 BERLIN = ZoneInfo("Europe/Berlin")
 # The job that brings a viewing's current state into the agent's calendar.
 VIEWING_CALENDAR = "leads.viewing-calendar"
+# The periodic job that takes an erased lead's viewings out of the calendars.
+VIEWING_ORPHANS = "leads.viewing-orphans"
 ACTIVE = ("invited", "planned", "accepted", "tentative")
 ViewingState = Literal["invited", "planned", "accepted", "declined", "tentative", "cancelled"]
 WEEKDAYS = {
@@ -929,6 +931,34 @@ class Viewings:
             )
             await ctx.finish(session)
 
+    async def remove_orphans(self, ctx: JobContext) -> None:
+        """Viewings whose lead was erased: their events leave the agents' calendars (they name
+        the person), then the rows go. A calendar that cannot be reached keeps its viewing
+        for the next round."""
+        async with self._db.sessions() as session:
+            found = await session.execute(
+                select(viewings.c.id, viewings.c.uid, viewings.c.calendar_id)
+                .where(viewings.c.lead_id.is_(None))
+                .limit(100)
+            )
+            orphans = list(found.all())
+            wanted = {c for _, _, c in orphans if c is not None}
+            rows = await session.execute(select(calendars).where(calendars.c.id.in_(wanted)))
+            by_id = {row["id"]: row for row in rows.mappings()}
+        gone: list[uuid.UUID] = []
+        for viewing_id, uid, calendar_id in orphans:
+            calendar = by_id.get(calendar_id)
+            if calendar is not None:
+                try:
+                    await dav.remove_event(self._access(calendar), uid)
+                except dav.CalendarError as exc:
+                    log.warning("viewing.orphan_kept", viewing_id=str(viewing_id), code=exc.code)
+                    continue
+            gone.append(viewing_id)
+        if gone:
+            async with self._db.transaction() as session:
+                await session.execute(viewings.delete().where(viewings.c.id.in_(gone)))
+
     async def _calendar_failed(
         self, calendar_id: uuid.UUID, viewing_id: uuid.UUID, why: str
     ) -> None:
@@ -1029,6 +1059,7 @@ class Viewings:
             rows = await session.execute(
                 select(viewings.c.starts_at, viewings.c.ends_at).where(
                     viewings.c.calendar_id == calendar["id"],
+                    viewings.c.lead_id.is_not(None),
                     viewings.c.state.in_(ACTIVE),
                     viewings.c.ends_at > start,
                     viewings.c.starts_at < end,

@@ -45,11 +45,13 @@ def upgrade() -> None:
         "viewings",
         sa.Column("id", sa.Uuid, primary_key=True),
         sa.Column("org_id", sa.Uuid, nullable=False),
+        # SET NULL, not CASCADE: an erased lead's viewings stay until their events have left
+        # the agent's calendar (they name the person), then go (leads.viewing-orphans).
         sa.Column(
             "lead_id",
             sa.Uuid,
-            sa.ForeignKey("leads.leads.id", ondelete="CASCADE"),
-            nullable=False,
+            sa.ForeignKey("leads.leads.id", ondelete="SET NULL"),
+            nullable=True,
         ),
         sa.Column(
             "calendar_id",
