@@ -339,15 +339,17 @@ class PymapServer:
     user = "demouser"
     password = "demopass"
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None, password: str | None = None) -> None:
+        self.port = port or free_port()
+        if password is not None:
+            self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         pymap = Path(sys.executable).parent / "pymap"
         address = ["--host", "127.0.0.1", "--port", str(self.port), "--no-tls"]
         self.process = subprocess.Popen(
-            [str(pymap), *address, "dict", "--demo-data"],
+            [str(pymap), *address, "dict", "--demo-data", "--demo-password", self.password],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

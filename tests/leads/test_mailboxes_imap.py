@@ -15,8 +15,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from leads_helpers import LeadsApp, as_user
+from leads_helpers import LeadsApp, as_user, outbox_events
 from mailbox_fakes import FakeMicrosoft, PymapServer, ServerThread, free_port
+from pix_contracts import LeadMessageRequested
+from pix_contracts.leads import AgentMailboxBroken
 from pix_leads.app import create_app
 from pix_leads.settings import LeadsSettings
 from test_mailboxes import agent_of, answer, connect, new_lead, timeline
@@ -225,3 +227,52 @@ async def test_outlook_sends_through_graph_and_reads_the_inbox_delta(
     assert [a["text"] for a in detail["timeline"] if a["kind"] == "email_in"] == ["Mittwoch passt."]
     overview = (await leads.client.get("/mailboxes/mine", headers=headers)).json()
     assert overview["mailbox"]["status"] == "live"
+
+
+async def test_a_changed_imap_password_breaks_the_mailbox_and_mail_falls_back(
+    leads: LeadsApp, smtp: tuple[Outgoing, int]
+) -> None:
+    server = PymapServer()
+    server.start()
+    try:
+        agent = agent_of()
+        headers = as_user(leads.runtime, agent)
+        form = {
+            "username": server.user,
+            "password": server.password,
+            "imap_host": "127.0.0.1",
+            "imap_port": server.port,
+            "imap_security": "plain",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp[1],
+            "smtp_security": "plain",
+        }
+        connected = await leads.client.post("/mailboxes/imap", json=form, headers=headers)
+        assert connected.status_code == 200, connected.text
+        mailbox_id = connected.json()["id"]
+        # The agent changes the password at their provider.
+        server.stop()
+        server = PymapServer(port=server.port, password="a-new-password")
+        server.start()
+        await leads.client.post(f"/mailboxes/{mailbox_id}/sync", headers=headers)
+        await leads.runtime.jobs.run_due()
+        overview = (await leads.client.get("/mailboxes/mine", headers=headers)).json()
+        assert overview["mailbox"]["status"] == "broken"
+        assert overview["mailbox"]["broken_reason"] == "imap_login_failed"
+        broken = [
+            e
+            for e in await outbox_events(leads.runtime, AgentMailboxBroken)
+            if str(e.mailbox_id) == mailbox_id
+        ]
+        assert len(broken) == 1
+        sender = f"lena-{uuid.uuid4().hex[:6]}@example.org"
+        lead_id = await new_lead(leads, agent, sender)
+        sent = await leads.client.post(
+            f"/leads/{lead_id}/messages", json={"text": "Hallo?"}, headers=headers
+        )
+        assert sent.json()["data"]["via"] == "platform"
+        asks = await outbox_events(leads.runtime, LeadMessageRequested, lead_id)
+        assert asks[-1].kind == "reply"
+        assert asks[-1].sender_name == "Maria Maklerin"
+    finally:
+        server.stop()
