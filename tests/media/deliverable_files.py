@@ -87,6 +87,17 @@ SVG_WITH_EXTERNAL_IMAGE = b"""<svg xmlns="http://www.w3.org/2000/svg"
 </svg>
 """
 
+SVG_WITH_ANIMATED_LINK = b"""<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">
+  <a href="#plan"><rect width="100" height="100"/>
+  <set attributeName="href" to="java&#x09;script:alert(1)"/></a>
+</svg>
+"""
+
+SVG_WITH_SCRIPT_LINK = b"""<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">
+  <a href=" JaVa Script:alert(1)"><rect width="100" height="100"/></a>
+</svg>
+"""
+
 SVG_WITH_ENTITY = b"""<?xml version="1.0"?>
 <!DOCTYPE svg [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <svg xmlns="http://www.w3.org/2000/svg"><text>&xxe;</text></svg>

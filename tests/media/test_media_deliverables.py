@@ -20,9 +20,11 @@ import pypdf
 import pytest
 from deliverable_files import (
     SVG_PLAN,
+    SVG_WITH_ANIMATED_LINK,
     SVG_WITH_ENTITY,
     SVG_WITH_EXTERNAL_IMAGE,
     SVG_WITH_SCRIPT,
+    SVG_WITH_SCRIPT_LINK,
     make_mp4,
     make_pdf,
     make_png,
@@ -196,6 +198,8 @@ async def test_bad_floor_plans_are_refused_with_clear_errors(media: Media) -> No
         "script.svg": (SVG_WITH_SCRIPT, "unsafe_file", "<script>"),
         "tracker.svg": (SVG_WITH_EXTERNAL_IMAGE, "unsafe_file", "another document"),
         "xxe.svg": (SVG_WITH_ENTITY, "unsafe_file", "DTD"),
+        "animated.svg": (SVG_WITH_ANIMATED_LINK, "unsafe_file", "animates a link"),
+        "link.svg": (SVG_WITH_SCRIPT_LINK, "unsafe_file", "script address"),
         "js.pdf": (make_pdf(javascript=True), "unsafe_file", "scripts"),
         "cut.pdf": (make_pdf()[:200], "corrupt_file", "could not be read"),
     }

@@ -40,6 +40,8 @@ SVG_NS: Final = "{http://www.w3.org/2000/svg}"
 XLINK_HREF: Final = "{http://www.w3.org/1999/xlink}href"
 # Elements that run code or pull in another document.
 REFUSED_ELEMENTS: Final = frozenset({"script", "foreignObject", "iframe", "embed", "object"})
+ANIMATIONS: Final = frozenset({"set", "animate", "animateMotion", "animateTransform"})
+_SCRIPT_URL = re.compile(r"(java|vb)script:")
 # url(...) in styles may point only inside the document (#id) or be inline data.
 _STYLE_URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
 
@@ -175,8 +177,13 @@ def _check_svg_element(element: Element) -> None:
     tag = element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
     if tag in REFUSED_ELEMENTS:
         raise FileRejected("unsafe_file", f"the SVG contains a <{tag}> element")
+    if tag in ANIMATIONS and element.attrib.get("attributeName", "").endswith("href"):
+        # <set>/<animate> can turn a harmless link into a script's address after the check.
+        raise FileRejected("unsafe_file", "the SVG animates a link")
     for name, value in element.attrib.items():
         local = name.rsplit("}", 1)[-1].lower()
+        if _SCRIPT_URL.search("".join(value.split()).lower()):
+            raise FileRejected("unsafe_file", "the SVG contains a script address")
         if local.startswith("on"):
             raise FileRejected("unsafe_file", f"the SVG contains an event handler ({local})")
         if local == "href" and not _local_reference(value):
