@@ -22,14 +22,16 @@ NO_JIT = text("SET LOCAL jit = off")
 DAILY = text(
     """
     SELECT to_char(timezone('Europe/Berlin', hour), 'YYYY-MM-DD') AS day,
-           sum(processed)::bigint AS processed, sum(rejected)::bigint AS rejected
+           coalesce(sum(n) FILTER (WHERE status IN ('processed', 'captioned')), 0)::bigint
+               AS processed,
+           coalesce(sum(n) FILTER (WHERE status IN ('rejected', 'failed')), 0)::bigint
+               AS rejected
     FROM (
         SELECT date_bin('1 hour', created_at, TIMESTAMPTZ '2000-01-03 00:00Z') AS hour,
-               count(*) FILTER (WHERE status IN ('processed', 'captioned')) AS processed,
-               count(*) FILTER (WHERE status IN ('rejected', 'failed')) AS rejected
+               status, count(*) AS n
         FROM media.assets
         WHERE created_at >= :since AND (CAST(:org_id AS uuid) IS NULL OR org_id = :org_id)
-        GROUP BY 1
+        GROUP BY 1, 2
     ) hourly
     GROUP BY 1 ORDER BY 1
     """
