@@ -236,6 +236,11 @@ async def test_a_video_goes_up_in_parts_gets_a_poster_and_loses_its_metadata(
     film = padded(make_mp4(frames=30), 11 * MiB)
     started = await media.start(gallery, "Rundgang.mp4", len(film), "video")
     assert started.json()["multipart"]["part_count"] == 3
+    # That plan only shows the parts; deleting it aborts its multipart upload.
+    dropped = await media.http.delete(
+        f"/assets/{started.json()['asset_id']}", headers=media.headers()
+    )
+    assert dropped.status_code == 204
     video_id, done = await media.upload(gallery, "Rundgang.mp4", film, "video")
     assert done.status_code == 202, done.text
     assert await media.runtime.jobs.run_due() == 1
