@@ -612,4 +612,8 @@ async def test_operations_lists_failed_jobs_and_dead_letters_and_retries(
             )
         assert status == "queued"
         assert (await owner.get("/admin/operations")).status_code == 404
+        # The services refuse anyone but a platform admin their operations figures too.
+        refused = await owner.get("/api/notify/admin/operations")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "forbidden"
     await db.dispose()
