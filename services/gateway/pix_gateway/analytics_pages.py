@@ -480,9 +480,16 @@ def _cell(column: str, value: Any, locale: Locale) -> str:
     if column.endswith("_eur"):
         # Model calls cost fractions of a cent: four places.
         return format_decimal(value, format="#,##0.0000", locale=BABEL_LOCALE[locale])
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Most cells are counts, thousands of them for a year: grouped by hand, as Babel
+        # would (1.234 / 1,234), at a fraction of its time per cell.
+        return f"{value:,}".replace(",", GROUPING[locale])
+    if isinstance(value, float):
         return formats.number(value, locale)
     return str(value)
+
+
+GROUPING: dict[Locale, str] = {"de": ".", "en": ","}
 
 
 @router.get("/admin/analytics", response_class=HTMLResponse)
