@@ -630,11 +630,10 @@ def test_every_secret_key_is_documented_and_required_ones_are_in_the_template(
                         assert key in listed | commented or per_service, key
                     else:
                         assert key in listed, key
-    export = named(rendered["k8s"], "Deployment", "export")
-    [secrets_key] = [
-        e for c in containers(export) for e in c["env"] if e["name"] == "PIX_EXPORT_SECRETS_KEY"
-    ]
-    assert not secrets_key["valueFrom"]["secretKeyRef"].get("optional")
+    for service, name in (("export", "PIX_EXPORT_SECRETS_KEY"), ("leads", "PIX_LEADS_SECRETS_KEY")):
+        deployment = named(rendered["k8s"], "Deployment", service)
+        [secrets_key] = [e for c in containers(deployment) for e in c["env"] if e["name"] == name]
+        assert not secrets_key["valueFrom"]["secretKeyRef"].get("optional")
 
 
 def console_scripts() -> set[str]:
@@ -725,6 +724,7 @@ REQUIRED_COMPOSE_ENV = {
     "PIX_S3_SECRET_ACCESS_KEY": "g7h8i9",
     "PIX_ADMIN_PASSWORD": "a strong password",
     "PIX_EXPORT_SECRETS_KEY": "c2VjcmV0c2tleXNlY3JldHNrZXlzZWNyZXRza2V5MTI=",
+    "PIX_LEADS_SECRETS_KEY": "bGVhZHNzZWNyZXRzbGVhZHNzZWNyZXRzbGVhZHNzZWM=",
 }
 
 
@@ -794,5 +794,6 @@ def test_compose_runs_the_real_parts_with_explicit_defaults(
     assert gateway["PIX_LEADS_URL"] == "http://leads:8000"
     assert gateway["PIX_LISTINGS_URL"] == "http://listings:8000"
     assert services["export"]["environment"]["PIX_EXPORT_SECRETS_KEY"]
+    assert services["leads"]["environment"]["PIX_LEADS_SECRETS_KEY"]
     # One broker: topics with one replica, or the services could not create them.
     assert gateway["PIX_KAFKA_REPLICATION_FACTOR"] == "1"

@@ -118,6 +118,10 @@ def create_app(
     )
     # The key leads seals users' credentials with (PIX_LEADS_SECRETS_KEY, rotation: newest first).
     secrets_key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
+    if secrets_key is None and settings.platform.env == "production":
+        # Mailbox tokens and calendar passwords sealed under a key derived from the internal
+        # key would be lost with a rotation of it: production names its own, like export.
+        raise RuntimeError("PIX_LEADS_SECRETS_KEY must be set in production (base64, 32 bytes)")
     viewings = Viewings(
         book,
         org,
