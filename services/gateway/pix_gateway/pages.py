@@ -171,15 +171,6 @@ class UI:
             raise LoginRequired(path)
         return me
 
-    async def part(self, service: str, path: str, me: Identity, default: Any) -> Any:
-        """A part of a page from a service that may be down: the page shows without it."""
-        try:
-            response = await self.backend.call("GET", service, path, identity=me)
-        except httpx.TransportError as exc:
-            log.warning("page.part_missing", service=service, error=exc.__class__.__name__)
-            return default
-        return response.json() if response.is_success else default
-
     def refusal(
         self, request: Request, me: Identity | None, response: Refusal, field: str
     ) -> dict[str, Any]:

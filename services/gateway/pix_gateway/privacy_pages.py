@@ -60,7 +60,7 @@ async def gather(ui: UI) -> tuple[list[ProcessingRecord], list[str]]:
             return None
         if not response.is_success:
             return None
-        return ProcessingRecord.model_validate(response.json())
+        return ProcessingRecord.model_validate_json(response.content)
 
     answers = await asyncio.gather(*(ask(service) for service in SERVICES))
     records = [record for record in answers if record is not None]

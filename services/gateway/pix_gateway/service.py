@@ -97,7 +97,7 @@ class SessionChecker:
             raise AuthUnavailable(str(exc)) from exc
         if response.status_code >= 500:
             raise AuthUnavailable(f"auth answered {response.status_code}")
-        identity = Identity.model_validate(response.json()) if response.is_success else None
+        identity = Identity.model_validate_json(response.content) if response.is_success else None
         if len(self._cache) > 10_000:
             self._cache.clear()
         # Dated when asked, not answered: a revocation during the question still takes effect
