@@ -33,15 +33,15 @@ from pix_runtime.logging import get_logger
 from pix_runtime.outages import is_outage
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
 from pydantic import BaseModel
-from sqlalchemy import RowMapping, String, bindparam, case, cast, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import RowMapping, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_media.files import FileRejected
 from pix_media.floor_plans import FloorPlan, accepted_floor_plan, process_floor_plan
 from pix_media.imaging import Rendition
-from pix_media.models import assets, jobs, room_sequences
+from pix_media.models import assets, jobs
+from pix_media.numbering import NUMBERED
 from pix_media.settings import MediaSettings
 from pix_media.video import MEDIA_TYPE as VIDEO_TYPE
 from pix_media.video import Video, accepted_video, process_video
@@ -122,17 +122,6 @@ async def enqueue_deliverable(session: AsyncSession, row: RowMapping) -> None:
 
 # As a photo's result (processing.py): the kind's next number and the finished row in one
 # statement, only while the asset is still `queued`.
-_NEXT_NUMBER = (
-    pg_insert(room_sequences)
-    .values(gallery_id=bindparam("gallery"), room=bindparam("room"), last=1)
-    .on_conflict_do_update(
-        index_elements=[room_sequences.c.gallery_id, room_sequences.c.room],
-        set_={"last": room_sequences.c.last + 1},
-    )
-    .returning(room_sequences.c.last)
-    .cte("next_number")
-)
-_NUMBER = select(_NEXT_NUMBER.c.last).scalar_subquery()
 _FINISH = (
     update(assets)
     .where(assets.c.id == bindparam("asset"), assets.c.status == "queued")
@@ -149,10 +138,7 @@ _FINISH = (
         height=bindparam("new_height"),
         duration_ms=bindparam("new_duration_ms"),
         page_count=bindparam("new_page_count"),
-        sequence=_NUMBER,
-        pseudonym=bindparam("stem", type_=String)
-        + case((_NUMBER < 10, "_0"), else_="_")
-        + cast(_NUMBER, String),
+        **NUMBERED,
         error_code=None,
         error_message=None,
     )

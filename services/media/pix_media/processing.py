@@ -33,15 +33,15 @@ from pix_runtime.outages import is_outage
 from pix_runtime.outbox import enqueue
 from pix_runtime.storage import LocalStorage, ObjectNotFound, S3Storage
 from pydantic import BaseModel
-from sqlalchemy import String, bindparam, case, cast, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_media.delivery import PhotoSet
 from pix_media.faces import FaceScan, warm_up_detector
 from pix_media.imaging import ImageRejected, ProcessedImage, process_image
-from pix_media.models import assets, jobs, outbox, room_sequences
+from pix_media.models import assets, jobs, outbox
+from pix_media.numbering import NUMBERED
 from pix_media.previews import Previews
 from pix_media.service import SOURCE, uploaded_event
 from pix_media.settings import MediaSettings
@@ -75,17 +75,6 @@ async def enqueue_processing(session: AsyncSession, row: Any) -> None:
 # Storing a result is one statement: take the room's next number (the upsert locks the counter
 # row, so concurrent photos of one room get distinct numbers) and finish the photo with it —
 # only while it is still `queued` (deleted, refused or finished by a job taken over: nothing).
-_NEXT_NUMBER = (
-    pg_insert(room_sequences)
-    .values(gallery_id=bindparam("gallery"), room=bindparam("room"), last=1)
-    .on_conflict_do_update(
-        index_elements=[room_sequences.c.gallery_id, room_sequences.c.room],
-        set_={"last": room_sequences.c.last + 1},
-    )
-    .returning(room_sequences.c.last)
-    .cte("next_number")
-)
-_NUMBER = select(_NEXT_NUMBER.c.last).scalar_subquery()
 _FINISH = (
     update(assets)
     .where(assets.c.id == bindparam("asset"), assets.c.status == "queued")
@@ -98,11 +87,7 @@ _FINISH = (
         width=bindparam("new_width"),
         height=bindparam("new_height"),
         room_type=bindparam("new_room_type"),
-        sequence=_NUMBER,
-        # Kitchen_01 … Kitchen_99, Kitchen_100: at least two digits.
-        pseudonym=bindparam("stem", type_=String)
-        + case((_NUMBER < 10, "_0"), else_="_")
-        + cast(_NUMBER, String),
+        **NUMBERED,
         faces_blurred=bindparam("new_faces_blurred"),
         error_code=None,
         error_message=None,
