@@ -3,8 +3,9 @@
 
 Seeds a year of data for 500 organisations straight into the services' tables (orders and
 their deliveries, leads, photos, captions, paid invoices, the assistant's model calls), starts
-auth, orders, leads, media, captioning, billing and the assistant on loopback ports, and prints the time /admin/analytics takes for one organisation (admin and
-owner) and for all of them (admin), p50 and max of a few loads. The issue's goal: ≤ 500 ms."""
+auth, orders, leads, media, captioning, billing and the assistant on loopback ports, and prints
+the time /admin/analytics takes for one organisation (admin and owner) and for all of them
+(admin), p50 and max of a few loads. The issue's goal: ≤ 500 ms."""
 
 from __future__ import annotations
 
