@@ -229,14 +229,13 @@ class Intake:
         )
         # A reply to a lead's own address joins its conversation (unless a machine sent it).
         lead_id = await self._lead_of_token(session, org_id, token) if token else None
+        machine: str | None = None  # an auto-reply or bounce to the lead's address
         # Only reading and parsing are guarded: a database error is not the message's fault and
         # fails the job (it is retried), it never turns a good message into a review case.
         try:
             mail = read_mail(raw)
             if lead_id is not None:
-                kind = classify(mail, row["mail_from"])
-                if kind:
-                    return {"status": "ignored", "kind": kind}
+                machine = classify(mail, row["mail_from"])
                 words = without_quote(mail.body) or mail.body.strip()
             else:
                 inquiry = parse_inquiry(mail, envelope_from=row["mail_from"])
@@ -260,10 +259,13 @@ class Intake:
                 "error": repr(exc)[:2000],
             }
         if lead_id is not None:
+            # A calendar's answer (iTIP REPLY) counts even where its sender marks it automatic.
             if self.calendar_replies is not None and await self.calendar_replies(
                 session, lead_id, mail, row["id"]
             ):
                 return {"status": "reply", "kind": "calendar_reply", "lead_id": lead_id}
+            if machine:
+                return {"status": "ignored", "kind": machine}
             await self._book.attach_reply(
                 session, lead_id, words[:20_000], raw_message_id=row["id"]
             )
