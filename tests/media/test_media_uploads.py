@@ -73,6 +73,12 @@ class Media:
         return result
 
 
+def multipart_folders(storage: LocalStorage) -> set[str]:
+    """The unfinished multipart uploads on disk (other tests' share the session's storage)."""
+    base = storage.root / ".multipart"
+    return {p.name for p in base.iterdir()} if base.exists() else set()
+
+
 @pytest.fixture
 async def media(migrated: set[str]) -> AsyncIterator[Media]:
     settings = MediaSettings(multipart_threshold_bytes=6 * MiB, part_bytes=5 * MiB)
@@ -97,6 +103,9 @@ async def media(migrated: set[str]) -> AsyncIterator[Media]:
 async def test_multipart_upload_resumes_only_the_missing_parts(media: Media) -> None:
     # A real photo padded past the threshold (decoders stop at the JPEG end marker): 3 parts.
     data = jpeg_with_gps(room_photo(800, 600)) + bytes(11 * MiB)
+    storage = media.runtime.storage
+    assert isinstance(storage, LocalStorage)
+    before = multipart_folders(storage)
     ticket = await media.start("Küche.jpg", len(data))
     assert ticket["upload_url"] is None
     plan = ticket["multipart"]
@@ -129,10 +138,8 @@ async def test_multipart_upload_resumes_only_the_missing_parts(media: Media) -> 
     done = await media.complete(ticket["asset_id"])
     assert done.status_code == 202, done.text
     assert done.json()["status"] == "queued"
-    storage = media.runtime.storage
-    assert isinstance(storage, LocalStorage)
     assert storage.path(f"originals/{media.gallery}/{ticket['asset_id']}").read_bytes() == data
-    assert not any((storage.root / ".multipart").iterdir())
+    assert multipart_folders(storage) <= before  # this upload's parts are gone
 
     assert await media.process()
     asset = await media.asset(ticket["asset_id"])
@@ -265,6 +272,9 @@ async def test_stalled_processing_is_queued_again_and_abandoned_uploads_go(media
     assert await media.process()
     assert (await media.asset(asset_id))["status"] == "processed"
 
+    uploads = media.runtime.storage
+    assert isinstance(uploads, LocalStorage)
+    before = multipart_folders(uploads)
     ticket = await media.start("big.jpg", 12 * MiB)
     async with media.runtime.db.transaction() as session:
         await session.execute(
@@ -272,16 +282,14 @@ async def test_stalled_processing_is_queued_again_and_abandoned_uploads_go(media
             .where(assets.c.id == uuid.UUID(ticket["asset_id"]))
             .values(created_at=datetime.now(UTC) - timedelta(days=2))
         )
-    uploads = media.runtime.storage
-    assert isinstance(uploads, LocalStorage)
-    assert any((uploads.root / ".multipart").iterdir())
+    assert multipart_folders(uploads) - before  # the abandoned upload's folder
     from pix_media.service import MediaLibrary
     from pix_media.uploads import Uploads  # the job app.py schedules
 
     library = MediaLibrary(media.runtime.db, uploads, MediaSettings())
     job = Uploads(media.runtime.db, uploads, MediaSettings(), library)
     assert await job.clean_abandoned() >= 1
-    assert not any((uploads.root / ".multipart").iterdir())
+    assert not multipart_folders(uploads) - before
     assert (
         await media.http.get(f"/assets/{ticket['asset_id']}", headers=media.headers())
     ).status_code == 404
