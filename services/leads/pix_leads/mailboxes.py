@@ -26,12 +26,13 @@ import json
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, formataddr
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
+
+import httpx
 
 from pix_contracts import LeadMessageRequested
 from pix_contracts.leads import AgentMailboxBroken
@@ -65,7 +66,7 @@ from pix_leads.mailbox_providers import (
     Security,
     ServerSettings,
 )
-from pix_leads.messages import message_event_id
+from pix_leads.messages import Route, message_event_id
 from pix_leads.organisation import OrgSettings
 from pix_leads.parsers import classify
 from pix_leads.service import LeadBook
@@ -137,15 +138,6 @@ class ImapConnection(BaseModel):
     smtp_port: int = Field(default=465, ge=1, le=65535)
     smtp_security: Security = "ssl"
     sent_folder: str = Field(default="Sent", min_length=1, max_length=200)
-
-
-@dataclass(frozen=True)
-class Route:
-    """How a message to a lead goes out: through the agent's mailbox (a job is queued), or
-    through the platform under `sender_name` (the agent's, when their mailbox is broken)."""
-
-    through_mailbox: bool
-    sender_name: str | None = None
 
 
 def _digest(state: str) -> str:
@@ -276,6 +268,47 @@ class AgentMailboxes:
             return await action(client, grant)
         except AccessExpired:
             raise MailboxRefused("unauthorized_after_refresh") from None
+
+    async def calendar_call(
+        self, user_id: uuid.UUID, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        """A calendar API call through the user's Gmail or Outlook grant (Google Calendar v3 or
+        Graph, `path` relative to it), with the same refresh and broken-grant handling as mail.
+        MailboxRefused when there is no live grant or the provider refuses it."""
+        async with self._db.sessions() as session:
+            row = (
+                (
+                    await session.execute(
+                        select(m.agent_mailboxes).where(
+                            m.agent_mailboxes.c.user_id == user_id,
+                            m.agent_mailboxes.c.provider.in_(("gmail", "outlook")),
+                            m.agent_mailboxes.c.status == "live",
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise MailboxRefused("no_mailbox")
+        base = (
+            self._settings.google_calendar_api_url
+            if row["provider"] == "gmail"
+            else self._settings.outlook_api_url
+        )
+        oauth = self._oauth.get(row["provider"])
+        if oauth is None:
+            raise MailboxRefused("provider_not_configured")
+
+        async def action(_: MailboxClient, grant: Grant) -> httpx.Response:
+            assert oauth is not None
+            return await oauth.call(grant, method, base.rstrip("/") + path, **kwargs)
+
+        try:
+            return await self._using(row, action)
+        except MailboxRefused as exc:
+            await self._broken(row, exc.reason)
+            raise
 
     # --- connecting -----------------------------------------------------------------------------
 

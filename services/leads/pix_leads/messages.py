@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from pix_contracts import LeadMessageRequested
 from pix_runtime.clock import Clock
@@ -32,13 +33,27 @@ from pix_leads.sentiment import SentimentModel
 from pix_leads.service import Analysis, FollowUp, LeadBook, LeadRef
 from pix_leads.tenancy import lead_scope
 
-if TYPE_CHECKING:
-    from pix_leads.mailboxes import AgentMailboxes
-
 log = get_logger(__name__)
 MESSAGE_NAMESPACE = uuid.UUID("3f4b2a6e-5d0c-4f0e-9a57-1e0c2b7d8a11")
 
 MessageKind = Literal["acknowledgement", "follow_up", "reply"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a message to a lead goes out: through the agent's mailbox (a job is queued), or
+    through the platform under `sender_name` (the agent's, when their mailbox is broken)."""
+
+    through_mailbox: bool
+    sender_name: str | None = None
+
+
+class AgentMailboxes(Protocol):
+    """The agents' own mailboxes (pix_leads.mailboxes), asked how each message goes out."""
+
+    async def route(
+        self, session: AsyncSession, lead: RowMapping, *, key: str, actor: uuid.UUID | None
+    ) -> Route | None: ...
 
 
 def message_event_id(message_key: str) -> uuid.UUID:
