@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from pix_contracts import DeliverableInSet
 from pix_runtime.db import Database
@@ -46,9 +46,16 @@ from pix_media.settings import MediaSettings
 from pix_media.video import MEDIA_TYPE as VIDEO_TYPE
 from pix_media.video import Video, accepted_video, process_video
 
-if TYPE_CHECKING:  # delivery.py announces deliverables from here
-    from pix_media.delivery import PhotoSet
+if TYPE_CHECKING:
     from pix_media.previews import Previews
+
+
+class GallerySet(Protocol):
+    """The gallery's set for delivery (pix_media.delivery.PhotoSet, which reads deliverables
+    from here): told when a floor plan or video joins it."""
+
+    async def changed(self, session: AsyncSession, gallery_id: uuid.UUID) -> None: ...
+
 
 log = get_logger(__name__)
 
@@ -211,7 +218,7 @@ class DeliverableProcessing:
         db: Database,
         storage: LocalStorage | S3Storage,
         settings: MediaSettings,
-        photo_set: PhotoSet,
+        photo_set: GallerySet,
         previews: Previews | None = None,
     ) -> None:
         self._db = db
