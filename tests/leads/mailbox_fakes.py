@@ -5,6 +5,10 @@ libraries (Authlib, httpx, imaplib, aiosmtplib):
   Gmail API v1 (profile, messages.send into SENT, history.list, messages.get raw).
 - `FakeMicrosoft`: the same OAuth endpoints and Graph (/me, /me/sendMail with MIME,
   /me/mailFolders/inbox/messages/delta, /me/messages/{id}/$value).
+- Calendars through the same grants: Google Calendar API v3 (events insert/patch/delete on
+  `primary`, freeBusy query) and Graph (/me/events POST/GET $filter on our extended property,
+  PATCH/DELETE /me/events/{id}, POST /me/calendar/getSchedule). Busy times the tests set go
+  into `busy` (Google) / `schedule` (Graph) as UTC ISO pairs.
 - IMAP is pymap's in-memory server (a real IMAP server, `PymapServer`), SMTP aiosmtpd.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import re
 import secrets
 import socket
 import subprocess
@@ -152,6 +157,9 @@ class FakeGoogle(OAuthServer):
         self.history: list[tuple[int, str]] = []
         self._ids = itertools.count(1)
         self.history_id = 1000
+        self.events: dict[str, dict[str, Any]] = {}
+        self.event_requests: list[tuple[str, str, dict[str, str]]] = []
+        self.busy: list[tuple[str, str]] = []
 
     def _add(self, raw: bytes, labels: list[str]) -> Stored:
         stored = Stored(id=f"m{next(self._ids):04d}", raw=raw, labels=labels)
@@ -207,8 +215,55 @@ class FakeGoogle(OAuthServer):
         raw = base64.urlsafe_b64encode(stored.raw).decode()
         return JSONResponse({"id": stored.id, "labelIds": stored.labels, "raw": raw})
 
+    # Calendar API v3: https://developers.google.com/calendar/api/v3/reference/events
+    async def insert_event(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": 401}}, status_code=401)
+        body = await request.json()
+        self.event_requests.append(("insert", body.get("id", ""), dict(request.query_params)))
+        event_id = body.get("id") or secrets.token_hex(10)
+        if event_id in self.events:
+            return JSONResponse({"error": {"code": 409, "message": "duplicate"}}, status_code=409)
+        event = {**body, "id": event_id, "status": "confirmed", "kind": "calendar#event"}
+        self.events[event_id] = event
+        return JSONResponse(event)
+
+    async def patch_event(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": 401}}, status_code=401)
+        event_id = request.path_params["eid"]
+        self.event_requests.append(("patch", event_id, dict(request.query_params)))
+        if event_id not in self.events:
+            return JSONResponse({"error": {"code": 404, "message": "Not Found"}}, status_code=404)
+        self.events[event_id].update(await request.json())
+        return JSONResponse(self.events[event_id])
+
+    async def delete_event(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": 401}}, status_code=401)
+        event_id = request.path_params["eid"]
+        self.event_requests.append(("delete", event_id, dict(request.query_params)))
+        if self.events.pop(event_id, None) is None:
+            return JSONResponse({"error": {"code": 410, "message": "Deleted"}}, status_code=410)
+        return Response(status_code=204)
+
+    async def free_busy(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": 401}}, status_code=401)
+        body = await request.json()
+        busy = [{"start": a, "end": b} for a, b in self.busy]
+        return JSONResponse(
+            {
+                "kind": "calendar#freeBusy",
+                "timeMin": body["timeMin"],
+                "timeMax": body["timeMax"],
+                "calendars": {item["id"]: {"busy": busy} for item in body["items"]},
+            }
+        )
+
     def app(self) -> Starlette:
         api = "/gmail/v1/users/me"
+        cal = "/calendar/v3"
         return Starlette(
             routes=[
                 Route("/o/oauth2/v2/auth", self.authorize),
@@ -218,6 +273,12 @@ class FakeGoogle(OAuthServer):
                 Route(f"{api}/messages/send", self.send, methods=["POST"]),
                 Route(f"{api}/history", self.list_history),
                 Route(api + "/messages/{mid}", self.get_message),
+                Route(f"{cal}/calendars/primary/events", self.insert_event, methods=["POST"]),
+                Route(cal + "/calendars/primary/events/{eid}", self.patch_event, methods=["PATCH"]),
+                Route(
+                    cal + "/calendars/primary/events/{eid}", self.delete_event, methods=["DELETE"]
+                ),
+                Route(f"{cal}/freeBusy", self.free_busy, methods=["POST"]),
             ]
         )
 
@@ -229,6 +290,7 @@ class FakeGoogle(OAuthServer):
             "gmail_token_url": f"{self.url}/token",
             "gmail_revoke_url": f"{self.url}/revoke",
             "gmail_api_url": f"{self.url}/gmail/v1",
+            "google_calendar_api_url": f"{self.url}/calendar/v3",
         }
 
 
@@ -241,6 +303,8 @@ class FakeMicrosoft(OAuthServer):
         self.sent_items: list[bytes] = []
         self._ids = itertools.count(1)
         self._rounds: dict[str, int] = {}
+        self.events: dict[str, dict[str, Any]] = {}
+        self.schedule: list[tuple[str, str]] = []
 
     def deliver(self, raw: bytes) -> str:
         mid = f"AAMk{next(self._ids):04d}"
@@ -281,9 +345,63 @@ class FakeMicrosoft(OAuthServer):
             return JSONResponse({"error": {"code": "ErrorItemNotFound"}}, status_code=404)
         return Response(raw, media_type="text/plain")
 
+    # Graph: https://learn.microsoft.com/graph/api/user-post-events,
+    # .../event-update, .../event-delete, .../calendar-getschedule
+    async def create_event(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": "InvalidAuthenticationToken"}}, status_code=401)
+        event = {**(await request.json()), "id": f"AAMkEv{next(self._ids):04d}"}
+        self.events[event["id"]] = event
+        return JSONResponse(event, status_code=201)
+
+    async def list_events(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": "InvalidAuthenticationToken"}}, status_code=401)
+        wanted = re.search(r"ep/value eq '((?:[^']|'')*)'", request.query_params.get("$filter", ""))
+        value = wanted.group(1).replace("''", "'") if wanted else None
+        found = [
+            {"id": e["id"]}
+            for e in self.events.values()
+            if value is None
+            or any(p["value"] == value for p in e.get("singleValueExtendedProperties", []))
+        ]
+        return JSONResponse({"value": found})
+
+    async def change_event(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": "InvalidAuthenticationToken"}}, status_code=401)
+        event = self.events.get(request.path_params["eid"])
+        if event is None:
+            return JSONResponse({"error": {"code": "ErrorItemNotFound"}}, status_code=404)
+        if request.method == "DELETE":
+            del self.events[event["id"]]
+            return Response(status_code=204)
+        event.update(await request.json())
+        return JSONResponse(event)
+
+    async def get_schedule(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return JSONResponse({"error": {"code": "InvalidAuthenticationToken"}}, status_code=401)
+        body = await request.json()
+        items = [
+            {
+                "status": "busy",
+                "start": {"dateTime": a, "timeZone": "UTC"},
+                "end": {"dateTime": b, "timeZone": "UTC"},
+            }
+            for a, b in self.schedule
+        ]
+        return JSONResponse(
+            {"value": [{"scheduleId": s, "scheduleItems": items} for s in body["schedules"]]}
+        )
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/v1.0/me/events", self.create_event, methods=["POST"]),
+                Route("/v1.0/me/events", self.list_events, methods=["GET"]),
+                Route("/v1.0/me/events/{eid}", self.change_event, methods=["PATCH", "DELETE"]),
+                Route("/v1.0/me/calendar/getSchedule", self.get_schedule, methods=["POST"]),
                 Route("/common/oauth2/v2.0/authorize", self.authorize),
                 Route("/common/oauth2/v2.0/token", self.token, methods=["POST"]),
                 Route("/v1.0/me", self.me),

@@ -200,6 +200,7 @@ def create_app(
         SYNC, timedelta(seconds=settings.mailbox_sync_seconds), agent_mailboxes.sync_all
     )
     viewings.objected = subjects.objected
+    viewings.provider_call = agent_mailboxes.calendar_call
     runtime.jobs.register(
         VIEWING_CALENDAR, ViewingRef, viewings.write_calendar, policy=RetryPolicy(base_seconds=60)
     )

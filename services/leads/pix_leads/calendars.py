@@ -16,13 +16,15 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from caldav.davclient import DAVClient
 from caldav.lib import error as dav_error
 from icalendar import Calendar
 from pix_runtime.logging import get_logger
+
+from pix_leads.itip import ViewingEntry, calendar_copy
 
 log = get_logger(__name__)
 
@@ -273,3 +275,28 @@ async def busy_periods(access: CalendarAccess, start: datetime, end: datetime) -
     events do not count."""
     periods: list[Period] = await _run(access, _busy, access, start, end)
     return periods
+
+
+class ViewingCalendar(Protocol):
+    """What the viewing code needs of an agent's calendar, whichever it is: write a viewing's
+    event (created or replaced by its UID), remove it, and when the agent is busy."""
+
+    async def write(self, entry: ViewingEntry, state: str) -> None: ...
+
+    async def remove(self, uid: str) -> bool: ...
+
+    async def busy(self, start: datetime, end: datetime) -> list[Period]: ...
+
+
+@dataclass(frozen=True)
+class CalDavCalendar:
+    access: CalendarAccess
+
+    async def write(self, entry: ViewingEntry, state: str) -> None:
+        await put_event(self.access, calendar_copy(entry, state))
+
+    async def remove(self, uid: str) -> bool:
+        return await remove_event(self.access, uid)
+
+    async def busy(self, start: datetime, end: datetime) -> list[Period]:
+        return await busy_periods(self.access, start, end)

@@ -36,6 +36,9 @@ Security = Literal["ssl", "starttls", "plain"]
 GMAIL_SCOPES = (
     "https://www.googleapis.com/auth/gmail.send",
     "https://www.googleapis.com/auth/gmail.readonly",
+    # Viewings go into the primary calendar when the agent has no CalDAV calendar.
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.freebusy",
 )
 # User.Read only to learn the mailbox's address; offline_access for the refresh token.
 OUTLOOK_SCOPES = (
@@ -43,6 +46,7 @@ OUTLOOK_SCOPES = (
     "https://graph.microsoft.com/Mail.Send",
     "https://graph.microsoft.com/Mail.Read",
     "https://graph.microsoft.com/User.Read",
+    "https://graph.microsoft.com/Calendars.ReadWrite",
 )
 
 

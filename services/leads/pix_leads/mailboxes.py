@@ -33,7 +33,6 @@ from email.utils import format_datetime, formataddr
 from typing import Any, Literal, TypeVar
 
 import httpx
-
 from pix_contracts import LeadMessageRequested
 from pix_contracts.leads import AgentMailboxBroken
 from pix_runtime.clock import Clock
@@ -71,6 +70,7 @@ from pix_leads.organisation import OrgSettings
 from pix_leads.parsers import classify
 from pix_leads.service import LeadBook
 from pix_leads.settings import LeadsSettings
+from pix_leads.viewing_models import calendars
 
 log = get_logger(__name__)
 
@@ -503,6 +503,22 @@ class AgentMailboxes:
                 .mappings()
                 .one()
             )
+            if provider in ("gmail", "outlook"):
+                # A fresh grant heals the calendar that hangs on it (viewings keep their link).
+                await session.execute(
+                    update(calendars)
+                    .where(
+                        calendars.c.user_id == viewer.user_id,
+                        calendars.c.kind.in_(("gmail", "outlook")),
+                    )
+                    .values(
+                        kind=provider,
+                        username=address[:320],
+                        status="live",
+                        last_error=None,
+                        updated_at=now,
+                    )
+                )
         log.info("mailbox.connected", mailbox_id=str(mailbox_id), provider=provider)
         return AgentMailbox.from_row(row)
 
@@ -515,6 +531,12 @@ class AgentMailboxes:
                 delete(m.agent_mailboxes).where(m.agent_mailboxes.c.id == mailbox_id)
             )
             await cancel_jobs(session, m.jobs, READ, key=str(mailbox_id))
+            # The grant carried the calendar too: viewings stay, without a calendar.
+            await session.execute(
+                delete(calendars).where(
+                    calendars.c.user_id == row["user_id"], calendars.c.kind == row["provider"]
+                )
+            )
         try:
             await self._client(row).revoke(self._grant(row))
         except Exception as exc:

@@ -84,6 +84,8 @@ class LeadsSettings(ServiceSettings, EmbeddingSettings):
     gmail_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
     gmail_revoke_url: str = "https://oauth2.googleapis.com/revoke"
     gmail_api_url: str = "https://gmail.googleapis.com/gmail/v1"
+    # Google Calendar API v3, reached through the Gmail mailbox's grant.
+    google_calendar_api_url: str = "https://www.googleapis.com/calendar/v3"
     outlook_client_id: str | None = None
     outlook_client_secret: SecretStr | None = None
     outlook_auth_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"

@@ -1,5 +1,6 @@
 """Viewings: an agent books one from a lead (or the lead picks a free slot on a public page);
-it is stored here, written to the agent's CalDAV calendar, sent to the lead as an invitation
+it is stored here, written to the agent's calendar (CalDAV, or without one the Google or Outlook
+calendar of the agent's mailbox grant), sent to the lead as an invitation
 (.ics, METHOD:REQUEST; moved: SEQUENCE+1; cancelled: METHOD:CANCEL), and the lead's accept or
 decline (an iTIP REPLY to the lead's reply address) comes back through the intake.
 
@@ -21,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import httpx
 from pix_contracts import LeadMessageRequested
 from pix_runtime.clock import Clock
 from pix_runtime.errors import Conflict, Invalid, NotFound, Unavailable
@@ -30,6 +32,7 @@ from pix_runtime.logging import get_logger
 from pix_runtime.sealing import SecretBox, seal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy import RowMapping, and_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_leads import calendars as dav
@@ -37,13 +40,13 @@ from pix_leads import models as m
 from pix_leads.itip import (
     PARTSTAT_STATE,
     ViewingEntry,
-    calendar_copy,
     invitation,
     replies_in,
     viewing_uid,
 )
 from pix_leads.mail import ReadMail
 from pix_leads.messages import message_event_id
+from pix_leads.oauth_calendars import GoogleCalendar, GraphCalendar, UserCall
 from pix_leads.organisation import OrgSettings, greeting
 from pix_leads.service import LeadBook
 from pix_leads.tenancy import lead_scope, org_scope
@@ -57,6 +60,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 VIEWING_CALENDAR = "leads.viewing-calendar"
 # The periodic job that takes an erased lead's viewings out of the calendars.
 VIEWING_ORPHANS = "leads.viewing-orphans"
+# Calendar rows that stand for a mailbox grant's calendar (their kind is the mailbox's provider).
+OAUTH_KINDS = ("gmail", "outlook")
 ACTIVE = ("invited", "planned", "accepted", "tentative")
 ViewingState = Literal["invited", "planned", "accepted", "declined", "tentative", "cancelled"]
 WEEKDAYS = {
@@ -332,8 +337,28 @@ class Viewings:
         self._slot_days = slot_days
         self._notice = timedelta(hours=notice_hours)
         self._timeout = timeout_seconds
+        # The mailbox's authorised call (AgentMailboxes.calendar_call): a Gmail or Outlook
+        # mailbox's grant also carries its calendar.
+        self.provider_call: UserCall | None = None
 
     # --- the agent's calendar -------------------------------------------------------------------
+
+    def _backend(self, row: RowMapping) -> dav.ViewingCalendar:
+        """The calendar behind a row: CalDAV, or the Google/Outlook calendar of the agent's
+        mailbox grant (kind gmail | outlook)."""
+        if row["kind"] in OAUTH_KINDS:
+            provider_call = self.provider_call
+            user_id = row["user_id"]
+
+            async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+                if provider_call is None:
+                    raise dav.CalendarRefused("no mailbox grant can be used here")
+                return await provider_call(user_id, method, path, **kwargs)
+
+            if row["kind"] == "gmail":
+                return GoogleCalendar(call)
+            return GraphCalendar(call, row["username"])
+        return dav.CalDavCalendar(self._access(row))
 
     def _access(self, row: RowMapping) -> dav.CalendarAccess:
         password = self._box.open(
@@ -431,8 +456,11 @@ class Viewings:
         return found.mappings().first()
 
     async def calendar(self, viewer: Identity) -> CalendarStatus:
-        async with self._db.sessions() as session:
+        """The caller's calendar: CalDAV, else the one of their Gmail or Outlook mailbox."""
+        async with self._db.transaction() as session:
             row = await self._own_calendar(session, viewer)
+            if row is None:
+                row = await self._mailbox_calendar(session, viewer.org_id, viewer.user_id)
         return CalendarStatus(calendar=_view(row) if row is not None else None)
 
     async def set_hours(self, viewer: Identity, hours: WorkingHours) -> CalendarView:
@@ -486,8 +514,63 @@ class Viewings:
             )
             if row is not None:
                 return row
+            row = await self._mailbox_calendar(session, lead["org_id"], user_id)
+            if row is not None:
+                return row
         found = await session.execute(
             select(t).where(t.c.org_id == lead["org_id"]).order_by(t.c.created_at).limit(1)
+        )
+        row = found.mappings().first()
+        if row is not None:
+            return row
+        return await self._mailbox_calendar(session, lead["org_id"], None)
+
+    async def _mailbox_calendar(
+        self, session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID | None
+    ) -> RowMapping | None:
+        """Without a CalDAV calendar: the calendar of a connected Gmail or Outlook mailbox
+        (the user's, or with None the organisation's first), kept as a calendar row of its
+        provider's kind so viewings and working hours hang on it like on CalDAV."""
+        if self.provider_call is None:
+            return None
+        b = m.agent_mailboxes
+        query = select(b).where(
+            b.c.org_id == org_id, b.c.provider.in_(OAUTH_KINDS), b.c.status == "live"
+        )
+        if user_id is not None:
+            query = query.where(b.c.user_id == user_id)
+        found = await session.execute(query.order_by(b.c.created_at).limit(1))
+        mailbox = found.mappings().first()
+        if mailbox is None:
+            return None
+        now = self._clock.now()
+        google = mailbox["provider"] == "gmail"
+        await session.execute(
+            pg_insert(calendars)
+            .values(
+                id=uuid.uuid4(),
+                org_id=org_id,
+                user_id=mailbox["user_id"],
+                kind=mailbox["provider"],
+                server_url="https://www.googleapis.com/calendar/v3"
+                if google
+                else "https://graph.microsoft.com/v1.0",
+                calendar_url="primary" if google else "/me/calendar",
+                calendar_name="Google Calendar" if google else "Outlook",
+                username=mailbox["address"],
+                sealed_password="",
+                agent_email=mailbox["agent_email"],
+                agent_name=mailbox["agent_name"],
+                status="live",
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[calendars.c.user_id])
+        )
+        found = await session.execute(
+            select(calendars).where(
+                calendars.c.user_id == mailbox["user_id"], calendars.c.org_id == org_id
+            )
         )
         return found.mappings().first()
 
@@ -899,7 +982,7 @@ class Viewings:
             if calendar is None:
                 return
             mailbox = await self._org.ensure_mailbox(session, row["org_id"])
-        access = self._access(calendar)
+        target = self._backend(calendar)
         reply_to = self._book.reply_address(mailbox["slug"], row["reply_token"])
         lead = {**row, "id": row["lead_id"]}
         entry = self._entry(lead, row, organizer=reply_to, organizer_name=mailbox["sender_name"])
@@ -908,10 +991,10 @@ class Viewings:
         entry = replace(entry, description=contact, summary=summary[:300])
         try:
             if row["state"] == "cancelled":
-                await dav.remove_event(access, row["uid"])
+                await target.remove(row["uid"])
                 outcome = "removed"
             else:
-                await dav.put_event(access, calendar_copy(entry, row["state"]))
+                await target.write(entry, row["state"])
                 outcome = "written"
         except dav.CalendarRefused as exc:
             await self._calendar_failed(calendar["id"], row["id"], str(exc))
@@ -950,7 +1033,7 @@ class Viewings:
             calendar = by_id.get(calendar_id)
             if calendar is not None:
                 try:
-                    await dav.remove_event(self._access(calendar), uid)
+                    await self._backend(calendar).remove(uid)
                 except dav.CalendarError as exc:
                     log.warning("viewing.orphan_kept", viewing_id=str(viewing_id), code=exc.code)
                     continue
@@ -1050,7 +1133,7 @@ class Viewings:
         self, calendar: RowMapping, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
         try:
-            periods = await dav.busy_periods(self._access(calendar), start, end)
+            periods = await self._backend(calendar).busy(start, end)
         except dav.CalendarError as exc:
             raise Unavailable(
                 "calendar_unreachable", "the agent's calendar cannot be read right now"
@@ -1194,7 +1277,7 @@ class Viewings:
     async def pick(self, token: str, pick: PublicPick) -> PublicViewing:
         """The lead takes one of the offered slots; refused (409) when it became busy."""
         starts_at = pick.starts_at.astimezone(UTC)
-        async with self._db.sessions() as session:
+        async with self._db.transaction() as session:
             lead = await self._public_lead(session, token)
             calendar = await self._calendar_for(session, lead, None)
         if calendar is None:
