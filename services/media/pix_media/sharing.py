@@ -296,8 +296,8 @@ class GalleryShares:
         async with self._db.transaction() as session:
             row = await self._live(session, share_id, lock=True)
             locked = row["pin_locked_until"]
-            if row["pin_hash"] is None:
-                pass
+            if row["pin_hash"] is None:  # a link without a PIN: every visitor gets the grant
+                refusal = None
             elif locked is not None and locked > now:
                 refusal = TooManyAttempts(locked)
             elif hmac.compare_digest(self._pin_hash(share_id, pin), row["pin_hash"]):
