@@ -320,3 +320,26 @@ async def test_the_loop_runs_a_committed_job_at_once_and_sleeps_when_idle(
         await asyncio.wait_for(done.wait(), timeout=60)
     finally:
         await queue.stop()
+
+
+async def test_stop_ends_the_loop_even_when_a_wake_arrives_with_the_cancel(
+    schema: tuple[Database, Table, Table],
+) -> None:
+    """A wake and the stop's cancel in the same tick: on 3.11 `asyncio.wait_for` returns the
+    wake's result and drops the cancel, and the loop outlived `stop()` (a hung shutdown)."""
+    db, jobs, _ = schema
+    queue = JobQueue(db, jobs, idle_poll_seconds=3600)
+    await queue.start()
+    for _ in range(3):
+        # The loop is asleep once it has done its first claim and waits on the wake.
+        while not queue._wake._waiters:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+        task = queue._task
+        assert task is not None
+        queue.wake()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=30)
+        assert done, "the job loop went on after its cancel"
+        assert task.cancelled()
+        await queue.start()
+    await queue.stop()

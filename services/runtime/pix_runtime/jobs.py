@@ -406,8 +406,11 @@ class JobQueue:
                 else:
                     log.warning("jobs.loop_failed", exc_info=True)
                 wait = 2.0
+            # Not `wait_for`: on 3.11 it swallows a cancel that arrives as the wake fires, and
+            # the loop outlives `stop()` (seen as a hung shutdown under load).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -258,8 +258,10 @@ class OutboxRelay:
         last_cleanup = datetime.now(UTC)
         failures = 0
         while True:
+            # Not `wait_for`: on 3.11 it can swallow a cancel that arrives as the wake fires.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                async with asyncio.timeout(self._poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 if time.monotonic() - self._checked_at >= MEMORY_CHECK_SECONDS:
