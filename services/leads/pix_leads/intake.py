@@ -26,7 +26,7 @@ from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.storage import LocalStorage, S3Storage
 from pydantic import BaseModel, Field
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +49,10 @@ log = get_logger(__name__)
 
 PROCESS = "leads.process-message"
 _ADDRESS = re.compile(r"^([a-z0-9][a-z0-9.\-]{0,62})(?:\+([a-z0-9]{4,40}))?@(.+)$")
+
+
+# The SET clause comes from the parameters' names (built once, not per message).
+RECORD_OUTCOME = update(m.raw_messages).where(m.raw_messages.c.id == bindparam("raw_id"))
 
 
 class RawRef(BaseModel):
@@ -165,7 +169,7 @@ class Intake:
             "status": status,
         }
         async with self._db.transaction() as session:
-            await session.execute(m.raw_messages.insert().values(**row))
+            await session.execute(m.raw_messages.insert(), row)
             parsed = False
             if org_id is not None and parse_now:
                 parsed = await self._parse_now(session, row, raw)
@@ -183,10 +187,12 @@ class Intake:
         try:
             async with session.begin_nested():
                 outcome = await self._apply(session, row, raw)
+                # The row was inserted just now: what the outcome leaves out is still empty.
                 await session.execute(
-                    update(m.raw_messages)
-                    .where(m.raw_messages.c.id == row["id"])
-                    .values(**outcome, processed_at=self._clock.now(), attempts=1)
+                    RECORD_OUTCOME,
+                    {"kind": None, "portal": None, "lead_id": None, "error": None}
+                    | outcome
+                    | {"raw_id": row["id"], "processed_at": self._clock.now(), "attempts": 1},
                 )
         except Exception:
             log.warning("intake.parse_now_failed", raw_id=str(row["id"]), exc_info=True)

@@ -7,6 +7,7 @@ Every change is one transaction with its timeline entry, its events (outbox) and
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import uuid
@@ -24,7 +25,7 @@ from pix_runtime.jobs import cancel_jobs, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pydantic import BaseModel
-from sqlalchemy import RowMapping, func, or_, select, text, update
+from sqlalchemy import RowMapping, Select, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_leads import models as m
@@ -53,6 +54,40 @@ ANALYSE = "leads.analyse"
 # The lead's wishes as a vector (pix_leads.wishes), after every change of its profile.
 EMBED_WISHES = "leads.embed-wishes"
 STATUS_ORDER = {"NEW": 0, "CONTACTED": 1, "CONVERSATION": 2, "BOOKED": 3}
+# One statement, its values parameters: built per call with `.values(...)`, SQLAlchemy's cache
+# key for it cost more CPU than the insert (every inquiry and status change records two).
+ADD_ACTIVITY = m.activities.insert().returning(m.activities.c.id)
+SAME_PERSON = (
+    select(m.leads)
+    .where(
+        m.leads.c.org_id == bindparam("org_id"),
+        or_(m.leads.c.email == bindparam("email"), m.leads.c.phone == bindparam("phone")),
+    )
+    .order_by(m.leads.c.created_at)
+    .limit(1)
+    .with_for_update()
+)
+
+
+@functools.cache
+def _listing_lookup(by_id: bool, by_portal: bool, by_reference: bool) -> Select[Any]:
+    """The listing an inquiry names, one statement per way of naming it (built once)."""
+    t = m.listings
+    wanted = []
+    if by_id:
+        wanted.append(t.c.listing_id == bindparam("listing_id"))
+    else:
+        if by_portal:
+            wanted.append(
+                t.c.portal_ids.contains(bindparam("portal_ids", type_=t.c.portal_ids.type))
+            )
+        if by_reference:
+            wanted.append(func.lower(t.c.reference) == bindparam("reference"))
+    return (
+        select(t)
+        .where(t.c.org_id == bindparam("org_id"), t.c.withdrawn.is_(False), or_(*wanted))
+        .limit(1)
+    )
 
 
 class LeadRef(BaseModel):
@@ -203,8 +238,8 @@ class LeadBook:
         raw_message_id: uuid.UUID | None = None,
     ) -> int:
         activity_id = await session.scalar(
-            m.activities.insert()
-            .values(
+            ADD_ACTIVITY,
+            dict(
                 lead_id=lead["id"],
                 org_id=lead["org_id"],
                 kind=kind,
@@ -213,8 +248,7 @@ class LeadBook:
                 raw_message_id=raw_message_id,
                 text=text_,
                 data=data or {},
-            )
-            .returning(m.activities.c.id)
+            ),
         )
         assert activity_id is not None
         return int(activity_id)
@@ -324,7 +358,7 @@ class LeadBook:
         )
         values |= {"reply_count": 0, "inquiry_count": 1}
         values |= scored(values, listing["price_eur"] if listing else None)
-        inserted = await session.execute(m.leads.insert().values(**values).returning(*m.leads.c))
+        inserted = await session.execute(m.leads.insert().returning(*m.leads.c), values)
         row = inserted.mappings().one()
         activity_id = await self.record(
             session,
@@ -366,22 +400,20 @@ class LeadBook:
         inquiry: Inquiry,
         listing_id: uuid.UUID | None,
     ) -> RowMapping | None:
-        t = m.listings
-        if listing_id is not None:
-            condition = t.c.listing_id == listing_id
-        else:
-            wanted = []
-            if inquiry.portal_listing_id:
-                wanted.append(t.c.portal_ids.contains([inquiry.portal_listing_id]))
-            if inquiry.listing_reference:
-                wanted.append(func.lower(t.c.reference) == inquiry.listing_reference.lower())
-            if not wanted:
-                return None
-            condition = or_(*wanted)
+        if listing_id is None and not inquiry.portal_listing_id and not inquiry.listing_reference:
+            return None
+        by_portal, by_reference = bool(inquiry.portal_listing_id), bool(inquiry.listing_reference)
         found = await session.execute(
-            select(t).where(t.c.org_id == org_id, t.c.withdrawn.is_(False), condition).limit(1)
+            _listing_lookup(listing_id is not None, by_portal, by_reference),
+            {
+                "org_id": org_id,
+                "listing_id": listing_id,
+                "portal_ids": [inquiry.portal_listing_id],
+                "reference": (inquiry.listing_reference or "").lower(),
+            },
         )
-        return found.mappings().first()
+        listing: RowMapping | None = found.mappings().first()
+        return listing
 
     async def _duplicate_of(
         self,
@@ -393,18 +425,10 @@ class LeadBook:
         listing_id: uuid.UUID | None,
     ) -> RowMapping | None:
         t = m.leads
-        same_person = []
-        if email:
-            same_person.append(t.c.email == email)
-        if phone:
-            same_person.append(t.c.phone == phone)
-        if same_person:
+        if email or phone:
+            # NULL equals nothing: a missing email or phone matches no lead.
             found = await session.execute(
-                select(t)
-                .where(t.c.org_id == org_id, or_(*same_person))
-                .order_by(t.c.created_at)
-                .limit(1)
-                .with_for_update()
+                SAME_PERSON, {"org_id": org_id, "email": email or None, "phone": phone or None}
             )
             row = found.mappings().first()
             if row is not None:

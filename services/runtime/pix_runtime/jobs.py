@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import secrets
@@ -171,16 +172,30 @@ async def enqueue_job(
         "key": key,
         "payload": payload.model_dump(mode="json"),
         "correlation_id": current_correlation_id(),
+        "run_at": run_at,
     }
-    statement = insert(table).values(**values, run_at=run_at if run_at is not None else func.now())
-    if key is not None:
-        statement = statement.on_conflict_do_nothing(
-            index_elements=[table.c.kind, table.c.key],
-            index_where=_LIVE_KEY,
-        )
-    result = await session.execute(statement.returning(table.c.id))
+    result = await session.execute(_enqueue_statement(table), values)
     session.info[JOBS_AFTER_COMMIT] = True
     return result.first() is not None
+
+
+@functools.cache
+def _enqueue_statement(table: Table) -> Any:
+    """One statement per table, its values parameters: a statement built per call with
+    `.values(...)` cost more CPU in SQLAlchemy's cache key than the insert itself. A key that
+    is NULL never conflicts, so keyed and unkeyed jobs share it."""
+    return (
+        insert(table)
+        .values(
+            kind=bindparam("kind"),
+            key=bindparam("key"),
+            payload=bindparam("payload", type_=table.c.payload.type),
+            correlation_id=bindparam("correlation_id"),
+            run_at=func.coalesce(bindparam("run_at", type_=table.c.run_at.type), func.now()),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.kind, table.c.key], index_where=_LIVE_KEY)
+        .returning(table.c.id)
+    )
 
 
 async def cancel_jobs(
