@@ -3,8 +3,8 @@
 
 1. Intake: portal emails delivered over SMTP to the running leads service (in this process:
    lifespan with broker, outbox relay, job loop and the SMTP server) → stored, recorded,
-   parsed, enriched, scored, acknowledged. Prints the SMTP accept latency (end of DATA → 250),
-   the latency from the end of DATA to `leads.lead.created.v1` on the broker (p50/p95/p99),
+   parsed, enriched, scored, acknowledged. Prints the SMTP accept latency (DATA command → 250),
+   the latency from the DATA command to `leads.lead.created.v1` on the broker (p50/p95/p99),
    and sustained emails/s. Each message goes to its own organisation's intake address, so the
    event (which carries the org id) names the message it came from.
 2. Search: German full-text search over 100,000 leads of one organisation (p50/p95/p99).
@@ -117,9 +117,13 @@ async def test_smtp_intake_latency_and_throughput(schema: None, tansu: Any) -> N
 
         async def send(client: aiosmtplib.SMTP, mail: tuple[uuid.UUID, str, bytes]) -> float:
             org_id, address, raw = mail
+            await client.mail("noreply@immobilienscout24.de")
+            await client.rcpt(address)
+            # The clock starts at the DATA command, a round trip and the message's bytes before
+            # the end of DATA the goal counts from (so the figures err on the slow side).
             started = time.perf_counter()
             sent_at[org_id] = started
-            await client.sendmail("noreply@immobilienscout24.de", [address], raw)
+            await client.data(raw)
             return time.perf_counter() - started
 
         # 1. One mail at a time, the next once the previous lead's event is on the broker. The
@@ -174,7 +178,7 @@ async def test_smtp_intake_latency_and_throughput(schema: None, tansu: Any) -> N
         await consumer.stop()
     await runtime.db.dispose()
     print()
-    print("leads intake over SMTP (latency from the start of the SMTP transaction)")
+    print("leads intake over SMTP (latency from the DATA command)")
     print(f" one at a time, {len(paced)} portal mails:")
     print(figures("  SMTP accept (-> 250: stored + recorded)", paced_accept))
     print(figures("  -> leads.lead.created.v1 on the broker", paced_latency))

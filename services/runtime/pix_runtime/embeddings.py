@@ -182,7 +182,74 @@ class OpenAIEmbedder:
         return vectors
 
 
+class CoalescingEmbedder:
+    """Calls that arrive while the model is busy go to it together, in its next call.
+
+    A burst of new leads makes one embedding job each; one at a time the local model spends
+    ~3.4 ms of CPU a text, in a batch of 32 ~1.7 ms (and an endpoint answers one request
+    instead of many). The first call goes at once: nothing waits for company."""
+
+    def __init__(self, inner: Embedder, *, max_texts: int = 64) -> None:
+        self._inner = inner
+        self._max_texts = max_texts
+        self._waiting: list[tuple[list[str], asyncio.Future[list[list[float]]]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    @property
+    def model(self) -> str:
+        return self._inner.model
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        answer: asyncio.Future[list[list[float]]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((list(texts), answer))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain(), name="embedding-batches")
+        return await answer
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch: list[tuple[list[str], asyncio.Future[list[list[float]]]]] = []
+                size = 0
+                while self._waiting and (
+                    not batch or size + len(self._waiting[0][0]) <= self._max_texts
+                ):
+                    batch.append(self._waiting.pop(0))
+                    size += len(batch[-1][0])
+                try:
+                    vectors = await self._inner.embed([t for texts, _ in batch for t in texts])
+                except Exception as exc:
+                    for _, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                except BaseException:
+                    for _, answer in batch:
+                        answer.cancel()
+                    raise
+                start = 0
+                for texts, answer in batch:
+                    if not answer.done():  # its caller may have given up
+                        answer.set_result(vectors[start : start + len(texts)])
+                    start += len(texts)
+        finally:
+            # Cancelled (shutdown): those still waiting are cancelled too, nobody hangs.
+            for _, answer in self._waiting:
+                answer.cancel()
+            self._waiting.clear()
+
+
 def build_embedder(settings: EmbeddingSettings) -> Embedder:
+    return CoalescingEmbedder(_provider(settings))
+
+
+def _provider(settings: EmbeddingSettings) -> Embedder:
     if settings.embedding_provider == "openai":
         key = settings.embedding_api_key
         if key is None:
