@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from leads_helpers import LeadsApp
+from mailbox_fakes import FakeGoogle, FakeMicrosoft, ServerThread
 from pix_leads.app import create_app
 from pix_leads.settings import LeadsSettings
 from pix_runtime.migrations import upgrade_to_head
@@ -28,3 +29,23 @@ async def leads(leads_schema: str) -> AsyncIterator[LeadsApp]:
     async with httpx.AsyncClient(transport=transport, base_url="http://leads") as client:
         yield LeadsApp(client, runtime, settings, app)
     await runtime.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def google() -> Iterator[FakeGoogle]:
+    """Google's OAuth, Gmail and Calendar APIs on a local port (mailbox_fakes)."""
+    fake = FakeGoogle()
+    server = ServerThread(fake)
+    server.start()
+    yield fake
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def microsoft() -> Iterator[FakeMicrosoft]:
+    """Microsoft's identity platform and Graph (mail, calendar) on a local port."""
+    fake = FakeMicrosoft()
+    server = ServerThread(fake)
+    server.start()
+    yield fake
+    server.stop()

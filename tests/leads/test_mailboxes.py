@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -19,7 +19,7 @@ import httpx
 import pytest
 import structlog
 from leads_helpers import LeadsApp, as_user, outbox_events, person
-from mailbox_fakes import FakeGoogle, FakeMicrosoft, OAuthServer, ServerThread
+from mailbox_fakes import FakeGoogle, FakeMicrosoft, OAuthServer
 from pix_contracts import LeadMessageRequested
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE, AgentMailboxBroken
 from pix_leads.app import create_app
@@ -30,24 +30,6 @@ from pix_runtime.sealing import derive_key, unseal
 from sqlalchemy import select
 
 REDIRECT = "http://pix.test/account/mailbox/callback"
-
-
-@pytest.fixture(scope="module")
-def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle()
-    server = ServerThread(fake)
-    server.start()
-    yield fake
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def microsoft() -> Iterator[FakeMicrosoft]:
-    fake = FakeMicrosoft()
-    server = ServerThread(fake)
-    server.start()
-    yield fake
-    server.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from leads_helpers import LeadsApp, as_user, outbox_events
-from mailbox_fakes import FakeMicrosoft, PymapServer, ServerThread, free_port
+from mailbox_fakes import FakeMicrosoft, PymapServer, free_port
 from pix_contracts import LeadMessageRequested
 from pix_contracts.leads import AgentMailboxBroken
 from pix_leads.app import create_app
@@ -67,15 +67,6 @@ def smtp() -> Iterator[tuple[Outgoing, int]]:
     controller.start()
     yield handler, port
     controller.stop()
-
-
-@pytest.fixture(scope="module")
-def microsoft() -> Iterator[FakeMicrosoft]:
-    fake = FakeMicrosoft()
-    server = ServerThread(fake)
-    server.start()
-    yield fake
-    server.stop()
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ a replayed callback refused, the broken mailbox's warning on every page."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
-from mailbox_fakes import FakeGoogle, ServerThread
+from mailbox_fakes import FakeGoogle
 from pix_auth.app import create_app as auth_app
 from pix_auth.settings import AuthSettings
 from pix_gateway.app import create_app as gateway_app
@@ -20,15 +20,6 @@ from pix_leads.app import create_app as leads_app
 from pix_leads.settings import LeadsSettings
 from pix_runtime.settings import PlatformSettings
 from test_leads_pages import PASSWORD, PUBLIC, serve
-
-
-@pytest.fixture(scope="module")
-def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle()
-    server = ServerThread(fake)
-    server.start()
-    yield fake
-    server.stop()
 
 
 @pytest.fixture

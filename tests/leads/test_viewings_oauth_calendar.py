@@ -7,7 +7,7 @@ and cancelling removes the event."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from leads_helpers import LeadsApp, as_user
-from mailbox_fakes import FakeGoogle, FakeMicrosoft, ServerThread
+from mailbox_fakes import FakeGoogle, FakeMicrosoft
 from pix_leads.app import create_app
 from pix_leads.oauth_calendars import google_event_id
 from pix_leads.settings import LeadsSettings
@@ -36,24 +36,6 @@ async def after_jobs(leads: LeadsApp, condition: Callable[[], bool], what: str) 
             return
         assert loop.time() < deadline, f"waited 120 s for {what}"
         await asyncio.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle()
-    server = ServerThread(fake)
-    server.start()
-    yield fake
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def microsoft() -> Iterator[FakeMicrosoft]:
-    fake = FakeMicrosoft()
-    server = ServerThread(fake)
-    server.start()
-    yield fake
-    server.stop()
 
 
 @pytest.fixture
