@@ -16,9 +16,11 @@ from pix_runtime.jobs import (
     JobContext,
     JobQueue,
     PermanentJobError,
+    PlannedJob,
     RetryPolicy,
     cancel_jobs,
     enqueue_job,
+    enqueue_jobs,
     jobs_table,
 )
 from pix_stack.embedded import EmbeddedPostgres
@@ -343,3 +345,36 @@ async def test_stop_ends_the_loop_even_when_a_wake_arrives_with_the_cancel(
         assert task.cancelled()
         await queue.start()
     await queue.stop()
+
+
+async def test_several_jobs_are_enqueued_in_one_statement_and_a_live_key_is_kept(
+    schema: tuple[Database, Table, Table],
+) -> None:
+    db, jobs, _ = schema
+    queue = JobQueue(db, jobs)
+    seen: list[str] = []
+
+    async def greet(payload: Greeting, ctx: JobContext) -> None:
+        seen.append(payload.name)
+
+    queue.register("greet", Greeting, greet)
+    async with db.transaction() as session:
+        await enqueue_job(session, jobs, "greet", Greeting(name="first"), key="a")
+    async with db.transaction() as session:
+        added = await enqueue_jobs(
+            session,
+            jobs,
+            [
+                PlannedJob("greet", Greeting(name="again"), key="a"),  # "a" is still queued
+                PlannedJob("greet", Greeting(name="keyed"), key="b"),
+                PlannedJob("greet", Greeting(name="plain")),
+                PlannedJob(
+                    "greet", Greeting(name="later"), run_at=queue.clock.now() + timedelta(days=1)
+                ),
+            ],
+        )
+        assert await enqueue_jobs(session, jobs, []) == 0
+    assert added == 3
+    assert await queue.run_due() == 3
+    assert sorted(seen) == ["first", "keyed", "plain"]
+    assert [s for k, s, _ in await _status(db, jobs)] == ["done", "done", "done", "queued"]

@@ -21,7 +21,7 @@ from pix_contracts.envelope import Event
 from pix_runtime.clock import Clock
 from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, Invalid, NotFound
-from pix_runtime.jobs import cancel_jobs, enqueue_job
+from pix_runtime.jobs import PlannedJob, cancel_jobs, enqueue_job, enqueue_jobs
 from pix_runtime.logging import get_logger
 from pix_runtime.outbox import enqueue
 from pydantic import BaseModel
@@ -577,23 +577,24 @@ class LeadBook:
     async def plan_follow_ups(self, session: AsyncSession, lead: RowMapping) -> None:
         """After the first message to the lead: follow-ups on day 3, 7, 14, LOST after."""
         start = self._clock.now()
-        for day in self._schedule.follow_up_days:
-            await enqueue_job(
-                session,
-                m.jobs,
+        planned = [
+            PlannedJob(
                 FOLLOW_UP,
                 FollowUp(lead_id=lead["id"], step=day),
                 run_at=start + timedelta(days=day),
                 key=f"{lead['id']}:{day}",
             )
-        await enqueue_job(
-            session,
-            m.jobs,
-            EXPIRE,
-            LeadRef(lead_id=lead["id"]),
-            run_at=start + timedelta(days=self._schedule.lost_after_days),
-            key=str(lead["id"]),
+            for day in self._schedule.follow_up_days
+        ]
+        planned.append(
+            PlannedJob(
+                EXPIRE,
+                LeadRef(lead_id=lead["id"]),
+                run_at=start + timedelta(days=self._schedule.lost_after_days),
+                key=str(lead["id"]),
+            )
         )
+        await enqueue_jobs(session, m.jobs, planned)
 
     async def set_status(
         self,

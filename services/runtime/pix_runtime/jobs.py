@@ -63,6 +63,8 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
+    column,
     delete,
     func,
     or_,
@@ -70,7 +72,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pix_runtime.clock import Clock
@@ -177,6 +179,67 @@ async def enqueue_job(
     result = await session.execute(_enqueue_statement(table), values)
     session.info[JOBS_AFTER_COMMIT] = True
     return result.first() is not None
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One job of several enqueued together (`enqueue_jobs`)."""
+
+    kind: str
+    payload: BaseModel
+    run_at: datetime | None = None
+    key: str | None = None
+
+
+async def enqueue_jobs(session: AsyncSession, table: Table, jobs: list[PlannedJob]) -> int:
+    """`enqueue_job` for several jobs in one statement; returns how many were added (a live
+    job with the same key is kept instead)."""
+    if not jobs:
+        return 0
+    result = await session.execute(
+        _enqueue_many_statement(table),
+        {
+            "kinds": [job.kind for job in jobs],
+            "keys": [job.key for job in jobs],
+            "payloads": [job.payload.model_dump_json() for job in jobs],
+            "run_ats": [job.run_at for job in jobs],
+            "correlation_id": current_correlation_id(),
+        },
+    )
+    session.info[JOBS_AFTER_COMMIT] = True
+    return len(result.all())
+
+
+@functools.cache
+def _enqueue_many_statement(table: Table) -> Any:
+    """The jobs as arrays, one row each from `unnest`: one statement whatever their number
+    (an executemany with RETURNING cost more than the separate inserts)."""
+    rows = func.unnest(
+        bindparam("kinds", type_=ARRAY(String)),
+        bindparam("keys", type_=ARRAY(String)),
+        bindparam("payloads", type_=ARRAY(Text)),
+        bindparam("run_ats", type_=ARRAY(DateTime(timezone=True))),
+    ).table_valued(
+        column("kind", String),
+        column("key", String),
+        column("payload", Text),
+        column("run_at", DateTime(timezone=True)),
+    ).render_derived(name="planned")
+    return (
+        insert(table)
+        .from_select(
+            ["kind", "key", "payload", "run_at", "correlation_id"],
+            select(
+                rows.c.kind,
+                rows.c.key,
+                cast(rows.c.payload, JSONB),
+                func.coalesce(rows.c.run_at, func.now()),
+                bindparam("correlation_id", type_=String),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.kind, table.c.key], index_where=_LIVE_KEY)
+        .returning(table.c.id)
+    )
 
 
 @functools.cache
