@@ -104,6 +104,16 @@ async def test_a_person_is_found_exported_objects_and_is_erased_with_the_counts_
     asks = await outbox_events(runtime, LeadMessageRequested, lena)
     assert [a.kind for a in asks] == ["acknowledgement"]
     assert (await lead(leads, owner, lena))["lead"]["status"] == "CONTACTED"
+    # Nor does an agent's own reply: refused, and nothing is asked of notify.
+    refused = await leads.client.post(
+        f"/leads/{lena}/messages",
+        json={"subject": "", "text": "Darf ich Ihnen noch ein Angebot schicken?"},
+        headers=as_user(runtime, owner),
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "objected"
+    asks = await outbox_events(runtime, LeadMessageRequested, lena)
+    assert [a.kind for a in asks] == ["acknowledgement"]
 
     # Art. 17: erased, while the organisation keeps its counts and stages.
     storage_key = (await raw_row(runtime, raw_id))["storage_key"]

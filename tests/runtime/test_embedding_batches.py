@@ -43,7 +43,8 @@ async def test_calls_made_while_the_model_is_busy_go_together_and_get_their_own_
     assert await first == [[1.0]]
     assert [await r for r in rest] == [[[float(n)], [float(n)]] for n in range(2, 7)]
     assert [len(c) for c in inner.calls] == [1, 10]
-    assert embedder.model == "counting" and embedder.dim == 1
+    assert embedder.model == "counting"
+    assert embedder.dim == 1
 
 
 async def test_a_batch_is_capped_and_the_next_one_follows() -> None:

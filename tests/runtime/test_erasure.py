@@ -17,7 +17,7 @@ from pix_runtime.erasure import OrganisationData, OrganisationEraser, Prefix, Th
 from pix_runtime.inbox import inbox_table
 from pix_runtime.jobs import jobs_table
 from pix_runtime.outbox import decode_payload, outbox_table
-from pix_runtime.storage import LocalStorage, S3Storage
+from pix_runtime.storage import LocalStorage, MultipartError, S3Storage
 from pix_stack.embedded import EmbeddedPostgres, free_port
 from sqlalchemy import (
     Column,
@@ -199,6 +199,8 @@ def s3() -> Iterator[S3Storage]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its buckets per process, not per server: a name of this test's own.
+    bucket = f"erasure-{uuid.uuid4().hex[:8]}"
     try:
         boto3.client(
             "s3",
@@ -207,10 +209,10 @@ def s3() -> Iterator[S3Storage]:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         ).create_bucket(
-            Bucket="erasure", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
         )
         yield S3Storage(
-            "erasure",
+            bucket,
             endpoint_url=endpoint,
             region="eu-central-1",
             access_key="testing",
@@ -227,3 +229,12 @@ async def test_s3_deletes_a_folder_page_by_page(s3: S3Storage) -> None:
     assert await s3.delete_prefix("captions/g1/") == 1001
     assert await s3.exists("captions/g10/kept.txt")
     assert await s3.delete_prefix("captions/g1/") == 0
+
+
+async def test_s3_aborts_the_unfinished_uploads_under_a_folder(s3: S3Storage) -> None:
+    gone = await s3.create_multipart("originals/g1/film.mp4", "video/mp4")
+    kept = await s3.create_multipart("originals/g2/film.mp4", "video/mp4")
+    await s3.delete_prefix("originals/g1/")
+    with pytest.raises(MultipartError):
+        await s3.list_parts("originals/g1/film.mp4", gone)
+    assert await s3.list_parts("originals/g2/film.mp4", kept) == []

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pix_runtime.http import create_base_app
 from pix_runtime.storage import (
     LocalStorage,
+    MultipartError,
     ObjectNotFound,
     ObjectTooLarge,
     StorageError,
@@ -113,6 +114,23 @@ async def test_delete_prefix_removes_a_subtree(storage: LocalStorage) -> None:
     assert not await storage.exists("org-1/a.txt")
     assert not await storage.exists("org-1/sub/b.txt")
     assert await storage.exists("org-2/c.txt")
+
+
+async def test_delete_prefix_removes_the_parts_of_unfinished_uploads_there(
+    storage: LocalStorage,
+) -> None:
+    async def one_part(key: str) -> str:
+        upload_id = await storage.create_multipart(key, "video/mp4")
+
+        await storage.write_part(key, upload_id, 1, chunks_of(b"private frames"), max_bytes=1024)
+        return upload_id
+
+    gone = await one_part("org-1/film.mp4")
+    kept = await one_part("org-2/film.mp4")
+    await storage.delete_prefix("org-1/")
+    with pytest.raises(MultipartError):
+        await storage.list_parts("org-1/film.mp4", gone)
+    assert [p.number for p in await storage.list_parts("org-2/film.mp4", kept)] == [1]
 
 
 # --- atomic streaming writes ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 
 from pix_contracts import LeadMessageRequested
 from pix_runtime.clock import Clock
-from pix_runtime.errors import Invalid, NotFound
+from pix_runtime.errors import Conflict, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext
 from pix_runtime.logging import get_logger
@@ -352,6 +352,12 @@ class Messenger:
                 raise NotFound("lead")
             if not lead["email"]:
                 raise Invalid("no_email", "the lead has no email address", "email")
+            if not await self._may_contact(session, lead):
+                # Art. 21 GDPR: the objection holds for people as it does for the automatic
+                # mails.
+                raise Conflict(
+                    "objected", "this person objected to being contacted; nothing was sent"
+                )
             key = f"{lead_id}:reply:{uuid.uuid4()}"
             subject = subject.strip() or (
                 f"Re: {lead['listing_title']}" if lead["listing_title"] else "Ihre Anfrage"

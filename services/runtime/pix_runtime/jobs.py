@@ -214,17 +214,21 @@ async def enqueue_jobs(session: AsyncSession, table: Table, jobs: list[PlannedJo
 def _enqueue_many_statement(table: Table) -> Any:
     """The jobs as arrays, one row each from `unnest`: one statement whatever their number
     (an executemany with RETURNING cost more than the separate inserts)."""
-    rows = func.unnest(
-        bindparam("kinds", type_=ARRAY(String)),
-        bindparam("keys", type_=ARRAY(String)),
-        bindparam("payloads", type_=ARRAY(Text)),
-        bindparam("run_ats", type_=ARRAY(DateTime(timezone=True))),
-    ).table_valued(
-        column("kind", String),
-        column("key", String),
-        column("payload", Text),
-        column("run_at", DateTime(timezone=True)),
-    ).render_derived(name="planned")
+    rows = (
+        func.unnest(
+            bindparam("kinds", type_=ARRAY(String)),
+            bindparam("keys", type_=ARRAY(String)),
+            bindparam("payloads", type_=ARRAY(Text)),
+            bindparam("run_ats", type_=ARRAY(DateTime(timezone=True))),
+        )
+        .table_valued(
+            column("kind", String),
+            column("key", String),
+            column("payload", Text),
+            column("run_at", DateTime(timezone=True)),
+        )
+        .render_derived(name="planned")
+    )
     return (
         insert(table)
         .from_select(

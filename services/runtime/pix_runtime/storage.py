@@ -314,10 +314,17 @@ class LocalStorage:
         self.path(key).unlink(missing_ok=True)
 
     async def delete_prefix(self, prefix: str) -> int:
-        """Delete every object under `prefix` (a folder); returns how many there were."""
+        """Delete every object under `prefix` (a folder), and the parts of unfinished uploads
+        there; returns how many objects there were."""
         folder = self.path(prefix.rstrip("/"))
         count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
         shutil.rmtree(folder, ignore_errors=True)
+        uploads = self.root / ".multipart"
+        wanted = check_key(prefix)
+        for upload in uploads.iterdir() if uploads.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):
+                if (upload / "key").read_text().startswith(wanted):
+                    shutil.rmtree(upload, ignore_errors=True)
         return count
 
     @asynccontextmanager
@@ -474,7 +481,8 @@ class S3Storage:
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix`, a page (up to 1000, DeleteObjects' limit) at a
-        time; returns how many there were."""
+        time, and abort the unfinished multipart uploads there (their parts are stored but
+        listed by no object listing); returns how many objects there were."""
         count = 0
         async with self._client() as s3:
             pages = s3.get_paginator("list_objects_v2").paginate(
@@ -487,6 +495,14 @@ class S3Storage:
                         Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
                     )
                     count += len(keys)
+            uploads = s3.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=check_key(prefix)
+            )
+            async for page in uploads:
+                for upload in page.get("Uploads", []):
+                    await s3.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
         return count
 
     @asynccontextmanager
