@@ -84,3 +84,43 @@ def test_money_reads_german_and_english_amounts(text: str, euros: int) -> None:
 def test_a_reply_keeps_only_its_own_words() -> None:
     reply = "Ja, Dienstag passt gut.\n\nAm 01.12.2026 schrieb Makler <a@b.de>:\n> Wann passt es?"
     assert without_quote(reply) == "Ja, Dienstag passt gut."
+
+
+@pytest.mark.parametrize(
+    ("raw", "subject", "sender", "filename"),
+    [
+        # Encoded words (RFC 2047), also in an attachment's name, folded over two lines.
+        (
+            b"From: =?iso-8859-1?q?J=FCrgen_M=FCller?= <jm@example.org>\r\n"
+            b"Subject: =?UTF-8?B?QW5mcmFnZSBmw7xy?=\r\n =?utf-8?q?_3-Zimmer-Wohnung?=\r\n"
+            b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+            b"--b\r\nContent-Type: text/plain\r\n\r\nHallo\r\n"
+            b"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment;"
+            b' filename="=?utf-8?q?Anfrage_f=C3=BCr.xml?="\r\n\r\n<x/>\r\n--b--\r\n',
+            "Anfrage für 3-Zimmer-Wohnung",
+            "Jürgen Müller",
+            "Anfrage für.xml",
+        ),
+        # Raw 8-bit headers, as mailers send them now: UTF-8, else Latin-1.
+        (
+            "From: Jürgen Müller <jm@example.org>\r\nSubject: Anfrage für Haus\r\n\r\nx".encode(),
+            "Anfrage für Haus",
+            "Jürgen Müller",
+            None,
+        ),
+        (
+            'From: "Müller, Hans" <hm@example.org>\r\nSubject: Grüße\r\n\r\nx'.encode("latin-1"),
+            "Grüße",
+            "Müller, Hans",
+            None,
+        ),
+    ],
+)
+def test_headers_are_decoded_however_they_were_written(
+    raw: bytes, subject: str, sender: str, filename: str | None
+) -> None:
+    mail = read_mail(raw)
+    assert mail.subject == subject
+    assert mail.from_name == sender
+    assert mail.from_addr.endswith("@example.org")
+    assert [a.filename for a in mail.attachments] == ([filename] if filename else [])

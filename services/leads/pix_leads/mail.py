@@ -72,13 +72,17 @@ def _header(message: Message, name: str) -> str:
             value = data.decode("utf-8")
         except UnicodeDecodeError:
             value = data.decode("latin-1")
-    value = " ".join(value.split())  # unfolded
+    return _words(" ".join(value.split()))  # unfolded
+
+
+def _words(value: str) -> str:
+    """Encoded words (RFC 2047) decoded: the compat32 policy leaves them as they came (also in
+    an attachment's name, which mailers encode so although RFC 2231 is the rule there)."""
     if "=?" not in value:
         return value
     try:
-        # Encoded words (RFC 2047) decoded here: the compat32 policy leaves them as they came.
         return str(make_header(decode_header(value))).strip()
-    except Exception:  # a header whose encoded words cannot be decoded
+    except Exception:  # encoded words that cannot be decoded
         return value
 
 
@@ -136,7 +140,7 @@ def _read(message: Message) -> ReadMail:
                         mail.embedded.append(_read(inner))
             continue
         disposition = part.get_content_disposition()
-        filename = part.get_filename() or ""
+        filename = _words(part.get_filename() or "")
         if ctype == "text/plain" and disposition != "attachment" and not filename:
             texts.append(_decoded_text(part))
         elif ctype == "text/html" and disposition != "attachment" and not filename:
