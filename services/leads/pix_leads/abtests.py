@@ -16,7 +16,7 @@ from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, RowMapping, desc, func, select, update
+from sqlalchemy import ColumnElement, RowMapping, bindparam, desc, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,17 @@ from pix_leads.organisation import TEMPLATE_KINDS
 from pix_leads.tenancy import org_scope
 
 SIGNIFICANCE = 0.05
+# Asked by every acknowledgement and follow-up: built once.
+RUNNING_EXPERIMENT = (
+    select(m.experiments)
+    .where(
+        m.experiments.c.org_id == bindparam("org_id"),
+        m.experiments.c.template_kind == bindparam("kind"),
+        m.experiments.c.locale == bindparam("locale"),
+        m.experiments.c.status == "running",
+    )
+    .limit(1)
+)
 
 
 class Variant(BaseModel):
@@ -257,14 +268,8 @@ class Experiments:
         row = (
             (
                 await session.execute(
-                    select(m.experiments)
-                    .where(
-                        m.experiments.c.org_id == lead["org_id"],
-                        m.experiments.c.template_kind == template_kind,
-                        m.experiments.c.locale == lead["locale"],
-                        m.experiments.c.status == "running",
-                    )
-                    .limit(1)
+                    RUNNING_EXPERIMENT,
+                    {"org_id": lead["org_id"], "kind": template_kind, "locale": lead["locale"]},
                 )
             )
             .mappings()

@@ -22,7 +22,7 @@ from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import seal
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_leads import models as m
@@ -35,6 +35,14 @@ from pix_leads.tenancy import lead_scope
 
 log = get_logger(__name__)
 MESSAGE_NAMESPACE = uuid.UUID("3f4b2a6e-5d0c-4f0e-9a57-1e0c2b7d8a11")
+# Built once, run with parameters: every acknowledgement and follow-up runs them, and building
+# a statement per call cost SQLAlchemy more CPU than running it.
+LEAD_FOR_UPDATE = select(m.leads).where(m.leads.c.id == bindparam("lead_id")).with_for_update()
+ALREADY_SENT = select(m.activities.c.id).where(
+    m.activities.c.lead_id == bindparam("lead_id"),
+    m.activities.c.kind == "email_out",
+    m.activities.c.data["message_key"].astext == bindparam("key"),
+)
 
 MessageKind = Literal["acknowledgement", "follow_up", "reply"]
 
@@ -89,22 +97,15 @@ class Messenger:
         self._model = model
 
     async def _lead(self, session: AsyncSession, lead_id: uuid.UUID) -> RowMapping | None:
-        found = await session.execute(
-            select(m.leads).where(m.leads.c.id == lead_id).with_for_update()
-        )
-        return found.mappings().first()
+        found = await session.execute(LEAD_FOR_UPDATE, {"lead_id": lead_id})
+        lead: RowMapping | None = found.mappings().first()
+        return lead
 
     async def _may_contact(self, session: AsyncSession, lead: RowMapping) -> bool:
         return self._objected is None or not await self._objected(session, lead)
 
     async def _already_sent(self, session: AsyncSession, lead_id: uuid.UUID, key: str) -> bool:
-        found = await session.scalar(
-            select(m.activities.c.id).where(
-                m.activities.c.lead_id == lead_id,
-                m.activities.c.kind == "email_out",
-                m.activities.c.data["message_key"].astext == key,
-            )
-        )
+        found = await session.scalar(ALREADY_SENT, {"lead_id": lead_id, "key": key})
         return found is not None
 
     async def _send(
