@@ -78,6 +78,11 @@ UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
 RETRIABLE_ERRORS = (aiohttp.ClientConnectorError, TimeoutError)
 
 
+# Idle connections to the services are dropped by us before the services drop them
+# (pix_runtime.lifecycle.KEEP_ALIVE_SECONDS), never the other way round.
+UPSTREAM_KEEP_ALIVE_SECONDS = 30.0
+
+
 class UpstreamPool:
     """The proxy's kept-alive connections to the services.
 
@@ -100,7 +105,9 @@ class UpstreamPool:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 # As many connections kept as requests may be in flight (see app.py).
-                connector=aiohttp.TCPConnector(limit=500, limit_per_host=0),
+                connector=aiohttp.TCPConnector(
+                    limit=500, limit_per_host=0, keepalive_timeout=UPSTREAM_KEEP_ALIVE_SECONDS
+                ),
                 # Connect fast or fail; a download may take long, as long as bytes flow.
                 timeout=aiohttp.ClientTimeout(total=None, connect=5, sock_read=30),
                 # Bytes pass through as the service sent them; only the client's headers go.

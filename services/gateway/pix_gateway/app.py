@@ -26,7 +26,7 @@ from pix_gateway import (
     orders_pages,
     staging_pages,
 )
-from pix_gateway.api import Proxy
+from pix_gateway.api import UPSTREAM_KEEP_ALIVE_SECONDS, Proxy
 from pix_gateway.billing_pages import router as billing_pages
 from pix_gateway.calendar_pages import router as calendar_pages
 from pix_gateway.client_gallery_pages import router as client_gallery_pages
@@ -66,7 +66,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # default of 20 kept alive, 50 concurrent requests opened and closed a connection each time.
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=5.0),
-        limits=httpx.Limits(max_connections=500, max_keepalive_connections=200),
+        limits=httpx.Limits(
+            max_connections=500,
+            max_keepalive_connections=200,
+            keepalive_expiry=UPSTREAM_KEEP_ALIVE_SECONDS,
+        ),
     )
     sessions = SessionChecker(
         client, platform.auth_url, cache_seconds=settings.session_cache_seconds

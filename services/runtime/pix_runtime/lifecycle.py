@@ -51,6 +51,11 @@ SLOW_START_SECONDS = 20.0
 # PostgreSQL NOTIFY channel on which a process announces the topics it just published to, so
 # that idle consumers in the other processes wake at once (`pix_runtime.broker.Doorbell`).
 DOORBELL_CHANNEL = "pix_events_published"
+# How long a service keeps an idle client connection open. Longer than any caller keeps one
+# in its pool (the gateway: 30 s; an ingress: 60 s): a client that reuses a connection the
+# server is closing at that moment fails its request ("Can not write request body", seen as a
+# 503 from the gateway under load with uvicorn's default of 5 s and aiohttp's 15 s).
+KEEP_ALIVE_SECONDS = 75
 
 _T = TypeVar("_T")
 
@@ -399,4 +404,5 @@ def serve(
         proxy_headers=public and bool(platform.forwarded_allow_ips),
         forwarded_allow_ips=(platform.forwarded_allow_ips or None) if public else None,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
