@@ -9,6 +9,7 @@ fix. Replies to a lead's plus-address (`<slug>+<token>@…`) join that lead's co
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -16,15 +17,18 @@ import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from pix_runtime.clock import Clock
 from pix_runtime.errors import DomainError, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext, enqueue_job
-from pix_runtime.logging import get_logger
+from pix_runtime.logging import current_correlation_id, get_logger
 from pix_runtime.storage import LocalStorage, S3Storage
+from prometheus_client import Histogram
 from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -42,7 +46,7 @@ from pix_leads.parsers import (
     parse_inquiry,
 )
 from pix_leads.records import ReceivedMessage
-from pix_leads.service import ACKNOWLEDGE, LeadBook, LeadRef
+from pix_leads.service import ACKNOWLEDGE, Arrival, LeadBook, LeadRef
 from pix_leads.tenancy import lead_scope
 
 log = get_logger(__name__)
@@ -53,6 +57,42 @@ _ADDRESS = re.compile(r"^([a-z0-9][a-z0-9.\-]{0,62})(?:\+([a-z0-9]{4,40}))?@(.+)
 
 # The SET clause comes from the parameters' names (built once, not per message).
 RECORD_OUTCOME = update(m.raw_messages).where(m.raw_messages.c.id == bindparam("raw_id"))
+
+
+# The most messages one accepting transaction takes.
+ACCEPT_BATCH = 64
+ACCEPTED_TOGETHER = Histogram(
+    "pix_leads_accepted_together",
+    "Messages per accepting transaction (more under load)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
+
+@dataclass
+class Delivery:
+    """A message waiting for the next accepting transaction; `accepted` is set once it is
+    durable (or fails, and the sender hears to try again)."""
+
+    row: dict[str, Any]
+    raw: bytes
+    correlation_id: str | None
+    accepted: asyncio.Future[None]
+
+
+def _plain_inquiry(delivery: Delivery) -> Inquiry | None:
+    """The inquiry in a message that is nothing else: not to a lead's reply address, read by a
+    parser. None for the rest, which the one-by-one path tells apart."""
+    if any(p is not None and p[1] for p in map(address_parts, delivery.row["rcpt_to"])):
+        return None
+    try:
+        return parse_inquiry(read_mail(delivery.raw), envelope_from=delivery.row["mail_from"])
+    except Exception:
+        return None
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class RawRef(BaseModel):
@@ -111,6 +151,8 @@ class Intake:
         self.calendar_replies: (
             Callable[[AsyncSession, uuid.UUID, ReadMail, uuid.UUID | None], Awaitable[bool]] | None
         ) = None
+        self._waiting: list[Delivery] = []
+        self._accepting: asyncio.Task[None] | None = None
 
     # --- mailboxes ----------------------------------------------------------------------------
 
@@ -168,18 +210,102 @@ class Intake:
             "received_at": now,
             "status": status,
         }
-        async with self._db.transaction() as session:
-            await session.execute(m.raw_messages.insert(), row)
-            parsed = False
-            if org_id is not None and parse_now:
-                parsed = await self._parse_now(session, row, raw)
-            if org_id is not None and not parsed:
-                await enqueue_job(session, m.jobs, PROCESS, RawRef(raw_id=raw_id), key=str(raw_id))
+        if org_id is not None and parse_now:
+            await self._accept_together(row, raw)
+        else:
+            await self._record(row, raw, parse_now=False)
         if org_id is None:
             log.warning("intake.unroutable", raw_id=str(raw_id), rcpt=rcpt_to[:3])
         return ReceivedMessage(
             id=raw_id, org_id=org_id, status=row["status"], storage_key=stored.key
         )
+
+    async def _record(self, row: dict[str, Any], raw: bytes, *, parse_now: bool) -> None:
+        """Record one message, parsed at once or by its processing job."""
+        async with self._db.transaction() as session:
+            await session.execute(m.raw_messages.insert(), row)
+            parsed = False
+            if row["org_id"] is not None and parse_now:
+                parsed = await self._parse_now(session, row, raw)
+            if row["org_id"] is not None and not parsed:
+                ref = RawRef(raw_id=row["id"])
+                await enqueue_job(session, m.jobs, PROCESS, ref, key=str(row["id"]))
+
+    # --- accepting many at once -----------------------------------------------------------------
+
+    async def _accept_together(self, row: dict[str, Any], raw: bytes) -> None:
+        """Record and parse the message with the others arriving meanwhile: while one
+        transaction runs, the deliveries that come in wait for the next, which takes them all.
+        Alone, a message goes straight in; under load, the statements per message fall."""
+        delivery = Delivery(
+            row, raw, current_correlation_id(), asyncio.get_running_loop().create_future()
+        )
+        self._waiting.append(delivery)
+        if self._accepting is None or self._accepting.done():
+            self._accepting = asyncio.create_task(self._accept_waiting())
+        # A sender that hangs up does not take the others' transaction with it.
+        await asyncio.shield(delivery.accepted)
+
+    async def _accept_waiting(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:ACCEPT_BATCH]
+            del self._waiting[:ACCEPT_BATCH]
+            try:
+                await self._accept_batch(batch)
+            finally:
+                # Stopped midway: whoever still waits hears "try again later" (SMTP 451).
+                for delivery in batch + (self._waiting if _cancelling() else []):
+                    if not delivery.accepted.done():
+                        delivery.accepted.set_exception(RuntimeError("the intake stopped"))
+
+    async def _accept_batch(self, batch: list[Delivery]) -> None:
+        """New inquiries go in together (`LeadBook.add_new_leads`); replies, auto-replies,
+        what no parser reads, duplicates and any batch that failed go one by one, the way a
+        single message does: nothing is lost to the batch."""
+        ACCEPTED_TOGETHER.observe(len(batch))
+        together = [(d, inquiry) for d in batch if (inquiry := _plain_inquiry(d)) is not None]
+        one_by_one = [d for d in batch if all(d is not t for t, _ in together)]
+        if together:
+            try:
+                lead_ids = await self._add_together(together)
+            except Exception:
+                log.warning("intake.together_failed", count=len(together), exc_info=True)
+                lead_ids = [None] * len(together)
+            for (delivery, _), lead_id in zip(together, lead_ids, strict=True):
+                if lead_id is None:
+                    one_by_one.append(delivery)
+                else:
+                    delivery.row["status"] = "lead"
+                    delivery.accepted.set_result(None)
+        for delivery in one_by_one:
+            with structlog.contextvars.bound_contextvars(request_id=delivery.correlation_id):
+                try:
+                    await self._record(delivery.row, delivery.raw, parse_now=True)
+                except Exception as exc:
+                    delivery.accepted.set_exception(exc)
+                else:
+                    delivery.accepted.set_result(None)
+
+    async def _add_together(
+        self, together: list[tuple[Delivery, Inquiry]]
+    ) -> list[uuid.UUID | None]:
+        arrivals = [
+            Arrival(d.row["org_id"], inquiry, d.row["id"], d.correlation_id)
+            for d, inquiry in together
+        ]
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            lead_ids = await self._book.add_new_leads(session, arrivals)
+            rows = [
+                d.row
+                | {"status": "lead", "kind": "inquiry", "portal": inquiry.source}
+                | {"lead_id": lead_id, "error": None, "processed_at": now, "attempts": 1}
+                for (d, inquiry), lead_id in zip(together, lead_ids, strict=True)
+                if lead_id is not None
+            ]
+            if rows:
+                await session.execute(m.raw_messages.insert(), rows)
+        return lead_ids
 
     async def _parse_now(self, session: AsyncSession, row: dict[str, Any], raw: bytes) -> bool:
         """Parse a just-recorded message inside its receiving transaction; False (and nothing

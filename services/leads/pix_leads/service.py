@@ -12,7 +12,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,9 +23,21 @@ from pix_runtime.db import Database
 from pix_runtime.errors import Conflict, Invalid, NotFound
 from pix_runtime.jobs import PlannedJob, cancel_jobs, enqueue_job, enqueue_jobs
 from pix_runtime.logging import get_logger
-from pix_runtime.outbox import enqueue
+from pix_runtime.outbox import enqueue, enqueue_events
 from pydantic import BaseModel
-from sqlalchemy import RowMapping, Select, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_leads import models as m
@@ -42,7 +54,7 @@ from pix_leads.records import (
     STATUSES,
 )
 from pix_leads.scoring import ScoreInput, score
-from pix_leads.sentiment import quick_score
+from pix_leads.sentiment import QuickScore, quick_score
 
 log = get_logger(__name__)
 SOURCE = "leads"
@@ -67,6 +79,44 @@ SAME_PERSON = (
     .limit(1)
     .with_for_update()
 )
+
+# The leads added together (add_new_leads): one statement each, whatever their number.
+LOCK_PEOPLE = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM unnest(CAST(:keys AS text[])) AS k"
+)
+PEOPLE_KNOWN = select(m.leads.c.org_id, m.leads.c.email, m.leads.c.phone).where(
+    m.leads.c.org_id == any_(bindparam("org_ids", type_=ARRAY(UUID))),
+    or_(
+        m.leads.c.email == any_(bindparam("emails", type_=ARRAY(String))),
+        m.leads.c.phone == any_(bindparam("phones", type_=ARRAY(String))),
+    ),
+)
+NAMES_ON_LISTINGS = select(m.leads.c.org_id, m.leads.c.listing_id, m.leads.c.name).where(
+    m.leads.c.org_id == any_(bindparam("org_ids", type_=ARRAY(UUID))),
+    m.leads.c.listing_id == any_(bindparam("listing_ids", type_=ARRAY(UUID))),
+    m.leads.c.created_at >= bindparam("since"),
+)
+LISTINGS_NAMED = select(m.listings).where(
+    m.listings.c.org_id == any_(bindparam("org_ids", type_=ARRAY(UUID))),
+    m.listings.c.withdrawn.is_(False),
+    or_(
+        m.listings.c.portal_ids.overlap(bindparam("portal_ids", type_=ARRAY(String))),
+        func.lower(m.listings.c.reference) == any_(bindparam("references", type_=ARRAY(String))),
+    ),
+)
+ADD_ACTIVITIES_RETURNING = m.activities.insert().returning(
+    m.activities.c.id, sort_by_parameter_order=True
+)
+# Columns a new lead leaves to their defaults that its event reads.
+NEW_ROW: dict[str, Any] = {"rooms_min": None, "area_min_m2": None}
+
+
+@dataclass
+class KnownPeople:
+    """Who is already a lead: `org:email` and `org:phone` keys, and names per listing."""
+
+    keys: set[str] = field(default_factory=set)
+    names: dict[tuple[uuid.UUID, uuid.UUID | None], list[str]] = field(default_factory=dict)
 
 
 @functools.cache
@@ -136,7 +186,7 @@ def wishes_of(message: str, name: str) -> str:
     return " ".join(text.split())[:2000]
 
 
-def profile_of(row: RowMapping | dict[str, Any]) -> LeadProfile:
+def profile_of(row: RowMapping | Mapping[str, Any]) -> LeadProfile:
     postcodes = list(row["postcodes"] or [])
     wishes = wishes_of(row["message"] or "", row["name"] or "")
     return LeadProfile(
@@ -187,6 +237,43 @@ def scored(lead: RowMapping | Mapping[str, Any], listing_price: int | None) -> d
         "score": total,
         "score_factors": {k: f.model_dump() for k, f in factors.items()},
     }
+
+
+def inquiry_details(inquiry: Inquiry) -> dict[str, Any]:
+    """What the timeline keeps of an inquiry besides its text."""
+    return {
+        "source": inquiry.source,
+        "name": inquiry.name,
+        "portal_listing_id": inquiry.portal_listing_id,
+        "listing_reference": inquiry.listing_reference,
+        "financing": inquiry.financing,
+        "time_frame": inquiry.time_frame,
+        "budget_max_eur": inquiry.budget_max_eur,
+        "requested_viewing": inquiry.requested_viewing,
+    }
+
+
+def created_event(row: RowMapping | Mapping[str, Any]) -> LeadCreated:
+    return LeadCreated(
+        lead_id=row["id"],
+        org_id=row["org_id"],
+        listing_id=row["listing_id"],
+        source=row["source"],
+        status="NEW",
+        score=row["score"],
+        locale="en" if row["locale"] == "en" else "de",
+        profile=profile_of(row),
+    )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An inquiry that came with others (`LeadBook.add_new_leads`)."""
+
+    org_id: uuid.UUID
+    inquiry: Inquiry
+    raw_message_id: uuid.UUID
+    correlation_id: str | None
 
 
 class LeadBook:
@@ -276,13 +363,7 @@ class LeadBook:
         keys = sorted(f"{org_id}:{identity}" for identity in (email, phone) if identity)
         if keys:
             # One round trip, the locks taken in a fixed order (no deadlock between two).
-            await session.execute(
-                text(
-                    "SELECT count(pg_advisory_xact_lock(hashtext(k))) "
-                    "FROM unnest(CAST(:keys AS text[])) AS k"
-                ),
-                {"keys": keys},
-            )
+            await session.execute(LOCK_PEOPLE, {"keys": keys})
         duplicate = None
         if not needs_review:
             duplicate = await self._duplicate_of(
@@ -293,17 +374,7 @@ class LeadBook:
                 inquiry.name,
                 listing["listing_id"] if listing else None,
             )
-        now = self._clock.now()
-        details = {
-            "source": inquiry.source,
-            "name": inquiry.name,
-            "portal_listing_id": inquiry.portal_listing_id,
-            "listing_reference": inquiry.listing_reference,
-            "financing": inquiry.financing,
-            "time_frame": inquiry.time_frame,
-            "budget_max_eur": inquiry.budget_max_eur,
-            "requested_viewing": inquiry.requested_viewing,
-        }
+        details = inquiry_details(inquiry)
         if duplicate is not None:
             await self._merge(session, duplicate, inquiry, email, phone, listing, raw_message_id)
             await self.record(
@@ -319,6 +390,203 @@ class LeadBook:
             return duplicate["id"], False
         lead_id = uuid.uuid4()
         mood = quick_score(inquiry.message)
+        values = self._new_lead(
+            lead_id, org_id, inquiry, email, phone, listing, mood, consent, needs_review
+        )
+        inserted = await session.execute(m.leads.insert().returning(*m.leads.c), values)
+        row = inserted.mappings().one()
+        activity_id = await self.record(
+            session,
+            row,
+            "inquiry",
+            text_=inquiry.message,
+            data=details,
+            raw_message_id=raw_message_id,
+            actor=actor,
+        )
+        await self.record(session, row, "sentiment", data=mood.model_dump())
+        await self.publish(session, created_event(row))
+        if not needs_review and email:
+            await enqueue_job(
+                session, m.jobs, ACKNOWLEDGE, LeadRef(lead_id=lead_id), key=str(lead_id)
+            )
+        if self._analyse and inquiry.message.strip():
+            await enqueue_job(
+                session, m.jobs, ANALYSE, Analysis(lead_id=lead_id, activity_id=activity_id)
+            )
+        return lead_id, True
+
+    async def add_new_leads(
+        self, session: AsyncSession, arrivals: list[Arrival]
+    ) -> list[uuid.UUID | None]:
+        """`add_inquiry` for inquiries that arrived together, in a fixed number of statements
+        however many they are: each becomes a new lead, or None where it may belong to a lead
+        already known (or to another of them), for the caller to add with `add_inquiry`.
+
+        What each gets is what `add_inquiry` gives a new lead: its two timeline entries, its
+        `leads.lead.created.v1` and its jobs, under the correlation id it arrived with."""
+        people = [
+            (
+                normalise_email(a.inquiry.email),
+                normalise_phone(a.inquiry.phone, prefer=a.inquiry.phone_region),
+            )
+            for a in arrivals
+        ]
+        listings = await self._listings_named(session, arrivals)
+        pairs = zip(arrivals, people, strict=True)
+        keys = sorted({f"{a.org_id}:{who}" for a, pair in pairs for who in pair if who})
+        if keys:
+            await session.execute(LOCK_PEOPLE, {"keys": keys})
+        known = await self._people_known(session, arrivals, people, listings)
+        new: list[tuple[Arrival, dict[str, Any], QuickScore]] = []
+        ids: list[uuid.UUID | None] = []
+        for arrival, (email, phone), listing in zip(arrivals, people, listings, strict=True):
+            person = {f"{arrival.org_id}:{who}" for who in (email, phone) if who}
+            named = (arrival.org_id, listing["listing_id"] if listing else None)
+            if person & known.keys or any(
+                similar_names(name, arrival.inquiry.name) for name in known.names.get(named, ())
+            ):
+                ids.append(None)
+                continue
+            # A later one of the same person (or name on the listing) is a duplicate of this.
+            known.keys |= person
+            if named[1] is not None and arrival.inquiry.name.strip():
+                known.names.setdefault(named, []).append(arrival.inquiry.name)
+            mood = quick_score(arrival.inquiry.message)
+            lead_id = uuid.uuid4()
+            values = self._new_lead(
+                lead_id, arrival.org_id, arrival.inquiry, email, phone, listing, mood, None, False
+            )
+            new.append((arrival, values, mood))
+            ids.append(lead_id)
+        if not new:
+            return ids
+        await session.execute(m.leads.insert(), [values for _, values, _ in new])
+        now = self._clock.now()
+        timeline = []
+        for arrival, values, mood in new:
+            common = {"lead_id": values["id"], "org_id": values["org_id"], "at": now}
+            common |= {"actor_id": None}
+            inquiry = {"kind": "inquiry", "text": arrival.inquiry.message}
+            inquiry |= {"data": inquiry_details(arrival.inquiry)}
+            timeline.append(common | inquiry | {"raw_message_id": arrival.raw_message_id})
+            sentiment = {"kind": "sentiment", "text": "", "data": mood.model_dump()}
+            timeline.append(common | sentiment | {"raw_message_id": None})
+        # Without RETURNING the rows go as one pipelined executemany of one prepared statement
+        # (with it, a statement of its own per number of rows); only the analysis needs ids.
+        activity_ids: list[int] = []
+        if self._analyse:
+            activity_ids = list(
+                (await session.execute(ADD_ACTIVITIES_RETURNING, timeline)).scalars().all()
+            )
+        else:
+            await session.execute(m.activities.insert(), timeline)
+        await enqueue_events(
+            session,
+            m.outbox,
+            [(created_event(NEW_ROW | values), a.correlation_id) for a, values, _ in new],
+            source=SOURCE,
+        )
+        jobs: list[PlannedJob] = []
+        for n, (arrival, values, _) in enumerate(new):
+            lead = LeadRef(lead_id=values["id"])
+            cid, key = arrival.correlation_id, str(values["id"])
+            jobs.append(PlannedJob(EMBED_WISHES, lead, key=key, correlation_id=cid))
+            if values["email"]:
+                jobs.append(PlannedJob(ACKNOWLEDGE, lead, key=key, correlation_id=cid))
+            if self._analyse and arrival.inquiry.message.strip():
+                analysis = Analysis(lead_id=values["id"], activity_id=activity_ids[2 * n])
+                jobs.append(PlannedJob(ANALYSE, analysis, correlation_id=cid))
+        await enqueue_jobs(session, m.jobs, jobs)
+        return ids
+
+    async def _listings_named(
+        self, session: AsyncSession, arrivals: list[Arrival]
+    ) -> list[RowMapping | None]:
+        """The listing each inquiry names (by portal id or reference), one query for all."""
+        portal_ids = [a.inquiry.portal_listing_id for a in arrivals if a.inquiry.portal_listing_id]
+        references = [
+            a.inquiry.listing_reference.lower() for a in arrivals if a.inquiry.listing_reference
+        ]
+        if not portal_ids and not references:
+            return [None] * len(arrivals)
+        rows = (
+            (
+                await session.execute(
+                    LISTINGS_NAMED,
+                    {
+                        "org_ids": list({a.org_id for a in arrivals}),
+                        "portal_ids": portal_ids,
+                        "references": references,
+                    },
+                )
+            )
+            .mappings()
+            .all()
+        )
+        found: list[RowMapping | None] = []
+        for arrival in arrivals:
+            portal_id = arrival.inquiry.portal_listing_id
+            reference = (arrival.inquiry.listing_reference or "").lower()
+            found.append(
+                next(
+                    (
+                        row
+                        for row in rows
+                        if row["org_id"] == arrival.org_id
+                        and (
+                            (portal_id and portal_id in (row["portal_ids"] or ()))
+                            or (reference and (row["reference"] or "").lower() == reference)
+                        )
+                    ),
+                    None,
+                )
+            )
+        return found
+
+    async def _people_known(
+        self,
+        session: AsyncSession,
+        arrivals: list[Arrival],
+        people: list[tuple[str | None, str | None]],
+        listings: list[RowMapping | None],
+    ) -> KnownPeople:
+        """The leads the arrivals may be duplicates of, one query per way of being one (the
+        same email or phone; a close name on the same listing within the window)."""
+        known = KnownPeople()
+        emails = [email for email, _ in people if email]
+        phones = [phone for _, phone in people if phone]
+        org_ids = list({a.org_id for a in arrivals})
+        if emails or phones:
+            rows = await session.execute(
+                PEOPLE_KNOWN, {"org_ids": org_ids, "emails": emails, "phones": phones}
+            )
+            for org_id, email, phone in rows:
+                known.keys |= {f"{org_id}:{who}" for who in (email, phone) if who}
+        listing_ids = list({listing["listing_id"] for listing in listings if listing})
+        if listing_ids:
+            since = self._clock.now() - timedelta(days=DUPLICATE_WINDOW_DAYS)
+            rows = await session.execute(
+                NAMES_ON_LISTINGS, {"org_ids": org_ids, "listing_ids": listing_ids, "since": since}
+            )
+            for org_id, listing_id, name in rows:
+                known.names.setdefault((org_id, listing_id), []).append(name)
+        return known
+
+    def _new_lead(
+        self,
+        lead_id: uuid.UUID,
+        org_id: uuid.UUID,
+        inquiry: Inquiry,
+        email: str | None,
+        phone: str | None,
+        listing: RowMapping | Mapping[str, Any] | None,
+        mood: QuickScore,
+        consent: tuple[str, datetime] | None,
+        needs_review: bool,
+    ) -> dict[str, Any]:
+        """A new lead's columns, scored."""
+        now = self._clock.now()
         values: dict[str, Any] = dict(
             id=lead_id,
             org_id=org_id,
@@ -358,40 +626,7 @@ class LeadBook:
         )
         values |= {"reply_count": 0, "inquiry_count": 1}
         values |= scored(values, listing["price_eur"] if listing else None)
-        inserted = await session.execute(m.leads.insert().returning(*m.leads.c), values)
-        row = inserted.mappings().one()
-        activity_id = await self.record(
-            session,
-            row,
-            "inquiry",
-            text_=inquiry.message,
-            data=details,
-            raw_message_id=raw_message_id,
-            actor=actor,
-        )
-        await self.record(session, row, "sentiment", data=mood.model_dump())
-        await self.publish(
-            session,
-            LeadCreated(
-                lead_id=lead_id,
-                org_id=org_id,
-                listing_id=row["listing_id"],
-                source=row["source"],
-                status="NEW",
-                score=row["score"],
-                locale="en" if row["locale"] == "en" else "de",
-                profile=profile_of(row),
-            ),
-        )
-        if not needs_review and email:
-            await enqueue_job(
-                session, m.jobs, ACKNOWLEDGE, LeadRef(lead_id=lead_id), key=str(lead_id)
-            )
-        if self._analyse and inquiry.message.strip():
-            await enqueue_job(
-                session, m.jobs, ANALYSE, Analysis(lead_id=lead_id, activity_id=activity_id)
-            )
-        return lead_id, True
+        return values
 
     async def _listing_for(
         self,

@@ -14,8 +14,9 @@ import time
 import uuid
 import weakref
 
+import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from pix_runtime.logging import get_logger
+from pix_runtime.logging import get_logger, new_correlation_id
 from prometheus_client import Histogram
 
 from pix_leads.intake import Intake
@@ -57,18 +58,20 @@ class IntakeHandler:
             raw = raw.encode("utf-8", errors="surrogateescape")
         if raw is None:
             return "554 5.6.0 no message"
-        try:
-            await self._intake.receive(
-                raw,
-                channel="smtp",
-                mail_from=envelope.mail_from,
-                rcpt_to=list(envelope.rcpt_tos),
-                parse_now=True,
-                org_id=self._orgs.get(envelope),
-            )
-        except Exception:
-            log.error("smtp.store_failed", exc_info=True)
-            return "451 4.3.0 temporary failure, try again later"
+        # Each message is a request of its own: its lead's events and jobs carry this id.
+        with structlog.contextvars.bound_contextvars(request_id=new_correlation_id()):
+            try:
+                await self._intake.receive(
+                    raw,
+                    channel="smtp",
+                    mail_from=envelope.mail_from,
+                    rcpt_to=list(envelope.rcpt_tos),
+                    parse_now=True,
+                    org_id=self._orgs.get(envelope),
+                )
+            except Exception:
+                log.error("smtp.store_failed", exc_info=True)
+                return "451 4.3.0 temporary failure, try again later"
         ACCEPT_SECONDS.observe(time.perf_counter() - started)
         return "250 2.0.0 accepted"
 

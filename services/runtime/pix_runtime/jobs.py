@@ -169,16 +169,8 @@ async def enqueue_job(
     key: str | None = None,
 ) -> bool:
     """Add a job in the caller's transaction; False if a live job with that key exists."""
-    values: dict[str, Any] = {
-        "kind": kind,
-        "key": key,
-        "payload": payload.model_dump(mode="json"),
-        "correlation_id": current_correlation_id(),
-        "run_at": run_at,
-    }
-    result = await session.execute(_enqueue_statement(table), values)
-    session.info[JOBS_AFTER_COMMIT] = True
-    return result.first() is not None
+    planned = PlannedJob(kind=kind, payload=payload, run_at=run_at, key=key)
+    return await enqueue_jobs(session, table, [planned]) == 1
 
 
 @dataclass(frozen=True)
@@ -189,6 +181,9 @@ class PlannedJob:
     payload: BaseModel
     run_at: datetime | None = None
     key: str | None = None
+    # The request it belongs to, when several requests' jobs are enqueued together (the
+    # current one otherwise).
+    correlation_id: str | None = None
 
 
 async def enqueue_jobs(session: AsyncSession, table: Table, jobs: list[PlannedJob]) -> int:
@@ -196,6 +191,7 @@ async def enqueue_jobs(session: AsyncSession, table: Table, jobs: list[PlannedJo
     job with the same key is kept instead)."""
     if not jobs:
         return 0
+    current = current_correlation_id()
     result = await session.execute(
         _enqueue_many_statement(table),
         {
@@ -203,7 +199,7 @@ async def enqueue_jobs(session: AsyncSession, table: Table, jobs: list[PlannedJo
             "keys": [job.key for job in jobs],
             "payloads": [job.payload.model_dump_json() for job in jobs],
             "run_ats": [job.run_at for job in jobs],
-            "correlation_id": current_correlation_id(),
+            "correlation_ids": [job.correlation_id or current for job in jobs],
         },
     )
     session.info[JOBS_AFTER_COMMIT] = True
@@ -213,19 +209,24 @@ async def enqueue_jobs(session: AsyncSession, table: Table, jobs: list[PlannedJo
 @functools.cache
 def _enqueue_many_statement(table: Table) -> Any:
     """The jobs as arrays, one row each from `unnest`: one statement whatever their number
-    (an executemany with RETURNING cost more than the separate inserts)."""
+    (an executemany with RETURNING cost more than the separate inserts). Built once per table:
+    a statement built per call with `.values(...)` cost more CPU in SQLAlchemy's cache key
+    than the insert itself. A key that is NULL never conflicts, so keyed and unkeyed jobs
+    share it."""
     rows = (
         func.unnest(
             bindparam("kinds", type_=ARRAY(String)),
             bindparam("keys", type_=ARRAY(String)),
             bindparam("payloads", type_=ARRAY(Text)),
             bindparam("run_ats", type_=ARRAY(DateTime(timezone=True))),
+            bindparam("correlation_ids", type_=ARRAY(String)),
         )
         .table_valued(
             column("kind", String),
             column("key", String),
             column("payload", Text),
             column("run_at", DateTime(timezone=True)),
+            column("correlation_id", String),
         )
         .render_derived(name="planned")
     )
@@ -238,27 +239,8 @@ def _enqueue_many_statement(table: Table) -> Any:
                 rows.c.key,
                 cast(rows.c.payload, JSONB),
                 func.coalesce(rows.c.run_at, func.now()),
-                bindparam("correlation_id", type_=String),
+                rows.c.correlation_id,
             ),
-        )
-        .on_conflict_do_nothing(index_elements=[table.c.kind, table.c.key], index_where=_LIVE_KEY)
-        .returning(table.c.id)
-    )
-
-
-@functools.cache
-def _enqueue_statement(table: Table) -> Any:
-    """One statement per table, its values parameters: a statement built per call with
-    `.values(...)` cost more CPU in SQLAlchemy's cache key than the insert itself. A key that
-    is NULL never conflicts, so keyed and unkeyed jobs share it."""
-    return (
-        insert(table)
-        .values(
-            kind=bindparam("kind"),
-            key=bindparam("key"),
-            payload=bindparam("payload", type_=table.c.payload.type),
-            correlation_id=bindparam("correlation_id"),
-            run_at=func.coalesce(bindparam("run_at", type_=table.c.run_at.type), func.now()),
         )
         .on_conflict_do_nothing(index_elements=[table.c.kind, table.c.key], index_where=_LIVE_KEY)
         .returning(table.c.id)
@@ -410,6 +392,11 @@ class JobQueue:
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether this process runs the loop (`PIX_RUN_JOBS`)."""
+        return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
         await self._plant_periodic()

@@ -239,8 +239,10 @@ class ServiceRuntime:
         self._joining = asyncio.create_task(self._join_broker(), name="broker-join")
         for hook in self._on_start:
             await _through_outages(_describe(hook), hook)
-        if self._jobs is not None:
+        if self._jobs is not None and self.settings.platform.run_jobs:
             await _through_outages("jobs", self._jobs.start)
+        elif self._jobs is not None:
+            log.info("jobs.not_run_here", service=self.settings.service_name)
         self._tasks = [asyncio.create_task(self._repeat(s, job)) for s, job in self._periodic]
 
     async def _join_broker(self) -> None:

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -93,8 +93,11 @@ class Publisher(Protocol):
     ) -> Any: ...
 
 
-def outbox_values(event: Event, *, source: str) -> dict[str, Any]:
-    """The outbox row of `event`, for callers that insert it as part of a larger statement.
+def outbox_values(
+    event: Event, *, source: str, correlation_id: str | None = None
+) -> dict[str, Any]:
+    """The outbox row of `event`, for callers that insert it as part of a larger statement;
+    `correlation_id` is the current request's unless given.
 
     Whoever inserts it must also set `session.info[WAKE_AFTER_COMMIT]`, as `enqueue` does.
     """
@@ -104,7 +107,7 @@ def outbox_values(event: Event, *, source: str) -> dict[str, Any]:
         "key": event.partition_key(),
         "payload": event.model_dump_json().encode(),
         "headers": cloudevent_headers(
-            event, source=source, correlation_id=current_correlation_id()
+            event, source=source, correlation_id=correlation_id or current_correlation_id()
         ),
     }
 
@@ -115,6 +118,21 @@ async def enqueue(session: AsyncSession, table: Table, event: Event, *, source: 
     # `.values(...)` per call, its cache key cost more CPU than the insert.
     await session.execute(table.insert(), outbox_values(event, source=source))
     session.info[WAKE_AFTER_COMMIT] = True
+
+
+async def enqueue_events(
+    session: AsyncSession,
+    table: Table,
+    events: Sequence[tuple[Event, str | None]],
+    *,
+    source: str,
+) -> None:
+    """`enqueue` for several events, each with the correlation id of the request it belongs to
+    (None: the current one), in one statement."""
+    if events:
+        rows = [outbox_values(e, source=source, correlation_id=cid) for e, cid in events]
+        await session.execute(table.insert(), rows)
+        session.info[WAKE_AFTER_COMMIT] = True
 
 
 def driver_enqueue(table: Table) -> DriverStatement:

@@ -29,6 +29,10 @@ class PlatformSettings(BaseSettings):
     # Each service migrates its schema at start (under an advisory lock); where a deploy runs
     # the migrations as a Job first (deploy/k8s/migrations), replicas skip it.
     migrate_on_start: bool = True
+    # Whether this process runs the service's job loop (its periodic jobs included). A replica
+    # that should only receive, such as a leads SMTP intake under load, sets it off and leaves
+    # the jobs it enqueues to the replicas that run them (Immich's server/worker split).
+    run_jobs: bool = True
     kafka_replication_factor: int | None = Field(default=None, ge=1)
     kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
     storage_url: str = "file://.pix/storage"
