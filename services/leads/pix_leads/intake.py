@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 from pix_runtime.clock import Clock
+from pix_runtime.db import DriverStatement
 from pix_runtime.errors import DomainError, Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext, enqueue_job
@@ -55,12 +56,17 @@ PROCESS = "leads.process-message"
 _ADDRESS = re.compile(r"^([a-z0-9][a-z0-9.\-]{0,62})(?:\+([a-z0-9]{4,40}))?@(.+)$")
 
 
+ORG_OF_SLUG = DriverStatement(
+    select(m.mailboxes.c.org_id).where(m.mailboxes.c.slug == bindparam("slug"))
+)
 # The SET clause comes from the parameters' names (built once, not per message).
 RECORD_OUTCOME = update(m.raw_messages).where(m.raw_messages.c.id == bindparam("raw_id"))
 
 
-# The most messages one accepting transaction takes.
+# The most messages one accepting transaction takes, and how many such transactions run at
+# once (while one waits for its commit, the next is on its way).
 ACCEPT_BATCH = 64
+ACCEPTERS = 2
 ACCEPTED_TOGETHER = Histogram(
     "pix_leads_accepted_together",
     "Messages per accepting transaction (more under load)",
@@ -152,7 +158,7 @@ class Intake:
             Callable[[AsyncSession, uuid.UUID, ReadMail, uuid.UUID | None], Awaitable[bool]] | None
         ) = None
         self._waiting: list[Delivery] = []
-        self._accepting: asyncio.Task[None] | None = None
+        self._accepting: set[asyncio.Task[None]] = set()
 
     # --- mailboxes ----------------------------------------------------------------------------
 
@@ -160,11 +166,11 @@ class Intake:
         parts = address_parts(address)
         if parts is None:
             return None
-        async with self._db.sessions() as session:
-            org: uuid.UUID | None = await session.scalar(
-                select(m.mailboxes.c.org_id).where(m.mailboxes.c.slug == parts[0])
-            )
-        return org
+        # Asked for every recipient of every message: one statement on the driver connection,
+        # not a session's three round trips.
+        async with self._db.driver_connection() as driver:
+            row = await ORG_OF_SLUG.fetchrow(driver, slug=parts[0])
+        return row["org_id"] if row is not None else None
 
     def accepts_domain(self, address: str) -> bool:
         parts = address_parts(address)
@@ -241,8 +247,9 @@ class Intake:
             row, raw, current_correlation_id(), asyncio.get_running_loop().create_future()
         )
         self._waiting.append(delivery)
-        if self._accepting is None or self._accepting.done():
-            self._accepting = asyncio.create_task(self._accept_waiting())
+        self._accepting = {task for task in self._accepting if not task.done()}
+        if len(self._accepting) < ACCEPTERS:
+            self._accepting.add(asyncio.create_task(self._accept_waiting()))
         # A sender that hangs up does not take the others' transaction with it.
         await asyncio.shield(delivery.accepted)
 

@@ -463,15 +463,20 @@ class LeadBook:
             return ids
         await session.execute(m.leads.insert(), [values for _, values, _ in new])
         now = self._clock.now()
-        timeline = []
+        timeline: list[dict[str, Any]] = []
         for arrival, values, mood in new:
             common = {"lead_id": values["id"], "org_id": values["org_id"], "at": now}
-            common |= {"actor_id": None}
-            inquiry = {"kind": "inquiry", "text": arrival.inquiry.message}
-            inquiry |= {"data": inquiry_details(arrival.inquiry)}
-            timeline.append(common | inquiry | {"raw_message_id": arrival.raw_message_id})
-            sentiment = {"kind": "sentiment", "text": "", "data": mood.model_dump()}
-            timeline.append(common | sentiment | {"raw_message_id": None})
+            details = inquiry_details(arrival.inquiry)
+            timeline.append(
+                common
+                | {"kind": "inquiry", "text": arrival.inquiry.message, "data": details}
+                | {"actor_id": None, "raw_message_id": arrival.raw_message_id}
+            )
+            timeline.append(
+                common
+                | {"kind": "sentiment", "text": "", "data": mood.model_dump()}
+                | {"actor_id": None, "raw_message_id": None}
+            )
         # Without RETURNING the rows go as one pipelined executemany of one prepared statement
         # (with it, a statement of its own per number of rows); only the analysis needs ids.
         activity_ids: list[int] = []

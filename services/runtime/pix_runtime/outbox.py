@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,13 +44,15 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
+    bindparam,
     delete,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_runtime.db import WAKE_AFTER_COMMIT, Database, DriverStatement
@@ -89,8 +93,15 @@ def outbox_table(metadata: MetaData) -> Table:
 
 class Publisher(Protocol):
     async def publish(
-        self, message: Any, topic: str, *, key: bytes, headers: dict[str, str]
-    ) -> Any: ...
+        self,
+        message: Any,
+        topic: str,
+        *,
+        key: bytes,
+        headers: dict[str, str],
+        no_confirm: bool = False,
+    ) -> Any:
+        """With `no_confirm`, returns the broker's acknowledgement to await (a future)."""
 
 
 def outbox_values(
@@ -319,32 +330,11 @@ class OutboxRelay:
                 {"name": f"{t.schema}.{t.name}"},
             ):
                 return 0
-            rows = (
-                await session.execute(
-                    select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
-                    .where(t.c.published_at.is_(None), t.c.attempts < PARK_AFTER_ATTEMPTS)
-                    .order_by(t.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            published: list[int] = []
-            error: Exception | None = None
-            for row in rows:
-                try:
-                    await self._broker.publish(
-                        row.payload, row.topic, key=row.key, headers=dict(row.headers)
-                    )
-                except Exception as exc:
-                    # Stop here: later rows must not overtake this one.
-                    error = exc
-                    break
-                published.append(row.id)
+            rows = (await session.execute(_pending(t), {"limit": self._batch_size})).all()
+            published, error = await self._send(rows)
             # Mark what went out even though a later row failed, so it is not sent again.
             if published:
-                await session.execute(
-                    update(t).where(t.c.id.in_(published)).values(published_at=func.now())
-                )
+                await session.execute(_mark_published(t), {"ids": published})
             if error is not None and _refused_the_row(error):
                 # The broker refused this row itself (too large, unknown topic): count it, and
                 # after a few refusals park it so it stops holding up every later event.
@@ -365,6 +355,37 @@ class OutboxRelay:
             log.debug("outbox.published", count=len(published))
         return len(rows)
 
+    async def _send(self, rows: Sequence[Any]) -> tuple[list[int], Exception | None]:
+        """Hand every row to the producer first, then wait for the broker's acknowledgements:
+        one round trip for the batch, not one per row (the producer keeps a partition's rows
+        in order). Returns the rows acknowledged before the first failure, and that failure."""
+        sent: list[Any] = []
+        error: Exception | None = None
+        for row in rows:
+            try:
+                sent.append(
+                    await self._broker.publish(
+                        row.payload,
+                        row.topic,
+                        key=row.key,
+                        headers=dict(row.headers),
+                        no_confirm=True,
+                    )
+                )
+            except Exception as exc:
+                error = exc
+                break
+        # Every acknowledgement is awaited (none left unretrieved), then read in order.
+        outcomes = await asyncio.gather(*map(_acknowledged, sent), return_exceptions=True)
+        published: list[int] = []
+        for row, outcome in zip(rows, outcomes, strict=False):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                return published, outcome
+            published.append(row.id)
+        return published, error
+
     async def delete_published(self) -> int:
         """Retention: sent rows go after their window (at least the replay window)."""
         t = self._table
@@ -377,6 +398,31 @@ class OutboxRelay:
         if count:
             log.info("retention.outbox_deleted", count=count)
         return count
+
+
+async def _acknowledged(sent: Any) -> None:
+    """A producer's acknowledgement (a future), or nothing to wait for (already sent)."""
+    if inspect.isawaitable(sent):
+        await sent
+
+
+@functools.cache
+def _pending(table: Table) -> Any:
+    t = table
+    return (
+        select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
+        .where(t.c.published_at.is_(None), t.c.attempts < PARK_AFTER_ATTEMPTS)
+        .order_by(t.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+@functools.cache
+def _mark_published(table: Table) -> Any:
+    """Built once per table: the ids are a parameter (an array), not part of the statement."""
+    ids = bindparam("ids", type_=ARRAY(BigInteger))
+    return update(table).where(table.c.id == any_(ids)).values(published_at=func.now())
 
 
 def decode_payload(payload: bytes) -> dict[str, Any]:
