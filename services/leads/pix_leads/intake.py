@@ -67,6 +67,8 @@ RECORD_OUTCOME = update(m.raw_messages).where(m.raw_messages.c.id == bindparam("
 # once (while one waits for its commit, the next is on its way).
 ACCEPT_BATCH = 64
 ACCEPTERS = 2
+# How long a stopping intake waits for the accepting transactions under way.
+SETTLE_SECONDS = 10.0
 ACCEPTED_TOGETHER = Histogram(
     "pix_leads_accepted_together",
     "Messages per accepting transaction (more under load)",
@@ -252,6 +254,16 @@ class Intake:
             self._accepting.add(asyncio.create_task(self._accept_waiting()))
         # A sender that hangs up does not take the others' transaction with it.
         await asyncio.shield(delivery.accepted)
+
+    async def settle(self) -> None:
+        """On shutdown: let the accepting transactions under way commit, so a sender hears
+        its 250 rather than losing the connection mid-commit (it would send again)."""
+        running = [task for task in self._accepting if not task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=SETTLE_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def _accept_waiting(self) -> None:
         while self._waiting:

@@ -10,6 +10,7 @@ tries again.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 import weakref
@@ -80,6 +81,7 @@ class SmtpIntake:
     def __init__(
         self, intake: Intake, *, host: str, port: int, max_bytes: int, hostname: str
     ) -> None:
+        self._intake = intake
         self._handler = IntakeHandler(intake)
         self._host = host
         self._port = port
@@ -95,6 +97,9 @@ class SmtpIntake:
     async def start(self) -> None:
         if self._port <= 0:
             return
+        # aiosmtpd logs every command at INFO, envelope addresses included: five lines a
+        # message that say nothing our own logs do not, and personal data besides.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(
@@ -115,3 +120,4 @@ class SmtpIntake:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        await self._intake.settle()
