@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pix_leads.intake import Intake
 from pix_leads.models import jobs, outbox, raw_messages
 from pix_leads.settings import LeadsSettings
 from pix_runtime.identity import IDENTITY_HEADER, Identity, sign_identity
@@ -39,6 +40,27 @@ def person(role: str = "client", org_id: uuid.UUID | None = None) -> Identity:
 
 def as_user(runtime: ServiceRuntime, who: Identity) -> dict[str, str]:
     return {IDENTITY_HEADER: sign_identity(who, runtime.internal_key)}
+
+
+def intake_of(leads: LeadsApp) -> Intake:
+    intake: Intake = leads.app.state.intake
+    return intake
+
+
+async def mailbox(leads: LeadsApp, who: Identity) -> dict[str, Any]:
+    """The organisation's settings: its intake address (`intake_address`) among them."""
+    response = await leads.client.get("/settings", headers=as_user(leads.runtime, who))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def deliver(leads: LeadsApp, raw: bytes, to: str) -> uuid.UUID:
+    """A message recorded for its processing job to parse (the webhook's way in)."""
+    received = await intake_of(leads).receive(
+        raw, channel="smtp", mail_from="x@example.net", rcpt_to=[to]
+    )
+    return received.id
 
 
 def corpus(name: str) -> bytes:

@@ -4,33 +4,21 @@ fields, auto-replies and bounces do not, nothing accepted is lost when parsing f
 from __future__ import annotations
 
 import json
-import uuid
 
-from leads_helpers import CORPUS, LeadsApp, as_user, corpus, outbox_events, person, raw_row
+from leads_helpers import (
+    CORPUS,
+    LeadsApp,
+    as_user,
+    corpus,
+    deliver,
+    mailbox,
+    outbox_events,
+    person,
+    raw_row,
+)
 from pix_contracts import LeadCreated
-from pix_leads.intake import Intake
-from pix_runtime.identity import Identity
 
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
-
-
-async def mailbox(leads: LeadsApp, who: Identity) -> dict[str, str]:
-    response = await leads.client.get("/settings", headers=as_user(leads.runtime, who))
-    assert response.status_code == 200, response.text
-    body: dict[str, str] = response.json()
-    return body
-
-
-def intake_of(leads: LeadsApp) -> Intake:
-    intake: Intake = leads.app.state.intake  # type: ignore[attr-defined]
-    return intake
-
-
-async def deliver(leads: LeadsApp, raw: bytes, to: str) -> uuid.UUID:
-    received = await intake_of(leads).receive(
-        raw, channel="smtp", mail_from="x@example.net", rcpt_to=[to]
-    )
-    return received.id
 
 
 async def test_every_corpus_message_becomes_the_lead_it_should(leads: LeadsApp) -> None:

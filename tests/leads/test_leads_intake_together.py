@@ -9,15 +9,13 @@ import asyncio
 import uuid
 from typing import Any
 
-from leads_helpers import LeadsApp, as_user, corpus, outbox_events, person, raw_row
+from leads_helpers import LeadsApp, corpus, intake_of, mailbox, outbox_events, person, raw_row
 from pix_contracts import LeadCreated
 from pix_leads.app import create_app
-from pix_leads.intake import Intake
 from pix_leads.models import activities, jobs, listings, outbox
 from pix_leads.models import leads as leads_table
 from pix_leads.service import ACKNOWLEDGE, EMBED_WISHES
 from pix_leads.settings import LeadsSettings
-from pix_runtime.identity import Identity
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 
@@ -36,18 +34,6 @@ def reply_to(to: str) -> bytes:
         "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         "Danke, Samstag passt uns gut.\r\n\r\n> Vielen Dank für Ihre Anfrage\r\n"
     ).encode()
-
-
-def intake_of(leads_app: LeadsApp) -> Intake:
-    intake: Intake = leads_app.app.state.intake  # type: ignore[attr-defined]
-    return intake
-
-
-async def settings_of(leads_app: LeadsApp, who: Identity) -> dict[str, str]:
-    response = await leads_app.client.get("/settings", headers=as_user(leads_app.runtime, who))
-    assert response.status_code == 200, response.text
-    body: dict[str, str] = response.json()
-    return body
 
 
 async def arrive(leads_app: LeadsApp, org_id: uuid.UUID, mails: list[tuple[str, bytes]]) -> Any:
@@ -83,7 +69,7 @@ async def test_messages_arriving_together_end_as_each_would_alone(leads: LeadsAp
     agent = person()
     org_id = agent.org_id
     assert org_id is not None
-    box = await settings_of(leads, agent)
+    box = await mailbox(leads, agent)
     address = box["intake_address"]
     listing_id = uuid.uuid4()
     async with leads.runtime.db.transaction() as session:
@@ -193,7 +179,7 @@ async def test_a_failing_batch_goes_one_by_one_and_loses_nothing(leads: LeadsApp
     agent = person()
     org_id = agent.org_id
     assert org_id is not None
-    address = (await settings_of(leads, agent))["intake_address"]
+    address = (await mailbox(leads, agent))["intake_address"]
     refused = f"Refused {uuid.uuid4().hex[:8]}"
     function = f"refuse_{uuid.uuid4().hex[:8]}"
     async with leads.runtime.db.transaction() as session:

@@ -10,31 +10,21 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from leads_helpers import LeadsApp, as_user, corpus, outbox_events, person, queued, raw_row
+from leads_helpers import (
+    LeadsApp,
+    as_user,
+    corpus,
+    deliver,
+    mailbox,
+    outbox_events,
+    person,
+    queued,
+    raw_row,
+)
 from pix_contracts import LeadMessageRequested, LeadStatusChanged
 from pix_contracts.leads import LEAD_MAIL_SEAL_PURPOSE
-from pix_leads.intake import Intake
 from pix_runtime.identity import Identity
 from pix_runtime.sealing import derive_key, unseal
-
-
-def intake_of(leads: LeadsApp) -> Intake:
-    intake: Intake = leads.app.state.intake  # type: ignore[attr-defined]
-    return intake
-
-
-async def mailbox(leads: LeadsApp, who: Identity) -> dict[str, Any]:
-    response = await leads.client.get("/settings", headers=as_user(leads.runtime, who))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def deliver(leads: LeadsApp, raw: bytes, to: str) -> uuid.UUID:
-    received = await intake_of(leads).receive(
-        raw, channel="smtp", mail_from="x@example.net", rcpt_to=[to]
-    )
-    return received.id
 
 
 async def lead_from(leads: LeadsApp, agent: Identity, name: str) -> dict[str, Any]:

@@ -9,26 +9,22 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from leads_helpers import LeadsApp, as_user, corpus, outbox_events, person, raw_row
+from leads_helpers import (
+    LeadsApp,
+    as_user,
+    corpus,
+    intake_of,
+    mailbox,
+    outbox_events,
+    person,
+    raw_row,
+)
 from pix_contracts import LeadMessageRequested
-from pix_leads.intake import Intake
 from pix_leads.models import jobs
 from pix_runtime.identity import Identity
 from sqlalchemy import delete
 
 LENA = "Lena.Beispiel@example.org"
-
-
-def intake_of(leads: LeadsApp) -> Intake:
-    intake: Intake = leads.app.state.intake
-    return intake
-
-
-async def mailbox(leads: LeadsApp, who: Identity) -> dict[str, Any]:
-    body: dict[str, Any] = (
-        await leads.client.get("/settings", headers=as_user(leads.runtime, who))
-    ).json()
-    return body
 
 
 async def deliver(leads: LeadsApp, raw: bytes, who: Identity) -> uuid.UUID:
