@@ -86,6 +86,15 @@ class Delivery:
     correlation_id: str | None
     accepted: asyncio.Future[None]
 
+    def answer(self, failure: Exception | None = None) -> None:
+        """Durable (or, with `failure`, not); the first answer stands."""
+        if self.accepted.done():
+            return
+        if failure is None:
+            self.accepted.set_result(None)
+        else:
+            self.accepted.set_exception(failure)
+
 
 def _plain_inquiry(delivery: Delivery) -> Inquiry | None:
     """The inquiry in a message that is nothing else: not to a lead's reply address, read by a
@@ -96,6 +105,11 @@ def _plain_inquiry(delivery: Delivery) -> Inquiry | None:
         return parse_inquiry(read_mail(delivery.raw), envelope_from=delivery.row["mail_from"])
     except Exception:
         return None
+
+
+def _outcome_read(accepted: asyncio.Future[None]) -> None:
+    if not accepted.cancelled():
+        accepted.exception()
 
 
 def _cancelling() -> bool:
@@ -253,7 +267,12 @@ class Intake:
         if len(self._accepting) < ACCEPTERS:
             self._accepting.add(asyncio.create_task(self._accept_waiting()))
         # A sender that hangs up does not take the others' transaction with it.
-        await asyncio.shield(delivery.accepted)
+        try:
+            await asyncio.shield(delivery.accepted)
+        except asyncio.CancelledError:
+            # Nobody reads the outcome now; read it so a failure is not reported as unread.
+            delivery.accepted.add_done_callback(_outcome_read)
+            raise
 
     async def settle(self) -> None:
         """On shutdown: let the accepting transactions under way commit, so a sender hears
@@ -273,9 +292,12 @@ class Intake:
                 await self._accept_batch(batch)
             finally:
                 # Stopped midway: whoever still waits hears "try again later" (SMTP 451).
-                for delivery in batch + (self._waiting if _cancelling() else []):
-                    if not delivery.accepted.done():
-                        delivery.accepted.set_exception(RuntimeError("the intake stopped"))
+                unanswered = batch
+                if _cancelling():
+                    unanswered = batch + self._waiting
+                    del self._waiting[:]
+                for delivery in unanswered:
+                    delivery.answer(RuntimeError("the intake stopped"))
 
     async def _accept_batch(self, batch: list[Delivery]) -> None:
         """New inquiries go in together (`LeadBook.add_new_leads`); replies, auto-replies,
@@ -295,15 +317,15 @@ class Intake:
                     one_by_one.append(delivery)
                 else:
                     delivery.row["status"] = "lead"
-                    delivery.accepted.set_result(None)
+                    delivery.answer()
         for delivery in one_by_one:
             with structlog.contextvars.bound_contextvars(request_id=delivery.correlation_id):
                 try:
                     await self._record(delivery.row, delivery.raw, parse_now=True)
                 except Exception as exc:
-                    delivery.accepted.set_exception(exc)
+                    delivery.answer(exc)
                 else:
-                    delivery.accepted.set_result(None)
+                    delivery.answer()
 
     async def _add_together(
         self, together: list[tuple[Delivery, Inquiry]]
