@@ -6,6 +6,8 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -173,7 +175,9 @@ async def test_admins_filter_and_search_all_orders(api: Api) -> None:
         await client.get(f"/orders?q={first['reference'].lower()}", headers=admin)
     ).json()
     assert [o["id"] for o in by_reference] == [first["id"]]
-    today = first["created_at"][:10]
+    # The filter counts days in Berlin, as the agents do: 23:30 UTC is already tomorrow there.
+    placed = datetime.fromisoformat(first["created_at"].replace("Z", "+00:00"))
+    today = placed.astimezone(ZoneInfo("Europe/Berlin")).date().isoformat()
     dated = await client.get(
         f"/orders?q={marker}&placed_from={today}&placed_to={today}", headers=admin
     )
