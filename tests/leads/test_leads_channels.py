@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -276,6 +277,32 @@ async def test_the_website_form_with_consent_honeypot_and_rate_limit(leads: Lead
     script = await leads.client.get(f"{url}/embed.js")
     assert script.status_code == 200
     assert box["form_url"] in script.text
+
+
+async def test_the_form_limit_holds_across_a_window_edge(leads: LeadsApp) -> None:
+    """Hits just before a window's edge still count just after it (a sliding window), and the
+    quota comes back once a whole window has passed."""
+    agent = person()
+    box = await settings_of(leads.client, leads.runtime, agent)
+    url = f"/public/forms/{box['form_key']}"
+    window = leads.settings.form_window_seconds
+    now = leads.runtime.clock.now().timestamp()
+    edge = (now // window + 1) * window
+    leads.runtime.clock.advance(timedelta(seconds=edge - now - 2))
+
+    def form(n: int) -> dict[str, Any]:
+        return {"name": f"Edge {n}", "email": f"edge{n}@example.org", "consent": True}
+
+    for n in range(leads.settings.form_limit):
+        response = await leads.client.post(url, json=form(n))
+        assert response.status_code == 201, response.text
+    leads.runtime.clock.advance(timedelta(seconds=4))  # now 2 s into the next window
+    assert leads.runtime.clock.now().timestamp() >= edge
+    over = await leads.client.post(url, json=form(99))
+    assert over.status_code == 429
+    leads.runtime.clock.advance(timedelta(seconds=window))
+    again = await leads.client.post(url, json=form(100))
+    assert again.status_code == 201, again.text
 
 
 async def test_a_message_no_parser_understands_waits_for_review_with_its_original(

@@ -612,10 +612,14 @@ class Intake:
         return lead_id
 
     async def _count_hit(self, bucket: str) -> None:
+        """A sliding window: this window's hits plus the last window's, weighted by how much of it
+        still overlaps the last `form_window` seconds. A fixed window let a client send twice the
+        limit across a window's edge (and a test straddling one see no limit at all)."""
         now = self._clock.now()
-        window = datetime.fromtimestamp(
-            now.timestamp() // self._form_window * self._form_window, tz=now.tzinfo
-        )
+        seconds = now.timestamp()
+        start = seconds // self._form_window * self._form_window
+        window = datetime.fromtimestamp(start, tz=now.tzinfo)
+        previous = window - timedelta(seconds=self._form_window)
         async with self._db.transaction() as session:
             hits = await session.scalar(
                 insert(m.form_hits)
@@ -626,10 +630,16 @@ class Intake:
                 )
                 .returning(m.form_hits.c.hits)
             )
+            before = await session.scalar(
+                select(m.form_hits.c.hits).where(
+                    m.form_hits.c.bucket == bucket[:200], m.form_hits.c.window_start == previous
+                )
+            )
             await session.execute(
                 m.form_hits.delete().where(m.form_hits.c.window_start < window - timedelta(days=1))
             )
-        if hits is not None and hits > self._form_limit:
+        overlap = 1.0 - (seconds - start) / self._form_window
+        if (hits or 0) + (before or 0) * overlap > self._form_limit:
             raise TooManyRequests("rate_limited", "too many inquiries from this address; try later")
 
     # --- Mailgun inbound ----------------------------------------------------------------------
