@@ -5,12 +5,13 @@ caller's scope (an organisation's leads; an agent's own and unassigned ones)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from leads_helpers import LeadsApp, as_user, person
 from pix_leads.models import lead_vectors
-from pix_leads.wishes import wishes_text
-from pix_runtime.embeddings import LOCAL_MODEL
+from pix_leads.wishes import LeadWishes, wishes_text
+from pix_runtime.embeddings import LOCAL_MODEL, Embedder
 from sqlalchemy import select
 
 GARDEN = (
@@ -116,3 +117,40 @@ async def test_the_query_is_checked_and_the_text_keeps_no_contact_data(leads: Le
     assert "Balkon" in text
     for secret in ("0170", "max@example.com", "Muster", "Grüße"):
         assert secret not in text
+
+
+class ErasingEmbedder:
+    """The platform's embedder, but the lead is erased while the model runs."""
+
+    def __init__(self, inner: Embedder, erase: Callable[[], Awaitable[None]]) -> None:
+        self._inner = inner
+        self._erase = erase
+        self.model = inner.model
+        self.dim = inner.dim
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        await self._erase()
+        return await self._inner.embed(texts)
+
+
+async def test_a_lead_erased_while_its_wishes_are_embedded_gets_no_vector(
+    leads: LeadsApp,
+) -> None:
+    owner = person()
+    lead_id = await create(leads, owner, "Eva Eilig", GARDEN)
+    wishes = leads.app.state.wishes
+
+    async def erase() -> None:
+        response = await leads.client.delete(
+            f"/leads/{lead_id}", headers=as_user(leads.runtime, owner)
+        )
+        assert response.status_code == 204
+
+    await LeadWishes(leads.runtime.db, ErasingEmbedder(wishes.embedder, erase)).embed(
+        uuid.UUID(lead_id)
+    )
+    async with leads.runtime.db.sessions() as session:
+        stored = await session.scalar(
+            select(lead_vectors.c.lead_id).where(lead_vectors.c.lead_id == lead_id)
+        )
+    assert stored is None

@@ -22,7 +22,7 @@ from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import seal
-from sqlalchemy import RowMapping, bindparam, select, update
+from sqlalchemy import RowMapping, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_leads import models as m
@@ -42,6 +42,18 @@ ALREADY_SENT = select(m.activities.c.id).where(
     m.activities.c.lead_id == bindparam("lead_id"),
     m.activities.c.kind == "email_out",
     m.activities.c.data["message_key"].astext == bindparam("key"),
+)
+# After a message: written to now; the first contact kept once set (coalesce).
+WROTE = (
+    update(m.leads)
+    .where(m.leads.c.id == bindparam("lead_id"))
+    .values(
+        last_outbound_at=bindparam("last_outbound_at"),
+        first_contact_at=func.coalesce(
+            m.leads.c.first_contact_at,
+            bindparam("first_contact_at", type_=m.leads.c.first_contact_at.type),
+        ),
+    )
 )
 
 MessageKind = Literal["acknowledgement", "follow_up", "reply"]
@@ -112,6 +124,7 @@ class Messenger:
         self,
         session: AsyncSession,
         lead: RowMapping,
+        mailbox: RowMapping,
         *,
         kind: MessageKind,
         key: str,
@@ -124,7 +137,6 @@ class Messenger:
         already sent (a retried job)."""
         if await self._already_sent(session, lead["id"], key):
             return False
-        mailbox = await self._org.ensure_mailbox(session, lead["org_id"])
         reply_to = self._book.reply_address(mailbox["slug"], lead["reply_token"])
         route = None
         if self._agent_mailboxes is not None:
@@ -163,14 +175,11 @@ class Messenger:
             },
             actor=actor,
         )
-        now = self._clock.now()
-        await session.execute(
-            update(m.leads).where(m.leads.c.id == lead["id"]).values(last_outbound_at=now)
-        )
         return True
 
-    async def _values(self, session: AsyncSession, lead: RowMapping) -> dict[str, str]:
-        mailbox = await self._org.ensure_mailbox(session, lead["org_id"])
+    async def _values(
+        self, session: AsyncSession, lead: RowMapping, mailbox: RowMapping
+    ) -> dict[str, str]:
         expose = None
         if lead["listing_id"] is not None:
             expose = await session.scalar(
@@ -203,7 +212,7 @@ class Messenger:
         }
 
     async def _compose(
-        self, session: AsyncSession, lead: RowMapping, template_kind: str
+        self, session: AsyncSession, lead: RowMapping, mailbox: RowMapping, template_kind: str
     ) -> tuple[str, str, str | None]:
         variant = await self._experiments.variant_for(session, lead, template_kind)
         if variant is not None:
@@ -213,7 +222,7 @@ class Messenger:
                 session, lead["org_id"], template_kind, lead["locale"]
             )
             subject, body, name = template.subject, template.body, None
-        values = await self._values(session, lead)
+        values = await self._values(session, lead, mailbox)
         return render(subject, values), render(body, values), name
 
     # --- jobs -----------------------------------------------------------------------------------
@@ -227,31 +236,35 @@ class Messenger:
                 and lead["status"] == "NEW"
                 and await self._may_contact(session, lead)
             ):
-                subject, body, variant = await self._compose(session, lead, "acknowledgement")
+                mailbox = await self._org.ensure_mailbox(session, lead["org_id"])
+                subject, body, variant = await self._compose(
+                    session, lead, mailbox, "acknowledgement"
+                )
                 key = f"{lead['id']}:acknowledgement"
                 if await self._send(
                     session,
                     lead,
+                    mailbox,
                     kind="acknowledgement",
                     key=key,
                     subject=subject,
                     body=body,
                     variant=variant,
                 ):
-                    await self._first_contact(session, lead, actor=None)
+                    await self._wrote(session, lead, first=True)
             await ctx.finish(session)
 
-    async def _first_contact(
-        self, session: AsyncSession, lead: RowMapping, *, actor: uuid.UUID | None
-    ) -> None:
-        if lead["first_contact_at"] is None:
-            await session.execute(
-                update(m.leads)
-                .where(m.leads.c.id == lead["id"])
-                .values(first_contact_at=self._clock.now())
-            )
+    async def _wrote(self, session: AsyncSession, lead: RowMapping, *, first: bool) -> None:
+        """The lead after a message went out: written to now, in one update of its row; with
+        `first` (the acknowledgement, an agent's reply), the first contact too: follow-ups
+        planned on the first one, and a NEW lead CONTACTED."""
+        now = self._clock.now()
+        changes = {"last_outbound_at": now}
+        if first and lead["first_contact_at"] is None:
+            changes["first_contact_at"] = now
             await self._book.plan_follow_ups(session, lead)
-        if lead["status"] == "NEW":
+        await session.execute(WROTE, {"lead_id": lead["id"], "first_contact_at": None, **changes})
+        if first and lead["status"] == "NEW":
             await self._book.set_status(
                 session, lead, "CONTACTED", reason="first message sent", actor=None
             )
@@ -274,18 +287,21 @@ class Messenger:
                 and self._silent(lead)
                 and await self._may_contact(session, lead)
             ):
+                mailbox = await self._org.ensure_mailbox(session, lead["org_id"])
                 subject, body, variant = await self._compose(
-                    session, lead, f"follow_up_{payload.step}"
+                    session, lead, mailbox, f"follow_up_{payload.step}"
                 )
-                await self._send(
+                if await self._send(
                     session,
                     lead,
+                    mailbox,
                     kind="follow_up",
                     key=f"{lead['id']}:follow-up:{payload.step}",
                     subject=subject,
                     body=body,
                     variant=variant,
-                )
+                ):
+                    await self._wrote(session, lead, first=False)
             elif lead is not None:
                 await self._book.record(
                     session, lead, "follow_up_skipped", data={"step": payload.step}
@@ -366,13 +382,14 @@ class Messenger:
             await self._send(
                 session,
                 lead,
+                await self._org.ensure_mailbox(session, lead["org_id"]),
                 kind="reply",
                 key=key,
                 subject=subject,
                 body=body,
                 actor=viewer.user_id,
             )
-            await self._first_contact(session, lead, actor=viewer.user_id)
+            await self._wrote(session, lead, first=True)
             row = (
                 (
                     await session.execute(

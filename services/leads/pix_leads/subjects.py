@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     delete,
     func,
     literal,
@@ -62,6 +63,12 @@ objections = Table(
     Column("subject_digest", String(64), primary_key=True),
     Column("recorded_by", Uuid, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Built once, run with parameters: every acknowledgement and follow-up asks it.
+OBJECTION_OF = select(objections.c.subject_digest).where(
+    objections.c.org_id == bindparam("org_id"),
+    objections.c.subject_digest.in_(bindparam("digests", expanding=True)),
 )
 
 # An organisation's own retention windows; none (or a null) means the platform's default.
@@ -234,11 +241,7 @@ class Subjects:
         digests = self._digests(lead["email"], lead["phone"])
         if not digests:
             return False
-        found = await session.scalar(
-            select(objections.c.subject_digest).where(
-                objections.c.org_id == lead["org_id"], objections.c.subject_digest.in_(digests)
-            )
-        )
+        found = await session.scalar(OBJECTION_OF, {"org_id": lead["org_id"], "digests": digests})
         return found is not None
 
     def _matches(self, org_id: uuid.UUID, subject: Subject) -> list[ColumnElement[bool]]:

@@ -31,7 +31,7 @@ from pix_runtime.jobs import JobContext, PermanentJobError, enqueue_job
 from pix_runtime.logging import get_logger
 from pix_runtime.sealing import SecretBox, seal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from sqlalchemy import RowMapping, and_, select, text, update
+from sqlalchemy import RowMapping, and_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +62,27 @@ VIEWING_CALENDAR = "leads.viewing-calendar"
 VIEWING_ORPHANS = "leads.viewing-orphans"
 # Calendar rows that stand for a mailbox grant's calendar (their kind is the mailbox's provider).
 OAUTH_KINDS = ("gmail", "outlook")
+# Built once, run with parameters: every acknowledgement asks for the organisation's calendar.
+USER_CALENDAR = select(calendars).where(
+    calendars.c.org_id == bindparam("org_id"), calendars.c.user_id == bindparam("user_id")
+)
+FIRST_CALENDAR = (
+    select(calendars)
+    .where(calendars.c.org_id == bindparam("org_id"))
+    .order_by(calendars.c.created_at)
+    .limit(1)
+)
+_live_mailboxes = select(m.agent_mailboxes).where(
+    m.agent_mailboxes.c.org_id == bindparam("org_id"),
+    m.agent_mailboxes.c.provider.in_(OAUTH_KINDS),
+    m.agent_mailboxes.c.status == "live",
+)
+USER_LIVE_MAILBOX = (
+    _live_mailboxes.where(m.agent_mailboxes.c.user_id == bindparam("user_id"))
+    .order_by(m.agent_mailboxes.c.created_at)
+    .limit(1)
+)
+FIRST_LIVE_MAILBOX = _live_mailboxes.order_by(m.agent_mailboxes.c.created_at).limit(1)
 ACTIVE = ("invited", "planned", "accepted", "tentative")
 ViewingState = Literal["invited", "planned", "accepted", "declined", "tentative", "cancelled"]
 WEEKDAYS = {
@@ -500,26 +521,18 @@ class Viewings:
     ) -> RowMapping | None:
         """The calendar a lead's viewing goes into: the booking agent's, else the lead's
         assignee's, else the organisation's first connected one."""
-        t = calendars
         wanted = [u for u in (booker, lead["assignee_id"]) if u is not None]
         for user_id in wanted:
-            row = (
-                (
-                    await session.execute(
-                        select(t).where(t.c.org_id == lead["org_id"], t.c.user_id == user_id)
-                    )
-                )
-                .mappings()
-                .first()
+            found = await session.execute(
+                USER_CALENDAR, {"org_id": lead["org_id"], "user_id": user_id}
             )
+            row = found.mappings().first()
             if row is not None:
                 return row
             row = await self._mailbox_calendar(session, lead["org_id"], user_id)
             if row is not None:
                 return row
-        found = await session.execute(
-            select(t).where(t.c.org_id == lead["org_id"]).order_by(t.c.created_at).limit(1)
-        )
+        found = await session.execute(FIRST_CALENDAR, {"org_id": lead["org_id"]})
         row = found.mappings().first()
         if row is not None:
             return row
@@ -533,13 +546,10 @@ class Viewings:
         provider's kind so viewings and working hours hang on it like on CalDAV."""
         if self.provider_call is None:
             return None
-        b = m.agent_mailboxes
-        query = select(b).where(
-            b.c.org_id == org_id, b.c.provider.in_(OAUTH_KINDS), b.c.status == "live"
-        )
-        if user_id is not None:
-            query = query.where(b.c.user_id == user_id)
-        found = await session.execute(query.order_by(b.c.created_at).limit(1))
+        if user_id is None:
+            found = await session.execute(FIRST_LIVE_MAILBOX, {"org_id": org_id})
+        else:
+            found = await session.execute(USER_LIVE_MAILBOX, {"org_id": org_id, "user_id": user_id})
         mailbox = found.mappings().first()
         if mailbox is None:
             return None

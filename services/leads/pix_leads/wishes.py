@@ -22,7 +22,7 @@ from pix_runtime.identity import Identity
 from pix_runtime.jobs import JobContext, enqueue_job
 from pix_runtime.logging import get_logger
 from pydantic import BaseModel
-from sqlalchemy import RowMapping, or_, select
+from sqlalchemy import RowMapping, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from pix_leads import models as m
@@ -41,6 +41,45 @@ TYPE_WORDS = {
     "commercial": "Gewerbe",
     "land": "Grundstück",
 }
+
+
+_vectors = m.lead_vectors.c
+# Built once, run with parameters: every new or changed lead runs both.
+LEAD_AND_VECTOR = (
+    select(
+        m.leads,
+        _vectors.model.label("vector_model"),
+        _vectors.text_sha.label("vector_text_sha"),
+    )
+    .outerjoin(m.lead_vectors, _vectors.lead_id == m.leads.c.id)
+    .where(m.leads.c.id == bindparam("lead_id"))
+)
+# Inserted only while the lead exists: one erased while the model ran gets no vector.
+_new_vector = insert(m.lead_vectors).excluded
+STORE_VECTOR = (
+    insert(m.lead_vectors)
+    .from_select(
+        ["lead_id", "org_id", "model", "dim", "embedding", "text_sha"],
+        select(
+            m.leads.c.id,
+            m.leads.c.org_id,
+            bindparam("model", type_=_vectors.model.type),
+            bindparam("dim", type_=_vectors.dim.type),
+            bindparam("embedding", type_=_vectors.embedding.type),
+            bindparam("text_sha", type_=_vectors.text_sha.type),
+        ).where(m.leads.c.id == bindparam("lead_id")),
+    )
+    .on_conflict_do_update(
+        index_elements=[_vectors.lead_id],
+        set_={
+            "model": _new_vector.model,
+            "dim": _new_vector.dim,
+            "embedding": _new_vector.embedding,
+            "text_sha": _new_vector.text_sha,
+            "updated_at": func.now(),
+        },
+    )
+)
 
 
 class Reembed(BaseModel):
@@ -79,37 +118,31 @@ class LeadWishes:
                 session, m.jobs, REEMBED, Reembed(model=self.embedder.model), key=REEMBED
             )
 
-    async def embed(self, lead_id: uuid.UUID) -> None:
+    async def embed(self, lead_id: uuid.UUID, ctx: JobContext | None = None) -> None:
+        """Embed the lead's wishes unless its vector already holds them; with `ctx`, the job
+        completes in the transaction that stores the vector."""
         async with self._db.sessions() as session:
-            row = (
-                (await session.execute(select(m.leads).where(m.leads.c.id == lead_id)))
-                .mappings()
-                .first()
-            )
-            current = (
-                (
-                    await session.execute(
-                        select(m.lead_vectors.c.model, m.lead_vectors.c.text_sha).where(
-                            m.lead_vectors.c.lead_id == lead_id
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return  # erased meanwhile
-        values = await vector_row(self.embedder, row["org_id"], wishes_text(row), current)
-        if values is None:
-            return
+            found = await session.execute(LEAD_AND_VECTOR, {"lead_id": lead_id})
+            row = found.mappings().first()
+        values = None
+        if row is not None:  # else erased meanwhile
+            current = {"model": row["vector_model"], "text_sha": row["vector_text_sha"]}
+            values = await vector_row(self.embedder, row["org_id"], wishes_text(row), current)
         async with self._db.transaction() as session:
-            if await session.scalar(select(m.leads.c.id).where(m.leads.c.id == lead_id)) is None:
-                return  # erased while the model ran
-            await session.execute(
-                insert(m.lead_vectors)
-                .values(lead_id=lead_id, **values)
-                .on_conflict_do_update(index_elements=[m.lead_vectors.c.lead_id], set_=values)
-            )
+            # A lead erased while the model ran gets no vector (the insert finds no lead row).
+            if values is not None:
+                await session.execute(
+                    STORE_VECTOR,
+                    {
+                        "lead_id": lead_id,
+                        "model": values["model"],
+                        "dim": values["dim"],
+                        "embedding": values["embedding"],
+                        "text_sha": values["text_sha"],
+                    },
+                )
+            if ctx is not None:
+                await ctx.finish(session)
 
     async def search(self, viewer: Identity, text: str, *, limit: int = 20) -> list[SemanticHit]:
         """The visible leads whose wishes mean what the text says, the closest first."""
@@ -137,7 +170,7 @@ class LeadWishes:
     # --- jobs ---------------------------------------------------------------------------------
 
     async def embed_job(self, payload: LeadRef, ctx: JobContext) -> None:
-        await self.embed(payload.lead_id)
+        await self.embed(payload.lead_id, ctx)
 
     async def reembed_job(self, payload: Reembed, ctx: JobContext) -> None:
         """Embed a batch of leads without a vector of the current model; again while any remain."""
