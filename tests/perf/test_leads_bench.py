@@ -118,6 +118,19 @@ def infrastructure_pids() -> list[int]:
     return found
 
 
+def infrastructure_cpu() -> dict[str, float]:
+    """CPU seconds so far of PostgreSQL's processes (ended backends are in their parent's
+    children's times) and of the broker."""
+    spent = {"PostgreSQL": 0.0, "Tansu": 0.0}
+    for pid in infrastructure_pids():
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            spent["Tansu" if b"tansu" in command else "PostgreSQL"] += ticks
+    return spent
+
+
 @pytest.fixture
 def cores() -> Iterator[tuple[set[int], set[int]]]:
     """(the service's core, the others'): the intake replica gets one core to itself; this
@@ -316,14 +329,20 @@ async def drive(
         cpu_began = proc_cpu_seconds(service_pid)
         cores_began = core_times()
         own_began = time.process_time()
+        infra_began = infrastructure_cpu()
         await asyncio.gather(*(sender() for _ in range(CONCURRENCY)))
         await asyncio.wait_for(asyncio.gather(*(arrived[m[0]] for m in burst)), timeout=900)
         elapsed = time.perf_counter() - began
         cpu = proc_cpu_seconds(service_pid) - cpu_began
         own = (time.process_time() - own_began) / len(burst) * 1000
+        infra = {
+            name: (seconds - infra_began[name]) / len(burst) * 1000
+            for name, seconds in infrastructure_cpu().items()
+        }
         print(
-            f"\n burst: busy {busy_share(cores_began, core_times())}; the SMTP client and the"
-            f" consumer (this process) {own:.1f} ms of CPU per mail"
+            f"\n burst: busy {busy_share(cores_began, core_times())}; CPU per mail beside the"
+            f" service: the SMTP client and the consumer (this process) {own:.1f} ms,"
+            + ", ".join(f" {name} {ms:.1f} ms" for name, ms in infra.items())
         )
     finally:
         consuming.cancel()
