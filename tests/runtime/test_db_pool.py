@@ -69,3 +69,34 @@ async def test_a_just_used_connection_is_not_pinged_and_a_dead_one_fails_once(
     assert failure.value.connection_invalidated
     # ...and SQLAlchemy dropped it, so the very next checkout works.
     assert await backend_pid(db) not in (0, pid)
+
+
+async def test_connections_opened_in_a_burst_are_kept_for_the_next(
+    postgres: EmbeddedPostgres,
+) -> None:
+    """Twice `pool_size` at once, and the same backends serve the next burst: none is closed
+    on its way back to the pool (each new one costs PostgreSQL a fork and a login)."""
+    db = Database(postgres.url, schema="public", application_name="pool-burst", pool_size=2)
+
+    async def burst() -> set[int]:
+        pids: set[int] = set()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.engine.connect() as conn:
+                pids.add(int(await conn.scalar(text("SELECT pg_backend_pid()")) or 0))
+                await release.wait()
+
+        holders = [asyncio.create_task(hold()) for _ in range(4)]
+        async with asyncio.timeout(30):
+            while len(pids) < 4:
+                await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(*holders)
+        return pids
+
+    try:
+        first = await burst()
+        assert await burst() == first
+    finally:
+        await db.dispose()
