@@ -15,7 +15,17 @@ from pix_runtime.clock import Clock
 from pix_runtime.errors import Invalid, NotFound
 from pix_runtime.identity import Identity
 from pix_runtime.jobs import cancel_jobs
-from sqlalchemy import ColumnElement, RowMapping, delete, desc, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    delete,
+    desc,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_leads import models as m
@@ -38,6 +48,8 @@ from pix_leads.service import ACKNOWLEDGE, EXPIRE, FOLLOW_UP, LeadBook
 from pix_leads.tenancy import lead_scope
 
 RANK_WINDOW = 500
+# For this transaction only (a session's autobegun one).
+CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _EMPTY: dict[str, Any] = {"name": "", "notes": "", "financing": "unknown", "time_frame": "unknown"}
 
 
@@ -325,6 +337,11 @@ class LeadDesk:
             .offset(wanted.offset)
         )
         async with self._db.sessions() as session:
+            # A plan for these words, not a generic one: after five runs of the prepared
+            # statement PostgreSQL may settle on a plan made without the words, which walks
+            # every lead of the organisation newest first; fine for a common word, 300 ms for
+            # a name among 100,000 leads.
+            await session.execute(CUSTOM_PLANS)
             rows = await session.execute(query)
             return [
                 SearchHit(lead=LeadSummary.from_row(r), rank=float(r["rank"]))
