@@ -300,11 +300,11 @@ async def test_matching_search_embedding_and_expose_figures(service: Any) -> Non
     for listing_id in listing_ids:
         t, c = time.perf_counter(), time.process_time()
         sql.on = len(times) < 40
-        count, _ = await matching.leads_for_listing(who, listing_id, limit=20)
+        found_leads = await matching.leads_for_listing(who, listing_id, limit=20)
         sql.on = False
         times.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
-        counts.append(count)
+        counts.append(found_leads.count)
     print(
         figures(f"leads for a listing over {LEAD_COUNT} leads", times)
         + f" (median {statistics.median(counts):.0f} leads pass the rules)"
