@@ -7,7 +7,6 @@ Every change is one transaction with its timeline entry, its events (outbox) and
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
 import uuid
@@ -27,7 +26,6 @@ from pix_runtime.outbox import enqueue, enqueue_events
 from pydantic import BaseModel
 from sqlalchemy import (
     RowMapping,
-    Select,
     String,
     any_,
     bindparam,
@@ -104,6 +102,11 @@ LISTINGS_NAMED = select(m.listings).where(
         func.lower(m.listings.c.reference) == any_(bindparam("references", type_=ARRAY(String))),
     ),
 )
+LISTING_BY_ID = select(m.listings).where(
+    m.listings.c.listing_id == bindparam("listing_id"),
+    m.listings.c.org_id == bindparam("org_id"),
+    m.listings.c.withdrawn.is_(False),
+)
 ADD_ACTIVITIES_RETURNING = m.activities.insert().returning(
     m.activities.c.id, sort_by_parameter_order=True
 )
@@ -117,27 +120,6 @@ class KnownPeople:
 
     keys: set[str] = field(default_factory=set)
     names: dict[tuple[uuid.UUID, uuid.UUID | None], list[str]] = field(default_factory=dict)
-
-
-@functools.cache
-def _listing_lookup(by_id: bool, by_portal: bool, by_reference: bool) -> Select[Any]:
-    """The listing an inquiry names, one statement per way of naming it (built once)."""
-    t = m.listings
-    wanted = []
-    if by_id:
-        wanted.append(t.c.listing_id == bindparam("listing_id"))
-    else:
-        if by_portal:
-            wanted.append(
-                t.c.portal_ids.contains(bindparam("portal_ids", type_=t.c.portal_ids.type))
-            )
-        if by_reference:
-            wanted.append(func.lower(t.c.reference) == bindparam("reference"))
-    return (
-        select(t)
-        .where(t.c.org_id == bindparam("org_id"), t.c.withdrawn.is_(False), or_(*wanted))
-        .limit(1)
-    )
 
 
 class LeadRef(BaseModel):
@@ -432,7 +414,7 @@ class LeadBook:
             )
             for a in arrivals
         ]
-        listings = await self._listings_named(session, arrivals)
+        listings = await self._listings_named(session, [(a.org_id, a.inquiry) for a in arrivals])
         pairs = zip(arrivals, people, strict=True)
         keys = sorted({f"{a.org_id}:{who}" for a, pair in pairs for who in pair if who})
         if keys:
@@ -506,21 +488,20 @@ class LeadBook:
         return ids
 
     async def _listings_named(
-        self, session: AsyncSession, arrivals: list[Arrival]
+        self, session: AsyncSession, inquiries: list[tuple[uuid.UUID, Inquiry]]
     ) -> list[RowMapping | None]:
-        """The listing each inquiry names (by portal id or reference), one query for all."""
-        portal_ids = [a.inquiry.portal_listing_id for a in arrivals if a.inquiry.portal_listing_id]
-        references = [
-            a.inquiry.listing_reference.lower() for a in arrivals if a.inquiry.listing_reference
-        ]
+        """The listing each inquiry (with its organisation) names, by portal id or reference:
+        one query for all."""
+        portal_ids = [i.portal_listing_id for _, i in inquiries if i.portal_listing_id]
+        references = [i.listing_reference.lower() for _, i in inquiries if i.listing_reference]
         if not portal_ids and not references:
-            return [None] * len(arrivals)
+            return [None] * len(inquiries)
         rows = (
             (
                 await session.execute(
                     LISTINGS_NAMED,
                     {
-                        "org_ids": list({a.org_id for a in arrivals}),
+                        "org_ids": list({org_id for org_id, _ in inquiries}),
                         "portal_ids": portal_ids,
                         "references": references,
                     },
@@ -530,15 +511,15 @@ class LeadBook:
             .all()
         )
         found: list[RowMapping | None] = []
-        for arrival in arrivals:
-            portal_id = arrival.inquiry.portal_listing_id
-            reference = (arrival.inquiry.listing_reference or "").lower()
+        for org_id, inquiry in inquiries:
+            portal_id = inquiry.portal_listing_id
+            reference = (inquiry.listing_reference or "").lower()
             found.append(
                 next(
                     (
                         row
                         for row in rows
-                        if row["org_id"] == arrival.org_id
+                        if row["org_id"] == org_id
                         and (
                             (portal_id and portal_id in (row["portal_ids"] or ()))
                             or (reference and (row["reference"] or "").lower() == reference)
@@ -640,20 +621,13 @@ class LeadBook:
         inquiry: Inquiry,
         listing_id: uuid.UUID | None,
     ) -> RowMapping | None:
-        if listing_id is None and not inquiry.portal_listing_id and not inquiry.listing_reference:
-            return None
-        by_portal, by_reference = bool(inquiry.portal_listing_id), bool(inquiry.listing_reference)
-        found = await session.execute(
-            _listing_lookup(listing_id is not None, by_portal, by_reference),
-            {
-                "org_id": org_id,
-                "listing_id": listing_id,
-                "portal_ids": [inquiry.portal_listing_id],
-                "reference": (inquiry.listing_reference or "").lower(),
-            },
-        )
-        listing: RowMapping | None = found.mappings().first()
-        return listing
+        """The listing a form names by id, or the one the inquiry names."""
+        if listing_id is None:
+            [listing] = await self._listings_named(session, [(org_id, inquiry)])
+            return listing
+        found = await session.execute(LISTING_BY_ID, {"listing_id": listing_id, "org_id": org_id})
+        by_id: RowMapping | None = found.mappings().first()
+        return by_id
 
     async def _duplicate_of(
         self,
