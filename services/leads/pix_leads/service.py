@@ -235,6 +235,27 @@ def inquiry_details(inquiry: Inquiry) -> dict[str, Any]:
     }
 
 
+def first_entries(
+    lead: RowMapping | Mapping[str, Any],
+    inquiry: Inquiry,
+    mood: QuickScore,
+    *,
+    at: datetime,
+    raw_message_id: uuid.UUID | None,
+    actor: uuid.UUID | None = None,
+) -> list[dict[str, Any]]:
+    """A new lead's first two timeline rows: the inquiry, and its keyword sentiment."""
+    common = {"lead_id": lead["id"], "org_id": lead["org_id"], "at": at}
+    return [
+        common
+        | {"kind": "inquiry", "text": inquiry.message, "data": inquiry_details(inquiry)}
+        | {"actor_id": actor, "raw_message_id": raw_message_id},
+        common
+        | {"kind": "sentiment", "text": "", "data": mood.model_dump()}
+        | {"actor_id": None, "raw_message_id": None},
+    ]
+
+
 def created_event(row: RowMapping | Mapping[str, Any]) -> LeadCreated:
     return LeadCreated(
         lead_id=row["id"],
@@ -356,7 +377,6 @@ class LeadBook:
                 inquiry.name,
                 listing["listing_id"] if listing else None,
             )
-        details = inquiry_details(inquiry)
         if duplicate is not None:
             await self._merge(session, duplicate, inquiry, email, phone, listing, raw_message_id)
             await self.record(
@@ -364,7 +384,7 @@ class LeadBook:
                 duplicate,
                 "inquiry",
                 text_=inquiry.message,
-                data={**details, "merged": True},
+                data={**inquiry_details(inquiry), "merged": True},
                 raw_message_id=raw_message_id,
             )
             row = await self.rescore(session, duplicate["id"])
@@ -377,16 +397,10 @@ class LeadBook:
         )
         inserted = await session.execute(m.leads.insert().returning(*m.leads.c), values)
         row = inserted.mappings().one()
-        activity_id = await self.record(
-            session,
-            row,
-            "inquiry",
-            text_=inquiry.message,
-            data=details,
-            raw_message_id=raw_message_id,
-            actor=actor,
+        timeline = first_entries(
+            row, inquiry, mood, at=self._clock.now(), raw_message_id=raw_message_id, actor=actor
         )
-        await self.record(session, row, "sentiment", data=mood.model_dump())
+        [activity_id, _] = (await session.execute(ADD_ACTIVITIES_RETURNING, timeline)).scalars()
         await self.publish(session, created_event(row))
         if not needs_review and email:
             await enqueue_job(
@@ -445,20 +459,13 @@ class LeadBook:
             return ids
         await session.execute(m.leads.insert(), [values for _, values, _ in new])
         now = self._clock.now()
-        timeline: list[dict[str, Any]] = []
-        for arrival, values, mood in new:
-            common = {"lead_id": values["id"], "org_id": values["org_id"], "at": now}
-            details = inquiry_details(arrival.inquiry)
-            timeline.append(
-                common
-                | {"kind": "inquiry", "text": arrival.inquiry.message, "data": details}
-                | {"actor_id": None, "raw_message_id": arrival.raw_message_id}
+        timeline = [
+            entry
+            for arrival, values, mood in new
+            for entry in first_entries(
+                values, arrival.inquiry, mood, at=now, raw_message_id=arrival.raw_message_id
             )
-            timeline.append(
-                common
-                | {"kind": "sentiment", "text": "", "data": mood.model_dump()}
-                | {"actor_id": None, "raw_message_id": None}
-            )
+        ]
         # Without RETURNING the rows go as one pipelined executemany of one prepared statement
         # (with it, a statement of its own per number of rows); only the analysis needs ids.
         activity_ids: list[int] = []
