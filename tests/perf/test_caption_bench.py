@@ -22,6 +22,9 @@ pytestmark = pytest.mark.skipif(not os.environ.get("PIX_BENCH"), reason="set PIX
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+# Eight configurations of at least 24 s each, every one on a fresh broker: longer than the
+# suite's default timeout of 300 s.
+@pytest.mark.timeout(1800)
 def test_caption_throughput_scales_and_overhead_is_small() -> None:
     from caption_bench import print_header, print_row, run
 
